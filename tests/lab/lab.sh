@@ -1,0 +1,781 @@
+#!/usr/bin/env bash
+# pgconverge local test lab: N fake "hosts" (h1..hN) on one Linux machine, each
+# with its own network, mount, UTS, IPC and PID namespaces, a real OpenSSH
+# sshd and a fresh Debian PostgreSQL 15 cluster (pg_createcluster 15 main).
+#
+# Required Debian packages (keep in sync with lab_requirements below and
+# tests/lab/requirements-apt.txt; `lab.sh requirements` prints the list):
+#   iproute2 util-linux mount openssh-client openssh-server postgresql-15
+#   postgresql-client-15 tini
+#
+# ---------------------------------------------------------------------------
+# Usage (run as root):
+#   tests/lab/lab.sh up N          bring up hosts h1..hN (1 <= N <= 32); always
+#                                  tears down a running lab first; waits until
+#                                  every host accepts ssh with the lab key and
+#                                  PostgreSQL answers `select 1`
+#   tests/lab/lab.sh down          tear everything down (safe when nothing is up)
+#   tests/lab/lab.sh status        per host: address, PID 1, sshd, PostgreSQL
+#                                  (exit 0 only if the lab is up and all healthy)
+#   tests/lab/lab.sh exec HOST CMD...   run CMD inside HOST's namespaces (debug)
+#   tests/lab/lab.sh kill HOST     SIGKILL HOST's PID 1: every process of the host
+#                                  dies at once (simulated crash); its disks and
+#                                  network stay
+#   tests/lab/lab.sh start HOST    boot a killed HOST again (like a reboot: sshd,
+#                                  then every cluster whose start.conf is "auto")
+#   tests/lab/lab.sh paths         print lab_dir, lock, ssh_config, known_hosts,
+#                                  identity, inventory as key=value lines
+#   tests/lab/lab.sh requirements  print the apt packages the lab needs
+#
+# Hosts: hI has address 10.77.0.(10+I) on bridge pgcbr0 (10.77.0.1/24) and
+# resolves every other lab host by name through its own /etc/hosts.
+# From the machine:  ssh -F /var/tmp/pgconverge-lab/ssh_config h1 hostname
+# Files (default LAB_DIR=/var/tmp/pgconverge-lab, override with
+# PGCONVERGE_LAB_DIR=/abs/path):
+#   $LAB_DIR/ssh_config     Host hI / 10.77.0.x entries, User root, BatchMode
+#   $LAB_DIR/known_hosts    every host's ed25519 key, under name and address
+#   $LAB_DIR/id_ed25519     the lab's client key (no passphrase)
+#   $LAB_DIR/inventory      one "hI ADDRESS" line per host
+#   $LAB_DIR/hosts/hI/      the host's private directories, boot.log, pid
+# Locking: up/down/kill/start take an exclusive flock on $LAB_DIR.lock
+# (bounded wait, PGCONVERGE_LAB_LOCK_TIMEOUT seconds, default 300). A test run
+# that uses the lab should hold that same lock for its whole run and call
+# lab.sh with PGCONVERGE_LAB_LOCK_HELD=1 so lab.sh does not wait on its caller.
+# When the lab is down, a root-namespace route "unreachable 10.77.0.0/24
+# metric 4000" (installed by up and kept by down) stops any traffic to lab
+# addresses from leaving the machine.
+# Notes: only one lab per machine (bridge and namespace names are global);
+# hosts share /usr and /etc/passwd with the machine, so never apt-get or
+# useradd inside a host; run `su postgres` from `/`; the postgres account is
+# locked, so ssh in as root.
+# ---------------------------------------------------------------------------
+set -euo pipefail
+
+lab_requirements() {
+    printf '%s\n' iproute2 util-linux mount openssh-client openssh-server \
+        postgresql-15 postgresql-client-15 tini
+}
+
+LAB_DIR=${PGCONVERGE_LAB_DIR:-/var/tmp/pgconverge-lab}
+while [[ $LAB_DIR == */ && $LAB_DIR != / ]]; do LAB_DIR=${LAB_DIR%/}; done
+LOCK=$LAB_DIR.lock
+HOSTS_DIR=$LAB_DIR/hosts
+MARKER=$LAB_DIR/.pgconverge-lab
+SSH_CONFIG=$LAB_DIR/ssh_config
+KNOWN_HOSTS=$LAB_DIR/known_hosts
+IDENTITY=$LAB_DIR/id_ed25519
+INVENTORY=$LAB_DIR/inventory
+BRIDGE=pgcbr0
+NET_PREFIX=10.77.0
+NET_CIDR=10.77.0.0/24
+BRIDGE_ADDR=10.77.0.1
+MAX_HOSTS=32
+PG_VERSION=15
+SELF=$(readlink -f "${BASH_SOURCE[0]}")
+HOST_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+log() { printf 'lab: %s\n' "$*" >&2; }
+die() { printf 'lab: error: %s\n' "$*" >&2; exit 1; }
+
+# now -> microseconds; elapsed START -> seconds since START, one decimal
+now() { local t=${EPOCHREALTIME/[.,]/}; printf '%s' "$((10#$t))"; }
+elapsed() { local d=$((($(now) - $1) / 100000)); printf '%d.%d' "$((d / 10))" "$((d % 10))"; }
+
+# indent: copy stdin to stderr, indented, always ending lines with a newline
+indent() { local line; while IFS= read -r line || [[ -n $line ]]; do printf '    %s\n' "$line" >&2; done; }
+
+check_lab_dir() {
+    [[ $LAB_DIR == /* ]] || die "PGCONVERGE_LAB_DIR must be an absolute path (got '$LAB_DIR')"
+    [[ $LAB_DIR != / ]] || die "PGCONVERGE_LAB_DIR must not be /"
+    [[ $LAB_DIR != *[[:space:]]* ]] || die "PGCONVERGE_LAB_DIR must not contain whitespace"
+    case $LAB_DIR in
+        /proc|/proc/*|/sys|/sys/*|/dev|/dev/*) die "PGCONVERGE_LAB_DIR must not be under /proc, /sys or /dev" ;;
+    esac
+}
+
+need_root() { [[ $(id -u) == 0 ]] || die "must run as root"; }
+
+need_tools() {
+    local t missing=()
+    for t in ip unshare nsenter flock setsid runuser mount ssh ssh-keygen tini \
+        /usr/sbin/sshd pg_createcluster pg_ctlcluster psql; do
+        command -v "$t" >/dev/null 2>&1 || missing+=("$t")
+    done
+    ((${#missing[@]} == 0)) ||
+        die "missing tools: ${missing[*]} (install: apt-get install -y $(lab_requirements | tr '\n' ' '))"
+}
+
+# ---- host names --------------------------------------------------------------
+
+# host_index hI -> I (validated)
+host_index() {
+    local h=$1
+    [[ $h =~ ^h([1-9][0-9]?)$ ]] || die "bad host name '$h' (expected h1..h$MAX_HOSTS)"
+    local i=${BASH_REMATCH[1]}
+    ((i <= MAX_HOSTS)) || die "bad host name '$h' (expected h1..h$MAX_HOSTS)"
+    printf '%s' "$i"
+}
+host_addr() { printf '%s.%s' "$NET_PREFIX" "$((10 + $1))"; }
+
+# ---- locking -----------------------------------------------------------------
+
+lab_lock() {
+    mkdir -p "$(dirname "$LOCK")"
+    exec 9>>"$LOCK"
+    if [[ ${PGCONVERGE_LAB_LOCK_HELD:-} == 1 ]]; then
+        # The caller says it holds the lock. If nobody does, take it anyway.
+        flock -n 9 || true
+        return 0
+    fi
+    local t=${PGCONVERGE_LAB_LOCK_TIMEOUT:-300}
+    flock -w "$t" 9 ||
+        die "could not lock $LOCK within ${t}s: another lab up/down or test run holds it (tests that hold it must set PGCONVERGE_LAB_LOCK_HELD=1)"
+}
+
+# ---- recorded PIDs -----------------------------------------------------------
+
+# starttime (field 22 of /proc/PID/stat), empty if no such process
+proc_starttime() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+    stat=${stat##*) }
+    local -a f
+    read -r -a f <<<"$stat"
+    printf '%s' "${f[19]}"
+}
+
+# recorded_pid HOSTDIR -> prints PID if the recorded PID 1 of the host is still
+# the very process the lab started (same start time); returns 1 otherwise.
+recorded_pid() {
+    local d=$1 pid start
+    [[ -f $d/pid && -f $d/pid.start ]] || return 1
+    pid=$(<"$d/pid")
+    start=$(<"$d/pid.start")
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    [[ -n $start && $(proc_starttime "$pid") == "$start" ]] || return 1
+    printf '%s' "$pid"
+}
+
+# kill_host_pid HOST: SIGKILL the recorded PID 1 of HOST (only if it is still
+# the recorded process), wait (bounded) until it and every process of its
+# network namespace are gone. Returns 1 on timeout.
+kill_host_pid() {
+    local h=$1 d=$HOSTS_DIR/$1 pid i
+    if pid=$(recorded_pid "$d"); then
+        kill -KILL "$pid" 2>/dev/null || true
+        for ((i = 0; i < 100; i++)); do
+            recorded_pid "$d" >/dev/null || break
+            sleep 0.1
+        done
+        if recorded_pid "$d" >/dev/null; then
+            log "$h: PID 1 ($pid) still alive 10 s after SIGKILL"
+            return 1
+        fi
+    fi
+    rm -f "$d/pid" "$d/pid.start"
+    # Every other process of the host dies with its PID namespace; wait for them.
+    if ip netns list 2>/dev/null | grep -qw "^pgc-$h"; then
+        for ((i = 0; i < 100; i++)); do
+            [[ -z $(ip netns pids "pgc-$h" 2>/dev/null) ]] && break
+            sleep 0.1
+        done
+        if [[ -n $(ip netns pids "pgc-$h" 2>/dev/null) ]]; then
+            log "$h: processes not started by the lab remain in netns pgc-$h: $(ip netns pids "pgc-$h" | tr '\n' ' ') (left alone)"
+        fi
+    fi
+    return 0
+}
+
+# ---- network -----------------------------------------------------------------
+
+ensure_unreachable_route() {
+    if ! ip route show table main exact "$NET_CIDR" | grep -q '^unreachable'; then
+        ip route add unreachable "$NET_CIDR" metric 4000
+    fi
+}
+
+bridge_owner() { ip -o link show "$BRIDGE" 2>/dev/null | sed -n 's/.* alias pgconverge-lab:\([^ ]*\).*/\1/p'; }
+
+check_bridge_owner() {
+    local owner
+    ip link show "$BRIDGE" >/dev/null 2>&1 || return 0
+    owner=$(bridge_owner)
+    if [[ -n $owner && $owner != "$LAB_DIR" ]]; then
+        die "bridge $BRIDGE belongs to the lab in $owner; run: PGCONVERGE_LAB_DIR=$owner $SELF down"
+    fi
+}
+
+setup_bridge() {
+    ip link add "$BRIDGE" type bridge stp_state 0 forward_delay 0
+    ip link set "$BRIDGE" alias "pgconverge-lab:$LAB_DIR"
+    # The root namespace never routes lab traffic elsewhere, even on a machine
+    # with net.ipv4.ip_forward=1: IPv4 forwarding is decided per input device.
+    echo 0 >"/proc/sys/net/ipv4/conf/$BRIDGE/forwarding"
+    if [[ -w /proc/sys/net/ipv6/conf/$BRIDGE/disable_ipv6 ]]; then
+        echo 1 >"/proc/sys/net/ipv6/conf/$BRIDGE/disable_ipv6"
+    fi
+    ip addr add "$BRIDGE_ADDR/24" dev "$BRIDGE"
+    ip link set "$BRIDGE" up
+    # Bridged frames go through iptables' FORWARD chain when br_netfilter is
+    # loaded with bridge-nf-call-iptables=1; make sure they are accepted.
+    if [[ -r /proc/sys/net/bridge/bridge-nf-call-iptables ]] &&
+        [[ $(</proc/sys/net/bridge/bridge-nf-call-iptables) == 1 ]] &&
+        command -v iptables >/dev/null 2>&1; then
+        if ! iptables -C FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null; then
+            iptables -I FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT &&
+                : >"$LAB_DIR/iptables-rule"
+        fi
+    fi
+}
+
+setup_host_net() {
+    local i=$1 h=h$1 addr
+    addr=$(host_addr "$i")
+    ip netns add "pgc-$h" || die "$h: ip netns add pgc-$h failed"
+    ip link add "pgcv-$h" type veth peer name eth0 netns "pgc-$h" || die "$h: creating veth pgcv-$h failed"
+    ip link set "pgcv-$h" master "$BRIDGE" up || die "$h: attaching pgcv-$h to $BRIDGE failed"
+    ip -n "pgc-$h" link set lo up || die "$h: lo up failed"
+    ip -n "pgc-$h" addr add "$addr/24" dev eth0 || die "$h: adding $addr failed"
+    ip -n "pgc-$h" link set eth0 up || die "$h: eth0 up failed"
+    ip -n "pgc-$h" route add default via "$BRIDGE_ADDR" || die "$h: default route failed"
+}
+
+# ---- host directories --------------------------------------------------------
+
+# prepare_host_dir I N: private directories of host hI (fresh)
+prepare_host_dir() {
+    local i=$1 n=$2 h=h$1 d j
+    d=$HOSTS_DIR/$h
+    mkdir -p "$d"
+    install -d -m 0755 -o postgres -g postgres "$d/etc-postgresql" "$d/var-lib-postgresql"
+    install -d -m 0755 "$d/etc-ssh" "$d/var-log" "$d/srv"
+    install -d -m 1775 -o root -g postgres "$d/var-log/postgresql"
+    install -d -m 0700 "$d/root" "$d/root/.ssh"
+    install -d -m 1777 "$d/tmp" "$d/var-tmp"
+    install -m 0600 "$IDENTITY.pub" "$d/root/.ssh/authorized_keys"
+    cp /etc/skel/.bashrc /etc/skel/.profile "$d/root/" 2>/dev/null || true
+    # client side of OpenSSH as shipped by Debian, then the lab's sshd_config
+    [[ -f /etc/ssh/ssh_config ]] && cp /etc/ssh/ssh_config "$d/etc-ssh/"
+    [[ -f /etc/ssh/moduli ]] && cp /etc/ssh/moduli "$d/etc-ssh/"
+    install -d -m 0755 "$d/etc-ssh/ssh_config.d" "$d/etc-ssh/sshd_config.d"
+    ssh-keygen -q -t ed25519 -N '' -C "root@$h" -f "$d/etc-ssh/ssh_host_ed25519_key"
+    cat >"$d/etc-ssh/sshd_config" <<EOF
+# pgconverge lab: sshd of $h
+ListenAddress $(host_addr "$i"):22
+HostKey /etc/ssh/ssh_host_ed25519_key
+PidFile /run/sshd.pid
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+AuthorizedKeysFile .ssh/authorized_keys
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+UseDNS no
+MaxSessions 64
+MaxStartups 64:30:128
+PrintMotd no
+AcceptEnv LANG LC_*
+Subsystem sftp /usr/lib/openssh/sftp-server
+EOF
+    {
+        printf '127.0.0.1\tlocalhost\n'
+        printf '::1\t\tlocalhost ip6-localhost ip6-loopback\n'
+        for ((j = 1; j <= n; j++)); do
+            printf '%s\th%s\n' "$(host_addr "$j")" "$j"
+        done
+    } >"$d/etc-hosts"
+    printf '%s\n' "$h" >"$d/etc-hostname"
+    chmod 0644 "$d/etc-hosts" "$d/etc-hostname"
+}
+
+write_client_files() {
+    local n=$1 i h addr key
+    : >"$KNOWN_HOSTS.tmp"
+    : >"$SSH_CONFIG.tmp"
+    : >"$INVENTORY.tmp"
+    printf '# pgconverge lab: generated by %s up %s\n' "$SELF" "$n" >>"$SSH_CONFIG.tmp"
+    for ((i = 1; i <= n; i++)); do
+        h=h$i
+        addr=$(host_addr "$i")
+        key=$(cut -d' ' -f1,2 "$HOSTS_DIR/$h/etc-ssh/ssh_host_ed25519_key.pub")
+        printf '%s,%s %s\n' "$h" "$addr" "$key" >>"$KNOWN_HOSTS.tmp"
+        printf '%s %s\n' "$h" "$addr" >>"$INVENTORY.tmp"
+        cat >>"$SSH_CONFIG.tmp" <<EOF
+
+Host $h $addr
+    HostName $addr
+    Port 22
+    User root
+    IdentityFile $IDENTITY
+    IdentitiesOnly yes
+    UserKnownHostsFile $KNOWN_HOSTS
+    GlobalKnownHostsFile /dev/null
+    StrictHostKeyChecking yes
+    CheckHostIP no
+    UpdateHostKeys no
+    HashKnownHosts no
+    BatchMode yes
+    ConnectTimeout 5
+    LogLevel ERROR
+EOF
+    done
+    mv "$KNOWN_HOSTS.tmp" "$KNOWN_HOSTS"
+    mv "$SSH_CONFIG.tmp" "$SSH_CONFIG"
+    mv "$INVENTORY.tmp" "$INVENTORY"
+}
+
+# ---- booting a host ----------------------------------------------------------
+
+# launch_host hI MODE: start the host's PID 1 (tini) in fresh namespaces, with
+# "$SELF __boot" as its child, and record the PID 1 in hosts/hI/pid.
+launch_host() {
+    local h=$1 mode=$2 i d addr launcher pid="" k children fd
+    i=$(host_index "$h")
+    d=$HOSTS_DIR/$h
+    addr=$(host_addr "$i")
+    rm -f "$d/pid" "$d/pid.start" "$d/launcher"
+    # setsid: not in the caller's session. Close every inherited descriptor
+    # above 2 (the lock on fd 9, a caller's pipes), so a caller reading our
+    # output sees EOF and no host process ever holds the lab lock.
+    (
+        cd /
+        for fd in /proc/self/fd/*; do
+            fd=${fd##*/}
+            if ((fd > 2)); then eval "exec $fd>&-"; fi
+        done
+        exec setsid env -i PATH="$HOST_PATH" LANG=C.UTF-8 HOME=/root TERM=dumb \
+            ip netns exec "pgc-$h" \
+            unshare --mount --uts --ipc --pid --fork --mount-proc --propagation private \
+            tini -- "$SELF" __boot "$h" "$addr" "$d" "$LAB_DIR" "$mode"
+    ) </dev/null >"$d/boot.log" 2>&1 &
+    launcher=$!
+    printf '%s\n' "$launcher" >"$d/launcher"
+    # PID 1 of the host = the child of unshare (setsid, ip and unshare exec).
+    for ((k = 0; k < 200; k++)); do
+        children=$(cat "/proc/$launcher/task/$launcher/children" 2>/dev/null || true)
+        if [[ $(cat "/proc/$launcher/comm" 2>/dev/null) == unshare && -n $children ]]; then
+            pid=${children%% *}
+            pid=${pid// /}
+            if grep -qE '^NSpid:.*[[:space:]]1$' "/proc/$pid/status" 2>/dev/null; then
+                break
+            fi
+        fi
+        pid=""
+        if ! kill -0 "$launcher" 2>/dev/null; then break; fi
+        sleep 0.02
+    done
+    if [[ -z $pid ]]; then
+        log "$h: boot log:"
+        indent <"$d/boot.log" || true
+        die "$h: could not start the host's PID 1 (launcher $launcher)"
+    fi
+    printf '%s\n' "$(proc_starttime "$pid")" >"$d/pid.start"
+    printf '%s\n' "$pid" >"$d/pid"
+}
+
+host_failure_details() {
+    local h=$1 d=$HOSTS_DIR/$1
+    log "$h: last lines of $d/boot.log:"
+    tail -n 25 "$d/boot.log" 2>/dev/null | indent || true
+    if [[ -f $d/var-log/postgresql/postgresql-$PG_VERSION-main.log ]]; then
+        log "$h: last lines of its PostgreSQL log:"
+        tail -n 10 "$d/var-log/postgresql/postgresql-$PG_VERSION-main.log" | indent || true
+    fi
+    if [[ -f $d/var-log/sshd.log ]]; then
+        log "$h: last lines of its sshd log:"
+        tail -n 10 "$d/var-log/sshd.log" | indent || true
+    fi
+}
+
+up_failed() {
+    local rc=$?
+    trap - EXIT ERR
+    if [[ ${PGCONVERGE_LAB_KEEP_ON_FAILURE:-} == 1 ]]; then
+        log "up failed; lab left as it is (PGCONVERGE_LAB_KEEP_ON_FAILURE=1): run '$SELF down' when done"
+    else
+        log "up failed; tearing the partial lab down (set PGCONVERGE_LAB_KEEP_ON_FAILURE=1 to keep it)"
+        do_down || true
+    fi
+    exit "$rc"
+}
+
+# wait_booted TIMEOUT HOST...: wait until each host's boot script says
+# LAB-BOOT-OK (sshd started, PostgreSQL answers inside). Dies naming the host.
+wait_booted() {
+    local limit=$1 start h left
+    shift
+    start=$SECONDS
+    local -a pending=("$@")
+    while ((${#pending[@]} > 0)); do
+        left=()
+        for h in "${pending[@]}"; do
+            if grep -q '^LAB-BOOT-OK' "$HOSTS_DIR/$h/boot.log" 2>/dev/null; then
+                continue
+            fi
+            if ! recorded_pid "$HOSTS_DIR/$h" >/dev/null; then
+                host_failure_details "$h"
+                die "$h: host died while booting (see above)"
+            fi
+            left+=("$h")
+        done
+        pending=("${left[@]}")
+        ((${#pending[@]} == 0)) && break
+        if ((SECONDS - start >= limit)); then
+            for h in "${pending[@]}"; do host_failure_details "$h"; done
+            die "host(s) ${pending[*]}: not booted within ${limit}s (see above)"
+        fi
+        sleep 0.1
+    done
+}
+
+# probe_ssh_pg HOST TIMEOUT: a real ssh login with the lab key, and psql as
+# postgres inside the host, until it prints 1. Bounded. Writes errors to
+# hosts/HOST/probe.err.
+probe_ssh_pg() {
+    local h=$1 limit=$2 start out
+    start=$SECONDS
+    while :; do
+        if out=$(timeout 20 ssh -F "$SSH_CONFIG" -o ConnectTimeout=3 "$h" \
+            'cd / && runuser -u postgres -- psql -XAtqc "select 1"' </dev/null 2>"$HOSTS_DIR/$h/probe.err") &&
+            [[ $out == 1 ]]; then
+            return 0
+        fi
+        if ((SECONDS - start >= limit)); then
+            printf 'ssh/psql probe output: %s\n' "$out" >>"$HOSTS_DIR/$h/probe.err"
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+# check that every host reaches the next one's sshd over the bridge
+probe_cross() {
+    local h=$1 target=$2 taddr pid
+    taddr=$(host_addr "$(host_index "$target")")
+    pid=$(recorded_pid "$HOSTS_DIR/$h") || return 1
+    nsenter -t "$pid" -m -u -i -n -p -r -w timeout 5 \
+        bash -c "exec 3<>/dev/tcp/$taddr/22" </dev/null >/dev/null 2>&1
+}
+
+# ---- inside a host (child of its PID 1) --------------------------------------
+
+cmd_boot() {
+    local h=$1 addr=$2 hd=$3 labdir=$4 mode=$5 k out
+    trap 'echo "LAB-BOOT-FAIL: $h: line $LINENO: $BASH_COMMAND" >&2' ERR
+    cd /
+    echo "lab boot of $h ($addr), mode $mode, $(date -Is)"
+    printf '%s\n' "$h" >/proc/sys/kernel/hostname
+    # Bind the host's directory on /mnt first, so the sources stay reachable
+    # whatever LAB_DIR is; /tmp and /var/tmp go last (LAB_DIR may be below them).
+    mount --bind "$hd" /mnt
+    mount --bind /mnt/etc-postgresql /etc/postgresql
+    mount --bind /mnt/etc-ssh /etc/ssh
+    mount --bind /mnt/var-lib-postgresql /var/lib/postgresql
+    mount --bind /mnt/var-log /var/log
+    mount --bind /mnt/srv /srv
+    mount --bind /mnt/root /root
+    mount --bind /mnt/etc-hosts /etc/hosts
+    mount --bind /mnt/etc-hostname /etc/hostname
+    mount -t tmpfs -o mode=0755,nosuid,nodev,size=64m tmpfs /run
+    mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
+    mount --bind /mnt/tmp /tmp
+    mount --bind /mnt/var-tmp /var/tmp
+    umount /mnt
+    # Hide the lab directory (other hosts' files, the client key) if it is
+    # still visible, i.e. not below /tmp or /var/tmp.
+    if [[ -e $labdir ]]; then
+        mount -t tmpfs -o ro,mode=0755,size=4k lab-hidden "$labdir"
+    fi
+    install -d -m 0755 /run/sshd
+    install -d -m 2775 -o postgres -g postgres /run/postgresql
+    install -d -m 1777 /run/lock
+
+    /usr/sbin/sshd -t
+    /usr/sbin/sshd -E /var/log/sshd.log
+    echo "sshd started"
+
+    if [[ $mode == first ]]; then
+        pg_createcluster "$PG_VERSION" main
+        pg_ctlcluster "$PG_VERSION" main start
+    else
+        # Reboot after a kill: every process of the old boot is gone, so any
+        # postmaster.pid is stale (and its PID may be reused in the new PID
+        # namespace). Start clusters marked "auto", as the boot of a machine does.
+        local ver name datadir startconf
+        while read -r ver name _ _ _ datadir _; do
+            startconf=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "/etc/postgresql/$ver/$name/start.conf" 2>/dev/null | head -n1 | tr -d '[:space:]')
+            [[ ${startconf:-auto} == auto ]] || continue
+            rm -f "$datadir/postmaster.pid"
+            pg_ctlcluster "$ver" "$name" start || echo "pg_ctlcluster $ver $name start failed"
+        done < <(pg_lsclusters -h 2>/dev/null || true)
+    fi
+    if [[ $mode == first ]]; then
+        for ((k = 0; k < 300; k++)); do
+            out=$(runuser -u postgres -- psql -XAtqc 'select 1' 2>&1) && [[ $out == 1 ]] && break
+            sleep 0.1
+        done
+        [[ $out == 1 ]] || { echo "LAB-BOOT-FAIL: $h: PostgreSQL does not answer after 30 s: $out"; exit 1; }
+    fi
+    echo "LAB-BOOT-OK $h"
+    trap - ERR
+    exec sleep infinity
+}
+
+# ---- commands ----------------------------------------------------------------
+
+# host names of the current lab (from host directories and namespaces)
+current_hosts() {
+    {
+        if [[ -d $HOSTS_DIR ]]; then
+            find "$HOSTS_DIR" -mindepth 1 -maxdepth 1 -type d -name 'h*' -printf '%f\n'
+        fi
+        ip netns list 2>/dev/null | sed -n 's/^pgc-\(h[0-9]\+\)\( .*\)\{0,1\}$/\1/p'
+        ip -o link show 2>/dev/null | sed -n 's/^[0-9]*: pgcv-\(h[0-9]\+\)[@:].*/\1/p'
+    } | sort -u -V
+}
+
+do_down() {
+    local h pid failed=0
+    check_bridge_owner
+    local -a hosts
+    mapfile -t hosts < <(current_hosts)
+    # kill all hosts first (in parallel: SIGKILL, then the bounded waits)
+    for h in "${hosts[@]}"; do
+        if pid=$(recorded_pid "$HOSTS_DIR/$h" 2>/dev/null); then
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done
+    for h in "${hosts[@]}"; do
+        kill_host_pid "$h" || failed=1
+    done
+    for h in "${hosts[@]}"; do
+        ip link del "pgcv-$h" 2>/dev/null || true
+        if ip netns list 2>/dev/null | grep -qw "^pgc-$h"; then
+            ip netns del "pgc-$h" || { log "$h: could not delete netns pgc-$h"; failed=1; }
+        fi
+    done
+    if [[ -f $LAB_DIR/iptables-rule ]] && command -v iptables >/dev/null 2>&1; then
+        iptables -D FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null || true
+    fi
+    if ip link show "$BRIDGE" >/dev/null 2>&1; then
+        ip link del "$BRIDGE" || { log "could not delete bridge $BRIDGE"; failed=1; }
+    fi
+    ensure_unreachable_route
+    ((failed == 0)) || die "down: some hosts could not be stopped (see above); $LAB_DIR kept"
+    if [[ -d $LAB_DIR ]]; then
+        rm -rf "$HOSTS_DIR"
+        rm -f "$SSH_CONFIG" "$KNOWN_HOSTS" "$INVENTORY" "$IDENTITY" "$IDENTITY.pub" \
+            "$LAB_DIR/iptables-rule" "$LAB_DIR"/*.tmp
+    fi
+}
+
+cmd_down() {
+    need_root
+    check_lab_dir
+    lab_lock
+    do_down
+    log "down"
+}
+
+cmd_up() {
+    local n=${1:-}
+    if ! [[ $n =~ ^[1-9][0-9]?$ ]] || ((n > MAX_HOSTS)); then
+        die "usage: lab.sh up N (1 <= N <= $MAX_HOSTS)"
+    fi
+    need_root
+    check_lab_dir
+    need_tools
+    local t0 i h pid
+    t0=$(now)
+    lab_lock
+    local lock_wait
+    lock_wait=$(elapsed "$t0")
+    if [[ -d $LAB_DIR && ! -f $MARKER ]] && [[ -n $(ls -A "$LAB_DIR") ]]; then
+        die "$LAB_DIR exists, is not empty and is not a lab directory (no $MARKER)"
+    fi
+    do_down
+    # A failed up leaves nothing running (its logs were printed before), unless
+    # PGCONVERGE_LAB_KEEP_ON_FAILURE=1 (then inspect, and run lab.sh down).
+    trap up_failed EXIT
+    mkdir -p "$LAB_DIR" "$HOSTS_DIR"
+    chmod 0755 "$LAB_DIR"
+    : >"$MARKER"
+    ensure_unreachable_route
+    ssh-keygen -q -t ed25519 -N '' -C pgconverge-lab -f "$IDENTITY"
+    setup_bridge
+    local -a hosts=() pids=()
+    for ((i = 1; i <= n; i++)); do
+        hosts+=("h$i")
+        prepare_host_dir "$i" "$n" &
+        pids+=($!)
+    done
+    for ((i = 1; i <= n; i++)); do
+        wait "${pids[$((i - 1))]}" || die "h$i: preparing $HOSTS_DIR/h$i failed"
+    done
+    for ((i = 1; i <= n; i++)); do
+        setup_host_net "$i"
+    done
+    write_client_files "$n"
+    for h in "${hosts[@]}"; do
+        launch_host "$h" first
+    done
+    local boot_timeout=${PGCONVERGE_LAB_BOOT_TIMEOUT:-$((60 + 5 * n))}
+    wait_booted "$boot_timeout" "${hosts[@]}"
+    verify_hosts "${hosts[@]}"
+    trap - EXIT
+    log "$n host(s) up in $(elapsed "$t0") s (of which ${lock_wait} s waiting for the lock); ssh -F $SSH_CONFIG h1"
+}
+
+# verify_hosts HOST...: ssh + psql from outside, then cross-host TCP, in parallel
+verify_hosts() {
+    local h i rc=0 nxt n=$#
+    local -a hosts=("$@") pids=()
+    for h in "${hosts[@]}"; do
+        probe_ssh_pg "$h" "${PGCONVERGE_LAB_SSH_TIMEOUT:-30}" &
+        pids+=($!)
+    done
+    for i in "${!hosts[@]}"; do
+        if ! wait "${pids[$i]}"; then
+            h=${hosts[$i]}
+            log "$h: ssh login + psql probe failed: $(tail -n 5 "$HOSTS_DIR/$h/probe.err" | tr '\n' ' ')"
+            host_failure_details "$h"
+            rc=1
+        fi
+    done
+    ((rc == 0)) || die "ssh/psql probe failed for some host(s) (see above)"
+    pids=()
+    for i in "${!hosts[@]}"; do
+        nxt=h$(($(host_index "${hosts[$i]}") % n + 1))
+        [[ -d $HOSTS_DIR/$nxt ]] || nxt=${hosts[$i]}
+        probe_cross "${hosts[$i]}" "$nxt" &
+        pids+=($!)
+    done
+    for i in "${!hosts[@]}"; do
+        if ! wait "${pids[$i]}"; then
+            log "${hosts[$i]}: cannot reach the next host's sshd over $BRIDGE"
+            rc=1
+        fi
+    done
+    ((rc == 0)) || die "cross-host connectivity check failed (see above; check iptables/nftables FORWARD rules and net.bridge.bridge-nf-call-iptables)"
+}
+
+require_up_host() {
+    local h=$1
+    host_index "$h" >/dev/null
+    [[ -d $HOSTS_DIR/$h ]] || die "$h: no such host in the lab at $LAB_DIR (is the lab up? see lab.sh status)"
+}
+
+cmd_exec() {
+    (($# >= 2)) || die "usage: lab.sh exec HOST CMD..."
+    need_root
+    check_lab_dir
+    local h=$1 pid
+    shift
+    require_up_host "$h"
+    pid=$(recorded_pid "$HOSTS_DIR/$h") || die "$h: host is not running (killed or crashed?)"
+    exec nsenter -t "$pid" -m -u -i -n -p -r -w "$@"
+}
+
+cmd_kill() {
+    (($# == 1)) || die "usage: lab.sh kill HOST"
+    need_root
+    check_lab_dir
+    local h=$1
+    require_up_host "$h"
+    lab_lock
+    recorded_pid "$HOSTS_DIR/$h" >/dev/null || die "$h: host is not running"
+    kill_host_pid "$h" || die "$h: could not kill the host"
+    log "$h: killed"
+}
+
+cmd_start() {
+    (($# == 1)) || die "usage: lab.sh start HOST"
+    need_root
+    check_lab_dir
+    local h=$1 t0
+    t0=$(now)
+    require_up_host "$h"
+    lab_lock
+    ! recorded_pid "$HOSTS_DIR/$h" >/dev/null || die "$h: host is already running"
+    ip netns list | grep -qw "^pgc-$h" || die "$h: network namespace pgc-$h is gone; run lab.sh up again"
+    launch_host "$h" reboot
+    wait_booted "${PGCONVERGE_LAB_BOOT_TIMEOUT:-60}" "$h"
+    # after a reboot only sshd is required; clusters may legitimately not start
+    local k
+    for ((k = 0; k < 150; k++)); do
+        timeout 10 ssh -F "$SSH_CONFIG" -o ConnectTimeout=3 "$h" true </dev/null 2>/dev/null && break
+        sleep 0.2
+    done
+    timeout 10 ssh -F "$SSH_CONFIG" -o ConnectTimeout=3 "$h" true </dev/null || die "$h: sshd does not accept the lab key after start"
+    log "$h: started in $(elapsed "$t0") s"
+}
+
+cmd_status() {
+    check_lab_dir
+    if [[ ! -f $INVENTORY ]]; then
+        echo "lab is down (no $INVENTORY)"
+        ip link show "$BRIDGE" >/dev/null 2>&1 && echo "warning: bridge $BRIDGE exists"
+        return 1
+    fi
+    local h addr pid sshs pgs rc=0
+    printf '%-4s %-12s %-8s %-6s %s\n' HOST ADDRESS PID1 SSHD POSTGRES
+    while read -r h addr; do
+        if pid=$(recorded_pid "$HOSTS_DIR/$h"); then
+            if timeout 10 ssh -F "$SSH_CONFIG" -o ConnectTimeout=2 "$h" true </dev/null 2>/dev/null; then sshs=ok; else sshs=FAIL; rc=1; fi
+            if [[ $(nsenter -t "$pid" -m -u -i -n -p -r -w timeout 5 \
+                runuser -u postgres -- psql -XAtqc 'select 1' </dev/null 2>/dev/null) == 1 ]]; then
+                pgs=ok
+            else
+                pgs=FAIL
+                rc=1
+            fi
+        else
+            pid=-
+            sshs=down
+            pgs=down
+            rc=1
+        fi
+        printf '%-4s %-12s %-8s %-6s %s\n' "$h" "$addr" "$pid" "$sshs" "$pgs"
+    done <"$INVENTORY"
+    return "$rc"
+}
+
+cmd_paths() {
+    check_lab_dir
+    printf 'lab_dir=%s\n' "$LAB_DIR"
+    printf 'lock=%s\n' "$LOCK"
+    printf 'ssh_config=%s\n' "$SSH_CONFIG"
+    printf 'known_hosts=%s\n' "$KNOWN_HOSTS"
+    printf 'identity=%s\n' "$IDENTITY"
+    printf 'inventory=%s\n' "$INVENTORY"
+    printf 'hosts_dir=%s\n' "$HOSTS_DIR"
+}
+
+usage() {
+    sed -n '/^# Usage/,/^# -----/p' "$SELF" | sed -e 's/^# \{0,1\}//' -e '/^-----/d' >&2
+    exit 2
+}
+
+main() {
+    local cmd=${1:-}
+    if [[ $cmd != __boot ]]; then
+        set -E
+        trap 'log "command failed (line $LINENO): $BASH_COMMAND"' ERR
+    fi
+    (($# > 0)) && shift
+    case $cmd in
+        up) cmd_up "$@" ;;
+        down) cmd_down "$@" ;;
+        status) cmd_status "$@" || exit 1 ;;
+        exec) cmd_exec "$@" ;;
+        kill) cmd_kill "$@" ;;
+        start) cmd_start "$@" ;;
+        paths) cmd_paths "$@" ;;
+        requirements) lab_requirements ;;
+        __boot) cmd_boot "$@" ;;
+        -h | --help | help | "") usage ;;
+        *) log "unknown command '$cmd'"; usage ;;
+    esac
+}
+
+main "$@"
