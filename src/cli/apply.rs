@@ -1,0 +1,73 @@
+//! `pgconverge apply`.
+
+use clap::Args;
+use pgconverge::apply::{ApplyOptions, ApplyResult, apply};
+use pgconverge::printer::Printer;
+use pgconverge::secret::Redactor;
+use pgconverge::transport::SshOptions;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The Ansible-style YAML inventory
+    #[arg(short, long, value_name = "FILE")]
+    inventory: PathBuf,
+    /// Gather facts and print the plan; change nothing on any host
+    #[arg(long)]
+    dry_run: bool,
+    /// Only these hosts (comma-separated); their upstreams are still read
+    #[arg(long, value_name = "HOSTS", value_delimiter = ',')]
+    limit: Vec<String>,
+    /// How many steps run at once (default: no limit)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    forks: usize,
+    /// An OpenSSH client configuration file to use instead of ~/.ssh/config
+    #[arg(long, value_name = "FILE")]
+    ssh_config: Option<PathBuf>,
+    /// Seconds to wait for each SSH connection
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    connect_timeout: u64,
+    /// Record the key of a host seen for the first time (a changed key is always refused)
+    #[arg(long)]
+    accept_new_host_keys: bool,
+    /// Exit 0 when nothing is (or was) to change, 2 when changes are pending or were made, 1 on error
+    #[arg(long)]
+    detailed_exitcode: bool,
+    /// Allow replacing the data directory of HOST although it holds user databases (repeatable)
+    #[arg(long, value_name = "HOST")]
+    replace_data: Vec<String>,
+    /// A playbook to use instead of the built-in one
+    #[arg(short, long, value_name = "FILE")]
+    playbook: Option<PathBuf>,
+    /// A directory of templates to use instead of the built-in ones
+    #[arg(long, value_name = "DIR")]
+    templates: Option<PathBuf>,
+}
+
+pub async fn run(args: ApplyArgs) -> ExitCode {
+    let options = ApplyOptions {
+        inventory: args.inventory,
+        playbook: args.playbook,
+        templates: args.templates,
+        dry_run: args.dry_run,
+        limit: args.limit,
+        replace_data: args.replace_data,
+        forks: args.forks,
+        ssh: SshOptions {
+            config_file: args.ssh_config,
+            connect_timeout: Duration::from_secs(args.connect_timeout),
+            accept_new_host_keys: args.accept_new_host_keys,
+        },
+    };
+    match apply(&options, Printer::new).await {
+        Ok(ApplyResult::NoChanges) => ExitCode::SUCCESS,
+        Ok(ApplyResult::Changes) => ExitCode::from(if args.detailed_exitcode { 2 } else { 0 }),
+        Ok(ApplyResult::Failed) => ExitCode::from(1),
+        Err(error) => {
+            Printer::new(Redactor::default()).error(&error.to_string());
+            ExitCode::from(1)
+        }
+    }
+}

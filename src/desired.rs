@@ -1,0 +1,563 @@
+//! Desired state: for each host, the typed settings it runs with and every step of
+//! the playbook rendered for it, plus the dependency graph of all steps of all hosts.
+//! Pure: no IO beyond reading templates from disk when a template directory is given.
+
+use crate::dag::Dag;
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::facts::FactsRequest;
+use crate::inventory::{Host, Inventory, Role};
+use crate::playbook::{ActionKind, ConfigCheck, Playbook, Step};
+use crate::render::Renderer;
+use crate::secret::Sensitive;
+use indexmap::IndexMap;
+use serde::Serialize;
+use serde_json::Value;
+use std::fmt;
+
+/// One node of the step graph: a step of the playbook on one host.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct NodeId {
+    pub host: String,
+    pub step: String,
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.host, self.step)
+    }
+}
+
+/// A PostgreSQL major version as `server_version_num / 100`: 803 for 8.3, 906 for 9.6, 1500 for 15.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct PgVersion(pub u32);
+
+impl PgVersion {
+    /// Reads `15`, `9.6` or `"9.6"`.
+    pub fn parse(value: &Value) -> Option<PgVersion> {
+        let text = match value {
+            Value::Number(number) => number.to_string(),
+            Value::String(text) => text.trim().to_string(),
+            _ => return None,
+        };
+        let (major, minor) = match text.split_once('.') {
+            Some((major, minor)) => (major.parse::<u32>().ok()?, minor.parse::<u32>().ok()?),
+            None => (text.parse::<u32>().ok()?, 0),
+        };
+        match major {
+            8 | 9 if minor < 10 => Some(PgVersion(major * 100 + minor)),
+            10..=99 if minor == 0 => Some(PgVersion(major * 100)),
+            _ => None,
+        }
+    }
+
+    /// The value templates compare against: `15`, or `9.6` for the old two-part versions.
+    fn template_value(self) -> Value {
+        if self.0 >= 1000 {
+            Value::from(self.0 / 100)
+        } else {
+            serde_json::json!(f64::from(self.0) / 100.0)
+        }
+    }
+}
+
+impl fmt::Display for PgVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 >= 1000 {
+            write!(f, "{}", self.0 / 100)
+        } else {
+            write!(f, "{}.{}", self.0 / 100, self.0 % 100)
+        }
+    }
+}
+
+/// The settings of one host that pgconverge itself acts on (paths, commands, names).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HostSettings {
+    pub pg_version: PgVersion,
+    pub port: u16,
+    pub config_dir: String,
+    pub data_dir: String,
+    pub bin_dir: String,
+    pub socket_dir: String,
+    pub home_dir: String,
+    pub os_user: String,
+    pub os_group: String,
+    pub init_command: String,
+    pub start_command: String,
+    pub stop_command: String,
+    pub restart_command: String,
+    pub reload_command: String,
+    pub replication_user: String,
+    pub replication_password: Option<Sensitive<String>>,
+    /// The address other nodes use to stream from this one.
+    pub replication_host: String,
+}
+
+/// A configuration file as it should be on the host.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DesiredFile {
+    pub path: String,
+    #[serde(skip)]
+    pub content: String,
+    pub owner: String,
+    pub group: String,
+    pub mode: u32,
+    pub sensitive: bool,
+    pub check: Option<ConfigCheck>,
+}
+
+/// A playbook step with its parameters rendered for one host.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum DesiredStep {
+    OsUser,
+    Directory {
+        path: String,
+        owner: String,
+        group: String,
+        mode: u32,
+    },
+    ClusterInit,
+    File(DesiredFile),
+    BaseBackup,
+    /// `recovery_conf` is the rendered `recovery.conf` for PostgreSQL 11 and earlier;
+    /// from 12 the step writes `standby.signal` and the settings live in `postgresql.conf`.
+    RecoveryConfig {
+        recovery_conf: Option<DesiredFile>,
+    },
+    ReplicationRole,
+    Service,
+    VerifyStreaming,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredHost {
+    pub name: String,
+    pub address: String,
+    pub ssh_port: Option<u16>,
+    pub ssh_user: Option<String>,
+    pub role: Role,
+    pub upstream: Option<String>,
+    pub settings: HostSettings,
+    /// The steps that apply to this host's role, in playbook order.
+    pub steps: IndexMap<String, DesiredStep>,
+}
+
+impl DesiredHost {
+    /// What the facts script must look at so the plan can compare every step.
+    pub fn facts_request(&self) -> FactsRequest {
+        let mut files = Vec::new();
+        let mut directories = Vec::new();
+        for step in self.steps.values() {
+            match step {
+                DesiredStep::File(file)
+                | DesiredStep::RecoveryConfig {
+                    recovery_conf: Some(file),
+                } => files.push(file.path.clone()),
+                DesiredStep::Directory { path, .. } => directories.push(path.clone()),
+                _ => {}
+            }
+        }
+        FactsRequest {
+            pg_version_num: self.settings.pg_version.0,
+            os_user: self.settings.os_user.clone(),
+            bin_dir: self.settings.bin_dir.clone(),
+            data_dir: self.settings.data_dir.clone(),
+            socket_dir: self.settings.socket_dir.clone(),
+            port: self.settings.port,
+            replication_user: self.settings.replication_user.clone(),
+            files,
+            directories,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DesiredState {
+    pub hosts: IndexMap<String, DesiredHost>,
+    pub graph: Dag<NodeId>,
+    /// Every secret value of the inventory, for the printer's redactor.
+    pub secrets: Vec<String>,
+}
+
+impl DesiredState {
+    /// Renders every step for every host and builds the step graph, collecting every
+    /// problem (template errors, bad settings, cycles) before returning.
+    pub fn build(
+        inventory: &Inventory,
+        playbook: &Playbook,
+        renderer: &Renderer,
+    ) -> Result<DesiredState, Diagnostics> {
+        let mut problems = Vec::new();
+        let mut hosts = IndexMap::new();
+        for host in inventory.hosts.values() {
+            match desired_host(inventory, playbook, renderer, host) {
+                Ok(desired) => {
+                    hosts.insert(host.name.clone(), desired);
+                }
+                Err(mut host_problems) => problems.append(&mut host_problems),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Diagnostics(problems));
+        }
+        let graph = step_graph(playbook, &hosts);
+        if let Err(cycle) = graph.topological_order() {
+            return Err(Diagnostics(vec![Diagnostic::new(
+                &playbook.source,
+                None,
+                None,
+                cycle.to_string(),
+            )]));
+        }
+        Ok(DesiredState {
+            hosts,
+            graph,
+            secrets: secrets(inventory),
+        })
+    }
+}
+
+fn secrets(inventory: &Inventory) -> Vec<String> {
+    let mut secrets = Vec::new();
+    for host in inventory.hosts.values() {
+        for name in &inventory.sensitive_vars {
+            if let Some(Value::String(secret)) = host.vars.get(name) {
+                secrets.push(secret.clone());
+            }
+        }
+    }
+    secrets.sort();
+    secrets.dedup();
+    secrets
+}
+
+/// Edges: `requires` within a host, `upstream_requires` to the host's upstream, and
+/// each notifying step before its handler. A reference to a step that does not
+/// apply to that host's role is passed over.
+fn step_graph(playbook: &Playbook, hosts: &IndexMap<String, DesiredHost>) -> Dag<NodeId> {
+    let mut graph = Dag::default();
+    let node = |host: &str, step: &str| NodeId {
+        host: host.to_string(),
+        step: step.to_string(),
+    };
+    for host in hosts.values() {
+        for id in host.steps.keys() {
+            graph.add_node(node(&host.name, id));
+        }
+    }
+    for host in hosts.values() {
+        for step in playbook
+            .steps
+            .iter()
+            .filter(|step| host.steps.contains_key(&step.id))
+        {
+            for required in step
+                .requires
+                .iter()
+                .filter(|r| host.steps.contains_key(&r.id))
+            {
+                graph.add_edge(node(&host.name, &step.id), node(&host.name, &required.id));
+            }
+            for handler in step
+                .notify
+                .iter()
+                .filter(|r| host.steps.contains_key(&r.id))
+            {
+                graph.add_edge(node(&host.name, &handler.id), node(&host.name, &step.id));
+            }
+            let Some(upstream) = host.upstream.as_ref().and_then(|name| hosts.get(name)) else {
+                continue;
+            };
+            for required in step
+                .upstream_requires
+                .iter()
+                .filter(|r| upstream.steps.contains_key(&r.id))
+            {
+                graph.add_edge(
+                    node(&host.name, &step.id),
+                    node(&upstream.name, &required.id),
+                );
+            }
+        }
+    }
+    graph
+}
+
+fn desired_host(
+    inventory: &Inventory,
+    playbook: &Playbook,
+    renderer: &Renderer,
+    host: &Host,
+) -> Result<DesiredHost, Vec<Diagnostic>> {
+    let settings = host_settings(inventory, host).map_err(|problem| vec![problem])?;
+    let context = template_context(inventory, host, &settings);
+    let mut problems = Vec::new();
+    let mut steps = IndexMap::new();
+    for step in playbook
+        .steps
+        .iter()
+        .filter(|step| step.applies_to(host.role))
+    {
+        match desired_step(renderer, playbook, step, &context, &settings) {
+            Ok(desired) => {
+                steps.insert(step.id.clone(), desired);
+            }
+            Err(mut step_problems) => problems.append(&mut step_problems),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(DesiredHost {
+        name: host.name.clone(),
+        address: host.address.clone(),
+        ssh_port: host.ssh_port,
+        ssh_user: host.ssh_user.clone(),
+        role: host.role,
+        upstream: host.upstream.clone(),
+        settings,
+        steps,
+    })
+}
+
+fn desired_step(
+    renderer: &Renderer,
+    playbook: &Playbook,
+    step: &Step,
+    context: &Value,
+    settings: &HostSettings,
+) -> Result<DesiredStep, Vec<Diagnostic>> {
+    let render_parameter = |value: &Option<String>| -> Result<String, Diagnostic> {
+        let text = value.clone().unwrap_or_default();
+        render_string(&text, context).map_err(|message| {
+            Diagnostic::new(
+                &playbook.source,
+                Some(step.line),
+                None,
+                format!("step `{}`: {message}", step.id),
+            )
+        })
+    };
+    let mode = |text: &Option<String>, default: u32| -> Result<u32, Diagnostic> {
+        match text {
+            None => Ok(default),
+            Some(text) => u32::from_str_radix(text.trim_start_matches("0o"), 8).map_err(|_| {
+                Diagnostic::new(
+                    &playbook.source,
+                    Some(step.line),
+                    None,
+                    format!("step `{}`: mode `{text}` is not octal", step.id),
+                )
+            }),
+        }
+    };
+    let owner = |value: &Option<String>, default: &str| -> Result<String, Diagnostic> {
+        match value {
+            None => Ok(default.to_string()),
+            Some(_) => render_parameter(value),
+        }
+    };
+    let file = |template: &str, path: String| -> Result<DesiredFile, Diagnostic> {
+        Ok(DesiredFile {
+            content: renderer.render(template, context)?,
+            path,
+            owner: owner(&step.owner, &settings.os_user)?,
+            group: owner(&step.group, &settings.os_group)?,
+            mode: mode(&step.mode, 0o644)?,
+            sensitive: step.sensitive,
+            check: step.check,
+        })
+    };
+    let desired = match step.action {
+        ActionKind::OsUser => Ok(DesiredStep::OsUser),
+        ActionKind::ClusterInit => Ok(DesiredStep::ClusterInit),
+        ActionKind::BaseBackup => Ok(DesiredStep::BaseBackup),
+        ActionKind::ReplicationRole => Ok(DesiredStep::ReplicationRole),
+        ActionKind::Service => Ok(DesiredStep::Service),
+        ActionKind::VerifyStreaming => Ok(DesiredStep::VerifyStreaming),
+        ActionKind::Directory => (|| {
+            Ok(DesiredStep::Directory {
+                path: render_parameter(&step.path)?,
+                owner: owner(&step.owner, &settings.os_user)?,
+                group: owner(&step.group, &settings.os_group)?,
+                mode: mode(&step.mode, 0o700)?,
+            })
+        })(),
+        ActionKind::File => (|| {
+            let template = step.template.clone().unwrap_or_default();
+            Ok(DesiredStep::File(file(
+                &template,
+                render_parameter(&step.dest)?,
+            )?))
+        })(),
+        ActionKind::RecoveryConfig => (|| {
+            if settings.pg_version.0 >= 1200 {
+                return Ok(DesiredStep::RecoveryConfig {
+                    recovery_conf: None,
+                });
+            }
+            let template = step.template.clone().unwrap_or_default();
+            let mut recovery = file(&template, format!("{}/recovery.conf", settings.data_dir))?;
+            recovery.mode = mode(&step.mode, 0o600)?;
+            Ok(DesiredStep::RecoveryConfig {
+                recovery_conf: Some(recovery),
+            })
+        })(),
+    };
+    desired.map_err(|problem: Diagnostic| vec![problem])
+}
+
+/// Renders a playbook parameter (a template string) with the host's context.
+fn render_string(text: &str, context: &Value) -> Result<String, String> {
+    let mut environment = minijinja::Environment::new();
+    environment.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    environment
+        .render_str(
+            text,
+            minijinja::Value::from(minijinja::value::Serde(context)),
+        )
+        .map_err(|error| match error.detail() {
+            Some(detail) => format!("{}: {detail}", error.kind()),
+            None => error.kind().to_string(),
+        })
+}
+
+fn host_settings(inventory: &Inventory, host: &Host) -> Result<HostSettings, Diagnostic> {
+    let problem = |message: String| {
+        Diagnostic::new(
+            &inventory.source,
+            None,
+            None,
+            format!("host `{}`: {message}", host.name),
+        )
+    };
+    let text = |name: &str| -> Result<String, Diagnostic> {
+        match host.vars.get(name) {
+            Some(Value::String(text)) => Ok(text.clone()),
+            Some(Value::Number(number)) => Ok(number.to_string()),
+            Some(other) => Err(problem(format!(
+                "variable `{name}` must be a string, not `{other}`"
+            ))),
+            None => Err(problem(format!("variable `{name}` is not set"))),
+        }
+    };
+    let version_value = host.vars.get("pg_version").cloned().unwrap_or(Value::Null);
+    let pg_version = PgVersion::parse(&version_value).ok_or_else(|| {
+        problem(format!(
+            "`pg_version` = {version_value} is not a PostgreSQL major version"
+        ))
+    })?;
+    let port_text = text("pg_port")?;
+    let port = port_text
+        .parse::<u16>()
+        .map_err(|_| problem(format!("`pg_port` = {port_text} is not a port number")))?;
+    let replication_password = match host.vars.get("replication_password") {
+        Some(Value::String(password)) => Some(Sensitive::new(password.clone())),
+        _ => None,
+    };
+    Ok(HostSettings {
+        pg_version,
+        port,
+        config_dir: text("pg_config_dir")?,
+        data_dir: text("pg_data_dir")?,
+        bin_dir: text("pg_bin_dir")?,
+        socket_dir: text("pg_socket_dir")?,
+        home_dir: text("pg_home_dir")?,
+        os_user: text("pg_os_user")?,
+        os_group: text("pg_os_group")?,
+        init_command: text("pg_init_command")?,
+        start_command: text("pg_start_command")?,
+        stop_command: text("pg_stop_command")?,
+        restart_command: text("pg_restart_command")?,
+        reload_command: text("pg_reload_command")?,
+        replication_user: text("replication_user")?,
+        replication_password,
+        replication_host: text("replication_host")?,
+    })
+}
+
+/// The variables templates see: the host's own, `hostvars`, `groups`, and values
+/// pgconverge derives (`primary_conninfo`, a numeric `pg_version`).
+fn template_context(inventory: &Inventory, host: &Host, settings: &HostSettings) -> Value {
+    let mut context = inventory.template_context(&host.name);
+    if let Value::Object(map) = &mut context {
+        map.insert("pg_version".into(), settings.pg_version.template_value());
+        map.entry("wal_keep_segments").or_insert(Value::from(64));
+        let conninfo = host
+            .upstream
+            .as_ref()
+            .and_then(|upstream| inventory.hosts.get(upstream))
+            .map(|upstream| primary_conninfo(host, upstream, settings))
+            .unwrap_or_default();
+        map.insert(
+            "primary_conninfo".into(),
+            Value::from(conninfo.replace('\'', "''")),
+        );
+    }
+    context
+}
+
+/// The connection string a standby streams with. It names a passfile rather than
+/// holding the password, so no configuration file or process list shows it.
+pub fn primary_conninfo(host: &Host, upstream: &Host, settings: &HostSettings) -> String {
+    let value = |name: &str| {
+        upstream
+            .vars
+            .get(name)
+            .map(|value| {
+                value
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| value.to_string())
+            })
+            .unwrap_or_default()
+    };
+    let mut pairs = vec![
+        ("host", value("replication_host")),
+        ("port", value("pg_port")),
+        ("user", settings.replication_user.clone()),
+        ("application_name", host.name.clone()),
+    ];
+    if settings.pg_version.0 >= 1000 {
+        pairs.push(("passfile", format!("{}/.pgpass", settings.home_dir)));
+    }
+    pairs
+        .iter()
+        .map(|(name, value)| format!("{name}={}", conninfo_value(value)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Quotes a libpq connection-string value when it holds spaces, quotes or backslashes.
+fn conninfo_value(value: &str) -> String {
+    if !value.is_empty() && !value.contains([' ', '\'', '\\']) {
+        return value.to_string();
+    }
+    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn versions_read_like_postgresql_names_them() {
+        assert_eq!(PgVersion::parse(&json!(15)), Some(PgVersion(1500)));
+        assert_eq!(PgVersion::parse(&json!(9.6)), Some(PgVersion(906)));
+        assert_eq!(PgVersion::parse(&json!("8.3")), Some(PgVersion(803)));
+        assert_eq!(PgVersion::parse(&json!("15.2")), None);
+        assert_eq!(PgVersion::parse(&json!("fifteen")), None);
+        assert_eq!(PgVersion(906).to_string(), "9.6");
+        assert_eq!(PgVersion(1700).to_string(), "17");
+    }
+
+    #[test]
+    fn conninfo_values_are_quoted_only_when_needed() {
+        assert_eq!(conninfo_value("10.0.0.1"), "10.0.0.1");
+        assert_eq!(conninfo_value("my host"), "'my host'");
+        assert_eq!(conninfo_value("it's"), r"'it\'s'");
+        assert_eq!(conninfo_value(""), "''");
+    }
+}

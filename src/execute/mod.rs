@@ -1,0 +1,194 @@
+//! The executor: carries out exactly the steps of a plan, each after the steps it
+//! depends on, independent ones in parallel (at most `forks` at once). A failed or
+//! refused step stops its dependents on every host; the others go on.
+
+pub mod script;
+
+use crate::desired::NodeId;
+use crate::plan::{Change, Plan};
+use crate::transport::{Connection, ScriptOutput};
+use indexmap::IndexMap;
+use std::sync::Arc;
+use tokio::task::JoinSet;
+
+/// How one step ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to do.
+    Unchanged,
+    /// The step changed the host; the text is what its script reported.
+    Changed(String),
+    /// A read-only check passed.
+    Verified(String),
+    Failed(String),
+    /// Not run because a step it depends on did not succeed.
+    Skipped(String),
+}
+
+impl Outcome {
+    fn succeeded(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Unchanged | Outcome::Changed(_) | Outcome::Verified(_)
+        )
+    }
+}
+
+/// Reports progress while the executor works (the printer implements it).
+pub trait Progress: Send + Sync {
+    fn step_started(&self, node: &NodeId, summary: &str);
+    fn step_finished(&self, node: &NodeId, outcome: &Outcome);
+}
+
+/// Runs the plan. `connections` holds a connection for every reachable host.
+pub async fn execute(
+    plan: &Plan,
+    connections: &IndexMap<String, Arc<Connection>>,
+    forks: usize,
+    progress: &dyn Progress,
+) -> IndexMap<NodeId, Outcome> {
+    let dependencies: IndexMap<NodeId, Vec<NodeId>> = plan.dependencies.iter().cloned().collect();
+    let mut outcomes: IndexMap<NodeId, Outcome> = IndexMap::new();
+    let mut running: JoinSet<(NodeId, Outcome)> = JoinSet::new();
+    let mut started: std::collections::HashSet<NodeId> = std::collections::HashSet::new();
+    let forks = forks.max(1);
+    loop {
+        for node in &plan.order {
+            if started.contains(node) || running.len() >= forks {
+                continue;
+            }
+            let deps = dependencies
+                .get(node)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            if deps.iter().any(|dep| !outcomes.contains_key(dep)) {
+                continue;
+            }
+            started.insert(node.clone());
+            if let Some(blocker) = deps.iter().find(|dep| {
+                outcomes
+                    .get(*dep)
+                    .is_some_and(|outcome| !outcome.succeeded())
+            }) {
+                let outcome = Outcome::Skipped(format!("{blocker} did not succeed"));
+                progress.step_finished(node, &outcome);
+                outcomes.insert(node.clone(), outcome);
+                continue;
+            }
+            match immediate_outcome(plan, node, connections) {
+                Some(outcome) => {
+                    progress.step_finished(node, &outcome);
+                    outcomes.insert(node.clone(), outcome);
+                }
+                None => {
+                    let Some(step) = plan.step(node) else {
+                        continue;
+                    };
+                    progress.step_started(node, &step.summary);
+                    let node = node.clone();
+                    let step = step.clone();
+                    let connections = connections.clone();
+                    running.spawn(async move {
+                        let outcome = run_step(&node, &step, &connections).await;
+                        (node, outcome)
+                    });
+                }
+            }
+        }
+        if outcomes.len() == plan.order.len() {
+            break;
+        }
+        match running.join_next().await {
+            Some(Ok((node, outcome))) => {
+                progress.step_finished(&node, &outcome);
+                outcomes.insert(node, outcome);
+            }
+            Some(Err(error)) => {
+                // A step task panicked: that is a bug, but the other hosts still finish.
+                eprintln!("internal error in a step: {error}");
+            }
+            None => {
+                // Nothing runs and nothing is ready: the remaining steps wait on steps
+                // that will never finish, which `topological_order` rules out.
+                break;
+            }
+        }
+    }
+    outcomes
+}
+
+/// Steps decided without contacting the host: no-ops, refusals, unreachable hosts.
+fn immediate_outcome(
+    plan: &Plan,
+    node: &NodeId,
+    connections: &IndexMap<String, Arc<Connection>>,
+) -> Option<Outcome> {
+    let host = plan.host(&node.host)?;
+    if let Some(error) = &host.error {
+        return Some(Outcome::Failed(format!("not run: {error}")));
+    }
+    let Some(step) = plan.step(node) else {
+        return Some(Outcome::Failed(
+            "the step is missing from the plan".to_string(),
+        ));
+    };
+    if let Some(reason) = &step.refused {
+        return Some(Outcome::Failed(format!("refused: {reason}")));
+    }
+    if step.change == Change::Noop || step.operation.is_none() {
+        return Some(Outcome::Unchanged);
+    }
+    if !connections.contains_key(&node.host) {
+        return Some(Outcome::Failed(format!("no connection to {}", node.host)));
+    }
+    None
+}
+
+async fn run_step(
+    node: &NodeId,
+    step: &crate::plan::PlannedStep,
+    connections: &IndexMap<String, Arc<Connection>>,
+) -> Outcome {
+    let Some(operation) = &step.operation else {
+        return Outcome::Unchanged;
+    };
+    let mut reports = Vec::new();
+    for host_script in script::scripts(operation) {
+        let host = host_script.other_host.as_deref().unwrap_or(&node.host);
+        let Some(connection) = connections.get(host) else {
+            return Outcome::Failed(format!("no connection to {host}"));
+        };
+        match connection.run(&host_script.script).await {
+            Ok(output) if output.success() => reports.push(output.stdout.trim().to_string()),
+            Ok(output) => return Outcome::Failed(failure_text(host, &output)),
+            Err(error) => return Outcome::Failed(error.to_string()),
+        }
+    }
+    let report = reports
+        .into_iter()
+        .filter(|report| !report.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    if step.change == Change::Check {
+        Outcome::Verified(report)
+    } else {
+        Outcome::Changed(report)
+    }
+}
+
+fn failure_text(host: &str, output: &ScriptOutput) -> String {
+    let detail = if output.stderr.trim().is_empty() {
+        output.stdout.trim()
+    } else {
+        output.stderr.trim()
+    };
+    let code = output
+        .exit_code
+        .map(|code| format!("exit code {code}"))
+        .unwrap_or_else(|| "killed by a signal".to_string());
+    if detail.is_empty() {
+        format!("failed on {host} ({code})")
+    } else {
+        format!("failed on {host} ({code}): {detail}")
+    }
+}

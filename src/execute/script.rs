@@ -1,0 +1,503 @@
+//! The shell scripts that carry out each operation on a host. Pure: an operation in,
+//! script text out. Every value is quoted; every wait is bounded; a failing
+//! operation puts back what it changed.
+
+use crate::facts::script::prelude;
+use crate::plan::{Operation, ServerContext, ServiceAction};
+use crate::playbook::ConfigCheck;
+use crate::shell::quote;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+/// How long a script waits for PostgreSQL to accept connections after a start.
+const SERVER_WAIT_SECONDS: u32 = 60;
+/// How long verification waits for a standby to stream.
+const STREAMING_WAIT_SECONDS: u32 = 60;
+
+/// A script for one host; most operations need one, verification needs two.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostScript {
+    /// `None` for the host the step belongs to, or the name of another host.
+    pub other_host: Option<String>,
+    pub script: String,
+}
+
+pub fn scripts(operation: &Operation) -> Vec<HostScript> {
+    let own = |script: String| {
+        vec![HostScript {
+            other_host: None,
+            script,
+        }]
+    };
+    match operation {
+        Operation::CreateOsUser { name, group, home } => own(create_os_user(name, group, home)),
+        Operation::EnsureDirectory {
+            path,
+            owner,
+            group,
+            mode,
+        } => own(ensure_directory(path, owner, group, *mode)),
+        Operation::InitCluster { command } => own(format!("{}{command}\n", prelude("root"))),
+        Operation::WriteFile {
+            path,
+            content,
+            owner,
+            group,
+            mode,
+            check,
+            context,
+        } => own(write_file(
+            path,
+            content.expose(),
+            owner,
+            group,
+            *mode,
+            *check,
+            context,
+        )),
+        Operation::BaseBackup {
+            upstream_host,
+            upstream_port,
+            move_aside: _,
+            context,
+            ..
+        } => own(base_backup(upstream_host, *upstream_port, context)),
+        Operation::WriteStandbySignal { data_dir, owner } => own(format!(
+            "{}set -e\nF={}/standby.signal\ntouch \"$F\"\nchown {} \"$F\"\necho \"created $F\"\n",
+            prelude(owner),
+            quote(data_dir),
+            quote(owner)
+        )),
+        Operation::ReplicationRole {
+            name,
+            verifier,
+            context,
+        } => own(replication_role(name, verifier.expose(), context)),
+        Operation::Service { action, context } => own(service(*action, context)),
+        Operation::VerifyStreaming {
+            upstream,
+            upstream_host,
+            context,
+            upstream_context,
+            application_name,
+        } => vec![
+            HostScript {
+                other_host: None,
+                script: verify_standby(upstream_host, context),
+            },
+            HostScript {
+                other_host: Some(upstream.clone()),
+                script: verify_upstream(application_name, upstream_context),
+            },
+        ],
+    }
+}
+
+/// `psql` as the PostgreSQL OS user over the local socket.
+fn psql(context: &ServerContext) -> String {
+    format!(
+        "as_pg psql -XAtq -h {} -p {} -d postgres -v ON_ERROR_STOP=1",
+        quote(&context.socket_dir),
+        context.port
+    )
+}
+
+/// Shell function `wait_for_server`: bounded wait until PostgreSQL answers.
+fn wait_for_server(context: &ServerContext) -> String {
+    format!(
+        "wait_for_server() {{\n  i=0\n  while [ $i -lt {limit} ]; do\n    {psql} -c 'select 1' >/dev/null 2>&1 && return 0\n    i=$((i + 1)); sleep 0.5\n  done\n  echo \"PostgreSQL did not accept connections within {seconds} s\" >&2\n  return 1\n}}\n",
+        limit = SERVER_WAIT_SECONDS * 2,
+        seconds = SERVER_WAIT_SECONDS,
+        psql = psql(context)
+    )
+}
+
+fn create_os_user(name: &str, group: &str, home: &str) -> String {
+    format!(
+        "{prelude}set -e\ngetent group {group} >/dev/null || groupadd --system {group}\ngetent passwd {name} >/dev/null || useradd --system --gid {group} --home-dir {home} --shell /bin/bash {name}\necho \"user {name_text} present\"\n",
+        prelude = prelude("root"),
+        group = quote(group),
+        name = quote(name),
+        home = quote(home),
+        name_text = plain(name)
+    )
+}
+
+fn ensure_directory(path: &str, owner: &str, group: &str, mode: u32) -> String {
+    format!(
+        "{prelude}set -e\nmkdir -p {path}\nchown {owner}:{group} {path}\nchmod {mode:04o} {path}\necho \"directory {path_text} is {owner_text}:{group_text} {mode:04o}\"\n",
+        prelude = prelude("root"),
+        path = quote(path),
+        owner = quote(owner),
+        group = quote(group),
+        path_text = plain(path),
+        owner_text = plain(owner),
+        group_text = plain(group),
+    )
+}
+
+/// Text safe inside double quotes in a script, for messages only.
+fn plain(text: &str) -> String {
+    text.replace(['"', '$', '`', '\\'], "")
+}
+
+/// Writes the file through a temporary file in the same directory and a rename, so
+/// a reader never sees half a file; keeps the old version as `FILE.pgconverge-backup`;
+/// with a check, PostgreSQL reads the new file and a rejected one is put back.
+fn write_file(
+    path: &str,
+    content: &str,
+    owner: &str,
+    group: &str,
+    mode: u32,
+    check: Option<ConfigCheck>,
+    context: &ServerContext,
+) -> String {
+    let check_script = match check {
+        None => String::new(),
+        Some(ConfigCheck::PostgresqlConf) => format!(
+            "if ! CHECK=$(as_pg {bin}/postgres -D {data} -c config_file=\"$F\" -C data_directory 2>&1 >/dev/null); then\n  put_back\n  echo \"PostgreSQL rejects the new $F; the previous file is back in place:\" >&2\n  printf '%s\\n' \"$CHECK\" | sed -e 's/^.*\\(LOG\\|FATAL\\|ERROR\\): *//' >&2\n  exit 1\nfi\n",
+            bin = quote(&context.bin_dir),
+            data = quote(&context.data_dir)
+        ),
+        Some(ConfigCheck::PgHbaConf) => format!(
+            "if {psql} -c 'select 1' >/dev/null 2>&1; then\n  CHECK=$({psql} -F ': ' -c 'select line_number, error from pg_hba_file_rules where error is not null' 2>&1)\n  if [ -n \"$CHECK\" ]; then\n    put_back\n    echo \"PostgreSQL rejects the new $F; the previous file is back in place:\" >&2\n    printf '%s\\n' \"$CHECK\" | sed -e \"s|^|$F line |\" >&2\n    exit 1\n  fi\nfi\n",
+            psql = psql(context)
+        ),
+    };
+    format!(
+        r#"{prelude}set -e
+F={path}
+DIR=$(dirname "$F")
+mkdir -p "$DIR"
+TMP=$(mktemp "$DIR/.pgconverge.XXXXXX")
+trap 'rm -f "$TMP"' EXIT
+printf '%s' '{content}' | base64 -d > "$TMP"
+chown {owner}:{group} "$TMP"
+chmod {mode:04o} "$TMP"
+HAD_PREVIOUS=0
+if [ -e "$F" ]; then cp -p "$F" "$F.pgconverge-backup"; HAD_PREVIOUS=1; fi
+put_back() {{
+  if [ $HAD_PREVIOUS = 1 ]; then mv -f "$F.pgconverge-backup" "$F"; else rm -f "$F"; fi
+}}
+mv -f "$TMP" "$F"
+set +e
+{check_script}echo "wrote $F"
+"#,
+        prelude = prelude(&context.os_user_or_root()),
+        path = quote(path),
+        content = STANDARD.encode(content.as_bytes()),
+        owner = quote(owner),
+        group = quote(group),
+    )
+}
+
+/// Clones the upstream with `pg_basebackup`. The old data directory is moved aside
+/// with a timestamp, never deleted; if the clone fails, it is moved back and the
+/// server started again if it ran before.
+fn base_backup(upstream_host: &str, upstream_port: u16, context: &ServerContext) -> String {
+    let wal_method = if context.pg_version_num >= 1000 {
+        "--wal-method=stream"
+    } else {
+        "--xlog-method=stream"
+    };
+    format!(
+        r#"{prelude}{wait}DATA={data}
+case "$DATA" in /|"") echo "refusing to replace data directory '$DATA'" >&2; exit 1;; esac
+WAS_RUNNING=0
+if [ -f "$DATA/postmaster.pid" ]; then
+  WAS_RUNNING=1
+  {stop} || {{ echo "could not stop PostgreSQL before the base backup" >&2; exit 1; }}
+fi
+ASIDE=""
+if [ -e "$DATA" ]; then
+  ASIDE="$DATA.pgconverge-$(date -u +%Y%m%dT%H%M%SZ)"
+  mv "$DATA" "$ASIDE"
+fi
+install -d -o {owner} -g {group} -m 0700 "$DATA"
+if ! OUT=$(as_pg env PGPASSFILE={pgpass} {bin}/pg_basebackup -h {host} -p {port} -U {user} -D "$DATA" {wal_method} --checkpoint=fast --no-password 2>&1); then
+  rm -rf "$DATA"
+  if [ -n "$ASIDE" ]; then
+    mv "$ASIDE" "$DATA"
+    if [ $WAS_RUNNING = 1 ]; then {start} >/dev/null 2>&1 && wait_for_server; fi
+    echo "pg_basebackup from {host_text} failed; the previous data directory is back in place:" >&2
+  else
+    echo "pg_basebackup from {host_text} failed:" >&2
+  fi
+  printf '%s\n' "$OUT" >&2
+  exit 1
+fi
+if [ -n "$ASIDE" ]; then echo "cloned from {host_text}; the previous data directory is kept as $ASIDE"; else echo "cloned from {host_text}"; fi
+"#,
+        prelude = prelude(&context.os_user),
+        wait = wait_for_server(context),
+        data = quote(&context.data_dir),
+        stop = context.stop_command,
+        start = context.start_command,
+        owner = quote(&context.os_user),
+        group = quote(&context.os_group),
+        pgpass = quote(&format!("{}/.pgpass", context.home_dir)),
+        bin = quote(&context.bin_dir),
+        host = quote(upstream_host),
+        host_text = plain(upstream_host),
+        port = upstream_port,
+        user = quote(&context.replication_user),
+    )
+}
+
+/// Creates or alters the role with a precomputed SCRAM verifier, so the plaintext
+/// password never reaches the server; statement logging is off for the session so
+/// the verifier does not land in the server log either.
+fn replication_role(name: &str, verifier: &str, context: &ServerContext) -> String {
+    let identifier = format!("\"{}\"", name.replace('"', "\"\""));
+    let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
+    format!(
+        r#"{prelude}{psql} <<'PGCONVERGE_SQL'
+SET log_statement = 'none';
+SET log_min_duration_statement = -1;
+DO $pgconverge$
+BEGIN
+  IF EXISTS (SELECT FROM pg_roles WHERE rolname = {name_literal}) THEN
+    ALTER ROLE {identifier} WITH REPLICATION LOGIN PASSWORD {verifier};
+  ELSE
+    CREATE ROLE {identifier} WITH REPLICATION LOGIN PASSWORD {verifier};
+  END IF;
+END
+$pgconverge$;
+PGCONVERGE_SQL
+echo "role {name_text} has REPLICATION LOGIN and the wanted password"
+"#,
+        name_text = plain(name),
+        prelude = prelude(&context.os_user),
+        psql = psql(context),
+        name_literal = literal(name),
+        verifier = literal(verifier),
+    )
+}
+
+fn service(action: ServiceAction, context: &ServerContext) -> String {
+    let body = match action {
+        ServiceAction::Start => format!(
+            "{start}\nwait_for_server\necho started\n",
+            start = context.start_command
+        ),
+        ServiceAction::Restart => format!(
+            "{restart}\nwait_for_server\necho restarted\n",
+            restart = context.restart_command
+        ),
+        // After a reload PostgreSQL reports settings that need a restart; the restart
+        // follows from the server's own answer, not from what this run remembers.
+        ServiceAction::Reload => format!(
+            r#"BEFORE=$({psql} -c "select pg_conf_load_time()")
+{reload}
+i=0
+while [ $i -lt 20 ] && [ "$({psql} -c "select pg_conf_load_time()")" = "$BEFORE" ]; do i=$((i + 1)); sleep 0.25; done
+PENDING=$({psql} -c "select string_agg(name, ', ') from pg_settings where pending_restart")
+if [ -n "$PENDING" ]; then
+  {restart}
+  wait_for_server
+  echo "reloaded, then restarted: $PENDING need a restart"
+else
+  echo reloaded
+fi
+"#,
+            psql = psql(context),
+            reload = context.reload_command,
+            restart = context.restart_command
+        ),
+    };
+    format!(
+        "{}set -e\n{}{body}",
+        prelude(&context.os_user),
+        wait_for_server(context)
+    )
+}
+
+fn verify_standby(upstream_host: &str, context: &ServerContext) -> String {
+    let receiver_host = if context.pg_version_num >= 1100 {
+        "sender_host"
+    } else {
+        "conninfo"
+    };
+    format!(
+        r#"{prelude}i=0
+while [ $i -lt {limit} ]; do
+  STATE=$({psql} -c "select status || ' ' || coalesce({receiver_host}, '') from pg_stat_wal_receiver" 2>/dev/null)
+  case "$STATE" in "streaming "*{host_pattern}*) echo "streaming from {host_text}"; exit 0;; esac
+  i=$((i + 1)); sleep 1
+done
+echo "not streaming from {host_text} after {limit} s (WAL receiver: ${{STATE:-none}})" >&2
+exit 1
+"#,
+        prelude = prelude(&context.os_user),
+        limit = STREAMING_WAIT_SECONDS,
+        psql = psql(context),
+        host_pattern = quote(upstream_host),
+        host_text = plain(upstream_host),
+    )
+}
+
+fn verify_upstream(application_name: &str, context: &ServerContext) -> String {
+    let name = application_name.replace('\'', "''");
+    format!(
+        r#"{prelude}i=0
+while [ $i -lt {limit} ]; do
+  STATE=$({psql} -c "select state from pg_stat_replication where application_name = '{name}'" 2>/dev/null)
+  [ "$STATE" = streaming ] && {{ echo "pg_stat_replication shows {name_text} streaming"; exit 0; }}
+  i=$((i + 1)); sleep 1
+done
+echo "pg_stat_replication does not show {name_text} streaming after {limit} s" >&2
+exit 1
+"#,
+        prelude = prelude(&context.os_user),
+        limit = STREAMING_WAIT_SECONDS,
+        psql = psql(context),
+        name_text = application_name.replace(['"', '$', '`', '\\', '\''], ""),
+    )
+}
+
+impl ServerContext {
+    /// File writes run as root: the owner is set explicitly afterwards.
+    fn os_user_or_root(&self) -> String {
+        if self.os_user.is_empty() {
+            "root".to_string()
+        } else {
+            self.os_user.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Sensitive;
+
+    fn context() -> ServerContext {
+        ServerContext {
+            os_user: "postgres".into(),
+            os_group: "postgres".into(),
+            pg_version_num: 1500,
+            bin_dir: "/usr/lib/postgresql/15/bin".into(),
+            data_dir: "/var/lib/postgresql/15/main".into(),
+            config_dir: "/etc/postgresql/15/main".into(),
+            socket_dir: "/var/run/postgresql".into(),
+            port: 5432,
+            home_dir: "/var/lib/postgresql".into(),
+            replication_user: "replicator".into(),
+            start_command: "pg_ctlcluster 15 main start".into(),
+            stop_command: "pg_ctlcluster 15 main stop -m fast".into(),
+            restart_command: "pg_ctlcluster 15 main restart -m fast".into(),
+            reload_command: "pg_ctlcluster 15 main reload".into(),
+        }
+    }
+
+    fn every_operation() -> Vec<Operation> {
+        vec![
+            Operation::CreateOsUser {
+                name: "postgres".into(),
+                group: "postgres".into(),
+                home: "/var/lib/postgresql".into(),
+            },
+            Operation::EnsureDirectory {
+                path: "/srv/wal archive".into(),
+                owner: "postgres".into(),
+                group: "postgres".into(),
+                mode: 0o700,
+            },
+            Operation::InitCluster {
+                command: "pg_createcluster 15 main".into(),
+            },
+            Operation::WriteFile {
+                path: "/etc/postgresql/15/main/postgresql.conf".into(),
+                content: Sensitive::new("port = 5432\n".into()),
+                owner: "postgres".into(),
+                group: "postgres".into(),
+                mode: 0o644,
+                check: Some(ConfigCheck::PostgresqlConf),
+                context: context(),
+            },
+            Operation::WriteFile {
+                path: "/etc/postgresql/15/main/pg_hba.conf".into(),
+                content: Sensitive::new("local all all peer\n".into()),
+                owner: "postgres".into(),
+                group: "postgres".into(),
+                mode: 0o640,
+                check: Some(ConfigCheck::PgHbaConf),
+                context: context(),
+            },
+            Operation::BaseBackup {
+                upstream: "db1".into(),
+                upstream_host: "10.0.0.11".into(),
+                upstream_port: 5432,
+                move_aside: true,
+                context: context(),
+            },
+            Operation::WriteStandbySignal {
+                data_dir: "/var/lib/postgresql/15/main".into(),
+                owner: "postgres".into(),
+            },
+            Operation::ReplicationRole {
+                name: "replicator".into(),
+                verifier: Sensitive::new("SCRAM-SHA-256$4096:c2FsdA==$a:b".into()),
+                context: context(),
+            },
+            Operation::Service {
+                action: ServiceAction::Reload,
+                context: context(),
+            },
+            Operation::VerifyStreaming {
+                upstream: "db1".into(),
+                upstream_host: "10.0.0.11".into(),
+                context: context(),
+                upstream_context: context(),
+                application_name: "db2".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn every_script_is_valid_posix_shell() {
+        for operation in every_operation() {
+            for host_script in scripts(&operation) {
+                let output = std::process::Command::new("sh")
+                    .arg("-n")
+                    .arg("-c")
+                    .arg(&host_script.script)
+                    .output()
+                    .expect("sh runs");
+                assert!(
+                    output.status.success(),
+                    "{operation:?}: {}\n{}",
+                    String::from_utf8_lossy(&output.stderr),
+                    host_script.script
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn file_content_travels_encoded_so_no_quoting_can_break_it() {
+        let operation = Operation::WriteFile {
+            path: "/tmp/x".into(),
+            content: Sensitive::new("a'b $(c) `d`\n".into()),
+            owner: "postgres".into(),
+            group: "postgres".into(),
+            mode: 0o600,
+            check: None,
+            context: context(),
+        };
+        let script = &scripts(&operation)[0].script;
+        assert!(script.contains(&STANDARD.encode("a'b $(c) `d`\n")));
+        assert!(!script.contains("$(c)"));
+    }
+
+    #[test]
+    fn verification_checks_both_ends() {
+        let verify = every_operation().pop().expect("verify operation");
+        let scripts = scripts(&verify);
+        assert_eq!(scripts.len(), 2);
+        assert_eq!(scripts[1].other_host.as_deref(), Some("db1"));
+        assert!(scripts[1].script.contains("pg_stat_replication"));
+        assert!(scripts[0].script.contains("pg_stat_wal_receiver"));
+    }
+}

@@ -1,0 +1,157 @@
+//! Facts: what is really on a host, gathered in one SSH round trip by a remote
+//! script (`script`) and read back by a pure parser (`parse`).
+
+pub mod parse;
+pub mod script;
+
+use crate::secret::Sensitive;
+use indexmap::IndexMap;
+use serde::Serialize;
+
+/// What the facts script must look at on one host: paths and names come from the
+/// host's desired state, so the script reports exactly what the plan compares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FactsRequest {
+    pub pg_version_num: u32,
+    pub os_user: String,
+    pub bin_dir: String,
+    pub data_dir: String,
+    pub socket_dir: String,
+    pub port: u16,
+    pub replication_user: String,
+    /// Files whose content and attributes the plan compares, in step order.
+    pub files: Vec<String>,
+    /// Directories whose existence and attributes the plan compares.
+    pub directories: Vec<String>,
+}
+
+/// Owner, group, mode and modification time of a path on the host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PathAttributes {
+    pub owner: String,
+    pub group: String,
+    /// Permission bits, as `stat` prints them in octal (`640`).
+    pub mode: u32,
+    /// Seconds since the epoch.
+    pub modified: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObservedFile {
+    pub attributes: PathAttributes,
+    #[serde(skip)]
+    pub content: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObservedSetting {
+    pub context: String,
+    pub pending_restart: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObservedRole {
+    pub can_login: bool,
+    pub replication: bool,
+    /// The stored password verifier; compared, never printed.
+    pub password_verifier: Sensitive<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WalReceiver {
+    pub status: String,
+    pub sender_host: String,
+    pub sender_port: Option<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReplicationClient {
+    pub application_name: String,
+    pub client_address: String,
+    pub state: String,
+}
+
+/// What a running server reports about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerFacts {
+    pub in_recovery: bool,
+    /// When the server last read its configuration files (seconds since the epoch).
+    pub configuration_loaded: i64,
+    pub settings: IndexMap<String, ObservedSetting>,
+    pub replication_role: Option<ObservedRole>,
+    pub wal_receiver: Option<WalReceiver>,
+    pub replication_clients: Vec<ReplicationClient>,
+    pub user_databases: Vec<String>,
+}
+
+impl ServerFacts {
+    pub fn settings_pending_restart(&self) -> Vec<&str> {
+        self.settings
+            .iter()
+            .filter(|(_, setting)| setting.pending_restart)
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
+}
+
+/// The data directory as seen on disk, whether or not the server runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DataDirectory {
+    /// Content of `PG_VERSION`, when the directory holds a cluster.
+    pub pg_version: Option<String>,
+    pub system_identifier: Option<String>,
+    pub standby_signal: bool,
+    pub recovery_conf: bool,
+    /// Number of database directories under `base/`; a fresh cluster has three.
+    pub database_directories: usize,
+    /// `postmaster.pid` is present.
+    pub postmaster_pid: bool,
+}
+
+impl DataDirectory {
+    pub fn exists(&self) -> bool {
+        self.pg_version.is_some()
+    }
+
+    /// True when the stopped cluster holds more databases than a fresh one.
+    pub fn has_user_databases_on_disk(&self) -> bool {
+        self.database_directories > 3
+    }
+}
+
+/// Everything the plan needs to know about one host.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HostFacts {
+    /// The OS user's home directory, when the user exists.
+    pub os_user_home: Option<String>,
+    pub postgres_installed: bool,
+    pub files: IndexMap<String, ObservedFile>,
+    pub directories: IndexMap<String, PathAttributes>,
+    pub data_directory: DataDirectory,
+    /// `None` when the server does not accept connections; then `server_error` says why.
+    pub server: Option<ServerFacts>,
+    pub server_error: Option<String>,
+}
+
+impl HostFacts {
+    pub fn file(&self, path: &str) -> Option<&ObservedFile> {
+        self.files.get(path)
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.server.is_some()
+    }
+
+    pub fn system_identifier(&self) -> Option<&str> {
+        self.data_directory.system_identifier.as_deref()
+    }
+
+    /// Databases other than the three every cluster has, from the server when it
+    /// runs, else counted on disk.
+    pub fn has_user_databases(&self) -> bool {
+        match &self.server {
+            Some(server) => !server.user_databases.is_empty(),
+            None => self.data_directory.has_user_databases_on_disk(),
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! Reads the facts script's output (`KEY BASE64` lines) into `HostFacts`.
+
+use super::script::FIELD_SEPARATOR;
+use super::*;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FactsError {
+    #[error("line {line} of the facts output is not `KEY BASE64`")]
+    MalformedLine { line: usize },
+    #[error("fact `{key}` is not valid base64")]
+    BadEncoding { key: String },
+    #[error("fact `{key}` has an unexpected value `{value}`")]
+    BadValue { key: String, value: String },
+}
+
+/// Parses the output of the script that `script::build(request)` made.
+pub fn parse(request: &FactsRequest, output: &str) -> Result<HostFacts, FactsError> {
+    let values = decode_lines(output)?;
+    let text = |key: &str| {
+        values
+            .get(key)
+            .map(|bytes| String::from_utf8_lossy(bytes).trim_end().to_string())
+    };
+    let mut facts = HostFacts {
+        os_user_home: text("os_user").filter(|home| !home.is_empty()),
+        postgres_installed: values.contains_key("postgres_installed"),
+        ..HostFacts::default()
+    };
+    for (index, path) in request.files.iter().enumerate() {
+        if let Some(stat) = text(&format!("file.{index}.stat")) {
+            let content = values
+                .get(&format!("file.{index}.content"))
+                .cloned()
+                .unwrap_or_default();
+            let attributes = parse_attributes(&format!("file.{index}.stat"), &stat)?;
+            facts.files.insert(
+                path.clone(),
+                ObservedFile {
+                    attributes,
+                    content,
+                },
+            );
+        }
+    }
+    for (index, path) in request.directories.iter().enumerate() {
+        if let Some(stat) = text(&format!("directory.{index}.stat")) {
+            facts.directories.insert(
+                path.clone(),
+                parse_attributes(&format!("directory.{index}.stat"), &stat)?,
+            );
+        }
+    }
+    facts.data_directory = DataDirectory {
+        pg_version: text("data.pg_version"),
+        system_identifier: text("data.system_identifier").filter(|id| !id.is_empty()),
+        standby_signal: values.contains_key("data.standby_signal"),
+        recovery_conf: values.contains_key("data.recovery_conf"),
+        database_directories: text("data.database_directories")
+            .and_then(|count| count.trim().parse().ok())
+            .unwrap_or(0),
+        postmaster_pid: values.contains_key("data.postmaster_pid"),
+    };
+    if let Some(server) = text("server") {
+        facts.server = Some(parse_server(&server)?);
+    } else {
+        facts.server_error = text("server_error").map(|error| error.trim().to_string());
+    }
+    Ok(facts)
+}
+
+fn decode_lines(output: &str) -> Result<HashMap<String, Vec<u8>>, FactsError> {
+    let mut values = HashMap::new();
+    for (index, line) in output.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (key, encoded) = line
+            .split_once(' ')
+            .ok_or(FactsError::MalformedLine { line: index + 1 })?;
+        let bytes = STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| FactsError::BadEncoding {
+                key: key.to_string(),
+            })?;
+        values.insert(key.to_string(), bytes);
+    }
+    Ok(values)
+}
+
+fn parse_attributes(key: &str, stat: &str) -> Result<PathAttributes, FactsError> {
+    let bad = || FactsError::BadValue {
+        key: key.to_string(),
+        value: stat.to_string(),
+    };
+    let fields: Vec<&str> = stat.trim().split(':').collect();
+    let [owner, group, mode, modified] = fields.as_slice() else {
+        return Err(bad());
+    };
+    Ok(PathAttributes {
+        owner: owner.to_string(),
+        group: group.to_string(),
+        mode: u32::from_str_radix(mode, 8).map_err(|_| bad())?,
+        modified: modified.parse().map_err(|_| bad())?,
+    })
+}
+
+/// Splits psql's output into the sections the script marked with `@@name`.
+fn sections(output: &str) -> HashMap<&str, Vec<Vec<&str>>> {
+    let mut sections: HashMap<&str, Vec<Vec<&str>>> = HashMap::new();
+    let mut current = "";
+    for line in output.lines() {
+        if let Some(name) = line.strip_prefix("@@") {
+            current = name.trim();
+            sections.entry(current).or_default();
+        } else if !line.is_empty() {
+            sections
+                .entry(current)
+                .or_default()
+                .push(line.split(FIELD_SEPARATOR).collect());
+        }
+    }
+    sections
+}
+
+fn parse_server(output: &str) -> Result<ServerFacts, FactsError> {
+    let sections = sections(output);
+    let rows = |name: &str| sections.get(name).cloned().unwrap_or_default();
+    let state = rows("state");
+    let state_row = state.first().ok_or_else(|| FactsError::BadValue {
+        key: "server.state".into(),
+        value: output.chars().take(200).collect(),
+    })?;
+    let field = |row: &Vec<&str>, index: usize| row.get(index).copied().unwrap_or("").to_string();
+    let flag = |row: &Vec<&str>, index: usize| row.get(index) == Some(&"t");
+    let settings = rows("settings")
+        .iter()
+        .map(|row| {
+            (
+                field(row, 0),
+                ObservedSetting {
+                    context: field(row, 1),
+                    pending_restart: flag(row, 2),
+                },
+            )
+        })
+        .collect();
+    let replication_role = rows("role").first().map(|row| ObservedRole {
+        can_login: flag(row, 0),
+        replication: flag(row, 1),
+        password_verifier: Sensitive::new(field(row, 2)),
+    });
+    let wal_receiver = rows("wal_receiver")
+        .first()
+        .map(|row| wal_receiver(&field(row, 0), &field(row, 1), &field(row, 2)));
+    let replication_clients = rows("replication")
+        .iter()
+        .map(|row| ReplicationClient {
+            application_name: field(row, 0),
+            client_address: field(row, 1),
+            state: field(row, 2),
+        })
+        .collect();
+    Ok(ServerFacts {
+        in_recovery: flag(state_row, 0),
+        configuration_loaded: field(state_row, 1).parse().unwrap_or(0),
+        settings,
+        replication_role,
+        wal_receiver,
+        replication_clients,
+        user_databases: rows("databases").iter().map(|row| field(row, 0)).collect(),
+    })
+}
+
+/// Before PostgreSQL 11 the receiver's host is only in its connection string.
+fn wal_receiver(status: &str, host_or_conninfo: &str, port: &str) -> WalReceiver {
+    if host_or_conninfo.contains('=') {
+        let value = |name: &str| {
+            host_or_conninfo
+                .split_whitespace()
+                .find_map(|pair| {
+                    pair.strip_prefix(name)
+                        .and_then(|rest| rest.strip_prefix('='))
+                })
+                .map(|value| value.trim_matches('\'').to_string())
+        };
+        return WalReceiver {
+            status: status.to_string(),
+            sender_host: value("host").unwrap_or_default(),
+            sender_port: value("port").and_then(|port| port.parse().ok()),
+        };
+    }
+    WalReceiver {
+        status: status.to_string(),
+        sender_host: host_or_conninfo.to_string(),
+        sender_port: port.parse().ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> FactsRequest {
+        FactsRequest {
+            pg_version_num: 1500,
+            os_user: "postgres".into(),
+            bin_dir: "/bin".into(),
+            data_dir: "/data".into(),
+            socket_dir: "/run/postgresql".into(),
+            port: 5432,
+            replication_user: "replicator".into(),
+            files: vec!["/etc/pg.conf".into(), "/etc/missing.conf".into()],
+            directories: vec!["/srv/wal".into()],
+        }
+    }
+
+    fn line(key: &str, value: &str) -> String {
+        format!("{key} {}\n", STANDARD.encode(value))
+    }
+
+    #[test]
+    fn a_running_standby_is_read_completely() {
+        let sep = FIELD_SEPARATOR;
+        let server = format!(
+            "@@state\nt{sep}1700000000\n@@settings\nshared_buffers{sep}postmaster{sep}t\nwork_mem{sep}user{sep}f\n@@role\n@@wal_receiver\nstreaming{sep}10.0.0.11{sep}5432\n@@replication\n@@databases\napp\n"
+        );
+        let output = [
+            line("os_user", "/var/lib/postgresql"),
+            line("postgres_installed", "yes"),
+            line("file.0.stat", "postgres:postgres:644:1700000100"),
+            line("file.0.content", "port = 5432\n"),
+            line("directory.0.stat", "postgres:postgres:700:1"),
+            line("data.pg_version", "15\n"),
+            line("data.system_identifier", "7301"),
+            line("data.database_directories", "4"),
+            line("data.standby_signal", "yes"),
+            line("server", &server),
+        ]
+        .concat();
+        let facts = parse(&request(), &output).expect("parses");
+        assert_eq!(facts.os_user_home.as_deref(), Some("/var/lib/postgresql"));
+        assert_eq!(
+            facts
+                .file("/etc/pg.conf")
+                .map(|file| file.content.as_slice()),
+            Some(&b"port = 5432\n"[..])
+        );
+        assert_eq!(
+            facts.file("/etc/pg.conf").map(|file| file.attributes.mode),
+            Some(0o644)
+        );
+        assert!(facts.file("/etc/missing.conf").is_none());
+        assert_eq!(
+            facts.directories.get("/srv/wal").map(|dir| dir.mode),
+            Some(0o700)
+        );
+        assert_eq!(facts.system_identifier(), Some("7301"));
+        assert!(facts.data_directory.standby_signal);
+        let server = facts.server.expect("running");
+        assert!(server.in_recovery);
+        assert_eq!(server.settings_pending_restart(), vec!["shared_buffers"]);
+        assert!(server.replication_role.is_none());
+        assert_eq!(
+            server.wal_receiver.map(|receiver| receiver.sender_host),
+            Some("10.0.0.11".to_string())
+        );
+        assert_eq!(server.user_databases, vec!["app".to_string()]);
+    }
+
+    #[test]
+    fn a_stopped_server_reports_why() {
+        let output = line("server_error", "psql: error: connection refused\n");
+        let facts = parse(&request(), &output).expect("parses");
+        assert!(!facts.is_running());
+        assert_eq!(
+            facts.server_error.as_deref(),
+            Some("psql: error: connection refused")
+        );
+        assert!(!facts.data_directory.exists());
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_empty_facts() {
+        assert_eq!(
+            parse(&request(), "no-space-here\n"),
+            Err(FactsError::MalformedLine { line: 1 })
+        );
+        assert!(matches!(
+            parse(&request(), "key !!!\n"),
+            Err(FactsError::BadEncoding { .. })
+        ));
+    }
+
+    #[test]
+    fn old_receiver_conninfo_gives_host_and_port() {
+        let receiver = wal_receiver(
+            "streaming",
+            "user=replicator host=10.0.0.11 port=5433 application_name=db2",
+            "",
+        );
+        assert_eq!(receiver.sender_host, "10.0.0.11");
+        assert_eq!(receiver.sender_port, Some(5433));
+    }
+}

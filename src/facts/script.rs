@@ -1,0 +1,170 @@
+//! The remote facts script: one POSIX shell script, sent on standard input of one
+//! SSH command, that prints every fact as a line `KEY BASE64` for `parse` to read.
+//! It only reads; it changes nothing on the host.
+
+use super::FactsRequest;
+use crate::shell::quote;
+
+/// The separator psql puts between columns: the ASCII unit separator, which no
+/// setting name, role attribute or address contains.
+pub const FIELD_SEPARATOR: char = '\u{1f}';
+
+/// Shell functions shared by the facts script and the step scripts: `as_pg` runs a
+/// command as the PostgreSQL OS user whether we logged in as root, as that user,
+/// or as another user with sudo.
+pub fn prelude(os_user: &str) -> String {
+    format!(
+        r#"set -u
+cd /
+export LC_ALL=C
+PG_OS_USER={os_user}
+as_pg() {{
+  if [ "$(id -un)" = "$PG_OS_USER" ]; then "$@"
+  elif [ "$(id -u)" = 0 ]; then runuser -u "$PG_OS_USER" -- "$@"
+  else sudo -n -u "$PG_OS_USER" -- "$@"
+  fi
+}}
+"#,
+        os_user = quote(os_user)
+    )
+}
+
+/// Builds the facts script for one host.
+pub fn build(request: &FactsRequest) -> String {
+    let mut script = prelude(&request.os_user);
+    script.push_str(
+        r#"emit() { printf '%s %s\n' "$1" "$(printf '%s' "$2" | base64 -w0)"; }
+emit_path() {
+  if [ -e "$2" ]; then emit "$1.stat" "$(stat -c '%U:%G:%a:%Y' "$2")"; fi
+}
+emit_file() {
+  if [ -f "$2" ]; then emit_path "$1" "$2"; printf '%s.content %s\n' "$1" "$(base64 -w0 < "$2")"; fi
+}
+"#,
+    );
+    script.push_str("emit os_user \"$(getent passwd \"$PG_OS_USER\" | cut -d: -f6)\"\n");
+    let bin_dir = quote(&request.bin_dir);
+    script.push_str(&format!(
+        "if [ -x {bin_dir}/postgres ]; then emit postgres_installed yes; fi\n"
+    ));
+    for (index, path) in request.files.iter().enumerate() {
+        script.push_str(&format!("emit_file file.{index} {}\n", quote(path)));
+    }
+    for (index, path) in request.directories.iter().enumerate() {
+        script.push_str(&format!(
+            "[ -d {path} ] && emit_path directory.{index} {path}\n",
+            path = quote(path)
+        ));
+    }
+    script.push_str(&data_directory_section(request));
+    script.push_str(&server_section(request));
+    script.push_str("exit 0\n");
+    script
+}
+
+fn data_directory_section(request: &FactsRequest) -> String {
+    let data_dir = quote(&request.data_dir);
+    let bin_dir = quote(&request.bin_dir);
+    format!(
+        r#"DATA={data_dir}
+if [ -f "$DATA/PG_VERSION" ]; then
+  emit data.pg_version "$(cat "$DATA/PG_VERSION")"
+  emit data.system_identifier "$(as_pg {bin_dir}/pg_controldata -D "$DATA" 2>/dev/null | sed -n 's/^Database system identifier: *//p')"
+  emit data.database_directories "$(ls "$DATA/base" 2>/dev/null | wc -l)"
+  [ -f "$DATA/standby.signal" ] && emit data.standby_signal yes
+  [ -f "$DATA/recovery.conf" ] && emit data.recovery_conf yes
+  [ -f "$DATA/postmaster.pid" ] && emit data.postmaster_pid yes
+fi
+"#
+    )
+}
+
+fn server_section(request: &FactsRequest) -> String {
+    let wal_receiver_query = if request.pg_version_num >= 1100 {
+        "select status, coalesce(sender_host, ''), coalesce(sender_port::text, '') from pg_stat_wal_receiver;"
+    } else {
+        // Before 11 the receiver reports only its connection string; `parse` reads host and port from it.
+        "select status, coalesce(conninfo, ''), '' from pg_stat_wal_receiver;"
+    };
+    let pending_restart = if request.pg_version_num >= 905 {
+        "pending_restart"
+    } else {
+        "false"
+    };
+    let separator = FIELD_SEPARATOR;
+    format!(
+        r#"SQL_OUT=$(as_pg psql -XAtq -h {socket} -p {port} -d postgres -v ON_ERROR_STOP=1 -v role={role} -F '{separator}' 2>&1 <<'PGCONVERGE_SQL'
+\echo @@state
+select pg_is_in_recovery(), extract(epoch from pg_conf_load_time())::bigint;
+\echo @@settings
+select name, context, {pending_restart} from pg_settings;
+\echo @@role
+select rolcanlogin, rolreplication, coalesce(rolpassword, '') from pg_authid where rolname = :'role';
+\echo @@wal_receiver
+{wal_receiver_query}
+\echo @@replication
+select coalesce(application_name, ''), coalesce(host(client_addr), ''), coalesce(state, '') from pg_stat_replication;
+\echo @@databases
+select datname from pg_database where datname not in ('postgres', 'template0', 'template1');
+PGCONVERGE_SQL
+)
+if [ $? -eq 0 ]; then emit server "$SQL_OUT"; else emit server_error "$SQL_OUT"; fi
+"#,
+        socket = quote(&request.socket_dir),
+        port = request.port,
+        role = quote(&request.replication_user),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> FactsRequest {
+        FactsRequest {
+            pg_version_num: 1500,
+            os_user: "postgres".into(),
+            bin_dir: "/usr/lib/postgresql/15/bin".into(),
+            data_dir: "/var/lib/postgresql/15/main".into(),
+            socket_dir: "/var/run/postgresql".into(),
+            port: 5432,
+            replication_user: "repl'icator".into(),
+            files: vec![
+                "/etc/postgresql/15/main/postgresql.conf".into(),
+                "/tmp/with space".into(),
+            ],
+            directories: vec!["/srv/wal archive".into()],
+        }
+    }
+
+    #[test]
+    fn script_quotes_every_value_it_interpolates() {
+        let script = build(&request());
+        assert!(
+            script.contains("emit_file file.1 '/tmp/with space'"),
+            "{script}"
+        );
+        assert!(script.contains("[ -d '/srv/wal archive' ]"), "{script}");
+        assert!(script.contains(r#"-v role="repl'icator""#), "{script}");
+    }
+
+    #[test]
+    fn script_is_valid_posix_shell() {
+        let status = std::process::Command::new("sh")
+            .arg("-n")
+            .arg("-c")
+            .arg(build(&request()))
+            .status()
+            .expect("sh runs");
+        assert!(status.success());
+    }
+
+    #[test]
+    fn old_servers_get_queries_they_understand() {
+        let mut old = request();
+        old.pg_version_num = 906;
+        let script = build(&old);
+        assert!(script.contains("coalesce(conninfo, '')"));
+        assert!(!script.contains("sender_host"));
+    }
+}

@@ -1,0 +1,138 @@
+//! Gathering: connect to every host in parallel and run the facts script once on
+//! each, keeping the connections open for the steps that follow.
+
+use crate::desired::{DesiredHost, DesiredState};
+use crate::facts;
+use crate::plan::build::GatheredFacts;
+use crate::transport::{Connection, SshOptions, Target};
+use indexmap::IndexMap;
+use std::sync::Arc;
+use tokio::task::JoinSet;
+
+pub struct Gathered {
+    pub facts: GatheredFacts,
+    pub connections: IndexMap<String, Arc<Connection>>,
+}
+
+impl Gathered {
+    /// SSH round trips made so far, per host.
+    pub fn round_trips(&self) -> IndexMap<String, usize> {
+        self.connections
+            .iter()
+            .map(|(host, connection)| (host.clone(), connection.round_trips()))
+            .collect()
+    }
+
+    pub async fn close(self) {
+        for (_, connection) in self.connections {
+            if let Ok(connection) = Arc::try_unwrap(connection) {
+                connection.close().await;
+            }
+        }
+    }
+}
+
+/// The hosts to contact: those in scope and, for each, its upstream chain, whose
+/// facts the plan of a standby needs.
+pub fn hosts_to_contact(desired: &DesiredState, limit: &[String]) -> Vec<String> {
+    let mut hosts: Vec<String> = Vec::new();
+    for host in desired
+        .hosts
+        .values()
+        .filter(|host| limit.is_empty() || limit.contains(&host.name))
+    {
+        let mut current = Some(host);
+        while let Some(node) = current {
+            if hosts.contains(&node.name) {
+                break;
+            }
+            hosts.push(node.name.clone());
+            current = node
+                .upstream
+                .as_ref()
+                .and_then(|name| desired.hosts.get(name));
+        }
+    }
+    desired
+        .hosts
+        .keys()
+        .filter(|name| hosts.contains(name))
+        .cloned()
+        .collect()
+}
+
+pub async fn gather(desired: &DesiredState, hosts: &[String], options: &SshOptions) -> Gathered {
+    let mut tasks = JoinSet::new();
+    for name in hosts {
+        let Some(host) = desired.hosts.get(name) else {
+            continue;
+        };
+        let host = host.clone();
+        let options = options.clone();
+        tasks.spawn(async move {
+            let result = gather_host(&host, &options).await;
+            (host.name.clone(), result)
+        });
+    }
+    let mut results: IndexMap<String, Result<(facts::HostFacts, Connection), String>> =
+        IndexMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok((name, result)) = joined {
+            results.insert(name, result);
+        }
+    }
+    let mut gathered = Gathered {
+        facts: IndexMap::new(),
+        connections: IndexMap::new(),
+    };
+    for name in hosts {
+        match results.shift_remove(name) {
+            Some(Ok((host_facts, connection))) => {
+                gathered.facts.insert(name.clone(), Ok(host_facts));
+                gathered
+                    .connections
+                    .insert(name.clone(), Arc::new(connection));
+            }
+            Some(Err(error)) => {
+                gathered.facts.insert(name.clone(), Err(error));
+            }
+            None => {
+                gathered.facts.insert(
+                    name.clone(),
+                    Err("gathering facts stopped unexpectedly".to_string()),
+                );
+            }
+        }
+    }
+    gathered
+}
+
+async fn gather_host(
+    host: &DesiredHost,
+    options: &SshOptions,
+) -> Result<(facts::HostFacts, Connection), String> {
+    let target = Target {
+        name: host.name.clone(),
+        address: host.address.clone(),
+        port: host.ssh_port,
+        user: host.ssh_user.clone(),
+    };
+    let connection = Connection::open(&target, options)
+        .await
+        .map_err(|error| error.to_string())?;
+    let request = host.facts_request();
+    let output = connection
+        .run(&facts::script::build(&request))
+        .await
+        .map_err(|error| error.to_string())?;
+    if !output.success() {
+        return Err(format!(
+            "the facts script failed on {}: {}",
+            host.name,
+            output.stderr.trim()
+        ));
+    }
+    let host_facts = facts::parse::parse(&request, &output.stdout)
+        .map_err(|error| format!("cannot read the facts of {}: {error}", host.name))?;
+    Ok((host_facts, connection))
+}

@@ -1,0 +1,487 @@
+//! The shape of an inventory: its groups, how they nest, which hosts each one
+//! lists, and the variables written at each level. Only the structure is checked
+//! here; what the values mean is left to later stages.
+
+use super::host_range;
+use super::report::{Problems, location};
+use super::yaml::{Entry, Node, NodeValue, Position};
+use indexmap::{IndexMap, IndexSet};
+use std::path::Path;
+
+/// The group every host belongs to.
+pub const ALL: &str = "all";
+
+/// The keys a group may have, as Ansible's YAML inventory defines them.
+const GROUP_KEYS: &str = "hosts, vars, children";
+
+#[derive(Debug, Default)]
+pub struct Layout<'doc> {
+    /// Groups in the order they first appear; `all` is always first.
+    pub groups: IndexMap<String, Group<'doc>>,
+    /// Hosts in the order they first appear.
+    pub hosts: IndexMap<String, HostEntry<'doc>>,
+    /// Where the document starts, for problems of the inventory as a whole.
+    pub position: Option<Position>,
+    /// Whether the document is not a map of groups at all, which has been
+    /// reported; checks of the whole cluster then have nothing to say.
+    pub unreadable: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Group<'doc> {
+    /// Where the group's name is first written; `None` for an `all` the file
+    /// leaves implicit.
+    pub position: Option<Position>,
+    pub children: Vec<String>,
+    /// Hosts listed directly under this group's `hosts`.
+    pub hosts: Vec<String>,
+    /// Group variables from every place the group is written, in file order.
+    pub vars: Vec<&'doc Entry>,
+}
+
+#[derive(Debug)]
+pub struct HostEntry<'doc> {
+    /// Where the host's name is first written.
+    pub position: Position,
+    /// Host variables from every place the host is listed, in file order.
+    pub vars: Vec<&'doc Entry>,
+}
+
+/// Reads the group structure of an inventory document, recording every
+/// structural problem and reading on past it.
+pub fn read<'doc>(root: &'doc Node, file: &Path, problems: &mut Problems) -> Layout<'doc> {
+    let mut reader = Reader {
+        file,
+        problems,
+        layout: Layout {
+            position: Some(root.position),
+            ..Layout::default()
+        },
+    };
+    reader
+        .layout
+        .groups
+        .insert(ALL.to_string(), Group::default());
+    reader.read_root(root);
+    reader.layout
+}
+
+struct Reader<'doc, 'run> {
+    file: &'run Path,
+    problems: &'run mut Problems,
+    layout: Layout<'doc>,
+}
+
+impl<'doc> Reader<'doc, '_> {
+    fn problem(&mut self, position: Position, message: String) {
+        self.problems
+            .add(location(self.file, Some(position)), message);
+    }
+
+    fn read_root(&mut self, root: &'doc Node) {
+        let entries = match &root.value {
+            NodeValue::Mapping(entries) if !entries.is_empty() => entries,
+            NodeValue::Null | NodeValue::Mapping(_) => {
+                self.layout.unreadable = true;
+                let message = "the inventory is empty: write a map with the group `all` at the top";
+                return self.problem(root.position, message.to_string());
+            }
+            _ => {
+                self.layout.unreadable = true;
+                let message = format!(
+                    "the inventory must be a map with the group `all` at the top, not {}",
+                    root.kind()
+                );
+                return self.problem(root.position, message);
+            }
+        };
+        // Ansible also accepts other groups at the top level and treats them as
+        // children of `all`.
+        for entry in entries {
+            if entry.key != ALL {
+                self.add_child(ALL, entry);
+            } else {
+                self.read_group(ALL, entry);
+            }
+        }
+    }
+
+    fn group_mut(&mut self, name: &str) -> &mut Group<'doc> {
+        self.layout.groups.entry(name.to_string()).or_default()
+    }
+
+    fn read_group(&mut self, name: &str, entry: &'doc Entry) {
+        let group = self.group_mut(name);
+        group.position.get_or_insert(entry.key_position);
+        let entries = match &entry.value.value {
+            NodeValue::Null => return,
+            NodeValue::Mapping(entries) => entries,
+            _ => {
+                let message = format!(
+                    "group `{name}` must be a map with {GROUP_KEYS}, not {}",
+                    entry.value.kind()
+                );
+                return self.problem(entry.value.position, message);
+            }
+        };
+        for part in entries {
+            match part.key.as_str() {
+                "hosts" => self.read_hosts(name, &part.value),
+                "vars" => self.read_vars(name, &part.value),
+                "children" => self.read_children(name, &part.value),
+                unknown => {
+                    let message = format!(
+                        "unknown key `{unknown}` in group `{name}` (expected {GROUP_KEYS})"
+                    );
+                    self.problem(part.key_position, message);
+                }
+            }
+        }
+    }
+
+    /// The entries of a map-valued key (`hosts`, `vars`, `children`), where an
+    /// empty value means no entries.
+    fn entries_of(&mut self, node: &'doc Node, what: String) -> &'doc [Entry] {
+        match &node.value {
+            NodeValue::Null => &[],
+            NodeValue::Mapping(entries) => entries,
+            _ => {
+                let message = format!("{what} must be a map, not {}", node.kind());
+                self.problem(node.position, message);
+                &[]
+            }
+        }
+    }
+
+    fn read_hosts(&mut self, group: &str, node: &'doc Node) {
+        let what = format!("`hosts` of group `{group}`");
+        for entry in self.entries_of(node, what) {
+            let vars = match &entry.value.value {
+                NodeValue::Null => &[],
+                NodeValue::Mapping(vars) => vars.as_slice(),
+                _ => {
+                    let message = format!(
+                        "host `{}` must have a map of variables or nothing, not {}",
+                        entry.key,
+                        entry.value.kind()
+                    );
+                    self.problem(entry.value.position, message);
+                    &[]
+                }
+            };
+            match host_range::expand(&entry.key) {
+                Ok(names) => {
+                    for name in names {
+                        self.add_host(group, name, entry.key_position, vars);
+                    }
+                }
+                Err(message) => self.problem(entry.key_position, message),
+            }
+        }
+    }
+
+    fn add_host(&mut self, group: &str, name: String, position: Position, vars: &'doc [Entry]) {
+        let hosts = &mut self.group_mut(group).hosts;
+        if !hosts.contains(&name) {
+            hosts.push(name.clone());
+        }
+        let host = self.layout.hosts.entry(name).or_insert_with(|| HostEntry {
+            position,
+            vars: Vec::new(),
+        });
+        host.vars.extend(vars);
+    }
+
+    fn read_vars(&mut self, group: &str, node: &'doc Node) {
+        let what = format!("`vars` of group `{group}`");
+        let vars = self.entries_of(node, what);
+        self.group_mut(group).vars.extend(vars);
+    }
+
+    fn read_children(&mut self, parent: &str, node: &'doc Node) {
+        let what = format!("`children` of group `{parent}`");
+        for entry in self.entries_of(node, what) {
+            self.add_child(parent, entry);
+        }
+    }
+
+    /// Links `entry` as a child group of `parent` and reads it, unless the link
+    /// would make a group contain itself.
+    fn add_child(&mut self, parent: &str, entry: &'doc Entry) {
+        let child = entry.key.as_str();
+        if self.layout.reaches(child, parent) {
+            let message = if child == parent {
+                format!("group `{child}` lists itself in `children`")
+            } else {
+                format!(
+                    "group `{child}` cannot be a child of `{parent}`, because `{parent}` is already inside `{child}`"
+                )
+            };
+            return self.problem(entry.key_position, message);
+        }
+        let children = &mut self.group_mut(parent).children;
+        if !children.iter().any(|known| known == child) {
+            children.push(child.to_string());
+        }
+        self.read_group(child, entry);
+    }
+}
+
+impl Layout<'_> {
+    /// Whether `to` is `from` or one of its descendants.
+    fn reaches(&self, from: &str, to: &str) -> bool {
+        self.descendants(from).contains(to)
+    }
+
+    /// `group` and every group below it.
+    fn descendants<'a>(&'a self, group: &'a str) -> IndexSet<&'a str> {
+        let mut found = IndexSet::new();
+        let mut pending = vec![group];
+        while let Some(name) = pending.pop() {
+            if found.insert(name)
+                && let Some(known) = self.groups.get(name)
+            {
+                pending.extend(known.children.iter().map(String::as_str));
+            }
+        }
+        found
+    }
+
+    /// The depth of every group as Ansible counts it: `all` is 0 and a child is
+    /// one deeper than its deepest parent. Deeper groups' variables win.
+    pub fn depths(&self) -> IndexMap<&str, usize> {
+        let mut depths: IndexMap<&str, usize> = IndexMap::new();
+        depths.insert(ALL, 0);
+        // Links never form a loop (see `add_child`), so relaxing every link once
+        // per group is enough for the longest path to settle.
+        for _ in 0..self.groups.len() {
+            for (parent, group) in &self.groups {
+                let Some(&parent_depth) = depths.get(parent.as_str()) else {
+                    continue;
+                };
+                for child in &group.children {
+                    let depth = depths.entry(child.as_str()).or_insert(0);
+                    *depth = (*depth).max(parent_depth + 1);
+                }
+            }
+        }
+        depths
+    }
+
+    /// Every group with its hosts, those of its descendants included, in the
+    /// order hosts first appear in the file.
+    pub fn members(&self) -> IndexMap<String, Vec<String>> {
+        self.groups
+            .keys()
+            .map(|group| {
+                let descendants = self.descendants(group);
+                let hosts = self
+                    .hosts
+                    .keys()
+                    .filter(|host| {
+                        descendants.iter().any(|name| {
+                            self.groups
+                                .get(*name)
+                                .is_some_and(|known| known.hosts.contains(host))
+                        })
+                    })
+                    .cloned()
+                    .collect();
+                (group.clone(), hosts)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::yaml;
+
+    fn read_text(text: &str) -> (String, Vec<String>) {
+        let root = yaml::parse(text).expect("the test YAML parses");
+        let mut problems = Problems::default();
+        let layout = read(&root, Path::new("inventory.yml"), &mut problems);
+        let depths = layout.depths();
+        let mut lines = Vec::new();
+        for (name, hosts) in layout.members() {
+            let depth = depths.get(name.as_str()).copied().unwrap_or(usize::MAX);
+            let group = &layout.groups[&name];
+            let vars: Vec<&str> = group.vars.iter().map(|entry| entry.key.as_str()).collect();
+            lines.push(format!(
+                "{name} depth={depth} hosts={hosts:?} vars={vars:?}"
+            ));
+        }
+        for (name, host) in &layout.hosts {
+            let vars: Vec<&str> = host.vars.iter().map(|entry| entry.key.as_str()).collect();
+            lines.push(format!("host {name} vars={vars:?}"));
+        }
+        let problems = problems.into_diagnostics().0;
+        (
+            lines.join("\n"),
+            problems.iter().map(ToString::to_string).collect(),
+        )
+    }
+
+    fn check(text: &str, expected: &str) {
+        let (layout, problems) = read_text(text);
+        assert_eq!(problems, Vec::<String>::new());
+        assert_eq!(layout, expected.trim());
+    }
+
+    fn check_problems(text: &str, expected: &[&str]) {
+        let (_, problems) = read_text(text);
+        assert_eq!(problems, expected);
+    }
+
+    #[test]
+    fn nested_groups_flatten_and_count_depth() {
+        check(
+            "
+all:
+  vars: {a: 1}
+  children:
+    standby:
+      hosts:
+        db2:
+      children:
+        remote:
+          hosts:
+            db3: {x: 1}
+    primary:
+      hosts:
+        db1: {y: 2}
+",
+            r#"
+all depth=0 hosts=["db2", "db3", "db1"] vars=["a"]
+standby depth=1 hosts=["db2", "db3"] vars=[]
+remote depth=2 hosts=["db3"] vars=[]
+primary depth=1 hosts=["db1"] vars=[]
+host db2 vars=[]
+host db3 vars=["x"]
+host db1 vars=["y"]
+"#,
+        );
+    }
+
+    #[test]
+    fn top_level_groups_are_children_of_all() {
+        check(
+            "primary:\n  hosts:\n    db1:\n",
+            r#"
+all depth=0 hosts=["db1"] vars=[]
+primary depth=1 hosts=["db1"] vars=[]
+host db1 vars=[]
+"#,
+        );
+    }
+
+    #[test]
+    fn a_group_written_twice_merges_and_takes_its_deepest_depth() {
+        // A group name means one group wherever it is written, as in Ansible,
+        // so `a` holds `h2` through its child `b`.
+        check(
+            "
+all:
+  children:
+    a:
+      children:
+        b:
+          hosts: {h1: {p: 1}}
+    b:
+      vars: {v: 1}
+      hosts: {h1: {q: 2}, h2: }
+",
+            r#"
+all depth=0 hosts=["h1", "h2"] vars=[]
+a depth=1 hosts=["h1", "h2"] vars=[]
+b depth=2 hosts=["h1", "h2"] vars=["v"]
+host h1 vars=["p", "q"]
+host h2 vars=[]
+"#,
+        );
+    }
+
+    #[test]
+    fn host_ranges_expand_into_hosts_sharing_their_vars() {
+        check(
+            "primary:\n  hosts:\n    db[1:2]: {a: 1}\n",
+            r#"
+all depth=0 hosts=["db1", "db2"] vars=[]
+primary depth=1 hosts=["db1", "db2"] vars=[]
+host db1 vars=["a"]
+host db2 vars=["a"]
+"#,
+        );
+        check_problems(
+            "primary:\n  hosts:\n    db[x:1]:\n",
+            &[
+                "inventory.yml:3:5: host range `[x:1]` must count numbers (`[1:3]`) or single letters (`[a:c]`)",
+            ],
+        );
+    }
+
+    #[test]
+    fn unknown_group_keys_and_wrong_shapes_are_all_reported() {
+        check_problems(
+            "
+all:
+  hostz: {}
+  children:
+    primary:
+      hosts: [db1]
+    standby:
+      vars: 3
+      hosts:
+        db2: 5
+    other: text
+",
+            &[
+                "inventory.yml:3:3: unknown key `hostz` in group `all` (expected hosts, vars, children)",
+                "inventory.yml:6:14: `hosts` of group `primary` must be a map, not a list",
+                "inventory.yml:8:13: `vars` of group `standby` must be a map, not a number",
+                "inventory.yml:10:14: host `db2` must have a map of variables or nothing, not a number",
+                "inventory.yml:11:12: group `other` must be a map with hosts, vars, children, not a string",
+            ],
+        );
+    }
+
+    #[test]
+    fn groups_that_contain_each_other_are_refused() {
+        check_problems(
+            "
+all:
+  children:
+    a:
+      children:
+        a:
+        b:
+    b:
+      children:
+        a:
+        all:
+",
+            &[
+                "inventory.yml:6:9: group `a` lists itself in `children`",
+                "inventory.yml:10:9: group `a` cannot be a child of `b`, because `b` is already inside `a`",
+                "inventory.yml:11:9: group `all` cannot be a child of `b`, because `b` is already inside `all`",
+            ],
+        );
+    }
+
+    #[test]
+    fn an_empty_or_scalar_inventory_is_refused() {
+        check_problems(
+            "",
+            &[
+                "inventory.yml:1:1: the inventory is empty: write a map with the group `all` at the top",
+            ],
+        );
+        check_problems(
+            "- db1\n",
+            &[
+                "inventory.yml:1:1: the inventory must be a map with the group `all` at the top, not a list",
+            ],
+        );
+    }
+}

@@ -1,0 +1,449 @@
+//! End-to-end tests of inventory loading: YAML text in, merged hosts or every
+//! diagnostic out.
+
+use super::{Inventory, Role};
+use crate::diagnostic::Diagnostics;
+use serde_json::{Value, json};
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// The environment every test sees unless it says otherwise.
+const ENVIRONMENT: [(&str, &str); 1] = [("PG_REPLICATION_PASSWORD", "s3cret")];
+
+fn parse_with(text: &str, environment: &[(&str, &str)]) -> Result<Inventory, Diagnostics> {
+    let lookup = |name: &str| {
+        environment
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.to_string())
+    };
+    Inventory::parse(Path::new("inventory.yml"), text, &lookup)
+}
+
+fn parse(text: &str) -> Inventory {
+    match parse_with(text, &ENVIRONMENT) {
+        Ok(inventory) => inventory,
+        Err(diagnostics) => panic!("the inventory should load, but:\n{diagnostics}"),
+    }
+}
+
+/// Loads `text` and compares every diagnostic, as `file:line:column: message`.
+fn check_errors(text: &str, expected: &[&str]) {
+    check_errors_with(text, &ENVIRONMENT, expected);
+}
+
+fn check_errors_with(text: &str, environment: &[(&str, &str)], expected: &[&str]) {
+    let diagnostics = match parse_with(text, environment) {
+        Ok(_) => Vec::new(),
+        Err(diagnostics) => diagnostics.0.iter().map(ToString::to_string).collect(),
+    };
+    assert_eq!(diagnostics, expected);
+}
+
+/// Loads `text` and compares the named variables of `host`.
+fn check_vars(text: &str, host: &str, expected: &[(&str, Value)]) {
+    let inventory = parse(text);
+    let vars = &inventory.hosts[host].vars;
+    for (name, value) in expected {
+        assert_eq!(
+            vars.get(*name),
+            Some(value),
+            "variable `{name}` of `{host}`"
+        );
+    }
+}
+
+/// Everything an inventory holds, one fact per line, for snapshots.
+fn describe(inventory: &Inventory) -> String {
+    let mut text = String::new();
+    for host in inventory.hosts.values() {
+        let _ = writeln!(
+            text,
+            "host {} role={:?} address={} ssh_port={:?} ssh_user={:?} upstream={:?}",
+            host.name, host.role, host.address, host.ssh_port, host.ssh_user, host.upstream
+        );
+        for (name, value) in &host.vars {
+            let _ = writeln!(text, "  {name} = {value}");
+        }
+    }
+    for (group, hosts) in &inventory.groups {
+        let _ = writeln!(text, "group {group} = {hosts:?}");
+    }
+    let _ = writeln!(text, "sensitive_vars = {:?}", inventory.sensitive_vars);
+    text
+}
+
+/// The example of the README: one primary and two standbys.
+const EXAMPLE: &str = "
+all:
+  vars:
+    pg_version: 15
+    replication_user: replicator
+    replication_password: \"{{ env('PG_REPLICATION_PASSWORD') }}\"
+  children:
+    primary:
+      hosts:
+        db1: { ansible_host: 10.0.0.11 }
+    standby:
+      hosts:
+        db2: { ansible_host: 10.0.0.12 }
+        db3: { ansible_host: 10.0.0.13, ansible_port: 2222, upstream: db2 }
+";
+
+#[test]
+fn the_readme_example_loads() {
+    let inventory = parse(EXAMPLE);
+    let summary: Vec<String> = inventory
+        .hosts
+        .values()
+        .map(|host| {
+            format!(
+                "{} {:?} {} {:?} {:?}",
+                host.name, host.role, host.address, host.ssh_port, host.upstream
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "db1 Primary 10.0.0.11 None None",
+            "db2 Standby 10.0.0.12 None Some(\"db1\")",
+            "db3 Standby 10.0.0.13 Some(2222) Some(\"db2\")",
+        ]
+    );
+    assert_eq!(
+        inventory.hosts["db1"].vars["replication_password"],
+        json!("s3cret")
+    );
+    assert_eq!(
+        inventory.primary().map(|host| host.name.as_str()),
+        Some("db1")
+    );
+}
+
+/// A cluster that uses most features: nested groups, templates across levels,
+/// overrides of documented and computed defaults, secrets.
+const REPRESENTATIVE: &str = "
+all:
+  vars:
+    pg_version: 16
+    replication_password: \"{{ env('PG_REPLICATION_PASSWORD') }}\"
+    ansible_user: deploy
+    memory_mb: 4096
+    pg_settings:
+      work_mem: 8MB
+      shared_buffers: \"{{ memory_mb // 4 }}MB\"
+    pg_hba_extra:
+      - \"host all all {{ network }} scram-sha-256\"
+    network: 10.0.0.0/24
+    backup_token: abc
+    sensitive_vars: [monitoring_dsn]
+    monitoring_dsn: \"postgres://monitor@{{ inventory_hostname }}\"
+  children:
+    primary:
+      hosts:
+        db1:
+          ansible_host: 10.0.0.11
+          max_wal_senders: 20
+    standby:
+      vars:
+        max_connections: 200
+        max_wal_senders: 20
+      hosts:
+        db2: { ansible_host: 10.0.0.12 }
+      children:
+        far_away:
+          vars:
+            pg_cluster: replica
+            max_wal_senders: 25
+          hosts:
+            db3: { ansible_host: 10.0.0.13, ansible_port: 2222, upstream: db2 }
+";
+
+#[test]
+fn a_representative_inventory_merges_as_documented() {
+    insta::assert_snapshot!(describe(&parse(REPRESENTATIVE)));
+}
+
+#[test]
+fn a_minimal_inventory_gets_every_documented_default() {
+    insta::assert_snapshot!(describe(&parse(
+        "all:\n  children:\n    primary:\n      hosts:\n        db1:\n"
+    )));
+}
+
+#[test]
+fn defaults_follow_an_overridden_version_and_cluster() {
+    check_vars(
+        "all:\n  vars: {pg_version: 17, pg_cluster: \"{{ inventory_hostname }}\"}\n  children:\n    primary:\n      hosts:\n        db1:\n",
+        "db1",
+        &[
+            ("pg_version", json!(17)),
+            ("pg_data_dir", json!("/var/lib/postgresql/17/db1")),
+            ("pg_config_dir", json!("/etc/postgresql/17/db1")),
+            (
+                "pg_stop_command",
+                json!("pg_ctlcluster 17 db1 stop -m fast"),
+            ),
+            ("replication_host", json!("db1")),
+        ],
+    );
+}
+
+#[test]
+fn computed_defaults_grow_with_standbys_and_yield_to_the_inventory() {
+    let inventory = parse(EXAMPLE);
+    for host in ["db1", "db3"] {
+        let vars = &inventory.hosts[host].vars;
+        assert_eq!(vars["max_wal_senders"], json!(16), "{host}");
+        assert_eq!(vars["max_replication_slots"], json!(14), "{host}");
+    }
+    let overridden = EXAMPLE.replace("pg_version: 15", "pg_version: 15\n    max_wal_senders: 4");
+    check_vars(&overridden, "db2", &[("max_wal_senders", json!(4))]);
+}
+
+#[test]
+fn replication_host_follows_ansible_host() {
+    check_vars(EXAMPLE, "db3", &[("replication_host", json!("10.0.0.13"))]);
+}
+
+#[test]
+fn groups_list_hosts_through_children_in_file_order() {
+    let inventory = parse(REPRESENTATIVE);
+    assert_eq!(inventory.host_names_in_group("all"), ["db1", "db2", "db3"]);
+    assert_eq!(inventory.host_names_in_group("standby"), ["db2", "db3"]);
+    assert_eq!(inventory.host_names_in_group("far_away"), ["db3"]);
+    assert!(inventory.host_names_in_group("nowhere").is_empty());
+}
+
+#[test]
+fn pg_role_overrides_group_membership() {
+    let inventory = parse(
+        "
+all:
+  vars: {replication_password: x}
+  children:
+    primary:
+      hosts:
+        db1: {pg_role: standby}
+        db2: {pg_role: primary}
+",
+    );
+    assert_eq!(inventory.hosts["db1"].role, Role::Standby);
+    assert_eq!(inventory.hosts["db1"].upstream.as_deref(), Some("db2"));
+    assert_eq!(inventory.hosts["db2"].role, Role::Primary);
+}
+
+#[test]
+fn top_level_groups_without_all_work_as_in_ansible() {
+    let inventory = parse("primary:\n  hosts:\n    db1:\n");
+    assert_eq!(inventory.host_names_in_group("all"), ["db1"]);
+    assert_eq!(inventory.hosts["db1"].role, Role::Primary);
+}
+
+#[test]
+fn a_host_in_several_groups_merges_their_vars() {
+    check_vars(
+        "
+all:
+  children:
+    primary:
+      vars: {a: primary, b: primary}
+      hosts:
+        db1: {c: first}
+    tagged:
+      vars: {b: tagged}
+      hosts:
+        db1: {d: second}
+",
+        "db1",
+        &[
+            ("a", json!("primary")),
+            ("b", json!("tagged")),
+            ("c", json!("first")),
+            ("d", json!("second")),
+        ],
+    );
+}
+
+#[test]
+fn sensitive_vars_collect_every_kind_of_secret() {
+    let inventory = parse(REPRESENTATIVE);
+    assert_eq!(
+        inventory.sensitive_vars,
+        ["replication_password", "monitoring_dsn", "backup_token"]
+    );
+}
+
+#[test]
+fn template_context_has_the_host_and_every_other_host() {
+    let inventory = parse(EXAMPLE);
+    let context = inventory.template_context("db3");
+    assert_eq!(context["inventory_hostname"], json!("db3"));
+    assert_eq!(context["pg_role"], json!("standby"));
+    assert_eq!(context["upstream"], json!("db2"));
+    assert_eq!(context["group_names"], json!(["standby"]));
+    assert_eq!(context["pg_data_dir"], json!("/var/lib/postgresql/15/main"));
+    assert_eq!(context["hostvars"]["db1"]["pg_role"], json!("primary"));
+    assert_eq!(
+        context["hostvars"]["db2"]["ansible_host"],
+        json!("10.0.0.12")
+    );
+    assert_eq!(context["groups"]["standby"], json!(["db2", "db3"]));
+    assert_eq!(inventory.template_context("db1")["upstream"], Value::Null);
+    assert_eq!(inventory.template_context("nowhere"), Value::Null);
+}
+
+#[test]
+fn load_reads_a_file_and_reports_a_missing_one() {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let path = directory.path().join("inventory.yml");
+    std::fs::write(&path, "primary:\n  hosts:\n    db1:\n").expect("the inventory is written");
+    let inventory = Inventory::load(&path).expect("the inventory loads");
+    assert_eq!(inventory.source, path);
+    assert_eq!(inventory.hosts["db1"].address, "db1");
+
+    let missing = directory.path().join("missing.yml");
+    let error = Inventory::load(&missing).expect_err("a missing file is an error");
+    assert_eq!(error.0.len(), 1);
+    assert_eq!(error.0[0].location.file, missing);
+    assert!(
+        error.0[0]
+            .message
+            .starts_with("cannot read the inventory: "),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_unset_environment_variable_is_named_with_every_host_using_it() {
+    check_errors_with(
+        EXAMPLE,
+        &[],
+        &[
+            "inventory.yml:6:27: environment variable `PG_REPLICATION_PASSWORD` is not set (used by `replication_password` of hosts `db1`, `db2` and `db3`)",
+        ],
+    );
+}
+
+#[test]
+fn single_problems_are_reported_with_their_place() {
+    let cases: [(&str, &[&str]); 7] = [
+        (
+            "all:\n  vars:\n    x: [1, 2\n    y: 3\n",
+            &["inventory.yml:4:6: illegal placement of ':' indicator"],
+        ),
+        (
+            "",
+            &[
+                "inventory.yml:1:1: the inventory is empty: write a map with the group `all` at the top",
+            ],
+        ),
+        (
+            "standby:\n  hosts:\n    db2:\n",
+            &[
+                "inventory.yml:1:1: the inventory has no primary: put one host in group `primary`",
+                "inventory.yml:1:1: `replication_password` is not set for host `db2`: standbys need it to connect to their upstream; set it under `all.vars`, for example to \"{{ env('PG_REPLICATION_PASSWORD') }}\"",
+            ],
+        ),
+        (
+            "primary:\n  hosts:\n    db1:\nstandby:\n  hosts:\n    db2:\n",
+            &[
+                "inventory.yml:1:1: `replication_password` is not set for hosts `db1` and `db2`: standbys need it to connect to their upstream; set it under `all.vars`, for example to \"{{ env('PG_REPLICATION_PASSWORD') }}\"",
+            ],
+        ),
+        (
+            "primary:\n  hosts:\n    db1:\nmonitoring:\n  hosts:\n    mon1:\n",
+            &[
+                "inventory.yml:6:5: host `mon1` has no role: put it in group `primary` or `standby`, or set `pg_role`",
+            ],
+        ),
+        (
+            "primary:\n  hosts:\n    db1:\n    db1:\n",
+            &["inventory.yml:4:5: duplicate key `db1` (first written at line 3, column 5)"],
+        ),
+        (
+            "primary:\n  hosts:\n    db1: {pg_data_dir: \"/d/{{ pg_vesion }}\"}\n",
+            &["inventory.yml:3:24: `pg_vesion` is undefined (used by `pg_data_dir` of host `db1`)"],
+        ),
+    ];
+    for (text, expected) in cases {
+        check_errors(text, expected);
+    }
+}
+
+#[test]
+fn a_clean_inventory_has_no_problems() {
+    check_errors(EXAMPLE, &[]);
+    check_errors(REPRESENTATIVE, &[]);
+}
+
+#[test]
+fn a_failed_variable_does_not_cascade_into_more_problems() {
+    // `pg_version` fails, so every default built from it fails too, and
+    // `pg_role` fails, so the host has no role: only the two causes are shown.
+    check_errors(
+        "primary:\n  hosts:\n    db1: {pg_version: \"{{ nope }}\", pg_role: \"{{ env('ROLE') }}\"}\n",
+        &[
+            "inventory.yml:1:1: the inventory has no primary: put one host in group `primary`",
+            "inventory.yml:3:23: `nope` is undefined (used by `pg_version` of host `db1`)",
+            "inventory.yml:3:46: environment variable `ROLE` is not set (used by `pg_role` of host `db1`)",
+        ],
+    );
+}
+
+#[test]
+fn an_alias_bomb_is_a_diagnostic_not_a_hang() {
+    let mut text = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for level in 1..10 {
+        let aliases = vec![format!("*a{}", level - 1); 9].join(", ");
+        text.push_str(&format!("a{level}: &a{level} [{aliases}]\n"));
+    }
+    let diagnostics = parse_with(&text, &ENVIRONMENT).expect_err("the bomb is refused");
+    assert_eq!(diagnostics.0.len(), 1, "{diagnostics}");
+    assert!(diagnostics.0[0].location.line.is_some(), "{diagnostics}");
+}
+
+/// One inventory with a mistake of every kind the checks know, to show that
+/// all of them are reported together, each at its place.
+const BROKEN: &str = "
+all:
+  vars:
+    pg_verison: 15
+    pg_data_dir: \"/data/{{ pg_vesion }}\"
+    pg_cluster: \"{{ oops\"
+    replication_password: \"{{ env('PG_REPLICATION_PASSWORD') }}\"
+    loop_a: \"{{ loop_b }}\"
+    loop_b: \"{{ loop_a }}\"
+  hostz:
+    db9:
+  children:
+    primary:
+      hosts:
+        db1: { ansible_port: 70000 }
+        db5: { pg_version: fifteen }
+    standby:
+      vars:
+        max_connections: 50
+      hosts:
+        db2: { upstream: dbx }
+        db3: { upstream: db1, max_worker_processes: many }
+        db4: { upstream: db7 }
+        db6: { upstream: db6 }
+        db7: { upstream: db4, pg_port: 0 }
+        db2: {}
+        db10: { pg_role: master }
+    orphans:
+      vars:
+        pg_settings: { work_mem: 4MB, max_connections: 500 }
+      hosts:
+        db8:
+      children:
+        orphans:
+";
+
+#[test]
+fn a_broken_inventory_reports_every_problem_with_its_place() {
+    let diagnostics = parse_with(BROKEN, &[]).expect_err("the inventory is broken");
+    insta::assert_snapshot!(diagnostics.to_string());
+}

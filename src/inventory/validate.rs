@@ -1,0 +1,517 @@
+//! Rules on the rendered values of each host: ports, the PostgreSQL version,
+//! whole-number settings, the shapes of `pg_settings` and the lists, the
+//! hot-standby rule between a standby and its upstream, `replication_password`,
+//! and probable typos in variable names.
+
+use super::layout::Layout;
+use super::report::{Problems, location};
+use super::resolve::{Resolved, ResolvedHost};
+use super::suggest;
+use super::yaml::Entry;
+use crate::diagnostic::Location;
+use indexmap::IndexMap;
+use serde_json::Value;
+use std::path::Path;
+
+/// The settings a hot standby refuses to start with when they are lower than
+/// on the server it replicates from.
+pub const HOT_STANDBY_SETTINGS: [&str; 5] = [
+    "max_connections",
+    "max_worker_processes",
+    "max_wal_senders",
+    "max_prepared_transactions",
+    "max_locks_per_transaction",
+];
+
+/// Prefixes of the variable names pgconverge reserves; an unknown name with
+/// one of them is most likely a typo of a documented one.
+const RESERVED_PREFIXES: [&str; 2] = ["pg_", "replication_"];
+
+/// A whole number, written as a YAML integer or as text, which is what a
+/// rendered template gives.
+pub fn whole_number(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(number) => number.as_i64(),
+        Value::String(text) => text.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Every check on one host's own values.
+pub fn check_host(host: &str, resolved: &ResolvedHost, problems: &mut Problems) {
+    let vars = &resolved.vars;
+    for name in ["ansible_port", "pg_port"] {
+        if let Some(port) = vars.get(name) {
+            check_port(host, name, port, problems);
+        }
+    }
+    if let Some(version) = vars.get("pg_version") {
+        check_pg_version(host, version, problems);
+    }
+    let counts = HOT_STANDBY_SETTINGS
+        .iter()
+        .chain(&["max_replication_slots"]);
+    for name in counts {
+        if let Some(count) = vars.get(*name) {
+            check_count(host, name, count, problems);
+        }
+    }
+    for name in ["ansible_host", "ansible_user"] {
+        if let Some(text) = vars.get(name) {
+            check_text(host, name, text, problems);
+        }
+    }
+    if let Some(settings) = vars.get("pg_settings") {
+        check_pg_settings(host, settings, problems);
+    }
+    for name in ["pg_hba_extra", "sensitive_vars"] {
+        if let Some(list) = vars.get(name) {
+            check_list_of_strings(host, name, list, problems);
+        }
+    }
+}
+
+fn check_port(host: &str, name: &str, port: &Resolved, problems: &mut Problems) {
+    if whole_number(&port.value).is_some_and(|number| (1..=65535).contains(&number)) {
+        return;
+    }
+    let after = format!(" must be an integer from 1 to 65535, not {}", port.value);
+    problems.add_for_host(port.location.clone(), host, format!("`{name}` of "), after);
+}
+
+fn check_pg_version(host: &str, version: &Resolved, problems: &mut Problems) {
+    // Before 10, PostgreSQL named major versions with two numbers (8.3 ... 9.6);
+    // `PgVersion` is the one reader of versions, so validation and rendering agree.
+    let supported =
+        crate::desired::PgVersion::parse(&version.value).is_some_and(|parsed| parsed.0 >= 803);
+    if !supported {
+        let after = format!(
+            " must be a PostgreSQL major version (8.3 to 9.6 written with two numbers, or 10 and up), not {}",
+            version.value
+        );
+        problems.add_for_host(version.location.clone(), host, "`pg_version` of ", after);
+    }
+}
+
+fn check_count(host: &str, name: &str, count: &Resolved, problems: &mut Problems) {
+    if whole_number(&count.value).is_some_and(|number| number >= 0) {
+        return;
+    }
+    let after = format!(" must be a whole number, not {}", count.value);
+    problems.add_for_host(count.location.clone(), host, format!("`{name}` of "), after);
+}
+
+fn check_text(host: &str, name: &str, text: &Resolved, problems: &mut Problems) {
+    if matches!(text.value, Value::String(_) | Value::Number(_)) {
+        return;
+    }
+    let after = format!(" must be text, not {}", text.value);
+    problems.add_for_host(text.location.clone(), host, format!("`{name}` of "), after);
+}
+
+fn check_pg_settings(host: &str, settings: &Resolved, problems: &mut Problems) {
+    let Value::Object(map) = &settings.value else {
+        let after = format!(
+            " must be a map of setting names to values, not {}",
+            settings.value
+        );
+        problems.add_for_host(settings.location.clone(), host, "`pg_settings` of ", after);
+        return;
+    };
+    for name in HOT_STANDBY_SETTINGS {
+        if !map.contains_key(name) {
+            continue;
+        }
+        let after = format!(
+            " sets `{name}`: set the variable `{name}` instead, so that a standby's value can be checked against its upstream's"
+        );
+        let place = key_location(settings, name);
+        problems.add_for_host(place, host, "`pg_settings` of ", after);
+    }
+}
+
+/// Where `key` is written inside a map value, or the value itself when the map
+/// was rendered from a template.
+fn key_location(map: &Resolved, key: &str) -> Location {
+    let entry = map
+        .node
+        .and_then(|node| node.as_mapping())
+        .and_then(|entries| entries.iter().find(|entry| entry.key == key));
+    match entry {
+        Some(entry) => location(&map.location.file, Some(entry.key_position)),
+        None => map.location.clone(),
+    }
+}
+
+fn check_list_of_strings(host: &str, name: &str, list: &Resolved, problems: &mut Problems) {
+    let is_list_of_strings = match &list.value {
+        Value::Array(items) => items.iter().all(Value::is_string),
+        _ => false,
+    };
+    if !is_list_of_strings {
+        let after = format!(" must be a list of strings, not {}", list.value);
+        problems.add_for_host(list.location.clone(), host, format!("`{name}` of "), after);
+    }
+}
+
+/// One side of a replication link.
+pub struct Server<'a, 'doc> {
+    pub name: &'a str,
+    pub vars: &'a ResolvedHost<'doc>,
+}
+
+/// A hot standby refuses to start when any of [`HOT_STANDBY_SETTINGS`] is lower
+/// than on its upstream, so each must be at least as high.
+pub fn check_hot_standby(
+    standby: &Server,
+    upstream: &Server,
+    inventory_file: &Path,
+    problems: &mut Problems,
+) {
+    for name in HOT_STANDBY_SETTINGS {
+        let (Some(own), Some(upstreams)) =
+            (standby.vars.vars.get(name), upstream.vars.vars.get(name))
+        else {
+            continue;
+        };
+        let (Some(own_value), Some(upstream_value)) =
+            (whole_number(&own.value), whole_number(&upstreams.value))
+        else {
+            continue;
+        };
+        if own_value >= upstream_value {
+            continue;
+        }
+        // Point at the standby's value when the inventory writes it, else at
+        // the upstream's, which is then what raised the bar.
+        let place = if own.location.file == inventory_file {
+            own.location.clone()
+        } else {
+            upstreams.location.clone()
+        };
+        let message = format!(
+            "host `{}` (standby) sets {name} = {own_value}, lower than its upstream `{}` ({upstream_value}): a hot standby refuses to start",
+            standby.name, upstream.name
+        );
+        problems.add(place, message);
+    }
+}
+
+/// A cluster with standbys needs `replication_password` on every host: the
+/// primary creates the replication role with it and standbys log in with it.
+pub fn check_replication_password(
+    hosts: &IndexMap<String, ResolvedHost>,
+    standby_count: usize,
+    place: Location,
+    problems: &mut Problems,
+) {
+    if standby_count == 0 {
+        return;
+    }
+    for (host, resolved) in hosts {
+        let name = "replication_password";
+        if resolved.vars.contains_key(name) || resolved.failed.contains(name) {
+            continue;
+        }
+        let after = ": standbys need it to connect to their upstream; set it under `all.vars`, for example to \"{{ env('PG_REPLICATION_PASSWORD') }}\"";
+        problems.add_for_host(
+            place.clone(),
+            host,
+            "`replication_password` is not set for ",
+            after,
+        );
+    }
+}
+
+/// Reports variables written in the inventory whose names start like
+/// pgconverge's but are not among the documented ones.
+pub fn check_variable_names(
+    layout: &Layout,
+    file: &Path,
+    documented: &[&str],
+    problems: &mut Problems,
+) {
+    let group_vars = layout.groups.values().flat_map(|group| &group.vars);
+    let host_vars = layout.hosts.values().flat_map(|host| &host.vars);
+    for entry in group_vars.chain(host_vars) {
+        check_variable_name(entry, file, documented, problems);
+    }
+}
+
+fn check_variable_name(entry: &Entry, file: &Path, documented: &[&str], problems: &mut Problems) {
+    let name = entry.key.as_str();
+    let reserved = RESERVED_PREFIXES
+        .iter()
+        .any(|prefix| name.starts_with(prefix));
+    if !reserved || documented.contains(&name) {
+        return;
+    }
+    let message = match suggest::closest(name, documented.iter().copied()) {
+        Some(close) => format!("unknown variable `{name}` (did you mean `{close}`?)"),
+        None => format!(
+            "unknown variable `{name}`: names starting with `pg_` or `replication_` are reserved for pgconverge's documented variables"
+        ),
+    };
+    problems.add(location(file, Some(entry.key_position)), message);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::yaml::{self, Node};
+    use std::path::PathBuf;
+
+    fn place(line: usize) -> Location {
+        Location {
+            file: PathBuf::from("inventory.yml"),
+            line: Some(line),
+            column: Some(9),
+        }
+    }
+
+    /// A host whose variables are the entries of a YAML map, each placed at
+    /// its line in `inventory.yml`, and whose nodes are kept for key places.
+    fn host_from(document: &Node) -> ResolvedHost<'_> {
+        let mut host = ResolvedHost::default();
+        for entry in document.as_mapping().unwrap_or_default() {
+            let variable = Resolved {
+                value: entry.value.to_json(),
+                location: location(Path::new("inventory.yml"), Some(entry.value.position)),
+                node: Some(&entry.value),
+            };
+            host.vars.insert(entry.key.clone(), variable);
+        }
+        host
+    }
+
+    fn problems_text(problems: Problems) -> Vec<String> {
+        problems
+            .into_diagnostics()
+            .0
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    fn check(variables: &str, expected: &[&str]) {
+        let document = yaml::parse(variables).expect("the test YAML parses");
+        let mut problems = Problems::default();
+        check_host("db1", &host_from(&document), &mut problems);
+        assert_eq!(problems_text(problems), expected);
+    }
+
+    #[test]
+    fn good_values_pass() {
+        check(
+            "
+ansible_port: 22
+pg_port: \"5433\"
+pg_version: 15
+max_connections: 100
+max_replication_slots: \"0\"
+ansible_host: 10.0.0.1
+ansible_user: admin
+pg_settings: {work_mem: 4MB}
+pg_hba_extra: [\"host all all 10.0.0.0/8 scram-sha-256\"]
+sensitive_vars: []
+",
+            &[],
+        );
+    }
+
+    #[test]
+    fn no_variables_pass() {
+        check("{}", &[]);
+    }
+
+    #[test]
+    fn versions_from_8_3_are_accepted() {
+        for version in ["9.6", "9.0", "17", "\"8.3\"", "8.4", "\"16\""] {
+            check(&format!("pg_version: {version}\n"), &[]);
+        }
+        let expected = |shown: &str| {
+            format!(
+                "inventory.yml:1:13: `pg_version` of host `db1` must be a PostgreSQL major version (8.3 to 9.6 written with two numbers, or 10 and up), not {shown}"
+            )
+        };
+        for (version, shown) in [
+            ("8", "8"),
+            ("8.2", "8.2"),
+            ("15.2", "15.2"),
+            ("fifteen", "\"fifteen\""),
+        ] {
+            check(&format!("pg_version: {version}\n"), &[&expected(shown)]);
+        }
+    }
+
+    #[test]
+    fn bad_values_are_each_reported() {
+        check(
+            "
+ansible_port: 70000
+pg_port: 0
+max_connections: lots
+max_wal_senders: -1
+ansible_user: [a]
+pg_settings: [work_mem]
+pg_hba_extra: \"host all all\"
+sensitive_vars: [1]
+",
+            &[
+                "inventory.yml:2:15: `ansible_port` of host `db1` must be an integer from 1 to 65535, not 70000",
+                "inventory.yml:3:10: `pg_port` of host `db1` must be an integer from 1 to 65535, not 0",
+                "inventory.yml:4:18: `max_connections` of host `db1` must be a whole number, not \"lots\"",
+                "inventory.yml:5:18: `max_wal_senders` of host `db1` must be a whole number, not -1",
+                "inventory.yml:6:15: `ansible_user` of host `db1` must be text, not [\"a\"]",
+                "inventory.yml:7:14: `pg_settings` of host `db1` must be a map of setting names to values, not [\"work_mem\"]",
+                "inventory.yml:8:15: `pg_hba_extra` of host `db1` must be a list of strings, not \"host all all\"",
+                "inventory.yml:9:17: `sensitive_vars` of host `db1` must be a list of strings, not [1]",
+            ],
+        );
+    }
+
+    #[test]
+    fn hot_standby_settings_may_not_hide_in_pg_settings() {
+        check(
+            "pg_settings:\n  work_mem: 4MB\n  max_connections: 10\n",
+            &[
+                "inventory.yml:3:3: `pg_settings` of host `db1` sets `max_connections`: set the variable `max_connections` instead, so that a standby's value can be checked against its upstream's",
+            ],
+        );
+    }
+
+    fn server_vars(list: &[(&str, Value, usize)], file: &str) -> ResolvedHost<'static> {
+        let mut host = ResolvedHost::default();
+        for (name, value, line) in list {
+            let mut location = place(*line);
+            location.file = PathBuf::from(file);
+            let variable = Resolved {
+                value: value.clone(),
+                location,
+                node: None,
+            };
+            host.vars.insert(name.to_string(), variable);
+        }
+        host
+    }
+
+    fn hot_standby_problems(standby: &ResolvedHost, upstream: &ResolvedHost) -> Vec<String> {
+        let mut problems = Problems::default();
+        check_hot_standby(
+            &Server {
+                name: "db2",
+                vars: standby,
+            },
+            &Server {
+                name: "db1",
+                vars: upstream,
+            },
+            Path::new("inventory.yml"),
+            &mut problems,
+        );
+        problems_text(problems)
+    }
+
+    #[test]
+    fn a_standby_needs_settings_at_least_as_high_as_its_upstream() {
+        let upstream = server_vars(
+            &[
+                ("max_connections", Value::from(100), 3),
+                ("max_worker_processes", Value::from(8), 4),
+                ("max_locks_per_transaction", Value::from(64), 5),
+            ],
+            "inventory.yml",
+        );
+        let standby = server_vars(
+            &[
+                ("max_connections", Value::from(50), 12),
+                ("max_worker_processes", Value::from("8"), 13),
+                ("max_locks_per_transaction", Value::from(64), 1),
+            ],
+            "defaults.yaml",
+        );
+        // The standby's max_connections is written in defaults.yaml here, so
+        // the problem points at the upstream's value, which raised the bar.
+        assert_eq!(
+            hot_standby_problems(&standby, &upstream),
+            [
+                "inventory.yml:3:9: host `db2` (standby) sets max_connections = 50, lower than its upstream `db1` (100): a hot standby refuses to start"
+            ]
+        );
+        let standby = server_vars(&[("max_connections", Value::from(50), 12)], "inventory.yml");
+        assert_eq!(
+            hot_standby_problems(&standby, &upstream),
+            [
+                "inventory.yml:12:9: host `db2` (standby) sets max_connections = 50, lower than its upstream `db1` (100): a hot standby refuses to start"
+            ]
+        );
+    }
+
+    #[test]
+    fn equal_or_higher_settings_on_a_standby_pass() {
+        let upstream = server_vars(&[("max_wal_senders", Value::from(13), 3)], "inventory.yml");
+        let standby = server_vars(&[("max_wal_senders", Value::from(20), 9)], "inventory.yml");
+        assert_eq!(
+            hot_standby_problems(&standby, &upstream),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            hot_standby_problems(&upstream, &upstream),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn replication_password_is_required_only_with_standbys() {
+        let mut hosts = IndexMap::new();
+        hosts.insert("db1".to_string(), ResolvedHost::default());
+        hosts.insert("db2".to_string(), ResolvedHost::default());
+        let mut failed = ResolvedHost::default();
+        failed.failed.insert("replication_password".to_string());
+        hosts.insert("db3".to_string(), failed);
+        let with_password = server_vars(
+            &[("replication_password", Value::from("x"), 2)],
+            "inventory.yml",
+        );
+        hosts.insert("db4".to_string(), with_password);
+
+        let mut problems = Problems::default();
+        check_replication_password(&hosts, 0, place(1), &mut problems);
+        assert!(problems.is_empty());
+
+        let mut problems = Problems::default();
+        check_replication_password(&hosts, 1, place(1), &mut problems);
+        assert_eq!(
+            problems_text(problems),
+            [
+                "inventory.yml:1:9: `replication_password` is not set for hosts `db1` and `db2`: standbys need it to connect to their upstream; set it under `all.vars`, for example to \"{{ env('PG_REPLICATION_PASSWORD') }}\""
+            ]
+        );
+    }
+
+    #[test]
+    fn reserved_names_that_are_not_documented_are_probable_typos() {
+        let root = yaml::parse(
+            "all:\n  vars:\n    pg_verison: 15\n    pg_port: 5432\n    app_port: 1\n    replication_pasword: x\n    pg_frobnicate: 1\n",
+        )
+        .expect("the test YAML parses");
+        let mut problems = Problems::default();
+        let layout =
+            crate::inventory::layout::read(&root, Path::new("inventory.yml"), &mut problems);
+        let documented = ["pg_version", "pg_port", "replication_password"];
+        check_variable_names(
+            &layout,
+            Path::new("inventory.yml"),
+            &documented,
+            &mut problems,
+        );
+        assert_eq!(
+            problems_text(problems),
+            [
+                "inventory.yml:3:5: unknown variable `pg_verison` (did you mean `pg_version`?)",
+                "inventory.yml:6:5: unknown variable `replication_pasword` (did you mean `replication_password`?)",
+                "inventory.yml:7:5: unknown variable `pg_frobnicate`: names starting with `pg_` or `replication_` are reserved for pgconverge's documented variables",
+            ]
+        );
+    }
+}

@@ -1,0 +1,20 @@
+//! pgconverge: a declarative reconciler for PostgreSQL replication clusters.
+//!
+//! The pipeline, and the module for each stage, is described in `ARCHITECTURE.md`.
+
+pub mod apply;
+pub mod dag;
+pub mod desired;
+pub mod diagnostic;
+pub mod execute;
+pub mod facts;
+pub mod gather;
+pub mod inventory;
+pub mod plan;
+pub mod playbook;
+pub mod printer;
+pub mod render;
+pub mod scram;
+pub mod secret;
+pub mod shell;
+pub mod transport;

@@ -1,0 +1,371 @@
+//! Planner tests: inventory + fake facts in, plan text out, pinned with insta.
+//! Fakes are fine here: the planner is pure. The lab tests check the same paths
+//! against real hosts.
+
+use super::build::{GatheredFacts, PlanOptions, plan};
+use super::*;
+use crate::desired::{DesiredHost, DesiredState, DesiredStep};
+use crate::facts::{
+    DataDirectory, HostFacts, ObservedFile, ObservedRole, ObservedSetting, PathAttributes,
+    ServerFacts, WalReceiver,
+};
+use crate::inventory::Inventory;
+use crate::playbook::Playbook;
+use crate::render::Renderer;
+use indexmap::IndexMap;
+use std::path::Path;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+const THREE_HOSTS: &str = r#"
+all:
+  vars:
+    pg_version: 15
+    replication_password: "{{ env('PG_REPLICATION_PASSWORD') }}"
+  children:
+    primary:
+      hosts:
+        db1: { ansible_host: 10.0.0.11 }
+    standby:
+      hosts:
+        db2: { ansible_host: 10.0.0.12 }
+        db3: { ansible_host: 10.0.0.13 }
+"#;
+
+const PRIMARY_ID: &str = "7300000000000000001";
+
+fn desired(inventory: &str) -> (DesiredState, Playbook) {
+    let env = |name: &str| (name == "PG_REPLICATION_PASSWORD").then(|| PASSWORD.to_string());
+    let inventory = Inventory::parse(Path::new("inventory.yaml"), inventory, &env)
+        .unwrap_or_else(|error| panic!("inventory: {error}"));
+    let playbook = Playbook::load(None).unwrap_or_else(|error| panic!("playbook: {error}"));
+    let desired = DesiredState::build(&inventory, &playbook, &Renderer::new(None))
+        .unwrap_or_else(|error| panic!("desired state: {error}"));
+    (desired, playbook)
+}
+
+/// Runs the planner and returns the plan as the user sees it, without colours.
+fn check(
+    desired: &DesiredState,
+    playbook: &Playbook,
+    facts: GatheredFacts,
+    options: &PlanOptions,
+) -> String {
+    let plan = plan(desired, playbook, &facts, options);
+    anstream::adapter::strip_str(&crate::printer::plan_text(&plan)).to_string()
+}
+
+fn attributes(owner: &str, mode: u32) -> PathAttributes {
+    PathAttributes {
+        owner: owner.into(),
+        group: owner.into(),
+        mode,
+        modified: 1_000,
+    }
+}
+
+fn setting(context: &str) -> ObservedSetting {
+    ObservedSetting {
+        context: context.into(),
+        pending_restart: false,
+    }
+}
+
+fn server(in_recovery: bool) -> ServerFacts {
+    let settings = [
+        ("max_connections", "postmaster"),
+        ("wal_level", "postmaster"),
+        ("max_wal_senders", "postmaster"),
+        ("work_mem", "user"),
+        ("primary_conninfo", "sighup"),
+        ("listen_addresses", "postmaster"),
+    ];
+    ServerFacts {
+        in_recovery,
+        configuration_loaded: 2_000,
+        settings: settings
+            .iter()
+            .map(|(name, context)| (name.to_string(), setting(context)))
+            .collect(),
+        replication_role: None,
+        wal_receiver: None,
+        replication_clients: Vec::new(),
+        user_databases: Vec::new(),
+    }
+}
+
+/// A host as Debian's postgresql package leaves it: a running default cluster.
+fn fresh_host(system_identifier: &str) -> HostFacts {
+    let mut files = IndexMap::new();
+    files.insert(
+        "/etc/postgresql/15/main/postgresql.conf".to_string(),
+        ObservedFile {
+            attributes: attributes("postgres", 0o644),
+            content: b"port = 5432\nmax_connections = 100\n".to_vec(),
+        },
+    );
+    files.insert(
+        "/etc/postgresql/15/main/pg_hba.conf".to_string(),
+        ObservedFile {
+            attributes: attributes("postgres", 0o640),
+            content: b"local all postgres peer\n".to_vec(),
+        },
+    );
+    HostFacts {
+        os_user_home: Some("/var/lib/postgresql".into()),
+        postgres_installed: true,
+        files,
+        directories: IndexMap::new(),
+        data_directory: DataDirectory {
+            pg_version: Some("15".into()),
+            system_identifier: Some(system_identifier.into()),
+            database_directories: 3,
+            postmaster_pid: true,
+            ..DataDirectory::default()
+        },
+        server: Some(server(false)),
+        server_error: None,
+    }
+}
+
+/// A host that already is what the desired state says.
+fn converged_host(host: &DesiredHost, upstream_address: Option<&str>) -> HostFacts {
+    let mut facts = fresh_host(PRIMARY_ID);
+    facts.files.clear();
+    for step in host.steps.values() {
+        match step {
+            DesiredStep::File(file) => {
+                facts.files.insert(
+                    file.path.clone(),
+                    ObservedFile {
+                        attributes: attributes(&file.owner, file.mode),
+                        content: file.content.clone().into_bytes(),
+                    },
+                );
+            }
+            DesiredStep::Directory {
+                path, owner, mode, ..
+            } => {
+                facts
+                    .directories
+                    .insert(path.clone(), attributes(owner, *mode));
+            }
+            _ => {}
+        }
+    }
+    let mut running = server(upstream_address.is_some());
+    if let Some(address) = upstream_address {
+        facts.data_directory.standby_signal = true;
+        running.wal_receiver = Some(WalReceiver {
+            status: "streaming".into(),
+            sender_host: address.into(),
+            sender_port: Some(5432),
+        });
+    } else {
+        let verifier = crate::scram::new_verifier(PASSWORD)
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        running.replication_role = Some(ObservedRole {
+            can_login: true,
+            replication: true,
+            password_verifier: Sensitive::new(verifier),
+        });
+    }
+    facts.server = Some(running);
+    facts
+}
+
+fn converged_cluster(desired: &DesiredState) -> GatheredFacts {
+    desired
+        .hosts
+        .values()
+        .map(|host| {
+            let upstream = host
+                .upstream
+                .as_ref()
+                .and_then(|name| desired.hosts.get(name))
+                .map(|up| up.settings.replication_host.as_str());
+            (host.name.clone(), Ok(converged_host(host, upstream)))
+        })
+        .collect()
+}
+
+#[test]
+fn converged_cluster_plans_no_change() {
+    let (desired, playbook) = desired(THREE_HOSTS);
+    insta::assert_snapshot!(check(
+        &desired,
+        &playbook,
+        converged_cluster(&desired),
+        &PlanOptions::default()
+    ));
+}
+
+#[test]
+fn fresh_hosts_get_configured_and_standbys_cloned() {
+    let (desired, playbook) = desired(THREE_HOSTS);
+    let facts: GatheredFacts = [
+        ("db1", PRIMARY_ID),
+        ("db2", "7300000000000000002"),
+        ("db3", "7300000000000000003"),
+    ]
+    .iter()
+    .map(|(host, id)| (host.to_string(), Ok(fresh_host(id))))
+    .collect();
+    let text = check(&desired, &playbook, facts, &PlanOptions::default());
+    assert!(!text.contains(PASSWORD), "the password is in the plan");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn hand_edited_setting_is_reverted_with_a_reload() {
+    let (desired, playbook) = desired(THREE_HOSTS);
+    let mut facts = converged_cluster(&desired);
+    if let Some(Ok(db2)) = facts.get_mut("db2")
+        && let Some(file) = db2.files.get_mut("/etc/postgresql/15/main/postgresql.conf")
+    {
+        file.content.extend_from_slice(b"work_mem = '64MB'\n");
+    }
+    let text = check(&desired, &playbook, facts, &PlanOptions::default());
+    assert!(text.contains("-work_mem = '64MB'"), "{text}");
+    assert!(
+        text.contains("reload PostgreSQL: postgresql_conf changed"),
+        "{text}"
+    );
+    assert!(!text.contains("restart PostgreSQL"), "{text}");
+}
+
+#[test]
+fn postmaster_setting_change_plans_a_restart() {
+    let (desired, playbook) = desired(THREE_HOSTS);
+    let mut facts = converged_cluster(&desired);
+    if let Some(Ok(db1)) = facts.get_mut("db1")
+        && let Some(file) = db1.files.get_mut("/etc/postgresql/15/main/postgresql.conf")
+    {
+        file.content = String::from_utf8_lossy(&file.content)
+            .replace("max_connections = 100", "max_connections = 50")
+            .into_bytes();
+    }
+    let text = check(&desired, &playbook, facts, &PlanOptions::default());
+    assert!(
+        text.contains("restart PostgreSQL: max_connections need a restart"),
+        "{text}"
+    );
+}
+
+#[test]
+fn interrupted_run_still_restarts_from_server_state() {
+    let (desired, playbook) = desired(THREE_HOSTS);
+    let mut facts = converged_cluster(&desired);
+    // The file was written and reloaded, but the restart never happened: PostgreSQL says so.
+    if let Some(Ok(db1)) = facts.get_mut("db1")
+        && let Some(server) = db1.server.as_mut()
+    {
+        server.settings.insert(
+            "wal_level".into(),
+            ObservedSetting {
+                context: "postmaster".into(),
+                pending_restart: true,
+            },
+        );
+    }
+    // The file was written but never loaded: its modification time is after the last load.
+    if let Some(Ok(db2)) = facts.get_mut("db2")
+        && let Some(file) = db2.files.get_mut("/etc/postgresql/15/main/pg_hba.conf")
+    {
+        file.attributes.modified = 3_000;
+    }
+    let text = check(&desired, &playbook, facts, &PlanOptions::default());
+    assert!(
+        text.contains("restart PostgreSQL: wal_level (pending restart) need a restart"),
+        "{text}"
+    );
+    assert!(text.contains("reload PostgreSQL: /etc/postgresql/15/main/pg_hba.conf changed on disk after the server last read it"), "{text}");
+}
+
+#[test]
+fn data_directory_with_user_databases_is_replaced_only_when_allowed() {
+    let (desired, playbook) = desired(THREE_HOSTS);
+    let mut facts = converged_cluster(&desired);
+    if let Some(Ok(db3)) = facts.get_mut("db3") {
+        db3.data_directory.system_identifier = Some("7399999999999999999".into());
+        db3.data_directory.standby_signal = false;
+        if let Some(server) = db3.server.as_mut() {
+            server.user_databases = vec!["billing".into()];
+        }
+    }
+    let refused = check(&desired, &playbook, facts.clone(), &PlanOptions::default());
+    assert!(refused.contains("refused: /var/lib/postgresql/15/main holds user databases (billing): pass `--replace-data db3` to replace it"), "{refused}");
+    assert!(refused.contains("[destructive]"), "{refused}");
+    let allowed = check(
+        &desired,
+        &playbook,
+        facts,
+        &PlanOptions {
+            replace_data: vec!["db3".into()],
+            ..PlanOptions::default()
+        },
+    );
+    assert!(!allowed.contains("refused"), "{allowed}");
+    assert!(allowed.contains("-/+ base_backup"), "{allowed}");
+    assert!(
+        allowed.contains("start PostgreSQL (new data directory)"),
+        "{allowed}"
+    );
+}
+
+#[test]
+fn changed_password_is_set_without_showing_it() {
+    let (desired, playbook) = desired(THREE_HOSTS);
+    let mut facts = converged_cluster(&desired);
+    if let Some(Ok(db1)) = facts.get_mut("db1") {
+        let other = crate::scram::new_verifier("another password")
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        if let Some(role) = db1
+            .server
+            .as_mut()
+            .and_then(|server| server.replication_role.as_mut())
+        {
+            role.password_verifier = Sensitive::new(other);
+        }
+    }
+    let text = check(&desired, &playbook, facts, &PlanOptions::default());
+    assert!(
+        text.contains("~ replication_role  alter role replicator: set password (sensitive)"),
+        "{text}"
+    );
+    assert!(!text.contains(PASSWORD));
+}
+
+#[test]
+fn unreachable_host_is_named_and_others_are_planned() {
+    let (desired, playbook) = desired(THREE_HOSTS);
+    let mut facts = converged_cluster(&desired);
+    facts.insert(
+        "db3".into(),
+        Err("cannot connect to db3 (10.0.0.13): Connection timed out".into()),
+    );
+    let text = check(&desired, &playbook, facts, &PlanOptions::default());
+    assert!(text.contains("db3 (10.0.0.13, standby of db1)\n  unreachable: cannot connect to db3 (10.0.0.13): Connection timed out"), "{text}");
+    assert!(text.ends_with("1 hosts unreachable."), "{text}");
+}
+
+#[test]
+fn limit_plans_only_the_named_hosts() {
+    let (desired, playbook) = desired(THREE_HOSTS);
+    let text = check(
+        &desired,
+        &playbook,
+        converged_cluster(&desired),
+        &PlanOptions {
+            limit: vec!["db2".into()],
+            ..PlanOptions::default()
+        },
+    );
+    assert!(
+        text.starts_with("db2 (10.0.0.12, standby of db1)"),
+        "{text}"
+    );
+    assert!(!text.contains("db3 ("), "{text}");
+}

@@ -1,0 +1,227 @@
+//! The one printer: the plan and results on stdout, progress and errors on stderr,
+//! colours through `anstream` (so NO_COLOR and pipes work), and every line passed
+//! through the redactor so no secret is ever shown.
+
+use crate::desired::NodeId;
+use crate::execute::{Outcome, Progress};
+use crate::inventory::Role;
+use crate::plan::{Change, HostPlan, Plan, PlannedStep, Summary};
+use crate::secret::Redactor;
+use anstyle::{AnsiColor, Style};
+use indexmap::IndexMap;
+use std::io::Write;
+
+const GREEN: Style = AnsiColor::Green.on_default();
+const YELLOW: Style = AnsiColor::Yellow.on_default();
+const RED: Style = AnsiColor::Red.on_default();
+const CYAN: Style = AnsiColor::Cyan.on_default();
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+
+pub struct Printer {
+    redactor: Redactor,
+}
+
+impl Printer {
+    pub fn new(redactor: Redactor) -> Printer {
+        Printer { redactor }
+    }
+
+    /// A line on stdout. A closed pipe (`| head`) is not an error worth reporting.
+    pub fn out(&self, line: &str) {
+        let _ = writeln!(anstream::stdout(), "{}", self.redactor.redact(line));
+    }
+
+    /// A line of progress or diagnostics on stderr.
+    pub fn err(&self, line: &str) {
+        let _ = writeln!(anstream::stderr(), "{}", self.redactor.redact(line));
+    }
+
+    pub fn error(&self, message: &str) {
+        self.err(&format!("{RED}error{RED:#}: {message}"));
+    }
+
+    pub fn plan(&self, plan: &Plan) {
+        for line in plan_text(plan).lines() {
+            self.out(line);
+        }
+    }
+
+    /// The closing report of an apply: what changed, what failed, what was not done.
+    pub fn results(&self, plan: &Plan, outcomes: &IndexMap<NodeId, Outcome>) {
+        let changed = outcomes
+            .values()
+            .filter(|outcome| matches!(outcome, Outcome::Changed(_)))
+            .count();
+        let failed: Vec<(&NodeId, &str)> = outcomes
+            .iter()
+            .filter_map(|(node, outcome)| match outcome {
+                Outcome::Failed(reason) => Some((node, reason.as_str())),
+                _ => None,
+            })
+            .collect();
+        let skipped: Vec<&NodeId> = outcomes
+            .iter()
+            .filter(|(_, outcome)| matches!(outcome, Outcome::Skipped(_)))
+            .map(|(node, _)| node)
+            .collect();
+        if failed.is_empty() {
+            self.out(&format!(
+                "{GREEN}Apply complete{GREEN:#}: {changed} changed, {} steps in all.",
+                plan.order.len()
+            ));
+            return;
+        }
+        self.out(&format!(
+            "{RED}Apply failed{RED:#}: {changed} changed, {} failed, {} not run.",
+            failed.len(),
+            skipped.len()
+        ));
+        for (node, reason) in failed {
+            self.out(&format!("  {RED}failed{RED:#} {node}: {reason}"));
+        }
+        for host in &plan.hosts {
+            let not_run: Vec<&str> = skipped
+                .iter()
+                .filter(|node| node.host == host.name)
+                .map(|node| node.step.as_str())
+                .collect();
+            if !not_run.is_empty() {
+                self.out(&format!(
+                    "  not run on {}: {}",
+                    host.name,
+                    not_run.join(", ")
+                ));
+            }
+        }
+        self.out("Run the same command again once the cause is fixed: it continues from where this run stopped.");
+    }
+}
+
+impl Progress for Printer {
+    fn step_started(&self, node: &NodeId, summary: &str) {
+        self.err(&format!("{DIM}{node}{DIM:#}: {summary}"));
+    }
+
+    fn step_finished(&self, node: &NodeId, outcome: &Outcome) {
+        match outcome {
+            Outcome::Unchanged => {}
+            Outcome::Changed(report) => self.err(&format!(
+                "{GREEN}changed{GREEN:#} {node}: {}",
+                one_line(report)
+            )),
+            Outcome::Verified(report) => {
+                self.err(&format!("{GREEN}ok{GREEN:#} {node}: {}", one_line(report)))
+            }
+            Outcome::Failed(reason) => self.err(&format!("{RED}failed{RED:#} {node}: {reason}")),
+            Outcome::Skipped(reason) => {
+                self.err(&format!("{YELLOW}skipped{YELLOW:#} {node}: {reason}"))
+            }
+        }
+    }
+}
+
+/// The plan as `terraform plan` shows one: host by host, step by step, with diffs
+/// and a closing summary line. Styled; `anstream` strips the styles where colours
+/// are off.
+pub fn plan_text(plan: &Plan) -> String {
+    let mut lines = Vec::new();
+    for host in &plan.hosts {
+        host_plan(host, &mut lines);
+    }
+    lines.push(summary_line(&plan.summary()));
+    lines.join("\n")
+}
+
+fn host_plan(host: &HostPlan, lines: &mut Vec<String>) {
+    let role = match (&host.role, &host.upstream) {
+        (Role::Primary, _) => "primary".to_string(),
+        (Role::Standby, Some(upstream)) => format!("standby of {upstream}"),
+        (Role::Standby, None) => "standby".to_string(),
+    };
+    lines.push(format!(
+        "{BOLD}{}{BOLD:#} ({}, {role})",
+        host.name, host.address
+    ));
+    if let Some(error) = &host.error {
+        lines.push(format!("  {RED}unreachable{RED:#}: {error}"));
+        return;
+    }
+    let width = host
+        .steps
+        .iter()
+        .map(|step| step.id.len())
+        .max()
+        .unwrap_or(0);
+    for step in &host.steps {
+        step_lines(step, width, lines);
+    }
+}
+
+fn step_lines(step: &PlannedStep, width: usize, lines: &mut Vec<String>) {
+    let style = match step.change {
+        Change::Noop => DIM,
+        Change::Create => GREEN,
+        Change::Update => YELLOW,
+        Change::Start | Change::Restart | Change::Reload => CYAN,
+        Change::ReplaceData => RED,
+        Change::Check => Style::new(),
+    };
+    let mut line = format!(
+        "  {style}{:>3} {:<width$}{style:#}  {}",
+        step.change.symbol(),
+        step.id,
+        step.summary
+    );
+    if step.destructive {
+        line.push_str(&format!(" {RED}[destructive]{RED:#}"));
+    }
+    lines.push(line);
+    if let Some(reason) = &step.refused {
+        lines.push(format!("        {RED}refused{RED:#}: {reason}"));
+    }
+    for diff_line in step.diff.iter().flat_map(|diff| diff.lines()) {
+        let style = match diff_line.chars().next() {
+            Some('+') => GREEN,
+            Some('-') => RED,
+            Some('@') => CYAN,
+            _ => Style::new(),
+        };
+        lines.push(format!("        {style}{diff_line}{style:#}"));
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The closing line of a plan, like `terraform plan`'s.
+pub fn summary_line(summary: &Summary) -> String {
+    if summary.changes() == 0 && summary.refused == 0 && summary.unreachable == 0 {
+        return "No changes: every host matches the inventory.".to_string();
+    }
+    let mut line = format!(
+        "Plan: {} to create, {} to change, {} to start, {} to restart, {} to reload, {} data directories to replace",
+        summary.create,
+        summary.update,
+        summary.start,
+        summary.restart,
+        summary.reload,
+        summary.replace_data
+    );
+    if summary.destructive > 0 {
+        line.push_str(&format!(", {} destructive", summary.destructive));
+    }
+    if summary.refused > 0 {
+        line.push_str(&format!(", {} refused", summary.refused));
+    }
+    if summary.unreachable > 0 {
+        line.push_str(&format!(", {} hosts unreachable", summary.unreachable));
+    }
+    line.push('.');
+    line
+}

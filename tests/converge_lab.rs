@@ -1,0 +1,161 @@
+//! End to end on a fresh 3-host lab (h1 primary, h2 and h3 standbys), with the
+//! real pgconverge binary, real OpenSSH and real PostgreSQL: the scenario of the
+//! README, from a dry run that changes nothing to a repaired hand edit.
+
+mod support;
+
+use support::{Lab, Run, lab_available, pgconverge};
+
+const INVENTORY: &str = "inventory.example.yaml";
+
+fn apply(lab: &Lab, password: &str, extra: &[&str]) -> Run {
+    let ssh_config = lab.ssh_config();
+    let mut args = vec![
+        "apply",
+        "-i",
+        INVENTORY,
+        "--ssh-config",
+        ssh_config.to_str().unwrap_or_default(),
+        "--detailed-exitcode",
+    ];
+    args.extend_from_slice(extra);
+    pgconverge(&args, password)
+}
+
+/// What a dry run must leave as it was: each host's configuration and data directory identity.
+fn fingerprint(lab: &Lab, host: &str) -> String {
+    lab.ssh(
+        host,
+        "cd / && sha256sum /etc/postgresql/15/main/*.conf; ls -a /etc/postgresql/15/main /var/lib/postgresql; \
+         LC_ALL=C /usr/lib/postgresql/15/bin/pg_controldata -D /var/lib/postgresql/15/main | grep 'system identifier'",
+    )
+}
+
+fn postmaster_start_times(lab: &Lab) -> Vec<String> {
+    ["h1", "h2", "h3"]
+        .iter()
+        .map(|host| lab.sql(host, "select pg_postmaster_start_time()"))
+        .collect()
+}
+
+#[test]
+fn converges_a_fresh_cluster_and_then_changes_nothing() {
+    if !lab_available() {
+        return;
+    }
+    let lab = Lab::up(3);
+    // A password unique to this run, so that finding it in any output is a real leak.
+    let password = format!(
+        "pw-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    );
+    let mut outputs: Vec<String> = Vec::new();
+
+    // 1. The dry run contacts every host, shows the changes and changes nothing.
+    let before: Vec<String> = ["h1", "h2", "h3"]
+        .iter()
+        .map(|host| fingerprint(&lab, host))
+        .collect();
+    let dry_run = apply(&lab, &password, &["--dry-run"]);
+    outputs.push(dry_run.all());
+    assert_eq!(
+        dry_run.code,
+        Some(2),
+        "a dry run with pending changes exits 2\n{dry_run}"
+    );
+    assert!(
+        dry_run.stdout.contains("postgresql.conf (wanted)"),
+        "the plan shows file diffs\n{dry_run}"
+    );
+    assert!(
+        dry_run.stdout.contains("base_backup"),
+        "the standbys are to be cloned\n{dry_run}"
+    );
+    assert!(
+        dry_run.stderr.contains("Gathered facts from 3 of 3 hosts")
+            && dry_run.stderr.contains("(3 SSH round trips)"),
+        "one round trip per host\n{dry_run}"
+    );
+    let after: Vec<String> = ["h1", "h2", "h3"]
+        .iter()
+        .map(|host| fingerprint(&lab, host))
+        .collect();
+    assert_eq!(before, after, "the dry run changed a host");
+
+    // 2. Apply converges.
+    let first = apply(&lab, &password, &[]);
+    outputs.push(first.all());
+    assert_eq!(
+        first.code,
+        Some(2),
+        "an apply that made changes exits 2\n{first}"
+    );
+    assert!(first.stdout.contains("Apply complete"), "{first}");
+
+    // 3. A row written on the primary is read on both standbys.
+    lab.sql("h1", "create table converge_check (id int primary key, note text); insert into converge_check values (1, 'written on h1')");
+    for standby in ["h2", "h3"] {
+        lab.eventually(30, &format!("the row reaches {standby}"), || {
+            let output = lab.ssh_output(standby, "cd / && runuser -u postgres -- psql -XAtq -d postgres -c 'select note from converge_check where id = 1'");
+            String::from_utf8_lossy(&output.stdout).trim() == "written on h1"
+        });
+        assert_eq!(lab.sql(standby, "select pg_is_in_recovery()"), "t");
+    }
+
+    // 4. A second apply changes nothing and restarts nothing.
+    let started = postmaster_start_times(&lab);
+    let second = apply(&lab, &password, &[]);
+    outputs.push(second.all());
+    assert_eq!(
+        second.code,
+        Some(0),
+        "a converged cluster needs no change\n{second}"
+    );
+    assert!(second.stdout.contains("No changes"), "{second}");
+    assert_eq!(
+        postmaster_start_times(&lab),
+        started,
+        "the second apply restarted a server"
+    );
+
+    // 5. A hand edit on a standby is shown by the dry run and repaired by apply.
+    lab.ssh(
+        "h2",
+        "echo \"work_mem = '64MB'\" >> /etc/postgresql/15/main/postgresql.conf",
+    );
+    let drift = apply(&lab, &password, &["--dry-run"]);
+    outputs.push(drift.all());
+    assert_eq!(drift.code, Some(2), "{drift}");
+    assert!(
+        drift.stdout.contains("-work_mem = '64MB'"),
+        "the diff shows the hand edit being removed\n{drift}"
+    );
+    let repair = apply(&lab, &password, &[]);
+    outputs.push(repair.all());
+    assert_eq!(repair.code, Some(2), "{repair}");
+    assert!(
+        !lab.ssh("h2", "cat /etc/postgresql/15/main/postgresql.conf")
+            .contains("64MB"),
+        "the hand edit is gone"
+    );
+    assert_eq!(
+        lab.sql("h2", "show work_mem"),
+        "4MB",
+        "the repaired file is loaded"
+    );
+    let settled = apply(&lab, &password, &[]);
+    outputs.push(settled.all());
+    assert_eq!(settled.code, Some(0), "{settled}");
+
+    // 6. The password never appears in any output.
+    for output in &outputs {
+        assert!(
+            !output.contains(&password),
+            "the password leaked into the output:\n{output}"
+        );
+    }
+}

@@ -1,0 +1,184 @@
+//! Helpers for the end-to-end tests: the lab (real hosts in network namespaces with
+//! a real sshd and PostgreSQL each), the pgconverge binary, and SSH into lab hosts.
+
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+pub fn repository() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn lab_dir() -> PathBuf {
+    std::env::var_os("PGCONVERGE_LAB_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/tmp/pgconverge-lab"))
+}
+
+/// A lab brought up for one test, held under the lab's exclusive lock (the one
+/// `lab.sh` takes) so that no other run brings it up or down meanwhile, and torn
+/// down when dropped.
+pub struct Lab {
+    _lock: File,
+    pub hosts: usize,
+}
+
+/// Whether the machine can run the lab (root, sshd, PostgreSQL). When it cannot,
+/// the lab tests fail, unless `PGCONVERGE_SKIP_LAB_TESTS=1` says to skip them.
+pub fn lab_available() -> bool {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+        .unwrap_or(false);
+    let sshd = Path::new("/usr/sbin/sshd").exists();
+    let postgres = Path::new("/usr/bin/pg_createcluster").exists();
+    if root && sshd && postgres {
+        return true;
+    }
+    let reason = format!(
+        "the lab needs root, /usr/sbin/sshd and pg_createcluster (root: {root}, sshd: {sshd}, postgresql: {postgres})"
+    );
+    if std::env::var("PGCONVERGE_SKIP_LAB_TESTS").as_deref() == Ok("1") {
+        eprintln!("skipping: {reason}");
+        return false;
+    }
+    panic!(
+        "{reason}; install them (see .ci/run) or set PGCONVERGE_SKIP_LAB_TESTS=1 to skip the lab tests"
+    );
+}
+
+impl Lab {
+    pub fn up(hosts: usize) -> Lab {
+        let lock_path = PathBuf::from(format!("{}.lock", lab_dir().display()));
+        let lock = File::create(&lock_path)
+            .unwrap_or_else(|error| panic!("cannot create {}: {error}", lock_path.display()));
+        lock.lock()
+            .unwrap_or_else(|error| panic!("cannot lock {}: {error}", lock_path.display()));
+        let output = run_lab(&["up", &hosts.to_string()]);
+        assert!(
+            output.status.success(),
+            "lab up failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Lab { _lock: lock, hosts }
+    }
+
+    pub fn ssh_config(&self) -> PathBuf {
+        lab_dir().join("ssh_config")
+    }
+
+    /// Runs a shell command on a lab host over real SSH and returns its stdout;
+    /// panics with stderr when it fails.
+    pub fn ssh(&self, host: &str, command: &str) -> String {
+        let output = self.ssh_output(host, command);
+        assert!(
+            output.status.success(),
+            "ssh {host} `{command}` failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    }
+
+    pub fn ssh_output(&self, host: &str, command: &str) -> Output {
+        Command::new("ssh")
+            .arg("-F")
+            .arg(self.ssh_config())
+            .arg("-o")
+            .arg("BatchMode=yes")
+            .arg(host)
+            .arg(command)
+            .output()
+            .unwrap_or_else(|error| panic!("cannot run ssh: {error}"))
+    }
+
+    /// Runs SQL as postgres on a lab host and returns the unaligned result.
+    pub fn sql(&self, host: &str, sql: &str) -> String {
+        let quoted = shlex::try_quote(sql)
+            .map(|q| q.into_owned())
+            .unwrap_or_default();
+        self.ssh(
+            host,
+            &format!("cd / && runuser -u postgres -- psql -XAtq -d postgres -c {quoted}"),
+        )
+    }
+
+    /// Polls `check` once a second, at most `seconds` times.
+    pub fn eventually(&self, seconds: u32, what: &str, mut check: impl FnMut() -> bool) {
+        for _ in 0..seconds {
+            if check() {
+                return;
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        panic!("{what}: not true after {seconds} s");
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if std::env::var("PGCONVERGE_KEEP_LAB").as_deref() == Ok("1") {
+            return;
+        }
+        let output = run_lab(&["down"]);
+        if !output.status.success() {
+            eprintln!(
+                "lab down failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+}
+
+fn run_lab(args: &[&str]) -> Output {
+    Command::new("bash")
+        .arg(repository().join("tests/lab/lab.sh"))
+        .args(args)
+        // The test holds the lab's lock for its whole run; lab.sh must not wait on it.
+        .env("PGCONVERGE_LAB_LOCK_HELD", "1")
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run tests/lab/lab.sh: {error}"))
+}
+
+/// The output of one pgconverge run, stdout and stderr kept apart.
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit code {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs the pgconverge binary with an environment holding the replication password.
+pub fn pgconverge(args: &[&str], password: &str) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_pgconverge"))
+        .args(args)
+        .env("PG_REPLICATION_PASSWORD", password)
+        .env("NO_COLOR", "1")
+        .current_dir(repository())
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run pgconverge: {error}"));
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
