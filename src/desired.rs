@@ -553,6 +553,94 @@ mod tests {
         assert_eq!(PgVersion(1700).to_string(), "17");
     }
 
+    fn desired_for(version: &str) -> DesiredState {
+        let text = format!(
+            "all:\n  vars:\n    pg_version: {version}\n    replication_password: secret-pw\n  children:\n    primary:\n      hosts:\n        db1: {{ ansible_host: 10.0.0.11 }}\n    standby:\n      hosts:\n        db2: {{ ansible_host: 10.0.0.12 }}\n"
+        );
+        let inventory = Inventory::parse(std::path::Path::new("inventory.yaml"), &text, &|_| None)
+            .unwrap_or_else(|error| panic!("{error}"));
+        let playbook = Playbook::load(None).unwrap_or_else(|error| panic!("{error}"));
+        DesiredState::build(&inventory, &playbook, &Renderer::new(None))
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    fn file_content<'a>(desired: &'a DesiredState, host: &str, step: &str) -> &'a str {
+        match desired
+            .hosts
+            .get(host)
+            .and_then(|host| host.steps.get(step))
+        {
+            Some(DesiredStep::File(file)) => &file.content,
+            other => panic!("{host}/{step} is not a file step: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn standby_of_version_12_and_later_uses_standby_signal_and_conninfo_in_postgresql_conf() {
+        let desired = desired_for("15");
+        let conf = file_content(&desired, "db2", "postgresql_conf");
+        assert!(conf.contains("primary_conninfo = 'host=10.0.0.11 port=5432 user=replicator application_name=db2 passfile=/var/lib/postgresql/.pgpass'"), "{conf}");
+        assert!(conf.contains("wal_keep_size = '1GB'"), "{conf}");
+        assert!(!conf.contains("secret-pw"), "{conf}");
+        assert_eq!(
+            desired
+                .hosts
+                .get("db2")
+                .and_then(|host| host.steps.get("recovery_config")),
+            Some(&DesiredStep::RecoveryConfig {
+                recovery_conf: None
+            })
+        );
+        assert!(!file_content(&desired, "db1", "postgresql_conf").contains("primary_conninfo"));
+    }
+
+    #[test]
+    fn standby_of_version_11_and_earlier_gets_recovery_conf() {
+        let desired = desired_for("11");
+        let conf = file_content(&desired, "db2", "postgresql_conf");
+        assert!(!conf.contains("primary_conninfo"), "{conf}");
+        assert!(conf.contains("wal_keep_segments = 64"), "{conf}");
+        let Some(DesiredStep::RecoveryConfig {
+            recovery_conf: Some(recovery),
+        }) = desired
+            .hosts
+            .get("db2")
+            .and_then(|host| host.steps.get("recovery_config"))
+        else {
+            panic!("PostgreSQL 11 needs recovery.conf");
+        };
+        assert_eq!(recovery.path, "/var/lib/postgresql/11/main/recovery.conf");
+        assert_eq!(recovery.mode, 0o600);
+        for line in [
+            "standby_mode = 'on'",
+            "primary_conninfo = 'host=10.0.0.11",
+            "trigger_file = '/var/lib/postgresql/11/main/promote.trigger'",
+        ] {
+            assert!(recovery.content.contains(line), "{}", recovery.content);
+        }
+    }
+
+    #[test]
+    fn version_9_5_uses_the_old_wal_level_and_no_passfile_parameter() {
+        let desired = desired_for("9.5");
+        let conf = file_content(&desired, "db1", "postgresql_conf");
+        assert!(conf.contains("wal_level = hot_standby"), "{conf}");
+        let Some(DesiredStep::RecoveryConfig {
+            recovery_conf: Some(recovery),
+        }) = desired
+            .hosts
+            .get("db2")
+            .and_then(|host| host.steps.get("recovery_config"))
+        else {
+            panic!("PostgreSQL 9.5 needs recovery.conf");
+        };
+        assert!(
+            !recovery.content.contains("passfile"),
+            "libpq before 10 reads ~/.pgpass itself\n{}",
+            recovery.content
+        );
+    }
+
     #[test]
     fn conninfo_values_are_quoted_only_when_needed() {
         assert_eq!(conninfo_value("10.0.0.1"), "10.0.0.1");

@@ -78,7 +78,10 @@ impl Printer {
             skipped.len()
         ));
         for (node, reason) in failed {
-            self.out(&format!("  {RED}failed{RED:#} {node}: {reason}"));
+            self.out(&format!(
+                "  {RED}failed{RED:#} {node}: {}",
+                reason.replace('\n', "\n      ")
+            ));
         }
         for host in &plan.hosts {
             let not_run: Vec<&str> = skipped

@@ -66,7 +66,10 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
         Ok(ApplyResult::Changes) => ExitCode::from(if args.detailed_exitcode { 2 } else { 0 }),
         Ok(ApplyResult::Failed) => ExitCode::from(1),
         Err(error) => {
-            Printer::new(Redactor::default()).error(&error.to_string());
+            let printer = Printer::new(Redactor::default());
+            for line in error.to_string().lines() {
+                printer.error(line);
+            }
             ExitCode::from(1)
         }
     }

@@ -160,7 +160,9 @@ async fn run_step(
         };
         match connection.run(&host_script.script).await {
             Ok(output) if output.success() => reports.push(output.stdout.trim().to_string()),
-            Ok(output) => return Outcome::Failed(failure_text(host, &output)),
+            Ok(output) => {
+                return Outcome::Failed(locate_settings(&failure_text(host, &output), operation));
+            }
             Err(error) => return Outcome::Failed(error.to_string()),
         }
     }
@@ -174,6 +176,50 @@ async fn run_step(
     } else {
         Outcome::Changed(report)
     }
+}
+
+/// PostgreSQL names the setting it rejects but not always the line: add the line of
+/// the new file that sets it, so the user can go straight there.
+fn locate_settings(error: &str, operation: &crate::plan::Operation) -> String {
+    let crate::plan::Operation::WriteFile { path, content, .. } = operation else {
+        return error.to_string();
+    };
+    error
+        .lines()
+        .map(|line| {
+            let setting = line
+                .split_once("parameter \"")
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .map(|(name, _)| name.to_ascii_lowercase());
+            match setting {
+                Some(name) if !line.contains(" line ") => {
+                    match setting_line(content.expose(), &name) {
+                        Some(number) => format!("{line} ({path} line {number})"),
+                        None => line.to_string(),
+                    }
+                }
+                _ => line.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The 1-based line of the last assignment of `name` in a `postgresql.conf` text.
+fn setting_line(content: &str, name: &str) -> Option<usize> {
+    content
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            let line = line.trim_start();
+            line.len() > name.len()
+                && line[..name.len()].eq_ignore_ascii_case(name)
+                && line[name.len()..]
+                    .trim_start()
+                    .starts_with(['=', ' ', '\''])
+        })
+        .map(|(index, _)| index + 1)
+        .last()
 }
 
 fn failure_text(host: &str, output: &ScriptOutput) -> String {
@@ -190,5 +236,31 @@ fn failure_text(host: &str, output: &ScriptOutput) -> String {
         format!("failed on {host} ({code})")
     } else {
         format!("failed on {host} ({code}): {detail}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Operation, ServerContext};
+    use crate::playbook::ConfigCheck;
+    use crate::secret::Sensitive;
+
+    #[test]
+    fn rejected_setting_gets_the_line_that_sets_it() {
+        let operation = Operation::WriteFile {
+            path: "/etc/pg.conf".into(),
+            content: Sensitive::new("port = 5432\nshared_buffers = 'lots'\n".into()),
+            owner: "postgres".into(),
+            group: "postgres".into(),
+            mode: 0o644,
+            check: Some(ConfigCheck::PostgresqlConf),
+            context: ServerContext::default(),
+        };
+        let error = "failed on h2 (exit code 1): invalid value for parameter \"shared_buffers\": \"lots\"\nconfiguration file \"/etc/pg.conf\" contains errors";
+        assert_eq!(
+            locate_settings(error, &operation),
+            "failed on h2 (exit code 1): invalid value for parameter \"shared_buffers\": \"lots\" (/etc/pg.conf line 2)\nconfiguration file \"/etc/pg.conf\" contains errors"
+        );
     }
 }

@@ -142,8 +142,9 @@ fn plain(text: &str) -> String {
 }
 
 /// Writes the file through a temporary file in the same directory and a rename, so
-/// a reader never sees half a file; keeps the old version as `FILE.pgconverge-backup`;
-/// with a check, PostgreSQL reads the new file and a rejected one is put back.
+/// a reader never sees half a file. With a check, PostgreSQL reads the new file and
+/// a rejected one is put back, leaving the earlier backup alone; an accepted one
+/// keeps the version it replaced as `FILE.pgconverge-backup`.
 fn write_file(
     path: &str,
     content: &str,
@@ -171,18 +172,19 @@ F={path}
 DIR=$(dirname "$F")
 mkdir -p "$DIR"
 TMP=$(mktemp "$DIR/.pgconverge.XXXXXX")
-trap 'rm -f "$TMP"' EXIT
+PREVIOUS=""
+trap 'rm -f "$TMP" ${{PREVIOUS:+"$PREVIOUS"}}' EXIT
 printf '%s' '{content}' | base64 -d > "$TMP"
 chown {owner}:{group} "$TMP"
 chmod {mode:04o} "$TMP"
-HAD_PREVIOUS=0
-if [ -e "$F" ]; then cp -p "$F" "$F.pgconverge-backup"; HAD_PREVIOUS=1; fi
+if [ -e "$F" ]; then PREVIOUS=$(mktemp "$DIR/.pgconverge-previous.XXXXXX"); cp -p "$F" "$PREVIOUS"; fi
 put_back() {{
-  if [ $HAD_PREVIOUS = 1 ]; then mv -f "$F.pgconverge-backup" "$F"; else rm -f "$F"; fi
+  if [ -n "$PREVIOUS" ]; then mv -f "$PREVIOUS" "$F"; PREVIOUS=""; else rm -f "$F"; fi
 }}
 mv -f "$TMP" "$F"
 set +e
-{check_script}echo "wrote $F"
+{check_script}if [ -n "$PREVIOUS" ]; then mv -f "$PREVIOUS" "$F.pgconverge-backup"; PREVIOUS=""; fi
+echo "wrote $F"
 "#,
         prelude = prelude(&context.os_user_or_root()),
         path = quote(path),

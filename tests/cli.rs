@@ -1,0 +1,103 @@
+//! The command line without hosts: broken input is reported completely, with file,
+//! line and column, and no host is contacted.
+
+use assert_cmd::Command;
+
+fn pgconverge() -> Command {
+    let mut command =
+        Command::cargo_bin("pgconverge").unwrap_or_else(|error| panic!("binary: {error}"));
+    command
+        .env("NO_COLOR", "1")
+        .env_remove("PG_REPLICATION_PASSWORD");
+    command
+}
+
+#[test]
+fn broken_inventory_names_every_problem_and_contacts_nothing() {
+    let directory =
+        tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"));
+    let inventory = directory.path().join("broken.yaml");
+    let text = "all:\n  vars:\n    pg_verison: 15\n    replication_password: \"{{ env('PGCONVERGE_TEST_UNSET_VARIABLE') }}\"\n  children:\n    primary:\n      hostz:\n        db1: { ansible_host: 10.77.0.99 }\n    standby:\n      hosts:\n        db2: { ansible_host: 10.77.0.98, upstream: db9 }\n";
+    std::fs::write(&inventory, text).unwrap_or_else(|error| panic!("write: {error}"));
+    let output = pgconverge()
+        .args(["apply", "--dry-run", "-i"])
+        .arg(&inventory)
+        .output()
+        .unwrap_or_else(|error| panic!("run: {error}"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let file = inventory.display().to_string();
+    for expected in [
+        format!("{file}:3:5: unknown variable `pg_verison` (did you mean `pg_version`?)"),
+        format!("{file}:7:7: unknown key `hostz`"),
+        "environment variable `PGCONVERGE_TEST_UNSET_VARIABLE` is not set".to_string(),
+        "`db9`".to_string(),
+    ] {
+        assert!(
+            stderr.contains(&expected),
+            "missing `{expected}` in:\n{stderr}"
+        );
+    }
+    assert!(
+        !stderr.contains("Gathered facts"),
+        "a host was contacted:\n{stderr}"
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "no plan is printed for a broken inventory"
+    );
+}
+
+#[test]
+fn unknown_host_in_limit_is_refused_before_contacting_anything() {
+    let repository = env!("CARGO_MANIFEST_DIR");
+    let output = pgconverge()
+        .env("PG_REPLICATION_PASSWORD", "unused-here")
+        .args(["apply", "--dry-run", "--limit", "h9", "-i"])
+        .arg(format!("{repository}/inventory.example.yaml"))
+        .output()
+        .unwrap_or_else(|error| panic!("run: {error}"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr.contains("unknown host `h9` in --limit: the inventory has `h1`, `h2`, `h3`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn broken_playbook_and_template_are_named() {
+    let directory =
+        tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"));
+    let templates = directory.path().join("templates");
+    std::fs::create_dir(&templates).unwrap_or_else(|error| panic!("mkdir: {error}"));
+    for name in ["pg_hba.conf.j2", "recovery.conf.j2", "pgpass.j2"] {
+        std::fs::write(templates.join(name), "# ok\n")
+            .unwrap_or_else(|error| panic!("write: {error}"));
+    }
+    std::fs::write(
+        templates.join("postgresql.conf.j2"),
+        "port = {{ pg_port }}\nshared_buffers = {{ no_such_variable }}\n",
+    )
+    .unwrap_or_else(|error| panic!("write: {error}"));
+    let repository = env!("CARGO_MANIFEST_DIR");
+    let output = pgconverge()
+        .env("PG_REPLICATION_PASSWORD", "unused-here")
+        .args(["apply", "--dry-run", "--templates"])
+        .arg(&templates)
+        .arg("-i")
+        .arg(format!("{repository}/inventory.example.yaml"))
+        .output()
+        .unwrap_or_else(|error| panic!("run: {error}"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let expected = format!(
+        "{}:2: undefined value",
+        templates.join("postgresql.conf.j2").display()
+    );
+    assert!(
+        stderr.contains(&expected),
+        "missing `{expected}` in:\n{stderr}"
+    );
+    assert!(!stderr.contains("Gathered facts"), "{stderr}");
+}

@@ -1,0 +1,164 @@
+//! End to end on the lab: what goes wrong is contained and reported. A setting
+//! PostgreSQL rejects leaves the file as it was; an unreachable host is named, the
+//! other hosts finish, and the next run continues from where this one stopped.
+
+mod support;
+
+use support::{Lab, Run, lab_available, pgconverge, repository};
+
+fn apply(lab: &Lab, inventory: &std::path::Path, password: &str, extra: &[&str]) -> Run {
+    let ssh_config = lab.ssh_config();
+    let mut args = vec![
+        "apply",
+        "-i",
+        inventory.to_str().unwrap_or_default(),
+        "--ssh-config",
+        ssh_config.to_str().unwrap_or_default(),
+        "--connect-timeout",
+        "5",
+        "--detailed-exitcode",
+    ];
+    args.extend_from_slice(extra);
+    pgconverge(&args, password)
+}
+
+/// The example inventory with one line replaced, written to a temporary file.
+fn inventory_with(
+    directory: &std::path::Path,
+    name: &str,
+    from: &str,
+    to: &str,
+) -> std::path::PathBuf {
+    let example = std::fs::read_to_string(repository().join("inventory.example.yaml"))
+        .unwrap_or_else(|error| panic!("example inventory: {error}"));
+    assert!(
+        example.contains(from),
+        "the example inventory no longer contains `{from}`"
+    );
+    let path = directory.join(name);
+    std::fs::write(&path, example.replace(from, to))
+        .unwrap_or_else(|error| panic!("write {}: {error}", path.display()));
+    path
+}
+
+#[test]
+fn failures_are_contained_reported_and_resumed() {
+    if !lab_available() {
+        return;
+    }
+    let lab = Lab::up(3);
+    let password = format!("pw-failures-{}", std::process::id());
+    let directory =
+        tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"));
+    let example = repository().join("inventory.example.yaml");
+    let converge = apply(&lab, &example, &password, &[]);
+    assert_eq!(converge.code, Some(2), "{converge}");
+
+    // A value PostgreSQL rejects: the step fails with PostgreSQL's error and the line,
+    // the file is as it was, and the server keeps running with its configuration.
+    let conf = "/etc/postgresql/15/main/postgresql.conf";
+    let before = lab.ssh(
+        "h2",
+        &format!("sha256sum {conf}; ls -a /etc/postgresql/15/main"),
+    );
+    let bad = inventory_with(
+        directory.path(),
+        "bad.yaml",
+        "h2: { ansible_host: 10.77.0.12 }",
+        "h2: { ansible_host: 10.77.0.12, pg_settings: { shared_buffers: lots } }",
+    );
+    let rejected = apply(&lab, &bad, &password, &[]);
+    assert_eq!(rejected.code, Some(1), "{rejected}");
+    assert!(
+        rejected.stdout.contains(&format!(
+            "invalid value for parameter \"shared_buffers\": \"lots\" ({conf} line"
+        )),
+        "PostgreSQL's error with the file and line\n{rejected}"
+    );
+    assert!(
+        rejected
+            .stdout
+            .contains("not run on h2: pg_service, verify_streaming"),
+        "{rejected}"
+    );
+    assert_eq!(
+        lab.ssh(
+            "h2",
+            &format!("sha256sum {conf}; ls -a /etc/postgresql/15/main")
+        ),
+        before,
+        "the rejected file was not put back exactly"
+    );
+    assert_eq!(
+        lab.sql("h2", "select status from pg_stat_wal_receiver"),
+        "streaming"
+    );
+
+    // An unreachable host: named, its steps not run, the other hosts converge.
+    let work_mem = inventory_with(
+        directory.path(),
+        "work_mem.yaml",
+        "    replication_user: replicator\n",
+        "    replication_user: replicator\n    pg_settings: { work_mem: 8MB }\n",
+    );
+    let output = std::process::Command::new("bash")
+        .arg(repository().join("tests/lab/lab.sh"))
+        .args(["kill", "h3"])
+        .env("PGCONVERGE_LAB_LOCK_HELD", "1")
+        .output()
+        .unwrap_or_else(|error| panic!("lab.sh kill: {error}"));
+    assert!(
+        output.status.success(),
+        "lab.sh kill h3: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let partial = apply(&lab, &work_mem, &password, &[]);
+    assert_eq!(partial.code, Some(1), "{partial}");
+    assert!(
+        partial.stdout.contains(
+            "h3 (10.77.0.13, standby of h1)\n  unreachable: cannot connect to h3 (10.77.0.13)"
+        ),
+        "{partial}"
+    );
+    assert!(partial.stdout.contains("not run on h3:"), "{partial}");
+    assert_eq!(
+        lab.sql("h1", "show work_mem"),
+        "8MB",
+        "the reachable primary converged"
+    );
+    assert_eq!(
+        lab.sql("h2", "show work_mem"),
+        "8MB",
+        "the reachable standby converged"
+    );
+
+    // Once h3 is back, the same command finishes the job, and only on h3.
+    let output = std::process::Command::new("bash")
+        .arg(repository().join("tests/lab/lab.sh"))
+        .args(["start", "h3"])
+        .env("PGCONVERGE_LAB_LOCK_HELD", "1")
+        .output()
+        .unwrap_or_else(|error| panic!("lab.sh start: {error}"));
+    assert!(
+        output.status.success(),
+        "lab.sh start h3: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let resumed = apply(&lab, &work_mem, &password, &[]);
+    assert_eq!(resumed.code, Some(2), "{resumed}");
+    assert!(
+        resumed.stderr.contains("changed h3/postgresql_conf")
+            && !resumed.stderr.contains("changed h1/"),
+        "{resumed}"
+    );
+    assert_eq!(lab.sql("h3", "show work_mem"), "8MB");
+    let settled = apply(&lab, &work_mem, &password, &[]);
+    assert_eq!(settled.code, Some(0), "{settled}");
+
+    for run in [&converge, &rejected, &partial, &resumed, &settled] {
+        assert!(
+            !run.all().contains(&password),
+            "the password leaked:\n{run}"
+        );
+    }
+}
