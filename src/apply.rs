@@ -1,25 +1,44 @@
-//! The `apply` operation: load, gather, plan, print, and (unless a dry run) execute.
+//! The `apply` operation: load, gather, plan, print, and (unless a dry run) execute;
+//! or, given a saved plan, check that nothing moved since and execute exactly it.
 
 use crate::desired::DesiredState;
 use crate::diagnostic::Diagnostics;
 use crate::execute;
+use crate::facts::fingerprint;
 use crate::gather;
 use crate::inventory::Inventory;
 use crate::plan::build::{PlanOptions, plan};
-use crate::playbook::Playbook;
+use crate::plan::document::PlanDocument;
+use crate::plan::saved::{self, InputRecord, SavedPlan, StalePlan};
+use crate::playbook::{DEFAULT_PLAYBOOK, Playbook};
 use crate::printer::Printer;
-use crate::render::Renderer;
+use crate::render::{Renderer, built_in_templates};
 use crate::secret::Redactor;
 use crate::transport::SshOptions;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// The plan and results for people, on stdout.
+    #[default]
+    Human,
+    /// The versioned JSON document on stdout; the human plan and progress on stderr.
+    Json,
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct ApplyOptions {
-    pub inventory: PathBuf,
+    /// Required unless a saved plan names the inventory it was made from.
+    pub inventory: Option<PathBuf>,
     pub playbook: Option<PathBuf>,
     pub templates: Option<PathBuf>,
+    /// A plan saved by `apply --dry-run --out FILE`, to execute exactly.
+    pub saved_plan: Option<PathBuf>,
     pub dry_run: bool,
+    /// With a dry run: where to save the plan.
+    pub out: Option<PathBuf>,
+    pub format: OutputFormat,
     pub limit: Vec<String>,
     pub replace_data: Vec<String>,
     /// Steps run at once; 0 means no limit.
@@ -46,6 +65,16 @@ pub enum ApplyError {
         option: &'static str,
         known: String,
     },
+    #[error("{0}")]
+    Stale(#[from] StalePlan),
+    #[error("no inventory: give `-i FILE`")]
+    NoInventory,
+    #[error("{what} cannot go with a saved plan: the plan already fixes it")]
+    NotWithSavedPlan { what: &'static str },
+    #[error("cannot read `{path}`: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("cannot write the plan to `{path}`: {reason}")]
+    Write { path: PathBuf, reason: String },
 }
 
 /// Everything read from the user's files, checked, before any host is contacted.
@@ -56,9 +85,9 @@ pub struct Loaded {
 }
 
 pub fn load(
-    inventory: &std::path::Path,
-    playbook: Option<&std::path::Path>,
-    templates: Option<&std::path::Path>,
+    inventory: &Path,
+    playbook: Option<&Path>,
+    templates: Option<&Path>,
 ) -> Result<Loaded, Diagnostics> {
     let inventory_result = Inventory::load(inventory);
     let playbook_result = Playbook::load(playbook);
@@ -85,38 +114,126 @@ pub fn load(
     })
 }
 
+/// The three inputs of a plan with their digests.
+struct Inputs {
+    inventory: InputRecord,
+    playbook: InputRecord,
+    templates: InputRecord,
+}
+
+fn read_inputs(
+    inventory: &Path,
+    playbook: Option<&Path>,
+    templates: Option<&Path>,
+) -> Result<Inputs, ApplyError> {
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|error| ApplyError::Read {
+            path: path.to_path_buf(),
+            reason: error.to_string(),
+        })
+    };
+    let playbook_bytes = match playbook {
+        Some(path) => read(path)?,
+        None => DEFAULT_PLAYBOOK.as_bytes().to_vec(),
+    };
+    let mut template_bytes = Vec::new();
+    match templates {
+        Some(directory) => {
+            let entries = std::fs::read_dir(directory).map_err(|error| ApplyError::Read {
+                path: directory.to_path_buf(),
+                reason: error.to_string(),
+            })?;
+            let mut paths: Vec<PathBuf> = entries
+                .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+                .filter(|path| path.is_file())
+                .collect();
+            paths.sort();
+            for path in paths {
+                template_bytes.extend_from_slice(
+                    path.file_name()
+                        .map(|name| name.as_encoded_bytes())
+                        .unwrap_or_default(),
+                );
+                template_bytes.push(0);
+                template_bytes.extend(read(&path)?);
+                template_bytes.push(0);
+            }
+        }
+        None => {
+            for (name, source) in built_in_templates() {
+                template_bytes.extend_from_slice(name.as_bytes());
+                template_bytes.push(0);
+                template_bytes.extend_from_slice(source.as_bytes());
+                template_bytes.push(0);
+            }
+        }
+    }
+    Ok(Inputs {
+        inventory: InputRecord {
+            path: Some(inventory.to_path_buf()),
+            sha256: saved::sha256_hex(&read(inventory)?),
+        },
+        playbook: InputRecord {
+            path: playbook.map(Path::to_path_buf),
+            sha256: saved::sha256_hex(&playbook_bytes),
+        },
+        templates: InputRecord {
+            path: templates.map(Path::to_path_buf),
+            sha256: saved::sha256_hex(&template_bytes),
+        },
+    })
+}
+
 pub async fn apply(
     options: &ApplyOptions,
     printer_for: impl FnOnce(Redactor) -> Printer,
 ) -> Result<ApplyResult, ApplyError> {
+    let saved = match &options.saved_plan {
+        Some(path) => Some(saved_plan_for(path, options)?),
+        None => None,
+    };
+    let inventory_path = options
+        .inventory
+        .clone()
+        .or_else(|| {
+            saved
+                .as_ref()
+                .and_then(|saved| saved.inventory.path.clone())
+        })
+        .ok_or(ApplyError::NoInventory)?;
+    let playbook_path = options
+        .playbook
+        .clone()
+        .or_else(|| saved.as_ref().and_then(|saved| saved.playbook.path.clone()));
+    let templates_path = options.templates.clone().or_else(|| {
+        saved
+            .as_ref()
+            .and_then(|saved| saved.templates.path.clone())
+    });
+    let inputs = read_inputs(
+        &inventory_path,
+        playbook_path.as_deref(),
+        templates_path.as_deref(),
+    )?;
     let loaded = load(
-        &options.inventory,
-        options.playbook.as_deref(),
-        options.templates.as_deref(),
+        &inventory_path,
+        playbook_path.as_deref(),
+        templates_path.as_deref(),
     )?;
     let printer = printer_for(Redactor::new(loaded.desired.secrets.clone()));
-    for (names, option) in [
-        (&options.limit, "limit"),
-        (&options.replace_data, "replace-data"),
-    ] {
-        if let Some(host) = names
-            .iter()
-            .find(|name| !loaded.desired.hosts.contains_key(*name))
-        {
-            return Err(ApplyError::UnknownHost {
-                host: host.clone(),
-                option,
-                known: loaded
-                    .desired
-                    .hosts
-                    .keys()
-                    .map(|name| format!("`{name}`"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
-        }
+    let (limit, replace_data) = match &saved {
+        Some(saved) => (saved.limit.clone(), saved.replace_data.clone()),
+        None => (options.limit.clone(), options.replace_data.clone()),
+    };
+    check_hosts(&loaded.desired, &limit, &replace_data)?;
+    if let Some(saved) = &saved {
+        SavedPlan::check_input("inventory", &saved.inventory, &inputs.inventory)?;
+        SavedPlan::check_input("playbook", &saved.playbook, &inputs.playbook)?;
+        SavedPlan::check_input("templates", &saved.templates, &inputs.templates)?;
+        saved.check_secrets(&loaded.desired.secrets, &loaded.inventory.sensitive_vars)?;
     }
-    let hosts = gather::hosts_to_contact(&loaded.desired, &options.limit);
+
+    let hosts = gather::hosts_to_contact(&loaded.desired, &limit);
     let started = Instant::now();
     let gathered = gather::gather(&loaded.desired, &hosts, &options.ssh).await;
     let round_trips: usize = gathered.round_trips().values().sum();
@@ -127,8 +244,8 @@ pub async fn apply(
         started.elapsed().as_secs_f64()
     ));
     let plan_options = PlanOptions {
-        limit: options.limit.clone(),
-        replace_data: options.replace_data.clone(),
+        limit: limit.clone(),
+        replace_data: replace_data.clone(),
     };
     let plan = plan(
         &loaded.desired,
@@ -136,9 +253,56 @@ pub async fn apply(
         &gathered.facts,
         &plan_options,
     );
-    printer.plan(&plan);
+    let document = PlanDocument::of_plan(&plan);
+    if let Some(saved) = &saved {
+        let checked = saved
+            .check_facts(&gathered.facts, &secret_files(&loaded.desired))
+            .and_then(|()| saved.check_plan(&document));
+        if let Err(stale) = checked {
+            gathered.close().await;
+            return Err(stale.into());
+        }
+        printer.err("The saved plan still holds: every input and every host is as planned.");
+    }
+    match options.format {
+        OutputFormat::Human => printer.plan(&plan),
+        OutputFormat::Json => printer.plan_to_stderr(&plan),
+    }
     let summary = plan.summary();
     if options.dry_run {
+        if let Some(out) = &options.out {
+            let salt = saved::new_secret_key();
+            let secret_files = secret_files(&loaded.desired);
+            let saved_plan = SavedPlan {
+                format_version: document.format_version,
+                pgconverge_version: document.pgconverge_version.clone(),
+                inventory: inputs.inventory,
+                playbook: inputs.playbook,
+                templates: inputs.templates,
+                limit,
+                replace_data,
+                secrets: saved::secret_fingerprints(&salt, &loaded.desired.secrets),
+                facts: gathered
+                    .facts
+                    .iter()
+                    .filter_map(|(host, facts)| {
+                        let files = secret_files
+                            .get(host)
+                            .map(Vec::as_slice)
+                            .unwrap_or_default();
+                        facts.as_ref().ok().map(|facts| {
+                            (host.clone(), fingerprint::fingerprint(facts, &salt, files))
+                        })
+                    })
+                    .collect(),
+                secret_key: salt,
+                plan: document.clone(),
+            };
+            write_plan(out, &saved_plan, &printer)?;
+        }
+        if options.format == OutputFormat::Json {
+            printer.json(&document);
+        }
         gathered.close().await;
         return Ok(if summary.unreachable > 0 || summary.refused > 0 {
             ApplyResult::Failed
@@ -154,7 +318,10 @@ pub async fn apply(
         options.forks
     };
     let outcomes = execute::execute(&plan, &gathered.connections, forks, &printer).await;
-    printer.results(&plan, &outcomes);
+    match options.format {
+        OutputFormat::Human => printer.results(&plan, &outcomes),
+        OutputFormat::Json => printer.json(&PlanDocument::of_apply(&plan, &outcomes)),
+    }
     let per_host: Vec<String> = gathered
         .round_trips()
         .iter()
@@ -178,4 +345,82 @@ pub async fn apply(
     } else {
         ApplyResult::NoChanges
     })
+}
+
+/// Per host, the files that hold a secret (the playbook marks them `sensitive`).
+fn secret_files(desired: &DesiredState) -> indexmap::IndexMap<String, Vec<String>> {
+    desired
+        .hosts
+        .values()
+        .map(|host| {
+            let files = host
+                .steps
+                .values()
+                .filter_map(|step| match step {
+                    crate::desired::DesiredStep::File(file) if file.sensitive => {
+                        Some(file.path.clone())
+                    }
+                    _ => None,
+                })
+                .collect();
+            (host.name.clone(), files)
+        })
+        .collect()
+}
+
+/// Reads a saved plan and refuses the options a saved plan already fixes.
+fn saved_plan_for(path: &Path, options: &ApplyOptions) -> Result<SavedPlan, ApplyError> {
+    if options.dry_run {
+        return Err(ApplyError::NotWithSavedPlan { what: "--dry-run" });
+    }
+    if !options.limit.is_empty() {
+        return Err(ApplyError::NotWithSavedPlan { what: "--limit" });
+    }
+    if !options.replace_data.is_empty() {
+        return Err(ApplyError::NotWithSavedPlan {
+            what: "--replace-data",
+        });
+    }
+    Ok(SavedPlan::read(path)?)
+}
+
+fn check_hosts(
+    desired: &DesiredState,
+    limit: &[String],
+    replace_data: &[String],
+) -> Result<(), ApplyError> {
+    for (names, option) in [(limit, "limit"), (replace_data, "replace-data")] {
+        if let Some(host) = names.iter().find(|name| !desired.hosts.contains_key(*name)) {
+            return Err(ApplyError::UnknownHost {
+                host: host.clone(),
+                option,
+                known: desired
+                    .hosts
+                    .keys()
+                    .map(|name| format!("`{name}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Writes the plan through the redactor, so that even a secret that slipped into a
+/// diff does not reach the file.
+fn write_plan(path: &Path, saved: &SavedPlan, printer: &Printer) -> Result<(), ApplyError> {
+    let text = serde_json::to_string_pretty(saved).map_err(|error| ApplyError::Write {
+        path: path.to_path_buf(),
+        reason: error.to_string(),
+    })?;
+    std::fs::write(path, printer.redact(&text) + "\n").map_err(|error| ApplyError::Write {
+        path: path.to_path_buf(),
+        reason: error.to_string(),
+    })?;
+    printer.err(&format!(
+        "Saved the plan to `{}`: apply it with `pgconverge apply {}`.",
+        path.display(),
+        path.display()
+    ));
+    Ok(())
 }

@@ -47,6 +47,25 @@ impl Printer {
         }
     }
 
+    /// The human plan on stderr, when stdout carries JSON.
+    pub fn plan_to_stderr(&self, plan: &Plan) {
+        for line in plan_text(plan).lines() {
+            self.err(line);
+        }
+    }
+
+    /// A JSON document on stdout, redacted like every other line.
+    pub fn json(&self, document: &impl serde::Serialize) {
+        match serde_json::to_string_pretty(document) {
+            Ok(text) => self.out(&text),
+            Err(error) => self.error(&format!("cannot write the JSON document: {error}")),
+        }
+    }
+
+    pub fn redact(&self, text: &str) -> String {
+        self.redactor.redact(text)
+    }
+
     /// The closing report of an apply: what changed, what failed, what was not done.
     pub fn results(&self, plan: &Plan, outcomes: &IndexMap<NodeId, Outcome>) {
         let changed = outcomes

@@ -22,6 +22,11 @@ const BUILT_IN_TEMPLATES: &[(&str, &str)] = &[
     ("pgpass.j2", include_str!("../templates/pgpass.j2")),
 ];
 
+/// The templates built into the binary, by name, for digests of what a plan used.
+pub fn built_in_templates() -> &'static [(&'static str, &'static str)] {
+    BUILT_IN_TEMPLATES
+}
+
 /// Renders templates by name, from the built-in set or from a directory.
 pub struct Renderer {
     environment: Environment<'static>,

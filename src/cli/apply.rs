@@ -1,7 +1,7 @@
 //! `pgconverge apply`.
 
-use clap::Args;
-use pgconverge::apply::{ApplyOptions, ApplyResult, apply};
+use clap::{Args, ValueEnum};
+use pgconverge::apply::{ApplyOptions, ApplyResult, OutputFormat, apply};
 use pgconverge::printer::Printer;
 use pgconverge::secret::Redactor;
 use pgconverge::transport::SshOptions;
@@ -9,14 +9,29 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// The Ansible-style YAML inventory
-    #[arg(short, long, value_name = "FILE")]
-    inventory: PathBuf,
+    /// A plan saved with `--dry-run --out FILE`: apply exactly it, or nothing if a host or input changed since
+    #[arg(value_name = "PLAN")]
+    plan: Option<PathBuf>,
+    /// The Ansible-style YAML inventory (with a saved plan: must be the one planned)
+    #[arg(short, long, value_name = "FILE", required_unless_present = "plan")]
+    inventory: Option<PathBuf>,
     /// Gather facts and print the plan; change nothing on any host
     #[arg(long)]
     dry_run: bool,
+    /// With --dry-run: save the plan to FILE for `pgconverge apply FILE` (it holds no secret)
+    #[arg(long, value_name = "FILE", requires = "dry_run")]
+    out: Option<PathBuf>,
+    /// `json` prints a versioned JSON document on stdout (docs/plan-format.md) and the rest on stderr
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
     /// Only these hosts (comma-separated); their upstreams are still read
     #[arg(long, value_name = "HOSTS", value_delimiter = ',')]
     limit: Vec<String>,
@@ -51,7 +66,13 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
         inventory: args.inventory,
         playbook: args.playbook,
         templates: args.templates,
+        saved_plan: args.plan,
         dry_run: args.dry_run,
+        out: args.out,
+        format: match args.format {
+            Format::Human => OutputFormat::Human,
+            Format::Json => OutputFormat::Json,
+        },
         limit: args.limit,
         replace_data: args.replace_data,
         forks: args.forks,

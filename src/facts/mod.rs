@@ -1,6 +1,7 @@
 //! Facts: what is really on a host, gathered in one SSH round trip by a remote
 //! script (`script`) and read back by a pure parser (`parse`).
 
+pub mod fingerprint;
 pub mod parse;
 pub mod script;
 
@@ -77,6 +78,8 @@ pub struct ServerFacts {
     pub in_recovery: bool,
     /// When the server last read its configuration files (seconds since the epoch).
     pub configuration_loaded: i64,
+    /// When the server started (seconds since the epoch): a restart changes it.
+    pub started: i64,
     pub settings: IndexMap<String, ObservedSetting>,
     pub replication_role: Option<ObservedRole>,
     pub wal_receiver: Option<WalReceiver>,

@@ -166,6 +166,7 @@ fn parse_server(output: &str) -> Result<ServerFacts, FactsError> {
     Ok(ServerFacts {
         in_recovery: flag(state_row, 0),
         configuration_loaded: field(state_row, 1).parse().unwrap_or(0),
+        started: field(state_row, 2).parse().unwrap_or(0),
         settings,
         replication_role,
         wal_receiver,
@@ -225,7 +226,7 @@ mod tests {
     fn a_running_standby_is_read_completely() {
         let sep = FIELD_SEPARATOR;
         let server = format!(
-            "@@state\nt{sep}1700000000\n@@settings\nshared_buffers{sep}postmaster{sep}t\nwork_mem{sep}user{sep}f\n@@role\n@@wal_receiver\nstreaming{sep}10.0.0.11{sep}5432\n@@replication\n@@databases\napp\n"
+            "@@state\nt{sep}1700000000{sep}1690000000\n@@settings\nshared_buffers{sep}postmaster{sep}t\nwork_mem{sep}user{sep}f\n@@role\n@@wal_receiver\nstreaming{sep}10.0.0.11{sep}5432\n@@replication\n@@databases\napp\n"
         );
         let output = [
             line("os_user", "/var/lib/postgresql"),
@@ -261,6 +262,7 @@ mod tests {
         assert!(facts.data_directory.standby_signal);
         let server = facts.server.expect("running");
         assert!(server.in_recovery);
+        assert_eq!(server.started, 1690000000);
         assert_eq!(server.settings_pending_restart(), vec!["shared_buffers"]);
         assert!(server.replication_role.is_none());
         assert_eq!(

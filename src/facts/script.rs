@@ -95,7 +95,7 @@ fn server_section(request: &FactsRequest) -> String {
     format!(
         r#"SQL_OUT=$(as_pg psql -XAtq -h {socket} -p {port} -d postgres -v ON_ERROR_STOP=1 -v role={role} -F '{separator}' 2>&1 <<'PGCONVERGE_SQL'
 \echo @@state
-select pg_is_in_recovery(), extract(epoch from pg_conf_load_time())::bigint;
+select pg_is_in_recovery(), extract(epoch from pg_conf_load_time())::bigint, extract(epoch from pg_postmaster_start_time())::bigint;
 \echo @@settings
 select name, context, {pending_restart} from pg_settings;
 \echo @@role

@@ -3,6 +3,8 @@
 
 pub mod build;
 pub mod conf;
+pub mod document;
+pub mod saved;
 #[cfg(test)]
 mod tests;
 
@@ -10,10 +12,10 @@ use crate::desired::NodeId;
 use crate::inventory::Role;
 use crate::playbook::ConfigCheck;
 use crate::secret::Sensitive;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a step will do, as the plan shows it (`+`, `~`, `!`, `-/+`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Change {
     Noop,
@@ -183,7 +185,7 @@ pub struct HostPlan {
 }
 
 /// Counts for the closing line of a plan.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub create: usize,
     pub update: usize,

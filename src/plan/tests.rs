@@ -83,6 +83,7 @@ fn server(in_recovery: bool) -> ServerFacts {
     ServerFacts {
         in_recovery,
         configuration_loaded: 2_000,
+        started: 1_500,
         settings: settings
             .iter()
             .map(|(name, context)| (name.to_string(), setting(context)))
@@ -368,4 +369,28 @@ fn limit_plans_only_the_named_hosts() {
         "{text}"
     );
     assert!(!text.contains("db3 ("), "{text}");
+}
+
+#[test]
+fn json_document_is_pinned() {
+    // The JSON format is an interface for CI pipelines: this snapshot pins it. A
+    // change here must be deliberate, documented in docs/plan-format.md, and bump
+    // `FORMAT_VERSION` when a field changes meaning or disappears.
+    let (desired, playbook) = desired(THREE_HOSTS);
+    let mut facts = converged_cluster(&desired);
+    if let Some(Ok(db2)) = facts.get_mut("db2")
+        && let Some(file) = db2.files.get_mut("/etc/postgresql/15/main/postgresql.conf")
+    {
+        file.content.extend_from_slice(b"work_mem = '64MB'\n");
+    }
+    facts.insert(
+        "db3".into(),
+        Err("cannot connect to db3 (10.0.0.13): Connection timed out".into()),
+    );
+    let plan = plan(&desired, &playbook, &facts, &PlanOptions::default());
+    let document = super::document::PlanDocument::of_plan(&plan);
+    let text = serde_json::to_string_pretty(&document)
+        .unwrap_or_else(|error| panic!("serialise: {error}"));
+    let text = text.replace(env!("CARGO_PKG_VERSION"), "VERSION");
+    insta::assert_snapshot!(text);
 }

@@ -1,0 +1,176 @@
+//! End to end on the lab: a saved plan applies exactly; a plan made stale by a hand
+//! edit or a restart is refused with nothing changed; no secret is in any output
+//! or plan file.
+
+mod support;
+
+use std::path::Path;
+use support::{Lab, Run, lab_available, pgconverge, repository};
+
+fn run(lab: &Lab, password: &str, args: &[&str]) -> Run {
+    let ssh_config = lab.ssh_config();
+    let mut all = vec![
+        "apply",
+        "--ssh-config",
+        ssh_config.to_str().unwrap_or_default(),
+        "--detailed-exitcode",
+    ];
+    all.extend_from_slice(args);
+    pgconverge(&all, password)
+}
+
+/// The example inventory with `work_mem` set for every host.
+fn inventory_with_work_mem(directory: &Path, work_mem: &str) -> String {
+    let example = std::fs::read_to_string(repository().join("inventory.example.yaml"))
+        .unwrap_or_else(|error| panic!("example inventory: {error}"));
+    let from = "    replication_user: replicator\n";
+    assert!(example.contains(from));
+    let path = directory.join(format!("work_mem_{work_mem}.yaml"));
+    std::fs::write(
+        &path,
+        example.replace(
+            from,
+            &format!("{from}    pg_settings: {{ work_mem: {work_mem} }}\n"),
+        ),
+    )
+    .unwrap_or_else(|error| panic!("write: {error}"));
+    path.display().to_string()
+}
+
+fn work_mem_everywhere(lab: &Lab) -> Vec<String> {
+    ["h1", "h2", "h3"]
+        .iter()
+        .map(|host| lab.sql(host, "show work_mem"))
+        .collect()
+}
+
+#[test]
+fn saved_plans_apply_exactly_or_not_at_all() {
+    if !lab_available() {
+        return;
+    }
+    let lab = Lab::up(3);
+    let password = format!("pw-saved-{}", std::process::id());
+    let directory =
+        tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"));
+    let example = repository()
+        .join("inventory.example.yaml")
+        .display()
+        .to_string();
+    let mut outputs = Vec::new();
+    let converge = run(&lab, &password, &["-i", &example]);
+    assert_eq!(converge.code, Some(2), "{converge}");
+
+    // Plan a change, save it, print it as JSON; then apply exactly the saved plan.
+    let eight = inventory_with_work_mem(directory.path(), "8MB");
+    let plan_file = directory.path().join("plan.json");
+    let plan_path = plan_file.display().to_string();
+    let planned = run(
+        &lab,
+        &password,
+        &[
+            "-i",
+            &eight,
+            "--dry-run",
+            "--out",
+            &plan_path,
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(planned.code, Some(2), "{planned}");
+    let document: serde_json::Value = serde_json::from_str(&planned.stdout)
+        .unwrap_or_else(|error| panic!("stdout is not JSON: {error}\n{planned}"));
+    assert_eq!(document["format_version"], 1);
+    assert_eq!(document["kind"], "plan");
+    assert_eq!(document["summary"]["update"], 3, "{planned}");
+    assert_eq!(document["summary"]["reload"], 3, "{planned}");
+    assert_eq!(
+        work_mem_everywhere(&lab),
+        vec!["4MB"; 3],
+        "the dry run changed a host"
+    );
+    let applied = run(&lab, &password, &[&plan_path]);
+    assert_eq!(applied.code, Some(2), "{applied}");
+    assert!(
+        applied.stderr.contains("The saved plan still holds"),
+        "{applied}"
+    );
+    assert_eq!(work_mem_everywhere(&lab), vec!["8MB"; 3]);
+    outputs.extend([planned.all(), applied.all()]);
+
+    // A hand edit after planning: refused, naming the host and the file; nothing changes.
+    let sixteen = inventory_with_work_mem(directory.path(), "16MB");
+    let stale_plan = directory.path().join("stale.json").display().to_string();
+    let planned = run(
+        &lab,
+        &password,
+        &["-i", &sixteen, "--dry-run", "--out", &stale_plan],
+    );
+    assert_eq!(planned.code, Some(2), "{planned}");
+    lab.ssh(
+        "h2",
+        "echo '# edited by hand' >> /etc/postgresql/15/main/pg_hba.conf",
+    );
+    let refused = run(&lab, &password, &[&stale_plan]);
+    assert_eq!(refused.code, Some(1), "{refused}");
+    assert!(
+        refused.stderr.contains(
+            "h2 changed since the plan was made (file /etc/postgresql/15/main/pg_hba.conf)"
+        ),
+        "{refused}"
+    );
+    assert_eq!(
+        work_mem_everywhere(&lab),
+        vec!["8MB"; 3],
+        "a refused plan changed a host"
+    );
+    outputs.extend([planned.all(), refused.all()]);
+
+    // A restart after planning: refused, naming the host; nothing changes.
+    let planned = run(
+        &lab,
+        &password,
+        &["-i", &sixteen, "--dry-run", "--out", &stale_plan],
+    );
+    assert_eq!(planned.code, Some(2), "{planned}");
+    lab.ssh("h3", "cd / && pg_ctlcluster 15 main restart");
+    let refused = run(&lab, &password, &[&stale_plan]);
+    assert_eq!(refused.code, Some(1), "{refused}");
+    assert!(
+        refused
+            .stderr
+            .contains("h3 changed since the plan was made (server)"),
+        "{refused}"
+    );
+    assert_eq!(
+        work_mem_everywhere(&lab),
+        vec!["8MB"; 3],
+        "a refused plan changed a host"
+    );
+    outputs.extend([planned.all(), refused.all()]);
+
+    // Another inventory than the planned one: refused before any host is contacted.
+    let other = run(&lab, &password, &[&stale_plan, "-i", &eight]);
+    assert_eq!(other.code, Some(1), "{other}");
+    assert!(
+        other
+            .stderr
+            .contains("the inventory is not the one planned"),
+        "{other}"
+    );
+    assert!(!other.stderr.contains("Gathered facts"), "{other}");
+    outputs.push(other.all());
+
+    for file in [&plan_path, &stale_plan] {
+        outputs.push(
+            std::fs::read_to_string(file).unwrap_or_else(|error| panic!("read {file}: {error}")),
+        );
+    }
+    for output in &outputs {
+        assert!(
+            !output.contains(&password),
+            "the password is in an output or a plan file:\n{output}"
+        );
+    }
+}
