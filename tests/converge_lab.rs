@@ -116,6 +116,7 @@ fn converges_a_fresh_cluster_and_then_changes_nothing() {
         "a converged cluster needs no change\n{second}"
     );
     assert!(second.stdout.contains("No changes"), "{second}");
+    assert!(second.stderr.contains("SSH round trips: h1 1, h2 1, h3 1."), "a no-op apply is one round trip per host\n{second}");
     assert_eq!(
         postmaster_start_times(&lab),
         started,
@@ -134,7 +135,7 @@ fn converges_a_fresh_cluster_and_then_changes_nothing() {
         drift.stdout.contains("-work_mem = '64MB'"),
         "the diff shows the hand edit being removed\n{drift}"
     );
-    let repair = apply(&lab, &password, &[]);
+    let repair = apply(&lab, &password, &["--forks", "1"]);
     outputs.push(repair.all());
     assert_eq!(repair.code, Some(2), "{repair}");
     assert!(

@@ -8,6 +8,7 @@ use crate::playbook::Playbook;
 use crate::scram;
 use crate::secret::REDACTED;
 use indexmap::{IndexMap, IndexSet};
+use std::path::Path;
 
 /// Choices the user makes on the command line that change the plan.
 #[derive(Debug, Clone, Default)]
@@ -344,7 +345,13 @@ impl HostPlanner<'_> {
     }
 
     fn file(&self, file: &DesiredFile) -> PlannedStep {
-        let observed = self.facts.file(&file.path);
+        // A file inside a data directory that this run replaces will be whatever the
+        // base backup copies, not what is there now: it is planned as new.
+        let observed = if self.inside_replaced_data_directory(&file.path) {
+            None
+        } else {
+            self.facts.file(&file.path)
+        };
         let operation = Operation::WriteFile {
             path: file.path.clone(),
             content: Sensitive::new(file.content.clone()),
@@ -465,21 +472,12 @@ impl HostPlanner<'_> {
         step
     }
 
+    fn inside_replaced_data_directory(&self, path: &str) -> bool {
+        self.data_replaced() && Path::new(path).starts_with(&self.host.settings.data_dir)
+    }
+
     fn recovery_config(&self, recovery_conf: Option<&DesiredFile>) -> PlannedStep {
         if let Some(file) = recovery_conf {
-            if self.data_replaced() {
-                let operation = self.file(file).operation;
-                let step = PlannedStep {
-                    diff: Some(unified_diff("", &file.content, &file.path, &self.host.name)),
-                    ..self.file(file)
-                };
-                return PlannedStep {
-                    change: Change::Create,
-                    summary: format!("create {} in the new data directory", file.path),
-                    operation,
-                    ..step
-                };
-            }
             return self.file(file);
         }
         let data_dir = &self.host.settings.data_dir;

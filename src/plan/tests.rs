@@ -394,3 +394,21 @@ fn json_document_is_pinned() {
     let text = text.replace(env!("CARGO_PKG_VERSION"), "VERSION");
     insta::assert_snapshot!(text);
 }
+
+#[test]
+fn config_inside_a_replaced_data_directory_is_written_after_the_base_backup() {
+    // The RHEL layout keeps the configuration in the data directory: a base backup
+    // brings the upstream's files, so the standby's must be written again even
+    // when the ones there now already match.
+    let inventory = THREE_HOSTS.replace("    pg_version: 15\n", "    pg_version: 15\n    pg_config_dir: \"{{ pg_data_dir }}\"\n");
+    let (desired, playbook) = desired(&inventory);
+    let mut facts = converged_cluster(&desired);
+    if let Some(Ok(db2)) = facts.get_mut("db2") {
+        db2.data_directory.system_identifier = Some("7399999999999999999".into());
+    }
+    let text = check(&desired, &playbook, facts, &PlanOptions::default());
+    let db2 = text.split("db3 (").next().unwrap_or_default();
+    assert!(db2.contains("+ postgresql_conf   create /var/lib/postgresql/15/main/postgresql.conf"), "{db2}");
+    assert!(db2.contains("+ pg_hba_conf       create /var/lib/postgresql/15/main/pg_hba.conf"), "{db2}");
+    assert!(text.contains("      postgresql_conf   /var/lib/postgresql/15/main/postgresql.conf is up to date"), "db3 keeps its data directory\n{text}");
+}
