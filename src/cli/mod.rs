@@ -2,6 +2,9 @@
 //! builds an options struct and calls the library.
 
 mod apply;
+mod graph;
+mod render;
+mod validate;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -21,6 +24,12 @@ pub struct Cli {
 enum Command {
     /// Show what would change (--dry-run) or converge every host to the inventory
     Apply(apply::ApplyArgs),
+    /// Check the inventory, playbook and templates, reporting every problem; contacts no host
+    Validate(validate::ValidateArgs),
+    /// Write the files a host should have under a directory, for review; secrets are never written
+    Render(render::RenderArgs),
+    /// Print the step graph across hosts as Graphviz DOT; contacts no host
+    Graph(graph::GraphArgs),
 }
 
 /// Parses the arguments, runs the subcommand and turns its result into an exit code.
@@ -38,5 +47,8 @@ pub fn run() -> ExitCode {
     };
     match cli.command {
         Command::Apply(args) => runtime.block_on(apply::run(args)),
+        Command::Validate(args) => validate::run(args),
+        Command::Render(args) => render::run(args),
+        Command::Graph(args) => graph::run(args),
     }
 }

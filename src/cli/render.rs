@@ -1,0 +1,55 @@
+//! `pgconverge render`.
+
+use clap::Args;
+use pgconverge::printer::Printer;
+use pgconverge::render_out::{RenderError, RenderOptions, render};
+use pgconverge::secret::Redactor;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Writes the files a host should have under DIR, mirroring their absolute paths \
+(DIR/etc/postgresql/15/main/postgresql.conf), for review or golden tests. Contacts no host.\n\n\
+A sensitive file (the .pgpass) is written with `(sensitive)` and a note in place of its content: \
+the replication password is never written. Any other secret of the inventory that a template \
+puts into a file is replaced by `(sensitive)` as well."
+)]
+pub struct RenderArgs {
+    /// The Ansible-style YAML inventory
+    #[arg(short, long, value_name = "FILE")]
+    inventory: PathBuf,
+    /// The host whose files are written
+    #[arg(long, value_name = "HOST")]
+    host: String,
+    /// The directory to write into (created if needed); secrets are written as `(sensitive)`
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// A playbook to use instead of the built-in one
+    #[arg(short, long, value_name = "FILE")]
+    playbook: Option<PathBuf>,
+    /// A directory of templates to use instead of the built-in ones
+    #[arg(long, value_name = "DIR")]
+    templates: Option<PathBuf>,
+}
+
+pub fn run(args: RenderArgs) -> ExitCode {
+    let options = RenderOptions {
+        inventory: args.inventory,
+        playbook: args.playbook,
+        templates: args.templates,
+        host: args.host,
+        out: args.out,
+    };
+    match render(&options, Printer::new) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(RenderError::Input(diagnostics)) => {
+            super::validate::report(&options.inventory, &diagnostics);
+            ExitCode::from(1)
+        }
+        Err(error) => {
+            Printer::new(Redactor::default()).error(&error.to_string());
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! `pgconverge validate`: check the inventory, playbook and templates without
+//! contacting any host.
+
+use clap::Args;
+use pgconverge::apply::load;
+use pgconverge::desired::DesiredState;
+use pgconverge::diagnostic::Diagnostics;
+use pgconverge::inventory::{Inventory, Role};
+use pgconverge::printer::Printer;
+use pgconverge::secret::Redactor;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The Ansible-style YAML inventory
+    #[arg(short, long, value_name = "FILE")]
+    inventory: PathBuf,
+    /// A playbook to use instead of the built-in one
+    #[arg(short, long, value_name = "FILE")]
+    playbook: Option<PathBuf>,
+    /// A directory of templates to use instead of the built-in ones
+    #[arg(long, value_name = "DIR")]
+    templates: Option<PathBuf>,
+}
+
+pub fn run(args: ValidateArgs) -> ExitCode {
+    match load(
+        &args.inventory,
+        args.playbook.as_deref(),
+        args.templates.as_deref(),
+    ) {
+        Ok(loaded) => {
+            let printer = Printer::new(Redactor::new(loaded.desired.secrets.clone()));
+            printer.out(&summary(&args.inventory, &loaded.desired));
+            ExitCode::SUCCESS
+        }
+        Err(diagnostics) => {
+            report(&args.inventory, &diagnostics);
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `inventory.yaml: 3 hosts (1 primary, 2 standbys), 24 steps: valid`.
+fn summary(inventory: &Path, desired: &DesiredState) -> String {
+    let count = |role: Role| {
+        desired
+            .hosts
+            .values()
+            .filter(|host| host.role == role)
+            .count()
+    };
+    let plural = |count: usize, one: &str, many: &str| {
+        format!("{count} {}", if count == 1 { one } else { many })
+    };
+    format!(
+        "{}: {} ({}, {}), {}: valid",
+        inventory.display(),
+        plural(desired.hosts.len(), "host", "hosts"),
+        plural(count(Role::Primary), "primary", "primaries"),
+        plural(count(Role::Standby), "standby", "standbys"),
+        plural(desired.graph.nodes().count(), "step", "steps"),
+    )
+}
+
+/// Prints every diagnostic as one `error: ` line on stderr. When the inventory
+/// itself is sound (the problem is in the playbook or a template), its secrets
+/// are known and redacted, as everywhere else.
+pub(super) fn report(inventory: &Path, diagnostics: &Diagnostics) {
+    let printer = Printer::new(redactor_for(inventory));
+    for diagnostic in &diagnostics.0 {
+        printer.error(&diagnostic.to_string());
+    }
+}
+
+fn redactor_for(inventory: &Path) -> Redactor {
+    let Ok(inventory) = Inventory::load(inventory) else {
+        return Redactor::default();
+    };
+    let secrets = inventory.hosts.values().flat_map(|host| {
+        inventory
+            .sensitive_vars
+            .iter()
+            .filter_map(|name| host.vars.get(name)?.as_str().map(str::to_string))
+    });
+    Redactor::new(secrets.collect::<Vec<_>>())
+}
