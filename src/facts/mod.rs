@@ -63,6 +63,8 @@ pub struct WalReceiver {
     pub status: String,
     pub sender_host: String,
     pub sender_port: Option<u16>,
+    /// The timeline the receiver streams (`received_tli`).
+    pub timeline: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -70,6 +72,8 @@ pub struct ReplicationClient {
     pub application_name: String,
     pub client_address: String,
     pub state: String,
+    /// How far the client's replay is behind this server, in bytes.
+    pub replay_lag_bytes: Option<i64>,
 }
 
 /// What a running server reports about itself.
@@ -80,6 +84,13 @@ pub struct ServerFacts {
     pub configuration_loaded: i64,
     /// When the server started (seconds since the epoch): a restart changes it.
     pub started: i64,
+    /// The WAL position reached: written on a primary, received on a standby.
+    pub position: Option<Lsn>,
+    /// On a standby, the WAL position replayed.
+    pub replay_position: Option<Lsn>,
+    pub replay_paused: bool,
+    /// On a standby, seconds since the last replayed transaction committed.
+    pub replay_lag_seconds: Option<i64>,
     pub settings: IndexMap<String, ObservedSetting>,
     pub replication_role: Option<ObservedRole>,
     pub wal_receiver: Option<WalReceiver>,
@@ -103,6 +114,13 @@ pub struct DataDirectory {
     /// Content of `PG_VERSION`, when the directory holds a cluster.
     pub pg_version: Option<String>,
     pub system_identifier: Option<String>,
+    /// `pg_controldata`'s "Database cluster state" (`in production`, `shut down`, ...).
+    pub cluster_state: Option<String>,
+    /// The timeline of the latest checkpoint.
+    pub timeline: Option<u32>,
+    /// `pg_rewind` needs one of these two.
+    pub wal_log_hints: bool,
+    pub checksums: bool,
     pub standby_signal: bool,
     pub recovery_conf: bool,
     /// Number of database directories under `base/`; a fresh cluster has three.
@@ -119,6 +137,23 @@ impl DataDirectory {
     /// True when the stopped cluster holds more databases than a fresh one.
     pub fn has_user_databases_on_disk(&self) -> bool {
         self.database_directories > 3
+    }
+}
+
+/// A WAL position (`16/B374D848`), comparable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Lsn(pub u64);
+
+impl Lsn {
+    pub fn parse(text: &str) -> Option<Lsn> {
+        let (high, low) = text.trim().split_once('/')?;
+        Some(Lsn((u64::from_str_radix(high, 16).ok()? << 32) | u64::from_str_radix(low, 16).ok()?))
+    }
+}
+
+impl std::fmt::Display for Lsn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:X}/{:X}", self.0 >> 32, self.0 & 0xFFFF_FFFF)
     }
 }
 
@@ -143,6 +178,11 @@ impl HostFacts {
 
     pub fn is_running(&self) -> bool {
         self.server.is_some()
+    }
+
+    /// Running and not in recovery: a primary that accepts writes.
+    pub fn is_writable_primary(&self) -> bool {
+        self.server.as_ref().is_some_and(|server| !server.in_recovery)
     }
 
     pub fn system_identifier(&self) -> Option<&str> {

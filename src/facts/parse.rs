@@ -53,9 +53,17 @@ pub fn parse(request: &FactsRequest, output: &str) -> Result<HostFacts, FactsErr
             );
         }
     }
+    let controldata = text("data.controldata").unwrap_or_default();
+    let control = |label: &str| {
+        controldata.lines().find_map(|line| line.strip_prefix(label).and_then(|rest| rest.strip_prefix(':')).map(|value| value.trim().to_string()))
+    };
     facts.data_directory = DataDirectory {
         pg_version: text("data.pg_version"),
-        system_identifier: text("data.system_identifier").filter(|id| !id.is_empty()),
+        system_identifier: control("Database system identifier").filter(|id| !id.is_empty()),
+        cluster_state: control("Database cluster state"),
+        timeline: control("Latest checkpoint's TimeLineID").and_then(|timeline| timeline.parse().ok()),
+        wal_log_hints: control("wal_log_hints setting").is_some_and(|value| value == "on"),
+        checksums: control("Data page checksum version").is_some_and(|value| value != "0"),
         standby_signal: values.contains_key("data.standby_signal"),
         recovery_conf: values.contains_key("data.recovery_conf"),
         database_directories: text("data.database_directories")
@@ -152,21 +160,27 @@ fn parse_server(output: &str) -> Result<ServerFacts, FactsError> {
         replication: flag(row, 1),
         password_verifier: Sensitive::new(field(row, 2)),
     });
-    let wal_receiver = rows("wal_receiver")
-        .first()
-        .map(|row| wal_receiver(&field(row, 0), &field(row, 1), &field(row, 2)));
+    let wal_receiver = rows("wal_receiver").first().map(|row| WalReceiver {
+        timeline: field(row, 3).parse().ok(),
+        ..wal_receiver(&field(row, 0), &field(row, 1), &field(row, 2))
+    });
     let replication_clients = rows("replication")
         .iter()
         .map(|row| ReplicationClient {
             application_name: field(row, 0),
             client_address: field(row, 1),
             state: field(row, 2),
+            replay_lag_bytes: field(row, 3).parse().ok(),
         })
         .collect();
     Ok(ServerFacts {
         in_recovery: flag(state_row, 0),
         configuration_loaded: field(state_row, 1).parse().unwrap_or(0),
         started: field(state_row, 2).parse().unwrap_or(0),
+        position: Lsn::parse(&field(state_row, 3)),
+        replay_position: Lsn::parse(&field(state_row, 4)),
+        replay_paused: flag(state_row, 5) || field(state_row, 5) == "true",
+        replay_lag_seconds: field(state_row, 6).parse().ok(),
         settings,
         replication_role,
         wal_receiver,
@@ -188,6 +202,7 @@ fn wal_receiver(status: &str, host_or_conninfo: &str, port: &str) -> WalReceiver
                 .map(|value| value.trim_matches('\'').to_string())
         };
         return WalReceiver {
+            timeline: None,
             status: status.to_string(),
             sender_host: value("host").unwrap_or_default(),
             sender_port: value("port").and_then(|port| port.parse().ok()),
@@ -197,6 +212,7 @@ fn wal_receiver(status: &str, host_or_conninfo: &str, port: &str) -> WalReceiver
         status: status.to_string(),
         sender_host: host_or_conninfo.to_string(),
         sender_port: port.parse().ok(),
+        timeline: None,
     }
 }
 
@@ -226,7 +242,7 @@ mod tests {
     fn a_running_standby_is_read_completely() {
         let sep = FIELD_SEPARATOR;
         let server = format!(
-            "@@state\nt{sep}1700000000{sep}1690000000\n@@settings\nshared_buffers{sep}postmaster{sep}t\nwork_mem{sep}user{sep}f\n@@role\n@@wal_receiver\nstreaming{sep}10.0.0.11{sep}5432\n@@replication\n@@databases\napp\n"
+            "@@state\nt{sep}1700000000{sep}1690000000{sep}0/3000148{sep}0/3000060{sep}f{sep}12\n@@settings\nshared_buffers{sep}postmaster{sep}t\nwork_mem{sep}user{sep}f\n@@role\n@@wal_receiver\nstreaming{sep}10.0.0.11{sep}5432\n@@replication\n@@databases\napp\n"
         );
         let output = [
             line("os_user", "/var/lib/postgresql"),
@@ -235,7 +251,7 @@ mod tests {
             line("file.0.content", "port = 5432\n"),
             line("directory.0.stat", "postgres:postgres:700:1"),
             line("data.pg_version", "15\n"),
-            line("data.system_identifier", "7301"),
+            line("data.controldata", "pg_control version number:            1300\nDatabase system identifier:           7301\nDatabase cluster state:               in archive recovery\nLatest checkpoint's TimeLineID:       2\nwal_log_hints setting:                on\nData page checksum version:           0\n"),
             line("data.database_directories", "4"),
             line("data.standby_signal", "yes"),
             line("server", &server),
@@ -260,9 +276,16 @@ mod tests {
         );
         assert_eq!(facts.system_identifier(), Some("7301"));
         assert!(facts.data_directory.standby_signal);
+        assert_eq!(facts.data_directory.cluster_state.as_deref(), Some("in archive recovery"));
+        assert_eq!(facts.data_directory.timeline, Some(2));
+        assert!(facts.data_directory.wal_log_hints && !facts.data_directory.checksums);
         let server = facts.server.expect("running");
         assert!(server.in_recovery);
         assert_eq!(server.started, 1690000000);
+        assert_eq!(server.position, Lsn::parse("0/3000148"));
+        assert_eq!(server.replay_position.map(|lsn| lsn.to_string()).as_deref(), Some("0/3000060"));
+        assert!(!server.replay_paused);
+        assert_eq!(server.replay_lag_seconds, Some(12));
         assert_eq!(server.settings_pending_restart(), vec!["shared_buffers"]);
         assert!(server.replication_role.is_none());
         assert_eq!(

@@ -69,7 +69,7 @@ fn data_directory_section(request: &FactsRequest) -> String {
         r#"DATA={data_dir}
 if [ -f "$DATA/PG_VERSION" ]; then
   emit data.pg_version "$(cat "$DATA/PG_VERSION")"
-  emit data.system_identifier "$(as_pg {bin_dir}/pg_controldata -D "$DATA" 2>/dev/null | sed -n 's/^Database system identifier: *//p')"
+  emit data.controldata "$(as_pg {bin_dir}/pg_controldata -D "$DATA" 2>/dev/null)"
   emit data.database_directories "$(ls "$DATA/base" 2>/dev/null | wc -l)"
   [ -f "$DATA/standby.signal" ] && emit data.standby_signal yes
   [ -f "$DATA/recovery.conf" ] && emit data.recovery_conf yes
@@ -79,13 +79,66 @@ fi
     )
 }
 
+/// The names of the WAL functions, which PostgreSQL 10 renamed from `xlog`/`location`.
+struct WalFunctions {
+    current: &'static str,
+    receive: &'static str,
+    replay: &'static str,
+    paused: &'static str,
+    diff: &'static str,
+}
+
+impl WalFunctions {
+    fn for_version(version_num: u32) -> WalFunctions {
+        if version_num >= 1000 {
+            WalFunctions {
+                current: "pg_current_wal_lsn()",
+                receive: "pg_last_wal_receive_lsn()",
+                replay: "pg_last_wal_replay_lsn()",
+                paused: "pg_is_wal_replay_paused()",
+                diff: "pg_wal_lsn_diff",
+            }
+        } else {
+            WalFunctions {
+                current: "pg_current_xlog_location()",
+                receive: "pg_last_xlog_receive_location()",
+                replay: "pg_last_xlog_replay_location()",
+                paused: "pg_is_xlog_replay_paused()",
+                diff: "pg_xlog_location_diff",
+            }
+        }
+    }
+}
+
 fn server_section(request: &FactsRequest) -> String {
+    let wal = WalFunctions::for_version(request.pg_version_num);
     let wal_receiver_query = if request.pg_version_num >= 1100 {
-        "select status, coalesce(sender_host, ''), coalesce(sender_port::text, '') from pg_stat_wal_receiver;"
+        "select status, coalesce(sender_host, ''), coalesce(sender_port::text, ''), coalesce(received_tli::text, '') from pg_stat_wal_receiver;"
     } else {
         // Before 11 the receiver reports only its connection string; `parse` reads host and port from it.
-        "select status, coalesce(conninfo, ''), '' from pg_stat_wal_receiver;"
+        "select status, coalesce(conninfo, ''), '', coalesce(received_tli::text, '') from pg_stat_wal_receiver;"
     };
+    // The position a server has reached: written on a primary, received on a standby;
+    // the replay position and pause state only mean something in recovery.
+    let state_query = format!(
+        "select pg_is_in_recovery(), extract(epoch from pg_conf_load_time())::bigint, extract(epoch from pg_postmaster_start_time())::bigint, \
+case when pg_is_in_recovery() then coalesce({receive}, {replay})::text else {current}::text end, \
+case when pg_is_in_recovery() then coalesce({replay}::text, '') else '' end, \
+case when pg_is_in_recovery() then {paused}::text else 'false' end, \
+coalesce(extract(epoch from now() - pg_last_xact_replay_timestamp())::bigint::text, '');",
+        receive = wal.receive,
+        replay = wal.replay,
+        current = wal.current,
+        paused = wal.paused,
+    );
+    let replication_query = format!(
+        "select coalesce(application_name, ''), coalesce(host(client_addr), ''), coalesce(state, ''), \
+coalesce({diff}(case when pg_is_in_recovery() then {replay} else {current} end, {replay_column})::bigint::text, '') from pg_stat_replication;",
+        diff = wal.diff,
+        current = wal.current,
+        replay = wal.replay,
+        replay_column = if request.pg_version_num >= 1000 { "replay_lsn" } else { "replay_location" },
+    );
     let pending_restart = if request.pg_version_num >= 905 {
         "pending_restart"
     } else {
@@ -95,7 +148,7 @@ fn server_section(request: &FactsRequest) -> String {
     format!(
         r#"SQL_OUT=$(as_pg psql -XAtq -h {socket} -p {port} -d postgres -v ON_ERROR_STOP=1 -v role={role} -F '{separator}' 2>&1 <<'PGCONVERGE_SQL'
 \echo @@state
-select pg_is_in_recovery(), extract(epoch from pg_conf_load_time())::bigint, extract(epoch from pg_postmaster_start_time())::bigint;
+{state_query}
 \echo @@settings
 select name, context, {pending_restart} from pg_settings;
 \echo @@role
@@ -103,7 +156,7 @@ select rolcanlogin, rolreplication, coalesce(rolpassword, '') from pg_authid whe
 \echo @@wal_receiver
 {wal_receiver_query}
 \echo @@replication
-select coalesce(application_name, ''), coalesce(host(client_addr), ''), coalesce(state, '') from pg_stat_replication;
+{replication_query}
 \echo @@databases
 select datname from pg_database where datname not in ('postgres', 'template0', 'template1');
 PGCONVERGE_SQL

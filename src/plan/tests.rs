@@ -84,6 +84,10 @@ fn server(in_recovery: bool) -> ServerFacts {
         in_recovery,
         configuration_loaded: 2_000,
         started: 1_500,
+        position: None,
+        replay_position: None,
+        replay_paused: false,
+        replay_lag_seconds: None,
         settings: settings
             .iter()
             .map(|(name, context)| (name.to_string(), setting(context)))
@@ -160,8 +164,7 @@ fn converged_host(host: &DesiredHost, upstream_address: Option<&str>) -> HostFac
         running.wal_receiver = Some(WalReceiver {
             status: "streaming".into(),
             sender_host: address.into(),
-            sender_port: Some(5432),
-        });
+            sender_port: Some(5432), timeline: None });
     } else {
         let verifier = crate::scram::new_verifier(PASSWORD)
             .map(|v| v.to_string())
