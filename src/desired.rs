@@ -53,9 +53,13 @@ impl PgVersion {
     /// The value templates compare against: `15`, or `9.6` for the old two-part versions.
     fn template_value(self) -> Value {
         if self.0 >= 1000 {
-            Value::from(self.0 / 100)
-        } else {
-            serde_json::json!(f64::from(self.0) / 100.0)
+            return Value::from(self.0 / 100);
+        }
+        // 906 is 9.6, not 906 / 100 = 9.06 (which compares below 9.3); reading the
+        // written form gives the same number as the literal `9.6` in a template.
+        match self.to_string().parse::<f64>() {
+            Ok(number) => serde_json::json!(number),
+            Err(_) => Value::from(self.0),
         }
     }
 }
@@ -478,11 +482,23 @@ fn host_settings(inventory: &Inventory, host: &Host) -> Result<HostSettings, Dia
 }
 
 /// The variables templates see: the host's own, `hostvars`, `groups`, and values
-/// pgconverge derives (`primary_conninfo`, a numeric `pg_version`).
+/// pgconverge derives: `primary_conninfo`, a numeric `pg_version`, `pg_has` (what
+/// this version has, from `src/versions.rs`: `pg_has.standby_signal`,
+/// `pg_has.wal_keep_size`, ...) and `standby_count` (the standbys of the cluster).
 fn template_context(inventory: &Inventory, host: &Host, settings: &HostSettings) -> Value {
     let mut context = inventory.template_context(&host.name);
     if let Value::Object(map) = &mut context {
         map.insert("pg_version".into(), settings.pg_version.template_value());
+        map.insert(
+            "pg_has".into(),
+            crate::versions::template_flags(settings.pg_version),
+        );
+        let standby_count = inventory
+            .hosts
+            .values()
+            .filter(|other| other.role == Role::Standby)
+            .count();
+        map.insert("standby_count".into(), Value::from(standby_count));
         map.entry("wal_keep_segments").or_insert(Value::from(64));
         let conninfo = host
             .upstream
@@ -639,6 +655,85 @@ mod tests {
             "libpq before 10 reads ~/.pgpass itself\n{}",
             recovery.content
         );
+    }
+
+    #[test]
+    fn templates_compare_two_part_versions_as_written() {
+        // 9.6 must compare above 9.3, as `pg_version >= 9.3` in a template reads.
+        assert_eq!(PgVersion(906).template_value(), json!(9.6));
+        assert_eq!(PgVersion(803).template_value(), json!(8.3));
+        assert_eq!(PgVersion(1500).template_value(), json!(15));
+    }
+
+    fn template_context_for(text: &str, host: &str) -> Value {
+        let inventory = Inventory::parse(std::path::Path::new("inventory.yaml"), text, &|_| None)
+            .unwrap_or_else(|error| panic!("{error}"));
+        let host = inventory
+            .hosts
+            .get(host)
+            .unwrap_or_else(|| panic!("no host {host}"));
+        let settings = host_settings(&inventory, host).unwrap_or_else(|error| panic!("{error}"));
+        template_context(&inventory, host, &settings)
+    }
+
+    #[test]
+    fn template_context_says_what_the_version_has() {
+        let text = "all:\n  vars:\n    pg_version: \"9.6\"\n    replication_password: x\n  children:\n    primary:\n      hosts:\n        db1: {}\n    standby:\n      hosts:\n        db2: {}\n        db3: {}\n";
+        let context = template_context_for(text, "db2");
+        assert_eq!(context["pg_version"], json!(9.6));
+        assert_eq!(context["standby_count"], json!(2));
+        let has = &context["pg_has"];
+        assert_eq!(has["streaming_replication"], json!(true));
+        assert_eq!(has["wal_level_replica"], json!(true));
+        assert_eq!(has["unix_socket_directories"], json!(true));
+        assert_eq!(has["standby_signal"], json!(false));
+        assert_eq!(has["wal_keep_size"], json!(false));
+    }
+
+    #[test]
+    fn a_warm_standby_sharing_the_archive_keeps_every_segment() {
+        // With one standby, pg_standby may remove what it no longer needs (%r);
+        // with several reading one archive, that would remove what others need.
+        let one = desired_for("\"8.4\"");
+        let Some(DesiredStep::RecoveryConfig {
+            recovery_conf: Some(recovery),
+        }) = one
+            .hosts
+            .get("db2")
+            .and_then(|host| host.steps.get("recovery_config"))
+        else {
+            panic!("PostgreSQL 8.4 needs recovery.conf");
+        };
+        assert!(
+            recovery.content.contains("/usr/lib/postgresql/8.4/bin/pg_standby -t /var/lib/postgresql/8.4/main/promote.trigger /var/lib/postgresql/wal_archive %f %p %r'"),
+            "{}",
+            recovery.content
+        );
+        let text = "all:\n  vars:\n    pg_version: \"8.4\"\n    replication_password: x\n  children:\n    primary:\n      hosts:\n        db1: {}\n    standby:\n      hosts:\n        db2: {}\n        db3: {}\n";
+        let inventory = Inventory::parse(std::path::Path::new("inventory.yaml"), text, &|_| None)
+            .unwrap_or_else(|error| panic!("{error}"));
+        let playbook = Playbook::load(None).unwrap_or_else(|error| panic!("{error}"));
+        let two = DesiredState::build(&inventory, &playbook, &Renderer::new(None))
+            .unwrap_or_else(|error| panic!("{error}"));
+        for standby in ["db2", "db3"] {
+            let Some(DesiredStep::RecoveryConfig {
+                recovery_conf: Some(recovery),
+            }) = two
+                .hosts
+                .get(standby)
+                .and_then(|host| host.steps.get("recovery_config"))
+            else {
+                panic!("PostgreSQL 8.4 needs recovery.conf");
+            };
+            assert!(
+                recovery
+                    .content
+                    .contains("/var/lib/postgresql/wal_archive %f %p'"),
+                "{}",
+                recovery.content
+            );
+            assert!(!recovery.content.contains("%r'"), "{}", recovery.content);
+        }
     }
 
     #[test]

@@ -20,3 +20,4 @@ pub mod scram;
 pub mod secret;
 pub mod shell;
 pub mod transport;
+pub mod versions;

@@ -1,5 +1,6 @@
 //! Rules on the rendered values of each host: ports, the PostgreSQL version,
-//! whole-number settings, the shapes of `pg_settings` and the lists, the
+//! whole-number settings, the shapes of `pg_settings` and the lists, whether
+//! each `pg_settings` name exists in the host's PostgreSQL version, the
 //! hot-standby rule between a standby and its upstream, `replication_password`,
 //! and probable typos in variable names.
 
@@ -63,6 +64,12 @@ pub fn check_host(host: &str, resolved: &ResolvedHost, problems: &mut Problems) 
     }
     if let Some(settings) = vars.get("pg_settings") {
         check_pg_settings(host, settings, problems);
+        let version = vars
+            .get("pg_version")
+            .and_then(|version| crate::desired::PgVersion::parse(&version.value));
+        if let Some(version) = version {
+            check_pg_settings_exist_in(host, settings, version, problems);
+        }
     }
     for name in ["pg_hba_extra", "sensitive_vars"] {
         if let Some(list) = vars.get(name) {
@@ -127,6 +134,26 @@ fn check_pg_settings(host: &str, settings: &Resolved, problems: &mut Problems) {
         );
         let place = key_location(settings, name);
         problems.add_for_host(place, host, "`pg_settings` of ", after);
+    }
+}
+
+/// Each `pg_settings` name must exist in the host's PostgreSQL version (as
+/// `src/versions.rs` knows them), or the server would refuse to start.
+fn check_pg_settings_exist_in(
+    host: &str,
+    settings: &Resolved,
+    version: crate::desired::PgVersion,
+    problems: &mut Problems,
+) {
+    let Value::Object(map) = &settings.value else {
+        return;
+    };
+    for (name, value) in map {
+        let Some(problem) = crate::versions::setting_problem(name, value, version) else {
+            continue;
+        };
+        let place = key_location(settings, name);
+        problems.add_for_host(place, host, "`pg_settings` of ", format!(": {problem}"));
     }
 }
 
@@ -376,6 +403,39 @@ sensitive_vars: [1]
             "pg_settings:\n  work_mem: 4MB\n  max_connections: 10\n",
             &[
                 "inventory.yml:3:3: `pg_settings` of host `db1` sets `max_connections`: set the variable `max_connections` instead, so that a standby's value can be checked against its upstream's",
+            ],
+        );
+    }
+
+    #[test]
+    fn pg_settings_must_exist_in_the_hosts_version() {
+        check(
+            "pg_version: 15\npg_settings:\n  work_mem: 4MB\n  wal_keep_segments: 64\n  checkpoint_segments: 32\n",
+            &[
+                "inventory.yml:4:3: `pg_settings` of host `db1`: `wal_keep_segments` does not exist in PostgreSQL 15 (removed in 13: use wal_keep_size)",
+                "inventory.yml:5:3: `pg_settings` of host `db1`: `checkpoint_segments` does not exist in PostgreSQL 15 (removed in 9.5: use max_wal_size and min_wal_size)",
+            ],
+        );
+        check(
+            "pg_version: \"9.4\"\npg_settings:\n  max_wal_size: 1GB\n  primary_conninfo: host=db1\n  password_encryption: scram-sha-256\n",
+            &[
+                "inventory.yml:3:3: `pg_settings` of host `db1`: `max_wal_size` does not exist in PostgreSQL 9.4 (introduced in 9.5: use checkpoint_segments)",
+                "inventory.yml:4:3: `pg_settings` of host `db1`: `primary_conninfo` is not a postgresql.conf setting in PostgreSQL 9.4 (a recovery.conf setting before 12: pgconverge writes recovery.conf for standbys itself)",
+                "inventory.yml:5:3: `pg_settings` of host `db1`: `password_encryption = scram-sha-256` is not accepted by PostgreSQL 9.4 (introduced in 10: use on (md5))",
+            ],
+        );
+        check(
+            "pg_version: 13\npg_settings:\n  wal_keep_size: 1GB\n  max_slot_wal_keep_size: 10GB\n",
+            &[],
+        );
+    }
+
+    #[test]
+    fn pg_settings_are_not_checked_against_an_invalid_version() {
+        check(
+            "pg_version: fifteen\npg_settings:\n  wal_keep_segments: 64\n",
+            &[
+                "inventory.yml:1:13: `pg_version` of host `db1` must be a PostgreSQL major version (8.3 to 9.6 written with two numbers, or 10 and up), not \"fifteen\"",
             ],
         );
     }

@@ -1,0 +1,682 @@
+//! What changed between PostgreSQL major versions, as data: the forms a file must
+//! take ([`FEATURES`], which templates read as `pg_has.NAME`) and the settings that
+//! exist only in some versions ([`SETTINGS`] and [`SETTING_VALUES`], against which
+//! validation checks the inventory's `pg_settings`), so that a host's `pg_version`
+//! picks the right form and a setting its server would refuse is reported before
+//! any host is contacted, not by a server that fails to start.
+//!
+//! Each entry says in a comment what changed when. The sources are the release
+//! notes of each version ("Migration to Version N") and the documentation of the
+//! settings, "Server Configuration" and, up to 11, "Recovery Configuration".
+
+use crate::desired::PgVersion;
+use serde_json::{Map, Value};
+
+/// The oldest version pgconverge supports (the warm standby of 8.3).
+pub const OLDEST: PgVersion = PgVersion(803);
+
+/// The major versions in which something exists: from `since`, up to but not
+/// including `until` (`None`: still there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub since: PgVersion,
+    pub until: Option<PgVersion>,
+}
+
+impl Window {
+    /// From `since` on.
+    const fn from(since: u32) -> Window {
+        Window {
+            since: PgVersion(since),
+            until: None,
+        }
+    }
+
+    /// From `since` up to, not including, `until`.
+    const fn between(since: u32, until: u32) -> Window {
+        Window {
+            since: PgVersion(since),
+            until: Some(PgVersion(until)),
+        }
+    }
+
+    /// In every supported version before `until`.
+    const fn before(until: u32) -> Window {
+        Window::between(OLDEST.0, until)
+    }
+
+    pub fn contains(self, version: PgVersion) -> bool {
+        version >= self.since && self.until.is_none_or(|until| version < until)
+    }
+}
+
+/// A change in the way a configuration file must be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Feature {
+    /// The name templates test, as `pg_has.NAME`.
+    pub name: &'static str,
+    pub window: Window,
+}
+
+impl Feature {
+    pub fn in_version(self, version: PgVersion) -> bool {
+        self.window.contains(version)
+    }
+}
+
+/// 9.0: streaming replication and hot standby. `wal_level`, `max_wal_senders`,
+/// `wal_keep_segments` and `hot_standby` appear in postgresql.conf, `standby_mode`,
+/// `primary_conninfo` and `trigger_file` in recovery.conf, and the `replication`
+/// keyword in pg_hba.conf. Before, a standby is a warm standby: it replays the
+/// WAL segments its primary archives, waiting for each with `pg_standby`
+/// (8.3 added both `pg_standby` and `archive_mode`), and accepts no queries.
+pub const STREAMING_REPLICATION: Feature = Feature {
+    name: "streaming_replication",
+    window: Window::from(900),
+};
+
+/// 8.4: pg_hba.conf options became `name=value` pairs, and `ident` without a
+/// `map=` option allows the operating-system user of the same name. 8.3 needs
+/// the map written out: `ident sameuser`.
+pub const IDENT_WITHOUT_MAP: Feature = Feature {
+    name: "ident_without_map",
+    window: Window::from(804),
+};
+
+/// 9.1: the `peer` method names what `ident` did on a local socket (the
+/// operating-system user from the kernel); before, local lines say `ident`.
+pub const PEER_AUTHENTICATION: Feature = Feature {
+    name: "peer_authentication",
+    window: Window::from(901),
+};
+
+/// 9.6: `wal_level` values `archive` and `hot_standby` merged into `replica`
+/// (the old names are still accepted as its aliases); before, a standby that
+/// accepts queries needs `hot_standby`.
+pub const WAL_LEVEL_REPLICA: Feature = Feature {
+    name: "wal_level_replica",
+    window: Window::from(906),
+};
+
+/// 10: SCRAM-SHA-256: the pg_hba.conf method `scram-sha-256` and
+/// `password_encryption = 'scram-sha-256'`. Before, passwords are md5.
+pub const SCRAM_SHA_256: Feature = Feature {
+    name: "scram_sha_256",
+    window: Window::from(1000),
+};
+
+/// 14: `password_encryption` defaults to `scram-sha-256`, and its Boolean-like
+/// values (`on` meant md5) are no longer accepted.
+pub const SCRAM_SHA_256_BY_DEFAULT: Feature = Feature {
+    name: "scram_sha_256_by_default",
+    window: Window::from(1400),
+};
+
+/// 10: libpq's `passfile` connection parameter, so `primary_conninfo` can name
+/// the password file. Before, libpq reads `~/.pgpass` of the server's user itself.
+pub const CONNINFO_PASSFILE: Feature = Feature {
+    name: "conninfo_passfile",
+    window: Window::from(1000),
+};
+
+/// 10: "xlog" became "wal": the directory `pg_xlog` is `pg_wal`, and
+/// `pg_basebackup --xlog-method` is `--wal-method` (src/execute/script.rs).
+pub const PG_WAL: Feature = Feature {
+    name: "pg_wal",
+    window: Window::from(1000),
+};
+
+/// 12: recovery.conf is gone (a server that finds one refuses to start). A
+/// standby is marked by an empty `standby.signal` in the data directory, and
+/// its settings (`primary_conninfo`, `restore_command`, ...) live in
+/// postgresql.conf.
+pub const STANDBY_SIGNAL: Feature = Feature {
+    name: "standby_signal",
+    window: Window::from(1200),
+};
+
+/// Every feature, for the templates.
+pub const FEATURES: [Feature; 9] = [
+    STREAMING_REPLICATION,
+    IDENT_WITHOUT_MAP,
+    PEER_AUTHENTICATION,
+    WAL_LEVEL_REPLICA,
+    SCRAM_SHA_256,
+    SCRAM_SHA_256_BY_DEFAULT,
+    CONNINFO_PASSFILE,
+    PG_WAL,
+    STANDBY_SIGNAL,
+];
+
+/// A setting that exists only in some versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    pub name: &'static str,
+    /// The versions whose postgresql.conf accepts it (`None`: none).
+    pub postgresql_conf: Option<Window>,
+    /// The versions that read it from recovery.conf instead (`None`: none).
+    pub recovery_conf: Option<Window>,
+    /// What to do instead in a version before it existed.
+    pub before: Option<&'static str>,
+    /// What to do instead in a version after it was removed.
+    pub after: Option<&'static str>,
+}
+
+impl Setting {
+    /// A postgresql.conf setting of the versions in `window`.
+    const fn conf(name: &'static str, window: Window) -> Setting {
+        Setting {
+            name,
+            postgresql_conf: Some(window),
+            recovery_conf: None,
+            before: None,
+            after: None,
+        }
+    }
+
+    /// A recovery.conf setting of the versions in `window`, never one of postgresql.conf.
+    const fn recovery(name: &'static str, window: Window) -> Setting {
+        Setting {
+            name,
+            postgresql_conf: None,
+            recovery_conf: Some(window),
+            before: None,
+            after: None,
+        }
+    }
+
+    /// A recovery.conf setting from `since` that moved into postgresql.conf in 12.
+    const fn moved_in_12(name: &'static str, since: u32) -> Setting {
+        Setting {
+            name,
+            postgresql_conf: Some(Window::from(1200)),
+            recovery_conf: Some(Window::between(since, 1200)),
+            before: None,
+            after: None,
+        }
+    }
+
+    const fn before(self, advice: &'static str) -> Setting {
+        Setting {
+            before: Some(advice),
+            ..self
+        }
+    }
+
+    const fn after(self, advice: &'static str) -> Setting {
+        Setting {
+            after: Some(advice),
+            ..self
+        }
+    }
+
+    /// Whether postgresql.conf of `version` accepts this setting.
+    pub fn in_postgresql_conf(&self, version: PgVersion) -> bool {
+        self.postgresql_conf
+            .is_some_and(|window| window.contains(version))
+    }
+
+    /// Why postgresql.conf of `version` cannot have this setting, or `None`
+    /// when it can. The text follows the setting's name, as in "`NAME` does not
+    /// exist in PostgreSQL 15 (removed in 13: use wal_keep_size)".
+    pub fn problem_in(&self, version: PgVersion) -> Option<String> {
+        if self.in_postgresql_conf(version) {
+            return None;
+        }
+        let name = self.name;
+        if self
+            .recovery_conf
+            .is_some_and(|window| window.contains(version))
+        {
+            let moved = match self.postgresql_conf {
+                Some(window) => format!(" before {}", window.since),
+                None => String::new(),
+            };
+            return Some(format!(
+                "`{name}` is not a postgresql.conf setting in PostgreSQL {version} (a recovery.conf setting{moved}: pgconverge writes recovery.conf for standbys itself)"
+            ));
+        }
+        let windows = [self.postgresql_conf, self.recovery_conf];
+        let since = windows.iter().flatten().map(|window| window.since).min();
+        let advice =
+            |advice: Option<&str>| advice.map(|text| format!(": {text}")).unwrap_or_default();
+        match since {
+            Some(since) if version < since => Some(format!(
+                "`{name}` does not exist in PostgreSQL {version} (introduced in {since}{})",
+                advice(self.before)
+            )),
+            _ => {
+                let removed = windows
+                    .iter()
+                    .flatten()
+                    .filter_map(|window| window.until)
+                    .filter(|until| *until <= version)
+                    .max();
+                let when = removed
+                    .map(|until| format!("removed in {until}"))
+                    .unwrap_or_else(|| "removed".to_string());
+                Some(format!(
+                    "`{name}` does not exist in PostgreSQL {version} ({when}{})",
+                    advice(self.after)
+                ))
+            }
+        }
+    }
+}
+
+/// Settings with a version window: those pgconverge's own templates choose
+/// between, those of replication and recovery, and other well-known renames and
+/// removals. A name not listed here is not checked.
+pub const SETTINGS: &[Setting] = &[
+    // 9.3: `unix_socket_directory` became `unix_socket_directories`, a list.
+    Setting::conf("unix_socket_directory", Window::before(903))
+        .after("use unix_socket_directories"),
+    Setting::conf("unix_socket_directories", Window::from(903))
+        .before("use unix_socket_directory"),
+    // 9.5: `checkpoint_segments` was replaced by `max_wal_size` and `min_wal_size`.
+    Setting::conf("checkpoint_segments", Window::before(905))
+        .after("use max_wal_size and min_wal_size"),
+    Setting::conf("max_wal_size", Window::from(905)).before("use checkpoint_segments"),
+    Setting::conf("min_wal_size", Window::from(905)).before("use checkpoint_segments"),
+    // 9.0: streaming replication and hot standby brought the WAL level, WAL
+    // senders, kept WAL and queries on standbys.
+    Setting::conf("wal_level", Window::from(900))
+        .before("a warm standby before 9.0 needs only archive_mode and archive_command"),
+    Setting::conf("max_wal_senders", Window::from(900))
+        .before("there is no streaming replication before 9.0"),
+    Setting::conf("hot_standby", Window::from(900))
+        .before("a warm standby before 9.0 accepts no queries"),
+    Setting::conf("max_standby_archive_delay", Window::from(900))
+        .before("a warm standby before 9.0 accepts no queries"),
+    Setting::conf("max_standby_streaming_delay", Window::from(900))
+        .before("a warm standby before 9.0 accepts no queries"),
+    // 9.0 to 12: WAL kept for standbys counted in segments; 13 counts it in
+    // bytes with `wal_keep_size`, and adds `max_slot_wal_keep_size`.
+    Setting::conf("wal_keep_segments", Window::between(900, 1300))
+        .before("there is no streaming replication before 9.0")
+        .after("use wal_keep_size"),
+    Setting::conf("wal_keep_size", Window::from(1300)).before("use wal_keep_segments"),
+    Setting::conf("max_slot_wal_keep_size", Window::from(1300)),
+    // 9.0 to 15: `vacuum_defer_cleanup_age` was removed in 16.
+    Setting::conf("vacuum_defer_cleanup_age", Window::between(900, 1600))
+        .after("use hot_standby_feedback or a replication slot"),
+    // 9.1: synchronous replication and feedback from hot standbys.
+    Setting::conf("synchronous_standby_names", Window::from(901)),
+    Setting::conf("hot_standby_feedback", Window::from(901)),
+    // 9.1 added `replication_timeout`; 9.3 renamed it `wal_sender_timeout` and
+    // added `wal_receiver_timeout`.
+    Setting::conf("replication_timeout", Window::between(901, 903))
+        .after("use wal_sender_timeout"),
+    Setting::conf("wal_sender_timeout", Window::from(903)).before("use replication_timeout (9.1 and 9.2)"),
+    Setting::conf("wal_receiver_timeout", Window::from(903)),
+    // 9.4: replication slots, dynamic background workers, and hint bits in WAL
+    // (which pg_rewind needs).
+    Setting::conf("max_replication_slots", Window::from(904)),
+    Setting::conf("max_worker_processes", Window::from(904)),
+    Setting::conf("wal_log_hints", Window::from(904)),
+    // 15: `archive_library`, an alternative to `archive_command`.
+    Setting::conf("archive_library", Window::from(1500)).before("use archive_command"),
+    // 9.6 added `force_parallel_mode`; 16 renamed it `debug_parallel_query`.
+    Setting::conf("force_parallel_mode", Window::between(906, 1600))
+        .after("use debug_parallel_query"),
+    Setting::conf("debug_parallel_query", Window::from(1600))
+        .before("use force_parallel_mode (9.6 to 15)"),
+    // 8.4 added `stats_temp_directory`; 15 keeps statistics in shared memory
+    // and removed it.
+    Setting::conf("stats_temp_directory", Window::between(804, 1500)),
+    // 9.0 to 11: a standby is a server with `standby_mode = on` in recovery.conf;
+    // 12 removed the setting for the file `standby.signal`.
+    Setting::recovery("standby_mode", Window::between(900, 1200))
+        .before("a warm standby before 9.0 waits for WAL in pg_standby, which pgconverge configures")
+        .after("pgconverge writes standby.signal for standbys"),
+    // 9.0 to 11: `trigger_file` in recovery.conf; 12 renamed it
+    // `promote_trigger_file` and moved it into postgresql.conf; 16 removed it.
+    Setting::recovery("trigger_file", Window::between(900, 1200))
+        .before("a warm standby before 9.0 is promoted by the trigger file of pg_standby, which pgconverge configures")
+        .after("use promote_trigger_file (12 to 15), or `pg_ctl promote`"),
+    Setting::conf("promote_trigger_file", Window::between(1200, 1600))
+        .before("pgconverge writes trigger_file in recovery.conf for standbys")
+        .after("promote with `pg_ctl promote` or `SELECT pg_promote()`"),
+    // Recovery settings read from recovery.conf until 11 and from
+    // postgresql.conf from 12: `restore_command` and `recovery_target_timeline`
+    // since 8.0 (8.3 here, the oldest supported), `recovery_end_command` since
+    // 8.4, `primary_conninfo` and `archive_cleanup_command` since 9.0,
+    // `recovery_target_name` since 9.1, `primary_slot_name` and
+    // `recovery_min_apply_delay` since 9.4, `recovery_target_action` since 9.5
+    // (replacing `pause_at_recovery_target` of 9.1), `recovery_target_lsn` since 10.
+    Setting::moved_in_12("restore_command", OLDEST.0),
+    Setting::moved_in_12("recovery_target_timeline", OLDEST.0),
+    Setting::moved_in_12("recovery_end_command", 804),
+    Setting::moved_in_12("primary_conninfo", 900)
+        .before("there is no streaming replication before 9.0"),
+    Setting::moved_in_12("archive_cleanup_command", 900),
+    Setting::moved_in_12("recovery_target_name", 901),
+    Setting::moved_in_12("primary_slot_name", 904),
+    Setting::moved_in_12("recovery_min_apply_delay", 904),
+    Setting::moved_in_12("recovery_target_action", 905)
+        .before("use pause_at_recovery_target (9.1 to 9.4)"),
+    Setting::moved_in_12("recovery_target_lsn", 1000),
+    Setting::recovery("pause_at_recovery_target", Window::between(901, 905))
+        .after("use recovery_target_action"),
+];
+
+/// A value of a setting that only some versions accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SettingValue {
+    pub setting: &'static str,
+    /// The value as written in postgresql.conf (compared without regard to case).
+    pub value: &'static str,
+    /// Other spellings of the same value, such as the Boolean words.
+    pub aliases: &'static [&'static str],
+    pub window: Window,
+    pub before: Option<&'static str>,
+    pub after: Option<&'static str>,
+}
+
+/// The spellings of a true and of a false Boolean setting.
+const TRUE_WORDS: &[&str] = &["on", "true", "yes", "1"];
+const FALSE_WORDS: &[&str] = &["off", "false", "no", "0"];
+
+/// Values of settings that only some versions accept.
+pub const SETTING_VALUES: &[SettingValue] = &[
+    // Up to 9.6 `password_encryption` is a Boolean (on: md5, off: stored as
+    // written). 10 made it `md5` or `scram-sha-256`, removed `off` (no more
+    // unencrypted passwords) and kept `on` as an alias of md5; 14 no longer
+    // accepts the Boolean-like values and defaults to `scram-sha-256`.
+    SettingValue {
+        setting: "password_encryption",
+        value: "scram-sha-256",
+        aliases: &[],
+        window: Window::from(1000),
+        before: Some("use on (md5)"),
+        after: None,
+    },
+    SettingValue {
+        setting: "password_encryption",
+        value: "md5",
+        aliases: &[],
+        window: Window::from(1000),
+        before: Some("use on"),
+        after: None,
+    },
+    SettingValue {
+        setting: "password_encryption",
+        value: "on",
+        aliases: TRUE_WORDS,
+        window: Window::before(1400),
+        before: None,
+        after: Some("use scram-sha-256 or md5"),
+    },
+    SettingValue {
+        setting: "password_encryption",
+        value: "off",
+        aliases: FALSE_WORDS,
+        window: Window::before(1000),
+        before: None,
+        after: Some("use scram-sha-256 or md5, since passwords are always stored encrypted"),
+    },
+    // 9.6: `wal_level = replica` (before: `archive` or `hot_standby`); 9.4:
+    // `wal_level = logical`.
+    SettingValue {
+        setting: "wal_level",
+        value: "replica",
+        aliases: &[],
+        window: Window::from(906),
+        before: Some("use hot_standby"),
+        after: None,
+    },
+    SettingValue {
+        setting: "wal_level",
+        value: "logical",
+        aliases: &[],
+        window: Window::from(904),
+        before: None,
+        after: None,
+    },
+];
+
+/// The text of a `pg_settings` value as postgresql.conf reads it, for comparison.
+fn value_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.trim().to_lowercase()),
+        Value::Bool(flag) => Some(if *flag { "on" } else { "off" }.to_string()),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    }
+}
+
+/// Why postgresql.conf of `version` cannot have `name = value`, or `None` when
+/// it can (or when the setting is not in the curated tables).
+pub fn setting_problem(name: &str, value: &Value, version: PgVersion) -> Option<String> {
+    if let Some(problem) = SETTINGS
+        .iter()
+        .find(|setting| setting.name == name)
+        .and_then(|setting| setting.problem_in(version))
+    {
+        return Some(problem);
+    }
+    let text = value_text(value)?;
+    let rule = SETTING_VALUES.iter().find(|rule| {
+        rule.setting == name && (rule.value == text || rule.aliases.contains(&text.as_str()))
+    })?;
+    if rule.window.contains(version) {
+        return None;
+    }
+    let (when, advice) = if version < rule.window.since {
+        (format!("introduced in {}", rule.window.since), rule.before)
+    } else {
+        let removed = rule
+            .window
+            .until
+            .map(|until| until.to_string())
+            .unwrap_or_default();
+        (format!("removed in {removed}"), rule.after)
+    };
+    let advice = advice.map(|text| format!(": {text}")).unwrap_or_default();
+    Some(format!(
+        "`{name} = {text}` is not accepted by PostgreSQL {version} ({when}{advice})"
+    ))
+}
+
+/// What templates see as `pg_has`: each feature by name, and each setting of
+/// [`SETTINGS`] by name, true when postgresql.conf of `version` accepts it.
+pub fn template_flags(version: PgVersion) -> Value {
+    let mut flags = Map::new();
+    for feature in FEATURES {
+        flags.insert(
+            feature.name.into(),
+            Value::Bool(feature.in_version(version)),
+        );
+    }
+    for setting in SETTINGS {
+        flags.insert(
+            setting.name.into(),
+            Value::Bool(setting.in_postgresql_conf(version)),
+        );
+    }
+    Value::Object(flags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn version(text: &str) -> PgVersion {
+        PgVersion::parse(&json!(text)).unwrap_or_else(|| panic!("{text} is a version"))
+    }
+
+    fn problem(name: &str, value: Value, at: &str) -> Option<String> {
+        setting_problem(name, &value, version(at))
+    }
+
+    #[test]
+    fn windows_include_their_start_and_exclude_their_end() {
+        let window = Window::between(900, 1300);
+        assert!(!window.contains(version("8.4")));
+        assert!(window.contains(version("9.0")));
+        assert!(window.contains(version("12")));
+        assert!(!window.contains(version("13")));
+        assert!(Window::from(1200).contains(version("17")));
+    }
+
+    #[test]
+    fn a_removed_setting_names_its_replacement() {
+        assert_eq!(
+            problem("wal_keep_segments", json!(64), "15").as_deref(),
+            Some(
+                "`wal_keep_segments` does not exist in PostgreSQL 15 (removed in 13: use wal_keep_size)"
+            )
+        );
+        assert_eq!(
+            problem("checkpoint_segments", json!(32), "9.5").as_deref(),
+            Some(
+                "`checkpoint_segments` does not exist in PostgreSQL 9.5 (removed in 9.5: use max_wal_size and min_wal_size)"
+            )
+        );
+        assert_eq!(
+            problem("promote_trigger_file", json!("/tmp/t"), "16").as_deref(),
+            Some(
+                "`promote_trigger_file` does not exist in PostgreSQL 16 (removed in 16: promote with `pg_ctl promote` or `SELECT pg_promote()`)"
+            )
+        );
+    }
+
+    #[test]
+    fn a_setting_too_new_for_the_version_says_what_to_use() {
+        assert_eq!(
+            problem("max_wal_size", json!("1GB"), "9.4").as_deref(),
+            Some(
+                "`max_wal_size` does not exist in PostgreSQL 9.4 (introduced in 9.5: use checkpoint_segments)"
+            )
+        );
+        assert_eq!(
+            problem("wal_level", json!("archive"), "8.4").as_deref(),
+            Some(
+                "`wal_level` does not exist in PostgreSQL 8.4 (introduced in 9.0: a warm standby before 9.0 needs only archive_mode and archive_command)"
+            )
+        );
+        assert_eq!(
+            problem("max_slot_wal_keep_size", json!("10GB"), "12").as_deref(),
+            Some("`max_slot_wal_keep_size` does not exist in PostgreSQL 12 (introduced in 13)")
+        );
+    }
+
+    #[test]
+    fn recovery_settings_belong_in_recovery_conf_before_12() {
+        assert_eq!(
+            problem("primary_conninfo", json!("host=db1"), "11").as_deref(),
+            Some(
+                "`primary_conninfo` is not a postgresql.conf setting in PostgreSQL 11 (a recovery.conf setting before 12: pgconverge writes recovery.conf for standbys itself)"
+            )
+        );
+        assert_eq!(
+            problem("standby_mode", json!("on"), "9.6").as_deref(),
+            Some(
+                "`standby_mode` is not a postgresql.conf setting in PostgreSQL 9.6 (a recovery.conf setting: pgconverge writes recovery.conf for standbys itself)"
+            )
+        );
+        assert_eq!(
+            problem("standby_mode", json!("on"), "12").as_deref(),
+            Some(
+                "`standby_mode` does not exist in PostgreSQL 12 (removed in 12: pgconverge writes standby.signal for standbys)"
+            )
+        );
+        assert_eq!(problem("restore_command", json!("cp %p"), "12"), None);
+        assert_eq!(problem("primary_conninfo", json!("host=db1"), "17"), None);
+    }
+
+    #[test]
+    fn settings_inside_their_window_and_unlisted_ones_pass() {
+        for (name, at) in [
+            ("wal_keep_segments", "12"),
+            ("wal_keep_size", "13"),
+            ("unix_socket_directory", "9.2"),
+            ("unix_socket_directories", "9.3"),
+            ("promote_trigger_file", "15"),
+            ("work_mem", "8.3"),
+            ("work_mem", "17"),
+        ] {
+            assert_eq!(problem(name, json!("x"), at), None, "{name} in {at}");
+        }
+    }
+
+    #[test]
+    fn values_only_some_versions_accept_are_reported() {
+        assert_eq!(
+            problem("password_encryption", json!(true), "14").as_deref(),
+            Some(
+                "`password_encryption = on` is not accepted by PostgreSQL 14 (removed in 14: use scram-sha-256 or md5)"
+            )
+        );
+        assert_eq!(problem("password_encryption", json!("on"), "13"), None);
+        assert_eq!(problem("password_encryption", json!(false), "9.6"), None);
+        assert_eq!(
+            problem("password_encryption", json!("off"), "10").as_deref(),
+            Some(
+                "`password_encryption = off` is not accepted by PostgreSQL 10 (removed in 10: use scram-sha-256 or md5, since passwords are always stored encrypted)"
+            )
+        );
+        assert_eq!(
+            problem("password_encryption", json!("scram-sha-256"), "9.6").as_deref(),
+            Some(
+                "`password_encryption = scram-sha-256` is not accepted by PostgreSQL 9.6 (introduced in 10: use on (md5))"
+            )
+        );
+        assert_eq!(
+            problem("password_encryption", json!("SCRAM-SHA-256"), "10"),
+            None
+        );
+        assert_eq!(
+            problem("wal_level", json!("replica"), "9.5").as_deref(),
+            Some(
+                "`wal_level = replica` is not accepted by PostgreSQL 9.5 (introduced in 9.6: use hot_standby)"
+            )
+        );
+        assert_eq!(problem("wal_level", json!("hot_standby"), "15"), None);
+    }
+
+    #[test]
+    fn every_setting_is_listed_once_and_has_a_window() {
+        for (index, setting) in SETTINGS.iter().enumerate() {
+            assert!(
+                setting.postgresql_conf.is_some() || setting.recovery_conf.is_some(),
+                "{} exists nowhere",
+                setting.name
+            );
+            assert!(
+                !SETTINGS[..index]
+                    .iter()
+                    .any(|other| other.name == setting.name),
+                "{} is listed twice",
+                setting.name
+            );
+            assert!(
+                !FEATURES.iter().any(|feature| feature.name == setting.name),
+                "{} is both a feature and a setting",
+                setting.name
+            );
+        }
+    }
+
+    #[test]
+    fn templates_see_features_and_settings_by_name() {
+        let flags = template_flags(version("11"));
+        assert_eq!(flags["streaming_replication"], json!(true));
+        assert_eq!(flags["standby_signal"], json!(false));
+        assert_eq!(flags["wal_keep_segments"], json!(true));
+        assert_eq!(flags["wal_keep_size"], json!(false));
+        assert_eq!(flags["primary_conninfo"], json!(false));
+        let flags = template_flags(version("8.3"));
+        assert_eq!(flags["streaming_replication"], json!(false));
+        assert_eq!(flags["ident_without_map"], json!(false));
+        assert_eq!(
+            template_flags(version("15"))["promote_trigger_file"],
+            json!(true)
+        );
+        assert_eq!(
+            template_flags(version("16"))["promote_trigger_file"],
+            json!(false)
+        );
+    }
+}
