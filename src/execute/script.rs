@@ -62,6 +62,7 @@ pub fn scripts(operation: &Operation) -> Vec<HostScript> {
             context,
             ..
         } => own(base_backup(upstream_host, *upstream_port, context)),
+        Operation::Rewind { upstream_host, upstream_port, context, .. } => own(rewind(upstream_host, *upstream_port, context)),
         Operation::WriteStandbySignal { data_dir, owner } => own(format!(
             "{}set -e\nF={}/standby.signal\ntouch \"$F\"\nchown {} \"$F\"\necho \"created $F\"\n",
             prelude(owner),
@@ -247,6 +248,57 @@ if [ -n "$ASIDE" ]; then echo "cloned from {host_text}; the previous data direct
     )
 }
 
+/// Rejoins a former primary: stops it cleanly (finishing crash recovery in
+/// single-user mode if it crashed), then `pg_rewind` copies what diverged from the
+/// upstream. Its configuration stays; the recovery step and the start follow.
+fn rewind(upstream_host: &str, upstream_port: u16, context: &ServerContext) -> String {
+    format!(
+        r#"{prelude}DATA={data}
+if {psql} -c 'select 1' >/dev/null 2>&1; then
+  {stop} || {{ echo "could not stop PostgreSQL before pg_rewind" >&2; exit 1; }}
+fi
+STATE=$(as_pg {bin}/pg_controldata -D "$DATA" | sed -n 's/^Database cluster state: *//p')
+case "$STATE" in
+  "shut down"|"shut down in recovery") ;;
+  *)
+    # pg_rewind needs a cleanly shut down target: finish crash recovery first.
+    if ! OUT=$(as_pg {bin}/postgres --single -D "$DATA" -c config_file={config} postgres </dev/null 2>&1); then
+      echo "crash recovery of $DATA before pg_rewind failed:" >&2; printf '%s
+' "$OUT" >&2; exit 1
+    fi
+    ;;
+esac
+SOURCE="host={host} port={port} user={user} dbname=postgres"
+if ! OUT=$(as_pg env PGPASSFILE={pgpass} {bin}/pg_rewind --target-pgdata="$DATA" --source-server="$SOURCE" 2>&1); then
+  echo "pg_rewind from {host_text} failed:" >&2
+  printf '%s
+' "$OUT" >&2
+  exit 1
+fi
+printf '%s
+' "$OUT" | tail -n 1
+"#,
+        prelude = prelude(&context.os_user),
+        psql = psql(context),
+        data = quote(&context.data_dir),
+        stop = context.stop_command,
+        bin = quote(&context.bin_dir),
+        config = quote(&format!("{}/postgresql.conf", context.config_dir)),
+        host = conninfo_word(upstream_host),
+        port = upstream_port,
+        user = conninfo_word(&context.replication_user),
+        pgpass = quote(&format!("{}/.pgpass", context.home_dir)),
+        host_text = plain(upstream_host),
+    )
+}
+
+/// A connection-string value that can stand inside the double-quoted `SOURCE=`:
+/// single-quoted for libpq, with shell-special characters removed.
+fn conninfo_word(value: &str) -> String {
+    let cleaned: String = value.chars().filter(|c| !matches!(c, '"' | '$' | '`' | '\\' | '\'')).collect();
+    format!("'{cleaned}'")
+}
+
 /// Creates or alters the role with a precomputed SCRAM verifier, so the plaintext
 /// password never reaches the server; statement logging is off for the session so
 /// the verifier does not land in the server log either.
@@ -266,9 +318,10 @@ BEGIN
   END IF;
 END
 $pgconverge$;
-PGCONVERGE_SQL
+{grants}PGCONVERGE_SQL
 echo "role {name_text} has REPLICATION LOGIN and the wanted password"
 "#,
+        grants = rewind_grants(&identifier, context.pg_version_num),
         name_text = plain(name),
         prelude = prelude(&context.os_user),
         psql = psql(context),
@@ -356,6 +409,23 @@ exit 1
         psql = psql(context),
         name_text = application_name.replace(['"', '$', '`', '\\', '\''], ""),
     )
+}
+
+/// From PostgreSQL 11 the replication role may run `pg_rewind` against this server
+/// once it can read the files pg_rewind compares; before, pg_rewind needs a superuser.
+fn rewind_grants(identifier: &str, version_num: u32) -> String {
+    if version_num < 1100 {
+        return String::new();
+    }
+    [
+        "pg_catalog.pg_ls_dir(text, boolean, boolean)",
+        "pg_catalog.pg_stat_file(text, boolean)",
+        "pg_catalog.pg_read_binary_file(text)",
+        "pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)",
+    ]
+    .iter()
+    .map(|function| format!("GRANT EXECUTE ON FUNCTION {function} TO {identifier};\n"))
+    .collect()
 }
 
 impl ServerContext {

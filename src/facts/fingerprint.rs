@@ -93,9 +93,10 @@ pub fn fingerprint(facts: &HostFacts, salt: &str, secret_files: &[String]) -> Fi
             let role = match &server.replication_role {
                 None => "(none)".to_string(),
                 Some(role) => format!(
-                    "{}|{}|{}",
+                    "{}|{}|{}|{}",
                     role.can_login,
                     role.replication,
+                    role.rewind_grants,
                     digest(&[role.password_verifier.expose().as_bytes()])
                 ),
             };

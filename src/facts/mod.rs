@@ -56,6 +56,8 @@ pub struct ObservedRole {
     pub replication: bool,
     /// The stored password verifier; compared, never printed.
     pub password_verifier: Sensitive<String>,
+    /// The role may read the files `pg_rewind` needs (PostgreSQL 11 and later).
+    pub rewind_grants: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -159,6 +159,7 @@ fn parse_server(output: &str) -> Result<ServerFacts, FactsError> {
         can_login: flag(row, 0),
         replication: flag(row, 1),
         password_verifier: Sensitive::new(field(row, 2)),
+        rewind_grants: flag(row, 3),
     });
     let wal_receiver = rows("wal_receiver").first().map(|row| WalReceiver {
         timeline: field(row, 3).parse().ok(),

@@ -144,6 +144,12 @@ coalesce({diff}(case when pg_is_in_recovery() then {replay} else {current} end, 
     } else {
         "false"
     };
+    // pg_rewind may run as a non-superuser from 11 when it may read the source's files.
+    let rewind_grant = if request.pg_version_num >= 1100 {
+        "has_function_privilege(rolname, 'pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)', 'execute')"
+    } else {
+        "false"
+    };
     let separator = FIELD_SEPARATOR;
     format!(
         r#"SQL_OUT=$(as_pg psql -XAtq -h {socket} -p {port} -d postgres -v ON_ERROR_STOP=1 -v role={role} -F '{separator}' 2>&1 <<'PGCONVERGE_SQL'
@@ -152,7 +158,7 @@ coalesce({diff}(case when pg_is_in_recovery() then {replay} else {current} end, 
 \echo @@settings
 select name, context, {pending_restart} from pg_settings;
 \echo @@role
-select rolcanlogin, rolreplication, coalesce(rolpassword, '') from pg_authid where rolname = :'role';
+select rolcanlogin, rolreplication, coalesce(rolpassword, ''), {rewind_grant} from pg_authid where rolname = :'role';
 \echo @@wal_receiver
 {wal_receiver_query}
 \echo @@replication

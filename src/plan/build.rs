@@ -109,64 +109,51 @@ fn unreachable_host(host: &DesiredHost, error: String) -> HostPlan {
     }
 }
 
-/// Whether this run gives the host a new data directory (a new cluster or a base backup).
-fn replaces_data(
-    host: &DesiredHost,
-    facts: &HostFacts,
-    desired: &DesiredState,
-    all_facts: &GatheredFacts,
-) -> bool {
-    if host
-        .steps
-        .values()
-        .any(|step| matches!(step, DesiredStep::ClusterInit))
-        && !facts.data_directory.exists()
-    {
+/// Whether this run gives the host a new data directory (a new cluster, a base
+/// backup, or a rewind that stops it and brings it onto its upstream's timeline).
+fn replaces_data(host: &DesiredHost, facts: &HostFacts, desired: &DesiredState, all_facts: &GatheredFacts) -> bool {
+    if host.steps.values().any(|step| matches!(step, DesiredStep::ClusterInit)) && !facts.data_directory.exists() {
         return true;
     }
-    host.steps
-        .values()
-        .any(|step| matches!(step, DesiredStep::BaseBackup))
-        && base_backup_reason(host, facts, desired, all_facts).is_some()
+    host.steps.values().any(|step| matches!(step, DesiredStep::BaseBackup))
+        && !matches!(data_directory_action(host, facts, desired, all_facts), DataDirectoryAction::Keep)
 }
 
-/// Why a standby needs a fresh base backup, judged by facts; `None` when its data
-/// directory already is a standby of the right upstream.
-fn base_backup_reason(
-    host: &DesiredHost,
-    facts: &HostFacts,
-    desired: &DesiredState,
-    all_facts: &GatheredFacts,
-) -> Option<String> {
+/// What a standby's data directory needs, judged by facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum DataDirectoryAction {
+    /// It already is a standby of its upstream's cluster.
+    Keep,
+    /// A fresh base backup, for the reason given.
+    Clone(String),
+    /// It belongs to the upstream's cluster but ran as a primary (a former primary
+    /// after a failover): `pg_rewind` brings it onto the upstream's timeline.
+    Rewind(String),
+}
+
+fn data_directory_action(host: &DesiredHost, facts: &HostFacts, desired: &DesiredState, all_facts: &GatheredFacts) -> DataDirectoryAction {
     let upstream = host.upstream.as_deref().unwrap_or("?");
     let data = &facts.data_directory;
     if !data.exists() {
-        return Some(format!("{} holds no cluster", host.settings.data_dir));
+        return DataDirectoryAction::Clone(format!("{} holds no cluster", host.settings.data_dir));
     }
-    let upstream_facts = all_facts
-        .get(upstream)
-        .and_then(|facts| facts.as_ref().ok());
+    let upstream_facts = all_facts.get(upstream).and_then(|facts| facts.as_ref().ok());
     let upstream_initialised_now = desired.hosts.get(upstream).is_some_and(|upstream_host| {
-        upstream_host
-            .steps
-            .values()
-            .any(|step| matches!(step, DesiredStep::ClusterInit))
-            && upstream_facts.is_some_and(|f| !f.data_directory.exists())
+        upstream_host.steps.values().any(|step| matches!(step, DesiredStep::ClusterInit)) && upstream_facts.is_some_and(|f| !f.data_directory.exists())
     });
     let upstream_id = upstream_facts.and_then(HostFacts::system_identifier);
+    let clone = |reason: String| DataDirectoryAction::Clone(reason);
     match (facts.system_identifier(), upstream_id) {
-        (_, _) if upstream_initialised_now => {
-            Some(format!("{upstream} gets a new cluster in this run"))
+        _ if upstream_initialised_now => clone(format!("{upstream} gets a new cluster in this run")),
+        (Some(own), Some(theirs)) if own != theirs => clone(format!("its system identifier {own} is not {upstream}'s ({theirs})")),
+        (None, _) => clone("its system identifier cannot be read".to_string()),
+        (_, None) => clone(format!("{upstream}'s system identifier is unknown")),
+        _ if data.standby_signal || data.recovery_conf => DataDirectoryAction::Keep,
+        _ if host.settings.pg_version.0 < 1100 => {
+            clone(format!("it ran as a primary, and pg_rewind needs PostgreSQL 11 or later to run without a superuser (this is {})", host.settings.pg_version))
         }
-        (Some(own), Some(theirs)) if own != theirs => Some(format!(
-            "its system identifier {own} is not {upstream}'s ({theirs})"
-        )),
-        (None, _) => Some("its system identifier cannot be read".to_string()),
-        (_, None) => Some(format!("{upstream}'s system identifier is unknown")),
-        _ if !(data.standby_signal || data.recovery_conf) => {
-            Some("it is not a standby (no standby.signal or recovery.conf)".to_string())
-        }
-        _ => None,
+        _ if !(data.wal_log_hints || data.checksums) => clone("it ran as a primary, and pg_rewind needs wal_log_hints or data checksums, which it has neither of".to_string()),
+        _ => DataDirectoryAction::Rewind(format!("it ran as a primary of the same cluster (timeline {})", data.timeline.map(|t| t.to_string()).unwrap_or_else(|| "?".into()))),
     }
 }
 
@@ -417,16 +404,30 @@ impl HostPlanner<'_> {
     fn base_backup(&self) -> PlannedStep {
         let upstream_name = self.host.upstream.clone().unwrap_or_default();
         let Some(upstream) = self.desired.hosts.get(&upstream_name) else {
-            return refused(format!(
-                "upstream `{upstream_name}` is not in the inventory"
-            ));
+            return refused(format!("upstream `{upstream_name}` is not in the inventory"));
         };
-        let Some(reason) = base_backup_reason(self.host, self.facts, self.desired, self.all_facts)
-        else {
-            return noop(format!(
-                "data directory is a standby of {upstream_name} (system identifier {})",
-                self.facts.system_identifier().unwrap_or("?")
-            ));
+        let data_dir = &self.host.settings.data_dir;
+        let reason = match data_directory_action(self.host, self.facts, self.desired, self.all_facts) {
+            DataDirectoryAction::Keep => {
+                return noop(format!(
+                    "data directory is a standby of {upstream_name} (system identifier {})",
+                    self.facts.system_identifier().unwrap_or("?")
+                ));
+            }
+            DataDirectoryAction::Rewind(reason) => {
+                let operation = Operation::Rewind {
+                    upstream: upstream_name.clone(),
+                    upstream_host: upstream.settings.replication_host.clone(),
+                    upstream_port: upstream.settings.port,
+                    context: self.context(),
+                };
+                return change(
+                    Change::Update,
+                    format!("rejoin {upstream_name} with pg_rewind: {reason}; what was written on it after the split is discarded"),
+                    operation,
+                );
+            }
+            DataDirectoryAction::Clone(reason) => reason,
         };
         let exists = self.facts.data_directory.exists();
         let operation = Operation::BaseBackup {
@@ -436,13 +437,8 @@ impl HostPlanner<'_> {
             move_aside: exists,
             context: self.context(),
         };
-        let data_dir = &self.host.settings.data_dir;
         if !exists {
-            return change(
-                Change::Create,
-                format!("clone {upstream_name} into {data_dir} with pg_basebackup ({reason})"),
-                operation,
-            );
+            return change(Change::Create, format!("clone {upstream_name} into {data_dir} with pg_basebackup ({reason})"), operation);
         }
         let mut step = change(
             Change::ReplaceData,
@@ -535,6 +531,9 @@ impl HostPlanner<'_> {
         }
         if !role.can_login {
             differences.push("LOGIN".to_string());
+        }
+        if settings.pg_version.0 >= 1100 && !role.rewind_grants {
+            differences.push("the grants pg_rewind needs".to_string());
         }
         if !scram::verifier_matches(role.password_verifier.expose(), password.expose()) {
             differences.push(format!("password {REDACTED}"));

@@ -101,6 +101,14 @@ pub enum Operation {
         #[serde(skip)]
         context: ServerContext,
     },
+    /// Brings a former primary onto its upstream's timeline with `pg_rewind`.
+    Rewind {
+        upstream: String,
+        upstream_host: String,
+        upstream_port: u16,
+        #[serde(skip)]
+        context: ServerContext,
+    },
     WriteStandbySignal {
         data_dir: String,
         owner: String,

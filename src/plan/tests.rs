@@ -173,6 +173,7 @@ fn converged_host(host: &DesiredHost, upstream_address: Option<&str>) -> HostFac
             can_login: true,
             replication: true,
             password_verifier: Sensitive::new(verifier),
+            rewind_grants: true,
         });
     }
     facts.server = Some(running);
