@@ -269,6 +269,13 @@ pub async fn apply(
         OutputFormat::Json => printer.plan_to_stderr(&plan),
     }
     let summary = plan.summary();
+    if plan.blocked.is_some() {
+        if options.format == OutputFormat::Json {
+            printer.json(&document);
+        }
+        gathered.close().await;
+        return Ok(ApplyResult::Failed);
+    }
     if options.dry_run {
         if let Some(out) = &options.out {
             let salt = saved::new_secret_key();

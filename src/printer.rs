@@ -151,6 +151,9 @@ pub fn plan_text(plan: &Plan) -> String {
     for host in &plan.hosts {
         host_plan(host, &mut lines);
     }
+    if let Some(blocked) = &plan.blocked {
+        lines.push(format!("{RED}Blocked{RED:#}: {blocked}."));
+    }
     lines.push(summary_line(&plan.summary()));
     lines.join("\n")
 }
@@ -185,7 +188,7 @@ fn step_lines(step: &PlannedStep, width: usize, lines: &mut Vec<String>) {
         Change::Noop => DIM,
         Change::Create => GREEN,
         Change::Update => YELLOW,
-        Change::Start | Change::Restart | Change::Reload => CYAN,
+        Change::Start | Change::Stop | Change::Restart | Change::Reload => CYAN,
         Change::ReplaceData => RED,
         Change::Check => Style::new(),
     };
@@ -235,6 +238,9 @@ pub fn summary_line(summary: &Summary) -> String {
         summary.reload,
         summary.replace_data
     );
+    if summary.stop > 0 {
+        line.push_str(&format!(", {} to stop", summary.stop));
+    }
     if summary.destructive > 0 {
         line.push_str(&format!(", {} destructive", summary.destructive));
     }

@@ -336,6 +336,12 @@ fn service(action: ServiceAction, context: &ServerContext) -> String {
             "{start}\nwait_for_server\necho started\n",
             start = context.start_command
         ),
+        ServiceAction::Stop => format!(
+            "{stop}\ni=0\nwhile {psql} -c 'select 1' >/dev/null 2>&1; do\n  i=$((i + 1)); [ $i -lt {limit} ] || {{ echo \"PostgreSQL still answers after the stop\" >&2; exit 1; }}; sleep 0.5\ndone\necho stopped\n",
+            stop = context.stop_command,
+            psql = psql(context),
+            limit = SERVER_WAIT_SECONDS * 2
+        ),
         ServiceAction::Restart => format!(
             "{restart}\nwait_for_server\necho restarted\n",
             restart = context.restart_command

@@ -30,7 +30,8 @@ pub fn plan(
 ) -> Plan {
     let in_scope =
         |host: &str| options.limit.is_empty() || options.limit.iter().any(|name| name == host);
-    let order: Vec<NodeId> = match desired.graph.topological_order() {
+    let guard = super::guard::split_brain_guard(desired, facts);
+    let mut order: Vec<NodeId> = match desired.graph.topological_order() {
         Ok(order) => order
             .into_iter()
             .filter(|node| in_scope(&node.host))
@@ -49,7 +50,7 @@ pub fn plan(
         })
         .map(|host| host.name.clone())
         .collect();
-    let hosts = desired
+    let mut hosts: Vec<HostPlan> = desired
         .hosts
         .values()
         .filter(|host| in_scope(&host.name))
@@ -77,25 +78,30 @@ pub fn plan(
             }
         })
         .collect();
+    let mut blocked = guard.blocked.clone();
+    let guard_edges = guard.edges(desired, &order);
+    for (host_name, fence) in &guard.fences {
+        match hosts.iter_mut().find(|host| &host.name == host_name) {
+            Some(host) if host.error.is_none() => {
+                host.steps.insert(0, fence.clone());
+                order.insert(0, fence.node(host_name));
+            }
+            _ => {
+                blocked.get_or_insert_with(|| {
+                    format!("split-brain guard: `{host_name}` is a writable primary beside the inventory's primary and is not part of this run: include it (--limit) or stop it first. Nothing was changed")
+                });
+            }
+        }
+    }
     let dependencies = order
         .iter()
         .map(|node| {
-            (
-                node.clone(),
-                desired
-                    .graph
-                    .dependencies_of(node)
-                    .filter(|dep| in_scope(&dep.host))
-                    .cloned()
-                    .collect(),
-            )
+            let mut dependencies: Vec<NodeId> = desired.graph.dependencies_of(node).filter(|dep| in_scope(&dep.host)).cloned().collect();
+            dependencies.extend(guard_edges.iter().filter(|(dependent, _)| dependent == node).map(|(_, fence)| fence.clone()));
+            (node.clone(), dependencies)
         })
         .collect();
-    Plan {
-        hosts,
-        order,
-        dependencies,
-    }
+    Plan { hosts, blocked, order, dependencies }
 }
 
 fn unreachable_host(host: &DesiredHost, error: String) -> HostPlan {

@@ -26,6 +26,9 @@ pub struct PlanDocument {
     pub pgconverge_version: String,
     pub kind: DocumentKind,
     pub hosts: Vec<HostEntry>,
+    /// Why nothing may run (the split-brain guard), when the plan is blocked.
+    #[serde(default)]
+    pub blocked: Option<String>,
     pub summary: Summary,
 }
 
@@ -110,6 +113,7 @@ impl PlanDocument {
             pgconverge_version: env!("CARGO_PKG_VERSION").to_string(),
             kind,
             hosts,
+            blocked: plan.blocked.clone(),
             summary: plan.summary(),
         }
     }

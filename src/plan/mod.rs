@@ -4,6 +4,7 @@
 pub mod build;
 pub mod conf;
 pub mod document;
+pub mod guard;
 pub mod saved;
 #[cfg(test)]
 mod tests;
@@ -22,6 +23,7 @@ pub enum Change {
     Create,
     Update,
     Start,
+    Stop,
     Restart,
     Reload,
     ReplaceData,
@@ -35,7 +37,7 @@ impl Change {
             Change::Noop => " ",
             Change::Create => "+",
             Change::Update => "~",
-            Change::Start | Change::Restart | Change::Reload => "!",
+            Change::Start | Change::Stop | Change::Restart | Change::Reload => "!",
             Change::ReplaceData => "-/+",
             Change::Check => "?",
         }
@@ -52,6 +54,8 @@ impl Change {
 #[serde(rename_all = "kebab-case")]
 pub enum ServiceAction {
     Start,
+    /// Stop (the split-brain guard fences a former primary).
+    Stop,
     Restart,
     /// Reload, then restart if PostgreSQL reports `pending_restart`.
     Reload,
@@ -198,6 +202,7 @@ pub struct Summary {
     pub create: usize,
     pub update: usize,
     pub start: usize,
+    pub stop: usize,
     pub restart: usize,
     pub reload: usize,
     pub replace_data: usize,
@@ -208,13 +213,15 @@ pub struct Summary {
 
 impl Summary {
     pub fn changes(&self) -> usize {
-        self.create + self.update + self.start + self.restart + self.reload + self.replace_data
+        self.create + self.update + self.start + self.stop + self.restart + self.reload + self.replace_data
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan {
     pub hosts: Vec<HostPlan>,
+    /// Why nothing may run (the split-brain guard), when the plan is blocked.
+    pub blocked: Option<String>,
     /// Every step of every host, each after the steps it depends on.
     #[serde(skip)]
     pub order: Vec<NodeId>,
@@ -235,6 +242,7 @@ impl Plan {
                     Change::Create => summary.create += 1,
                     Change::Update => summary.update += 1,
                     Change::Start => summary.start += 1,
+                    Change::Stop => summary.stop += 1,
                     Change::Restart => summary.restart += 1,
                     Change::Reload => summary.reload += 1,
                     Change::ReplaceData => summary.replace_data += 1,

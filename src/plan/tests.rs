@@ -416,3 +416,79 @@ fn config_inside_a_replaced_data_directory_is_written_after_the_base_backup() {
     assert!(db2.contains("+ pg_hba_conf       create /var/lib/postgresql/15/main/pg_hba.conf"), "{db2}");
     assert!(text.contains("      postgresql_conf   /var/lib/postgresql/15/main/postgresql.conf is up to date"), "db3 keeps its data directory\n{text}");
 }
+
+/// The cluster after a failover: db2 promoted and recorded as the primary, db1
+/// (the old primary) back up and still writable, db3 still following db1.
+fn after_failover(desired: &DesiredState) -> GatheredFacts {
+    let mut facts = converged_cluster(desired);
+    for name in ["db1", "db2"] {
+        if let Some(Ok(host)) = facts.get_mut(name)
+            && let Some(server) = host.server.as_mut()
+        {
+            server.in_recovery = false;
+            server.wal_receiver = None;
+            host.data_directory.standby_signal = false;
+            host.data_directory.wal_log_hints = true;
+        }
+    }
+    facts
+}
+
+const FAILED_OVER: &str = r#"
+all:
+  vars:
+    pg_version: 15
+    replication_password: "{{ env('PG_REPLICATION_PASSWORD') }}"
+  children:
+    primary:
+      hosts:
+        db1: { ansible_host: 10.0.0.11, pg_role: standby }
+    standby:
+      hosts:
+        db2: { ansible_host: 10.0.0.12, pg_role: primary }
+        db3: { ansible_host: 10.0.0.13 }
+"#;
+
+#[test]
+fn former_primary_is_fenced_first_and_rejoined_with_pg_rewind() {
+    let (desired, playbook) = desired(FAILED_OVER);
+    let plan = plan(&desired, &playbook, &after_failover(&desired), &PlanOptions::default());
+    assert_eq!(plan.blocked, None);
+    let db1 = plan.host("db1").map(|host| host.steps.clone()).unwrap_or_default();
+    assert_eq!(db1.first().map(|step| (step.id.as_str(), step.change)), Some(("fence", Change::Stop)));
+    let base_backup = db1.iter().find(|step| step.id == "base_backup").map(|step| step.summary.clone()).unwrap_or_default();
+    assert!(base_backup.starts_with("rejoin db2 with pg_rewind"), "{base_backup}");
+    let fence = NodeId { host: "db1".into(), step: "fence".into() };
+    let waits_for_fence = |host: &str, step: &str| {
+        plan.dependencies.iter().any(|(node, deps)| node.host == host && node.step == step && deps.contains(&fence))
+    };
+    assert!(waits_for_fence("db2", "pg_service"), "the new primary restarts only after the old one stopped");
+    assert!(waits_for_fence("db1", "base_backup"));
+}
+
+#[test]
+fn outdated_inventory_with_the_real_primary_elsewhere_blocks_the_plan() {
+    let (desired, playbook) = desired(THREE_HOSTS);
+    let mut facts = converged_cluster(&desired);
+    if let Some(Ok(db1)) = facts.get_mut("db1") {
+        db1.server = None;
+    }
+    if let Some(Ok(db2)) = facts.get_mut("db2")
+        && let Some(server) = db2.server.as_mut()
+    {
+        server.in_recovery = false;
+    }
+    let plan = plan(&desired, &playbook, &facts, &PlanOptions::default());
+    let blocked = plan.blocked.clone().unwrap_or_default();
+    assert!(blocked.starts_with("split-brain guard: `db2` is a writable primary, but the inventory names `db1` as the primary"), "{blocked}");
+    assert!(crate::printer::plan_text(&plan).contains("Blocked"));
+}
+
+#[test]
+fn fresh_standbys_running_their_own_cluster_are_not_split_brain() {
+    let (desired, playbook) = desired(THREE_HOSTS);
+    let facts: GatheredFacts = [("db1", PRIMARY_ID), ("db2", "7300000000000000002")].iter().map(|(host, id)| (host.to_string(), Ok(fresh_host(id)))).collect();
+    let plan = plan(&desired, &playbook, &facts, &PlanOptions::default());
+    assert_eq!(plan.blocked, None);
+    assert!(plan.host("db2").is_some_and(|host| host.steps.iter().all(|step| step.id != "fence")));
+}
