@@ -116,7 +116,10 @@ fn converges_a_fresh_cluster_and_then_changes_nothing() {
         "a converged cluster needs no change\n{second}"
     );
     assert!(second.stdout.contains("No changes"), "{second}");
-    assert!(second.stderr.contains("SSH round trips: h1 1, h2 1, h3 1."), "a no-op apply is one round trip per host\n{second}");
+    assert!(
+        second.stderr.contains("SSH round trips: h1 1, h2 1, h3 1."),
+        "a no-op apply is one round trip per host\n{second}"
+    );
     assert_eq!(
         postmaster_start_times(&lab),
         started,

@@ -2,8 +2,10 @@
 //! builds an options struct and calls the library.
 
 mod apply;
+mod failover;
 mod graph;
 mod render;
+mod status;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -24,12 +26,18 @@ pub struct Cli {
 enum Command {
     /// Show what would change (--dry-run) or converge every host to the inventory
     Apply(apply::ApplyArgs),
+    /// Promote a standby to primary (failover), after checking the safety gates
+    Promote(failover::PromoteArgs),
+    /// Hand the primary role to a standby with no data loss, then rejoin the old primary
+    Switchover(failover::SwitchoverArgs),
     /// Check the inventory, playbook and templates, reporting every problem; contacts no host
     Validate(validate::ValidateArgs),
     /// Write the files a host should have under a directory, for review; secrets are never written
     Render(render::RenderArgs),
     /// Print the step graph across hosts as Graphviz DOT; contacts no host
     Graph(graph::GraphArgs),
+    /// Show what every host is doing (role, upstream, lag) and where it disagrees with the inventory; changes nothing
+    Status(status::StatusArgs),
 }
 
 /// Parses the arguments, runs the subcommand and turns its result into an exit code.
@@ -47,8 +55,11 @@ pub fn run() -> ExitCode {
     };
     match cli.command {
         Command::Apply(args) => runtime.block_on(apply::run(args)),
+        Command::Promote(args) => runtime.block_on(failover::promote(args)),
+        Command::Switchover(args) => runtime.block_on(failover::switchover(args)),
         Command::Validate(args) => validate::run(args),
         Command::Render(args) => render::run(args),
         Command::Graph(args) => graph::run(args),
+        Command::Status(args) => runtime.block_on(status::run(args)),
     }
 }

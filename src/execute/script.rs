@@ -62,7 +62,12 @@ pub fn scripts(operation: &Operation) -> Vec<HostScript> {
             context,
             ..
         } => own(base_backup(upstream_host, *upstream_port, context)),
-        Operation::Rewind { upstream_host, upstream_port, context, .. } => own(rewind(upstream_host, *upstream_port, context)),
+        Operation::Rewind {
+            upstream_host,
+            upstream_port,
+            context,
+            ..
+        } => own(rewind(upstream_host, *upstream_port, context)),
         Operation::WriteStandbySignal { data_dir, owner } => own(format!(
             "{}set -e\nF={}/standby.signal\ntouch \"$F\"\nchown {} \"$F\"\necho \"created $F\"\n",
             prelude(owner),
@@ -95,7 +100,7 @@ pub fn scripts(operation: &Operation) -> Vec<HostScript> {
 }
 
 /// `psql` as the PostgreSQL OS user over the local socket.
-fn psql(context: &ServerContext) -> String {
+pub(crate) fn psql(context: &ServerContext) -> String {
     format!(
         "as_pg psql -XAtq -h {} -p {} -d postgres -v ON_ERROR_STOP=1",
         quote(&context.socket_dir),
@@ -104,7 +109,7 @@ fn psql(context: &ServerContext) -> String {
 }
 
 /// Shell function `wait_for_server`: bounded wait until PostgreSQL answers.
-fn wait_for_server(context: &ServerContext) -> String {
+pub(crate) fn wait_for_server(context: &ServerContext) -> String {
     format!(
         "wait_for_server() {{\n  i=0\n  while [ $i -lt {limit} ]; do\n    {psql} -c 'select 1' >/dev/null 2>&1 && return 0\n    i=$((i + 1)); sleep 0.5\n  done\n  echo \"PostgreSQL did not accept connections within {seconds} s\" >&2\n  return 1\n}}\n",
         limit = SERVER_WAIT_SECONDS * 2,
@@ -138,7 +143,7 @@ fn ensure_directory(path: &str, owner: &str, group: &str, mode: u32) -> String {
 }
 
 /// Text safe inside double quotes in a script, for messages only.
-fn plain(text: &str) -> String {
+pub(crate) fn plain(text: &str) -> String {
     text.replace(['"', '$', '`', '\\'], "")
 }
 
@@ -295,7 +300,10 @@ printf '%s
 /// A connection-string value that can stand inside the double-quoted `SOURCE=`:
 /// single-quoted for libpq, with shell-special characters removed.
 fn conninfo_word(value: &str) -> String {
-    let cleaned: String = value.chars().filter(|c| !matches!(c, '"' | '$' | '`' | '\\' | '\'')).collect();
+    let cleaned: String = value
+        .chars()
+        .filter(|c| !matches!(c, '"' | '$' | '`' | '\\' | '\''))
+        .collect();
     format!("'{cleaned}'")
 }
 

@@ -149,7 +149,9 @@ pub struct Lsn(pub u64);
 impl Lsn {
     pub fn parse(text: &str) -> Option<Lsn> {
         let (high, low) = text.trim().split_once('/')?;
-        Some(Lsn((u64::from_str_radix(high, 16).ok()? << 32) | u64::from_str_radix(low, 16).ok()?))
+        Some(Lsn(
+            (u64::from_str_radix(high, 16).ok()? << 32) | u64::from_str_radix(low, 16).ok()?
+        ))
     }
 }
 
@@ -184,7 +186,9 @@ impl HostFacts {
 
     /// Running and not in recovery: a primary that accepts writes.
     pub fn is_writable_primary(&self) -> bool {
-        self.server.as_ref().is_some_and(|server| !server.in_recovery)
+        self.server
+            .as_ref()
+            .is_some_and(|server| !server.in_recovery)
     }
 
     pub fn system_identifier(&self) -> Option<&str> {

@@ -55,13 +55,18 @@ pub fn parse(request: &FactsRequest, output: &str) -> Result<HostFacts, FactsErr
     }
     let controldata = text("data.controldata").unwrap_or_default();
     let control = |label: &str| {
-        controldata.lines().find_map(|line| line.strip_prefix(label).and_then(|rest| rest.strip_prefix(':')).map(|value| value.trim().to_string()))
+        controldata.lines().find_map(|line| {
+            line.strip_prefix(label)
+                .and_then(|rest| rest.strip_prefix(':'))
+                .map(|value| value.trim().to_string())
+        })
     };
     facts.data_directory = DataDirectory {
         pg_version: text("data.pg_version"),
         system_identifier: control("Database system identifier").filter(|id| !id.is_empty()),
         cluster_state: control("Database cluster state"),
-        timeline: control("Latest checkpoint's TimeLineID").and_then(|timeline| timeline.parse().ok()),
+        timeline: control("Latest checkpoint's TimeLineID")
+            .and_then(|timeline| timeline.parse().ok()),
         wal_log_hints: control("wal_log_hints setting").is_some_and(|value| value == "on"),
         checksums: control("Data page checksum version").is_some_and(|value| value != "0"),
         standby_signal: values.contains_key("data.standby_signal"),
@@ -277,14 +282,20 @@ mod tests {
         );
         assert_eq!(facts.system_identifier(), Some("7301"));
         assert!(facts.data_directory.standby_signal);
-        assert_eq!(facts.data_directory.cluster_state.as_deref(), Some("in archive recovery"));
+        assert_eq!(
+            facts.data_directory.cluster_state.as_deref(),
+            Some("in archive recovery")
+        );
         assert_eq!(facts.data_directory.timeline, Some(2));
         assert!(facts.data_directory.wal_log_hints && !facts.data_directory.checksums);
         let server = facts.server.expect("running");
         assert!(server.in_recovery);
         assert_eq!(server.started, 1690000000);
         assert_eq!(server.position, Lsn::parse("0/3000148"));
-        assert_eq!(server.replay_position.map(|lsn| lsn.to_string()).as_deref(), Some("0/3000060"));
+        assert_eq!(
+            server.replay_position.map(|lsn| lsn.to_string()).as_deref(),
+            Some("0/3000060")
+        );
         assert!(!server.replay_paused);
         assert_eq!(server.replay_lag_seconds, Some(12));
         assert_eq!(server.settings_pending_restart(), vec!["shared_buffers"]);

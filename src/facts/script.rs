@@ -137,7 +137,11 @@ coalesce({diff}(case when pg_is_in_recovery() then {replay} else {current} end, 
         diff = wal.diff,
         current = wal.current,
         replay = wal.replay,
-        replay_column = if request.pg_version_num >= 1000 { "replay_lsn" } else { "replay_location" },
+        replay_column = if request.pg_version_num >= 1000 {
+            "replay_lsn"
+        } else {
+            "replay_location"
+        },
     );
     let pending_restart = if request.pg_version_num >= 905 {
         "pending_restart"

@@ -11,6 +11,7 @@
 mod build;
 mod context;
 mod defaults;
+pub mod edit;
 mod host_range;
 mod layout;
 mod merge;

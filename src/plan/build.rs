@@ -96,12 +96,27 @@ pub fn plan(
     let dependencies = order
         .iter()
         .map(|node| {
-            let mut dependencies: Vec<NodeId> = desired.graph.dependencies_of(node).filter(|dep| in_scope(&dep.host)).cloned().collect();
-            dependencies.extend(guard_edges.iter().filter(|(dependent, _)| dependent == node).map(|(_, fence)| fence.clone()));
+            let mut dependencies: Vec<NodeId> = desired
+                .graph
+                .dependencies_of(node)
+                .filter(|dep| in_scope(&dep.host))
+                .cloned()
+                .collect();
+            dependencies.extend(
+                guard_edges
+                    .iter()
+                    .filter(|(dependent, _)| dependent == node)
+                    .map(|(_, fence)| fence.clone()),
+            );
             (node.clone(), dependencies)
         })
         .collect();
-    Plan { hosts, blocked, order, dependencies }
+    Plan {
+        hosts,
+        blocked,
+        order,
+        dependencies,
+    }
 }
 
 fn unreachable_host(host: &DesiredHost, error: String) -> HostPlan {
@@ -117,12 +132,27 @@ fn unreachable_host(host: &DesiredHost, error: String) -> HostPlan {
 
 /// Whether this run gives the host a new data directory (a new cluster, a base
 /// backup, or a rewind that stops it and brings it onto its upstream's timeline).
-fn replaces_data(host: &DesiredHost, facts: &HostFacts, desired: &DesiredState, all_facts: &GatheredFacts) -> bool {
-    if host.steps.values().any(|step| matches!(step, DesiredStep::ClusterInit)) && !facts.data_directory.exists() {
+fn replaces_data(
+    host: &DesiredHost,
+    facts: &HostFacts,
+    desired: &DesiredState,
+    all_facts: &GatheredFacts,
+) -> bool {
+    if host
+        .steps
+        .values()
+        .any(|step| matches!(step, DesiredStep::ClusterInit))
+        && !facts.data_directory.exists()
+    {
         return true;
     }
-    host.steps.values().any(|step| matches!(step, DesiredStep::BaseBackup))
-        && !matches!(data_directory_action(host, facts, desired, all_facts), DataDirectoryAction::Keep)
+    host.steps
+        .values()
+        .any(|step| matches!(step, DesiredStep::BaseBackup))
+        && !matches!(
+            data_directory_action(host, facts, desired, all_facts),
+            DataDirectoryAction::Keep
+        )
 }
 
 /// What a standby's data directory needs, judged by facts.
@@ -137,15 +167,56 @@ enum DataDirectoryAction {
     Rewind(String),
 }
 
-fn data_directory_action(host: &DesiredHost, facts: &HostFacts, desired: &DesiredState, all_facts: &GatheredFacts) -> DataDirectoryAction {
+/// A standby not streaming from its upstream, on an older timeline than the upstream.
+fn behind_upstream_timeline(
+    facts: &HostFacts,
+    upstream_facts: Option<&HostFacts>,
+    host: &DesiredHost,
+    desired: &DesiredState,
+) -> bool {
+    let upstream_address = host
+        .upstream
+        .as_ref()
+        .and_then(|name| desired.hosts.get(name))
+        .map(|upstream| upstream.settings.replication_host.as_str());
+    let streaming = facts
+        .server
+        .as_ref()
+        .and_then(|server| server.wal_receiver.as_ref())
+        .is_some_and(|receiver| {
+            receiver.status == "streaming"
+                && Some(receiver.sender_host.as_str()) == upstream_address
+        });
+    let own = facts
+        .server
+        .as_ref()
+        .and_then(|server| server.wal_receiver.as_ref())
+        .and_then(|receiver| receiver.timeline)
+        .or(facts.data_directory.timeline);
+    let theirs = upstream_facts.and_then(|facts| facts.data_directory.timeline);
+    !streaming && matches!((own, theirs), (Some(own), Some(theirs)) if own < theirs)
+}
+
+fn data_directory_action(
+    host: &DesiredHost,
+    facts: &HostFacts,
+    desired: &DesiredState,
+    all_facts: &GatheredFacts,
+) -> DataDirectoryAction {
     let upstream = host.upstream.as_deref().unwrap_or("?");
     let data = &facts.data_directory;
     if !data.exists() {
         return DataDirectoryAction::Clone(format!("{} holds no cluster", host.settings.data_dir));
     }
-    let upstream_facts = all_facts.get(upstream).and_then(|facts| facts.as_ref().ok());
+    let upstream_facts = all_facts
+        .get(upstream)
+        .and_then(|facts| facts.as_ref().ok());
     let upstream_initialised_now = desired.hosts.get(upstream).is_some_and(|upstream_host| {
-        upstream_host.steps.values().any(|step| matches!(step, DesiredStep::ClusterInit)) && upstream_facts.is_some_and(|f| !f.data_directory.exists())
+        upstream_host
+            .steps
+            .values()
+            .any(|step| matches!(step, DesiredStep::ClusterInit))
+            && upstream_facts.is_some_and(|f| !f.data_directory.exists())
     });
     let upstream_id = upstream_facts.and_then(HostFacts::system_identifier);
     let clone = |reason: String| DataDirectoryAction::Clone(reason);
@@ -154,7 +225,17 @@ fn data_directory_action(host: &DesiredHost, facts: &HostFacts, desired: &Desire
         (Some(own), Some(theirs)) if own != theirs => clone(format!("its system identifier {own} is not {upstream}'s ({theirs})")),
         (None, _) => clone("its system identifier cannot be read".to_string()),
         (_, None) => clone(format!("{upstream}'s system identifier is unknown")),
-        _ if data.standby_signal || data.recovery_conf => DataDirectoryAction::Keep,
+        _ if (data.standby_signal || data.recovery_conf) && !behind_upstream_timeline(facts, upstream_facts, host, desired) => DataDirectoryAction::Keep,
+        _ if data.standby_signal || data.recovery_conf => {
+            // A standby left on an older timeline than its upstream, not streaming from
+            // it: it may have received WAL past the fork (from an old primary that came
+            // back). pg_rewind repairs that, or reports that nothing diverged.
+            if host.settings.pg_version.0 < 1100 || !(data.wal_log_hints || data.checksums) {
+                clone(format!("it does not stream from {upstream}, whose timeline is newer, and pg_rewind cannot run here"))
+            } else {
+                DataDirectoryAction::Rewind(format!("it does not stream from {upstream}, whose timeline is newer (it may have received WAL past the fork)"))
+            }
+        }
         _ if host.settings.pg_version.0 < 1100 => {
             clone(format!("it ran as a primary, and pg_rewind needs PostgreSQL 11 or later to run without a superuser (this is {})", host.settings.pg_version))
         }
@@ -410,10 +491,17 @@ impl HostPlanner<'_> {
     fn base_backup(&self) -> PlannedStep {
         let upstream_name = self.host.upstream.clone().unwrap_or_default();
         let Some(upstream) = self.desired.hosts.get(&upstream_name) else {
-            return refused(format!("upstream `{upstream_name}` is not in the inventory"));
+            return refused(format!(
+                "upstream `{upstream_name}` is not in the inventory"
+            ));
         };
         let data_dir = &self.host.settings.data_dir;
-        let reason = match data_directory_action(self.host, self.facts, self.desired, self.all_facts) {
+        let reason = match data_directory_action(
+            self.host,
+            self.facts,
+            self.desired,
+            self.all_facts,
+        ) {
             DataDirectoryAction::Keep => {
                 return noop(format!(
                     "data directory is a standby of {upstream_name} (system identifier {})",
@@ -429,7 +517,9 @@ impl HostPlanner<'_> {
                 };
                 return change(
                     Change::Update,
-                    format!("rejoin {upstream_name} with pg_rewind: {reason}; what was written on it after the split is discarded"),
+                    format!(
+                        "rejoin {upstream_name} with pg_rewind: {reason}; what was written on it after the split is discarded"
+                    ),
                     operation,
                 );
             }
@@ -444,7 +534,11 @@ impl HostPlanner<'_> {
             context: self.context(),
         };
         if !exists {
-            return change(Change::Create, format!("clone {upstream_name} into {data_dir} with pg_basebackup ({reason})"), operation);
+            return change(
+                Change::Create,
+                format!("clone {upstream_name} into {data_dir} with pg_basebackup ({reason})"),
+                operation,
+            );
         }
         let mut step = change(
             Change::ReplaceData,

@@ -27,7 +27,11 @@ pub struct Guard {
 }
 
 pub fn split_brain_guard(desired: &DesiredState, facts: &GatheredFacts) -> Guard {
-    let Some(primary) = desired.hosts.values().find(|host| host.role == Role::Primary) else {
+    let Some(primary) = desired
+        .hosts
+        .values()
+        .find(|host| host.role == Role::Primary)
+    else {
         return Guard::default();
     };
     let facts_of = |name: &str| facts.get(name).and_then(|facts| facts.as_ref().ok());
@@ -36,20 +40,29 @@ pub fn split_brain_guard(desired: &DesiredState, facts: &GatheredFacts) -> Guard
     // fresh standby still runs a cluster of its own. Unknown identifiers count as
     // the same cluster, to err on the safe side.
     let primary_id = facts_of(&primary.name).and_then(|facts| facts.system_identifier());
-    let same_cluster = |name: &str| match (primary_id, facts_of(name).and_then(|facts| facts.system_identifier())) {
+    let same_cluster = |name: &str| match (
+        primary_id,
+        facts_of(name).and_then(|facts| facts.system_identifier()),
+    ) {
         (Some(primary_id), Some(id)) => primary_id == id,
         _ => true,
     };
     let others: Vec<&str> = desired
         .hosts
         .values()
-        .filter(|host| host.role == Role::Standby && writable(&host.name) && same_cluster(&host.name))
+        .filter(|host| {
+            host.role == Role::Standby && writable(&host.name) && same_cluster(&host.name)
+        })
         .map(|host| host.name.as_str())
         .collect();
     if others.is_empty() {
         return Guard::default();
     }
-    let names = others.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ");
+    let names = others
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
     if !writable(&primary.name) {
         return Guard {
             blocked: Some(format!(
@@ -81,21 +94,38 @@ pub fn split_brain_guard(desired: &DesiredState, facts: &GatheredFacts) -> Guard
             (host.name.clone(), step)
         })
         .collect();
-    Guard { blocked: None, fences }
+    Guard {
+        blocked: None,
+        fences,
+    }
 }
 
 impl Guard {
     /// The edges the fences add: the primary's service step and each former primary's
     /// own steps wait for the fence.
     pub fn edges(&self, desired: &DesiredState, order: &[NodeId]) -> Vec<(NodeId, NodeId)> {
-        let Some(primary) = desired.hosts.values().find(|host| host.role == Role::Primary) else {
+        let Some(primary) = desired
+            .hosts
+            .values()
+            .find(|host| host.role == Role::Primary)
+        else {
             return Vec::new();
         };
-        let is_service = |step: &str| primary.steps.get(step).is_some_and(|step| matches!(step, DesiredStep::Service));
+        let is_service = |step: &str| {
+            primary
+                .steps
+                .get(step)
+                .is_some_and(|step| matches!(step, DesiredStep::Service))
+        };
         let mut edges = Vec::new();
         for (host, _) in &self.fences {
-            let fence = NodeId { host: host.clone(), step: FENCE_STEP.to_string() };
-            for node in order.iter().filter(|node| &node.host == host || (node.host == primary.name && is_service(&node.step))) {
+            let fence = NodeId {
+                host: host.clone(),
+                step: FENCE_STEP.to_string(),
+            };
+            for node in order.iter().filter(|node| {
+                &node.host == host || (node.host == primary.name && is_service(&node.step))
+            }) {
                 edges.push((node.clone(), fence.clone()));
             }
         }

@@ -213,7 +213,13 @@ pub struct Summary {
 
 impl Summary {
     pub fn changes(&self) -> usize {
-        self.create + self.update + self.start + self.stop + self.restart + self.reload + self.replace_data
+        self.create
+            + self.update
+            + self.start
+            + self.stop
+            + self.restart
+            + self.reload
+            + self.replace_data
     }
 }
 

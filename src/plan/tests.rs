@@ -164,7 +164,9 @@ fn converged_host(host: &DesiredHost, upstream_address: Option<&str>) -> HostFac
         running.wal_receiver = Some(WalReceiver {
             status: "streaming".into(),
             sender_host: address.into(),
-            sender_port: Some(5432), timeline: None });
+            sender_port: Some(5432),
+            timeline: None,
+        });
     } else {
         let verifier = crate::scram::new_verifier(PASSWORD)
             .map(|v| v.to_string())
@@ -404,7 +406,10 @@ fn config_inside_a_replaced_data_directory_is_written_after_the_base_backup() {
     // The RHEL layout keeps the configuration in the data directory: a base backup
     // brings the upstream's files, so the standby's must be written again even
     // when the ones there now already match.
-    let inventory = THREE_HOSTS.replace("    pg_version: 15\n", "    pg_version: 15\n    pg_config_dir: \"{{ pg_data_dir }}\"\n");
+    let inventory = THREE_HOSTS.replace(
+        "    pg_version: 15\n",
+        "    pg_version: 15\n    pg_config_dir: \"{{ pg_data_dir }}\"\n",
+    );
     let (desired, playbook) = desired(&inventory);
     let mut facts = converged_cluster(&desired);
     if let Some(Ok(db2)) = facts.get_mut("db2") {
@@ -412,9 +417,20 @@ fn config_inside_a_replaced_data_directory_is_written_after_the_base_backup() {
     }
     let text = check(&desired, &playbook, facts, &PlanOptions::default());
     let db2 = text.split("db3 (").next().unwrap_or_default();
-    assert!(db2.contains("+ postgresql_conf   create /var/lib/postgresql/15/main/postgresql.conf"), "{db2}");
-    assert!(db2.contains("+ pg_hba_conf       create /var/lib/postgresql/15/main/pg_hba.conf"), "{db2}");
-    assert!(text.contains("      postgresql_conf   /var/lib/postgresql/15/main/postgresql.conf is up to date"), "db3 keeps its data directory\n{text}");
+    assert!(
+        db2.contains("+ postgresql_conf   create /var/lib/postgresql/15/main/postgresql.conf"),
+        "{db2}"
+    );
+    assert!(
+        db2.contains("+ pg_hba_conf       create /var/lib/postgresql/15/main/pg_hba.conf"),
+        "{db2}"
+    );
+    assert!(
+        text.contains(
+            "      postgresql_conf   /var/lib/postgresql/15/main/postgresql.conf is up to date"
+        ),
+        "db3 keeps its data directory\n{text}"
+    );
 }
 
 /// The cluster after a failover: db2 promoted and recorded as the primary, db1
@@ -452,17 +468,43 @@ all:
 #[test]
 fn former_primary_is_fenced_first_and_rejoined_with_pg_rewind() {
     let (desired, playbook) = desired(FAILED_OVER);
-    let plan = plan(&desired, &playbook, &after_failover(&desired), &PlanOptions::default());
+    let plan = plan(
+        &desired,
+        &playbook,
+        &after_failover(&desired),
+        &PlanOptions::default(),
+    );
     assert_eq!(plan.blocked, None);
-    let db1 = plan.host("db1").map(|host| host.steps.clone()).unwrap_or_default();
-    assert_eq!(db1.first().map(|step| (step.id.as_str(), step.change)), Some(("fence", Change::Stop)));
-    let base_backup = db1.iter().find(|step| step.id == "base_backup").map(|step| step.summary.clone()).unwrap_or_default();
-    assert!(base_backup.starts_with("rejoin db2 with pg_rewind"), "{base_backup}");
-    let fence = NodeId { host: "db1".into(), step: "fence".into() };
-    let waits_for_fence = |host: &str, step: &str| {
-        plan.dependencies.iter().any(|(node, deps)| node.host == host && node.step == step && deps.contains(&fence))
+    let db1 = plan
+        .host("db1")
+        .map(|host| host.steps.clone())
+        .unwrap_or_default();
+    assert_eq!(
+        db1.first().map(|step| (step.id.as_str(), step.change)),
+        Some(("fence", Change::Stop))
+    );
+    let base_backup = db1
+        .iter()
+        .find(|step| step.id == "base_backup")
+        .map(|step| step.summary.clone())
+        .unwrap_or_default();
+    assert!(
+        base_backup.starts_with("rejoin db2 with pg_rewind"),
+        "{base_backup}"
+    );
+    let fence = NodeId {
+        host: "db1".into(),
+        step: "fence".into(),
     };
-    assert!(waits_for_fence("db2", "pg_service"), "the new primary restarts only after the old one stopped");
+    let waits_for_fence = |host: &str, step: &str| {
+        plan.dependencies
+            .iter()
+            .any(|(node, deps)| node.host == host && node.step == step && deps.contains(&fence))
+    };
+    assert!(
+        waits_for_fence("db2", "pg_service"),
+        "the new primary restarts only after the old one stopped"
+    );
     assert!(waits_for_fence("db1", "base_backup"));
 }
 
@@ -487,8 +529,52 @@ fn outdated_inventory_with_the_real_primary_elsewhere_blocks_the_plan() {
 #[test]
 fn fresh_standbys_running_their_own_cluster_are_not_split_brain() {
     let (desired, playbook) = desired(THREE_HOSTS);
-    let facts: GatheredFacts = [("db1", PRIMARY_ID), ("db2", "7300000000000000002")].iter().map(|(host, id)| (host.to_string(), Ok(fresh_host(id)))).collect();
+    let facts: GatheredFacts = [("db1", PRIMARY_ID), ("db2", "7300000000000000002")]
+        .iter()
+        .map(|(host, id)| (host.to_string(), Ok(fresh_host(id))))
+        .collect();
     let plan = plan(&desired, &playbook, &facts, &PlanOptions::default());
     assert_eq!(plan.blocked, None);
-    assert!(plan.host("db2").is_some_and(|host| host.steps.iter().all(|step| step.id != "fence")));
+    assert!(
+        plan.host("db2")
+            .is_some_and(|host| host.steps.iter().all(|step| step.id != "fence"))
+    );
+}
+
+#[test]
+fn standby_left_on_an_older_timeline_is_rewound_and_one_that_streams_is_kept() {
+    let (desired, playbook) = desired(FAILED_OVER);
+    let mut facts = after_failover(&desired);
+    if let Some(Ok(db2)) = facts.get_mut("db2") {
+        db2.data_directory.timeline = Some(2);
+    }
+    if let Some(Ok(db3)) = facts.get_mut("db3") {
+        db3.data_directory.timeline = Some(1);
+        db3.data_directory.wal_log_hints = true;
+        if let Some(receiver) = db3
+            .server
+            .as_mut()
+            .and_then(|server| server.wal_receiver.as_mut())
+        {
+            // Still attached to the old primary db1, which came back.
+            receiver.sender_host = "10.0.0.11".into();
+            receiver.timeline = Some(1);
+        }
+    }
+    let text = check(&desired, &playbook, facts.clone(), &PlanOptions::default());
+    assert!(text.contains("~ base_backup       rejoin db2 with pg_rewind: it does not stream from db2, whose timeline is newer"), "{text}");
+    if let Some(Ok(db3)) = facts.get_mut("db3")
+        && let Some(receiver) = db3
+            .server
+            .as_mut()
+            .and_then(|server| server.wal_receiver.as_mut())
+    {
+        receiver.sender_host = "10.0.0.12".into();
+    }
+    let streaming = check(&desired, &playbook, facts, &PlanOptions::default());
+    let db3 = streaming.split("db3 (").nth(1).unwrap_or_default();
+    assert!(
+        db3.contains("      base_backup       data directory is a standby of db2"),
+        "{db3}"
+    );
 }

@@ -1,0 +1,107 @@
+//! `pgconverge promote` and `pgconverge switchover`.
+
+use clap::Args;
+use pgconverge::apply::ApplyResult;
+use pgconverge::failover::{self, FailoverError, FailoverOptions};
+use pgconverge::printer::Printer;
+use pgconverge::secret::Redactor;
+use pgconverge::transport::SshOptions;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The standby to promote
+    host: String,
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Bytes of received WAL the standby may not have replayed yet (default: none)
+    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    max_lag: u64,
+    /// Stop the old primary over SSH first if it still runs
+    #[arg(long)]
+    fence: bool,
+    /// Record the new roles in the inventory file (as `pg_role`), keeping its comments and order
+    #[arg(long)]
+    write_inventory: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SwitchoverArgs {
+    /// The standby that becomes the primary
+    host: String,
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Bytes the standby may be behind the primary when the switchover starts
+    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024)]
+    max_lag: u64,
+}
+
+#[derive(Debug, Args)]
+struct CommonArgs {
+    /// The Ansible-style YAML inventory
+    #[arg(short, long, value_name = "FILE")]
+    inventory: PathBuf,
+    /// Check the gates and show the actions; change nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// An OpenSSH client configuration file to use instead of ~/.ssh/config
+    #[arg(long, value_name = "FILE")]
+    ssh_config: Option<PathBuf>,
+    /// Seconds to wait for each SSH connection
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    connect_timeout: u64,
+}
+
+fn options(
+    host: String,
+    common: CommonArgs,
+    max_lag: u64,
+    fence: bool,
+    write_inventory: bool,
+) -> FailoverOptions {
+    FailoverOptions {
+        inventory: common.inventory,
+        host,
+        dry_run: common.dry_run,
+        max_lag,
+        fence,
+        write_inventory,
+        ssh: SshOptions {
+            config_file: common.ssh_config,
+            connect_timeout: Duration::from_secs(common.connect_timeout),
+            accept_new_host_keys: false,
+        },
+    }
+}
+
+fn exit(result: Result<ApplyResult, FailoverError>) -> ExitCode {
+    match result {
+        Ok(ApplyResult::Failed) => ExitCode::from(1),
+        Ok(_) => ExitCode::SUCCESS,
+        Err(error) => {
+            let printer = Printer::new(Redactor::default());
+            for line in error.to_string().lines() {
+                printer.error(line);
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+pub async fn promote(args: PromoteArgs) -> ExitCode {
+    let options = options(
+        args.host,
+        args.common,
+        args.max_lag,
+        args.fence,
+        args.write_inventory,
+    );
+    exit(failover::promote(&options, Printer::new).await)
+}
+
+pub async fn switchover(args: SwitchoverArgs) -> ExitCode {
+    let options = options(args.host, args.common, args.max_lag, false, true);
+    exit(failover::switchover(&options, Printer::new).await)
+}

@@ -1,0 +1,339 @@
+//! The safety gates of a promotion and a switchover, judged from facts: pure, so
+//! every refusal is tested without a cluster.
+
+use crate::desired::{DesiredHost, DesiredState};
+use crate::facts::HostFacts;
+use crate::inventory::Role;
+use crate::plan::build::GatheredFacts;
+use serde::Serialize;
+
+/// One check, with what was seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Gate {
+    pub name: &'static str,
+    pub passed: bool,
+    pub detail: String,
+}
+
+impl Gate {
+    fn new(name: &'static str, passed: bool, detail: String) -> Gate {
+        Gate {
+            name,
+            passed,
+            detail,
+        }
+    }
+}
+
+/// The gates, and the old primary to stop first when `--fence` was asked for and it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    pub gates: Vec<Gate>,
+    pub fence: Option<String>,
+    /// The inventory's primary before the change.
+    pub old_primary: Option<String>,
+}
+
+impl Checked {
+    pub fn passed(&self) -> bool {
+        self.gates.iter().all(|gate| gate.passed)
+    }
+}
+
+fn facts_of<'a>(facts: &'a GatheredFacts, host: &str) -> Option<&'a HostFacts> {
+    facts.get(host).and_then(|facts| facts.as_ref().ok())
+}
+
+fn primary_of(desired: &DesiredState) -> Option<&DesiredHost> {
+    desired
+        .hosts
+        .values()
+        .find(|host| host.role == Role::Primary)
+}
+
+/// HOST is a running standby whose replay is not paused.
+fn standby_gates(facts: &GatheredFacts, host: &str, gates: &mut Vec<Gate>) -> bool {
+    let server = match facts.get(host) {
+        None => {
+            gates.push(Gate::new(
+                "is a standby",
+                false,
+                format!("{host} is not in the inventory"),
+            ));
+            return false;
+        }
+        Some(Err(error)) => {
+            gates.push(Gate::new(
+                "is a standby",
+                false,
+                format!("{host} is unreachable: {error}"),
+            ));
+            return false;
+        }
+        Some(Ok(host_facts)) => host_facts.server.as_ref(),
+    };
+    match server {
+        None => {
+            gates.push(Gate::new(
+                "is a standby",
+                false,
+                format!("PostgreSQL does not run on {host}"),
+            ));
+            false
+        }
+        Some(server) if !server.in_recovery => {
+            gates.push(Gate::new(
+                "is a standby",
+                false,
+                format!("{host} is not in recovery: it already is a primary"),
+            ));
+            false
+        }
+        Some(server) => {
+            gates.push(Gate::new(
+                "is a standby",
+                true,
+                format!("{host} is in recovery"),
+            ));
+            gates.push(Gate::new(
+                "replay is not paused",
+                !server.replay_paused,
+                if server.replay_paused {
+                    "replay is paused: resume it with pg_wal_replay_resume()".into()
+                } else {
+                    "replay runs".into()
+                },
+            ));
+            true
+        }
+    }
+}
+
+/// No host but `allowed` is a writable primary.
+fn single_primary_gate(facts: &GatheredFacts, allowed: &[&str], gates: &mut Vec<Gate>) {
+    let writable: Vec<&str> = facts
+        .iter()
+        .filter(|(name, facts)| {
+            !allowed.contains(&name.as_str())
+                && facts.as_ref().is_ok_and(HostFacts::is_writable_primary)
+        })
+        .map(|(name, _)| name.as_str())
+        .collect();
+    gates.push(if writable.is_empty() {
+        Gate::new(
+            "no other writable primary",
+            true,
+            "no other host accepts writes".into(),
+        )
+    } else {
+        Gate::new(
+            "no other writable primary",
+            false,
+            format!(
+                "{} already {} writes",
+                writable.join(", "),
+                if writable.len() == 1 {
+                    "accepts"
+                } else {
+                    "accept"
+                }
+            ),
+        )
+    });
+}
+
+/// The gates of `promote HOST`: a standby in recovery, replay not paused, caught up
+/// within `max_lag` bytes of what it received, the old primary unreachable, stopped
+/// or to be fenced, and no other writable primary.
+pub fn promote(
+    desired: &DesiredState,
+    facts: &GatheredFacts,
+    host: &str,
+    max_lag: u64,
+    fence: bool,
+) -> Checked {
+    let mut gates = Vec::new();
+    let old_primary = primary_of(desired)
+        .map(|primary| primary.name.clone())
+        .filter(|primary| primary != host);
+    if standby_gates(facts, host, &mut gates)
+        && let Some(server) = facts_of(facts, host).and_then(|facts| facts.server.as_ref())
+    {
+        let lag = match (server.position, server.replay_position) {
+            (Some(received), Some(replayed)) => Some(received.0.saturating_sub(replayed.0)),
+            _ => None,
+        };
+        gates.push(match lag {
+            Some(lag) => Gate::new(
+                "caught up",
+                lag <= max_lag,
+                format!(
+                    "replayed {} of {} received: {lag} bytes behind (--max-lag {max_lag})",
+                    server
+                        .replay_position
+                        .map(|lsn| lsn.to_string())
+                        .unwrap_or_default(),
+                    server
+                        .position
+                        .map(|lsn| lsn.to_string())
+                        .unwrap_or_default()
+                ),
+            ),
+            None => Gate::new(
+                "caught up",
+                false,
+                "its received and replayed positions are unknown".into(),
+            ),
+        });
+    }
+    if let Some(position) = facts_of(facts, host)
+        .and_then(|facts| facts.server.as_ref())
+        .and_then(|server| server.position)
+    {
+        let ahead: Vec<String> = facts
+            .iter()
+            .filter(|(name, _)| name.as_str() != host)
+            .filter_map(|(name, facts)| {
+                let server = facts
+                    .as_ref()
+                    .ok()?
+                    .server
+                    .as_ref()
+                    .filter(|server| server.in_recovery)?;
+                server
+                    .position
+                    .filter(|other| *other > position)
+                    .map(|other| format!("{name} ({other})"))
+            })
+            .collect();
+        gates.push(if ahead.is_empty() {
+            Gate::new("most advanced standby", true, format!("no other standby has received more than {position}"))
+        } else {
+            Gate::new(
+                "most advanced standby",
+                false,
+                format!("{} received more WAL than {host} ({position}): promote the most advanced standby, or transactions are lost", ahead.join(", ")),
+            )
+        });
+    }
+    let mut to_fence = None;
+    match &old_primary {
+        None => gates.push(Gate::new("old primary is down", true, "the inventory names no other primary".into())),
+        Some(primary) => match facts.get(primary) {
+            Some(Err(error)) => gates.push(Gate::new("old primary is down", true, format!("{primary} is unreachable ({error})"))),
+            Some(Ok(primary_facts)) if !primary_facts.is_running() => {
+                gates.push(Gate::new("old primary is down", true, format!("PostgreSQL does not run on {primary}")))
+            }
+            _ if fence => {
+                to_fence = Some(primary.clone());
+                gates.push(Gate::new("old primary is down", true, format!("{primary} runs and will be fenced: stopped over SSH before the promotion")));
+            }
+            _ => gates.push(Gate::new(
+                "old primary is down",
+                false,
+                format!("{primary} runs and accepts connections: stop it, or pass --fence to have pgconverge stop it first"),
+            )),
+        },
+    }
+    let mut allowed = vec![host];
+    if let Some(primary) = &to_fence {
+        allowed.push(primary.as_str());
+    }
+    single_primary_gate(facts, &allowed, &mut gates);
+    Checked {
+        gates,
+        fence: to_fence,
+        old_primary,
+    }
+}
+
+/// The gates of `switchover HOST`: HOST a standby streaming from the primary, replay
+/// not paused, within `max_lag` bytes of the primary, the primary writable, and no
+/// other writable primary.
+pub fn switchover(
+    desired: &DesiredState,
+    facts: &GatheredFacts,
+    host: &str,
+    max_lag: u64,
+) -> Checked {
+    let mut gates = Vec::new();
+    let Some(primary) = primary_of(desired).filter(|primary| primary.name != host) else {
+        gates.push(Gate::new(
+            "has a primary to take over from",
+            false,
+            format!("the inventory names no primary other than {host}"),
+        ));
+        return Checked {
+            gates,
+            fence: None,
+            old_primary: None,
+        };
+    };
+    let primary_facts = facts_of(facts, &primary.name);
+    gates.push(Gate::new(
+        "primary accepts writes",
+        primary_facts.is_some_and(HostFacts::is_writable_primary),
+        match primary_facts {
+            Some(facts) if facts.is_writable_primary() => {
+                format!("{} is a writable primary", primary.name)
+            }
+            Some(_) => format!(
+                "{} is not a running primary: use `pgconverge promote` for a failover",
+                primary.name
+            ),
+            None => format!(
+                "{} is unreachable: use `pgconverge promote` for a failover",
+                primary.name
+            ),
+        },
+    ));
+    if standby_gates(facts, host, &mut gates)
+        && let Some(server) = facts_of(facts, host).and_then(|facts| facts.server.as_ref())
+    {
+        let streaming = server.wal_receiver.as_ref().filter(|receiver| {
+            receiver.status == "streaming"
+                && receiver.sender_host == primary.settings.replication_host
+        });
+        gates.push(Gate::new(
+            "streams from the primary",
+            streaming.is_some(),
+            match &server.wal_receiver {
+                Some(receiver) => format!(
+                    "WAL receiver {} from {}",
+                    receiver.status, receiver.sender_host
+                ),
+                None => "no WAL receiver".into(),
+            },
+        ));
+        let lag = primary_facts
+            .and_then(|facts| facts.server.as_ref())
+            .and_then(|server| {
+                server
+                    .replication_clients
+                    .iter()
+                    .find(|client| client.application_name == host)
+            })
+            .and_then(|client| client.replay_lag_bytes);
+        gates.push(match lag {
+            Some(lag) => Gate::new(
+                "within --max-lag",
+                lag.unsigned_abs() <= max_lag,
+                format!("{lag} bytes behind {} (--max-lag {max_lag})", primary.name),
+            ),
+            None => Gate::new(
+                "within --max-lag",
+                false,
+                format!(
+                    "{} does not list {host} in pg_stat_replication",
+                    primary.name
+                ),
+            ),
+        });
+    }
+    single_primary_gate(facts, &[host, primary.name.as_str()], &mut gates);
+    Checked {
+        gates,
+        fence: None,
+        old_primary: Some(primary.name.clone()),
+    }
+}

@@ -1,0 +1,238 @@
+//! Records a change of roles in the inventory file itself, as a `pg_role` host
+//! variable on each host's own line, keeping every comment, the order and the
+//! layout of the rest of the file. The edited text is parsed again and must give
+//! the wanted roles, or nothing is written.
+
+use super::{Inventory, Role};
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    #[error("host `{host}` is not written under a `hosts:` key of the inventory")]
+    HostNotFound { host: String },
+    #[error(
+        "the entry of host `{host}` (line {line}) has a form pgconverge does not edit; set `pg_role: {role}` on it by hand"
+    )]
+    UnsupportedForm {
+        host: String,
+        line: usize,
+        role: &'static str,
+    },
+    #[error("the edited inventory does not give the wanted roles ({reason}); it was not written")]
+    Unverified { reason: String },
+    #[error("cannot write `{path}`: {reason}")]
+    Write { path: String, reason: String },
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Primary => "primary",
+        Role::Standby => "standby",
+    }
+}
+
+/// Sets `pg_role` on each host, in the text of an inventory.
+pub fn set_roles(text: &str, roles: &[(&str, Role)]) -> Result<String, EditError> {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for (host, role) in roles {
+        set_role(&mut lines, host, *role)?;
+    }
+    let mut edited = lines.join("\n");
+    if text.ends_with('\n') {
+        edited.push('\n');
+    }
+    Ok(edited)
+}
+
+/// Edits the file in place (through a temporary file and a rename) after checking
+/// that the result parses to the wanted roles.
+pub fn write_roles(path: &Path, roles: &[(&str, Role)]) -> Result<(), EditError> {
+    let write_error = |reason: String| EditError::Write {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|error| write_error(error.to_string()))?;
+    let edited = set_roles(&text, roles)?;
+    let env = |name: &str| std::env::var(name).ok();
+    let inventory =
+        Inventory::parse(path, &edited, &env).map_err(|error| EditError::Unverified {
+            reason: error.to_string(),
+        })?;
+    for (host, role) in roles {
+        if inventory.hosts.get(*host).map(|found| found.role) != Some(*role) {
+            return Err(EditError::Unverified {
+                reason: format!("`{host}` would not be {}", role_name(*role)),
+            });
+        }
+    }
+    let temporary = path.with_extension("pgconverge-edit");
+    std::fs::write(&temporary, edited).map_err(|error| write_error(error.to_string()))?;
+    std::fs::rename(&temporary, path).map_err(|error| write_error(error.to_string()))
+}
+
+fn indentation(line: &str) -> usize {
+    line.len() - line.trim_start().len()
+}
+
+fn is_content(line: &str) -> bool {
+    let trimmed = line.trim();
+    !trimmed.is_empty() && !trimmed.starts_with('#')
+}
+
+/// The line where `host` is a key under a `hosts:` mapping.
+fn host_line(lines: &[String], host: &str) -> Option<usize> {
+    let key = format!("{host}:");
+    (0..lines.len()).find(|&index| {
+        let line = &lines[index];
+        let trimmed = line.trim_start();
+        let is_key = trimmed
+            .strip_prefix(&key)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']));
+        is_key && {
+            let own = indentation(line);
+            let parent = lines[..index]
+                .iter()
+                .rev()
+                .find(|line| is_content(line) && indentation(line) < own);
+            parent.is_some_and(|parent| {
+                parent
+                    .trim()
+                    .trim_end_matches(|c: char| c.is_whitespace())
+                    .starts_with("hosts:")
+            })
+        }
+    })
+}
+
+fn set_role(lines: &mut Vec<String>, host: &str, role: Role) -> Result<(), EditError> {
+    let index = host_line(lines, host).ok_or_else(|| EditError::HostNotFound {
+        host: host.to_string(),
+    })?;
+    let name = role_name(role);
+    let line = lines[index].clone();
+    let own = indentation(&line);
+    let value = line.trim_start()[host.len() + 1..].trim();
+    let unsupported = || EditError::UnsupportedForm {
+        host: host.to_string(),
+        line: index + 1,
+        role: name,
+    };
+    if let Some(inner) = value
+        .strip_prefix('{')
+        .and_then(|rest| rest.strip_suffix('}'))
+    {
+        if inner.contains(['{', '[', '#']) {
+            return Err(unsupported());
+        }
+        let mut pairs: Vec<String> = inner
+            .split(',')
+            .map(|pair| pair.trim().to_string())
+            .filter(|pair| !pair.is_empty())
+            .collect();
+        match pairs.iter_mut().find(|pair| {
+            pair.split(':')
+                .next()
+                .is_some_and(|key| key.trim() == "pg_role")
+        }) {
+            Some(pair) => *pair = format!("pg_role: {name}"),
+            None => pairs.push(format!("pg_role: {name}")),
+        }
+        lines[index] = format!("{}{host}: {{ {} }}", " ".repeat(own), pairs.join(", "));
+        return Ok(());
+    }
+    if value == "~" || value == "null" {
+        lines[index] = format!("{}{host}: {{ pg_role: {name} }}", " ".repeat(own));
+        return Ok(());
+    }
+    if !(value.is_empty() || value.starts_with('#')) {
+        return Err(unsupported());
+    }
+    // A block mapping (or nothing): its children are the following deeper lines.
+    let children: Vec<usize> = (index + 1..lines.len())
+        .take_while(|&child| !is_content(&lines[child]) || indentation(&lines[child]) > own)
+        .filter(|&child| is_content(&lines[child]))
+        .collect();
+    if let Some(&existing) = children
+        .iter()
+        .find(|&&child| lines[child].trim_start().starts_with("pg_role:"))
+    {
+        lines[existing] = format!(
+            "{}pg_role: {name}",
+            " ".repeat(indentation(&lines[existing]))
+        );
+        return Ok(());
+    }
+    let child_indent = children
+        .first()
+        .map(|&child| indentation(&lines[child]))
+        .unwrap_or(own + 2);
+    lines.insert(
+        index + 1,
+        format!("{}pg_role: {name}", " ".repeat(child_indent)),
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INVENTORY: &str = "# The cluster\nall:\n  vars:\n    pg_version: 15  # keep\n  children:\n    primary:\n      hosts:\n        h1: { ansible_host: 10.0.0.11 }\n    standby:\n      hosts:\n        h2:\n          # the new one\n          ansible_host: 10.0.0.12\n        h3: { ansible_host: 10.0.0.13, pg_role: standby }\n        h4:\n";
+
+    #[test]
+    fn roles_are_set_on_every_form_of_host_entry_keeping_the_rest() {
+        let edited = set_roles(
+            INVENTORY,
+            &[
+                ("h1", Role::Standby),
+                ("h2", Role::Primary),
+                ("h3", Role::Primary),
+                ("h4", Role::Standby),
+            ],
+        )
+        .expect("edits");
+        insta::assert_snapshot!(edited, @r"
+        # The cluster
+        all:
+          vars:
+            pg_version: 15  # keep
+          children:
+            primary:
+              hosts:
+                h1: { ansible_host: 10.0.0.11, pg_role: standby }
+            standby:
+              hosts:
+                h2:
+                  pg_role: primary
+                  # the new one
+                  ansible_host: 10.0.0.12
+                h3: { ansible_host: 10.0.0.13, pg_role: primary }
+                h4:
+                  pg_role: standby
+        ");
+    }
+
+    #[test]
+    fn a_second_edit_replaces_rather_than_adds() {
+        let once = set_roles(INVENTORY, &[("h2", Role::Primary)]).expect("edits");
+        let twice = set_roles(&once, &[("h2", Role::Standby)]).expect("edits");
+        assert_eq!(twice.matches("pg_role").count(), 2, "{twice}");
+        assert!(
+            twice.contains("          pg_role: standby\n          # the new one"),
+            "{twice}"
+        );
+    }
+
+    #[test]
+    fn unknown_host_and_unsupported_forms_are_refused() {
+        assert!(matches!(
+            set_roles(INVENTORY, &[("h9", Role::Primary)]),
+            Err(EditError::HostNotFound { .. })
+        ));
+        let anchored = "all:\n  hosts:\n    h1: &base { a: { b: 1 } }\n";
+        assert!(matches!(
+            set_roles(anchored, &[("h1", Role::Primary)]),
+            Err(EditError::UnsupportedForm { line: 3, .. })
+        ));
+    }
+}

@@ -1,0 +1,246 @@
+//! End to end on the lab: failover, rejoin with pg_rewind, switchover back, and
+//! the gates that refuse a dangerous promotion.
+
+mod support;
+
+use std::path::Path;
+use support::{Lab, Run, lab_available, pgconverge, repository};
+
+struct Cluster<'a> {
+    lab: &'a Lab,
+    inventory: String,
+    password: String,
+    outputs: Vec<String>,
+}
+
+impl Cluster<'_> {
+    fn run(&mut self, args: &[&str]) -> Run {
+        let ssh_config = self.lab.ssh_config().display().to_string();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend([
+            "-i",
+            &self.inventory,
+            "--ssh-config",
+            &ssh_config,
+            "--connect-timeout",
+            "3",
+        ]);
+        let run = pgconverge(&all, &self.password);
+        self.outputs.push(run.all());
+        run
+    }
+
+    fn lab_command(&self, args: &[&str]) {
+        let output = std::process::Command::new("bash")
+            .arg(repository().join("tests/lab/lab.sh"))
+            .args(args)
+            .env("PGCONVERGE_LAB_LOCK_HELD", "1")
+            .output()
+            .unwrap_or_else(|error| panic!("lab.sh: {error}"));
+        assert!(
+            output.status.success(),
+            "lab.sh {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// Waits until every standby has the rows (replication is asynchronous).
+    fn wait_for_rows(&self, rows: &str) {
+        self.lab.eventually(30, &format!("{rows} rows on every host"), || {
+            ["h1", "h2", "h3"].iter().all(|host| {
+                let output = self.lab.ssh_output(host, "cd / && runuser -u postgres -- psql -XAtq -d postgres -c 'select count(*) from failover_check'");
+                String::from_utf8_lossy(&output.stdout).trim() == rows
+            })
+        });
+    }
+}
+
+fn copy_of_example(directory: &Path) -> String {
+    let path = directory.join("inventory.yaml");
+    std::fs::copy(repository().join("inventory.example.yaml"), &path)
+        .unwrap_or_else(|error| panic!("copy: {error}"));
+    path.display().to_string()
+}
+
+#[test]
+fn failover_rejoin_and_switchover_lose_no_row() {
+    if !lab_available() {
+        return;
+    }
+    let lab = Lab::up(3);
+    let directory =
+        tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"));
+    let mut cluster = Cluster {
+        lab: &lab,
+        inventory: copy_of_example(directory.path()),
+        password: format!("pw-failover-{}", std::process::id()),
+        outputs: Vec::new(),
+    };
+    let converge = cluster.run(&["apply"]);
+    assert_eq!(converge.code, Some(0), "{converge}");
+    lab.sql("h1", "create table failover_check (id int primary key); insert into failover_check select generate_series(1, 100)");
+    cluster.wait_for_rows("100");
+
+    // The primary dies; h2 is promoted and the inventory records it.
+    cluster.lab_command(&["kill", "h1"]);
+    let status = cluster.run(&["status"]);
+    assert_eq!(status.code, Some(2), "{status}");
+    assert!(
+        status
+            .stdout
+            .contains("h1, the inventory's primary, is unreachable"),
+        "{status}"
+    );
+    let promote = cluster.run(&["promote", "h2", "--write-inventory"]);
+    assert_eq!(promote.code, Some(0), "{promote}");
+    assert!(
+        promote
+            .stderr
+            .contains("h2: promote: promoted: out of recovery and accepting writes"),
+        "{promote}"
+    );
+    let inventory = std::fs::read_to_string(&cluster.inventory).unwrap_or_default();
+    assert!(
+        inventory.contains("h2: { ansible_host: 10.77.0.12, pg_role: primary }")
+            && inventory.contains("# An inventory for the local lab"),
+        "{inventory}"
+    );
+    lab.sql(
+        "h2",
+        "insert into failover_check select generate_series(101, 200)",
+    );
+
+    // h1 comes back as a writable primary of the old timeline: apply fences it,
+    // rewinds it onto h2's timeline, and repoints h3.
+    cluster.lab_command(&["start", "h1"]);
+    assert_eq!(
+        lab.sql("h1", "select pg_is_in_recovery()"),
+        "f",
+        "h1 came back as a primary"
+    );
+    let rejoin = cluster.run(&["apply", "--detailed-exitcode"]);
+    assert_eq!(rejoin.code, Some(2), "{rejoin}");
+    assert!(
+        rejoin.stdout.contains("! fence") && rejoin.stdout.contains("rejoin h2 with pg_rewind"),
+        "{rejoin}"
+    );
+    assert!(
+        rejoin
+            .stderr
+            .contains("changed h1/base_backup: pg_rewind: Done!"),
+        "{rejoin}"
+    );
+    cluster.wait_for_rows("200");
+    assert_eq!(lab.sql("h1", "select pg_is_in_recovery()"), "t");
+    assert_eq!(
+        lab.sql("h3", "select sender_host from pg_stat_wal_receiver"),
+        "10.77.0.12",
+        "h3 streams from h2"
+    );
+    let agreed = cluster.run(&["status"]);
+    assert_eq!(agreed.code, Some(0), "{agreed}");
+
+    // A planned switchover gives the primary role back to h1 with no row lost.
+    lab.sql(
+        "h2",
+        "insert into failover_check select generate_series(201, 300)",
+    );
+    let switchover = cluster.run(&["switchover", "h1"]);
+    assert_eq!(switchover.code, Some(0), "{switchover}");
+    assert!(
+        switchover.stderr.contains("h1: catch up: replayed past"),
+        "{switchover}"
+    );
+    lab.sql(
+        "h1",
+        "insert into failover_check select generate_series(301, 400)",
+    );
+    cluster.wait_for_rows("400");
+    assert_eq!(lab.sql("h1", "select pg_is_in_recovery()"), "f");
+    let settled = cluster.run(&["apply", "--detailed-exitcode"]);
+    assert_eq!(settled.code, Some(0), "{settled}");
+
+    let password = cluster.password.clone();
+    for output in &cluster.outputs {
+        assert!(
+            !output.contains(&password),
+            "the password leaked:\n{output}"
+        );
+    }
+}
+
+#[test]
+fn gates_refuse_a_dangerous_promotion() {
+    if !lab_available() {
+        return;
+    }
+    let lab = Lab::up(3);
+    let directory =
+        tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"));
+    let mut cluster = Cluster {
+        lab: &lab,
+        inventory: copy_of_example(directory.path()),
+        password: format!("pw-gates-{}", std::process::id()),
+        outputs: Vec::new(),
+    };
+    let converge = cluster.run(&["apply"]);
+    assert_eq!(converge.code, Some(0), "{converge}");
+
+    // The old primary is alive and not fenced.
+    let alive = cluster.run(&["promote", "h2"]);
+    assert_eq!(alive.code, Some(1), "{alive}");
+    assert!(
+        alive
+            .stdout
+            .contains("CLOSED  old primary is down: h1 runs and accepts connections"),
+        "{alive}"
+    );
+
+    // A lagging standby: replay paused while the primary writes.
+    lab.sql("h2", "select pg_wal_replay_pause()");
+    lab.sql(
+        "h1",
+        "create table gate_check as select generate_series(1, 10000) as id",
+    );
+    lab.eventually(30, "h2 receives WAL it has not replayed", || {
+        lab.sql(
+            "h2",
+            "select pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) > 0",
+        ) == "t"
+    });
+    let lagging = cluster.run(&["promote", "h2", "--fence", "--dry-run"]);
+    assert_eq!(lagging.code, Some(1), "{lagging}");
+    assert!(
+        lagging.stdout.contains("CLOSED  replay is not paused"),
+        "{lagging}"
+    );
+    assert!(
+        lagging.stdout.contains("CLOSED  caught up: replayed"),
+        "{lagging}"
+    );
+    lab.sql("h2", "select pg_wal_replay_resume()");
+
+    // A second primary: h3 promoted behind pgconverge's back.
+    lab.sql("h3", "select pg_promote()");
+    lab.eventually(30, "h3 accepts writes", || {
+        lab.sql("h3", "select pg_is_in_recovery()") == "f"
+    });
+    let second = cluster.run(&["promote", "h2", "--fence", "--dry-run"]);
+    assert_eq!(second.code, Some(1), "{second}");
+    assert!(
+        second
+            .stdout
+            .contains("CLOSED  no other writable primary: h3 already accepts writes"),
+        "{second}"
+    );
+    assert_eq!(
+        lab.sql("h1", "select pg_is_in_recovery()"),
+        "f",
+        "a refused promotion changed nothing"
+    );
+    assert_eq!(
+        lab.sql("h2", "select pg_is_in_recovery()"),
+        "t",
+        "a refused promotion changed nothing"
+    );
+}
