@@ -52,7 +52,14 @@ pub fn build(
     let cluster = Cluster::resolve(path, &layout, &defaults, &renderer, &mut problems);
     cluster.check(path, &layout, &mut problems);
     if !problems.is_empty() {
-        return Err(problems.into_diagnostics());
+        // A message may quote a value that came from a secret (`pg_port:
+        // "{{ replication_password }}"`): no secret leaves the inventory in an error.
+        let redactor = crate::secret::Redactor::new(secret_values(&cluster.hosts));
+        let mut diagnostics = problems.into_diagnostics();
+        for diagnostic in &mut diagnostics.0 {
+            diagnostic.message = redactor.redact(&diagnostic.message);
+        }
+        return Err(diagnostics);
     }
     Ok(cluster.into_inventory(path))
 }
@@ -258,6 +265,16 @@ fn magic_variables(
         .collect();
     magic.insert("groups".to_string(), Value::Object(groups));
     magic
+}
+
+/// The values of every sensitive variable that resolved, on any host.
+fn secret_values(hosts: &IndexMap<String, ResolvedHost>) -> Vec<String> {
+    let names = sensitive_vars(hosts);
+    hosts
+        .values()
+        .flat_map(|resolved| names.iter().filter_map(|name| resolved.vars.get(name)))
+        .filter_map(|var| text(&var.value))
+        .collect()
 }
 
 /// `replication_password`, every name listed in a `sensitive_vars`, and every
