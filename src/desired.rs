@@ -2,6 +2,7 @@
 //! the playbook rendered for it, plus the dependency graph of all steps of all hosts.
 //! Pure: no IO beyond reading templates from disk when a template directory is given.
 
+use crate::archive::{ReplicationMode, WalArchive};
 use crate::dag::Dag;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::facts::FactsRequest;
@@ -132,6 +133,10 @@ pub enum DesiredStep {
     ReplicationRole,
     Service,
     VerifyStreaming,
+    /// The primary's archiver: a segment switch reaches the archive.
+    VerifyArchive {
+        directory: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -295,7 +300,7 @@ fn desired_host(
     host: &Host,
 ) -> Result<DesiredHost, Vec<Diagnostic>> {
     let settings = host_settings(inventory, host).map_err(|problem| vec![problem])?;
-    let context = template_context(inventory, host, &settings);
+    let context = template_context(inventory, host, &settings).map_err(|problem| vec![problem])?;
     let mut problems = Vec::new();
     let mut steps = IndexMap::new();
     for step in playbook
@@ -303,6 +308,14 @@ fn desired_host(
         .iter()
         .filter(|step| step.applies_to(host.role))
     {
+        match applies_when(playbook, step, &context) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(problem) => {
+                problems.push(problem);
+                continue;
+            }
+        }
         match desired_step(renderer, playbook, step, &context, &settings) {
             Ok(desired) => {
                 steps.insert(step.id.clone(), desired);
@@ -323,6 +336,25 @@ fn desired_host(
         settings,
         steps,
     })
+}
+
+/// Whether a step's `when` condition holds for this host (no condition: it does).
+fn applies_when(playbook: &Playbook, step: &Step, context: &Value) -> Result<bool, Diagnostic> {
+    let Some(condition) = &step.when else {
+        return Ok(true);
+    };
+    let rendered = render_string(condition, context).map_err(|message| {
+        Diagnostic::new(
+            &playbook.source,
+            Some(step.line),
+            None,
+            format!("step `{}`: `when`: {message}", step.id),
+        )
+    })?;
+    Ok(!matches!(
+        rendered.trim().to_ascii_lowercase().as_str(),
+        "" | "false" | "no" | "0" | "off"
+    ))
 }
 
 fn desired_step(
@@ -380,6 +412,14 @@ fn desired_step(
         ActionKind::ReplicationRole => Ok(DesiredStep::ReplicationRole),
         ActionKind::Service => Ok(DesiredStep::Service),
         ActionKind::VerifyStreaming => Ok(DesiredStep::VerifyStreaming),
+        ActionKind::VerifyArchive => {
+            let directory = context
+                .get("wal_archive_path")
+                .and_then(Value::as_str)
+                .filter(|path| !path.is_empty())
+                .map(str::to_string);
+            Ok(DesiredStep::VerifyArchive { directory })
+        }
         ActionKind::Directory => (|| {
             Ok(DesiredStep::Directory {
                 path: render_parameter(&step.path)?,
@@ -485,9 +525,54 @@ fn host_settings(inventory: &Inventory, host: &Host) -> Result<HostSettings, Dia
 /// pgconverge derives: `primary_conninfo`, a numeric `pg_version`, `pg_has` (what
 /// this version has, from `src/versions.rs`: `pg_has.standby_signal`,
 /// `pg_has.wal_keep_size`, ...) and `standby_count` (the standbys of the cluster).
-fn template_context(inventory: &Inventory, host: &Host, settings: &HostSettings) -> Value {
+fn template_context(
+    inventory: &Inventory,
+    host: &Host,
+    settings: &HostSettings,
+) -> Result<Value, Diagnostic> {
+    let problem = |message: String| {
+        Diagnostic::new(
+            &inventory.source,
+            None,
+            None,
+            format!("host `{}`: {message}", host.name),
+        )
+    };
+    let local_directory = host
+        .vars
+        .get("wal_archive_dir")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let archive =
+        WalArchive::from_vars(host.vars.get("wal_archive"), local_directory).map_err(problem)?;
+    let mode = ReplicationMode::from_vars(host.vars.get("replication_mode")).map_err(problem)?;
+    if host.role == Role::Standby
+        && mode == ReplicationMode::Archive
+        && archive.restore_command().is_empty()
+    {
+        return Err(problem(
+            "`replication_mode: archive` needs an archive the standby can read: set `wal_archive` to a shared `path` or to `command` and `restore_command`".to_string(),
+        ));
+    }
     let mut context = inventory.template_context(&host.name);
     if let Value::Object(map) = &mut context {
+        map.insert(
+            "archive_command".into(),
+            Value::from(archive.archive_command()),
+        );
+        map.insert(
+            "restore_command".into(),
+            Value::from(archive.restore_command()),
+        );
+        map.insert(
+            "archive_cleanup_command".into(),
+            Value::from(archive.cleanup_command(&settings.bin_dir)),
+        );
+        map.insert(
+            "wal_archive_path".into(),
+            Value::from(archive.directory().unwrap_or_default()),
+        );
+        map.insert("replication_mode".into(), Value::from(mode.name()));
         map.insert("pg_version".into(), settings.pg_version.template_value());
         map.insert(
             "pg_has".into(),
@@ -511,7 +596,7 @@ fn template_context(inventory: &Inventory, host: &Host, settings: &HostSettings)
             Value::from(conninfo.replace('\'', "''")),
         );
     }
-    context
+    Ok(context)
 }
 
 /// The connection string a standby streams with. It names a passfile rather than
@@ -673,7 +758,7 @@ mod tests {
             .get(host)
             .unwrap_or_else(|| panic!("no host {host}"));
         let settings = host_settings(&inventory, host).unwrap_or_else(|error| panic!("{error}"));
-        template_context(&inventory, host, &settings)
+        template_context(&inventory, host, &settings).unwrap_or_else(|error| panic!("{error}"))
     }
 
     #[test]

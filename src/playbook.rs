@@ -26,6 +26,7 @@ pub enum ActionKind {
     ReplicationRole,
     Service,
     VerifyStreaming,
+    VerifyArchive,
 }
 
 /// Which server-side check a configuration file gets before it is activated.
@@ -65,6 +66,7 @@ struct RawStep {
     #[serde(default)]
     sensitive: bool,
     check: Option<ConfigCheck>,
+    when: Option<String>,
 }
 
 /// A reference from one step to another, with where it is written.
@@ -93,6 +95,8 @@ pub struct Step {
     pub mode: Option<String>,
     pub sensitive: bool,
     pub check: Option<ConfigCheck>,
+    /// A template; the step applies only to hosts where it renders to a true value.
+    pub when: Option<String>,
     pub line: usize,
     /// Role names that are neither `primary` nor `standby`, reported by `parse`.
     unknown_roles: Vec<StepRef>,
@@ -292,6 +296,7 @@ fn convert(raw: RawStep, is_handler: bool) -> Step {
         mode: raw.mode,
         sensitive: raw.sensitive,
         check: raw.check,
+        when: raw.when,
     }
 }
 

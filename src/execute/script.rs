@@ -80,6 +80,9 @@ pub fn scripts(operation: &Operation) -> Vec<HostScript> {
             context,
         } => own(replication_role(name, verifier.expose(), context)),
         Operation::Service { action, context } => own(service(*action, context)),
+        Operation::VerifyArchive { directory, context } => {
+            own(verify_archive(directory.as_deref(), context))
+        }
         Operation::VerifyStreaming {
             upstream,
             upstream_host,
@@ -382,6 +385,49 @@ fi
     )
 }
 
+fn verify_archive(directory: Option<&str>, context: &ServerContext) -> String {
+    let (switch, file_name) = if context.pg_version_num >= 1000 {
+        ("pg_switch_wal()", "pg_walfile_name")
+    } else {
+        ("pg_switch_xlog()", "pg_xlogfile_name")
+    };
+    let destination = directory
+        .map(plain)
+        .unwrap_or_else(|| "the archive".to_string());
+    let in_directory = match directory {
+        Some(directory) => format!(
+            "[ -f {}/\"$SEGMENT\" ] || {{ echo \"pg_stat_archiver reports $SEGMENT archived, but it is not in {destination}\" >&2; exit 1; }}\n",
+            quote(directory)
+        ),
+        None => String::new(),
+    };
+    format!(
+        r#"{prelude}FAILED_BEFORE=$({psql} -c "select failed_count from pg_stat_archiver")
+SEGMENT=$({psql} -c "select {file_name}({switch})")
+i=0
+while [ $i -lt {limit} ]; do
+  STATE=$({psql} -F ' ' -c "select coalesce(last_archived_wal >= '$SEGMENT', false), failed_count, coalesce(last_failed_wal, '-') from pg_stat_archiver")
+  set -- $STATE
+  if [ "$2" != "$FAILED_BEFORE" ]; then
+    echo "archiving into {destination} fails: pg_stat_archiver failed_count rose from $FAILED_BEFORE to $2 (last failed segment $3); see the server log for the archive command's error" >&2
+    exit 1
+  fi
+  if [ "$1" = t ]; then
+    {in_directory}echo "segment $SEGMENT reached {destination}"
+    exit 0
+  fi
+  i=$((i + 1)); sleep 0.5
+done
+echo "segment $SEGMENT did not reach {destination} within {seconds} s" >&2
+exit 1
+"#,
+        prelude = prelude(&context.os_user),
+        psql = psql(context),
+        limit = STREAMING_WAIT_SECONDS * 2,
+        seconds = STREAMING_WAIT_SECONDS,
+    )
+}
+
 fn verify_standby(upstream_host: &str, context: &ServerContext) -> String {
     let receiver_host = if context.pg_version_num >= 1100 {
         "sender_host"
@@ -529,6 +575,10 @@ mod tests {
             },
             Operation::Service {
                 action: ServiceAction::Reload,
+                context: context(),
+            },
+            Operation::VerifyArchive {
+                directory: Some("/srv/wal shared".into()),
                 context: context(),
             },
             Operation::VerifyStreaming {

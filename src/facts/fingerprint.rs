@@ -181,6 +181,7 @@ mod tests {
             wal_receiver: None,
             replication_clients: Vec::new(),
             user_databases: Vec::new(),
+            archiver: None,
         });
         facts
     }

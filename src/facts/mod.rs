@@ -78,6 +78,29 @@ pub struct ReplicationClient {
     pub replay_lag_bytes: Option<i64>,
 }
 
+/// `pg_stat_archiver`: how the server's archiving goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Archiver {
+    pub archived_count: i64,
+    pub last_archived_wal: String,
+    /// Seconds since the epoch.
+    pub last_archived: Option<i64>,
+    pub failed_count: i64,
+    pub last_failed_wal: String,
+    pub last_failed: Option<i64>,
+}
+
+impl Archiver {
+    /// The last attempt failed: a failure after the last success, or failures and no success.
+    pub fn failing(&self) -> bool {
+        match (self.last_failed, self.last_archived) {
+            (Some(failed), Some(archived)) => failed > archived,
+            (Some(_), None) => true,
+            _ => false,
+        }
+    }
+}
+
 /// What a running server reports about itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServerFacts {
@@ -98,6 +121,7 @@ pub struct ServerFacts {
     pub wal_receiver: Option<WalReceiver>,
     pub replication_clients: Vec<ReplicationClient>,
     pub user_databases: Vec<String>,
+    pub archiver: Option<Archiver>,
 }
 
 impl ServerFacts {

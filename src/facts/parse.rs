@@ -191,6 +191,14 @@ fn parse_server(output: &str) -> Result<ServerFacts, FactsError> {
         replication_role,
         wal_receiver,
         replication_clients,
+        archiver: rows("archiver").first().map(|row| Archiver {
+            archived_count: field(row, 0).parse().unwrap_or(0),
+            last_archived_wal: field(row, 1),
+            last_archived: field(row, 2).parse().ok(),
+            failed_count: field(row, 3).parse().unwrap_or(0),
+            last_failed_wal: field(row, 4),
+            last_failed: field(row, 5).parse().ok(),
+        }),
         user_databases: rows("databases").iter().map(|row| field(row, 0)).collect(),
     })
 }
@@ -248,7 +256,7 @@ mod tests {
     fn a_running_standby_is_read_completely() {
         let sep = FIELD_SEPARATOR;
         let server = format!(
-            "@@state\nt{sep}1700000000{sep}1690000000{sep}0/3000148{sep}0/3000060{sep}f{sep}12\n@@settings\nshared_buffers{sep}postmaster{sep}t\nwork_mem{sep}user{sep}f\n@@role\n@@wal_receiver\nstreaming{sep}10.0.0.11{sep}5432\n@@replication\n@@databases\napp\n"
+            "@@state\nt{sep}1700000000{sep}1690000000{sep}0/3000148{sep}0/3000060{sep}f{sep}12\n@@settings\nshared_buffers{sep}postmaster{sep}t\nwork_mem{sep}user{sep}f\n@@role\n@@wal_receiver\nstreaming{sep}10.0.0.11{sep}5432\n@@replication\n@@archiver\n3{sep}000000010000000000000002{sep}1700000050{sep}1{sep}000000010000000000000001{sep}1700000040\n@@databases\napp\n"
         );
         let output = [
             line("os_user", "/var/lib/postgresql"),
@@ -305,6 +313,12 @@ mod tests {
             Some("10.0.0.11".to_string())
         );
         assert_eq!(server.user_databases, vec!["app".to_string()]);
+        let archiver = server.archiver.expect("archiver");
+        assert_eq!((archiver.archived_count, archiver.failed_count), (3, 1));
+        assert!(
+            !archiver.failing(),
+            "the last failure is older than the last success"
+        );
     }
 
     #[test]

@@ -154,6 +154,12 @@ coalesce({diff}(case when pg_is_in_recovery() then {replay} else {current} end, 
     } else {
         "false"
     };
+    let archiver_query = if request.pg_version_num >= 904 {
+        "select archived_count, coalesce(last_archived_wal, ''), coalesce(extract(epoch from last_archived_time)::bigint::text, ''), \
+failed_count, coalesce(last_failed_wal, ''), coalesce(extract(epoch from last_failed_time)::bigint::text, '') from pg_stat_archiver;"
+    } else {
+        "select 0, '', '', 0, '', '';"
+    };
     let separator = FIELD_SEPARATOR;
     format!(
         r#"SQL_OUT=$(as_pg psql -XAtq -h {socket} -p {port} -d postgres -v ON_ERROR_STOP=1 -v role={role} -F '{separator}' 2>&1 <<'PGCONVERGE_SQL'
@@ -167,6 +173,8 @@ select rolcanlogin, rolreplication, coalesce(rolpassword, ''), {rewind_grant} fr
 {wal_receiver_query}
 \echo @@replication
 {replication_query}
+\echo @@archiver
+{archiver_query}
 \echo @@databases
 select datname from pg_database where datname not in ('postgres', 'template0', 'template1');
 PGCONVERGE_SQL

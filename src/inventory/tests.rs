@@ -451,7 +451,8 @@ fn a_broken_inventory_reports_every_problem_with_its_place() {
 #[test]
 fn an_error_quoting_a_value_made_from_a_secret_does_not_show_the_secret() {
     let text = "all:\n  vars:\n    replication_password: hunter2-but-longer\n    pg_port: \"{{ replication_password }}\"\n  children:\n    primary:\n      hosts:\n        db1:\n    standby:\n      hosts:\n        db2:\n";
-    let error = Inventory::parse(std::path::Path::new("inventory.yml"), text, &|_| None).expect_err("the port is not a number");
+    let error = Inventory::parse(std::path::Path::new("inventory.yml"), text, &|_| None)
+        .expect_err("the port is not a number");
     let report = error.to_string();
     assert!(report.contains("pg_port"), "{report}");
     assert!(!report.contains("hunter2-but-longer"), "{report}");

@@ -329,6 +329,9 @@ impl HostPlanner<'_> {
                 self.recovery_config(recovery_conf.as_ref())
             }
             DesiredStep::ReplicationRole => self.replication_role(),
+            DesiredStep::VerifyArchive { directory } => {
+                self.verify_archive(directory.as_deref(), !progress.notified.is_empty())
+            }
             DesiredStep::Service => self.service(
                 progress
                     .notified
@@ -730,6 +733,53 @@ impl HostPlanner<'_> {
             );
         }
         noop("PostgreSQL runs with the current configuration".to_string())
+    }
+
+    /// Verified when this run changes the server, or when the archiver has never
+    /// archived or its last attempt failed; otherwise its statistics vouch for it.
+    fn verify_archive(&self, directory: Option<&str>, server_changes: bool) -> PlannedStep {
+        let destination = directory
+            .map(|path| format!("the archive {path}"))
+            .unwrap_or_else(|| "the archive command".to_string());
+        let operation = Operation::VerifyArchive {
+            directory: directory.map(str::to_string),
+            context: self.context(),
+        };
+        let archiver = self
+            .facts
+            .server
+            .as_ref()
+            .filter(|_| !self.data_replaced())
+            .and_then(|server| server.archiver.as_ref());
+        let reason = match archiver {
+            _ if server_changes => {
+                Some("the server's configuration changes in this run".to_string())
+            }
+            None => Some("the server does not run yet".to_string()),
+            Some(archiver) if archiver.failing() => Some(format!(
+                "its last attempt failed ({}, {} failures in all)",
+                archiver.last_failed_wal, archiver.failed_count
+            )),
+            Some(archiver) if archiver.archived_count == 0 => {
+                Some("it has archived nothing yet".to_string())
+            }
+            Some(_) => None,
+        };
+        match (reason, archiver) {
+            (Some(reason), _) => PlannedStep {
+                change: Change::Check,
+                summary: format!(
+                    "verify that a segment switch reaches {destination} after apply: {reason}"
+                ),
+                operation: Some(operation),
+                ..noop(String::new())
+            },
+            (None, Some(archiver)) => noop(format!(
+                "the archiver works: last archived {}, {} archived, {} failed in all",
+                archiver.last_archived_wal, archiver.archived_count, archiver.failed_count
+            )),
+            (None, None) => noop(String::new()),
+        }
     }
 
     fn verify_streaming(&self) -> PlannedStep {

@@ -129,6 +129,13 @@ pub enum Operation {
         #[serde(skip)]
         context: ServerContext,
     },
+    /// Switches to a new WAL segment on the primary and waits until the archiver
+    /// has archived it (and, for a directory, until it is there) with no new failure.
+    VerifyArchive {
+        directory: Option<String>,
+        #[serde(skip)]
+        context: ServerContext,
+    },
     VerifyStreaming {
         upstream: String,
         upstream_host: String,

@@ -6,8 +6,8 @@ use super::build::{GatheredFacts, PlanOptions, plan};
 use super::*;
 use crate::desired::{DesiredHost, DesiredState, DesiredStep};
 use crate::facts::{
-    DataDirectory, HostFacts, ObservedFile, ObservedRole, ObservedSetting, PathAttributes,
-    ServerFacts, WalReceiver,
+    Archiver, DataDirectory, HostFacts, ObservedFile, ObservedRole, ObservedSetting,
+    PathAttributes, ServerFacts, WalReceiver,
 };
 use crate::inventory::Inventory;
 use crate::playbook::Playbook;
@@ -96,6 +96,14 @@ fn server(in_recovery: bool) -> ServerFacts {
         wal_receiver: None,
         replication_clients: Vec::new(),
         user_databases: Vec::new(),
+        archiver: Some(Archiver {
+            archived_count: 5,
+            last_archived_wal: "000000010000000000000005".into(),
+            last_archived: Some(1_900),
+            failed_count: 0,
+            last_failed_wal: String::new(),
+            last_failed: None,
+        }),
     }
 }
 
