@@ -22,7 +22,17 @@
 #                                  dies at once (simulated crash); its disks and
 #                                  network stay
 #   tests/lab/lab.sh start HOST    boot a killed HOST again (like a reboot: sshd,
-#                                  then every cluster whose start.conf is "auto")
+#                                  then every cluster whose start.conf is "auto");
+#                                  does not wait for ssh if HOST is cut
+#   tests/lab/lab.sh cut HOST      take HOST off the network (its veth's end on the
+#                                  bridge goes down) without stopping any of its
+#                                  processes; survives kill/start of HOST. New
+#                                  connections to or from HOST fail after ~3 s
+#                                  with "No route to host" (ARP gets no answer),
+#                                  established ones stall (nothing is reset)
+#   tests/lab/lab.sh heal HOST     put a cut HOST back on the network; returns once
+#                                  the bridge forwards to it again (and, if HOST
+#                                  is running, its sshd accepts TCP connections)
 #   tests/lab/lab.sh paths         print lab_dir, lock, ssh_config, known_hosts,
 #                                  identity, inventory as key=value lines
 #   tests/lab/lab.sh requirements  print the apt packages the lab needs
@@ -37,7 +47,12 @@
 #   $LAB_DIR/id_ed25519     the lab's client key (no passphrase)
 #   $LAB_DIR/inventory      one "hI ADDRESS" line per host
 #   $LAB_DIR/hosts/hI/      the host's private directories, boot.log, pid
-# Locking: up/down/kill/start take an exclusive flock on $LAB_DIR.lock
+#   $LAB_DIR/shared/        one directory shared by all hosts (postgres:postgres,
+#                           0750, empty after up, removed by down), bind-mounted
+#                           read-write at /srv/wal_shared in every host, on top of
+#                           the host's private /srv (models an NFS share for a
+#                           WAL archive; mounted again when a host is started)
+# Locking: up/down/kill/start/cut/heal take an exclusive flock on $LAB_DIR.lock
 # (bounded wait, PGCONVERGE_LAB_LOCK_TIMEOUT seconds, default 300). A test run
 # that uses the lab should hold that same lock for its whole run and call
 # lab.sh with PGCONVERGE_LAB_LOCK_HELD=1 so lab.sh does not wait on its caller.
@@ -46,8 +61,13 @@
 # addresses from leaving the machine.
 # Notes: only one lab per machine (bridge and namespace names are global);
 # hosts share /usr and /etc/passwd with the machine, so never apt-get or
-# useradd inside a host; run `su postgres` from `/`; the postgres account is
-# locked, so ssh in as root.
+# useradd inside a host; run `su postgres` from `/`.
+# Each host has a private /etc/shadow (hosts/hI/etc-shadow, bind-mounted): a
+# copy of the machine's, made by up, in which the postgres account is not
+# locked (password field "*": no password, so sshd with UsePAM no accepts it).
+# ssh -l postgres into a host therefore works once a key is in that host's
+# /var/lib/postgresql/.ssh/authorized_keys (home private per host; none by
+# default). The machine's own /etc/shadow is never changed.
 # ---------------------------------------------------------------------------
 set -euo pipefail
 
@@ -65,6 +85,8 @@ SSH_CONFIG=$LAB_DIR/ssh_config
 KNOWN_HOSTS=$LAB_DIR/known_hosts
 IDENTITY=$LAB_DIR/id_ed25519
 INVENTORY=$LAB_DIR/inventory
+SHARED_DIR=$LAB_DIR/shared
+SHARED_MOUNT=/srv/wal_shared
 BRIDGE=pgcbr0
 NET_PREFIX=10.77.0
 NET_CIDR=10.77.0.0/24
@@ -97,7 +119,7 @@ need_root() { [[ $(id -u) == 0 ]] || die "must run as root"; }
 
 need_tools() {
     local t missing=()
-    for t in ip unshare nsenter flock setsid runuser mount ssh ssh-keygen tini \
+    for t in ip bridge awk unshare nsenter flock setsid runuser mount ssh ssh-keygen tini \
         /usr/sbin/sshd pg_createcluster pg_ctlcluster psql; do
         command -v "$t" >/dev/null 2>&1 || missing+=("$t")
     done
@@ -240,6 +262,27 @@ setup_host_net() {
     ip -n "pgc-$h" route add default via "$BRIDGE_ADDR" || die "$h: default route failed"
 }
 
+# host_is_cut hI: its veth's end on the bridge exists and is administratively down
+host_is_cut() {
+    local flags
+    flags=$(ip -o link show dev "pgcv-$1" 2>/dev/null) || return 1
+    flags=${flags#*<}
+    flags=${flags%%>*}
+    [[ ,$flags, != *,UP,* ]]
+}
+
+# forget_neigh ADDR: drop the MAC address cached for ADDR in the root namespace
+# and in every host, so that the next packet to ADDR asks ARP again (a cut host
+# then fails with "No route to host" after the ARP probes, ~3 s, every time).
+forget_neigh() {
+    local addr=$1 ns
+    ip neigh flush to "$addr" dev "$BRIDGE" 2>/dev/null || true
+    while read -r ns _; do
+        [[ $ns == pgc-h* ]] || continue
+        ip -n "$ns" neigh flush to "$addr" 2>/dev/null || true
+    done < <(ip netns list 2>/dev/null)
+}
+
 # ---- host directories --------------------------------------------------------
 
 # prepare_host_dir I N: private directories of host hI (fresh)
@@ -248,7 +291,8 @@ prepare_host_dir() {
     d=$HOSTS_DIR/$h
     mkdir -p "$d"
     install -d -m 0755 -o postgres -g postgres "$d/etc-postgresql" "$d/var-lib-postgresql"
-    install -d -m 0755 "$d/etc-ssh" "$d/var-log" "$d/srv"
+    install -d -m 0755 "$d/etc-ssh" "$d/var-log" "$d/srv" "$d/srv/wal_shared" \
+        "$d/shared-stage"
     install -d -m 1775 -o root -g postgres "$d/var-log/postgresql"
     install -d -m 0700 "$d/root" "$d/root/.ssh"
     install -d -m 1777 "$d/tmp" "$d/var-tmp"
@@ -286,6 +330,15 @@ EOF
     } >"$d/etc-hosts"
     printf '%s\n' "$h" >"$d/etc-hostname"
     chmod 0644 "$d/etc-hosts" "$d/etc-hostname"
+    # Private /etc/shadow: the machine's, with postgres's password field "*"
+    # (no password, not locked: sshd with UsePAM no refuses locked accounts).
+    # Same owner and mode as the machine's, never readable by others.
+    (
+        umask 077
+        awk -F: -v OFS=: '$1 == "postgres" { $2 = "*" } { print }' /etc/shadow >"$d/etc-shadow"
+    )
+    chown --reference=/etc/shadow "$d/etc-shadow"
+    chmod --reference=/etc/shadow "$d/etc-shadow"
 }
 
 write_client_files() {
@@ -468,18 +521,25 @@ cmd_boot() {
     # Bind the host's directory on /mnt first, so the sources stay reachable
     # whatever LAB_DIR is; /tmp and /var/tmp go last (LAB_DIR may be below them).
     mount --bind "$hd" /mnt
+    # The shared directory, staged below /mnt while $labdir is surely reachable
+    # (it may be below a directory bound over next).
+    mount --bind "$labdir/shared" /mnt/shared-stage
     mount --bind /mnt/etc-postgresql /etc/postgresql
     mount --bind /mnt/etc-ssh /etc/ssh
     mount --bind /mnt/var-lib-postgresql /var/lib/postgresql
     mount --bind /mnt/var-log /var/log
     mount --bind /mnt/srv /srv
+    install -d -m 0755 "$SHARED_MOUNT"
+    mount --bind /mnt/shared-stage "$SHARED_MOUNT"
     mount --bind /mnt/root /root
     mount --bind /mnt/etc-hosts /etc/hosts
     mount --bind /mnt/etc-hostname /etc/hostname
+    mount --bind /mnt/etc-shadow /etc/shadow
     mount -t tmpfs -o mode=0755,nosuid,nodev,size=64m tmpfs /run
     mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
     mount --bind /mnt/tmp /tmp
     mount --bind /mnt/var-tmp /var/tmp
+    umount /mnt/shared-stage
     umount /mnt
     # Hide the lab directory (other hosts' files, the client key) if it is
     # still visible, i.e. not below /tmp or /var/tmp.
@@ -563,7 +623,7 @@ do_down() {
     ensure_unreachable_route
     ((failed == 0)) || die "down: some hosts could not be stopped (see above); $LAB_DIR kept"
     if [[ -d $LAB_DIR ]]; then
-        rm -rf "$HOSTS_DIR"
+        rm -rf "$HOSTS_DIR" "$SHARED_DIR"
         rm -f "$SSH_CONFIG" "$KNOWN_HOSTS" "$INVENTORY" "$IDENTITY" "$IDENTITY.pub" \
             "$LAB_DIR/iptables-rule" "$LAB_DIR"/*.tmp
     fi
@@ -602,6 +662,7 @@ cmd_up() {
     : >"$MARKER"
     ensure_unreachable_route
     ssh-keygen -q -t ed25519 -N '' -C pgconverge-lab -f "$IDENTITY"
+    install -d -m 0750 -o postgres -g postgres "$SHARED_DIR"
     setup_bridge
     local -a hosts=() pids=()
     for ((i = 1; i <= n; i++)); do
@@ -700,6 +761,10 @@ cmd_start() {
     ip netns list | grep -qw "^pgc-$h" || die "$h: network namespace pgc-$h is gone; run lab.sh up again"
     launch_host "$h" reboot
     wait_booted "${PGCONVERGE_LAB_BOOT_TIMEOUT:-60}" "$h"
+    if host_is_cut "$h"; then
+        log "$h: started in $(elapsed "$t0") s; it is cut off the network, so ssh was not checked (lab.sh heal $h)"
+        return 0
+    fi
     # after a reboot only sshd is required; clusters may legitimately not start
     local k
     for ((k = 0; k < 150; k++)); do
@@ -708,6 +773,59 @@ cmd_start() {
     done
     timeout 10 ssh -F "$SSH_CONFIG" -o ConnectTimeout=3 "$h" true </dev/null || die "$h: sshd does not accept the lab key after start"
     log "$h: started in $(elapsed "$t0") s"
+}
+
+cmd_cut() {
+    (($# == 1)) || die "usage: lab.sh cut HOST"
+    need_root
+    check_lab_dir
+    local h=$1 addr
+    require_up_host "$h"
+    addr=$(host_addr "$(host_index "$h")")
+    lab_lock
+    ip link show dev "pgcv-$h" >/dev/null 2>&1 || die "$h: its link pgcv-$h is gone; run lab.sh up again"
+    if host_is_cut "$h"; then
+        log "$h: already cut"
+        return 0
+    fi
+    # The bridge disables the port (and forgets the MACs learnt on it); the
+    # host's eth0 loses its carrier. No process of the host is touched.
+    ip link set dev "pgcv-$h" down || die "$h: could not set pgcv-$h down"
+    forget_neigh "$addr"
+    log "$h: cut off the network ($addr unreachable)"
+}
+
+cmd_heal() {
+    (($# == 1)) || die "usage: lab.sh heal HOST"
+    need_root
+    check_lab_dir
+    local h=$1 addr k state=""
+    require_up_host "$h"
+    addr=$(host_addr "$(host_index "$h")")
+    lab_lock
+    ip link show dev "pgcv-$h" >/dev/null 2>&1 || die "$h: its link pgcv-$h is gone; run lab.sh up again"
+    if ! host_is_cut "$h"; then
+        log "$h: not cut"
+        return 0
+    fi
+    ip link set dev "pgcv-$h" up || die "$h: could not set pgcv-$h up"
+    # stp is off: the port forwards as soon as both ends of the veth are up
+    for ((k = 0; k < 50; k++)); do
+        state=$(bridge link show dev "pgcv-$h" 2>/dev/null || true)
+        [[ $state == *"state forwarding"* ]] && break
+        sleep 0.1
+    done
+    [[ $state == *"state forwarding"* ]] || die "$h: bridge port pgcv-$h does not forward 5 s after heal: $state"
+    # entries that failed while the host was cut: resolve afresh
+    forget_neigh "$addr"
+    if recorded_pid "$HOSTS_DIR/$h" >/dev/null; then
+        for ((k = 0; k < 20; k++)); do
+            timeout 3 bash -c "exec 3<>/dev/tcp/$addr/22" </dev/null >/dev/null 2>&1 && break
+            sleep 0.2
+        done
+        ((k < 20)) || log "$h: warning: healed, but its sshd ($addr:22) does not accept TCP connections"
+    fi
+    log "$h: back on the network"
 }
 
 cmd_status() {
@@ -721,7 +839,10 @@ cmd_status() {
     printf '%-4s %-12s %-8s %-6s %s\n' HOST ADDRESS PID1 SSHD POSTGRES
     while read -r h addr; do
         if pid=$(recorded_pid "$HOSTS_DIR/$h"); then
-            if timeout 10 ssh -F "$SSH_CONFIG" -o ConnectTimeout=2 "$h" true </dev/null 2>/dev/null; then sshs=ok; else sshs=FAIL; rc=1; fi
+            if host_is_cut "$h"; then
+                sshs="cut"
+                rc=1
+            elif timeout 10 ssh -F "$SSH_CONFIG" -o ConnectTimeout=2 "$h" true </dev/null 2>/dev/null; then sshs=ok; else sshs=FAIL; rc=1; fi
             if [[ $(nsenter -t "$pid" -m -u -i -n -p -r -w timeout 5 \
                 runuser -u postgres -- psql -XAtqc 'select 1' </dev/null 2>/dev/null) == 1 ]]; then
                 pgs=ok
@@ -770,6 +891,8 @@ main() {
         exec) cmd_exec "$@" ;;
         kill) cmd_kill "$@" ;;
         start) cmd_start "$@" ;;
+        cut) cmd_cut "$@" ;;
+        heal) cmd_heal "$@" ;;
         paths) cmd_paths "$@" ;;
         requirements) lab_requirements ;;
         __boot) cmd_boot "$@" ;;
