@@ -96,6 +96,8 @@ pub struct HostSettings {
     pub replication_password: Option<Sensitive<String>>,
     /// The address other nodes use to stream from this one.
     pub replication_host: String,
+    /// Whether a standby streams or recovers from the archive only.
+    pub replication_mode: ReplicationMode,
 }
 
 /// A configuration file as it should be on the host.
@@ -518,6 +520,8 @@ fn host_settings(inventory: &Inventory, host: &Host) -> Result<HostSettings, Dia
         replication_user: text("replication_user")?,
         replication_password,
         replication_host: text("replication_host")?,
+        replication_mode: ReplicationMode::from_vars(host.vars.get("replication_mode"))
+            .map_err(problem)?,
     })
 }
 

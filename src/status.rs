@@ -12,9 +12,10 @@
 //! with a `kind`, the `hosts` it concerns and a `message` to act on.
 
 use crate::apply::{OutputFormat, load};
+use crate::archive::ReplicationMode;
 use crate::desired::{DesiredHost, DesiredState};
 use crate::diagnostic::Diagnostics;
-use crate::facts::{HostFacts, Lsn, ReplicationClient, ServerFacts};
+use crate::facts::{Archiver, HostFacts, Lsn, ReplicationClient, ServerFacts};
 use crate::gather;
 use crate::inventory::Role;
 use crate::plan::build::GatheredFacts;
@@ -119,6 +120,8 @@ pub struct HostStatus {
     pub cluster_state: Option<String>,
     /// The standbys streaming from this host, as it reports them.
     pub replication_clients: Vec<ReplicationClient>,
+    /// `pg_stat_archiver` of a running primary.
+    pub archiver: Option<Archiver>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -138,6 +141,7 @@ pub enum DisagreementKind {
     WrongUpstream,
     /// A standby does not stream (stopped, or no streaming WAL receiver).
     NotStreaming,
+    ArchiveFailing,
     /// WAL replay is paused on a standby.
     ReplayPaused,
 }
@@ -247,6 +251,7 @@ fn host_status(desired: &DesiredState, facts: &GatheredFacts, host: &DesiredHost
         system_identifier: None,
         cluster_state: None,
         replication_clients: Vec::new(),
+        archiver: None,
     };
     let host_facts = match facts.get(&host.name) {
         Some(Ok(host_facts)) => host_facts,
@@ -273,6 +278,7 @@ fn host_status(desired: &DesiredState, facts: &GatheredFacts, host: &DesiredHost
     status.replication_clients = server.replication_clients.clone();
     if !server.in_recovery {
         status.state = ObservedState::Primary;
+        status.archiver = server.archiver.clone();
         return status;
     }
     status.state = ObservedState::Standby;
@@ -382,6 +388,20 @@ fn disagreements(
         match host.role {
             Role::Primary => primary_disagreements(host, status, &writable, &mut found),
             Role::Standby => standby_disagreements(host, status, facts, &mut found),
+        }
+        if let Some(archiver) = status
+            .archiver
+            .as_ref()
+            .filter(|archiver| archiver.failing())
+        {
+            found.push(Disagreement {
+                kind: DisagreementKind::ArchiveFailing,
+                hosts: vec![host.name.clone()],
+                message: format!(
+                    "archiving fails on {}: the last attempt ({}) failed, {} failures in all; the server log has the archive command's error, and `pgconverge apply` verifies the archive once it is fixed",
+                    host.name, archiver.last_failed_wal, archiver.failed_count
+                ),
+            });
         }
         if status.replay_paused {
             found.push(Disagreement {
@@ -545,13 +565,16 @@ fn standby_disagreements(
                         ),
                     )
                 }
-                _ if !streaming => disagreement(
-                    DisagreementKind::NotStreaming,
-                    format!(
-                        "{name} is in recovery but does not stream from {wanted} (WAL receiver: {}): check that {wanted} runs and accepts replication connections from {name}; `pgconverge apply --dry-run` shows what differs",
-                        status.wal_receiver.as_deref().unwrap_or("none")
-                    ),
-                ),
+                // A warm standby recovers from the archive and streams from nobody.
+                _ if !streaming && host.settings.replication_mode == ReplicationMode::Streaming => {
+                    disagreement(
+                        DisagreementKind::NotStreaming,
+                        format!(
+                            "{name} is in recovery but does not stream from {wanted} (WAL receiver: {}): check that {wanted} runs and accepts replication connections from {name}; `pgconverge apply --dry-run` shows what differs",
+                            status.wal_receiver.as_deref().unwrap_or("none")
+                        ),
+                    )
+                }
                 _ => {}
             }
         }
@@ -655,6 +678,25 @@ pub fn text(report: &StatusReport) -> String {
                 })
                 .collect(),
         ));
+    }
+    for host in &report.hosts {
+        if let Some(archiver) = &host.archiver {
+            let last = |wal: &str| {
+                if wal.is_empty() {
+                    "none".to_string()
+                } else {
+                    wal.to_string()
+                }
+            };
+            lines.push(format!(
+                "Archiver of {}: {} archived (last {}), {} failed (last {})",
+                host.name,
+                archiver.archived_count,
+                last(&archiver.last_archived_wal),
+                archiver.failed_count,
+                last(&archiver.last_failed_wal)
+            ));
+        }
     }
     lines.push(String::new());
     if report.agrees() {
