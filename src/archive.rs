@@ -5,6 +5,10 @@
 use serde::Serialize;
 use serde_json::Value;
 
+/// Options for the archiver's own SSH connections: never prompt, give up quickly
+/// (PostgreSQL retries), check host keys against the known_hosts pgconverge writes.
+const SSH_OPTIONS: &str = "-o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=yes";
+
 /// The archive of one host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "form", rename_all = "snake_case")]
@@ -16,6 +20,20 @@ pub enum WalArchive {
     Shared { path: String, cleanup: bool },
     /// `{ command: ..., restore_command: ... }`: another tool (WAL-G, pgBackRest, ...).
     Commands { archive: String, restore: String },
+    /// `{ host: NAME, path: DIR }`: a directory on an archive host of the inventory,
+    /// reached over SSH as the PostgreSQL OS user with the keys pgconverge exchanges.
+    Remote {
+        host: String,
+        login: String,
+        path: String,
+    },
+}
+
+/// What the form `{ host: NAME }` needs to know about the inventory's hosts.
+pub struct ArchiveHost {
+    /// `user@address` to reach the archive host with.
+    pub login: String,
+    pub is_archive_role: bool,
 }
 
 /// How a standby gets WAL: streamed from its upstream, or only from the archive.
@@ -32,6 +50,7 @@ impl WalArchive {
     pub fn from_vars(
         wal_archive: Option<&Value>,
         local_directory: &str,
+        archive_host: &dyn Fn(&str) -> Option<ArchiveHost>,
     ) -> Result<WalArchive, String> {
         let map = match wal_archive {
             None | Some(Value::Null) => {
@@ -60,8 +79,34 @@ impl WalArchive {
                 "`wal_archive` has an unknown key `{unknown}` (expected path, host, command, restore_command, cleanup)"
             ));
         }
-        if map.contains_key("host") {
-            return Err("`wal_archive: { host: ... }` (an archive host reached over SSH) needs the SSH key exchange between the postgres accounts, which pgconverge does not do yet: use a shared `path` or your own `command`".to_string());
+        if let Some(host) = text("host") {
+            let Some(found) = archive_host(&host) else {
+                return Err(format!(
+                    "`wal_archive.host` names `{host}`, which is not a host of the inventory"
+                ));
+            };
+            if !found.is_archive_role {
+                return Err(format!(
+                    "`wal_archive.host` names `{host}`, which is not in the group `archive`"
+                ));
+            }
+            let Some(path) = text("path").filter(|path| path.starts_with('/')) else {
+                return Err(
+                    "`wal_archive: { host: ... }` needs an absolute `path` on the archive host"
+                        .to_string(),
+                );
+            };
+            if map.contains_key("command")
+                || map.contains_key("restore_command")
+                || map.contains_key("cleanup")
+            {
+                return Err("`wal_archive: { host: ..., path: ... }` takes no `command`, `restore_command` or `cleanup`".to_string());
+            }
+            return Ok(WalArchive::Remote {
+                host,
+                login: found.login,
+                path: path.trim_end_matches('/').to_string(),
+            });
         }
         match (text("path"), text("command"), text("restore_command")) {
             (Some(path), None, None) => {
@@ -98,12 +143,31 @@ impl WalArchive {
         }
     }
 
-    /// The directory pgconverge creates and verifies, if the archive is one.
-    pub fn directory(&self) -> Option<&str> {
+    /// The directory pgconverge creates on `host` and verifies, if it has one there.
+    pub fn directory_on(&self, host: &str) -> Option<&str> {
         match self {
             WalArchive::Local { path } | WalArchive::Shared { path, .. } => Some(path),
-            WalArchive::Commands { .. } => None,
+            WalArchive::Remote {
+                host: archive_host,
+                path,
+                ..
+            } if archive_host == host => Some(path),
+            WalArchive::Remote { .. } | WalArchive::Commands { .. } => None,
         }
+    }
+
+    /// Where segments go, in words for messages.
+    pub fn destination(&self) -> String {
+        match self {
+            WalArchive::Local { path } | WalArchive::Shared { path, .. } => path.clone(),
+            WalArchive::Remote { host, path, .. } => format!("{path} on the archive host {host}"),
+            WalArchive::Commands { .. } => "the archive command's destination".to_string(),
+        }
+    }
+
+    /// Whether the archive is reached over SSH, so the postgres accounts need keys.
+    pub fn over_ssh(&self) -> bool {
+        matches!(self, WalArchive::Remote { .. })
     }
 
     /// Copies a finished segment into the archive, never over one that exists, and
@@ -114,6 +178,14 @@ impl WalArchive {
                 format!("test ! -f {path}/%f && cp %p {path}/%f")
             }
             WalArchive::Commands { archive, .. } => archive.clone(),
+            // One SSH connection per segment: refuse to overwrite, write under a
+            // temporary name, rename. ssh exits 255 when it cannot connect, and
+            // PostgreSQL takes an exit status above 125 as fatal (the archiver
+            // restarts and pg_stat_archiver never counts the failure): `|| exit 1`
+            // makes every failure an ordinary one, which PostgreSQL retries.
+            WalArchive::Remote { login, path, .. } => format!(
+                "ssh {SSH_OPTIONS} {login} \"test ! -f {path}/%f && cat > {path}/%f.tmp && mv {path}/%f.tmp {path}/%f\" < %p || exit 1"
+            ),
         }
     }
 
@@ -123,6 +195,10 @@ impl WalArchive {
             WalArchive::Local { .. } => String::new(),
             WalArchive::Shared { path, .. } => format!("cp {path}/%f %p"),
             WalArchive::Commands { restore, .. } => restore.clone(),
+            // For a restore_command an exit status above 125 shuts the standby down.
+            WalArchive::Remote { login, path, .. } => {
+                format!("scp -q {SSH_OPTIONS} {login}:{path}/%f %p || exit 1")
+            }
         }
     }
 
@@ -163,13 +239,27 @@ mod tests {
     use serde_json::json;
 
     fn read(value: Value) -> Result<WalArchive, String> {
-        WalArchive::from_vars(Some(&value), "/var/lib/postgresql/wal_archive")
+        WalArchive::from_vars(
+            Some(&value),
+            "/var/lib/postgresql/wal_archive",
+            &|name| match name {
+                "arch1" => Some(ArchiveHost {
+                    login: "postgres@10.0.0.20".into(),
+                    is_archive_role: true,
+                }),
+                "db1" => Some(ArchiveHost {
+                    login: "postgres@10.0.0.11".into(),
+                    is_archive_role: false,
+                }),
+                _ => None,
+            },
+        )
     }
 
     #[test]
     fn unset_means_a_local_directory_that_standbys_do_not_read() {
-        let archive =
-            WalArchive::from_vars(None, "/var/lib/postgresql/wal_archive").expect("default");
+        let archive = WalArchive::from_vars(None, "/var/lib/postgresql/wal_archive", &|_| None)
+            .expect("default");
         assert_eq!(
             archive.archive_command(),
             "test ! -f /var/lib/postgresql/wal_archive/%f && cp %p /var/lib/postgresql/wal_archive/%f"
@@ -189,7 +279,23 @@ mod tests {
             archive.cleanup_command("/usr/lib/postgresql/15/bin"),
             "/usr/lib/postgresql/15/bin/pg_archivecleanup /mnt/wal %r"
         );
-        assert_eq!(archive.directory(), Some("/mnt/wal"));
+        assert_eq!(archive.directory_on("db1"), Some("/mnt/wal"));
+    }
+
+    #[test]
+    fn an_archive_host_is_reached_over_ssh_without_overwriting() {
+        let archive = read(json!({ "host": "arch1", "path": "/srv/wal_archive" })).expect("remote");
+        assert_eq!(
+            archive.archive_command(),
+            "ssh -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=yes postgres@10.0.0.20 \"test ! -f /srv/wal_archive/%f && cat > /srv/wal_archive/%f.tmp && mv /srv/wal_archive/%f.tmp /srv/wal_archive/%f\" < %p || exit 1"
+        );
+        assert_eq!(
+            archive.restore_command(),
+            "scp -q -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=yes postgres@10.0.0.20:/srv/wal_archive/%f %p || exit 1"
+        );
+        assert_eq!(archive.directory_on("arch1"), Some("/srv/wal_archive"));
+        assert_eq!(archive.directory_on("db1"), None);
+        assert!(archive.over_ssh());
     }
 
     #[test]
@@ -200,7 +306,7 @@ mod tests {
         .expect("commands");
         assert_eq!(archive.archive_command(), "wal-g wal-push %p");
         assert_eq!(archive.restore_command(), "wal-g wal-fetch %f %p");
-        assert_eq!(archive.directory(), None);
+        assert_eq!(archive.directory_on("db1"), None);
     }
 
     #[test]
@@ -214,7 +320,15 @@ mod tests {
                 "not both",
             ),
             (json!({ "pth": "/a" }), "unknown key `pth`"),
-            (json!({ "host": "h4", "path": "/srv" }), "SSH key exchange"),
+            (
+                json!({ "host": "h9", "path": "/srv" }),
+                "not a host of the inventory",
+            ),
+            (
+                json!({ "host": "db1", "path": "/srv" }),
+                "not in the group `archive`",
+            ),
+            (json!({ "host": "arch1" }), "absolute `path`"),
             (json!({ "path": "/a", "cleanup": "yes" }), "true or false"),
         ] {
             let error = read(value.clone()).expect_err("a mistake");

@@ -2,7 +2,7 @@
 //! the playbook rendered for it, plus the dependency graph of all steps of all hosts.
 //! Pure: no IO beyond reading templates from disk when a template directory is given.
 
-use crate::archive::{ReplicationMode, WalArchive};
+use crate::archive::{ArchiveHost, ReplicationMode, WalArchive};
 use crate::dag::Dag;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::facts::FactsRequest;
@@ -14,6 +14,9 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::Value;
 use std::fmt;
+
+/// The host key of a host's sshd, which the others record in their known_hosts.
+pub const HOST_KEY: &str = "/etc/ssh/ssh_host_ed25519_key.pub";
 
 /// One node of the step graph: a step of the playbook on one host.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -138,6 +141,20 @@ pub enum DesiredStep {
     /// The primary's archiver: a segment switch reaches the archive.
     VerifyArchive {
         directory: Option<String>,
+        destination: String,
+    },
+    /// A key pair for the PostgreSQL OS user (made on the host, never copied off it).
+    SshKey {
+        private_path: String,
+        public_path: String,
+    },
+    /// The other members' public keys in the OS user's `authorized_keys`.
+    AuthorizedKeys {
+        path: String,
+    },
+    /// Every other host's host key in the OS user's `known_hosts`.
+    KnownHosts {
+        path: String,
     },
 }
 
@@ -166,6 +183,14 @@ impl DesiredHost {
                     recovery_conf: Some(file),
                 } => files.push(file.path.clone()),
                 DesiredStep::Directory { path, .. } => directories.push(path.clone()),
+                DesiredStep::SshKey { public_path, .. } => files.push(public_path.clone()),
+                DesiredStep::AuthorizedKeys { path } | DesiredStep::KnownHosts { path } => {
+                    files.push(path.clone());
+                    // Other hosts' known_hosts need this host's key.
+                    if !files.iter().any(|file| file == HOST_KEY) {
+                        files.push(HOST_KEY.to_string());
+                    }
+                }
                 _ => {}
             }
         }
@@ -187,6 +212,9 @@ impl DesiredHost {
 pub struct DesiredState {
     pub hosts: IndexMap<String, DesiredHost>,
     pub graph: Dag<NodeId>,
+    /// Edges of the graph that order steps without making one depend on the
+    /// other's success (`cluster_after`): (the step, the step it runs after).
+    pub ordering_only: Vec<(NodeId, NodeId)>,
     /// Every secret value of the inventory, for the printer's redactor.
     pub secrets: Vec<String>,
 }
@@ -221,9 +249,11 @@ impl DesiredState {
                 cycle.to_string(),
             )]));
         }
+        let ordering_only = ordering_only_edges(playbook, &hosts);
         Ok(DesiredState {
             hosts,
             graph,
+            ordering_only,
             secrets: secrets(inventory),
         })
     }
@@ -243,8 +273,45 @@ fn secrets(inventory: &Inventory) -> Vec<String> {
     secrets
 }
 
-/// Edges: `requires` within a host, `upstream_requires` to the host's upstream, and
-/// each notifying step before its handler. A reference to a step that does not
+/// The `cluster_after` edges: they order, but a failure at their far end does not
+/// stop the step (the archive check still runs, and fails with its own reason,
+/// when the archive host is unreachable).
+fn ordering_only_edges(
+    playbook: &Playbook,
+    hosts: &IndexMap<String, DesiredHost>,
+) -> Vec<(NodeId, NodeId)> {
+    let mut edges = Vec::new();
+    for host in hosts.values() {
+        for step in playbook
+            .steps
+            .iter()
+            .filter(|step| host.steps.contains_key(&step.id))
+        {
+            for after in &step.cluster_after {
+                for other in hosts
+                    .values()
+                    .filter(|other| other.steps.contains_key(&after.id))
+                {
+                    edges.push((
+                        NodeId {
+                            host: host.name.clone(),
+                            step: step.id.clone(),
+                        },
+                        NodeId {
+                            host: other.name.clone(),
+                            step: after.id.clone(),
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    edges
+}
+
+/// Edges: `requires` within a host, `upstream_requires` to the host's upstream,
+/// `cluster_requires` to every host the step applies to, and each notifying step
+/// before its handler. A reference to a step that does not
 /// apply to that host's role is passed over.
 fn step_graph(playbook: &Playbook, hosts: &IndexMap<String, DesiredHost>) -> Dag<NodeId> {
     let mut graph = Dag::default();
@@ -276,6 +343,14 @@ fn step_graph(playbook: &Playbook, hosts: &IndexMap<String, DesiredHost>) -> Dag
                 .filter(|r| host.steps.contains_key(&r.id))
             {
                 graph.add_edge(node(&host.name, &handler.id), node(&host.name, &step.id));
+            }
+            for required in step.cluster_requires.iter().chain(&step.cluster_after) {
+                for other in hosts
+                    .values()
+                    .filter(|other| other.steps.contains_key(&required.id))
+                {
+                    graph.add_edge(node(&host.name, &step.id), node(&other.name, &required.id));
+                }
             }
             let Some(upstream) = host.upstream.as_ref().and_then(|name| hosts.get(name)) else {
                 continue;
@@ -420,8 +495,26 @@ fn desired_step(
                 .and_then(Value::as_str)
                 .filter(|path| !path.is_empty())
                 .map(str::to_string);
-            Ok(DesiredStep::VerifyArchive { directory })
+            let destination = context
+                .get("wal_archive_destination")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            Ok(DesiredStep::VerifyArchive {
+                directory,
+                destination,
+            })
         }
+        ActionKind::SshKey => Ok(DesiredStep::SshKey {
+            private_path: format!("{}/.ssh/id_ed25519", settings.home_dir),
+            public_path: format!("{}/.ssh/id_ed25519.pub", settings.home_dir),
+        }),
+        ActionKind::AuthorizedKeys => Ok(DesiredStep::AuthorizedKeys {
+            path: format!("{}/.ssh/authorized_keys", settings.home_dir),
+        }),
+        ActionKind::KnownHosts => Ok(DesiredStep::KnownHosts {
+            path: format!("{}/.ssh/known_hosts", settings.home_dir),
+        }),
         ActionKind::Directory => (|| {
             Ok(DesiredStep::Directory {
                 path: render_parameter(&step.path)?,
@@ -547,8 +640,23 @@ fn template_context(
         .get("wal_archive_dir")
         .and_then(Value::as_str)
         .unwrap_or_default();
+    let archive_host = |name: &str| {
+        inventory.hosts.get(name).map(|found| ArchiveHost {
+            login: format!(
+                "{}@{}",
+                found
+                    .vars
+                    .get("pg_os_user")
+                    .and_then(Value::as_str)
+                    .unwrap_or("postgres"),
+                found.address
+            ),
+            is_archive_role: found.role == Role::Archive,
+        })
+    };
     let archive =
-        WalArchive::from_vars(host.vars.get("wal_archive"), local_directory).map_err(problem)?;
+        WalArchive::from_vars(host.vars.get("wal_archive"), local_directory, &archive_host)
+            .map_err(problem)?;
     let mode = ReplicationMode::from_vars(host.vars.get("replication_mode")).map_err(problem)?;
     if host.role == Role::Standby
         && mode == ReplicationMode::Archive
@@ -574,7 +682,15 @@ fn template_context(
         );
         map.insert(
             "wal_archive_path".into(),
-            Value::from(archive.directory().unwrap_or_default()),
+            Value::from(archive.directory_on(&host.name).unwrap_or_default()),
+        );
+        map.insert(
+            "wal_archive_destination".into(),
+            Value::from(archive.destination()),
+        );
+        map.insert(
+            "wal_archive_over_ssh".into(),
+            Value::from(archive.over_ssh()),
         );
         map.insert("replication_mode".into(), Value::from(mode.name()));
         map.insert("pg_version".into(), settings.pg_version.template_value());

@@ -68,6 +68,7 @@ fn host_label(name: &str, host: Option<&DesiredHost>) -> String {
         Some((Role::Primary, _)) => format!("{name} (primary)"),
         Some((Role::Standby, Some(upstream))) => format!("{name} (standby of {upstream})"),
         Some((Role::Standby, None)) => format!("{name} (standby)"),
+        Some((Role::Archive, _)) => format!("{name} (archive)"),
         None => name.to_string(),
     }
 }

@@ -27,6 +27,9 @@ pub enum ActionKind {
     Service,
     VerifyStreaming,
     VerifyArchive,
+    SshKey,
+    AuthorizedKeys,
+    KnownHosts,
 }
 
 /// Which server-side check a configuration file gets before it is activated.
@@ -55,6 +58,10 @@ struct RawStep {
     requires: Vec<Spanned<String>>,
     #[serde(default)]
     upstream_requires: Vec<Spanned<String>>,
+    #[serde(default)]
+    cluster_requires: Vec<Spanned<String>>,
+    #[serde(default)]
+    cluster_after: Vec<Spanned<String>>,
     #[serde(default)]
     notify: Vec<Spanned<String>>,
     template: Option<String>,
@@ -85,6 +92,11 @@ pub struct Step {
     pub roles: Vec<Role>,
     pub requires: Vec<StepRef>,
     pub upstream_requires: Vec<StepRef>,
+    /// Steps that must be done first on every host where they apply.
+    pub cluster_requires: Vec<StepRef>,
+    /// Steps that run first on every host where they apply, whose failure does not
+    /// stop this one (ordering only).
+    pub cluster_after: Vec<StepRef>,
     pub notify: Vec<StepRef>,
     pub is_handler: bool,
     pub template: Option<String>,
@@ -188,6 +200,8 @@ impl Playbook {
                 .requires
                 .iter()
                 .chain(&step.upstream_requires)
+                .chain(&step.cluster_requires)
+                .chain(&step.cluster_after)
                 .chain(&step.notify);
             for reference in references {
                 if self.step(&reference.id).is_none() {
@@ -218,7 +232,7 @@ impl Playbook {
                     role.line,
                     role.column,
                     format!(
-                        "step `{}` names the role `{}` (expected primary or standby)",
+                        "step `{}` names the role `{}` (expected primary, standby or archive)",
                         step.id, role.id
                     ),
                 ));
@@ -259,6 +273,7 @@ fn parse_role(name: &str) -> Option<Role> {
     match name {
         "primary" => Some(Role::Primary),
         "standby" => Some(Role::Standby),
+        "archive" => Some(Role::Archive),
         _ => None,
     }
 }
@@ -286,6 +301,8 @@ fn convert(raw: RawStep, is_handler: bool) -> Step {
             .collect(),
         requires: raw.requires.into_iter().map(reference).collect(),
         upstream_requires: raw.upstream_requires.into_iter().map(reference).collect(),
+        cluster_requires: raw.cluster_requires.into_iter().map(reference).collect(),
+        cluster_after: raw.cluster_after.into_iter().map(reference).collect(),
         notify: raw.notify.into_iter().map(reference).collect(),
         is_handler,
         template: raw.template,

@@ -103,6 +103,19 @@ impl Printer {
             ));
         }
         for host in &plan.hosts {
+            let done: Vec<&str> = outcomes
+                .iter()
+                .filter(|(node, outcome)| {
+                    node.host == host.name
+                        && matches!(outcome, Outcome::Changed(_) | Outcome::Verified(_))
+                })
+                .map(|(node, _)| node.step.as_str())
+                .collect();
+            if !done.is_empty() {
+                self.out(&format!("  done on {}: {}", host.name, done.join(", ")));
+            }
+        }
+        for host in &plan.hosts {
             let not_run: Vec<&str> = skipped
                 .iter()
                 .filter(|node| node.host == host.name)
@@ -163,6 +176,7 @@ fn host_plan(host: &HostPlan, lines: &mut Vec<String>) {
         (Role::Primary, _) => "primary".to_string(),
         (Role::Standby, Some(upstream)) => format!("standby of {upstream}"),
         (Role::Standby, None) => "standby".to_string(),
+        (Role::Archive, _) => "archive host".to_string(),
     };
     lines.push(format!(
         "{BOLD}{}{BOLD:#} ({}, {role})",

@@ -353,6 +353,7 @@ fn role_name(role: Role) -> &'static str {
     match role {
         Role::Primary => "primary",
         Role::Standby => "standby",
+        Role::Archive => "archive",
     }
 }
 
@@ -362,9 +363,10 @@ fn disagreements(
     hosts: &[HostStatus],
 ) -> Vec<Disagreement> {
     let mut found = Vec::new();
+    // An archive host may run a PostgreSQL of its own: only members count.
     let writable: Vec<&str> = hosts
         .iter()
-        .filter(|host| host.state == ObservedState::Primary)
+        .filter(|host| host.state == ObservedState::Primary && host.inventory_role != "archive")
         .map(|host| host.name.as_str())
         .collect();
     let inventory_primaries: Vec<&str> = desired
@@ -388,6 +390,7 @@ fn disagreements(
         match host.role {
             Role::Primary => primary_disagreements(host, status, &writable, &mut found),
             Role::Standby => standby_disagreements(host, status, facts, &mut found),
+            Role::Archive => {}
         }
         if let Some(archiver) = status
             .archiver

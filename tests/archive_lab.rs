@@ -106,7 +106,7 @@ fn a_shared_archive_feeds_a_warm_standby_and_a_broken_one_fails_the_apply() {
     assert!(
         broken
             .stdout
-            .contains("archiving into the archive fails: pg_stat_archiver failed_count rose"),
+            .contains("fails: pg_stat_archiver failed_count rose"),
         "{broken}"
     );
     assert!(lab.sql("h1", "select failed_count > 0 from pg_stat_archiver") == "t");

@@ -65,10 +65,16 @@ pub async fn execute(
                 continue;
             }
             started.insert(node.clone());
+            let ordering_only = |dep: &NodeId| {
+                plan.ordering_only
+                    .iter()
+                    .any(|(dependent, target)| dependent == node && target == dep)
+            };
             if let Some(blocker) = deps.iter().find(|dep| {
-                outcomes
-                    .get(*dep)
-                    .is_some_and(|outcome| !outcome.succeeded())
+                !ordering_only(dep)
+                    && outcomes
+                        .get(*dep)
+                        .is_some_and(|outcome| !outcome.succeeded())
             }) {
                 let outcome = Outcome::Skipped(format!("{blocker} did not succeed"));
                 progress.step_finished(node, &outcome);
@@ -152,6 +158,15 @@ async fn run_step(
     let Some(operation) = &step.operation else {
         return Outcome::Unchanged;
     };
+    let collected;
+    let operation = match collect_keys(operation, connections).await {
+        Ok(Some(resolved)) => {
+            collected = resolved;
+            &collected
+        }
+        Ok(None) => operation,
+        Err(reason) => return Outcome::Failed(reason),
+    };
     let mut reports = Vec::new();
     for host_script in script::scripts(operation) {
         let host = host_script.other_host.as_deref().unwrap_or(&node.host);
@@ -176,6 +191,54 @@ async fn run_step(
     } else {
         Outcome::Changed(report)
     }
+}
+
+/// Reads the public keys made earlier in this run from their hosts, and turns the
+/// operation into the file write it stands for. Other operations pass unchanged.
+async fn collect_keys(
+    operation: &crate::plan::Operation,
+    connections: &IndexMap<String, Arc<Connection>>,
+) -> Result<Option<crate::plan::Operation>, String> {
+    let crate::plan::Operation::CollectAuthorizedKeys {
+        path,
+        existing,
+        known,
+        collect,
+        owner,
+        group,
+        context,
+    } = operation
+    else {
+        return Ok(None);
+    };
+    let mut keys = known.clone();
+    for (host, public_path) in collect {
+        let connection = connections
+            .get(host)
+            .ok_or_else(|| format!("no connection to {host} to read its public key"))?;
+        let output = connection
+            .run(&format!("cat {}\n", crate::shell::quote(public_path)))
+            .await
+            .map_err(|error| error.to_string())?;
+        if !output.success() || output.stdout.trim().is_empty() {
+            return Err(format!(
+                "cannot read the public key {public_path} of {host}: {}",
+                output.stderr.trim()
+            ));
+        }
+        keys.push(output.stdout.trim().to_string());
+    }
+    Ok(Some(crate::plan::Operation::WriteFile {
+        path: path.clone(),
+        content: crate::secret::Sensitive::new(crate::plan::managed_block::with_block(
+            existing, &keys,
+        )),
+        owner: owner.clone(),
+        group: group.clone(),
+        mode: 0o600,
+        check: None,
+        context: context.clone(),
+    }))
 }
 
 /// PostgreSQL names the setting it rejects but not always the line: add the line of

@@ -80,8 +80,18 @@ pub fn scripts(operation: &Operation) -> Vec<HostScript> {
             context,
         } => own(replication_role(name, verifier.expose(), context)),
         Operation::Service { action, context } => own(service(*action, context)),
-        Operation::VerifyArchive { directory, context } => {
-            own(verify_archive(directory.as_deref(), context))
+        Operation::VerifyArchive {
+            directory,
+            destination,
+            context,
+        } => own(verify_archive(directory.as_deref(), destination, context)),
+        Operation::GenerateSshKey {
+            private_path,
+            os_user,
+        } => own(generate_ssh_key(private_path, os_user)),
+        // The executor reads the collected keys and turns this into a file write first.
+        Operation::CollectAuthorizedKeys { .. } => {
+            own("echo 'authorized keys were not collected' >&2; exit 1\n".to_string())
         }
         Operation::VerifyStreaming {
             upstream,
@@ -179,7 +189,7 @@ fn write_file(
         r#"{prelude}set -e
 F={path}
 DIR=$(dirname "$F")
-mkdir -p "$DIR"
+if [ ! -d "$DIR" ]; then mkdir -p "$DIR"; chown {owner}:{group} "$DIR"; chmod 0700 "$DIR"; fi
 TMP=$(mktemp "$DIR/.pgconverge.XXXXXX")
 PREVIOUS=""
 trap 'rm -f "$TMP" ${{PREVIOUS:+"$PREVIOUS"}}' EXIT
@@ -385,15 +395,23 @@ fi
     )
 }
 
-fn verify_archive(directory: Option<&str>, context: &ServerContext) -> String {
+/// Makes the OS user's key pair on the host if it has none: the private key never
+/// leaves the host; the plan and the output show fingerprints only.
+fn generate_ssh_key(private_path: &str, os_user: &str) -> String {
+    format!(
+        "{prelude}set -e\nKEY={key}\nDIR=$(dirname \"$KEY\")\nas_pg mkdir -p \"$DIR\"\nas_pg chmod 700 \"$DIR\"\n[ -f \"$KEY\" ] || as_pg ssh-keygen -q -t ed25519 -N '' -C \"$PG_OS_USER@$(hostname)\" -f \"$KEY\"\nssh-keygen -lf \"$KEY.pub\"\n",
+        prelude = prelude(os_user),
+        key = quote(private_path),
+    )
+}
+
+fn verify_archive(directory: Option<&str>, destination: &str, context: &ServerContext) -> String {
     let (switch, file_name) = if context.pg_version_num >= 1000 {
         ("pg_switch_wal()", "pg_walfile_name")
     } else {
         ("pg_switch_xlog()", "pg_xlogfile_name")
     };
-    let destination = directory
-        .map(plain)
-        .unwrap_or_else(|| "the archive".to_string());
+    let destination = plain(destination);
     let in_directory = match directory {
         Some(directory) => format!(
             "[ -f {}/\"$SEGMENT\" ] || {{ echo \"pg_stat_archiver reports $SEGMENT archived, but it is not in {destination}\" >&2; exit 1; }}\n",
@@ -579,7 +597,12 @@ mod tests {
             },
             Operation::VerifyArchive {
                 directory: Some("/srv/wal shared".into()),
+                destination: "/srv/wal shared".into(),
                 context: context(),
+            },
+            Operation::GenerateSshKey {
+                private_path: "/var/lib/postgresql/.ssh/id_ed25519".into(),
+                os_user: "postgres".into(),
             },
             Operation::VerifyStreaming {
                 upstream: "db1".into(),

@@ -110,11 +110,24 @@ fn standby_gates(facts: &GatheredFacts, host: &str, gates: &mut Vec<Gate>) -> bo
 }
 
 /// No host but `allowed` is a writable primary.
-fn single_primary_gate(facts: &GatheredFacts, allowed: &[&str], gates: &mut Vec<Gate>) {
+fn single_primary_gate(
+    desired: &DesiredState,
+    facts: &GatheredFacts,
+    allowed: &[&str],
+    gates: &mut Vec<Gate>,
+) {
+    // Only members of the cluster count: an archive host may run a PostgreSQL of its own.
+    let member = |name: &str| {
+        desired
+            .hosts
+            .get(name)
+            .is_some_and(|host| host.role != Role::Archive)
+    };
     let writable: Vec<&str> = facts
         .iter()
         .filter(|(name, facts)| {
-            !allowed.contains(&name.as_str())
+            member(name)
+                && !allowed.contains(&name.as_str())
                 && facts.as_ref().is_ok_and(HostFacts::is_writable_primary)
         })
         .map(|(name, _)| name.as_str())
@@ -239,7 +252,7 @@ pub fn promote(
     if let Some(primary) = &to_fence {
         allowed.push(primary.as_str());
     }
-    single_primary_gate(facts, &allowed, &mut gates);
+    single_primary_gate(desired, facts, &allowed, &mut gates);
     Checked {
         gates,
         fence: to_fence,
@@ -330,7 +343,7 @@ pub fn switchover(
             ),
         });
     }
-    single_primary_gate(facts, &[host, primary.name.as_str()], &mut gates);
+    single_primary_gate(desired, facts, &[host, primary.name.as_str()], &mut gates);
     Checked {
         gates,
         fence: None,

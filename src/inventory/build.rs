@@ -19,6 +19,8 @@ use std::path::Path;
 /// The group whose hosts are primaries, and the one whose hosts are standbys.
 const PRIMARY_GROUP: &str = "primary";
 const STANDBY_GROUP: &str = "standby";
+/// The group of hosts that keep the WAL archive.
+const ARCHIVE_GROUP: &str = "archive";
 
 /// Suffixes that mark a variable's value as secret.
 const SECRET_SUFFIXES: [&str; 3] = ["_password", "_secret", "_token"];
@@ -99,6 +101,7 @@ impl<'doc> Cluster<'doc> {
                 listed_at: location(path, layout.hosts.get(*host).map(|entry| entry.position)),
                 in_primary_group: is_member(host, PRIMARY_GROUP, &members),
                 in_standby_group: is_member(host, STANDBY_GROUP, &members),
+                in_archive_group: is_member(host, ARCHIVE_GROUP, &members),
                 pg_role: &pg_role,
             };
             if let Some(assigned) = roles::role_of(&facts, problems) {

@@ -66,6 +66,7 @@ fn host_variables(host: &Host) -> Map<String, Value> {
     let role = match host.role {
         Role::Primary => "primary",
         Role::Standby => "standby",
+        Role::Archive => "archive",
     };
     variables.insert("pg_role".to_string(), Value::from(role));
     variables.insert(

@@ -28,6 +28,7 @@ fn role_name(role: Role) -> &'static str {
     match role {
         Role::Primary => "primary",
         Role::Standby => "standby",
+        Role::Archive => "archive",
     }
 }
 

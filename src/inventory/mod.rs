@@ -37,6 +37,9 @@ use std::path::{Path, PathBuf};
 pub enum Role {
     Primary,
     Standby,
+    /// A host of the group `archive`: it keeps the WAL archive and runs no
+    /// PostgreSQL role of the cluster.
+    Archive,
 }
 
 /// One host with every variable resolved (defaults < `all` vars < group vars,

@@ -17,6 +17,7 @@ pub struct RoleFacts<'a> {
     pub listed_at: Location,
     pub in_primary_group: bool,
     pub in_standby_group: bool,
+    pub in_archive_group: bool,
     /// The rendered `pg_role`.
     pub pg_role: &'a Lookup<'a>,
 }
@@ -40,9 +41,10 @@ pub fn role_of(facts: &RoleFacts, problems: &mut Problems) -> Option<Assigned> {
         let role = match &pg_role.value {
             Value::String(text) if text == "primary" => Role::Primary,
             Value::String(text) if text == "standby" => Role::Standby,
+            Value::String(text) if text == "archive" => Role::Archive,
             other => {
                 let message = format!(
-                    "`pg_role` of host `{host}` must be `primary` or `standby`, not {other}"
+                    "`pg_role` of host `{host}` must be `primary`, `standby` or `archive`, not {other}"
                 );
                 problems.add(pg_role.location.clone(), message);
                 return None;
@@ -54,6 +56,7 @@ pub fn role_of(facts: &RoleFacts, problems: &mut Problems) -> Option<Assigned> {
     let role = match (facts.in_primary_group, facts.in_standby_group) {
         (true, false) => Role::Primary,
         (false, true) => Role::Standby,
+        (false, false) if facts.in_archive_group => Role::Archive,
         (true, true) => {
             let message = format!(
                 "host `{host}` is in both groups `primary` and `standby`: remove it from one, or set `pg_role`"
@@ -63,7 +66,7 @@ pub fn role_of(facts: &RoleFacts, problems: &mut Problems) -> Option<Assigned> {
         }
         (false, false) => {
             let message = format!(
-                "host `{host}` has no role: put it in group `primary` or `standby`, or set `pg_role`"
+                "host `{host}` has no role: put it in group `primary`, `standby` or `archive`, or set `pg_role`"
             );
             problems.add(facts.listed_at.clone(), message);
             return None;
@@ -254,6 +257,7 @@ mod tests {
             listed_at: place(3),
             in_primary_group: groups.contains('p'),
             in_standby_group: groups.contains('s'),
+            in_archive_group: false,
             pg_role: &pg_role,
         };
         let mut problems = Problems::default();
@@ -274,7 +278,7 @@ mod tests {
             (
                 "",
                 None,
-                "inventory.yml:3:5: host `db1` has no role: put it in group `primary` or `standby`, or set `pg_role`",
+                "inventory.yml:3:5: host `db1` has no role: put it in group `primary`, `standby` or `archive`, or set `pg_role`",
             ),
             (
                 "ps",
@@ -284,7 +288,7 @@ mod tests {
             (
                 "p",
                 Some(Value::from("master")),
-                "inventory.yml:7:5: `pg_role` of host `db1` must be `primary` or `standby`, not \"master\"",
+                "inventory.yml:7:5: `pg_role` of host `db1` must be `primary`, `standby` or `archive`, not \"master\"",
             ),
         ];
         for (groups, pg_role, expected) in cases {
@@ -303,6 +307,7 @@ mod tests {
             listed_at: place(3),
             in_primary_group: false,
             in_standby_group: false,
+            in_archive_group: false,
             pg_role: &Lookup::Failed,
         };
         let mut problems = Problems::default();

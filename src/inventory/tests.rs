@@ -355,7 +355,7 @@ fn single_problems_are_reported_with_their_place() {
         (
             "primary:\n  hosts:\n    db1:\nmonitoring:\n  hosts:\n    mon1:\n",
             &[
-                "inventory.yml:6:5: host `mon1` has no role: put it in group `primary` or `standby`, or set `pg_role`",
+                "inventory.yml:6:5: host `mon1` has no role: put it in group `primary`, `standby` or `archive`, or set `pg_role`",
             ],
         ),
         (

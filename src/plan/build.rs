@@ -1,6 +1,7 @@
 //! The planner: desired state × facts → `Plan`. Pure: every decision is made from
 //! the facts gathered before, so the same inputs always give the same plan.
 
+use super::managed_block;
 use super::*;
 use crate::desired::{DesiredFile, DesiredHost, DesiredState, DesiredStep};
 use crate::facts::{HostFacts, PathAttributes};
@@ -116,6 +117,7 @@ pub fn plan(
         blocked,
         order,
         dependencies,
+        ordering_only: desired.ordering_only.clone(),
     }
 }
 
@@ -329,9 +331,20 @@ impl HostPlanner<'_> {
                 self.recovery_config(recovery_conf.as_ref())
             }
             DesiredStep::ReplicationRole => self.replication_role(),
-            DesiredStep::VerifyArchive { directory } => {
-                self.verify_archive(directory.as_deref(), !progress.notified.is_empty())
-            }
+            DesiredStep::VerifyArchive {
+                directory,
+                destination,
+            } => self.verify_archive(
+                directory.as_deref(),
+                destination,
+                !progress.notified.is_empty(),
+            ),
+            DesiredStep::SshKey {
+                private_path,
+                public_path,
+            } => self.ssh_key(private_path, public_path),
+            DesiredStep::AuthorizedKeys { path } => self.authorized_keys(path),
+            DesiredStep::KnownHosts { path } => self.known_hosts(path),
             DesiredStep::Service => self.service(
                 progress
                     .notified
@@ -737,12 +750,15 @@ impl HostPlanner<'_> {
 
     /// Verified when this run changes the server, or when the archiver has never
     /// archived or its last attempt failed; otherwise its statistics vouch for it.
-    fn verify_archive(&self, directory: Option<&str>, server_changes: bool) -> PlannedStep {
-        let destination = directory
-            .map(|path| format!("the archive {path}"))
-            .unwrap_or_else(|| "the archive command".to_string());
+    fn verify_archive(
+        &self,
+        directory: Option<&str>,
+        destination: &str,
+        server_changes: bool,
+    ) -> PlannedStep {
         let operation = Operation::VerifyArchive {
             directory: directory.map(str::to_string),
+            destination: destination.to_string(),
             context: self.context(),
         };
         let archiver = self
@@ -782,6 +798,188 @@ impl HostPlanner<'_> {
         }
     }
 
+    fn ssh_key(&self, private_path: &str, public_path: &str) -> PlannedStep {
+        match self.facts.file(public_path) {
+            Some(file) => noop(format!(
+                "{} has a key pair ({})",
+                self.host.settings.os_user,
+                key_fingerprint(&String::from_utf8_lossy(&file.content))
+            )),
+            None => change(
+                Change::Create,
+                format!(
+                    "make a key pair for {} in {private_path} (the private key stays on {})",
+                    self.host.settings.os_user, self.host.name
+                ),
+                Operation::GenerateSshKey {
+                    private_path: private_path.to_string(),
+                    os_user: self.host.settings.os_user.clone(),
+                },
+            ),
+        }
+    }
+
+    /// Every other member's public key, so postgres on each node reaches the others
+    /// (and the archive host) without a password, whichever is primary.
+    /// Other hosts whose facts are missing: their keys are unknown, so a key file
+    /// is left as it is rather than losing their entries.
+    fn unreachable_others(&self) -> Vec<&str> {
+        self.desired
+            .hosts
+            .keys()
+            .filter(|name| {
+                *name != &self.host.name && !matches!(self.all_facts.get(*name), Some(Ok(_)))
+            })
+            .map(String::as_str)
+            .collect()
+    }
+
+    fn authorized_keys(&self, path: &str) -> PlannedStep {
+        let unreachable = self.unreachable_others();
+        if !unreachable.is_empty() {
+            return noop(format!(
+                "{path} left as it is: the keys of {} are unknown (unreachable)",
+                unreachable.join(", ")
+            ));
+        }
+        let mut known = Vec::new();
+        let mut collect = Vec::new();
+        for other in self
+            .desired
+            .hosts
+            .values()
+            .filter(|other| other.name != self.host.name)
+        {
+            let Some(DesiredStep::SshKey { public_path, .. }) = other
+                .steps
+                .values()
+                .find(|step| matches!(step, DesiredStep::SshKey { .. }))
+            else {
+                continue;
+            };
+            match self
+                .all_facts
+                .get(&other.name)
+                .and_then(|facts| facts.as_ref().ok())
+                .and_then(|facts| facts.file(public_path))
+            {
+                Some(file) => known.push(String::from_utf8_lossy(&file.content).trim().to_string()),
+                None => collect.push((other.name.clone(), public_path.clone())),
+            }
+        }
+        let existing = self
+            .facts
+            .file(path)
+            .map(|file| String::from_utf8_lossy(&file.content).into_owned())
+            .unwrap_or_default();
+        let names = |keys: &[String]| {
+            keys.iter()
+                .map(|key| key_fingerprint(key))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let os_user = &self.host.settings.os_user;
+        if !collect.is_empty() {
+            let made_now: Vec<&str> = collect.iter().map(|(host, _)| host.as_str()).collect();
+            return change(
+                if self.facts.file(path).is_some() {
+                    Change::Update
+                } else {
+                    Change::Create
+                },
+                format!(
+                    "authorize the keys of the other members in {path}: {}{}made in this run on {}",
+                    names(&known),
+                    if known.is_empty() { "" } else { "; " },
+                    made_now.join(", ")
+                ),
+                Operation::CollectAuthorizedKeys {
+                    path: path.to_string(),
+                    existing,
+                    known,
+                    collect,
+                    owner: os_user.clone(),
+                    group: self.host.settings.os_group.clone(),
+                    context: self.context(),
+                },
+            );
+        }
+        let desired = managed_block::with_block(&existing, &known);
+        self.key_file(
+            path,
+            &existing,
+            &desired,
+            format!("the keys of the other members ({})", names(&known)),
+        )
+    }
+
+    /// Every other host's sshd key under its name and address, so the archiver's and
+    /// pg_rewind's SSH connections check host keys strictly.
+    fn known_hosts(&self, path: &str) -> PlannedStep {
+        let unreachable = self.unreachable_others();
+        if !unreachable.is_empty() {
+            return noop(format!(
+                "{path} left as it is: the host keys of {} are unknown (unreachable)",
+                unreachable.join(", ")
+            ));
+        }
+        let lines: Vec<String> = self
+            .desired
+            .hosts
+            .values()
+            .filter(|other| other.name != self.host.name)
+            .filter_map(|other| {
+                let key = self
+                    .all_facts
+                    .get(&other.name)?
+                    .as_ref()
+                    .ok()?
+                    .file(crate::desired::HOST_KEY)?;
+                let key = String::from_utf8_lossy(&key.content);
+                let mut fields = key.split_whitespace();
+                let (kind, blob) = (fields.next()?, fields.next()?);
+                Some(format!("{},{} {kind} {blob}", other.name, other.address))
+            })
+            .collect();
+        let existing = self
+            .facts
+            .file(path)
+            .map(|file| String::from_utf8_lossy(&file.content).into_owned())
+            .unwrap_or_default();
+        let desired = managed_block::with_block(&existing, &lines);
+        let hosts: Vec<&str> = lines
+            .iter()
+            .filter_map(|line| line.split(',').next())
+            .collect();
+        self.key_file(
+            path,
+            &existing,
+            &desired,
+            format!("the host keys of {}", hosts.join(", ")),
+        )
+    }
+
+    /// A file of keys owned by the OS user, mode 0600, as `file` plans any other.
+    fn key_file(&self, path: &str, existing: &str, desired: &str, what: String) -> PlannedStep {
+        let file = DesiredFile {
+            path: path.to_string(),
+            content: desired.to_string(),
+            owner: self.host.settings.os_user.clone(),
+            group: self.host.settings.os_group.clone(),
+            mode: 0o600,
+            sensitive: false,
+            check: None,
+        };
+        let planned = self.file(&file);
+        if planned.change == Change::Noop && existing == desired {
+            return noop(format!("{path} holds {what}"));
+        }
+        PlannedStep {
+            summary: format!("{} with {what}", planned.summary),
+            ..planned
+        }
+    }
+
     fn verify_streaming(&self) -> PlannedStep {
         let upstream_name = self.host.upstream.clone().unwrap_or_default();
         let Some(upstream) = self.desired.hosts.get(&upstream_name) else {
@@ -816,6 +1014,23 @@ impl HostPlanner<'_> {
             operation: Some(operation),
             ..noop(String::new())
         }
+    }
+}
+
+/// `SHA256:...` of a public key line, as `ssh-keygen -l` shows it.
+fn key_fingerprint(line: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let blob = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|blob| base64::engine::general_purpose::STANDARD.decode(blob).ok());
+    match blob {
+        Some(blob) => format!(
+            "SHA256:{}",
+            base64::engine::general_purpose::STANDARD_NO_PAD.encode(sha2::Sha256::digest(&blob))
+        ),
+        None => "an unreadable key".to_string(),
     }
 }
 

@@ -88,6 +88,7 @@ impl PlanDocument {
                 role: match host.role {
                     Role::Primary => "primary".to_string(),
                     Role::Standby => "standby".to_string(),
+                    Role::Archive => "archive".to_string(),
                 },
                 upstream: host.upstream.clone(),
                 error: host.error.clone(),

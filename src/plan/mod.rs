@@ -5,6 +5,7 @@ pub mod build;
 pub mod conf;
 pub mod document;
 pub mod guard;
+pub mod managed_block;
 pub mod saved;
 #[cfg(test)]
 mod tests;
@@ -129,10 +130,28 @@ pub enum Operation {
         #[serde(skip)]
         context: ServerContext,
     },
+    /// Makes a key pair for the PostgreSQL OS user when it has none.
+    GenerateSshKey {
+        private_path: String,
+        os_user: String,
+    },
+    /// Writes `authorized_keys` once the public keys made in this run are read from
+    /// their hosts (`collect`: host and public key path); `known` holds the others.
+    CollectAuthorizedKeys {
+        path: String,
+        existing: String,
+        known: Vec<String>,
+        collect: Vec<(String, String)>,
+        owner: String,
+        group: String,
+        #[serde(skip)]
+        context: ServerContext,
+    },
     /// Switches to a new WAL segment on the primary and waits until the archiver
     /// has archived it (and, for a directory, until it is there) with no new failure.
     VerifyArchive {
         directory: Option<String>,
+        destination: String,
         #[serde(skip)]
         context: ServerContext,
     },
@@ -241,6 +260,9 @@ pub struct Plan {
     /// Each step with the steps it waits for.
     #[serde(skip)]
     pub dependencies: Vec<(NodeId, Vec<NodeId>)>,
+    /// Dependencies that only order: their failure does not stop the step.
+    #[serde(skip)]
+    pub ordering_only: Vec<(NodeId, NodeId)>,
 }
 
 impl Plan {
