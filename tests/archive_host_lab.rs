@@ -23,20 +23,6 @@ fn inventory(directory: &std::path::Path) -> String {
     path.display().to_string()
 }
 
-fn lab_command(args: &[&str]) {
-    let output = std::process::Command::new("bash")
-        .arg(repository().join("tests/lab/lab.sh"))
-        .args(args)
-        .env("PGCONVERGE_LAB_LOCK_HELD", "1")
-        .output()
-        .unwrap_or_else(|error| panic!("lab.sh: {error}"));
-    assert!(
-        output.status.success(),
-        "lab.sh {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 #[test]
 fn wal_reaches_an_archive_host_over_ssh_and_its_loss_is_named() {
     if !lab_available() {
@@ -115,7 +101,7 @@ fn wal_reaches_an_archive_host_over_ssh_and_its_loss_is_named() {
 
     // The archive host is cut off: the verification fails and names it; the other
     // hosts are reported.
-    lab_command(&["cut", "h4"]);
+    lab.command(&["cut", "h4"]);
     lab.sql(
         "h1",
         "insert into archive_host_check values ('while h4 is away'); select pg_switch_wal()",
@@ -137,7 +123,7 @@ fn wal_reaches_an_archive_host_over_ssh_and_its_loss_is_named() {
     );
 
     // Back on the network, the archiver catches up and a second apply changes nothing.
-    lab_command(&["heal", "h4"]);
+    lab.command(&["heal", "h4"]);
     let back = run(&["apply"]);
     assert_eq!(back.code, Some(0), "{back}");
     lab.eventually(60, "the row written while h4 was away reaches h3", || {

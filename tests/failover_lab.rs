@@ -30,20 +30,6 @@ impl Cluster<'_> {
         run
     }
 
-    fn lab_command(&self, args: &[&str]) {
-        let output = std::process::Command::new("bash")
-            .arg(repository().join("tests/lab/lab.sh"))
-            .args(args)
-            .env("PGCONVERGE_LAB_LOCK_HELD", "1")
-            .output()
-            .unwrap_or_else(|error| panic!("lab.sh: {error}"));
-        assert!(
-            output.status.success(),
-            "lab.sh {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-
     /// Waits until every standby has the rows (replication is asynchronous).
     fn wait_for_rows(&self, rows: &str) {
         self.lab.eventually(30, &format!("{rows} rows on every host"), || {
@@ -82,7 +68,7 @@ fn failover_rejoin_and_switchover_lose_no_row() {
     cluster.wait_for_rows("100");
 
     // The primary dies; h2 is promoted and the inventory records it.
-    cluster.lab_command(&["kill", "h1"]);
+    cluster.lab.command(&["kill", "h1"]);
     let status = cluster.run(&["status"]);
     assert_eq!(status.code, Some(2), "{status}");
     assert!(
@@ -112,7 +98,7 @@ fn failover_rejoin_and_switchover_lose_no_row() {
 
     // h1 comes back as a writable primary of the old timeline: apply fences it,
     // rewinds it onto h2's timeline, and repoints h3.
-    cluster.lab_command(&["start", "h1"]);
+    cluster.lab.command(&["start", "h1"]);
     assert_eq!(
         lab.sql("h1", "select pg_is_in_recovery()"),
         "f",

@@ -101,17 +101,7 @@ fn failures_are_contained_reported_and_resumed() {
         "    replication_user: replicator\n",
         "    replication_user: replicator\n    pg_settings: { work_mem: 8MB }\n",
     );
-    let output = std::process::Command::new("bash")
-        .arg(repository().join("tests/lab/lab.sh"))
-        .args(["kill", "h3"])
-        .env("PGCONVERGE_LAB_LOCK_HELD", "1")
-        .output()
-        .unwrap_or_else(|error| panic!("lab.sh kill: {error}"));
-    assert!(
-        output.status.success(),
-        "lab.sh kill h3: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    lab.command(&["kill", "h3"]);
     let partial = apply(&lab, &work_mem, &password, &[]);
     assert_eq!(partial.code, Some(1), "{partial}");
     assert!(
@@ -133,17 +123,7 @@ fn failures_are_contained_reported_and_resumed() {
     );
 
     // Once h3 is back, the same command finishes the job, and only on h3.
-    let output = std::process::Command::new("bash")
-        .arg(repository().join("tests/lab/lab.sh"))
-        .args(["start", "h3"])
-        .env("PGCONVERGE_LAB_LOCK_HELD", "1")
-        .output()
-        .unwrap_or_else(|error| panic!("lab.sh start: {error}"));
-    assert!(
-        output.status.success(),
-        "lab.sh start h3: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    lab.command(&["start", "h3"]);
     let resumed = apply(&lab, &work_mem, &password, &[]);
     assert_eq!(resumed.code, Some(2), "{resumed}");
     assert!(

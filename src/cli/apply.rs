@@ -1,13 +1,12 @@
 //! `pgconverge apply`.
 
+use super::args::SshArgs;
 use clap::{Args, ValueEnum};
 use pgconverge::apply::{ApplyOptions, ApplyResult, OutputFormat, apply};
 use pgconverge::printer::Printer;
 use pgconverge::secret::Redactor;
-use pgconverge::transport::SshOptions;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Format {
@@ -17,6 +16,8 @@ enum Format {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
+    #[command(flatten)]
+    ssh: SshArgs,
     /// A plan saved with `--dry-run --out FILE`: apply exactly it, or nothing if a host or input changed since
     #[arg(value_name = "PLAN")]
     plan: Option<PathBuf>,
@@ -38,15 +39,6 @@ pub struct ApplyArgs {
     /// How many steps run at once (default: no limit)
     #[arg(long, value_name = "N", default_value_t = 0)]
     forks: usize,
-    /// An OpenSSH client configuration file to use instead of ~/.ssh/config
-    #[arg(long, value_name = "FILE")]
-    ssh_config: Option<PathBuf>,
-    /// Seconds to wait for each SSH connection
-    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
-    connect_timeout: u64,
-    /// Record the key of a host seen for the first time (a changed key is always refused)
-    #[arg(long)]
-    accept_new_host_keys: bool,
     /// Exit 0 when nothing is (or was) to change, 2 when changes are pending or were made, 1 on error
     #[arg(long)]
     detailed_exitcode: bool,
@@ -76,11 +68,7 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
         limit: args.limit,
         replace_data: args.replace_data,
         forks: args.forks,
-        ssh: SshOptions {
-            config_file: args.ssh_config,
-            connect_timeout: Duration::from_secs(args.connect_timeout),
-            accept_new_host_keys: args.accept_new_host_keys,
-        },
+        ssh: args.ssh.options(),
     };
     match apply(&options, Printer::new).await {
         Ok(ApplyResult::NoChanges) => ExitCode::SUCCESS,

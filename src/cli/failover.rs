@@ -1,14 +1,13 @@
 //! `pgconverge promote` and `pgconverge switchover`.
 
+use super::args::SshArgs;
 use clap::Args;
 use pgconverge::apply::ApplyResult;
 use pgconverge::failover::{self, FailoverError, FailoverOptions};
 use pgconverge::printer::Printer;
 use pgconverge::secret::Redactor;
-use pgconverge::transport::SshOptions;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct PromoteArgs {
@@ -40,18 +39,14 @@ pub struct SwitchoverArgs {
 
 #[derive(Debug, Args)]
 struct CommonArgs {
+    #[command(flatten)]
+    ssh: SshArgs,
     /// The Ansible-style YAML inventory
     #[arg(short, long, value_name = "FILE")]
     inventory: PathBuf,
     /// Check the gates and show the actions; change nothing
     #[arg(long)]
     dry_run: bool,
-    /// An OpenSSH client configuration file to use instead of ~/.ssh/config
-    #[arg(long, value_name = "FILE")]
-    ssh_config: Option<PathBuf>,
-    /// Seconds to wait for each SSH connection
-    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
-    connect_timeout: u64,
 }
 
 fn options(
@@ -68,11 +63,7 @@ fn options(
         max_lag,
         fence,
         write_inventory,
-        ssh: SshOptions {
-            config_file: common.ssh_config,
-            connect_timeout: Duration::from_secs(common.connect_timeout),
-            accept_new_host_keys: false,
-        },
+        ssh: common.ssh.options(),
     }
 }
 

@@ -1,11 +1,11 @@
 //! `pgconverge graph`.
 
+use super::args::InputArgs;
 use clap::Args;
 use pgconverge::apply::load;
 use pgconverge::graph_dot::dot;
 use pgconverge::printer::Printer;
 use pgconverge::secret::Redactor;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Args)]
@@ -15,22 +15,15 @@ a node per step, an edge from each step to the steps that wait for it (dashed be
 Contacts no host. Draw it with `pgconverge graph -i inventory.yaml | dot -Tsvg > steps.svg`."
 )]
 pub struct GraphArgs {
-    /// The Ansible-style YAML inventory
-    #[arg(short, long, value_name = "FILE")]
-    inventory: PathBuf,
-    /// A playbook to use instead of the built-in one
-    #[arg(short, long, value_name = "FILE")]
-    playbook: Option<PathBuf>,
-    /// A directory of templates to use instead of the built-in ones
-    #[arg(long, value_name = "DIR")]
-    templates: Option<PathBuf>,
+    #[command(flatten)]
+    input: InputArgs,
 }
 
 pub fn run(args: GraphArgs) -> ExitCode {
     match load(
-        &args.inventory,
-        args.playbook.as_deref(),
-        args.templates.as_deref(),
+        &args.input.inventory,
+        args.input.playbook.as_deref(),
+        args.input.templates.as_deref(),
     ) {
         Ok(loaded) => {
             let printer = Printer::new(Redactor::new(loaded.desired.secrets.clone()));
@@ -40,7 +33,7 @@ pub fn run(args: GraphArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(diagnostics) => {
-            super::validate::report(&args.inventory, &diagnostics);
+            super::validate::report(&args.input.inventory, &diagnostics);
             ExitCode::from(1)
         }
     }

@@ -2,6 +2,7 @@
 //! builds an options struct and calls the library.
 
 mod apply;
+mod args;
 mod failover;
 mod graph;
 mod render;

@@ -1,5 +1,6 @@
 //! `pgconverge render`.
 
+use super::args::InputArgs;
 use clap::Args;
 use pgconverge::printer::Printer;
 use pgconverge::render_out::{RenderError, RenderOptions, render};
@@ -16,28 +17,21 @@ the replication password is never written. Any other secret of the inventory tha
 puts into a file is replaced by `(sensitive)` as well."
 )]
 pub struct RenderArgs {
-    /// The Ansible-style YAML inventory
-    #[arg(short, long, value_name = "FILE")]
-    inventory: PathBuf,
+    #[command(flatten)]
+    input: InputArgs,
     /// The host whose files are written
     #[arg(long, value_name = "HOST")]
     host: String,
     /// The directory to write into (created if needed); secrets are written as `(sensitive)`
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// A playbook to use instead of the built-in one
-    #[arg(short, long, value_name = "FILE")]
-    playbook: Option<PathBuf>,
-    /// A directory of templates to use instead of the built-in ones
-    #[arg(long, value_name = "DIR")]
-    templates: Option<PathBuf>,
 }
 
 pub fn run(args: RenderArgs) -> ExitCode {
     let options = RenderOptions {
-        inventory: args.inventory,
-        playbook: args.playbook,
-        templates: args.templates,
+        inventory: args.input.inventory,
+        playbook: args.input.playbook,
+        templates: args.input.templates,
         host: args.host,
         out: args.out,
     };

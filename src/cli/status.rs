@@ -1,13 +1,11 @@
 //! `pgconverge status`.
 
+use super::args::{InputArgs, SshArgs};
 use clap::{Args, ValueEnum};
 use pgconverge::apply::OutputFormat;
 use pgconverge::printer::Printer;
 use pgconverge::status::{StatusError, StatusOptions, status};
-use pgconverge::transport::SshOptions;
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Format {
@@ -26,43 +24,25 @@ Exit status: 0 when the cluster agrees with the inventory, 2 when there are disa
 1 on an error (such as a bad inventory)."
 )]
 pub struct StatusArgs {
-    /// The Ansible-style YAML inventory
-    #[arg(short, long, value_name = "FILE")]
-    inventory: PathBuf,
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    ssh: SshArgs,
     /// `json` prints a versioned JSON document (`format_version`, `hosts`, `disagreements`) on stdout
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
-    /// An OpenSSH client configuration file to use instead of ~/.ssh/config
-    #[arg(long, value_name = "FILE")]
-    ssh_config: Option<PathBuf>,
-    /// Seconds to wait for each SSH connection
-    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
-    connect_timeout: u64,
-    /// Record the key of a host seen for the first time (a changed key is always refused)
-    #[arg(long)]
-    accept_new_host_keys: bool,
-    /// A playbook to use instead of the built-in one
-    #[arg(short, long, value_name = "FILE")]
-    playbook: Option<PathBuf>,
-    /// A directory of templates to use instead of the built-in ones
-    #[arg(long, value_name = "DIR")]
-    templates: Option<PathBuf>,
 }
 
 pub async fn run(args: StatusArgs) -> ExitCode {
     let options = StatusOptions {
-        inventory: args.inventory,
-        playbook: args.playbook,
-        templates: args.templates,
+        inventory: args.input.inventory,
+        playbook: args.input.playbook,
+        templates: args.input.templates,
         format: match args.format {
             Format::Human => OutputFormat::Human,
             Format::Json => OutputFormat::Json,
         },
-        ssh: SshOptions {
-            config_file: args.ssh_config,
-            connect_timeout: Duration::from_secs(args.connect_timeout),
-            accept_new_host_keys: args.accept_new_host_keys,
-        },
+        ssh: args.ssh.options(),
     };
     match status(&options, Printer::new).await {
         Ok(report) if report.agrees() => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! `pgconverge validate`: check the inventory, playbook and templates without
 //! contacting any host.
 
+use super::args::InputArgs;
 use clap::Args;
 use pgconverge::apply::load;
 use pgconverge::desired::DesiredState;
@@ -8,35 +9,28 @@ use pgconverge::diagnostic::Diagnostics;
 use pgconverge::inventory::{Inventory, Role};
 use pgconverge::printer::Printer;
 use pgconverge::secret::Redactor;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// The Ansible-style YAML inventory
-    #[arg(short, long, value_name = "FILE")]
-    inventory: PathBuf,
-    /// A playbook to use instead of the built-in one
-    #[arg(short, long, value_name = "FILE")]
-    playbook: Option<PathBuf>,
-    /// A directory of templates to use instead of the built-in ones
-    #[arg(long, value_name = "DIR")]
-    templates: Option<PathBuf>,
+    #[command(flatten)]
+    input: InputArgs,
 }
 
 pub fn run(args: ValidateArgs) -> ExitCode {
     match load(
-        &args.inventory,
-        args.playbook.as_deref(),
-        args.templates.as_deref(),
+        &args.input.inventory,
+        args.input.playbook.as_deref(),
+        args.input.templates.as_deref(),
     ) {
         Ok(loaded) => {
             let printer = Printer::new(Redactor::new(loaded.desired.secrets.clone()));
-            printer.out(&summary(&args.inventory, &loaded.desired));
+            printer.out(&summary(&args.input.inventory, &loaded.desired));
             ExitCode::SUCCESS
         }
         Err(diagnostics) => {
-            report(&args.inventory, &diagnostics);
+            report(&args.input.inventory, &diagnostics);
             ExitCode::from(1)
         }
     }

@@ -107,6 +107,16 @@ impl Lab {
         )
     }
 
+    /// Runs `lab.sh ARGS` (kill, start, cut, heal a host) under the lock this test holds.
+    pub fn command(&self, args: &[&str]) {
+        let output = run_lab(args);
+        assert!(
+            output.status.success(),
+            "lab.sh {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
     /// Polls `check` once a second, at most `seconds` times.
     pub fn eventually(&self, seconds: u32, what: &str, mut check: impl FnMut() -> bool) {
         for _ in 0..seconds {
