@@ -101,12 +101,8 @@ fn pgconf_value(value: Value) -> String {
     if value.is_number() {
         return value.to_string();
     }
-    if let Some(flag) = value.as_bool_strict() {
-        return if flag {
-            "on".to_string()
-        } else {
-            "off".to_string()
-        };
+    if value.kind() == minijinja::value::ValueKind::Bool {
+        return if value.is_true() { "on" } else { "off" }.to_string();
     }
     format!("'{}'", value.to_string().replace('\'', "''"))
 }
@@ -124,19 +120,6 @@ fn hba_address(address: String) -> String {
 /// Escapes a field of a `.pgpass` line, where `:` and `\` are special.
 fn pgpass_field(field: String) -> String {
     field.replace('\\', "\\\\").replace(':', "\\:")
-}
-
-trait StrictBool {
-    fn as_bool_strict(&self) -> Option<bool>;
-}
-
-impl StrictBool for Value {
-    fn as_bool_strict(&self) -> Option<bool> {
-        match self.kind() {
-            minijinja::value::ValueKind::Bool => Some(self.is_true()),
-            _ => None,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! expect), and scripts sent on standard input so that no secret is on a command line.
 
 use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -172,9 +172,4 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-/// The default configuration file, if the user has one; passed through unchanged.
-pub fn user_config_file(explicit: Option<&Path>) -> Option<PathBuf> {
-    explicit.map(Path::to_path_buf)
 }

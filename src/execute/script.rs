@@ -205,7 +205,7 @@ set +e
 {check_script}if [ -n "$PREVIOUS" ]; then mv -f "$PREVIOUS" "$F.pgconverge-backup"; PREVIOUS=""; fi
 echo "wrote $F"
 "#,
-        prelude = prelude(&context.os_user_or_root()),
+        prelude = prelude(&context.os_user),
         path = quote(path),
         content = STANDARD.encode(content.as_bytes()),
         owner = quote(owner),
@@ -504,17 +504,6 @@ fn rewind_grants(identifier: &str, version_num: u32) -> String {
     .iter()
     .map(|function| format!("GRANT EXECUTE ON FUNCTION {function} TO {identifier};\n"))
     .collect()
-}
-
-impl ServerContext {
-    /// File writes run as root: the owner is set explicitly afterwards.
-    fn os_user_or_root(&self) -> String {
-        if self.os_user.is_empty() {
-            "root".to_string()
-        } else {
-            self.os_user.clone()
-        }
-    }
 }
 
 #[cfg(test)]
