@@ -13,7 +13,17 @@ struct Cluster<'a> {
     outputs: Vec<String>,
 }
 
-impl Cluster<'_> {
+impl<'a> Cluster<'a> {
+    /// A copy of the example inventory (promote edits it) and a password unique to the run.
+    fn new(lab: &'a Lab, directory: &Path, password_prefix: &str) -> Cluster<'a> {
+        Cluster {
+            lab,
+            inventory: copy_of_example(directory),
+            password: format!("{password_prefix}-{}", std::process::id()),
+            outputs: Vec::new(),
+        }
+    }
+
     fn run(&mut self, args: &[&str]) -> Run {
         let ssh_config = self.lab.ssh_config().display().to_string();
         let mut all: Vec<&str> = args.to_vec();
@@ -56,12 +66,7 @@ fn failover_rejoin_and_switchover_lose_no_row() {
     let lab = Lab::up(3);
     let directory =
         tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"));
-    let mut cluster = Cluster {
-        lab: &lab,
-        inventory: copy_of_example(directory.path()),
-        password: format!("pw-failover-{}", std::process::id()),
-        outputs: Vec::new(),
-    };
+    let mut cluster = Cluster::new(&lab, directory.path(), "pw-failover");
     let converge = cluster.run(&["apply"]);
     assert_eq!(converge.code, Some(0), "{converge}");
     lab.sql("h1", "create table failover_check (id int primary key); insert into failover_check select generate_series(1, 100)");
@@ -163,12 +168,7 @@ fn gates_refuse_a_dangerous_promotion() {
     let lab = Lab::up(3);
     let directory =
         tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"));
-    let mut cluster = Cluster {
-        lab: &lab,
-        inventory: copy_of_example(directory.path()),
-        password: format!("pw-gates-{}", std::process::id()),
-        outputs: Vec::new(),
-    };
+    let mut cluster = Cluster::new(&lab, directory.path(), "pw-gates");
     let converge = cluster.run(&["apply"]);
     assert_eq!(converge.code, Some(0), "{converge}");
 

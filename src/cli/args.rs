@@ -1,6 +1,8 @@
 //! Argument groups several subcommands share, so each flag is defined once.
 
 use clap::Args;
+use pgconverge::apply::{Loaded, load};
+use pgconverge::diagnostic::Diagnostics;
 use pgconverge::transport::SshOptions;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,6 +20,17 @@ pub struct InputArgs {
     /// A directory of templates to use instead of the built-in ones
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+}
+
+impl InputArgs {
+    /// Reads and checks the inventory, playbook and templates; contacts nothing.
+    pub fn load(&self) -> Result<Loaded, Diagnostics> {
+        load(
+            &self.inventory,
+            self.playbook.as_deref(),
+            self.templates.as_deref(),
+        )
+    }
 }
 
 /// How to connect to hosts.

@@ -2,7 +2,6 @@
 
 use super::args::InputArgs;
 use clap::Args;
-use pgconverge::apply::load;
 use pgconverge::graph_dot::dot;
 use pgconverge::printer::Printer;
 use pgconverge::secret::Redactor;
@@ -20,11 +19,7 @@ pub struct GraphArgs {
 }
 
 pub fn run(args: GraphArgs) -> ExitCode {
-    match load(
-        &args.input.inventory,
-        args.input.playbook.as_deref(),
-        args.input.templates.as_deref(),
-    ) {
+    match args.input.load() {
         Ok(loaded) => {
             let printer = Printer::new(Redactor::new(loaded.desired.secrets.clone()));
             for line in dot(&loaded.desired).lines() {

@@ -3,7 +3,6 @@
 
 use super::args::InputArgs;
 use clap::Args;
-use pgconverge::apply::load;
 use pgconverge::desired::DesiredState;
 use pgconverge::diagnostic::Diagnostics;
 use pgconverge::inventory::{Inventory, Role};
@@ -19,11 +18,7 @@ pub struct ValidateArgs {
 }
 
 pub fn run(args: ValidateArgs) -> ExitCode {
-    match load(
-        &args.input.inventory,
-        args.input.playbook.as_deref(),
-        args.input.templates.as_deref(),
-    ) {
+    match args.input.load() {
         Ok(loaded) => {
             let printer = Printer::new(Redactor::new(loaded.desired.secrets.clone()));
             printer.out(&summary(&args.input.inventory, &loaded.desired));

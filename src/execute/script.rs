@@ -58,7 +58,6 @@ pub fn scripts(operation: &Operation) -> Vec<HostScript> {
         Operation::BaseBackup {
             upstream_host,
             upstream_port,
-            move_aside: _,
             context,
             ..
         } => own(base_backup(upstream_host, *upstream_port, context)),
@@ -568,7 +567,6 @@ mod tests {
                 upstream: "db1".into(),
                 upstream_host: "10.0.0.11".into(),
                 upstream_port: 5432,
-                move_aside: true,
                 context: context(),
             },
             Operation::WriteStandbySignal {

@@ -546,7 +546,6 @@ impl HostPlanner<'_> {
             upstream: upstream_name.clone(),
             upstream_host: upstream.settings.replication_host.clone(),
             upstream_port: upstream.settings.port,
-            move_aside: exists,
             context: self.context(),
         };
         if !exists {

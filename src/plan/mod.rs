@@ -101,8 +101,6 @@ pub enum Operation {
         upstream: String,
         upstream_host: String,
         upstream_port: u16,
-        /// Whether an existing data directory is moved aside first.
-        move_aside: bool,
         #[serde(skip)]
         context: ServerContext,
     },
