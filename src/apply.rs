@@ -339,12 +339,12 @@ pub async fn apply(
     let failed = outcomes.values().any(|outcome| {
         matches!(
             outcome,
-            execute::Outcome::Failed(_) | execute::Outcome::Skipped(_)
+            crate::plan::Outcome::Failed(_) | crate::plan::Outcome::Skipped(_)
         )
     });
     let changed = outcomes
         .values()
-        .any(|outcome| matches!(outcome, execute::Outcome::Changed(_)));
+        .any(|outcome| matches!(outcome, crate::plan::Outcome::Changed(_)));
     Ok(if failed {
         ApplyResult::Failed
     } else if changed {
@@ -364,7 +364,9 @@ fn secret_files(desired: &DesiredState) -> indexmap::IndexMap<String, Vec<String
                 .steps
                 .values()
                 .filter_map(|step| match step {
-                    crate::desired::DesiredStep::File(file) if file.sensitive => {
+                    crate::actions::DesiredStep::File(crate::actions::file::File(file))
+                        if file.sensitive =>
+                    {
                         Some(file.path.clone())
                     }
                     _ => None,

@@ -2,21 +2,19 @@
 //! the playbook rendered for it, plus the dependency graph of all steps of all hosts.
 //! Pure: no IO beyond reading templates from disk when a template directory is given.
 
+use crate::actions::{DesiredStep, StepInput};
 use crate::archive::{ArchiveHost, ReplicationMode, WalArchive};
 use crate::dag::Dag;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::facts::FactsRequest;
 use crate::inventory::{Host, Inventory, Role};
-use crate::playbook::{ActionKind, ConfigCheck, Playbook, Step};
+use crate::playbook::{Playbook, Step};
 use crate::render::Renderer;
-use crate::secret::Sensitive;
+use crate::settings::HostSettings;
 use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::Value;
 use std::fmt;
-
-/// The host key of a host's sshd, which the others record in their known_hosts.
-pub const HOST_KEY: &str = "/etc/ssh/ssh_host_ed25519_key.pub";
 
 /// One node of the step graph: a step of the playbook on one host.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -25,137 +23,19 @@ pub struct NodeId {
     pub step: String,
 }
 
+impl NodeId {
+    pub fn new(host: &str, step: &str) -> NodeId {
+        NodeId {
+            host: host.to_string(),
+            step: step.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.host, self.step)
     }
-}
-
-/// A PostgreSQL major version as `server_version_num / 100`: 803 for 8.3, 906 for 9.6, 1500 for 15.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct PgVersion(pub u32);
-
-impl PgVersion {
-    /// Reads `15`, `9.6` or `"9.6"`.
-    pub fn parse(value: &Value) -> Option<PgVersion> {
-        let text = match value {
-            Value::Number(number) => number.to_string(),
-            Value::String(text) => text.trim().to_string(),
-            _ => return None,
-        };
-        let (major, minor) = match text.split_once('.') {
-            Some((major, minor)) => (major.parse::<u32>().ok()?, minor.parse::<u32>().ok()?),
-            None => (text.parse::<u32>().ok()?, 0),
-        };
-        match major {
-            8 | 9 if minor < 10 => Some(PgVersion(major * 100 + minor)),
-            10..=99 if minor == 0 => Some(PgVersion(major * 100)),
-            _ => None,
-        }
-    }
-
-    /// The value templates compare against: `15`, or `9.6` for the old two-part versions.
-    fn template_value(self) -> Value {
-        if self.0 >= 1000 {
-            return Value::from(self.0 / 100);
-        }
-        // 906 is 9.6, not 906 / 100 = 9.06 (which compares below 9.3); reading the
-        // written form gives the same number as the literal `9.6` in a template.
-        match self.to_string().parse::<f64>() {
-            Ok(number) => serde_json::json!(number),
-            Err(_) => Value::from(self.0),
-        }
-    }
-}
-
-impl fmt::Display for PgVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 >= 1000 {
-            write!(f, "{}", self.0 / 100)
-        } else {
-            write!(f, "{}.{}", self.0 / 100, self.0 % 100)
-        }
-    }
-}
-
-/// The settings of one host that pgconverge itself acts on (paths, commands, names).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct HostSettings {
-    pub pg_version: PgVersion,
-    pub port: u16,
-    pub config_dir: String,
-    pub data_dir: String,
-    pub bin_dir: String,
-    pub socket_dir: String,
-    pub home_dir: String,
-    pub os_user: String,
-    pub os_group: String,
-    pub init_command: String,
-    pub start_command: String,
-    pub stop_command: String,
-    pub restart_command: String,
-    pub reload_command: String,
-    pub replication_user: String,
-    pub replication_password: Option<Sensitive<String>>,
-    /// The address other nodes use to stream from this one.
-    pub replication_host: String,
-    /// Whether a standby streams or recovers from the archive only.
-    pub replication_mode: ReplicationMode,
-}
-
-/// A configuration file as it should be on the host.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DesiredFile {
-    pub path: String,
-    #[serde(skip)]
-    pub content: String,
-    pub owner: String,
-    pub group: String,
-    pub mode: u32,
-    pub sensitive: bool,
-    pub check: Option<ConfigCheck>,
-}
-
-/// A playbook step with its parameters rendered for one host.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum DesiredStep {
-    OsUser,
-    Directory {
-        path: String,
-        owner: String,
-        group: String,
-        mode: u32,
-    },
-    ClusterInit,
-    File(DesiredFile),
-    BaseBackup,
-    /// `recovery_conf` is the rendered `recovery.conf` for PostgreSQL 11 and earlier;
-    /// from 12 the step writes `standby.signal` and the settings live in `postgresql.conf`.
-    RecoveryConfig {
-        recovery_conf: Option<DesiredFile>,
-    },
-    ReplicationRole,
-    Service,
-    VerifyStreaming,
-    /// The primary's archiver: a segment switch reaches the archive.
-    VerifyArchive {
-        directory: Option<String>,
-        destination: String,
-    },
-    /// A key pair for the PostgreSQL OS user (made on the host, never copied off it).
-    SshKey {
-        private_path: String,
-        public_path: String,
-    },
-    /// The other members' public keys in the OS user's `authorized_keys`.
-    AuthorizedKeys {
-        path: String,
-    },
-    /// Every other host's host key in the OS user's `known_hosts`.
-    KnownHosts {
-        path: String,
-    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -174,27 +54,7 @@ pub struct DesiredHost {
 impl DesiredHost {
     /// What the facts script must look at so the plan can compare every step.
     pub fn facts_request(&self) -> FactsRequest {
-        let mut files = Vec::new();
-        let mut directories = Vec::new();
-        for step in self.steps.values() {
-            match step {
-                DesiredStep::File(file)
-                | DesiredStep::RecoveryConfig {
-                    recovery_conf: Some(file),
-                } => files.push(file.path.clone()),
-                DesiredStep::Directory { path, .. } => directories.push(path.clone()),
-                DesiredStep::SshKey { public_path, .. } => files.push(public_path.clone()),
-                DesiredStep::AuthorizedKeys { path } | DesiredStep::KnownHosts { path } => {
-                    files.push(path.clone());
-                    // Other hosts' known_hosts need this host's key.
-                    if !files.iter().any(|file| file == HOST_KEY) {
-                        files.push(HOST_KEY.to_string());
-                    }
-                }
-                _ => {}
-            }
-        }
-        FactsRequest {
+        let mut request = FactsRequest {
             pg_version_num: self.settings.pg_version.0,
             os_user: self.settings.os_user.clone(),
             bin_dir: self.settings.bin_dir.clone(),
@@ -202,9 +62,13 @@ impl DesiredHost {
             socket_dir: self.settings.socket_dir.clone(),
             port: self.settings.port,
             replication_user: self.settings.replication_user.clone(),
-            files,
-            directories,
+            files: Vec::new(),
+            directories: Vec::new(),
+        };
+        for step in self.steps.values() {
+            step.facts_needed(&mut request);
         }
+        request
     }
 }
 
@@ -376,7 +240,7 @@ fn desired_host(
     renderer: &Renderer,
     host: &Host,
 ) -> Result<DesiredHost, Vec<Diagnostic>> {
-    let settings = host_settings(inventory, host).map_err(|problem| vec![problem])?;
+    let settings = HostSettings::from_host(inventory, host).map_err(|problem| vec![problem])?;
     let context = template_context(inventory, host, &settings).map_err(|problem| vec![problem])?;
     let mut problems = Vec::new();
     let mut steps = IndexMap::new();
@@ -441,110 +305,47 @@ fn desired_step(
     context: &Value,
     settings: &HostSettings,
 ) -> Result<DesiredStep, Vec<Diagnostic>> {
-    let render_parameter = |value: &Option<String>| -> Result<String, Diagnostic> {
-        let text = value.clone().unwrap_or_default();
-        render_string(&text, context).map_err(|message| {
-            Diagnostic::new(
-                &playbook.source,
-                Some(step.line),
-                None,
-                format!("step `{}`: {message}", step.id),
-            )
-        })
+    let problem = |message: String| {
+        Diagnostic::new(
+            &playbook.source,
+            Some(step.line),
+            None,
+            format!("step `{}`: {message}", step.id),
+        )
     };
-    let mode = |text: &Option<String>, default: u32| -> Result<u32, Diagnostic> {
-        match text {
-            None => Ok(default),
-            Some(text) => u32::from_str_radix(text.trim_start_matches("0o"), 8).map_err(|_| {
-                Diagnostic::new(
-                    &playbook.source,
-                    Some(step.line),
-                    None,
-                    format!("step `{}`: mode `{text}` is not octal", step.id),
-                )
-            }),
-        }
+    let parameter = |value: &Option<String>| -> Result<Option<String>, Diagnostic> {
+        value
+            .as_ref()
+            .map(|text| render_string(text, context).map_err(problem))
+            .transpose()
     };
-    let owner = |value: &Option<String>, default: &str| -> Result<String, Diagnostic> {
-        match value {
-            None => Ok(default.to_string()),
-            Some(_) => render_parameter(value),
-        }
+    let mode = match &step.mode {
+        None => None,
+        Some(text) => Some(
+            u32::from_str_radix(text.trim_start_matches("0o"), 8)
+                .map_err(|_| vec![problem(format!("mode `{text}` is not octal"))])?,
+        ),
     };
-    let file = |template: &str, path: String| -> Result<DesiredFile, Diagnostic> {
-        Ok(DesiredFile {
-            content: renderer.render(template, context)?,
-            path,
-            owner: owner(&step.owner, &settings.os_user)?,
-            group: owner(&step.group, &settings.os_group)?,
-            mode: mode(&step.mode, 0o644)?,
+    let render = |template: &str| renderer.render(template, context);
+    let rendered = (|| {
+        let input = StepInput {
+            id: &step.id,
+            settings,
+            variables: context,
+            path: parameter(&step.path)?,
+            dest: parameter(&step.dest)?,
+            template: step.template.as_deref(),
+            owner: parameter(&step.owner)?.unwrap_or_else(|| settings.os_user.clone()),
+            group: parameter(&step.group)?.unwrap_or_else(|| settings.os_group.clone()),
+            mode,
             sensitive: step.sensitive,
             check: step.check,
-        })
-    };
-    let desired = match step.action {
-        ActionKind::OsUser => Ok(DesiredStep::OsUser),
-        ActionKind::ClusterInit => Ok(DesiredStep::ClusterInit),
-        ActionKind::BaseBackup => Ok(DesiredStep::BaseBackup),
-        ActionKind::ReplicationRole => Ok(DesiredStep::ReplicationRole),
-        ActionKind::Service => Ok(DesiredStep::Service),
-        ActionKind::VerifyStreaming => Ok(DesiredStep::VerifyStreaming),
-        ActionKind::VerifyArchive => {
-            let directory = context
-                .get("wal_archive_path")
-                .and_then(Value::as_str)
-                .filter(|path| !path.is_empty())
-                .map(str::to_string);
-            let destination = context
-                .get("wal_archive_destination")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            Ok(DesiredStep::VerifyArchive {
-                directory,
-                destination,
-            })
-        }
-        ActionKind::SshKey => Ok(DesiredStep::SshKey {
-            private_path: format!("{}/.ssh/id_ed25519", settings.home_dir),
-            public_path: format!("{}/.ssh/id_ed25519.pub", settings.home_dir),
-        }),
-        ActionKind::AuthorizedKeys => Ok(DesiredStep::AuthorizedKeys {
-            path: format!("{}/.ssh/authorized_keys", settings.home_dir),
-        }),
-        ActionKind::KnownHosts => Ok(DesiredStep::KnownHosts {
-            path: format!("{}/.ssh/known_hosts", settings.home_dir),
-        }),
-        ActionKind::Directory => (|| {
-            Ok(DesiredStep::Directory {
-                path: render_parameter(&step.path)?,
-                owner: owner(&step.owner, &settings.os_user)?,
-                group: owner(&step.group, &settings.os_group)?,
-                mode: mode(&step.mode, 0o700)?,
-            })
-        })(),
-        ActionKind::File => (|| {
-            let template = step.template.clone().unwrap_or_default();
-            Ok(DesiredStep::File(file(
-                &template,
-                render_parameter(&step.dest)?,
-            )?))
-        })(),
-        ActionKind::RecoveryConfig => (|| {
-            if settings.pg_version.0 >= 1200 {
-                return Ok(DesiredStep::RecoveryConfig {
-                    recovery_conf: None,
-                });
-            }
-            let template = step.template.clone().unwrap_or_default();
-            let mut recovery = file(&template, format!("{}/recovery.conf", settings.data_dir))?;
-            recovery.mode = mode(&step.mode, 0o600)?;
-            Ok(DesiredStep::RecoveryConfig {
-                recovery_conf: Some(recovery),
-            })
-        })(),
-    };
-    desired.map_err(|problem: Diagnostic| vec![problem])
+            render: &render,
+            problem: &problem,
+        };
+        step.action.desire(&input)
+    })();
+    rendered.map_err(|problem| vec![problem])
 }
 
 /// Renders a playbook parameter (a template string) with the host's context.
@@ -560,62 +361,6 @@ fn render_string(text: &str, context: &Value) -> Result<String, String> {
             Some(detail) => format!("{}: {detail}", error.kind()),
             None => error.kind().to_string(),
         })
-}
-
-fn host_settings(inventory: &Inventory, host: &Host) -> Result<HostSettings, Diagnostic> {
-    let problem = |message: String| {
-        Diagnostic::new(
-            &inventory.source,
-            None,
-            None,
-            format!("host `{}`: {message}", host.name),
-        )
-    };
-    let text = |name: &str| -> Result<String, Diagnostic> {
-        match host.vars.get(name) {
-            Some(Value::String(text)) => Ok(text.clone()),
-            Some(Value::Number(number)) => Ok(number.to_string()),
-            Some(other) => Err(problem(format!(
-                "variable `{name}` must be a string, not `{other}`"
-            ))),
-            None => Err(problem(format!("variable `{name}` is not set"))),
-        }
-    };
-    let version_value = host.vars.get("pg_version").cloned().unwrap_or(Value::Null);
-    let pg_version = PgVersion::parse(&version_value).ok_or_else(|| {
-        problem(format!(
-            "`pg_version` = {version_value} is not a PostgreSQL major version"
-        ))
-    })?;
-    let port_text = text("pg_port")?;
-    let port = port_text
-        .parse::<u16>()
-        .map_err(|_| problem(format!("`pg_port` = {port_text} is not a port number")))?;
-    let replication_password = match host.vars.get("replication_password") {
-        Some(Value::String(password)) => Some(Sensitive::new(password.clone())),
-        _ => None,
-    };
-    Ok(HostSettings {
-        pg_version,
-        port,
-        config_dir: text("pg_config_dir")?,
-        data_dir: text("pg_data_dir")?,
-        bin_dir: text("pg_bin_dir")?,
-        socket_dir: text("pg_socket_dir")?,
-        home_dir: text("pg_home_dir")?,
-        os_user: text("pg_os_user")?,
-        os_group: text("pg_os_group")?,
-        init_command: text("pg_init_command")?,
-        start_command: text("pg_start_command")?,
-        stop_command: text("pg_stop_command")?,
-        restart_command: text("pg_restart_command")?,
-        reload_command: text("pg_reload_command")?,
-        replication_user: text("replication_user")?,
-        replication_password,
-        replication_host: text("replication_host")?,
-        replication_mode: ReplicationMode::from_vars(host.vars.get("replication_mode"))
-            .map_err(problem)?,
-    })
 }
 
 /// The variables templates see: the host's own, `hostvars`, `groups`, and values
@@ -743,24 +488,15 @@ pub fn primary_conninfo(host: &Host, upstream: &Host, settings: &HostSettings) -
     if settings.pg_version.0 >= 1000 {
         pairs.push(("passfile", format!("{}/.pgpass", settings.home_dir)));
     }
-    pairs
-        .iter()
-        .map(|(name, value)| format!("{name}={}", conninfo_value(value)))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Quotes a libpq connection-string value when it holds spaces, quotes or backslashes.
-fn conninfo_value(value: &str) -> String {
-    if !value.is_empty() && !value.contains([' ', '\'', '\\']) {
-        return value.to_string();
-    }
-    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
+    crate::conninfo::join(&pairs)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::actions::file::File;
+    use crate::actions::recovery::RecoveryConfig;
+    use crate::versions::PgVersion;
     use serde_json::json;
 
     #[test]
@@ -791,7 +527,7 @@ mod tests {
             .get(host)
             .and_then(|host| host.steps.get(step))
         {
-            Some(DesiredStep::File(file)) => &file.content,
+            Some(DesiredStep::File(File(file))) => &file.content,
             other => panic!("{host}/{step} is not a file step: {other:?}"),
         }
     }
@@ -808,9 +544,9 @@ mod tests {
                 .hosts
                 .get("db2")
                 .and_then(|host| host.steps.get("recovery_config")),
-            Some(&DesiredStep::RecoveryConfig {
-                recovery_conf: None
-            })
+            Some(&DesiredStep::RecoveryConfig(RecoveryConfig {
+                recovery_conf: None,
+            }))
         );
         assert!(!file_content(&desired, "db1", "postgresql_conf").contains("primary_conninfo"));
     }
@@ -821,9 +557,9 @@ mod tests {
         let conf = file_content(&desired, "db2", "postgresql_conf");
         assert!(!conf.contains("primary_conninfo"), "{conf}");
         assert!(conf.contains("wal_keep_segments = 64"), "{conf}");
-        let Some(DesiredStep::RecoveryConfig {
+        let Some(DesiredStep::RecoveryConfig(RecoveryConfig {
             recovery_conf: Some(recovery),
-        }) = desired
+        })) = desired
             .hosts
             .get("db2")
             .and_then(|host| host.steps.get("recovery_config"))
@@ -846,9 +582,9 @@ mod tests {
         let desired = desired_for("9.5");
         let conf = file_content(&desired, "db1", "postgresql_conf");
         assert!(conf.contains("wal_level = hot_standby"), "{conf}");
-        let Some(DesiredStep::RecoveryConfig {
+        let Some(DesiredStep::RecoveryConfig(RecoveryConfig {
             recovery_conf: Some(recovery),
-        }) = desired
+        })) = desired
             .hosts
             .get("db2")
             .and_then(|host| host.steps.get("recovery_config"))
@@ -877,7 +613,8 @@ mod tests {
             .hosts
             .get(host)
             .unwrap_or_else(|| panic!("no host {host}"));
-        let settings = host_settings(&inventory, host).unwrap_or_else(|error| panic!("{error}"));
+        let settings =
+            HostSettings::from_host(&inventory, host).unwrap_or_else(|error| panic!("{error}"));
         template_context(&inventory, host, &settings).unwrap_or_else(|error| panic!("{error}"))
     }
 
@@ -900,9 +637,9 @@ mod tests {
         // With one standby, pg_standby may remove what it no longer needs (%r);
         // with several reading one archive, that would remove what others need.
         let one = desired_for("\"8.4\"");
-        let Some(DesiredStep::RecoveryConfig {
+        let Some(DesiredStep::RecoveryConfig(RecoveryConfig {
             recovery_conf: Some(recovery),
-        }) = one
+        })) = one
             .hosts
             .get("db2")
             .and_then(|host| host.steps.get("recovery_config"))
@@ -921,9 +658,9 @@ mod tests {
         let two = DesiredState::build(&inventory, &playbook, &Renderer::new(None))
             .unwrap_or_else(|error| panic!("{error}"));
         for standby in ["db2", "db3"] {
-            let Some(DesiredStep::RecoveryConfig {
+            let Some(DesiredStep::RecoveryConfig(RecoveryConfig {
                 recovery_conf: Some(recovery),
-            }) = two
+            })) = two
                 .hosts
                 .get(standby)
                 .and_then(|host| host.steps.get("recovery_config"))
@@ -939,13 +676,5 @@ mod tests {
             );
             assert!(!recovery.content.contains("%r'"), "{}", recovery.content);
         }
-    }
-
-    #[test]
-    fn conninfo_values_are_quoted_only_when_needed() {
-        assert_eq!(conninfo_value("10.0.0.1"), "10.0.0.1");
-        assert_eq!(conninfo_value("my host"), "'my host'");
-        assert_eq!(conninfo_value("it's"), r"'it\'s'");
-        assert_eq!(conninfo_value(""), "''");
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::desired::{DesiredHost, DesiredState};
 use crate::facts;
-use crate::plan::build::GatheredFacts;
+use crate::facts::GatheredFacts;
 use crate::transport::{Connection, SshOptions, Target};
 use indexmap::IndexMap;
 use std::sync::Arc;

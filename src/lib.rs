@@ -2,8 +2,10 @@
 //!
 //! The pipeline, and the module for each stage, is described in `ARCHITECTURE.md`.
 
+pub mod actions;
 pub mod apply;
 pub mod archive;
+pub mod conninfo;
 pub mod dag;
 pub mod desired;
 pub mod diagnostic;
@@ -19,7 +21,9 @@ pub mod printer;
 pub mod render;
 pub mod render_out;
 pub mod scram;
+pub mod script;
 pub mod secret;
+pub mod settings;
 pub mod shell;
 pub mod status;
 pub mod transport;

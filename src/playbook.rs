@@ -1,6 +1,8 @@
 //! The playbook: the declarative list of steps and handlers that converge a node,
 //! parsed from YAML (the embedded `playbooks/replication.yaml` or `-p FILE`).
 
+pub use crate::actions::ActionKind;
+pub use crate::actions::file::ConfigCheck;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::inventory::Role;
 use serde::Deserialize;
@@ -11,34 +13,6 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_PLAYBOOK: &str = include_str!("../playbooks/replication.yaml");
 /// The name under which the built-in playbook is reported in diagnostics.
 pub const DEFAULT_PLAYBOOK_NAME: &str = "playbooks/replication.yaml (built in)";
-
-/// What a step does. Each action is implemented in `plan::steps` (deciding what to
-/// change from facts) and `execute::script` (the commands that change it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ActionKind {
-    OsUser,
-    Directory,
-    ClusterInit,
-    File,
-    BaseBackup,
-    RecoveryConfig,
-    ReplicationRole,
-    Service,
-    VerifyStreaming,
-    VerifyArchive,
-    SshKey,
-    AuthorizedKeys,
-    KnownHosts,
-}
-
-/// Which server-side check a configuration file gets before it is activated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ConfigCheck {
-    PostgresqlConf,
-    PgHbaConf,
-}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -253,19 +227,17 @@ impl Playbook {
 }
 
 fn missing_parameters(step: &Step) -> Vec<&'static str> {
-    let needed: &[(&str, bool)] = match step.action {
-        ActionKind::File => &[
-            ("template", step.template.is_some()),
-            ("dest", step.dest.is_some()),
-        ],
-        ActionKind::Directory => &[("path", step.path.is_some())],
-        ActionKind::RecoveryConfig => &[("template", step.template.is_some())],
-        _ => &[],
+    let present = |name: &str| match name {
+        "template" => step.template.is_some(),
+        "dest" => step.dest.is_some(),
+        "path" => step.path.is_some(),
+        _ => true,
     };
-    needed
+    step.action
+        .parameters()
         .iter()
-        .filter(|(_, present)| !present)
-        .map(|(name, _)| *name)
+        .copied()
+        .filter(|name| !present(name))
         .collect()
 }
 

@@ -3,8 +3,9 @@
 //! through the redactor so no secret is ever shown.
 
 use crate::desired::NodeId;
-use crate::execute::{Outcome, Progress};
+use crate::execute::Progress;
 use crate::inventory::Role;
+use crate::plan::Outcome;
 use crate::plan::{Change, HostPlan, Plan, PlannedStep, Summary};
 use crate::secret::Redactor;
 use anstyle::{AnsiColor, Style};

@@ -2,8 +2,11 @@
 //! directory that mirrors their absolute paths, for review or golden tests. No
 //! host is contacted, and no secret is written.
 
+use crate::actions::DesiredStep;
+use crate::actions::file::File;
+use crate::actions::recovery::RecoveryConfig;
 use crate::apply::load;
-use crate::desired::{DesiredHost, DesiredState, DesiredStep};
+use crate::desired::{DesiredHost, DesiredState};
 use crate::diagnostic::Diagnostics;
 use crate::inventory::Role;
 use crate::printer::Printer;
@@ -61,10 +64,10 @@ pub fn host_files(host: &DesiredHost, redactor: &Redactor) -> Vec<RenderedFile> 
     let mut files = Vec::new();
     for step in host.steps.values() {
         match step {
-            DesiredStep::File(file)
-            | DesiredStep::RecoveryConfig {
+            DesiredStep::File(File(file))
+            | DesiredStep::RecoveryConfig(RecoveryConfig {
                 recovery_conf: Some(file),
-            } => files.push(RenderedFile {
+            }) => files.push(RenderedFile {
                 path: file.path.clone(),
                 content: if file.sensitive {
                     SENSITIVE_PLACEHOLDER.to_string()
@@ -73,9 +76,9 @@ pub fn host_files(host: &DesiredHost, redactor: &Redactor) -> Vec<RenderedFile> 
                 },
                 sensitive: file.sensitive,
             }),
-            DesiredStep::RecoveryConfig {
+            DesiredStep::RecoveryConfig(RecoveryConfig {
                 recovery_conf: None,
-            } if host.role == Role::Standby => files.push(RenderedFile {
+            }) if host.role == Role::Standby => files.push(RenderedFile {
                 path: format!("{}/standby.signal", host.settings.data_dir),
                 content: String::new(),
                 sensitive: false,

@@ -291,17 +291,23 @@ pub fn verifier_matches(stored: &str, password: &str) -> bool {
 /// with characters that SASLprep may rewrite (see the module documentation), instead of
 /// returning a verifier that never authenticates.
 pub fn new_verifier(password: &str) -> Result<ScramVerifier, ScramError> {
+    check_password(password)?;
+    let mut salt = vec![0_u8; SALT_LENGTH];
+    // `rand::fill` draws from the thread-local generator, a ChaCha-based CSPRNG seeded and
+    // periodically reseeded from the operating system.
+    rand::fill(&mut salt[..]);
+    Ok(ScramVerifier::derive(password, salt, DEFAULT_ITERATIONS))
+}
+
+/// What `new_verifier` refuses, checked without making a verifier.
+pub fn check_password(password: &str) -> Result<(), ScramError> {
     check_password_usable(password)?;
     if let Some(index) = password.chars().position(|c| !is_saslprep_stable(c)) {
         return Err(ScramError::PasswordNotSaslprepStable {
             position: index + 1,
         });
     }
-    let mut salt = vec![0_u8; SALT_LENGTH];
-    // `rand::fill` draws from the thread-local generator, a ChaCha-based CSPRNG seeded and
-    // periodically reseeded from the operating system.
-    rand::fill(&mut salt[..]);
-    Ok(ScramVerifier::derive(password, salt, DEFAULT_ITERATIONS))
+    Ok(())
 }
 
 /// True if SASLprep maps `c` to itself wherever it appears in a password, so that hashing

@@ -9,8 +9,56 @@
 //! notes of each version ("Migration to Version N") and the documentation of the
 //! settings, "Server Configuration" and, up to 11, "Recovery Configuration".
 
-use crate::desired::PgVersion;
+use serde::Serialize;
 use serde_json::{Map, Value};
+use std::fmt;
+
+/// A PostgreSQL major version as `server_version_num / 100`: 803 for 8.3, 906 for 9.6, 1500 for 15.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct PgVersion(pub u32);
+
+impl PgVersion {
+    /// Reads `15`, `9.6` or `"9.6"`.
+    pub fn parse(value: &Value) -> Option<PgVersion> {
+        let text = match value {
+            Value::Number(number) => number.to_string(),
+            Value::String(text) => text.trim().to_string(),
+            _ => return None,
+        };
+        let (major, minor) = match text.split_once('.') {
+            Some((major, minor)) => (major.parse::<u32>().ok()?, minor.parse::<u32>().ok()?),
+            None => (text.parse::<u32>().ok()?, 0),
+        };
+        match major {
+            8 | 9 if minor < 10 => Some(PgVersion(major * 100 + minor)),
+            10..=99 if minor == 0 => Some(PgVersion(major * 100)),
+            _ => None,
+        }
+    }
+
+    /// The value templates compare against: `15`, or `9.6` for the old two-part versions.
+    pub fn template_value(self) -> Value {
+        if self.0 >= 1000 {
+            return Value::from(self.0 / 100);
+        }
+        // 906 is 9.6, not 906 / 100 = 9.06 (which compares below 9.3); reading the
+        // written form gives the same number as the literal `9.6` in a template.
+        match self.to_string().parse::<f64>() {
+            Ok(number) => serde_json::json!(number),
+            Err(_) => Value::from(self.0),
+        }
+    }
+}
+
+impl fmt::Display for PgVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 >= 1000 {
+            write!(f, "{}", self.0 / 100)
+        } else {
+            write!(f, "{}.{}", self.0 / 100, self.0 % 100)
+        }
+    }
+}
 
 /// The oldest version pgconverge supports (the warm standby of 8.3).
 pub const OLDEST: PgVersion = PgVersion(803);

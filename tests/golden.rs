@@ -14,7 +14,10 @@
 //! git diff tests/golden
 //! ```
 
-use pgconverge::desired::{DesiredState, DesiredStep};
+use pgconverge::actions::DesiredStep;
+use pgconverge::actions::file::File;
+use pgconverge::actions::recovery::RecoveryConfig;
+use pgconverge::desired::DesiredState;
 use pgconverge::inventory::Inventory;
 use pgconverge::playbook::Playbook;
 use pgconverge::render::Renderer;
@@ -80,15 +83,15 @@ fn rendered_files(version: &str) -> BTreeMap<String, String> {
             ("pg_hba_conf", "pg_hba.conf"),
         ] {
             match desired_host.steps.get(step) {
-                Some(DesiredStep::File(file)) => add(name, &file.content),
+                Some(DesiredStep::File(File(file))) => add(name, &file.content),
                 other => panic!("PostgreSQL {version}: {host}/{step} is not a file: {other:?}"),
             }
         }
         match desired_host.steps.get("recovery_config") {
             None if role == "primary" => {}
-            Some(DesiredStep::RecoveryConfig {
+            Some(DesiredStep::RecoveryConfig(RecoveryConfig {
                 recovery_conf: Some(file),
-            }) => {
+            })) => {
                 assert!(
                     file.path.ends_with("/recovery.conf"),
                     "PostgreSQL {version}: recovery.conf is written to {}",
@@ -96,9 +99,9 @@ fn rendered_files(version: &str) -> BTreeMap<String, String> {
                 );
                 add("recovery.conf", &file.content);
             }
-            Some(DesiredStep::RecoveryConfig {
+            Some(DesiredStep::RecoveryConfig(RecoveryConfig {
                 recovery_conf: None,
-            }) => add("standby.signal", ""),
+            })) => add("standby.signal", ""),
             other => {
                 panic!("PostgreSQL {version}: unexpected recovery_config of {host}: {other:?}")
             }

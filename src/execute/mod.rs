@@ -2,37 +2,14 @@
 //! depends on, independent ones in parallel (at most `forks` at once). A failed or
 //! refused step stops its dependents on every host; the others go on.
 
-pub mod script;
-
+use crate::actions::Operation;
+use crate::actions::ssh_keys::CollectAuthorizedKeys;
 use crate::desired::NodeId;
-use crate::plan::{Change, Plan};
+use crate::plan::{Change, Outcome, Plan};
 use crate::transport::{Connection, ScriptOutput};
 use indexmap::IndexMap;
 use std::sync::Arc;
 use tokio::task::JoinSet;
-
-/// How one step ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Nothing to do.
-    Unchanged,
-    /// The step changed the host; the text is what its script reported.
-    Changed(String),
-    /// A read-only check passed.
-    Verified(String),
-    Failed(String),
-    /// Not run because a step it depends on did not succeed.
-    Skipped(String),
-}
-
-impl Outcome {
-    fn succeeded(&self) -> bool {
-        matches!(
-            self,
-            Outcome::Unchanged | Outcome::Changed(_) | Outcome::Verified(_)
-        )
-    }
-}
 
 /// Reports progress while the executor works (the printer implements it).
 pub trait Progress: Send + Sync {
@@ -159,21 +136,28 @@ async fn run_step(
         return Outcome::Unchanged;
     };
     let collected;
-    let operation = match collect_keys(operation, connections).await {
-        Ok(Some(resolved)) => {
-            collected = resolved;
-            &collected
-        }
-        Ok(None) => operation,
+    let operation = match operation {
+        Operation::CollectAuthorizedKeys(collect) => match collect_keys(collect, connections).await
+        {
+            Ok(write) => {
+                collected = Operation::WriteFile(write);
+                &collected
+            }
+            Err(reason) => return Outcome::Failed(reason),
+        },
+        other => other,
+    };
+    let host_scripts = match operation.scripts() {
+        Ok(host_scripts) => host_scripts,
         Err(reason) => return Outcome::Failed(reason),
     };
     let mut reports = Vec::new();
-    for host_script in script::scripts(operation) {
+    for host_script in host_scripts {
         let host = host_script.other_host.as_deref().unwrap_or(&node.host);
         let Some(connection) = connections.get(host) else {
             return Outcome::Failed(format!("no connection to {host}"));
         };
-        match connection.run(&host_script.script).await {
+        match connection.run(&host_script.script.render()).await {
             Ok(output) if output.success() => reports.push(output.stdout.trim().to_string()),
             Ok(output) => {
                 return Outcome::Failed(locate_settings(&failure_text(host, &output), operation));
@@ -194,30 +178,18 @@ async fn run_step(
 }
 
 /// Reads the public keys made earlier in this run from their hosts, and turns the
-/// operation into the file write it stands for. Other operations pass unchanged.
+/// operation into the file write it stands for.
 async fn collect_keys(
-    operation: &crate::plan::Operation,
+    collect: &CollectAuthorizedKeys,
     connections: &IndexMap<String, Arc<Connection>>,
-) -> Result<Option<crate::plan::Operation>, String> {
-    let crate::plan::Operation::CollectAuthorizedKeys {
-        path,
-        existing,
-        known,
-        collect,
-        owner,
-        group,
-        context,
-    } = operation
-    else {
-        return Ok(None);
-    };
-    let mut keys = known.clone();
-    for (host, public_path) in collect {
+) -> Result<crate::actions::file::WriteFile, String> {
+    let mut keys = Vec::new();
+    for (host, public_path) in &collect.collect {
         let connection = connections
             .get(host)
             .ok_or_else(|| format!("no connection to {host} to read its public key"))?;
         let output = connection
-            .run(&format!("cat {}\n", crate::shell::quote(public_path)))
+            .run(&CollectAuthorizedKeys::read_key(public_path).render())
             .await
             .map_err(|error| error.to_string())?;
         if !output.success() || output.stdout.trim().is_empty() {
@@ -228,25 +200,16 @@ async fn collect_keys(
         }
         keys.push(output.stdout.trim().to_string());
     }
-    Ok(Some(crate::plan::Operation::WriteFile {
-        path: path.clone(),
-        content: crate::secret::Sensitive::new(crate::plan::managed_block::with_block(
-            existing, &keys,
-        )),
-        owner: owner.clone(),
-        group: group.clone(),
-        mode: 0o600,
-        check: None,
-        context: context.clone(),
-    }))
+    Ok(collect.with_keys(keys))
 }
 
 /// PostgreSQL names the setting it rejects but not always the line: add the line of
 /// the new file that sets it, so the user can go straight there.
-fn locate_settings(error: &str, operation: &crate::plan::Operation) -> String {
-    let crate::plan::Operation::WriteFile { path, content, .. } = operation else {
+fn locate_settings(error: &str, operation: &Operation) -> String {
+    let Operation::WriteFile(write) = operation else {
         return error.to_string();
     };
+    let (path, content) = (&write.path, &write.content);
     error
         .lines()
         .map(|line| {
@@ -305,21 +268,21 @@ fn failure_text(host: &str, output: &ScriptOutput) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{Operation, ServerContext};
-    use crate::playbook::ConfigCheck;
+    use crate::actions::file::{ConfigCheck, WriteFile};
     use crate::secret::Sensitive;
+    use crate::settings::HostSettings;
 
     #[test]
     fn rejected_setting_gets_the_line_that_sets_it() {
-        let operation = Operation::WriteFile {
+        let operation = Operation::WriteFile(WriteFile {
             path: "/etc/pg.conf".into(),
             content: Sensitive::new("port = 5432\nshared_buffers = 'lots'\n".into()),
             owner: "postgres".into(),
             group: "postgres".into(),
             mode: 0o644,
             check: Some(ConfigCheck::PostgresqlConf),
-            context: ServerContext::default(),
-        };
+            server: HostSettings::example(),
+        });
         let error = "failed on h2 (exit code 1): invalid value for parameter \"shared_buffers\": \"lots\"\nconfiguration file \"/etc/pg.conf\" contains errors";
         assert_eq!(
             locate_settings(error, &operation),

@@ -26,6 +26,25 @@ pub struct FactsRequest {
     pub directories: Vec<String>,
 }
 
+impl FactsRequest {
+    /// The facts script reports this file's content and attributes.
+    pub fn want_file(&mut self, path: &str) {
+        if !self.files.iter().any(|file| file == path) {
+            self.files.push(path.to_string());
+        }
+    }
+
+    /// The facts script reports whether this directory exists, with its attributes.
+    pub fn want_directory(&mut self, path: &str) {
+        if !self.directories.iter().any(|directory| directory == path) {
+            self.directories.push(path.to_string());
+        }
+    }
+}
+
+/// Facts of each host, or why they could not be gathered.
+pub type GatheredFacts = IndexMap<String, Result<HostFacts, String>>;
+
 /// Owner, group, mode and modification time of a path on the host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PathAttributes {

@@ -9,24 +9,10 @@ use crate::shell::quote;
 /// setting name, role attribute or address contains.
 pub const FIELD_SEPARATOR: char = '\u{1f}';
 
-/// Shell functions shared by the facts script and the step scripts: `as_pg` runs a
-/// command as the PostgreSQL OS user whether we logged in as root, as that user,
-/// or as another user with sudo.
-pub fn prelude(os_user: &str) -> String {
-    format!(
-        r#"set -u
-cd /
-export LC_ALL=C
-PG_OS_USER={os_user}
-as_pg() {{
-  if [ "$(id -un)" = "$PG_OS_USER" ]; then "$@"
-  elif [ "$(id -u)" = 0 ]; then runuser -u "$PG_OS_USER" -- "$@"
-  else sudo -n -u "$PG_OS_USER" -- "$@"
-  fi
-}}
-"#,
-        os_user = quote(os_user)
-    )
+/// The shared header and library (`as_pg` runs a command as the PostgreSQL OS
+/// user whether we logged in as root, as that user, or with sudo).
+fn prelude(os_user: &str) -> String {
+    crate::script::Script::new("facts", "", os_user).render()
 }
 
 /// Builds the facts script for one host.

@@ -2,9 +2,9 @@
 //! every refusal is tested without a cluster.
 
 use crate::desired::{DesiredHost, DesiredState};
+use crate::facts::GatheredFacts;
 use crate::facts::HostFacts;
 use crate::inventory::Role;
-use crate::plan::build::GatheredFacts;
 use serde::Serialize;
 
 /// One check, with what was seen.

@@ -4,16 +4,17 @@
 pub mod gates;
 pub mod script;
 
+use crate::actions::service::{ControlServer, ServiceAction};
 use crate::apply::{self, ApplyOptions, ApplyResult};
 use crate::diagnostic::Diagnostics;
 use crate::facts::Lsn;
 use crate::gather::{self, Gathered};
 use crate::inventory::Role;
 use crate::inventory::edit::{self, EditError};
-use crate::plan::build::server_context;
-use crate::plan::{Operation, ServerContext, ServiceAction};
 use crate::printer::Printer;
+use crate::script::Script;
 use crate::secret::Redactor;
+use crate::settings::HostSettings;
 use crate::transport::SshOptions;
 use anstyle::{AnsiColor, Style};
 use gates::Checked;
@@ -99,11 +100,11 @@ fn print_gates(printer: &Printer, checked: &Checked) {
 }
 
 impl Prepared {
-    fn context(&self, host: &str) -> Result<ServerContext, FailoverError> {
+    fn context(&self, host: &str) -> Result<HostSettings, FailoverError> {
         self.desired
             .hosts
             .get(host)
-            .map(server_context)
+            .map(|host| host.settings.clone())
             .ok_or_else(|| FailoverError::UnknownHost {
                 host: host.to_string(),
             })
@@ -114,7 +115,7 @@ impl Prepared {
         &self,
         step: &'static str,
         host: &str,
-        script: &str,
+        script: &Script,
     ) -> Result<String, FailoverError> {
         let failed = |reason: String| FailoverError::Step {
             step,
@@ -127,7 +128,7 @@ impl Prepared {
             .get(host)
             .ok_or_else(|| failed("no connection".to_string()))?;
         let output = connection
-            .run(script)
+            .run(&script.render())
             .await
             .map_err(|error| failed(error.to_string()))?;
         if !output.success() {
@@ -144,14 +145,11 @@ impl Prepared {
     }
 
     async fn stop(&self, host: &str) -> Result<(), FailoverError> {
-        let operation = Operation::Service {
+        let stop = ControlServer {
             action: ServiceAction::Stop,
-            context: self.context(host)?,
+            server: self.context(host)?,
         };
-        for host_script in crate::execute::script::scripts(&operation) {
-            self.run("stop", host, &host_script.script).await?;
-        }
-        Ok(())
+        self.run("stop", host, &stop.script()).await.map(|_| ())
     }
 
     async fn promote(&self, host: &str) -> Result<(), FailoverError> {

@@ -66,7 +66,7 @@ pub fn check_host(host: &str, resolved: &ResolvedHost, problems: &mut Problems) 
         check_pg_settings(host, settings, problems);
         let version = vars
             .get("pg_version")
-            .and_then(|version| crate::desired::PgVersion::parse(&version.value));
+            .and_then(|version| crate::versions::PgVersion::parse(&version.value));
         if let Some(version) = version {
             check_pg_settings_exist_in(host, settings, version, problems);
         }
@@ -90,7 +90,7 @@ fn check_pg_version(host: &str, version: &Resolved, problems: &mut Problems) {
     // Before 10, PostgreSQL named major versions with two numbers (8.3 ... 9.6);
     // `PgVersion` is the one reader of versions, so validation and rendering agree.
     let supported =
-        crate::desired::PgVersion::parse(&version.value).is_some_and(|parsed| parsed.0 >= 803);
+        crate::versions::PgVersion::parse(&version.value).is_some_and(|parsed| parsed.0 >= 803);
     if !supported {
         let after = format!(
             " must be a PostgreSQL major version (8.3 to 9.6 written with two numbers, or 10 and up), not {}",
@@ -142,7 +142,7 @@ fn check_pg_settings(host: &str, settings: &Resolved, problems: &mut Problems) {
 fn check_pg_settings_exist_in(
     host: &str,
     settings: &Resolved,
-    version: crate::desired::PgVersion,
+    version: crate::versions::PgVersion,
     problems: &mut Problems,
 ) {
     let Value::Object(map) = &settings.value else {

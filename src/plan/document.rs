@@ -3,8 +3,8 @@
 
 use super::{Change, Plan, Summary};
 use crate::desired::NodeId;
-use crate::execute::Outcome;
 use crate::inventory::Role;
+use crate::plan::Outcome;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
@@ -103,7 +103,7 @@ impl PlanDocument {
                         destructive: step.destructive,
                         refused: step.refused.clone(),
                         outcome: outcomes
-                            .and_then(|outcomes| outcomes.get(&step.node(&host.name)))
+                            .and_then(|outcomes| outcomes.get(&NodeId::new(&host.name, &step.id)))
                             .map(outcome_entry),
                     })
                     .collect(),

@@ -9,10 +9,11 @@
 //!   real primary and the inventory out of date: rejoining it would leave the
 //!   cluster without a primary, so the plan is blocked and nothing runs.
 
-use super::{Change, Operation, PlannedStep, ServiceAction};
-use crate::desired::{DesiredState, DesiredStep, NodeId};
+use crate::actions::service::{ControlServer, ServiceAction};
+use crate::actions::{Change, DesiredStep, PlannedStep};
+use crate::desired::{DesiredState, NodeId};
+use crate::facts::GatheredFacts;
 use crate::inventory::Role;
-use crate::plan::build::{GatheredFacts, server_context};
 
 /// The id of the step the guard adds in front of a former primary's steps.
 pub const FENCE_STEP: &str = "fence";
@@ -79,17 +80,17 @@ pub fn split_brain_guard(desired: &DesiredState, facts: &GatheredFacts) -> Guard
         .iter()
         .filter_map(|name| desired.hosts.get(*name))
         .map(|host| {
+            let summary = format!(
+                "stop PostgreSQL: it is a writable primary beside `{}`, and the inventory makes it a standby (split-brain guard)",
+                primary.name
+            );
+            let operation = ControlServer {
+                action: ServiceAction::Stop,
+                server: host.settings.clone(),
+            };
             let step = PlannedStep {
                 id: FENCE_STEP.to_string(),
-                change: Change::Stop,
-                summary: format!(
-                    "stop PostgreSQL: it is a writable primary beside `{}`, and the inventory makes it a standby (split-brain guard)",
-                    primary.name
-                ),
-                diff: None,
-                destructive: false,
-                refused: None,
-                operation: Some(Operation::Service { action: ServiceAction::Stop, context: server_context(host) }),
+                ..PlannedStep::change(Change::Stop, summary, operation)
             };
             (host.name.clone(), step)
         })
@@ -115,7 +116,7 @@ impl Guard {
             primary
                 .steps
                 .get(step)
-                .is_some_and(|step| matches!(step, DesiredStep::Service))
+                .is_some_and(|step| matches!(step, DesiredStep::Service(_)))
         };
         let mut edges = Vec::new();
         for (host, _) in &self.fences {

@@ -2,210 +2,41 @@
 //! the operation that changes it. `--dry-run` prints it; `apply` executes exactly it.
 
 pub mod build;
+#[cfg(test)]
+pub mod check;
 pub mod conf;
 pub mod document;
 pub mod guard;
-pub mod managed_block;
 pub mod saved;
 #[cfg(test)]
 mod tests;
 
+pub use crate::actions::{Change, Operation, PlannedStep};
+
 use crate::desired::NodeId;
 use crate::inventory::Role;
-use crate::playbook::ConfigCheck;
-use crate::secret::Sensitive;
 use serde::{Deserialize, Serialize};
 
-/// What a step will do, as the plan shows it (`+`, `~`, `!`, `-/+`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Change {
-    Noop,
-    Create,
-    Update,
-    Start,
-    Stop,
-    Restart,
-    Reload,
-    ReplaceData,
-    /// A read-only check that runs on every apply (verification).
-    Check,
+/// How one step ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to do.
+    Unchanged,
+    /// The step changed the host; the text is what its script reported.
+    Changed(String),
+    /// A read-only check passed.
+    Verified(String),
+    Failed(String),
+    /// Not run because a step it depends on did not succeed.
+    Skipped(String),
 }
 
-impl Change {
-    pub fn symbol(self) -> &'static str {
-        match self {
-            Change::Noop => " ",
-            Change::Create => "+",
-            Change::Update => "~",
-            Change::Start | Change::Stop | Change::Restart | Change::Reload => "!",
-            Change::ReplaceData => "-/+",
-            Change::Check => "?",
-        }
-    }
-
-    /// Whether executing the step changes the host.
-    pub fn is_change(self) -> bool {
-        !matches!(self, Change::Noop | Change::Check)
-    }
-}
-
-/// How the service step brings the server to its new configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ServiceAction {
-    Start,
-    /// Stop (the split-brain guard fences a former primary).
-    Stop,
-    Restart,
-    /// Reload, then restart if PostgreSQL reports `pending_restart`.
-    Reload,
-}
-
-// The variants differ in size, but a plan holds a few operations per host and is
-// never copied in bulk: boxing the contexts would buy nothing.
-#[allow(clippy::large_enum_variant)]
-/// Exactly what the executor does for one step. Every parameter is here, so the
-/// executor needs nothing but the operation and a connection.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "operation", rename_all = "snake_case")]
-pub enum Operation {
-    CreateOsUser {
-        name: String,
-        group: String,
-        home: String,
-    },
-    EnsureDirectory {
-        path: String,
-        owner: String,
-        group: String,
-        mode: u32,
-    },
-    InitCluster {
-        command: String,
-    },
-    /// Writes a file atomically (temporary file, then rename) and keeps the
-    /// previous version beside it; with `check`, PostgreSQL checks the new file and
-    /// a rejected one is put back.
-    WriteFile {
-        path: String,
-        content: Sensitive<String>,
-        owner: String,
-        group: String,
-        mode: u32,
-        check: Option<ConfigCheck>,
-        #[serde(skip)]
-        context: ServerContext,
-    },
-    BaseBackup {
-        upstream: String,
-        upstream_host: String,
-        upstream_port: u16,
-        #[serde(skip)]
-        context: ServerContext,
-    },
-    /// Brings a former primary onto its upstream's timeline with `pg_rewind`.
-    Rewind {
-        upstream: String,
-        upstream_host: String,
-        upstream_port: u16,
-        #[serde(skip)]
-        context: ServerContext,
-    },
-    WriteStandbySignal {
-        data_dir: String,
-        owner: String,
-    },
-    ReplicationRole {
-        name: String,
-        /// A SCRAM verifier made from the password: the plaintext never leaves this machine.
-        verifier: Sensitive<String>,
-        #[serde(skip)]
-        context: ServerContext,
-    },
-    Service {
-        action: ServiceAction,
-        #[serde(skip)]
-        context: ServerContext,
-    },
-    /// Makes a key pair for the PostgreSQL OS user when it has none.
-    GenerateSshKey {
-        private_path: String,
-        os_user: String,
-    },
-    /// Writes `authorized_keys` once the public keys made in this run are read from
-    /// their hosts (`collect`: host and public key path); `known` holds the others.
-    CollectAuthorizedKeys {
-        path: String,
-        existing: String,
-        known: Vec<String>,
-        collect: Vec<(String, String)>,
-        owner: String,
-        group: String,
-        #[serde(skip)]
-        context: ServerContext,
-    },
-    /// Switches to a new WAL segment on the primary and waits until the archiver
-    /// has archived it (and, for a directory, until it is there) with no new failure.
-    VerifyArchive {
-        directory: Option<String>,
-        destination: String,
-        #[serde(skip)]
-        context: ServerContext,
-    },
-    VerifyStreaming {
-        upstream: String,
-        upstream_host: String,
-        #[serde(skip)]
-        context: ServerContext,
-        #[serde(skip)]
-        upstream_context: ServerContext,
-        application_name: String,
-    },
-}
-
-/// How to reach and control PostgreSQL on a host from a script running there.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ServerContext {
-    pub os_user: String,
-    pub os_group: String,
-    pub pg_version_num: u32,
-    pub bin_dir: String,
-    pub data_dir: String,
-    pub config_dir: String,
-    pub socket_dir: String,
-    pub port: u16,
-    pub home_dir: String,
-    pub replication_user: String,
-    pub start_command: String,
-    pub stop_command: String,
-    pub restart_command: String,
-    pub reload_command: String,
-}
-
-/// One step of one host in the plan.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PlannedStep {
-    pub id: String,
-    pub change: Change,
-    /// One line saying what the step does or why nothing is to do.
-    pub summary: String,
-    /// A unified diff for a file, `(sensitive)` for a secret one.
-    pub diff: Option<String>,
-    /// The step replaces data that cannot be restored by pgconverge.
-    pub destructive: bool,
-    /// Why the step will not run even though a change is needed (for example a
-    /// data directory with user databases without `--replace-data`).
-    pub refused: Option<String>,
-    pub operation: Option<Operation>,
-}
-
-impl PlannedStep {
-    pub fn node(&self, host: &str) -> NodeId {
-        NodeId {
-            host: host.to_string(),
-            step: self.id.clone(),
-        }
+impl Outcome {
+    pub fn succeeded(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Unchanged | Outcome::Changed(_) | Outcome::Verified(_)
+        )
     }
 }
 

@@ -119,7 +119,7 @@ impl SavedPlan {
     /// Refuses when any planned host's facts moved, naming the host and what moved.
     pub fn check_facts(
         &self,
-        now: &crate::plan::build::GatheredFacts,
+        now: &crate::facts::GatheredFacts,
         secret_files: &IndexMap<String, Vec<String>>,
     ) -> Result<(), StalePlan> {
         for (host, planned) in &self.facts {

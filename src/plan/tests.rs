@@ -2,213 +2,17 @@
 //! Fakes are fine here: the planner is pure. The lab tests check the same paths
 //! against real hosts.
 
-use super::build::{GatheredFacts, PlanOptions, plan};
+use super::build::{PlanOptions, plan};
+use super::check::*;
 use super::*;
-use crate::desired::{DesiredHost, DesiredState, DesiredStep};
-use crate::facts::{
-    Archiver, DataDirectory, HostFacts, ObservedFile, ObservedRole, ObservedSetting,
-    PathAttributes, ServerFacts, WalReceiver,
-};
-use crate::inventory::Inventory;
-use crate::playbook::Playbook;
-use crate::render::Renderer;
-use indexmap::IndexMap;
-use std::path::Path;
-
-const PASSWORD: &str = "correct horse battery staple";
-
-const THREE_HOSTS: &str = r#"
-all:
-  vars:
-    pg_version: 15
-    replication_password: "{{ env('PG_REPLICATION_PASSWORD') }}"
-  children:
-    primary:
-      hosts:
-        db1: { ansible_host: 10.0.0.11 }
-    standby:
-      hosts:
-        db2: { ansible_host: 10.0.0.12 }
-        db3: { ansible_host: 10.0.0.13 }
-"#;
-
-const PRIMARY_ID: &str = "7300000000000000001";
-
-fn desired(inventory: &str) -> (DesiredState, Playbook) {
-    let env = |name: &str| (name == "PG_REPLICATION_PASSWORD").then(|| PASSWORD.to_string());
-    let inventory = Inventory::parse(Path::new("inventory.yaml"), inventory, &env)
-        .unwrap_or_else(|error| panic!("inventory: {error}"));
-    let playbook = Playbook::load(None).unwrap_or_else(|error| panic!("playbook: {error}"));
-    let desired = DesiredState::build(&inventory, &playbook, &Renderer::new(None))
-        .unwrap_or_else(|error| panic!("desired state: {error}"));
-    (desired, playbook)
-}
-
-/// Runs the planner and returns the plan as the user sees it, without colours.
-fn check(
-    desired: &DesiredState,
-    playbook: &Playbook,
-    facts: GatheredFacts,
-    options: &PlanOptions,
-) -> String {
-    let plan = plan(desired, playbook, &facts, options);
-    anstream::adapter::strip_str(&crate::printer::plan_text(&plan)).to_string()
-}
-
-fn attributes(owner: &str, mode: u32) -> PathAttributes {
-    PathAttributes {
-        owner: owner.into(),
-        group: owner.into(),
-        mode,
-        modified: 1_000,
-    }
-}
-
-fn setting(context: &str) -> ObservedSetting {
-    ObservedSetting {
-        context: context.into(),
-        pending_restart: false,
-    }
-}
-
-fn server(in_recovery: bool) -> ServerFacts {
-    let settings = [
-        ("max_connections", "postmaster"),
-        ("wal_level", "postmaster"),
-        ("max_wal_senders", "postmaster"),
-        ("work_mem", "user"),
-        ("primary_conninfo", "sighup"),
-        ("listen_addresses", "postmaster"),
-    ];
-    ServerFacts {
-        in_recovery,
-        configuration_loaded: 2_000,
-        started: 1_500,
-        position: None,
-        replay_position: None,
-        replay_paused: false,
-        replay_lag_seconds: None,
-        settings: settings
-            .iter()
-            .map(|(name, context)| (name.to_string(), setting(context)))
-            .collect(),
-        replication_role: None,
-        wal_receiver: None,
-        replication_clients: Vec::new(),
-        user_databases: Vec::new(),
-        archiver: Some(Archiver {
-            archived_count: 5,
-            last_archived_wal: "000000010000000000000005".into(),
-            last_archived: Some(1_900),
-            failed_count: 0,
-            last_failed_wal: String::new(),
-            last_failed: None,
-        }),
-    }
-}
-
-/// A host as Debian's postgresql package leaves it: a running default cluster.
-fn fresh_host(system_identifier: &str) -> HostFacts {
-    let mut files = IndexMap::new();
-    files.insert(
-        "/etc/postgresql/15/main/postgresql.conf".to_string(),
-        ObservedFile {
-            attributes: attributes("postgres", 0o644),
-            content: b"port = 5432\nmax_connections = 100\n".to_vec(),
-        },
-    );
-    files.insert(
-        "/etc/postgresql/15/main/pg_hba.conf".to_string(),
-        ObservedFile {
-            attributes: attributes("postgres", 0o640),
-            content: b"local all postgres peer\n".to_vec(),
-        },
-    );
-    HostFacts {
-        os_user_home: Some("/var/lib/postgresql".into()),
-        postgres_installed: true,
-        files,
-        directories: IndexMap::new(),
-        data_directory: DataDirectory {
-            pg_version: Some("15".into()),
-            system_identifier: Some(system_identifier.into()),
-            database_directories: 3,
-            postmaster_pid: true,
-            ..DataDirectory::default()
-        },
-        server: Some(server(false)),
-        server_error: None,
-    }
-}
-
-/// A host that already is what the desired state says.
-fn converged_host(host: &DesiredHost, upstream_address: Option<&str>) -> HostFacts {
-    let mut facts = fresh_host(PRIMARY_ID);
-    facts.files.clear();
-    for step in host.steps.values() {
-        match step {
-            DesiredStep::File(file) => {
-                facts.files.insert(
-                    file.path.clone(),
-                    ObservedFile {
-                        attributes: attributes(&file.owner, file.mode),
-                        content: file.content.clone().into_bytes(),
-                    },
-                );
-            }
-            DesiredStep::Directory {
-                path, owner, mode, ..
-            } => {
-                facts
-                    .directories
-                    .insert(path.clone(), attributes(owner, *mode));
-            }
-            _ => {}
-        }
-    }
-    let mut running = server(upstream_address.is_some());
-    if let Some(address) = upstream_address {
-        facts.data_directory.standby_signal = true;
-        running.wal_receiver = Some(WalReceiver {
-            status: "streaming".into(),
-            sender_host: address.into(),
-            sender_port: Some(5432),
-            timeline: None,
-        });
-    } else {
-        let verifier = crate::scram::new_verifier(PASSWORD)
-            .map(|v| v.to_string())
-            .unwrap_or_default();
-        running.replication_role = Some(ObservedRole {
-            can_login: true,
-            replication: true,
-            password_verifier: Sensitive::new(verifier),
-            rewind_grants: true,
-        });
-    }
-    facts.server = Some(running);
-    facts
-}
-
-fn converged_cluster(desired: &DesiredState) -> GatheredFacts {
-    desired
-        .hosts
-        .values()
-        .map(|host| {
-            let upstream = host
-                .upstream
-                .as_ref()
-                .and_then(|name| desired.hosts.get(name))
-                .map(|up| up.settings.replication_host.as_str());
-            (host.name.clone(), Ok(converged_host(host, upstream)))
-        })
-        .collect()
-}
+use crate::desired::DesiredState;
+use crate::facts::{GatheredFacts, ObservedSetting};
+use crate::secret::Sensitive;
 
 #[test]
 fn converged_cluster_plans_no_change() {
     let (desired, playbook) = desired(THREE_HOSTS);
-    insta::assert_snapshot!(check(
+    insta::assert_snapshot!(plan_text(
         &desired,
         &playbook,
         converged_cluster(&desired),
@@ -227,7 +31,7 @@ fn fresh_hosts_get_configured_and_standbys_cloned() {
     .iter()
     .map(|(host, id)| (host.to_string(), Ok(fresh_host(id))))
     .collect();
-    let text = check(&desired, &playbook, facts, &PlanOptions::default());
+    let text = plan_text(&desired, &playbook, facts, &PlanOptions::default());
     assert!(!text.contains(PASSWORD), "the password is in the plan");
     insta::assert_snapshot!(text);
 }
@@ -241,7 +45,7 @@ fn hand_edited_setting_is_reverted_with_a_reload() {
     {
         file.content.extend_from_slice(b"work_mem = '64MB'\n");
     }
-    let text = check(&desired, &playbook, facts, &PlanOptions::default());
+    let text = plan_text(&desired, &playbook, facts, &PlanOptions::default());
     assert!(text.contains("-work_mem = '64MB'"), "{text}");
     assert!(
         text.contains("reload PostgreSQL: postgresql_conf changed"),
@@ -261,7 +65,7 @@ fn postmaster_setting_change_plans_a_restart() {
             .replace("max_connections = 100", "max_connections = 50")
             .into_bytes();
     }
-    let text = check(&desired, &playbook, facts, &PlanOptions::default());
+    let text = plan_text(&desired, &playbook, facts, &PlanOptions::default());
     assert!(
         text.contains("restart PostgreSQL: max_connections need a restart"),
         "{text}"
@@ -290,7 +94,7 @@ fn interrupted_run_still_restarts_from_server_state() {
     {
         file.attributes.modified = 3_000;
     }
-    let text = check(&desired, &playbook, facts, &PlanOptions::default());
+    let text = plan_text(&desired, &playbook, facts, &PlanOptions::default());
     assert!(
         text.contains("restart PostgreSQL: wal_level (pending restart) need a restart"),
         "{text}"
@@ -309,10 +113,10 @@ fn data_directory_with_user_databases_is_replaced_only_when_allowed() {
             server.user_databases = vec!["billing".into()];
         }
     }
-    let refused = check(&desired, &playbook, facts.clone(), &PlanOptions::default());
+    let refused = plan_text(&desired, &playbook, facts.clone(), &PlanOptions::default());
     assert!(refused.contains("refused: /var/lib/postgresql/15/main holds user databases (billing): pass `--replace-data db3` to replace it"), "{refused}");
     assert!(refused.contains("[destructive]"), "{refused}");
-    let allowed = check(
+    let allowed = plan_text(
         &desired,
         &playbook,
         facts,
@@ -345,7 +149,7 @@ fn changed_password_is_set_without_showing_it() {
             role.password_verifier = Sensitive::new(other);
         }
     }
-    let text = check(&desired, &playbook, facts, &PlanOptions::default());
+    let text = plan_text(&desired, &playbook, facts, &PlanOptions::default());
     assert!(
         text.contains("~ replication_role  alter role replicator: set password (sensitive)"),
         "{text}"
@@ -361,7 +165,7 @@ fn unreachable_host_is_named_and_others_are_planned() {
         "db3".into(),
         Err("cannot connect to db3 (10.0.0.13): Connection timed out".into()),
     );
-    let text = check(&desired, &playbook, facts, &PlanOptions::default());
+    let text = plan_text(&desired, &playbook, facts, &PlanOptions::default());
     assert!(text.contains("db3 (10.0.0.13, standby of db1)\n  unreachable: cannot connect to db3 (10.0.0.13): Connection timed out"), "{text}");
     assert!(text.ends_with("1 hosts unreachable."), "{text}");
 }
@@ -369,7 +173,7 @@ fn unreachable_host_is_named_and_others_are_planned() {
 #[test]
 fn limit_plans_only_the_named_hosts() {
     let (desired, playbook) = desired(THREE_HOSTS);
-    let text = check(
+    let text = plan_text(
         &desired,
         &playbook,
         converged_cluster(&desired),
@@ -423,7 +227,7 @@ fn config_inside_a_replaced_data_directory_is_written_after_the_base_backup() {
     if let Some(Ok(db2)) = facts.get_mut("db2") {
         db2.data_directory.system_identifier = Some("7399999999999999999".into());
     }
-    let text = check(&desired, &playbook, facts, &PlanOptions::default());
+    let text = plan_text(&desired, &playbook, facts, &PlanOptions::default());
     let db2 = text.split("db3 (").next().unwrap_or_default();
     assert!(
         db2.contains("+ postgresql_conf   create /var/lib/postgresql/15/main/postgresql.conf"),
@@ -569,7 +373,7 @@ fn standby_left_on_an_older_timeline_is_rewound_and_one_that_streams_is_kept() {
             receiver.timeline = Some(1);
         }
     }
-    let text = check(&desired, &playbook, facts.clone(), &PlanOptions::default());
+    let text = plan_text(&desired, &playbook, facts.clone(), &PlanOptions::default());
     assert!(text.contains("~ base_backup       rejoin db2 with pg_rewind: it does not stream from db2, whose timeline is newer"), "{text}");
     if let Some(Ok(db3)) = facts.get_mut("db3")
         && let Some(receiver) = db3
@@ -579,7 +383,7 @@ fn standby_left_on_an_older_timeline_is_rewound_and_one_that_streams_is_kept() {
     {
         receiver.sender_host = "10.0.0.12".into();
     }
-    let streaming = check(&desired, &playbook, facts, &PlanOptions::default());
+    let streaming = plan_text(&desired, &playbook, facts, &PlanOptions::default());
     let db3 = streaming.split("db3 (").nth(1).unwrap_or_default();
     assert!(
         db3.contains("      base_backup       data directory is a standby of db2"),

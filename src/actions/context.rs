@@ -1,0 +1,101 @@
+//! What an action is given: the rendered playbook parameters when the desired
+//! state is built, and a view of the cluster with its facts when it is planned.
+
+use crate::diagnostic::Diagnostic;
+use crate::facts::HostFacts;
+use crate::inventory::Role;
+use crate::settings::HostSettings;
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use super::file::ConfigCheck;
+
+/// One playbook step for one host, with its string parameters rendered.
+pub struct StepInput<'a> {
+    pub id: &'a str,
+    pub settings: &'a HostSettings,
+    /// The host's template variables (what templates and `when` see).
+    pub variables: &'a Value,
+    pub path: Option<String>,
+    pub dest: Option<String>,
+    pub template: Option<&'a str>,
+    /// `owner` and `group`, the OS user's when the playbook gives none.
+    pub owner: String,
+    pub group: String,
+    pub mode: Option<u32>,
+    pub sensitive: bool,
+    pub check: Option<ConfigCheck>,
+    /// Renders one of the templates with the host's variables.
+    pub render: &'a dyn Fn(&str) -> Result<String, Diagnostic>,
+    /// A problem with this step, located at the step in the playbook.
+    pub problem: &'a dyn Fn(String) -> Diagnostic,
+}
+
+impl StepInput<'_> {
+    /// The file mode the playbook gives, or the action's default.
+    pub fn mode_or(&self, default: u32) -> u32 {
+        self.mode.unwrap_or(default)
+    }
+}
+
+/// A host of the cluster as the planner sees it: who it is, its settings, what
+/// its steps will do that others depend on, and its facts (none if unreachable).
+#[derive(Debug, Clone)]
+pub struct Member<'a> {
+    pub name: &'a str,
+    pub address: &'a str,
+    pub role: Role,
+    pub upstream: Option<&'a str>,
+    pub settings: &'a HostSettings,
+    pub facts: Option<&'a HostFacts>,
+    /// The host has a cluster-init step (it is a primary that makes its cluster).
+    pub initialises_cluster: bool,
+    /// The path of the public key of the OS user's key pair, when the host has an SSH key step.
+    pub ssh_public_key_path: Option<&'a str>,
+    /// Configuration files PostgreSQL checks, which a reload makes it read.
+    pub config_files: Vec<&'a str>,
+    /// This run gives the host a new data directory.
+    pub data_replaced: bool,
+}
+
+/// Everything an action's `plan` may look at, all gathered before planning.
+pub struct PlanContext<'a> {
+    pub host: &'a Member<'a>,
+    pub facts: &'a HostFacts,
+    /// Every host of the inventory, this one included.
+    pub members: &'a IndexMap<String, Member<'a>>,
+    /// `--replace-data` names this host.
+    pub replace_data_allowed: bool,
+    /// The steps of this host that notified this step (a handler) in this run.
+    pub notified_by: &'a [String],
+    /// Settings whose value changes in this run's `postgresql.conf`.
+    pub changed_settings: &'a [String],
+    /// Some step of this host changes the server's configuration in this run.
+    pub server_changes: bool,
+}
+
+impl<'a> PlanContext<'a> {
+    pub fn settings(&self) -> &'a HostSettings {
+        self.host.settings
+    }
+
+    pub fn upstream(&self) -> Option<&'a Member<'a>> {
+        self.host.upstream.and_then(|name| self.members.get(name))
+    }
+
+    /// The other hosts, in inventory order.
+    pub fn others(&self) -> impl Iterator<Item = &'a Member<'a>> + '_ {
+        let own = self.host.name;
+        self.members
+            .values()
+            .filter(move |member| member.name != own)
+    }
+
+    /// Other hosts whose facts are missing: what is on them is unknown.
+    pub fn unreachable_others(&self) -> Vec<&'a str> {
+        self.others()
+            .filter(|member| member.facts.is_none())
+            .map(|member| member.name)
+            .collect()
+    }
+}

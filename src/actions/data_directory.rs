@@ -1,0 +1,303 @@
+//! A standby's data directory: kept when it already follows its upstream, cloned
+//! with `pg_basebackup` when it holds another cluster or none (the old one moved
+//! aside, never deleted), or brought onto the upstream's timeline with `pg_rewind`
+//! when it is a former primary of the same cluster.
+
+use super::{Action, Change, Member, PlanContext, PlannedStep, RemoteOperation, StepInput};
+use crate::diagnostic::Diagnostic;
+use crate::facts::HostFacts;
+use crate::script::{HostScript, Script};
+use crate::settings::HostSettings;
+use indexmap::IndexMap;
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BaseBackup {}
+
+/// Replaces the data directory with a base backup of the upstream.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CloneUpstream {
+    pub upstream: String,
+    pub upstream_host: String,
+    pub upstream_port: u16,
+    #[serde(skip)]
+    pub server: HostSettings,
+}
+
+/// Brings a former primary onto its upstream's timeline with `pg_rewind`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rewind {
+    pub upstream: String,
+    pub upstream_host: String,
+    pub upstream_port: u16,
+    #[serde(skip)]
+    pub server: HostSettings,
+}
+
+/// What a standby's data directory needs, judged by facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum DataDirectoryAction {
+    /// It already is a standby of its upstream's cluster.
+    Keep,
+    /// A fresh base backup, for the reason given.
+    Clone(String),
+    /// It belongs to the upstream's cluster but ran as a primary (a former primary
+    /// after a failover): `pg_rewind` brings it onto the upstream's timeline.
+    Rewind(String),
+}
+
+/// Whether this run gives the host a new data directory: a new cluster, a base
+/// backup, or a rewind that stops it and brings it onto its upstream's timeline.
+/// `clones_upstream`: the host has a base-backup step.
+pub fn replaces_data(
+    host: &Member,
+    clones_upstream: bool,
+    members: &IndexMap<String, Member>,
+) -> bool {
+    let Some(facts) = host.facts else {
+        return false;
+    };
+    if host.initialises_cluster && !facts.data_directory.exists() {
+        return true;
+    }
+    clones_upstream && decide(host, facts, members) != DataDirectoryAction::Keep
+}
+
+/// A standby not streaming from its upstream, on an older timeline than the upstream.
+fn behind_upstream_timeline(facts: &HostFacts, upstream: Option<&Member>) -> bool {
+    let upstream_address = upstream.map(|upstream| upstream.settings.replication_host.as_str());
+    let receiver = facts
+        .server
+        .as_ref()
+        .and_then(|server| server.wal_receiver.as_ref());
+    let streaming = receiver.is_some_and(|receiver| {
+        receiver.status == "streaming" && Some(receiver.sender_host.as_str()) == upstream_address
+    });
+    let own = receiver
+        .and_then(|receiver| receiver.timeline)
+        .or(facts.data_directory.timeline);
+    let theirs = upstream
+        .and_then(|upstream| upstream.facts)
+        .and_then(|facts| facts.data_directory.timeline);
+    !streaming && matches!((own, theirs), (Some(own), Some(theirs)) if own < theirs)
+}
+
+fn decide(
+    host: &Member,
+    facts: &HostFacts,
+    members: &IndexMap<String, Member>,
+) -> DataDirectoryAction {
+    let upstream_name = host.upstream.unwrap_or("?");
+    let upstream = members.get(upstream_name);
+    let data = &facts.data_directory;
+    let version = host.settings.pg_version;
+    if !data.exists() {
+        return DataDirectoryAction::Clone(format!("{} holds no cluster", host.settings.data_dir));
+    }
+    let upstream_facts = upstream.and_then(|upstream| upstream.facts);
+    let upstream_initialised_now = upstream.is_some_and(|upstream| upstream.initialises_cluster)
+        && upstream_facts.is_some_and(|facts| !facts.data_directory.exists());
+    let upstream_id = upstream_facts.and_then(HostFacts::system_identifier);
+    let clone = DataDirectoryAction::Clone;
+    let is_standby = data.standby_signal || data.recovery_conf;
+    let rewind_possible = version.0 >= 1100 && (data.wal_log_hints || data.checksums);
+    match (facts.system_identifier(), upstream_id) {
+        _ if upstream_initialised_now => {
+            clone(format!("{upstream_name} gets a new cluster in this run"))
+        }
+        (Some(own), Some(theirs)) if own != theirs => clone(format!(
+            "its system identifier {own} is not {upstream_name}'s ({theirs})"
+        )),
+        (None, _) => clone("its system identifier cannot be read".to_string()),
+        (_, None) => clone(format!("{upstream_name}'s system identifier is unknown")),
+        _ if is_standby && !behind_upstream_timeline(facts, upstream) => DataDirectoryAction::Keep,
+        // A standby left on an older timeline than its upstream, not streaming from
+        // it: it may have received WAL past the fork (from an old primary that came
+        // back). pg_rewind repairs that, or reports that nothing diverged.
+        _ if is_standby && !rewind_possible => clone(format!(
+            "it does not stream from {upstream_name}, whose timeline is newer, and pg_rewind cannot run here"
+        )),
+        _ if is_standby => DataDirectoryAction::Rewind(format!(
+            "it does not stream from {upstream_name}, whose timeline is newer (it may have received WAL past the fork)"
+        )),
+        _ if version.0 < 1100 => clone(format!(
+            "it ran as a primary, and pg_rewind needs PostgreSQL 11 or later to run without a superuser (this is {version})"
+        )),
+        _ if !rewind_possible => clone(
+            "it ran as a primary, and pg_rewind needs wal_log_hints or data checksums, which it has neither of".to_string(),
+        ),
+        _ => DataDirectoryAction::Rewind(format!(
+            "it ran as a primary of the same cluster (timeline {})",
+            data.timeline
+                .map(|timeline| timeline.to_string())
+                .unwrap_or_else(|| "?".into())
+        )),
+    }
+}
+
+impl Action for BaseBackup {
+    fn desire(_input: &StepInput) -> Result<BaseBackup, Diagnostic> {
+        Ok(BaseBackup {})
+    }
+
+    fn plan(&self, context: &PlanContext) -> PlannedStep {
+        let upstream_name = context.host.upstream.unwrap_or_default();
+        let Some(upstream) = context.upstream() else {
+            return PlannedStep::refused(format!(
+                "upstream `{upstream_name}` is not in the inventory"
+            ));
+        };
+        let settings = context.settings();
+        let data_dir = &settings.data_dir;
+        let reason = match decide(context.host, context.facts, context.members) {
+            DataDirectoryAction::Keep => {
+                return PlannedStep::noop(format!(
+                    "data directory is a standby of {upstream_name} (system identifier {})",
+                    context.facts.system_identifier().unwrap_or("?")
+                ));
+            }
+            DataDirectoryAction::Rewind(reason) => {
+                return PlannedStep::change(
+                    Change::Update,
+                    format!(
+                        "rejoin {upstream_name} with pg_rewind: {reason}; what was written on it after the split is discarded"
+                    ),
+                    Rewind {
+                        upstream: upstream_name.to_string(),
+                        upstream_host: upstream.settings.replication_host.clone(),
+                        upstream_port: upstream.settings.port,
+                        server: settings.clone(),
+                    },
+                );
+            }
+            DataDirectoryAction::Clone(reason) => reason,
+        };
+        let operation = CloneUpstream {
+            upstream: upstream_name.to_string(),
+            upstream_host: upstream.settings.replication_host.clone(),
+            upstream_port: upstream.settings.port,
+            server: settings.clone(),
+        };
+        if !context.facts.data_directory.exists() {
+            return PlannedStep::change(
+                Change::Create,
+                format!("clone {upstream_name} into {data_dir} with pg_basebackup ({reason})"),
+                operation,
+            );
+        }
+        let mut step = PlannedStep::change(
+            Change::ReplaceData,
+            format!(
+                "replace {data_dir} with a base backup of {upstream_name}: {reason}; the old directory is moved aside, not deleted"
+            ),
+            operation,
+        );
+        if context.facts.has_user_databases() {
+            step.destructive = true;
+            if !context.replace_data_allowed {
+                let databases = context
+                    .facts
+                    .server
+                    .as_ref()
+                    .map(|server| server.user_databases.join(", "))
+                    .filter(|list| !list.is_empty())
+                    .map(|list| format!(" ({list})"))
+                    .unwrap_or_default();
+                step.refused = Some(format!(
+                    "{data_dir} holds user databases{databases}: pass `--replace-data {}` to replace it",
+                    context.host.name
+                ));
+            }
+        }
+        step
+    }
+}
+
+fn passfile(server: &HostSettings) -> String {
+    format!("{}/.pgpass", server.home_dir)
+}
+
+impl RemoteOperation for CloneUpstream {
+    fn scripts(&self) -> Result<Vec<HostScript>, String> {
+        let server = &self.server;
+        let wal_method = if server.pg_version.0 >= 1000 {
+            "--wal-method=stream"
+        } else {
+            "--xlog-method=stream"
+        };
+        let script = Script::for_server(
+            "clone_upstream",
+            include_str!("scripts/clone_upstream.sh"),
+            server,
+        )
+        .text("STOP_COMMAND", &server.stop_command)
+        .text("START_COMMAND", &server.start_command)
+        .text("PASSFILE", &passfile(server))
+        .text("UPSTREAM_HOST", &self.upstream_host)
+        .number("UPSTREAM_PORT", self.upstream_port)
+        .text("REPLICATION_USER", &server.replication_user)
+        .number("WAL_METHOD", wal_method);
+        Ok(vec![HostScript::own(script)])
+    }
+}
+
+impl RemoteOperation for Rewind {
+    fn scripts(&self) -> Result<Vec<HostScript>, String> {
+        let server = &self.server;
+        let source = crate::conninfo::join(&[
+            ("host", self.upstream_host.clone()),
+            ("port", self.upstream_port.to_string()),
+            ("user", server.replication_user.clone()),
+            ("dbname", "postgres".to_string()),
+        ]);
+        let script = Script::for_server("rewind", include_str!("scripts/rewind.sh"), server)
+            .text("STOP_COMMAND", &server.stop_command)
+            .text(
+                "CONFIG_FILE",
+                &format!("{}/postgresql.conf", server.config_dir),
+            )
+            .text("PASSFILE", &passfile(server))
+            .text("UPSTREAM_HOST", &self.upstream_host)
+            .text("SOURCE_CONNINFO", &source);
+        Ok(vec![HostScript::own(script)])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::check::{Fixture, check};
+
+    #[test]
+    fn a_standby_of_its_upstream_is_kept() {
+        insta::assert_snapshot!(check(&Fixture::converged(), "db2", "base_backup"));
+    }
+
+    #[test]
+    fn a_fresh_standby_is_cloned() {
+        insta::assert_snapshot!(check(&Fixture::fresh(), "db2", "base_backup"));
+    }
+
+    #[test]
+    fn user_databases_are_not_replaced_without_consent() {
+        let fixture = Fixture::fresh().edit("db2", |facts| {
+            if let Some(server) = facts.server.as_mut() {
+                server.user_databases = vec!["shop".into()];
+            }
+        });
+        insta::assert_snapshot!(check(&fixture, "db2", "base_backup"));
+    }
+
+    #[test]
+    fn a_former_primary_of_the_same_cluster_is_rewound() {
+        let fixture = Fixture::converged().edit("db2", |facts| {
+            facts.data_directory.standby_signal = false;
+            facts.data_directory.wal_log_hints = true;
+            facts.data_directory.timeline = Some(2);
+            if let Some(server) = facts.server.as_mut() {
+                server.wal_receiver = None;
+                server.in_recovery = false;
+            }
+        });
+        insta::assert_snapshot!(check(&fixture, "db2", "base_backup"));
+    }
+}

@@ -1,0 +1,125 @@
+//! Actions: one module per kind of step. Each owns what it needs from the desired
+//! state (`Action::desire`), the facts it reads (`facts_needed`), the pure decision
+//! (`plan`: desired state and facts in, a `PlannedStep` out) and the operations it
+//! runs, each with its remote script. The playbook names actions; the planner and
+//! the executor reach them only through the registry below.
+//!
+//! A new step kind is a new module and one line in `register!`.
+
+mod context;
+pub mod managed_block;
+pub mod outcome;
+
+pub mod cluster_init;
+pub mod data_directory;
+pub mod directory;
+pub mod file;
+pub mod os_user;
+pub mod recovery;
+pub mod role;
+pub mod service;
+pub mod ssh_keys;
+pub mod verify;
+
+pub use context::{Member, PlanContext, StepInput};
+pub use outcome::{Change, PlannedStep};
+
+use crate::diagnostic::Diagnostic;
+use crate::facts::FactsRequest;
+use crate::script::HostScript;
+
+/// What every kind of step provides.
+pub trait Action: Sized {
+    /// Playbook parameters the step cannot do without (`template`, `dest`, `path`).
+    const PARAMETERS: &'static [&'static str] = &[];
+
+    /// The step as one host wants it, from the playbook's rendered parameters.
+    fn desire(input: &StepInput) -> Result<Self, Diagnostic>;
+
+    /// Files and directories the facts script must read for `plan` to compare.
+    fn facts_needed(&self, _request: &mut FactsRequest) {}
+
+    /// The pure decision: what changes, or why nothing does.
+    fn plan(&self, context: &PlanContext) -> PlannedStep;
+}
+
+/// An operation the executor runs: its scripts, in order, each on its host.
+pub trait RemoteOperation {
+    fn scripts(&self) -> Result<Vec<HostScript>, String>;
+}
+
+/// Registers each kind of step: `Kind => module::DesiredType [Operations it owns]`.
+macro_rules! register {
+    ($( $kind:ident => $module:ident :: $desired:ident [ $( $operation:ident ),* ] ),* $(,)?) => {
+        /// What a step does, as the playbook's `action` names it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ActionKind { $($kind,)* }
+
+        /// A playbook step with its parameters rendered for one host.
+        #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+        #[serde(tag = "action", rename_all = "snake_case")]
+        pub enum DesiredStep { $($kind($module::$desired),)* }
+
+        // The variants differ in size, but a plan holds a few operations per host
+        // and is never copied in bulk: boxing them would buy nothing.
+        #[allow(clippy::large_enum_variant)]
+        /// Exactly what the executor does for one step. Every parameter is here, so
+        /// the executor needs nothing but the operation and a connection.
+        #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+        #[serde(tag = "operation", rename_all = "snake_case")]
+        pub enum Operation { $($($operation($module::$operation),)*)* }
+
+        impl ActionKind {
+            pub fn parameters(self) -> &'static [&'static str] {
+                match self { $(ActionKind::$kind => <$module::$desired as Action>::PARAMETERS,)* }
+            }
+
+            pub fn desire(self, input: &StepInput) -> Result<DesiredStep, Diagnostic> {
+                match self {
+                    $(ActionKind::$kind => <$module::$desired as Action>::desire(input).map(DesiredStep::$kind),)*
+                }
+            }
+        }
+
+        impl DesiredStep {
+            pub fn kind(&self) -> ActionKind {
+                match self { $(DesiredStep::$kind(_) => ActionKind::$kind,)* }
+            }
+
+            pub fn facts_needed(&self, request: &mut FactsRequest) {
+                match self { $(DesiredStep::$kind(step) => step.facts_needed(request),)* }
+            }
+
+            pub fn plan(&self, context: &PlanContext) -> PlannedStep {
+                match self { $(DesiredStep::$kind(step) => step.plan(context),)* }
+            }
+        }
+
+        impl Operation {
+            pub fn scripts(&self) -> Result<Vec<HostScript>, String> {
+                match self { $($(Operation::$operation(operation) => operation.scripts(),)*)* }
+            }
+        }
+
+        $($(impl From<$module::$operation> for Operation {
+            fn from(operation: $module::$operation) -> Operation { Operation::$operation(operation) }
+        })*)*
+    };
+}
+
+register! {
+    OsUser => os_user::OsUser [CreateOsUser],
+    Directory => directory::Directory [EnsureDirectory],
+    ClusterInit => cluster_init::ClusterInit [InitCluster],
+    File => file::File [WriteFile],
+    BaseBackup => data_directory::BaseBackup [CloneUpstream, Rewind],
+    RecoveryConfig => recovery::RecoveryConfig [WriteStandbySignal],
+    ReplicationRole => role::ReplicationRole [SetReplicationRole],
+    Service => service::Service [ControlServer],
+    VerifyStreaming => verify::VerifyStreaming [CheckStreaming],
+    VerifyArchive => verify::VerifyArchive [CheckArchive],
+    SshKey => ssh_keys::SshKey [GenerateSshKey],
+    AuthorizedKeys => ssh_keys::AuthorizedKeys [CollectAuthorizedKeys],
+    KnownHosts => ssh_keys::KnownHosts [],
+}

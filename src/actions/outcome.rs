@@ -1,0 +1,114 @@
+//! What planning one step yields: the change it makes, its summary line, its diff
+//! and its operation, with the helpers every action uses to say so.
+
+use super::Operation;
+use crate::facts::PathAttributes;
+use serde::{Deserialize, Serialize};
+
+/// What a step will do, as the plan shows it (`+`, `~`, `!`, `-/+`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Change {
+    Noop,
+    Create,
+    Update,
+    Start,
+    Stop,
+    Restart,
+    Reload,
+    ReplaceData,
+    /// A read-only check that runs on every apply (verification).
+    Check,
+}
+
+impl Change {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Change::Noop => " ",
+            Change::Create => "+",
+            Change::Update => "~",
+            Change::Start | Change::Stop | Change::Restart | Change::Reload => "!",
+            Change::ReplaceData => "-/+",
+            Change::Check => "?",
+        }
+    }
+
+    /// Whether executing the step changes the host.
+    pub fn is_change(self) -> bool {
+        !matches!(self, Change::Noop | Change::Check)
+    }
+}
+
+/// One step of one host in the plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlannedStep {
+    pub id: String,
+    pub change: Change,
+    /// One line saying what the step does or why nothing is to do.
+    pub summary: String,
+    /// A unified diff for a file, `(sensitive)` for a secret one.
+    pub diff: Option<String>,
+    /// The step replaces data that cannot be restored by pgconverge.
+    pub destructive: bool,
+    /// Why the step will not run even though a change is needed (for example a
+    /// data directory with user databases without `--replace-data`).
+    pub refused: Option<String>,
+    pub operation: Option<Operation>,
+}
+
+impl PlannedStep {
+    /// Nothing to do, and why.
+    pub fn noop(summary: String) -> PlannedStep {
+        PlannedStep {
+            id: String::new(),
+            change: Change::Noop,
+            summary,
+            diff: None,
+            destructive: false,
+            refused: None,
+            operation: None,
+        }
+    }
+
+    pub fn change(change: Change, summary: String, operation: impl Into<Operation>) -> PlannedStep {
+        PlannedStep {
+            change,
+            operation: Some(operation.into()),
+            ..PlannedStep::noop(summary)
+        }
+    }
+
+    /// A check that runs after apply: read-only, but it runs.
+    pub fn check(summary: String, operation: impl Into<Operation>) -> PlannedStep {
+        PlannedStep::change(Change::Check, summary, operation)
+    }
+
+    /// A change that is needed but will not run, for the reason given.
+    pub fn refused(reason: String) -> PlannedStep {
+        PlannedStep {
+            change: Change::Update,
+            refused: Some(reason.clone()),
+            ..PlannedStep::noop(reason)
+        }
+    }
+}
+
+/// How a path's owner, group and mode differ from the wanted ones, for the plan.
+pub fn attribute_differences(
+    observed: &PathAttributes,
+    owner: &str,
+    group: &str,
+    mode: u32,
+) -> Vec<String> {
+    let mut differences = Vec::new();
+    if observed.owner != owner || observed.group != group {
+        differences.push(format!(
+            "owner {}:{} -> {owner}:{group}",
+            observed.owner, observed.group
+        ));
+    }
+    if observed.mode != mode {
+        differences.push(format!("mode {:04o} -> {mode:04o}", observed.mode));
+    }
+    differences
+}

@@ -1,0 +1,2 @@
+set -e
+run_command "$INIT_COMMAND"

@@ -1,0 +1,1 @@
+cat "$KEY_PATH"

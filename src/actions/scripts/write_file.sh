@@ -1,0 +1,61 @@
+# Writes FILE_PATH through a temporary file in the same directory and a rename, so
+# a reader never sees half a file. With a CHECK, PostgreSQL reads the new file and
+# a rejected one is put back, leaving the earlier backup alone; an accepted one
+# keeps the version it replaced as FILE.pgconverge-backup.
+set -e
+DIR=$(dirname "$FILE_PATH")
+if [ ! -d "$DIR" ]; then
+  mkdir -p "$DIR"
+  chown "$OWNER:$GROUP" "$DIR"
+  chmod 0700 "$DIR"
+fi
+TMP=$(mktemp "$DIR/.pgconverge.XXXXXX")
+PREVIOUS=""
+trap 'rm -f "$TMP" ${PREVIOUS:+"$PREVIOUS"}' EXIT
+printf '%s' "$CONTENT_BASE64" | base64 -d >"$TMP"
+chown "$OWNER:$GROUP" "$TMP"
+chmod "$MODE" "$TMP"
+if [ -e "$FILE_PATH" ]; then
+  PREVIOUS=$(mktemp "$DIR/.pgconverge-previous.XXXXXX")
+  cp -p "$FILE_PATH" "$PREVIOUS"
+fi
+put_back() {
+  if [ -n "$PREVIOUS" ]; then
+    mv -f "$PREVIOUS" "$FILE_PATH"
+    PREVIOUS=""
+  else
+    rm -f "$FILE_PATH"
+  fi
+}
+rejected() {
+  put_back
+  echo "PostgreSQL rejects the new $FILE_PATH; the previous file is back in place:" >&2
+}
+mv -f "$TMP" "$FILE_PATH"
+set +e
+case "$CHECK" in
+  postgresql_conf)
+    if ! FOUND=$(as_pg "$PG_BIN_DIR/postgres" -D "$PG_DATA_DIR" -c "config_file=$FILE_PATH" -C data_directory 2>&1 >/dev/null); then
+      rejected
+      printf '%s\n' "$FOUND" | sed -e 's/^.*\(LOG\|FATAL\|ERROR\): *//' >&2
+      exit 1
+    fi
+    ;;
+  pg_hba_conf)
+    if server_answers; then
+      FOUND=$(pg_sql -F ': ' -c 'select line_number, error from pg_hba_file_rules where error is not null' 2>&1)
+      if [ -n "$FOUND" ]; then
+        rejected
+        printf '%s\n' "$FOUND" | while IFS= read -r line; do
+          printf '%s line %s\n' "$FILE_PATH" "$line"
+        done >&2
+        exit 1
+      fi
+    fi
+    ;;
+esac
+if [ -n "$PREVIOUS" ]; then
+  mv -f "$PREVIOUS" "$FILE_PATH.pgconverge-backup"
+  PREVIOUS=""
+fi
+echo "wrote $FILE_PATH"

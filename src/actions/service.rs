@@ -1,0 +1,205 @@
+//! The PostgreSQL service: started when it does not run, restarted when a setting
+//! that only a restart applies changed, reloaded for the others, stopped to fence
+//! a former primary. Whether to restart is read from the server, so a run
+//! interrupted between writing and restarting is finished by the next one.
+
+use super::{Action, Change, PlanContext, PlannedStep, RemoteOperation, StepInput};
+use crate::diagnostic::Diagnostic;
+use crate::script::{HostScript, Script};
+use crate::settings::HostSettings;
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Service {}
+
+/// How the service step brings the server to its new configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServiceAction {
+    Start,
+    /// Stop (the split-brain guard fences a former primary).
+    Stop,
+    Restart,
+    /// Reload, then restart if PostgreSQL reports `pending_restart`.
+    Reload,
+}
+
+impl ServiceAction {
+    fn name(self) -> &'static str {
+        match self {
+            ServiceAction::Start => "start",
+            ServiceAction::Stop => "stop",
+            ServiceAction::Restart => "restart",
+            ServiceAction::Reload => "reload",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ControlServer {
+    pub action: ServiceAction,
+    #[serde(skip)]
+    pub server: HostSettings,
+}
+
+impl Action for Service {
+    fn desire(_input: &StepInput) -> Result<Service, Diagnostic> {
+        Ok(Service {})
+    }
+
+    fn plan(&self, context: &PlanContext) -> PlannedStep {
+        let operation = |action| ControlServer {
+            action,
+            server: context.settings().clone(),
+        };
+        let replaced = context.host.data_replaced;
+        let Some(server) = context.facts.server.as_ref().filter(|_| !replaced) else {
+            let why = if replaced {
+                "new data directory".to_string()
+            } else {
+                context
+                    .facts
+                    .server_error
+                    .clone()
+                    .unwrap_or_else(|| "not running".into())
+            };
+            let why = why.lines().next().unwrap_or_default().to_string();
+            return PlannedStep::change(
+                Change::Start,
+                format!("start PostgreSQL ({why})"),
+                operation(ServiceAction::Start),
+            );
+        };
+        let mut needs_restart: Vec<String> = server
+            .settings_pending_restart()
+            .iter()
+            .map(|name| format!("{name} (pending restart)"))
+            .collect();
+        needs_restart.extend(
+            context
+                .changed_settings
+                .iter()
+                .filter(|name| {
+                    server
+                        .settings
+                        .get(name.as_str())
+                        .is_some_and(|setting| setting.context == "postmaster")
+                })
+                .cloned(),
+        );
+        if !needs_restart.is_empty() {
+            return PlannedStep::change(
+                Change::Restart,
+                format!(
+                    "restart PostgreSQL: {} need a restart",
+                    needs_restart.join(", ")
+                ),
+                operation(ServiceAction::Restart),
+            );
+        }
+        if !context.notified_by.is_empty() {
+            return PlannedStep::change(
+                Change::Reload,
+                format!(
+                    "reload PostgreSQL: {} changed",
+                    context.notified_by.join(", ")
+                ),
+                operation(ServiceAction::Reload),
+            );
+        }
+        let stale_files: Vec<&str> = context
+            .host
+            .config_files
+            .iter()
+            .copied()
+            .filter(|path| {
+                context
+                    .facts
+                    .file(path)
+                    .is_some_and(|file| file.attributes.modified > server.configuration_loaded)
+            })
+            .collect();
+        if !stale_files.is_empty() {
+            return PlannedStep::change(
+                Change::Reload,
+                format!(
+                    "reload PostgreSQL: {} changed on disk after the server last read it",
+                    stale_files.join(", ")
+                ),
+                operation(ServiceAction::Reload),
+            );
+        }
+        PlannedStep::noop("PostgreSQL runs with the current configuration".to_string())
+    }
+}
+
+impl ControlServer {
+    pub fn script(&self) -> Script {
+        let server = &self.server;
+        Script::for_server(
+            "control_server",
+            include_str!("scripts/control_server.sh"),
+            server,
+        )
+        .number("SERVICE_ACTION", self.action.name())
+        .text("START_COMMAND", &server.start_command)
+        .text("STOP_COMMAND", &server.stop_command)
+        .text("RESTART_COMMAND", &server.restart_command)
+        .text("RELOAD_COMMAND", &server.reload_command)
+    }
+}
+
+impl RemoteOperation for ControlServer {
+    fn scripts(&self) -> Result<Vec<HostScript>, String> {
+        Ok(vec![HostScript::own(self.script())])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::check::{Fixture, check};
+
+    #[test]
+    fn a_stopped_server_is_started() {
+        let fixture = Fixture::converged().edit("db1", |facts| facts.server = None);
+        insta::assert_snapshot!(check(&fixture, "db1", "pg_service"));
+    }
+
+    #[test]
+    fn a_changed_postmaster_setting_restarts() {
+        let fixture = Fixture::converged().edit("db1", |facts| {
+            if let Some(file) = facts
+                .files
+                .get_mut("/etc/postgresql/15/main/postgresql.conf")
+            {
+                file.content = b"max_connections = 50\n".to_vec();
+            }
+        });
+        insta::assert_snapshot!(check(&fixture, "db1", "pg_service"));
+    }
+
+    #[test]
+    fn a_changed_access_rule_reloads() {
+        let fixture = Fixture::converged().edit("db1", |facts| {
+            if let Some(file) = facts.files.get_mut("/etc/postgresql/15/main/pg_hba.conf") {
+                file.content = b"local all all peer\n".to_vec();
+            }
+        });
+        insta::assert_snapshot!(check(&fixture, "db1", "pg_service"));
+    }
+
+    #[test]
+    fn a_file_written_after_the_last_reload_reloads() {
+        let fixture = Fixture::converged().edit("db1", |facts| {
+            if let Some(file) = facts.files.get_mut("/etc/postgresql/15/main/pg_hba.conf") {
+                file.attributes.modified = 3_000;
+            }
+        });
+        insta::assert_snapshot!(check(&fixture, "db1", "pg_service"));
+    }
+
+    #[test]
+    fn a_server_with_the_current_configuration_is_left_alone() {
+        insta::assert_snapshot!(check(&Fixture::converged(), "db1", "pg_service"));
+    }
+}

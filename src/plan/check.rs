@@ -1,0 +1,349 @@
+//! The planner's test fixtures (an inventory and the facts of fresh or converged
+//! hosts, all fake: the planner is pure) and `check`, through which every action's
+//! tests run: fixture in, the step's plan line, diff and scripts out.
+
+use super::build::{PlanOptions, plan};
+use crate::actions::DesiredStep;
+use crate::actions::directory::Directory;
+use crate::actions::file::File;
+use crate::desired::{DesiredHost, DesiredState};
+use crate::facts::{
+    Archiver, DataDirectory, GatheredFacts, HostFacts, ObservedFile, ObservedRole, ObservedSetting,
+    PathAttributes, ServerFacts, WalReceiver,
+};
+use crate::inventory::Inventory;
+use crate::playbook::Playbook;
+use crate::render::Renderer;
+use crate::secret::Sensitive;
+use indexmap::IndexMap;
+use std::path::Path;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub const THREE_HOSTS: &str = r#"
+all:
+  vars:
+    pg_version: 15
+    replication_password: "{{ env('PG_REPLICATION_PASSWORD') }}"
+  children:
+    primary:
+      hosts:
+        db1: { ansible_host: 10.0.0.11 }
+    standby:
+      hosts:
+        db2: { ansible_host: 10.0.0.12 }
+        db3: { ansible_host: 10.0.0.13 }
+"#;
+
+pub const PRIMARY_ID: &str = "7300000000000000001";
+
+pub fn desired(inventory: &str) -> (DesiredState, Playbook) {
+    let env = |name: &str| (name == "PG_REPLICATION_PASSWORD").then(|| PASSWORD.to_string());
+    let inventory = Inventory::parse(Path::new("inventory.yaml"), inventory, &env)
+        .unwrap_or_else(|error| panic!("inventory: {error}"));
+    let playbook = Playbook::load(None).unwrap_or_else(|error| panic!("playbook: {error}"));
+    let desired = DesiredState::build(&inventory, &playbook, &Renderer::new(None))
+        .unwrap_or_else(|error| panic!("desired state: {error}"));
+    (desired, playbook)
+}
+
+/// Runs the planner and returns the plan as the user sees it, without colours.
+pub fn plan_text(
+    desired: &DesiredState,
+    playbook: &Playbook,
+    facts: GatheredFacts,
+    options: &PlanOptions,
+) -> String {
+    let plan = plan(desired, playbook, &facts, options);
+    anstream::adapter::strip_str(&crate::printer::plan_text(&plan)).to_string()
+}
+
+pub fn attributes(owner: &str, mode: u32) -> PathAttributes {
+    PathAttributes {
+        owner: owner.into(),
+        group: owner.into(),
+        mode,
+        modified: 1_000,
+    }
+}
+
+pub fn setting(context: &str) -> ObservedSetting {
+    ObservedSetting {
+        context: context.into(),
+        pending_restart: false,
+    }
+}
+
+pub fn server(in_recovery: bool) -> ServerFacts {
+    let settings = [
+        ("max_connections", "postmaster"),
+        ("wal_level", "postmaster"),
+        ("max_wal_senders", "postmaster"),
+        ("work_mem", "user"),
+        ("primary_conninfo", "sighup"),
+        ("listen_addresses", "postmaster"),
+    ];
+    ServerFacts {
+        in_recovery,
+        configuration_loaded: 2_000,
+        started: 1_500,
+        position: None,
+        replay_position: None,
+        replay_paused: false,
+        replay_lag_seconds: None,
+        settings: settings
+            .iter()
+            .map(|(name, context)| (name.to_string(), setting(context)))
+            .collect(),
+        replication_role: None,
+        wal_receiver: None,
+        replication_clients: Vec::new(),
+        user_databases: Vec::new(),
+        archiver: Some(Archiver {
+            archived_count: 5,
+            last_archived_wal: "000000010000000000000005".into(),
+            last_archived: Some(1_900),
+            failed_count: 0,
+            last_failed_wal: String::new(),
+            last_failed: None,
+        }),
+    }
+}
+
+/// A host as Debian's postgresql package leaves it: a running default cluster.
+pub fn fresh_host(system_identifier: &str) -> HostFacts {
+    let mut files = IndexMap::new();
+    files.insert(
+        "/etc/postgresql/15/main/postgresql.conf".to_string(),
+        ObservedFile {
+            attributes: attributes("postgres", 0o644),
+            content: b"port = 5432\nmax_connections = 100\n".to_vec(),
+        },
+    );
+    files.insert(
+        "/etc/postgresql/15/main/pg_hba.conf".to_string(),
+        ObservedFile {
+            attributes: attributes("postgres", 0o640),
+            content: b"local all postgres peer\n".to_vec(),
+        },
+    );
+    HostFacts {
+        os_user_home: Some("/var/lib/postgresql".into()),
+        postgres_installed: true,
+        files,
+        directories: IndexMap::new(),
+        data_directory: DataDirectory {
+            pg_version: Some("15".into()),
+            system_identifier: Some(system_identifier.into()),
+            database_directories: 3,
+            postmaster_pid: true,
+            ..DataDirectory::default()
+        },
+        server: Some(server(false)),
+        server_error: None,
+    }
+}
+
+/// A host that already is what the desired state says.
+pub fn converged_host(host: &DesiredHost, upstream_address: Option<&str>) -> HostFacts {
+    let mut facts = fresh_host(PRIMARY_ID);
+    facts.files.clear();
+    for step in host.steps.values() {
+        match step {
+            DesiredStep::File(File(file)) => {
+                facts.files.insert(
+                    file.path.clone(),
+                    ObservedFile {
+                        attributes: attributes(&file.owner, file.mode),
+                        content: file.content.clone().into_bytes(),
+                    },
+                );
+            }
+            DesiredStep::Directory(Directory {
+                path, owner, mode, ..
+            }) => {
+                facts
+                    .directories
+                    .insert(path.clone(), attributes(owner, *mode));
+            }
+            _ => {}
+        }
+    }
+    let mut running = server(upstream_address.is_some());
+    if let Some(address) = upstream_address {
+        facts.data_directory.standby_signal = true;
+        running.wal_receiver = Some(WalReceiver {
+            status: "streaming".into(),
+            sender_host: address.into(),
+            sender_port: Some(5432),
+            timeline: None,
+        });
+    } else {
+        let verifier = crate::scram::new_verifier(PASSWORD)
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        running.replication_role = Some(ObservedRole {
+            can_login: true,
+            replication: true,
+            password_verifier: Sensitive::new(verifier),
+            rewind_grants: true,
+        });
+    }
+    facts.server = Some(running);
+    facts
+}
+
+pub fn converged_cluster(desired: &DesiredState) -> GatheredFacts {
+    desired
+        .hosts
+        .values()
+        .map(|host| {
+            let upstream = host
+                .upstream
+                .as_ref()
+                .and_then(|name| desired.hosts.get(name))
+                .map(|up| up.settings.replication_host.as_str());
+            (host.name.clone(), Ok(converged_host(host, upstream)))
+        })
+        .collect()
+}
+
+/// An inventory and the facts of its hosts, for one action's test.
+pub struct Fixture {
+    desired: DesiredState,
+    playbook: Playbook,
+    facts: GatheredFacts,
+}
+
+const ARCHIVE_HOST: &str = r#"
+all:
+  vars:
+    pg_version: 15
+    replication_password: "{{ env('PG_REPLICATION_PASSWORD') }}"
+    wal_archive: { host: db4, path: /srv/wal_archive }
+  children:
+    primary:
+      hosts:
+        db1: { ansible_host: 10.0.0.11 }
+    standby:
+      hosts:
+        db2: { ansible_host: 10.0.0.12 }
+        db3: { ansible_host: 10.0.0.13 }
+    archive:
+      hosts:
+        db4: { ansible_host: 10.0.0.14 }
+"#;
+
+impl Fixture {
+    /// Three hosts as Debian's package leaves them, each with its own cluster.
+    pub fn fresh() -> Fixture {
+        Fixture::fresh_from(THREE_HOSTS)
+    }
+
+    /// The same with another PostgreSQL version in the inventory.
+    pub fn fresh_version(version: &str) -> Fixture {
+        Fixture::fresh_from(
+            &THREE_HOSTS.replace("pg_version: 15", &format!("pg_version: {version}")),
+        )
+    }
+
+    /// Fresh hosts and an archive host reached over SSH (keys to exchange).
+    pub fn archive_host() -> Fixture {
+        Fixture::fresh_from(ARCHIVE_HOST)
+    }
+
+    fn fresh_from(inventory: &str) -> Fixture {
+        let (desired, playbook) = desired(inventory);
+        let facts = desired
+            .hosts
+            .keys()
+            .enumerate()
+            .map(|(index, host)| {
+                let id = format!("730000000000000000{}", index + 1);
+                (host.clone(), Ok(fresh_host(&id)))
+            })
+            .collect();
+        Fixture {
+            desired,
+            playbook,
+            facts,
+        }
+    }
+
+    /// Three hosts that already are what the inventory says.
+    pub fn converged() -> Fixture {
+        let (desired, playbook) = desired(THREE_HOSTS);
+        let facts = converged_cluster(&desired);
+        Fixture {
+            desired,
+            playbook,
+            facts,
+        }
+    }
+
+    /// Changes the facts of one host.
+    pub fn edit(mut self, host: &str, change: impl FnOnce(&mut HostFacts)) -> Fixture {
+        match self.facts.get_mut(host) {
+            Some(Ok(facts)) => change(facts),
+            _ => panic!("the fixture has no facts of {host}"),
+        }
+        self
+    }
+
+    /// The host could not be reached.
+    pub fn unreachable(mut self, host: &str) -> Fixture {
+        self.facts.insert(
+            host.to_string(),
+            Err("ssh: connect to host: Connection refused".into()),
+        );
+        self
+    }
+}
+
+/// Plans the fixture and shows one step of one host: its plan line, its diff or
+/// refusal, and each script it runs with its parameters. Every script must pass
+/// shellcheck.
+pub fn check(fixture: &Fixture, host: &str, step: &str) -> String {
+    let plan = plan(
+        &fixture.desired,
+        &fixture.playbook,
+        &fixture.facts,
+        &PlanOptions::default(),
+    );
+    let Some(planned) = plan
+        .host(host)
+        .and_then(|host| host.steps.iter().find(|planned| planned.id == step))
+    else {
+        panic!("{host} has no step {step} in the plan");
+    };
+    let mut text = format!(
+        "{} {}: {}\n",
+        planned.change.symbol(),
+        planned.id,
+        planned.summary
+    );
+    if let Some(diff) = &planned.diff {
+        text.push_str(diff);
+        if !diff.ends_with('\n') {
+            text.push('\n');
+        }
+    }
+    if let Some(reason) = &planned.refused {
+        text.push_str(&format!("refused: {reason}\n"));
+    }
+    if let Some(operation) = &planned.operation {
+        match operation.scripts() {
+            Ok(scripts) => {
+                for host_script in scripts {
+                    let on = host_script.other_host.as_deref().unwrap_or(host);
+                    text.push_str(&format!("on {on}: {}", host_script.script.describe()));
+                    let findings = crate::script::check::shellcheck(&host_script.script);
+                    assert_eq!(findings, "", "{}", host_script.script.name());
+                }
+            }
+            Err(reason) => text.push_str(&format!("no script: {reason}\n")),
+        }
+    }
+    assert!(!text.contains(PASSWORD), "the password is in the output");
+    text
+}

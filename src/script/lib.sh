@@ -1,0 +1,58 @@
+# shellcheck shell=sh
+# The library every remote script starts with, after its header of parameters.
+# Scripts run with `sh -s` over SSH; nothing here reads a value from anywhere but
+# the header, and every wait is bounded.
+set -u
+cd / || exit 1
+export LC_ALL=C
+
+# Runs a command as the PostgreSQL OS user, whether we logged in as root, as that
+# user, or as another user with sudo.
+as_pg() {
+  if [ "$(id -un)" = "$PG_OS_USER" ]; then "$@"
+  elif [ "$(id -u)" = 0 ]; then runuser -u "$PG_OS_USER" -- "$@"
+  else sudo -n -u "$PG_OS_USER" -- "$@"
+  fi
+}
+
+# psql as the PostgreSQL OS user over the local socket: unaligned, tuples only,
+# stopping at the first error. SQL comes on standard input or with -c; values
+# reach it only as psql variables (-v name=value, then :'name' or :"name").
+pg_sql() {
+  as_pg psql -XAtq -h "$PG_SOCKET_DIR" -p "$PG_PORT" -d postgres -v ON_ERROR_STOP=1 "$@"
+}
+
+# Runs a command the inventory gives (pg_start_command and the like) as a shell
+# command line, as the inventory means it.
+run_command() {
+  sh -c "$1"
+}
+
+# Runs a command every half second until it succeeds, at most $1 seconds.
+wait_until() {
+  wait_limit=$(($1 * 2))
+  shift
+  wait_round=0
+  while [ "$wait_round" -lt "$wait_limit" ]; do
+    "$@" && return 0
+    wait_round=$((wait_round + 1))
+    sleep 0.5
+  done
+  return 1
+}
+
+server_answers() {
+  pg_sql -c 'select 1' >/dev/null 2>&1
+}
+
+server_is_down() {
+  ! server_answers
+}
+
+# Waits until PostgreSQL accepts connections, at most $SERVER_WAIT_SECONDS.
+wait_for_server() {
+  wait_until "$SERVER_WAIT_SECONDS" server_answers && return 0
+  echo "PostgreSQL did not accept connections within $SERVER_WAIT_SECONDS s" >&2
+  return 1
+}
+

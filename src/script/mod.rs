@@ -1,0 +1,209 @@
+//! Remote scripts: a body from a checked `.sh` file built into the binary, after
+//! one header of parameters (each quoted here and nowhere else) and the shared
+//! library `lib.sh` (running as the PostgreSQL user, psql, one bounded wait loop).
+
+use crate::shell::quote;
+use std::fmt::Display;
+
+/// The shared library every script includes.
+pub const LIBRARY: &str = include_str!("lib.sh");
+
+/// How long a script waits for PostgreSQL to accept connections after a start.
+pub const SERVER_WAIT_SECONDS: u32 = 60;
+
+/// A remote script being put together: a name for messages and tests, its body,
+/// and the parameters its body reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Script {
+    name: &'static str,
+    body: &'static str,
+    parameters: Vec<(&'static str, String)>,
+    /// Parameters that descriptions leave out: secrets and bulky content.
+    hidden: Vec<&'static str>,
+}
+
+impl Script {
+    /// A script with the body of a `.sh` file; `os_user` is who `as_pg` runs as.
+    pub fn new(name: &'static str, body: &'static str, os_user: &str) -> Script {
+        Script {
+            name,
+            body,
+            parameters: vec![
+                ("PG_OS_USER", quote(os_user)),
+                ("SERVER_WAIT_SECONDS", SERVER_WAIT_SECONDS.to_string()),
+            ],
+            hidden: Vec::new(),
+        }
+    }
+
+    /// A script that reaches PostgreSQL over its local socket.
+    pub fn for_server(
+        name: &'static str,
+        body: &'static str,
+        settings: &crate::settings::HostSettings,
+    ) -> Script {
+        Script::new(name, body, &settings.os_user)
+            .text("PG_OS_GROUP", &settings.os_group)
+            .text("PG_SOCKET_DIR", &settings.socket_dir)
+            .number("PG_PORT", settings.port)
+            .number("PG_MAJOR_NUM", settings.pg_version.0)
+            .text("PG_BIN_DIR", &settings.bin_dir)
+            .text("PG_DATA_DIR", &settings.data_dir)
+    }
+
+    /// A text parameter, quoted for the shell.
+    pub fn text(mut self, name: &'static str, value: &str) -> Script {
+        self.set(name, quote(value));
+        self
+    }
+
+    /// A text parameter that descriptions leave out (a secret, a file's content).
+    pub fn hidden(mut self, name: &'static str, value: &str) -> Script {
+        self.set(name, quote(value));
+        self.hidden.push(name);
+        self
+    }
+
+    /// A number or a fixed word of the program (never a user's value).
+    pub fn number(mut self, name: &'static str, value: impl Display) -> Script {
+        self.set(name, value.to_string());
+        self
+    }
+
+    /// A yes/no parameter, `yes` or `no`.
+    pub fn flag(mut self, name: &'static str, value: bool) -> Script {
+        self.set(name, if value { "yes" } else { "no" }.to_string());
+        self
+    }
+
+    fn set(&mut self, name: &'static str, value: String) {
+        match self.parameters.iter_mut().find(|(known, _)| *known == name) {
+            Some(parameter) => parameter.1 = value,
+            None => self.parameters.push((name, value)),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The script's name and parameters, hidden ones left out: what tests pin.
+    pub fn describe(&self) -> String {
+        let mut text = format!("{}.sh\n", self.name);
+        for (name, value) in &self.parameters {
+            let shown = if self.hidden.contains(name) {
+                "(hidden)"
+            } else {
+                value
+            };
+            text.push_str(&format!("  {name}={shown}\n"));
+        }
+        text
+    }
+
+    /// The whole script: the header, the library, the body.
+    pub fn render(&self) -> String {
+        self.render_with(|_, value| value.to_string())
+    }
+
+    /// The script with every parameter's value unknown to a reader, as shellcheck
+    /// must see it: given a literal, it would not flag an unquoted expansion of a
+    /// value it can see is safe, though the next host's value may not be.
+    #[cfg(test)]
+    fn render_opaque(&self) -> String {
+        self.render_with(|name, _| format!("${{{name}:-}}"))
+    }
+
+    fn render_with(&self, value_of: impl Fn(&str, &str) -> String) -> String {
+        let mut text = format!("#!/bin/sh\n# pgconverge: {}\n", self.name);
+        for (name, value) in &self.parameters {
+            // Not every script reads every parameter of the server it talks to.
+            text.push_str(&format!(
+                "# shellcheck disable=SC2034\n{name}={}\n",
+                value_of(name, value)
+            ));
+        }
+        text.push_str(LIBRARY);
+        text.push_str(self.body);
+        text
+    }
+}
+
+/// A script for one host; most operations need one, verification needs two.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostScript {
+    /// `None` for the host the step belongs to, or the name of another host.
+    pub other_host: Option<String>,
+    pub script: Script,
+}
+
+impl HostScript {
+    pub fn own(script: Script) -> HostScript {
+        HostScript {
+            other_host: None,
+            script,
+        }
+    }
+}
+
+/// Text for a message inside double quotes in a script: shell-special characters
+/// are dropped. Only for what a script prints, never for what it acts on.
+pub fn plain(text: &str) -> String {
+    text.replace(['"', '$', '`', '\\'], "")
+}
+
+#[cfg(test)]
+pub mod check {
+    //! Runs `shellcheck` on rendered scripts; the tests of every script use it.
+
+    use super::Script;
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    /// shellcheck's findings for the script, or an empty string when it has none.
+    /// Fails the test when shellcheck is missing: CI installs it.
+    pub fn shellcheck(script: &Script) -> String {
+        // SC2317 (unreachable command) misreads every function that runs only
+        // through `wait_until`; everything else, down to style, counts.
+        let mut child = Command::new("shellcheck")
+            .args(["--shell=sh", "--severity=style", "--exclude=SC2317", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!("shellcheck must be installed (tests/requirements-apt.txt): {error}")
+            });
+        child
+            .stdin
+            .take()
+            .expect("stdin is piped")
+            .write_all(script.render_opaque().as_bytes())
+            .expect("shellcheck reads the script");
+        let output = child.wait_with_output().expect("shellcheck runs");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    }
+
+    #[test]
+    fn shellcheck_finds_a_planted_warning() {
+        // The check must be able to fail: an unquoted expansion is a warning.
+        let planted = Script::new("planted", "rm -rf $PG_OS_USER/x\n", "postgres");
+        assert!(
+            shellcheck(&planted).contains("SC2086"),
+            "{}",
+            shellcheck(&planted)
+        );
+    }
+
+    #[test]
+    fn the_library_alone_is_clean() {
+        let script = Script::new("library", "as_pg true\nwait_for_server\n", "postgres")
+            .text("PG_SOCKET_DIR", "/run/postgresql")
+            .number("PG_PORT", 5432);
+        assert_eq!(shellcheck(&script), "");
+    }
+}
