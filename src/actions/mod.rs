@@ -97,6 +97,13 @@ macro_rules! register {
         }
 
         impl Operation {
+            /// The name of every kind of operation, so tests can see they cover all.
+            pub const NAMES: &'static [&'static str] = &[$($(stringify!($operation),)*)*];
+
+            pub fn name(&self) -> &'static str {
+                match self { $($(Operation::$operation(_) => stringify!($operation),)*)* }
+            }
+
             pub fn scripts(&self) -> Result<Vec<HostScript>, String> {
                 match self { $($(Operation::$operation(operation) => operation.scripts(),)*)* }
             }

@@ -56,7 +56,7 @@ fn data_directory_section(request: &FactsRequest) -> String {
 if [ -f "$DATA/PG_VERSION" ]; then
   emit data.pg_version "$(cat "$DATA/PG_VERSION")"
   emit data.controldata "$(as_pg {bin_dir}/pg_controldata -D "$DATA" 2>/dev/null)"
-  emit data.database_directories "$(ls "$DATA/base" 2>/dev/null | wc -l)"
+  emit data.database_directories "$(find "$DATA/base" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)"
   [ -f "$DATA/standby.signal" ] && emit data.standby_signal yes
   [ -f "$DATA/recovery.conf" ] && emit data.recovery_conf yes
   [ -f "$DATA/postmaster.pid" ] && emit data.postmaster_pid yes
@@ -148,7 +148,7 @@ failed_count, coalesce(last_failed_wal, ''), coalesce(extract(epoch from last_fa
     };
     let separator = FIELD_SEPARATOR;
     format!(
-        r#"SQL_OUT=$(as_pg psql -XAtq -h {socket} -p {port} -d postgres -v ON_ERROR_STOP=1 -v role={role} -F '{separator}' 2>&1 <<'PGCONVERGE_SQL'
+        r#"if SQL_OUT=$(as_pg psql -XAtq -h {socket} -p {port} -d postgres -v ON_ERROR_STOP=1 -v role={role} -F '{separator}' 2>&1 <<'PGCONVERGE_SQL'
 \echo @@state
 {state_query}
 \echo @@settings
@@ -164,8 +164,7 @@ select rolcanlogin, rolreplication, coalesce(rolpassword, ''), {rewind_grant} fr
 \echo @@databases
 select datname from pg_database where datname not in ('postgres', 'template0', 'template1');
 PGCONVERGE_SQL
-)
-if [ $? -eq 0 ]; then emit server "$SQL_OUT"; else emit server_error "$SQL_OUT"; fi
+); then emit server "$SQL_OUT"; else emit server_error "$SQL_OUT"; fi
 "#,
         socket = quote(&request.socket_dir),
         port = request.port,

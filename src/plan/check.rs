@@ -300,16 +300,22 @@ impl Fixture {
     }
 }
 
+impl Fixture {
+    pub fn plan(&self) -> super::Plan {
+        plan(
+            &self.desired,
+            &self.playbook,
+            &self.facts,
+            &PlanOptions::default(),
+        )
+    }
+}
+
 /// Plans the fixture and shows one step of one host: its plan line, its diff or
 /// refusal, and each script it runs with its parameters. Every script must pass
 /// shellcheck.
 pub fn check(fixture: &Fixture, host: &str, step: &str) -> String {
-    let plan = plan(
-        &fixture.desired,
-        &fixture.playbook,
-        &fixture.facts,
-        &PlanOptions::default(),
-    );
+    let plan = fixture.plan();
     let Some(planned) = plan
         .host(host)
         .and_then(|host| host.steps.iter().find(|planned| planned.id == step))
@@ -346,4 +352,78 @@ pub fn check(fixture: &Fixture, host: &str, step: &str) -> String {
     }
     assert!(!text.contains(PASSWORD), "the password is in the output");
     text
+}
+
+#[test]
+fn every_operation_has_scripts_that_pass_shellcheck() {
+    use crate::actions::Operation;
+    use crate::actions::ssh_keys::CollectAuthorizedKeys;
+    use crate::script::check::shellcheck;
+    let without_cluster = |facts: &mut HostFacts| {
+        facts.data_directory = DataDirectory::default();
+        facts.server = None;
+        facts.os_user_home = None;
+    };
+    let former_primary = |facts: &mut HostFacts| {
+        facts.data_directory.standby_signal = false;
+        facts.data_directory.wal_log_hints = true;
+        facts.data_directory.timeline = Some(2);
+        if let Some(server) = facts.server.as_mut() {
+            server.wal_receiver = None;
+            server.in_recovery = false;
+        }
+    };
+    let fixtures = [
+        Fixture::fresh(),
+        Fixture::fresh().edit("db1", without_cluster),
+        Fixture::converged().edit("db2", former_primary),
+        Fixture::archive_host(),
+        Fixture::fresh_version("11"),
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for fixture in &fixtures {
+        for step in fixture.plan().hosts.iter().flat_map(|host| &host.steps) {
+            let Some(operation) = &step.operation else {
+                continue;
+            };
+            seen.insert(operation.name());
+            let mut scripts: Vec<crate::script::Script> = Vec::new();
+            if let Operation::CollectAuthorizedKeys(collect) = operation {
+                // The executor reads the keys made in this run, then writes the file.
+                for (_, path) in &collect.collect {
+                    scripts.push(CollectAuthorizedKeys::read_key(path));
+                }
+                let write = Operation::WriteFile(collect.with_keys(Vec::new()));
+                scripts.extend(
+                    write
+                        .scripts()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|s| s.script),
+                );
+            } else {
+                let rendered = operation
+                    .scripts()
+                    .unwrap_or_else(|error| panic!("{}: {error}", operation.name()));
+                scripts.extend(rendered.into_iter().map(|host_script| host_script.script));
+            }
+            for script in scripts {
+                assert_eq!(shellcheck(&script), "", "{} ({})", script.name(), step.id);
+            }
+        }
+    }
+    let missing: Vec<&&str> = Operation::NAMES
+        .iter()
+        .filter(|name| !seen.contains(**name))
+        .collect();
+    assert!(missing.is_empty(), "no fixture plans {missing:?}");
+}
+
+#[test]
+fn the_facts_script_passes_shellcheck() {
+    for host in Fixture::archive_host().desired.hosts.values() {
+        let script = crate::facts::script::build(&host.facts_request());
+        let findings = crate::script::check::shellcheck_text(&script);
+        assert_eq!(findings, "", "facts of {}", host.name);
+    }
 }

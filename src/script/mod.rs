@@ -163,6 +163,11 @@ pub mod check {
     /// shellcheck's findings for the script, or an empty string when it has none.
     /// Fails the test when shellcheck is missing: CI installs it.
     pub fn shellcheck(script: &Script) -> String {
+        shellcheck_text(&script.render_opaque())
+    }
+
+    /// shellcheck's findings for a script's text.
+    pub fn shellcheck_text(text: &str) -> String {
         // SC2317 (unreachable command) misreads every function that runs only
         // through `wait_until`; everything else, down to style, counts.
         let mut child = Command::new("shellcheck")
@@ -178,7 +183,7 @@ pub mod check {
             .stdin
             .take()
             .expect("stdin is piped")
-            .write_all(script.render_opaque().as_bytes())
+            .write_all(text.as_bytes())
             .expect("shellcheck reads the script");
         let output = child.wait_with_output().expect("shellcheck runs");
         format!(
