@@ -6,26 +6,17 @@ use crate::diagnostic::Diagnostics;
 use crate::execute;
 use crate::facts::fingerprint;
 use crate::gather;
-use crate::inventory::Inventory;
+use crate::load::{OutputFormat, load};
 use crate::plan::build::{PlanOptions, plan};
 use crate::plan::document::PlanDocument;
 use crate::plan::saved::{self, InputRecord, SavedPlan, StalePlan};
-use crate::playbook::{DEFAULT_PLAYBOOK, Playbook};
+use crate::playbook::DEFAULT_PLAYBOOK;
 use crate::printer::Printer;
-use crate::render::{Renderer, built_in_templates};
+use crate::render::built_in_templates;
 use crate::secret::Redactor;
 use crate::transport::SshOptions;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum OutputFormat {
-    /// The plan and results for people, on stdout.
-    #[default]
-    Human,
-    /// The versioned JSON document on stdout; the human plan and progress on stderr.
-    Json,
-}
 
 #[derive(Debug, Clone, Default)]
 pub struct ApplyOptions {
@@ -75,43 +66,6 @@ pub enum ApplyError {
     Read { path: PathBuf, reason: String },
     #[error("cannot write the plan to `{path}`: {reason}")]
     Write { path: PathBuf, reason: String },
-}
-
-/// Everything read from the user's files, checked, before any host is contacted.
-pub struct Loaded {
-    pub inventory: Inventory,
-    pub playbook: Playbook,
-    pub desired: DesiredState,
-}
-
-pub fn load(
-    inventory: &Path,
-    playbook: Option<&Path>,
-    templates: Option<&Path>,
-) -> Result<Loaded, Diagnostics> {
-    let inventory_result = Inventory::load(inventory);
-    let playbook_result = Playbook::load(playbook);
-    // Report the problems of both files at once.
-    let (inventory, playbook) = match (inventory_result, playbook_result) {
-        (Ok(inventory), Ok(playbook)) => (inventory, playbook),
-        (inventory, playbook) => {
-            let mut problems = Vec::new();
-            if let Err(Diagnostics(mut list)) = inventory {
-                problems.append(&mut list);
-            }
-            if let Err(Diagnostics(mut list)) = playbook {
-                problems.append(&mut list);
-            }
-            return Err(Diagnostics(problems));
-        }
-    };
-    let renderer = Renderer::new(templates);
-    let desired = DesiredState::build(&inventory, &playbook, &renderer)?;
-    Ok(Loaded {
-        inventory,
-        playbook,
-        desired,
-    })
 }
 
 /// The three inputs of a plan with their digests.

@@ -15,6 +15,7 @@ pub mod failover;
 pub mod gather;
 pub mod graph_dot;
 pub mod inventory;
+pub mod load;
 pub mod plan;
 pub mod playbook;
 pub mod printer;

@@ -5,10 +5,10 @@
 use crate::actions::DesiredStep;
 use crate::actions::file::File;
 use crate::actions::recovery::RecoveryConfig;
-use crate::apply::load;
 use crate::desired::{DesiredHost, DesiredState};
 use crate::diagnostic::Diagnostics;
 use crate::inventory::Role;
+use crate::load::load;
 use crate::printer::Printer;
 use crate::secret::Redactor;
 use std::path::{Component, Path, PathBuf};

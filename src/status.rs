@@ -11,7 +11,6 @@
 //! `pgconverge_version`, `hosts` in inventory order and `disagreements`, each
 //! with a `kind`, the `hosts` it concerns and a `message` to act on.
 
-use crate::apply::{OutputFormat, load};
 use crate::archive::ReplicationMode;
 use crate::desired::{DesiredHost, DesiredState};
 use crate::diagnostic::Diagnostics;
@@ -19,6 +18,7 @@ use crate::facts::GatheredFacts;
 use crate::facts::{Archiver, HostFacts, Lsn, ReplicationClient, ServerFacts};
 use crate::gather;
 use crate::inventory::Role;
+use crate::load::{OutputFormat, load};
 use crate::printer::Printer;
 use crate::secret::Redactor;
 use crate::transport::SshOptions;

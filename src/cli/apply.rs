@@ -2,7 +2,8 @@
 
 use super::args::SshArgs;
 use clap::{Args, ValueEnum};
-use pgconverge::apply::{ApplyOptions, ApplyResult, OutputFormat, apply};
+use pgconverge::apply::{ApplyOptions, ApplyResult, apply};
+use pgconverge::load::OutputFormat;
 use pgconverge::printer::Printer;
 use pgconverge::secret::Redactor;
 use std::path::PathBuf;

@@ -1,8 +1,8 @@
 //! Argument groups several subcommands share, so each flag is defined once.
 
 use clap::Args;
-use pgconverge::apply::{Loaded, load};
 use pgconverge::diagnostic::Diagnostics;
+use pgconverge::load::{Loaded, load};
 use pgconverge::transport::SshOptions;
 use std::path::PathBuf;
 use std::time::Duration;

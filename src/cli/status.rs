@@ -2,7 +2,7 @@
 
 use super::args::{InputArgs, SshArgs};
 use clap::{Args, ValueEnum};
-use pgconverge::apply::OutputFormat;
+use pgconverge::load::OutputFormat;
 use pgconverge::printer::Printer;
 use pgconverge::status::{StatusError, StatusOptions, status};
 use std::process::ExitCode;

@@ -69,7 +69,7 @@ async fn prepare(
     options: &FailoverOptions,
     printer_for: impl FnOnce(Redactor) -> Printer,
 ) -> Result<Prepared, FailoverError> {
-    let loaded = apply::load(&options.inventory, None, None)?;
+    let loaded = crate::load::load(&options.inventory, None, None)?;
     let printer = printer_for(Redactor::new(loaded.desired.secrets.clone()));
     if !loaded.desired.hosts.contains_key(&options.host) {
         return Err(FailoverError::UnknownHost {

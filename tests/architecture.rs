@@ -1,0 +1,194 @@
+//! The module graph against the layering `ARCHITECTURE.md` states: every
+//! `crate::` reference in a top-level module's non-test code must point to a
+//! module of a lower layer, so the graph has no cycle; and the code map must name
+//! every module there is.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The layers, lowest first, from the fenced block after `## Layers`.
+fn layers() -> Vec<Vec<String>> {
+    let text = fs::read_to_string(Path::new(ROOT).join("ARCHITECTURE.md"))
+        .expect("ARCHITECTURE.md is readable");
+    let section = text
+        .split("## Layers")
+        .nth(1)
+        .expect("ARCHITECTURE.md has a `## Layers` section");
+    let block = section
+        .split("```")
+        .nth(1)
+        .expect("the layers are in a fenced block");
+    block
+        .lines()
+        .filter_map(|line| line.split_once(':').map(|(_, modules)| modules))
+        .map(|modules| {
+            modules
+                .split(',')
+                .map(|name| name.trim().to_string())
+                .filter(|name| !name.is_empty())
+                .collect()
+        })
+        .collect()
+}
+
+/// The files of a top-level module, leaving out the files of `#[cfg(test)]` modules.
+fn module_files(path: &Path, files: &mut Vec<PathBuf>) {
+    files.push(path.to_path_buf());
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let directory = if path.file_name().is_some_and(|name| name == "mod.rs") {
+        path.parent().map(Path::to_path_buf)
+    } else {
+        let stem = path.with_extension("");
+        stem.is_dir().then_some(stem)
+    };
+    let Some(directory) = directory else {
+        return;
+    };
+    let mut test_only = false;
+    for line in text.lines().map(str::trim) {
+        if line == "#[cfg(test)]" {
+            test_only = true;
+            continue;
+        }
+        let declared = line
+            .strip_prefix("pub mod ")
+            .or_else(|| line.strip_prefix("mod "))
+            .and_then(|rest| rest.strip_suffix(';'));
+        if let Some(name) = declared {
+            if !test_only {
+                let file = directory.join(format!("{name}.rs"));
+                let nested = directory.join(name).join("mod.rs");
+                if file.exists() {
+                    module_files(&file, files);
+                } else if nested.exists() {
+                    module_files(&nested, files);
+                }
+            }
+        }
+        test_only = false;
+    }
+}
+
+/// The `crate::NAME` references in a file's code before its tests.
+fn references(path: &Path) -> BTreeSet<String> {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let code = text
+        .split("#[cfg(test)]\nmod tests")
+        .next()
+        .unwrap_or_default();
+    let mut found = BTreeSet::new();
+    for (index, _) in code.match_indices("crate::") {
+        let name: String = code[index + "crate::".len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !name.is_empty() {
+            found.insert(name);
+        }
+    }
+    // `use crate::{a, b}` names several at once.
+    for (index, _) in code.match_indices("crate::{") {
+        let list = &code[index + "crate::{".len()..];
+        let list = list.split('}').next().unwrap_or_default();
+        for item in list.split(',') {
+            let name: String = item
+                .trim()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                found.insert(name);
+            }
+        }
+    }
+    found
+}
+
+/// Each top-level module of the library with the top-level modules it uses.
+fn dependencies() -> BTreeMap<String, BTreeSet<String>> {
+    let lib = Path::new(ROOT).join("src/lib.rs");
+    let text = fs::read_to_string(&lib).expect("src/lib.rs is readable");
+    let mut graph = BTreeMap::new();
+    for name in text
+        .lines()
+        .filter_map(|line| line.strip_prefix("pub mod "))
+        .filter_map(|rest| rest.strip_suffix(';'))
+    {
+        let file = Path::new(ROOT).join(format!("src/{name}.rs"));
+        let root = if file.exists() {
+            file
+        } else {
+            Path::new(ROOT).join(format!("src/{name}/mod.rs"))
+        };
+        let mut files = Vec::new();
+        module_files(&root, &mut files);
+        let uses: BTreeSet<String> = files
+            .iter()
+            .flat_map(|file| references(file))
+            .filter(|used| used != name)
+            .collect();
+        graph.insert(name.to_string(), uses);
+    }
+    graph
+}
+
+#[test]
+fn every_module_uses_only_lower_layers() {
+    let layers = layers();
+    let layer_of = |name: &str| {
+        layers
+            .iter()
+            .position(|layer| layer.iter().any(|m| m == name))
+    };
+    let graph = dependencies();
+    let mut problems = Vec::new();
+    for (module, uses) in &graph {
+        let Some(own) = layer_of(module) else {
+            problems.push(format!("`{module}` is in no layer of ARCHITECTURE.md"));
+            continue;
+        };
+        for used in uses {
+            match layer_of(used) {
+                Some(theirs) if theirs < own => {}
+                Some(_) => problems.push(format!(
+                    "`{module}` uses `{used}`, which is not in a lower layer"
+                )),
+                None => problems.push(format!("`{module}` uses `{used}`, which is in no layer")),
+            }
+        }
+    }
+    for layer in &layers {
+        for module in layer {
+            if !graph.contains_key(module) {
+                problems.push(format!(
+                    "ARCHITECTURE.md lists `{module}`, which is no module"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_code_map_names_every_source_file_and_directory() {
+    let text = fs::read_to_string(Path::new(ROOT).join("ARCHITECTURE.md"))
+        .expect("ARCHITECTURE.md is readable");
+    let mut missing = Vec::new();
+    let source = Path::new(ROOT).join("src");
+    for entry in fs::read_dir(&source).expect("src is readable").flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let shown = if entry.path().is_dir() {
+            format!("`src/{name}/")
+        } else {
+            format!("`src/{name}`")
+        };
+        let is_code = name.ends_with(".rs") || (entry.path().is_dir() && name != "snapshots");
+        if is_code && !text.contains(&shown) {
+            missing.push(shown);
+        }
+    }
+    assert!(missing.is_empty(), "not in the code map: {missing:?}");
+}
