@@ -57,15 +57,15 @@ fn module_files(path: &Path, files: &mut Vec<PathBuf>) {
             .strip_prefix("pub mod ")
             .or_else(|| line.strip_prefix("mod "))
             .and_then(|rest| rest.strip_suffix(';'));
-        if let Some(name) = declared {
-            if !test_only {
-                let file = directory.join(format!("{name}.rs"));
-                let nested = directory.join(name).join("mod.rs");
-                if file.exists() {
-                    module_files(&file, files);
-                } else if nested.exists() {
-                    module_files(&nested, files);
-                }
+        if let Some(name) = declared
+            && !test_only
+        {
+            let file = directory.join(format!("{name}.rs"));
+            let nested = directory.join(name).join("mod.rs");
+            if file.exists() {
+                module_files(&file, files);
+            } else if nested.exists() {
+                module_files(&nested, files);
             }
         }
         test_only = false;
