@@ -219,7 +219,7 @@ fn locate_settings(error: &str, operation: &Operation) -> String {
                 .map(|(name, _)| name.to_ascii_lowercase());
             match setting {
                 Some(name) if !line.contains(" line ") => {
-                    match setting_line(content.expose(), &name) {
+                    match crate::plan::conf::setting_line(content.expose(), &name) {
                         Some(number) => format!("{line} ({path} line {number})"),
                         None => line.to_string(),
                     }
@@ -229,23 +229,6 @@ fn locate_settings(error: &str, operation: &Operation) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// The 1-based line of the last assignment of `name` in a `postgresql.conf` text.
-fn setting_line(content: &str, name: &str) -> Option<usize> {
-    content
-        .lines()
-        .enumerate()
-        .filter(|(_, line)| {
-            let line = line.trim_start();
-            line.len() > name.len()
-                && line[..name.len()].eq_ignore_ascii_case(name)
-                && line[name.len()..]
-                    .trim_start()
-                    .starts_with(['=', ' ', '\''])
-        })
-        .map(|(index, _)| index + 1)
-        .last()
 }
 
 fn failure_text(host: &str, output: &ScriptOutput) -> String {

@@ -1,4 +1,8 @@
 //! "Did you mean" suggestions for misspelt names, by edit distance.
+//!
+//! The distance is Levenshtein's (`strsim::levenshtein`): the fewest single-character
+//! insertions, deletions and substitutions that turn one name into the other, counted in
+//! characters rather than bytes.
 
 /// The candidate closest to `name`, if it is within two edits (near enough to
 /// be a typo, far enough apart that unrelated names are not suggested) and no
@@ -8,7 +12,7 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     let mut best: Option<(usize, &str)> = None;
     let mut tied = false;
     for candidate in candidates {
-        let distance = edit_distance(name, candidate);
+        let distance = strsim::levenshtein(name, candidate);
         match best {
             _ if distance > MOST_EDITS => {}
             Some((closest, _)) if distance > closest => {}
@@ -22,30 +26,11 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     best.filter(|_| !tied).map(|(_, candidate)| candidate)
 }
 
-/// Levenshtein distance: the fewest single-character insertions, deletions and
-/// substitutions that turn `from` into `to`.
-fn edit_distance(from: &str, to: &str) -> usize {
-    let to: Vec<char> = to.chars().collect();
-    // `previous[j]` is the distance between the first i-1 characters of `from`
-    // and the first j characters of `to`; one row is all the table needs.
-    let mut previous: Vec<usize> = (0..=to.len()).collect();
-    for (i, from_char) in from.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, to_char) in to.iter().enumerate() {
-            let substitution = previous[j] + usize::from(from_char != *to_char);
-            let deletion = previous[j + 1] + 1;
-            let insertion = current[j] + 1;
-            current.push(substitution.min(deletion).min(insertion));
-        }
-        previous = current;
-    }
-    previous[to.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The distance `closest` relies on: single-character edits, counted in characters.
     #[test]
     fn edit_distance_counts_single_character_edits() {
         let cases = [
@@ -58,8 +43,8 @@ mod tests {
             ("é", "e", 1),
         ];
         for (from, to, expected) in cases {
-            assert_eq!(edit_distance(from, to), expected, "{from} -> {to}");
-            assert_eq!(edit_distance(to, from), expected, "{to} -> {from}");
+            assert_eq!(strsim::levenshtein(from, to), expected, "{from} -> {to}");
+            assert_eq!(strsim::levenshtein(to, from), expected, "{to} -> {from}");
         }
     }
 
