@@ -2,6 +2,7 @@
 //! read into a form, and the `archive_command`, `restore_command` and
 //! `archive_cleanup_command` that form needs. Pure.
 
+use crate::shell::quote;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -171,10 +172,12 @@ impl WalArchive {
     }
 
     /// Copies a finished segment into the archive, never over one that exists, and
-    /// fails (so PostgreSQL retries) when it cannot.
+    /// fails (so PostgreSQL retries) when it cannot. Paths and logins are quoted for
+    /// the shell that runs the command (and, over SSH, for the remote one too).
     pub fn archive_command(&self) -> String {
         match self {
             WalArchive::Local { path } | WalArchive::Shared { path, .. } => {
+                let path = command_word(path);
                 format!("test ! -f {path}/%f && cp %p {path}/%f")
             }
             WalArchive::Commands { archive, .. } => archive.clone(),
@@ -183,9 +186,17 @@ impl WalArchive {
             // PostgreSQL takes an exit status above 125 as fatal (the archiver
             // restarts and pg_stat_archiver never counts the failure): `|| exit 1`
             // makes every failure an ordinary one, which PostgreSQL retries.
-            WalArchive::Remote { login, path, .. } => format!(
-                "ssh {SSH_OPTIONS} {login} \"test ! -f {path}/%f && cat > {path}/%f.tmp && mv {path}/%f.tmp {path}/%f\" < %p || exit 1"
-            ),
+            WalArchive::Remote { login, path, .. } => {
+                let path = command_word(path);
+                let remote = format!(
+                    "test ! -f {path}/%f && cat > {path}/%f.tmp && mv {path}/%f.tmp {path}/%f"
+                );
+                format!(
+                    "ssh {SSH_OPTIONS} {} {} < %p || exit 1",
+                    command_word(login),
+                    quote(&remote)
+                )
+            }
         }
     }
 
@@ -193,11 +204,12 @@ impl WalArchive {
     pub fn restore_command(&self) -> String {
         match self {
             WalArchive::Local { .. } => String::new(),
-            WalArchive::Shared { path, .. } => format!("cp {path}/%f %p"),
+            WalArchive::Shared { path, .. } => format!("cp {}/%f %p", command_word(path)),
             WalArchive::Commands { restore, .. } => restore.clone(),
             // For a restore_command an exit status above 125 shuts the standby down.
             WalArchive::Remote { login, path, .. } => {
-                format!("scp -q {SSH_OPTIONS} {login}:{path}/%f %p || exit 1")
+                let source = command_word(&format!("{login}:{path}"));
+                format!("scp -q {SSH_OPTIONS} {source}/%f %p || exit 1")
             }
         }
     }
@@ -208,10 +220,20 @@ impl WalArchive {
             WalArchive::Shared {
                 path,
                 cleanup: true,
-            } => format!("{bin_dir}/pg_archivecleanup {path} %r"),
+            } => format!(
+                "{}/pg_archivecleanup {} %r",
+                command_word(bin_dir),
+                command_word(path)
+            ),
             _ => String::new(),
         }
     }
+}
+
+/// A value for a command PostgreSQL runs (`archive_command` and the like): quoted
+/// for the shell, with `%` doubled so PostgreSQL does not read it as `%p` or `%f`.
+fn command_word(value: &str) -> String {
+    quote(value).replace('%', "%%")
 }
 
 impl ReplicationMode {
@@ -287,7 +309,7 @@ mod tests {
         let archive = read(json!({ "host": "arch1", "path": "/srv/wal_archive" })).expect("remote");
         assert_eq!(
             archive.archive_command(),
-            "ssh -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=yes postgres@10.0.0.20 \"test ! -f /srv/wal_archive/%f && cat > /srv/wal_archive/%f.tmp && mv /srv/wal_archive/%f.tmp /srv/wal_archive/%f\" < %p || exit 1"
+            "ssh -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=yes postgres@10.0.0.20 'test ! -f /srv/wal_archive/%f && cat > /srv/wal_archive/%f.tmp && mv /srv/wal_archive/%f.tmp /srv/wal_archive/%f' < %p || exit 1"
         );
         assert_eq!(
             archive.restore_command(),
@@ -338,6 +360,74 @@ mod tests {
         assert_eq!(
             ReplicationMode::from_vars(None),
             Ok(ReplicationMode::Streaming)
+        );
+    }
+
+    /// What PostgreSQL does with a command before it runs it with `sh -c`.
+    fn substitute(command: &str, path: &str, file: &str) -> String {
+        command
+            .replace("%%", "\u{0}")
+            .replace("%p", path)
+            .replace("%f", file)
+            .replace('\u{0}', "%")
+    }
+
+    const AWKWARD: &str = "/wal it's $HOME `x` 100%f";
+
+    #[test]
+    fn an_awkward_shared_path_is_used_literally_by_archive_and_restore() {
+        let scratch = tempfile::tempdir().expect("a temporary directory");
+        let archive = format!("{}{AWKWARD}", scratch.path().display());
+        std::fs::create_dir_all(&archive).expect("the archive directory");
+        let segment = scratch.path().join("pg_wal_segment");
+        std::fs::write(&segment, "wal bytes").expect("a segment");
+        let form = read(json!({ "path": archive })).expect("a shared path");
+        let run = |command: String| {
+            let status = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&command)
+                .status()
+                .expect("sh runs");
+            assert!(status.success(), "{command}");
+        };
+        run(substitute(
+            &form.archive_command(),
+            &segment.display().to_string(),
+            "000000010000000000000001",
+        ));
+        let archived = std::path::Path::new(&archive).join("000000010000000000000001");
+        assert_eq!(
+            std::fs::read_to_string(&archived).ok().as_deref(),
+            Some("wal bytes")
+        );
+        let restored = scratch.path().join("RECOVERYXLOG");
+        run(substitute(
+            &form.restore_command(),
+            &restored.display().to_string(),
+            "000000010000000000000001",
+        ));
+        assert_eq!(
+            std::fs::read_to_string(&restored).ok().as_deref(),
+            Some("wal bytes")
+        );
+    }
+
+    #[test]
+    fn an_awkward_remote_path_reaches_the_remote_shell_as_one_word() {
+        let form = read(json!({ "host": "arch1", "path": AWKWARD })).expect("a remote path");
+        let command = substitute(&form.archive_command(), "/pg/RECOVERYXLOG", "SEGMENT");
+        let local = shlex::split(&command).expect("the local shell can parse it");
+        // ssh OPTIONS... LOGIN REMOTE < %p || exit 1
+        let remote = &local[local
+            .iter()
+            .position(|word| word == "postgres@10.0.0.20")
+            .expect("the login")
+            + 1];
+        let words = shlex::split(remote).expect("the remote shell can parse it");
+        assert!(words.contains(&format!("{AWKWARD}/SEGMENT")), "{words:?}");
+        assert!(
+            words.contains(&format!("{AWKWARD}/SEGMENT.tmp")),
+            "{words:?}"
         );
     }
 }
