@@ -136,7 +136,31 @@ fn failover_rejoin_and_switchover_lose_no_row() {
         "h2",
         "insert into failover_check select generate_series(201, 300)",
     );
-    let switchover = cluster.run(&["switchover", "h1"]);
+    // The dry run shows the switchover's plan and changes nothing.
+    let preview = cluster.run(&["switchover", "h1", "--dry-run"]);
+    assert_eq!(preview.code, Some(0), "{preview}");
+    for line in ["? checkpoint", "! stop", "? catch up", "~ promote"] {
+        assert!(preview.stdout.contains(line), "{line}:\n{preview}");
+    }
+    assert_eq!(lab.sql("h2", "select pg_is_in_recovery()"), "f");
+    // The switchover, and the apply it ends with, use the templates given.
+    let templates = directory.path().join("templates");
+    std::fs::create_dir_all(&templates).unwrap_or_else(|error| panic!("{error}"));
+    for name in [
+        "pg_hba.conf.j2",
+        "pgpass.j2",
+        "postgresql.conf.j2",
+        "recovery.conf.j2",
+    ] {
+        let mut text = std::fs::read_to_string(repository().join("templates").join(name))
+            .unwrap_or_else(|error| panic!("{name}: {error}"));
+        if name == "postgresql.conf.j2" {
+            text.push_str("# rendered from the operator's templates\n");
+        }
+        std::fs::write(templates.join(name), text).unwrap_or_else(|error| panic!("{error}"));
+    }
+    let templates = templates.display().to_string();
+    let switchover = cluster.run(&["switchover", "h1", "--templates", &templates]);
     assert_eq!(switchover.code, Some(0), "{switchover}");
     assert!(
         switchover.stderr.contains("h1: catch up: replayed past"),
@@ -148,8 +172,13 @@ fn failover_rejoin_and_switchover_lose_no_row() {
     );
     cluster.wait_for_rows("400");
     assert_eq!(lab.sql("h1", "select pg_is_in_recovery()"), "f");
-    let settled = cluster.run(&["apply", "--detailed-exitcode"]);
+    let settled = cluster.run(&["apply", "--detailed-exitcode", "--templates", &templates]);
     assert_eq!(settled.code, Some(0), "{settled}");
+    let conf = lab.ssh_output("h1", "cat /etc/postgresql/15/main/postgresql.conf");
+    assert!(
+        String::from_utf8_lossy(&conf.stdout).contains("# rendered from the operator's templates"),
+        "the apply after the switchover did not use the given templates"
+    );
 
     let password = cluster.password.clone();
     for output in &cluster.outputs {

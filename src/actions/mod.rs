@@ -15,6 +15,7 @@ pub mod data_directory;
 pub mod directory;
 pub mod file;
 pub mod os_user;
+pub mod promotion;
 pub mod recovery;
 pub mod role;
 pub mod service;
@@ -50,7 +51,10 @@ pub trait RemoteOperation {
 
 /// Registers each kind of step: `Kind => module::DesiredType [Operations it owns]`.
 macro_rules! register {
-    ($( $kind:ident => $module:ident :: $desired:ident [ $( $operation:ident ),* ] ),* $(,)?) => {
+    (
+        steps { $( $kind:ident => $module:ident :: $desired:ident [ $( $operation:ident ),* ] ),* $(,)? }
+        operations { $( $other:ident [ $( $other_operation:ident ),* ] ),* $(,)? }
+    ) => {
         /// What a step does, as the playbook's `action` names it.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
         #[serde(rename_all = "snake_case")]
@@ -68,7 +72,10 @@ macro_rules! register {
         /// the executor needs nothing but the operation and a connection.
         #[derive(Debug, Clone, PartialEq, serde::Serialize)]
         #[serde(tag = "operation", rename_all = "snake_case")]
-        pub enum Operation { $($($operation($module::$operation),)*)* }
+        pub enum Operation {
+            $($($operation($module::$operation),)*)*
+            $($($other_operation($other::$other_operation),)*)*
+        }
 
         impl ActionKind {
             pub fn parameters(self) -> &'static [&'static str] {
@@ -98,24 +105,37 @@ macro_rules! register {
 
         impl Operation {
             /// The name of every kind of operation, so tests can see they cover all.
-            pub const NAMES: &'static [&'static str] = &[$($(stringify!($operation),)*)*];
+            pub const NAMES: &'static [&'static str] = &[
+                $($(stringify!($operation),)*)*
+                $($(stringify!($other_operation),)*)*
+            ];
 
             pub fn name(&self) -> &'static str {
-                match self { $($(Operation::$operation(_) => stringify!($operation),)*)* }
+                match self {
+                    $($(Operation::$operation(_) => stringify!($operation),)*)*
+                    $($(Operation::$other_operation(_) => stringify!($other_operation),)*)*
+                }
             }
 
             pub fn scripts(&self) -> Result<Vec<HostScript>, String> {
-                match self { $($(Operation::$operation(operation) => operation.scripts(),)*)* }
+                match self {
+                    $($(Operation::$operation(operation) => operation.scripts(),)*)*
+                    $($(Operation::$other_operation(operation) => operation.scripts(),)*)*
+                }
             }
         }
 
         $($(impl From<$module::$operation> for Operation {
             fn from(operation: $module::$operation) -> Operation { Operation::$operation(operation) }
         })*)*
+        $($(impl From<$other::$other_operation> for Operation {
+            fn from(operation: $other::$other_operation) -> Operation { Operation::$other_operation(operation) }
+        })*)*
     };
 }
 
 register! {
+    steps {
     OsUser => os_user::OsUser [CreateOsUser],
     Directory => directory::Directory [EnsureDirectory],
     ClusterInit => cluster_init::ClusterInit [InitCluster],
@@ -129,4 +149,37 @@ register! {
     SshKey => ssh_keys::SshKey [GenerateSshKey],
     AuthorizedKeys => ssh_keys::AuthorizedKeys [CollectAuthorizedKeys],
     KnownHosts => ssh_keys::KnownHosts [],
+    }
+    operations {
+        promotion [Checkpoint, ReadLastCheckpoint, WaitForReplay, Promote],
+    }
+}
+
+impl Operation {
+    /// The step, `(host, step id)`, whose report this operation needs before it can
+    /// run: a switchover's wait for the old primary's last checkpoint.
+    pub fn needs_report_of(&self) -> Option<(&str, &str)> {
+        match self {
+            Operation::WaitForReplay(wait) if wait.position.is_none() => {
+                Some((wait.old_primary.as_str(), wait.from_step.as_str()))
+            }
+            _ => None,
+        }
+    }
+
+    /// The operation given the report `needs_report_of` names.
+    pub fn given_report(&self, report: &str) -> Result<Operation, String> {
+        match self {
+            Operation::WaitForReplay(wait) => wait.given(report).map(Operation::WaitForReplay),
+            other => Ok(other.clone()),
+        }
+    }
+
+    /// What to run when this operation fails, if anything can be put back.
+    pub fn undo(&self) -> Option<promotion::Undo> {
+        match self {
+            Operation::WaitForReplay(wait) => Some(wait.undo()),
+            _ => None,
+        }
+    }
 }

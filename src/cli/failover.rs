@@ -1,12 +1,11 @@
 //! `pgconverge promote` and `pgconverge switchover`.
 
-use super::args::SshArgs;
+use super::args::{InputArgs, SshArgs};
 use clap::Args;
 use pgconverge::apply::ApplyResult;
 use pgconverge::failover::{self, FailoverError, FailoverOptions};
 use pgconverge::printer::Printer;
 use pgconverge::secret::Redactor;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Args)]
@@ -41,10 +40,9 @@ pub struct SwitchoverArgs {
 struct CommonArgs {
     #[command(flatten)]
     ssh: SshArgs,
-    /// The Ansible-style YAML inventory
-    #[arg(short, long, value_name = "FILE")]
-    inventory: PathBuf,
-    /// Check the gates and show the actions; change nothing
+    #[command(flatten)]
+    input: InputArgs,
+    /// Check the gates and show the plan; change nothing
     #[arg(long)]
     dry_run: bool,
 }
@@ -57,7 +55,9 @@ fn options(
     write_inventory: bool,
 ) -> FailoverOptions {
     FailoverOptions {
-        inventory: common.inventory,
+        inventory: common.input.inventory,
+        playbook: common.input.playbook,
+        templates: common.input.templates,
         host,
         dry_run: common.dry_run,
         max_lag,

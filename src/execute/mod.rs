@@ -69,7 +69,13 @@ pub async fn execute(
                     };
                     progress.step_started(node, &step.summary);
                     let node = node.clone();
-                    let step = step.clone();
+                    let mut step = step.clone();
+                    if let Err(reason) = give_report(&mut step, &outcomes) {
+                        let outcome = Outcome::Failed(reason);
+                        progress.step_finished(&node, &outcome);
+                        outcomes.insert(node, outcome);
+                        continue;
+                    }
                     let connections = connections.clone();
                     running.spawn(async move {
                         let outcome = run_step(&node, &step, &connections).await;
@@ -98,6 +104,27 @@ pub async fn execute(
         }
     }
     outcomes
+}
+
+/// Hands a step the report of the earlier step its operation needs (a switchover's
+/// wait gets the old primary's last checkpoint).
+fn give_report(
+    step: &mut crate::plan::PlannedStep,
+    outcomes: &IndexMap<NodeId, Outcome>,
+) -> Result<(), String> {
+    let Some(operation) = &step.operation else {
+        return Ok(());
+    };
+    let Some((host, id)) = operation.needs_report_of() else {
+        return Ok(());
+    };
+    let node = NodeId::new(host, id);
+    let report = match outcomes.get(&node) {
+        Some(Outcome::Changed(report) | Outcome::Verified(report)) => report.clone(),
+        _ => return Err(format!("{node} gave no report to go on")),
+    };
+    step.operation = Some(operation.given_report(&report)?);
+    Ok(())
 }
 
 /// Steps decided without contacting the host: no-ops, refusals, unreachable hosts.
@@ -157,13 +184,21 @@ async fn run_step(
         let Some(connection) = connections.get(host) else {
             return Outcome::Failed(format!("no connection to {host}"));
         };
-        match connection.run(&host_script.script.render()).await {
-            Ok(output) if output.success() => reports.push(output.stdout.trim().to_string()),
-            Ok(output) => {
-                return Outcome::Failed(locate_settings(&failure_text(host, &output), operation));
+        let failure = match connection.run(&host_script.script.render()).await {
+            Ok(output) if output.success() => {
+                reports.push(output.stdout.trim().to_string());
+                continue;
             }
-            Err(error) => return Outcome::Failed(error.to_string()),
-        }
+            Ok(output) => locate_settings(&failure_text(host, &output), operation),
+            Err(error) => error.to_string(),
+        };
+        return Outcome::Failed(match operation.undo() {
+            Some(undo) => format!(
+                "{failure}; {}",
+                run_undo(&node.host, undo, connections).await
+            ),
+            None => failure,
+        });
     }
     let report = reports
         .into_iter()
@@ -175,6 +210,25 @@ async fn run_step(
     } else {
         Outcome::Changed(report)
     }
+}
+
+/// Runs what puts back a failed step's effect, and says how that went.
+async fn run_undo(
+    own_host: &str,
+    undo: crate::actions::promotion::Undo,
+    connections: &IndexMap<String, Arc<Connection>>,
+) -> String {
+    for host_script in &undo.scripts {
+        let host = host_script.other_host.as_deref().unwrap_or(own_host);
+        let Some(connection) = connections.get(host) else {
+            return undo.failed;
+        };
+        match connection.run(&host_script.script.render()).await {
+            Ok(output) if output.success() => {}
+            _ => return undo.failed,
+        }
+    }
+    undo.done
 }
 
 /// Reads the public keys made earlier in this run from their hosts, and turns the

@@ -2,19 +2,18 @@
 //! version's promotion, then the inventory made the truth again.
 
 pub mod gates;
-pub mod script;
+pub mod plan;
 
-use crate::actions::service::{ControlServer, ServiceAction};
 use crate::apply::{self, ApplyOptions, ApplyResult};
+use crate::desired::NodeId;
 use crate::diagnostic::Diagnostics;
-use crate::facts::Lsn;
+use crate::execute::{self, Progress};
 use crate::gather::{self, Gathered};
 use crate::inventory::Role;
 use crate::inventory::edit::{self, EditError};
+use crate::plan::{Outcome, Plan};
 use crate::printer::Printer;
-use crate::script::Script;
 use crate::secret::Redactor;
-use crate::settings::HostSettings;
 use crate::transport::SshOptions;
 use anstyle::{AnsiColor, Style};
 use gates::Checked;
@@ -26,6 +25,9 @@ const RED: Style = AnsiColor::Red.on_default();
 #[derive(Debug, Clone)]
 pub struct FailoverOptions {
     pub inventory: PathBuf,
+    /// The playbook and templates, as for `apply` (also for the apply that follows).
+    pub playbook: Option<PathBuf>,
+    pub templates: Option<PathBuf>,
     pub host: String,
     pub dry_run: bool,
     /// Bytes the new primary may be behind (what it received for a promotion, the
@@ -48,7 +50,7 @@ pub enum FailoverError {
     GateClosed,
     #[error("{step} failed on {host}: {reason}")]
     Step {
-        step: &'static str,
+        step: String,
         host: String,
         reason: String,
     },
@@ -69,7 +71,11 @@ async fn prepare(
     options: &FailoverOptions,
     printer_for: impl FnOnce(Redactor) -> Printer,
 ) -> Result<Prepared, FailoverError> {
-    let loaded = crate::load::load(&options.inventory, None, None)?;
+    let loaded = crate::load::load(
+        &options.inventory,
+        options.playbook.as_deref(),
+        options.templates.as_deref(),
+    )?;
     let printer = printer_for(Redactor::new(loaded.desired.secrets.clone()));
     if !loaded.desired.hosts.contains_key(&options.host) {
         return Err(FailoverError::UnknownHost {
@@ -99,63 +105,40 @@ fn print_gates(printer: &Printer, checked: &Checked) {
     }
 }
 
-impl Prepared {
-    fn context(&self, host: &str) -> Result<HostSettings, FailoverError> {
-        self.desired
-            .hosts
-            .get(host)
-            .map(|host| host.settings.clone())
-            .ok_or_else(|| FailoverError::UnknownHost {
-                host: host.to_string(),
-            })
-    }
+/// Progress of a failover's steps as `HOST: STEP: what it reported`.
+struct StepReports<'a>(&'a Printer);
 
-    /// Runs one script on a host, reporting what it printed.
-    async fn run(
-        &self,
-        step: &'static str,
-        host: &str,
-        script: &Script,
-    ) -> Result<String, FailoverError> {
-        let failed = |reason: String| FailoverError::Step {
-            step,
-            host: host.to_string(),
-            reason,
-        };
-        let connection = self
-            .gathered
-            .connections
-            .get(host)
-            .ok_or_else(|| failed("no connection".to_string()))?;
-        let output = connection
-            .run(&script.render())
-            .await
-            .map_err(|error| failed(error.to_string()))?;
-        if !output.success() {
-            let detail = if output.stderr.trim().is_empty() {
-                output.stdout.trim()
-            } else {
-                output.stderr.trim()
-            };
-            return Err(failed(detail.to_string()));
+impl Progress for StepReports<'_> {
+    fn step_started(&self, _node: &NodeId, _summary: &str) {}
+
+    fn step_finished(&self, node: &NodeId, outcome: &Outcome) {
+        if let Outcome::Changed(report) | Outcome::Verified(report) = outcome {
+            self.0
+                .err(&format!("{}: {}: {report}", node.host, node.step));
         }
-        let report = output.stdout.trim().to_string();
-        self.printer.err(&format!("{host}: {step}: {report}"));
-        Ok(report)
     }
+}
 
-    async fn stop(&self, host: &str) -> Result<(), FailoverError> {
-        let stop = ControlServer {
-            action: ServiceAction::Stop,
-            server: self.context(host)?,
-        };
-        self.run("stop", host, &stop.script()).await.map(|_| ())
-    }
-
-    async fn promote(&self, host: &str) -> Result<(), FailoverError> {
-        self.run("promote", host, &script::promote(&self.context(host)?))
-            .await
-            .map(|_| ())
+impl Prepared {
+    /// Runs the plan's steps in order; the first failure is the error.
+    async fn run(&self, plan: &Plan) -> Result<(), FailoverError> {
+        let outcomes = execute::execute(
+            plan,
+            &self.gathered.connections,
+            1,
+            &StepReports(&self.printer),
+        )
+        .await;
+        for node in &plan.order {
+            if let Some(Outcome::Failed(reason)) = outcomes.get(node) {
+                return Err(FailoverError::Step {
+                    step: node.step.clone(),
+                    host: node.host.clone(),
+                    reason: reason.clone(),
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -217,22 +200,15 @@ pub async fn promote(
         prepared.gathered.close().await;
         return Err(FailoverError::GateClosed);
     }
+    let plan = plan::promotion(&prepared.desired, &options.host, checked.fence.as_deref());
+    printer.plan(&plan);
     if options.dry_run {
-        if let Some(fence) = &checked.fence {
-            printer.out(&format!("Would stop PostgreSQL on {fence} (fence)."));
-        }
-        printer.out(&format!(
-            "Would promote {} and wait until it accepts writes.",
-            options.host
-        ));
         prepared.gathered.close().await;
         return Ok(ApplyResult::Changes);
     }
-    if let Some(fence) = &checked.fence {
-        prepared.stop(fence).await?;
-    }
-    prepared.promote(&options.host).await?;
+    let result = prepared.run(&plan).await;
     prepared.gathered.close().await;
+    result?;
     record_roles(
         printer,
         options,
@@ -266,57 +242,19 @@ pub async fn switchover(
         prepared.gathered.close().await;
         return Err(FailoverError::GateClosed);
     };
+    let plan = plan::switchover(&prepared.desired, &old, &options.host);
+    printer.plan(&plan);
     if options.dry_run {
         printer.out(&format!(
-            "Would checkpoint and stop {old}, wait until {host} has replayed its last record, promote {host}, record the roles in the inventory and rejoin {old} as a standby of {host}.",
-            host = options.host
+            "Then the roles are recorded in the inventory and apply rejoins {old} as a standby of {}.",
+            options.host
         ));
         prepared.gathered.close().await;
         return Ok(ApplyResult::Changes);
     }
-    let old_context = prepared.context(&old)?;
-    prepared
-        .run("checkpoint", &old, &script::checkpoint(&old_context))
-        .await?;
-    prepared.stop(&old).await?;
-    let last = prepared
-        .run(
-            "last checkpoint",
-            &old,
-            &script::last_checkpoint(&old_context),
-        )
-        .await?;
-    let position = Lsn::parse(&last).ok_or_else(|| FailoverError::Step {
-        step: "last checkpoint",
-        host: old.clone(),
-        reason: format!("cannot read `{last}`"),
-    })?;
-    let new_context = prepared.context(&options.host)?;
-    if let Err(error) = prepared
-        .run(
-            "catch up",
-            &options.host,
-            &script::wait_for_replay(&new_context, position),
-        )
-        .await
-    {
-        // Nothing was promoted: the old primary takes its role back.
-        let restarted = prepared
-            .run("start again", &old, &script::start(&old_context))
-            .await;
-        printer.error(&format!(
-            "{error}; {}",
-            if restarted.is_ok() {
-                format!("{old} runs as the primary again")
-            } else {
-                format!("{old} could not be started again: start it by hand")
-            }
-        ));
-        prepared.gathered.close().await;
-        return Err(error);
-    }
-    prepared.promote(&options.host).await?;
+    let result = prepared.run(&plan).await;
     prepared.gathered.close().await;
+    result?;
     record_roles(printer, options, &options.host, Some(&old), true)?;
     printer.out(&format!(
         "Rejoining {old} as a standby of {}:",
@@ -324,6 +262,8 @@ pub async fn switchover(
     ));
     let apply_options = ApplyOptions {
         inventory: Some(options.inventory.clone()),
+        playbook: options.playbook.clone(),
+        templates: options.templates.clone(),
         ssh: options.ssh.clone(),
         ..ApplyOptions::default()
     };

@@ -412,6 +412,14 @@ fn every_operation_has_scripts_that_pass_shellcheck() {
             }
         }
     }
+    // What promote and switchover run, which no playbook step plans.
+    let server = crate::settings::HostSettings::example();
+    for operation in crate::actions::promotion::examples(&server) {
+        seen.insert(operation.name());
+        for host_script in operation.scripts().unwrap_or_default() {
+            assert_eq!(shellcheck(&host_script.script), "", "{}", operation.name());
+        }
+    }
     let missing: Vec<&&str> = Operation::NAMES
         .iter()
         .filter(|name| !seen.contains(**name))

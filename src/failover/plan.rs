@@ -1,0 +1,219 @@
+//! The plans of a promotion and a switchover: plain `Plan`s of operations, one
+//! step after the other, which `--dry-run` prints and the executor runs like any
+//! other. Pure.
+
+use crate::actions::promotion::{Checkpoint, Promote, ReadLastCheckpoint, WaitForReplay};
+use crate::actions::service::{ControlServer, ServiceAction};
+use crate::actions::{Change, Operation, PlannedStep};
+use crate::desired::{DesiredState, NodeId};
+use crate::plan::{HostPlan, Plan};
+
+/// The step of the old primary whose report is its last checkpoint.
+pub const LAST_CHECKPOINT: &str = "last checkpoint";
+
+/// Steps in the order they run, each on its host.
+struct Sequence<'a> {
+    desired: &'a DesiredState,
+    steps: Vec<(String, PlannedStep)>,
+}
+
+impl Sequence<'_> {
+    fn add(&mut self, host: &str, id: &str, change: Change, summary: String, operation: Operation) {
+        let step = PlannedStep {
+            id: id.to_string(),
+            ..PlannedStep::change(change, summary, operation)
+        };
+        self.steps.push((host.to_string(), step));
+    }
+
+    fn stop(&mut self, host: &str, id: &str, why: &str) {
+        if let Some(desired) = self.desired.hosts.get(host) {
+            let operation = ControlServer {
+                action: ServiceAction::Stop,
+                server: desired.settings.clone(),
+            };
+            self.add(
+                host,
+                id,
+                Change::Stop,
+                format!("stop PostgreSQL ({why})"),
+                operation.into(),
+            );
+        }
+    }
+
+    fn promote(&mut self, host: &str) {
+        if let Some(desired) = self.desired.hosts.get(host) {
+            let operation = Promote {
+                server: desired.settings.clone(),
+            };
+            self.add(
+                host,
+                "promote",
+                Change::Update,
+                "promote it and wait until it accepts writes".to_string(),
+                operation.into(),
+            );
+        }
+    }
+
+    /// The plan: hosts in inventory order, each step depending on the one before.
+    fn into_plan(self) -> Plan {
+        let order: Vec<NodeId> = self
+            .steps
+            .iter()
+            .map(|(host, step)| NodeId::new(host, &step.id))
+            .collect();
+        let dependencies = order
+            .iter()
+            .enumerate()
+            .map(|(index, node)| {
+                (
+                    node.clone(),
+                    order[..index].last().cloned().into_iter().collect(),
+                )
+            })
+            .collect();
+        let hosts = self
+            .desired
+            .hosts
+            .values()
+            .filter(|host| self.steps.iter().any(|(name, _)| name == &host.name))
+            .map(|host| HostPlan {
+                name: host.name.clone(),
+                address: host.address.clone(),
+                role: host.role,
+                upstream: host.upstream.clone(),
+                error: None,
+                steps: self
+                    .steps
+                    .iter()
+                    .filter(|(name, _)| name == &host.name)
+                    .map(|(_, step)| step.clone())
+                    .collect(),
+            })
+            .collect();
+        Plan {
+            hosts,
+            blocked: None,
+            order,
+            dependencies,
+            ordering_only: Vec::new(),
+        }
+    }
+}
+
+/// A failover: stop the old primary first when asked to fence it, then promote.
+pub fn promotion(desired: &DesiredState, host: &str, fence: Option<&str>) -> Plan {
+    let mut sequence = Sequence {
+        desired,
+        steps: Vec::new(),
+    };
+    if let Some(old) = fence {
+        sequence.stop(old, "fence", &format!("fence: {host} becomes the primary"));
+    }
+    sequence.promote(host);
+    sequence.into_plan()
+}
+
+/// A switchover from `old` to `new` with no data loss: checkpoint and stop the old
+/// primary cleanly, read its last checkpoint, wait until the new primary has
+/// replayed it (or start the old one again), then promote.
+pub fn switchover(desired: &DesiredState, old: &str, new: &str) -> Plan {
+    let mut sequence = Sequence {
+        desired,
+        steps: Vec::new(),
+    };
+    let (Some(old_host), Some(new_host)) = (desired.hosts.get(old), desired.hosts.get(new)) else {
+        return sequence.into_plan();
+    };
+    sequence.add(
+        old,
+        "checkpoint",
+        Change::Check,
+        "checkpoint, so that the clean shutdown is quick".to_string(),
+        Checkpoint {
+            server: old_host.settings.clone(),
+        }
+        .into(),
+    );
+    sequence.stop(
+        old,
+        "stop",
+        &format!("cleanly, so that {new} can replay its last record"),
+    );
+    sequence.add(
+        old,
+        LAST_CHECKPOINT,
+        Change::Check,
+        "read the location of the shutdown checkpoint".to_string(),
+        ReadLastCheckpoint {
+            server: old_host.settings.clone(),
+        }
+        .into(),
+    );
+    sequence.add(
+        new,
+        "catch up",
+        Change::Check,
+        format!("wait until it has replayed {old}'s shutdown checkpoint; if it does not, {old} is started again"),
+        WaitForReplay {
+            old_primary: old.to_string(),
+            from_step: LAST_CHECKPOINT.to_string(),
+            position: None,
+            server: new_host.settings.clone(),
+            old_server: old_host.settings.clone(),
+        }
+        .into(),
+    );
+    sequence.promote(new);
+    sequence.into_plan()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::Inventory;
+    use crate::playbook::Playbook;
+    use crate::render::Renderer;
+
+    fn desired() -> DesiredState {
+        let text = "all:\n  vars:\n    pg_version: 15\n    replication_password: x\n  children:\n    primary:\n      hosts:\n        db1: { ansible_host: 10.0.0.11 }\n    standby:\n      hosts:\n        db2: { ansible_host: 10.0.0.12 }\n";
+        let inventory = Inventory::parse(std::path::Path::new("inventory.yaml"), text, &|_| None)
+            .unwrap_or_else(|error| panic!("{error}"));
+        let playbook = Playbook::load(None).unwrap_or_else(|error| panic!("{error}"));
+        DesiredState::build(&inventory, &playbook, &Renderer::new(None))
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    #[test]
+    fn a_switchover_runs_its_steps_one_after_the_other() {
+        let plan = switchover(&desired(), "db1", "db2");
+        let text = anstream::adapter::strip_str(&crate::printer::plan_text(&plan)).to_string();
+        insta::assert_snapshot!(text);
+        let order: Vec<String> = plan.order.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            order,
+            [
+                "db1/checkpoint",
+                "db1/stop",
+                "db1/last checkpoint",
+                "db2/catch up",
+                "db2/promote"
+            ]
+        );
+        for (index, (node, dependencies)) in plan.dependencies.iter().enumerate() {
+            let expected: Vec<&NodeId> = plan.order[..index].last().into_iter().collect();
+            assert_eq!(dependencies.iter().collect::<Vec<_>>(), expected, "{node}");
+        }
+    }
+
+    #[test]
+    fn a_fenced_promotion_stops_the_old_primary_first() {
+        let plan = promotion(&desired(), "db2", Some("db1"));
+        let order: Vec<String> = plan.order.iter().map(ToString::to_string).collect();
+        assert_eq!(order, ["db1/fence", "db2/promote"]);
+        let unfenced = promotion(&desired(), "db2", None);
+        assert_eq!(unfenced.order.len(), 1);
+    }
+}
