@@ -37,15 +37,6 @@ pub struct ArchiveHost {
     pub is_archive_role: bool,
 }
 
-/// How a standby gets WAL: streamed from its upstream, or only from the archive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReplicationMode {
-    Streaming,
-    /// A warm standby that recovers only from the archive (the 8.3 pattern).
-    Archive,
-}
-
 impl WalArchive {
     /// Reads `wal_archive` (or the default local directory when it is unset).
     pub fn from_vars(
@@ -236,25 +227,6 @@ fn command_word(value: &str) -> String {
     quote(value).replace('%', "%%")
 }
 
-impl ReplicationMode {
-    pub fn from_vars(value: Option<&Value>) -> Result<ReplicationMode, String> {
-        match value.and_then(Value::as_str).unwrap_or("streaming") {
-            "streaming" => Ok(ReplicationMode::Streaming),
-            "archive" => Ok(ReplicationMode::Archive),
-            other => Err(format!(
-                "`replication_mode` must be `streaming` or `archive`, not `{other}`"
-            )),
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ReplicationMode::Streaming => "streaming",
-            ReplicationMode::Archive => "archive",
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,11 +328,6 @@ mod tests {
             let error = read(value.clone()).expect_err("a mistake");
             assert!(error.contains(expected), "{value}: {error}");
         }
-        assert!(ReplicationMode::from_vars(Some(&json!("warm"))).is_err());
-        assert_eq!(
-            ReplicationMode::from_vars(None),
-            Ok(ReplicationMode::Streaming)
-        );
     }
 
     /// What PostgreSQL does with a command before it runs it with `sh -c`.

@@ -3,14 +3,13 @@
 //! Pure: no IO beyond reading templates from disk when a template directory is given.
 
 use crate::actions::{DesiredStep, StepInput};
-use crate::archive::{ArchiveHost, ReplicationMode, WalArchive};
+use crate::archive::{ArchiveHost, WalArchive};
 use crate::dag::Dag;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::facts::FactsRequest;
-use crate::inventory::{Host, Inventory, Role};
+use crate::inventory::{Host, HostSettings, Inventory, ReplicationMode, Role};
 use crate::playbook::{Playbook, Step};
 use crate::render::Renderer;
-use crate::settings::HostSettings;
 use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::Value;
@@ -55,13 +54,7 @@ impl DesiredHost {
     /// What the facts script must look at so the plan can compare every step.
     pub fn facts_request(&self) -> FactsRequest {
         let mut request = FactsRequest {
-            pg_version_num: self.settings.pg_version.0,
-            os_user: self.settings.os_user.clone(),
-            bin_dir: self.settings.bin_dir.clone(),
-            data_dir: self.settings.data_dir.clone(),
-            socket_dir: self.settings.socket_dir.clone(),
-            port: self.settings.port,
-            replication_user: self.settings.replication_user.clone(),
+            settings: self.settings.clone(),
             files: Vec::new(),
             directories: Vec::new(),
         };
@@ -240,7 +233,7 @@ fn desired_host(
     renderer: &Renderer,
     host: &Host,
 ) -> Result<DesiredHost, Vec<Diagnostic>> {
-    let settings = HostSettings::from_host(inventory, host).map_err(|problem| vec![problem])?;
+    let settings = host.settings.clone();
     let context = template_context(inventory, host, &settings).map_err(|problem| vec![problem])?;
     let mut problems = Vec::new();
     let mut steps = IndexMap::new();
@@ -402,7 +395,7 @@ fn template_context(
     let archive =
         WalArchive::from_vars(host.vars.get("wal_archive"), local_directory, &archive_host)
             .map_err(problem)?;
-    let mode = ReplicationMode::from_vars(host.vars.get("replication_mode")).map_err(problem)?;
+    let mode = settings.replication_mode;
     if host.role == Role::Standby
         && mode == ReplicationMode::Archive
         && archive.restore_command().is_empty()
@@ -613,9 +606,7 @@ mod tests {
             .hosts
             .get(host)
             .unwrap_or_else(|| panic!("no host {host}"));
-        let settings =
-            HostSettings::from_host(&inventory, host).unwrap_or_else(|error| panic!("{error}"));
-        template_context(&inventory, host, &settings).unwrap_or_else(|error| panic!("{error}"))
+        template_context(&inventory, host, &host.settings).unwrap_or_else(|error| panic!("{error}"))
     }
 
     #[test]

@@ -24,7 +24,6 @@ pub mod render_out;
 pub mod scram;
 pub mod script;
 pub mod secret;
-pub mod settings;
 pub mod shell;
 pub mod status;
 pub mod transport;

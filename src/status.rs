@@ -11,12 +11,12 @@
 //! `pgconverge_version`, `hosts` in inventory order and `disagreements`, each
 //! with a `kind`, the `hosts` it concerns and a `message` to act on.
 
-use crate::archive::ReplicationMode;
 use crate::desired::{DesiredHost, DesiredState};
 use crate::diagnostic::Diagnostics;
 use crate::facts::GatheredFacts;
 use crate::facts::{Archiver, HostFacts, Lsn, ReplicationClient, ServerFacts};
 use crate::gather;
+use crate::inventory::ReplicationMode;
 use crate::inventory::Role;
 use crate::load::{OutputFormat, load};
 use crate::printer::Printer;

@@ -3,8 +3,8 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::facts::HostFacts;
+use crate::inventory::HostSettings;
 use crate::inventory::Role;
-use crate::settings::HostSettings;
 use indexmap::IndexMap;
 use serde_json::Value;
 

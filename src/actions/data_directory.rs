@@ -6,8 +6,8 @@
 use super::{Action, Change, Member, PlanContext, PlannedStep, RemoteOperation, StepInput};
 use crate::diagnostic::Diagnostic;
 use crate::facts::HostFacts;
+use crate::inventory::HostSettings;
 use crate::script::{HostScript, Script};
-use crate::settings::HostSettings;
 use indexmap::IndexMap;
 use serde::Serialize;
 

@@ -5,9 +5,9 @@
 use super::{Action, Change, PlanContext, PlannedStep, RemoteOperation, StepInput};
 use crate::diagnostic::Diagnostic;
 use crate::facts::FactsRequest;
+use crate::inventory::HostSettings;
 use crate::script::{HostScript, Script};
 use crate::secret::{REDACTED, Sensitive};
-use crate::settings::HostSettings;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};

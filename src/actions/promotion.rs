@@ -5,8 +5,8 @@
 
 use super::RemoteOperation;
 use crate::facts::Lsn;
+use crate::inventory::HostSettings;
 use crate::script::{HostScript, Script};
-use crate::settings::HostSettings;
 use serde::Serialize;
 
 /// How long a promoted server may take to accept writes, and a standby to replay

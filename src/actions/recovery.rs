@@ -5,8 +5,8 @@ use super::file::DesiredFile;
 use super::{Action, Change, PlanContext, PlannedStep, RemoteOperation, StepInput};
 use crate::diagnostic::Diagnostic;
 use crate::facts::FactsRequest;
+use crate::inventory::HostSettings;
 use crate::script::{HostScript, Script};
-use crate::settings::HostSettings;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -4,10 +4,10 @@
 
 use super::{Action, Change, PlanContext, PlannedStep, RemoteOperation, StepInput};
 use crate::diagnostic::Diagnostic;
+use crate::inventory::HostSettings;
 use crate::scram;
 use crate::script::{HostScript, Script};
 use crate::secret::{REDACTED, Sensitive};
-use crate::settings::HostSettings;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -8,9 +8,9 @@ use super::managed_block;
 use super::{Action, Change, PlanContext, PlannedStep, RemoteOperation, StepInput};
 use crate::diagnostic::Diagnostic;
 use crate::facts::FactsRequest;
+use crate::inventory::HostSettings;
 use crate::script::{HostScript, Script};
 use crate::secret::Sensitive;
-use crate::settings::HostSettings;
 use serde::Serialize;
 
 /// The host key of a host's sshd, which the others record in their known_hosts.

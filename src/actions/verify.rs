@@ -4,8 +4,8 @@
 
 use super::{Action, PlanContext, PlannedStep, RemoteOperation, StepInput};
 use crate::diagnostic::Diagnostic;
+use crate::inventory::HostSettings;
 use crate::script::{HostScript, Script};
-use crate::settings::HostSettings;
 use serde::Serialize;
 use serde_json::Value;
 

@@ -306,8 +306,8 @@ fn failure_text(host: &str, output: &ScriptOutput) -> String {
 mod tests {
     use super::*;
     use crate::actions::file::{ConfigCheck, WriteFile};
+    use crate::inventory::HostSettings;
     use crate::secret::Sensitive;
-    use crate::settings::HostSettings;
 
     #[test]
     fn rejected_setting_gets_the_line_that_sets_it() {

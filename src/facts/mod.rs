@@ -5,6 +5,7 @@ pub mod fingerprint;
 pub mod parse;
 pub mod script;
 
+use crate::inventory::HostSettings;
 use crate::secret::Sensitive;
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -13,13 +14,8 @@ use serde::Serialize;
 /// host's desired state, so the script reports exactly what the plan compares.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FactsRequest {
-    pub pg_version_num: u32,
-    pub os_user: String,
-    pub bin_dir: String,
-    pub data_dir: String,
-    pub socket_dir: String,
-    pub port: u16,
-    pub replication_user: String,
+    /// The host's settings: how to reach PostgreSQL, which role to look at.
+    pub settings: HostSettings,
     /// Files whose content and attributes the plan compares, in step order.
     pub files: Vec<String>,
     /// Directories whose existence and attributes the plan compares.

@@ -233,16 +233,16 @@ fn wal_receiver(status: &str, host_or_conninfo: &str, port: &str) -> WalReceiver
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inventory::HostSettings;
 
     fn request() -> FactsRequest {
         FactsRequest {
-            pg_version_num: 1500,
-            os_user: "postgres".into(),
-            bin_dir: "/bin".into(),
-            data_dir: "/data".into(),
-            socket_dir: "/run/postgresql".into(),
-            port: 5432,
-            replication_user: "replicator".into(),
+            settings: HostSettings {
+                bin_dir: "/bin".into(),
+                data_dir: "/data".into(),
+                socket_dir: "/run/postgresql".into(),
+                ..HostSettings::example()
+            },
             files: vec!["/etc/pg.conf".into(), "/etc/missing.conf".into()],
             directories: vec!["/srv/wal".into()],
         }

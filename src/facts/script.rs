@@ -17,7 +17,7 @@ fn prelude(os_user: &str) -> String {
 
 /// Builds the facts script for one host.
 pub fn build(request: &FactsRequest) -> String {
-    let mut script = prelude(&request.os_user);
+    let mut script = prelude(&request.settings.os_user);
     script.push_str(
         r#"emit() { printf '%s %s\n' "$1" "$(printf '%s' "$2" | base64 -w0)"; }
 emit_path() {
@@ -29,7 +29,7 @@ emit_file() {
 "#,
     );
     script.push_str("emit os_user \"$(getent passwd \"$PG_OS_USER\" | cut -d: -f6)\"\n");
-    let bin_dir = quote(&request.bin_dir);
+    let bin_dir = quote(&request.settings.bin_dir);
     script.push_str(&format!(
         "if [ -x {bin_dir}/postgres ]; then emit postgres_installed yes; fi\n"
     ));
@@ -49,8 +49,8 @@ emit_file() {
 }
 
 fn data_directory_section(request: &FactsRequest) -> String {
-    let data_dir = quote(&request.data_dir);
-    let bin_dir = quote(&request.bin_dir);
+    let data_dir = quote(&request.settings.data_dir);
+    let bin_dir = quote(&request.settings.bin_dir);
     format!(
         r#"DATA={data_dir}
 if [ -f "$DATA/PG_VERSION" ]; then
@@ -97,8 +97,8 @@ impl WalFunctions {
 }
 
 fn server_section(request: &FactsRequest) -> String {
-    let wal = WalFunctions::for_version(request.pg_version_num);
-    let wal_receiver_query = if request.pg_version_num >= 1100 {
+    let wal = WalFunctions::for_version(request.settings.pg_version.0);
+    let wal_receiver_query = if request.settings.pg_version.0 >= 1100 {
         "select status, coalesce(sender_host, ''), coalesce(sender_port::text, ''), coalesce(received_tli::text, '') from pg_stat_wal_receiver;"
     } else {
         // Before 11 the receiver reports only its connection string; `parse` reads host and port from it.
@@ -123,24 +123,24 @@ coalesce({diff}(case when pg_is_in_recovery() then {replay} else {current} end, 
         diff = wal.diff,
         current = wal.current,
         replay = wal.replay,
-        replay_column = if request.pg_version_num >= 1000 {
+        replay_column = if request.settings.pg_version.0 >= 1000 {
             "replay_lsn"
         } else {
             "replay_location"
         },
     );
-    let pending_restart = if request.pg_version_num >= 905 {
+    let pending_restart = if request.settings.pg_version.0 >= 905 {
         "pending_restart"
     } else {
         "false"
     };
     // pg_rewind may run as a non-superuser from 11 when it may read the source's files.
-    let rewind_grant = if request.pg_version_num >= 1100 {
+    let rewind_grant = if request.settings.pg_version.0 >= 1100 {
         "has_function_privilege(rolname, 'pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)', 'execute')"
     } else {
         "false"
     };
-    let archiver_query = if request.pg_version_num >= 904 {
+    let archiver_query = if request.settings.pg_version.0 >= 904 {
         "select archived_count, coalesce(last_archived_wal, ''), coalesce(extract(epoch from last_archived_time)::bigint::text, ''), \
 failed_count, coalesce(last_failed_wal, ''), coalesce(extract(epoch from last_failed_time)::bigint::text, '') from pg_stat_archiver;"
     } else {
@@ -166,25 +166,23 @@ select datname from pg_database where datname not in ('postgres', 'template0', '
 PGCONVERGE_SQL
 ); then emit server "$SQL_OUT"; else emit server_error "$SQL_OUT"; fi
 "#,
-        socket = quote(&request.socket_dir),
-        port = request.port,
-        role = quote(&request.replication_user),
+        socket = quote(&request.settings.socket_dir),
+        port = request.settings.port,
+        role = quote(&request.settings.replication_user),
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inventory::HostSettings;
 
     fn request() -> FactsRequest {
         FactsRequest {
-            pg_version_num: 1500,
-            os_user: "postgres".into(),
-            bin_dir: "/usr/lib/postgresql/15/bin".into(),
-            data_dir: "/var/lib/postgresql/15/main".into(),
-            socket_dir: "/var/run/postgresql".into(),
-            port: 5432,
-            replication_user: "repl'icator".into(),
+            settings: HostSettings {
+                replication_user: "repl'icator".into(),
+                ..HostSettings::example()
+            },
             files: vec![
                 "/etc/postgresql/15/main/postgresql.conf".into(),
                 "/tmp/with space".into(),
@@ -218,7 +216,7 @@ mod tests {
     #[test]
     fn old_servers_get_queries_they_understand() {
         let mut old = request();
-        old.pg_version_num = 906;
+        old.settings.pg_version = crate::versions::PgVersion(906);
         let script = build(&old);
         assert!(script.contains("coalesce(conninfo, '')"));
         assert!(!script.contains("sender_host"));

@@ -10,7 +10,7 @@ use super::resolve::{HostResolver, Renderer, ResolvedHost};
 use super::roles::{self, Assigned, RoleFacts};
 use super::validate::{self, Server};
 use super::yaml::{self, Position};
-use super::{Host, Inventory, Role};
+use super::{Host, HostSettings, Inventory, Role};
 use crate::diagnostic::{Diagnostic, Diagnostics, Location};
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
@@ -52,7 +52,7 @@ pub fn build(
     validate::check_variable_names(&layout, path, &documented, &mut problems);
     let renderer = Renderer::new(env);
     let cluster = Cluster::resolve(path, &layout, &defaults, &renderer, &mut problems);
-    cluster.check(path, &layout, &mut problems);
+    let settings = cluster.check(path, &layout, &mut problems);
     if !problems.is_empty() {
         // A message may quote a value that came from a secret (`pg_port:
         // "{{ replication_password }}"`): no secret leaves the inventory in an error.
@@ -63,7 +63,7 @@ pub fn build(
         }
         return Err(diagnostics);
     }
-    Ok(cluster.into_inventory(path))
+    Ok(cluster.into_inventory(path, settings))
 }
 
 /// Every host's rendered variables, role and upstream.
@@ -136,10 +136,20 @@ impl<'doc> Cluster<'doc> {
         }
     }
 
-    /// The rules on rendered values, for each host and each replication link.
-    fn check(&self, path: &Path, layout: &Layout, problems: &mut Problems) {
+    /// The rules on rendered values, for each host and each replication link,
+    /// and every host's typed settings.
+    fn check(
+        &self,
+        path: &Path,
+        layout: &Layout,
+        problems: &mut Problems,
+    ) -> IndexMap<String, HostSettings> {
+        let mut settings = IndexMap::new();
         for (host, resolved) in &self.hosts {
             validate::check_host(host, resolved, problems);
+            if let Some(read) = super::settings::read(host, resolved, problems) {
+                settings.insert(host.clone(), read);
+            }
         }
         for (standby, upstream) in &self.upstreams {
             let (Some(standby_vars), Some(upstream_vars)) =
@@ -163,15 +173,22 @@ impl<'doc> Cluster<'doc> {
         let standby_count = count_standbys(&self.roles);
         let all_at = group_location(path, layout, ALL);
         validate::check_replication_password(&self.hosts, standby_count, all_at, problems);
+        settings
     }
 
-    fn into_inventory(self, path: &Path) -> Inventory {
+    fn into_inventory(
+        self,
+        path: &Path,
+        mut settings: IndexMap<String, HostSettings>,
+    ) -> Inventory {
         let sensitive_vars = sensitive_vars(&self.hosts);
         let mut hosts = IndexMap::new();
         for (name, resolved) in self.hosts {
             // Without problems every host has a role; a host without one would
             // have been reported, so skipping it here cannot hide anything.
-            let Some(assigned) = self.roles.get(&name) else {
+            let (Some(assigned), Some(settings)) =
+                (self.roles.get(&name), settings.shift_remove(&name))
+            else {
                 continue;
             };
             let vars: IndexMap<String, Value> = resolved
@@ -192,6 +209,7 @@ impl<'doc> Cluster<'doc> {
                 role: assigned.role,
                 upstream: self.upstreams.get(&name).cloned(),
                 name: name.clone(),
+                settings,
                 vars,
             };
             hosts.insert(name, host);

@@ -18,12 +18,15 @@ mod merge;
 mod report;
 mod resolve;
 mod roles;
+pub mod settings;
 mod suggest;
 mod validate;
 mod yaml;
 
 #[cfg(test)]
 mod tests;
+
+pub use settings::{HostSettings, ReplicationMode};
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use indexmap::IndexMap;
@@ -57,6 +60,8 @@ pub struct Host {
     pub role: Role,
     /// For a standby: the host it replicates from (`upstream`, else the primary).
     pub upstream: Option<String>,
+    /// The typed settings pgconverge acts on, read from the variables.
+    pub settings: HostSettings,
     /// All resolved variables, including the documented defaults, in a stable order.
     pub vars: IndexMap<String, Value>,
 }

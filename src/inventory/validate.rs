@@ -41,13 +41,9 @@ pub fn whole_number(value: &Value) -> Option<i64> {
 /// Every check on one host's own values.
 pub fn check_host(host: &str, resolved: &ResolvedHost, problems: &mut Problems) {
     let vars = &resolved.vars;
-    for name in ["ansible_port", "pg_port"] {
-        if let Some(port) = vars.get(name) {
-            check_port(host, name, port, problems);
-        }
-    }
-    if let Some(version) = vars.get("pg_version") {
-        check_pg_version(host, version, problems);
+    // `pg_port` and `pg_version` are read, and checked, with the host's settings.
+    if let Some(port) = vars.get("ansible_port") {
+        check_port(host, "ansible_port", port, problems);
     }
     let counts = HOT_STANDBY_SETTINGS
         .iter()
@@ -84,20 +80,6 @@ fn check_port(host: &str, name: &str, port: &Resolved, problems: &mut Problems) 
     }
     let after = format!(" must be an integer from 1 to 65535, not {}", port.value);
     problems.add_for_host(port.location.clone(), host, format!("`{name}` of "), after);
-}
-
-fn check_pg_version(host: &str, version: &Resolved, problems: &mut Problems) {
-    // Before 10, PostgreSQL named major versions with two numbers (8.3 ... 9.6);
-    // `PgVersion` is the one reader of versions, so validation and rendering agree.
-    let supported =
-        crate::versions::PgVersion::parse(&version.value).is_some_and(|parsed| parsed.0 >= 803);
-    if !supported {
-        let after = format!(
-            " must be a PostgreSQL major version (8.3 to 9.6 written with two numbers, or 10 and up), not {}",
-            version.value
-        );
-        problems.add_for_host(version.location.clone(), host, "`pg_version` of ", after);
-    }
 }
 
 fn check_count(host: &str, name: &str, count: &Resolved, problems: &mut Problems) {
@@ -323,7 +305,10 @@ mod tests {
     fn check(variables: &str, expected: &[&str]) {
         let document = yaml::parse(variables).expect("the test YAML parses");
         let mut problems = Problems::default();
-        check_host("db1", &host_from(&document), &mut problems);
+        let host = host_from(&document);
+        check_host("db1", &host, &mut problems);
+        // The host's settings (`pg_port`, `pg_version`) are checked as they are read.
+        super::super::settings::read("db1", &host, &mut problems);
         assert_eq!(problems_text(problems), expected);
     }
 
@@ -369,6 +354,17 @@ sensitive_vars: []
         ] {
             check(&format!("pg_version: {version}\n"), &[&expected(shown)]);
         }
+    }
+
+    #[test]
+    fn settings_pgconverge_acts_on_are_reported_where_they_are_written() {
+        check(
+            "pg_data_dir: [a]\nreplication_mode: warm\n",
+            &[
+                "inventory.yml:1:14: `pg_data_dir` of host `db1` must be text, not [\"a\"]",
+                "inventory.yml:2:19: `replication_mode` of host `db1` must be `streaming` or `archive`, not \"warm\"",
+            ],
+        );
     }
 
     #[test]

@@ -413,7 +413,7 @@ fn every_operation_has_scripts_that_pass_shellcheck() {
         }
     }
     // What promote and switchover run, which no playbook step plans.
-    let server = crate::settings::HostSettings::example();
+    let server = crate::inventory::HostSettings::example();
     for operation in crate::actions::promotion::examples(&server) {
         seen.insert(operation.name());
         for host_script in operation.scripts().unwrap_or_default() {

@@ -40,7 +40,7 @@ impl Script {
     pub fn for_server(
         name: &'static str,
         body: &'static str,
-        settings: &crate::settings::HostSettings,
+        settings: &crate::inventory::HostSettings,
     ) -> Script {
         Script::new(name, body, &settings.os_user)
             .text("PG_OS_GROUP", &settings.os_group)

@@ -1,0 +1,225 @@
+//! A host's typed settings: the paths, commands, names and version pgconverge
+//! itself acts on, read once from the host's resolved variables, with each problem
+//! reported where the value is written.
+
+use super::report::Problems;
+use super::resolve::{Resolved, ResolvedHost};
+use crate::secret::Sensitive;
+use crate::versions::PgVersion;
+use serde::Serialize;
+use serde_json::Value;
+
+/// How a standby gets WAL: streamed from its upstream, or only from the archive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplicationMode {
+    #[default]
+    Streaming,
+    /// A warm standby that recovers only from the archive (the 8.3 pattern).
+    Archive,
+}
+
+impl ReplicationMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReplicationMode::Streaming => "streaming",
+            ReplicationMode::Archive => "archive",
+        }
+    }
+}
+
+/// The settings of one host that pgconverge itself acts on (paths, commands, names).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HostSettings {
+    pub pg_version: PgVersion,
+    pub port: u16,
+    pub config_dir: String,
+    pub data_dir: String,
+    pub bin_dir: String,
+    pub socket_dir: String,
+    pub home_dir: String,
+    pub os_user: String,
+    pub os_group: String,
+    pub init_command: String,
+    pub start_command: String,
+    pub stop_command: String,
+    pub restart_command: String,
+    pub reload_command: String,
+    pub replication_user: String,
+    pub replication_password: Option<Sensitive<String>>,
+    /// The address other nodes use to stream from this one.
+    pub replication_host: String,
+    /// Whether a standby streams or recovers from the archive only.
+    pub replication_mode: ReplicationMode,
+}
+
+/// Reads one host's settings, reporting each value that cannot be one; `None` when
+/// any is missing or wrong (or failed to render, which was reported already).
+pub fn read(host: &str, resolved: &ResolvedHost, problems: &mut Problems) -> Option<HostSettings> {
+    let mut reader = Reader {
+        host,
+        resolved,
+        problems,
+        complete: true,
+    };
+    let settings = HostSettings {
+        pg_version: reader.pg_version(),
+        port: reader.port(),
+        config_dir: reader.text("pg_config_dir"),
+        data_dir: reader.text("pg_data_dir"),
+        bin_dir: reader.text("pg_bin_dir"),
+        socket_dir: reader.text("pg_socket_dir"),
+        home_dir: reader.text("pg_home_dir"),
+        os_user: reader.text("pg_os_user"),
+        os_group: reader.text("pg_os_group"),
+        init_command: reader.text("pg_init_command"),
+        start_command: reader.text("pg_start_command"),
+        stop_command: reader.text("pg_stop_command"),
+        restart_command: reader.text("pg_restart_command"),
+        reload_command: reader.text("pg_reload_command"),
+        replication_user: reader.text("replication_user"),
+        replication_password: reader.password(),
+        replication_host: reader.text("replication_host"),
+        replication_mode: reader.mode(),
+    };
+    reader.complete.then_some(settings)
+}
+
+struct Reader<'a, 'doc> {
+    host: &'a str,
+    resolved: &'a ResolvedHost<'doc>,
+    problems: &'a mut Problems,
+    complete: bool,
+}
+
+impl Reader<'_, '_> {
+    /// The variable, or `None` (reported unless its rendering failed) when absent.
+    fn get(&mut self, name: &str) -> Option<&Resolved<'_>> {
+        if self.resolved.failed.contains(name) {
+            self.complete = false;
+            return None;
+        }
+        let found = self.resolved.vars.get(name);
+        if found.is_none() {
+            // Every one of these has a documented default, so this is a bug of
+            // the defaults, not of the user's file.
+            self.complete = false;
+        }
+        found
+    }
+
+    fn refuse(&mut self, name: &str, after: String) {
+        if let Some(found) = self.resolved.vars.get(name) {
+            let location = found.location.clone();
+            self.problems
+                .add_for_host(location, self.host, format!("`{name}` of "), after);
+        }
+        self.complete = false;
+    }
+
+    fn text(&mut self, name: &str) -> String {
+        let value = match self.get(name) {
+            Some(found) => found.value.clone(),
+            None => return String::new(),
+        };
+        match value {
+            Value::String(text) => text,
+            Value::Number(number) => number.to_string(),
+            other => {
+                self.refuse(name, format!(" must be text, not {other}"));
+                String::new()
+            }
+        }
+    }
+
+    fn port(&mut self) -> u16 {
+        let value = match self.get("pg_port") {
+            Some(found) => found.value.clone(),
+            None => return 0,
+        };
+        match super::validate::whole_number(&value).and_then(|number| u16::try_from(number).ok()) {
+            Some(port) if port > 0 => port,
+            _ => {
+                let after = format!(" must be an integer from 1 to 65535, not {value}");
+                self.refuse("pg_port", after);
+                0
+            }
+        }
+    }
+
+    fn pg_version(&mut self) -> PgVersion {
+        let value = match self.get("pg_version") {
+            Some(found) => found.value.clone(),
+            None => return PgVersion(0),
+        };
+        // Before 10, PostgreSQL named major versions with two numbers (8.3 ... 9.6);
+        // `PgVersion` is the one reader of versions, so validation and rendering agree.
+        match PgVersion::parse(&value) {
+            Some(version) if version.0 >= 803 => version,
+            _ => {
+                let after = format!(
+                    " must be a PostgreSQL major version (8.3 to 9.6 written with two numbers, or 10 and up), not {value}"
+                );
+                self.refuse("pg_version", after);
+                PgVersion(0)
+            }
+        }
+    }
+
+    fn password(&mut self) -> Option<Sensitive<String>> {
+        if self.resolved.failed.contains("replication_password") {
+            self.complete = false;
+            return None;
+        }
+        match self.resolved.vars.get("replication_password") {
+            Some(Resolved {
+                value: Value::String(password),
+                ..
+            }) => Some(Sensitive::new(password.clone())),
+            // Its presence and shape are checked with the cluster's other rules.
+            _ => None,
+        }
+    }
+
+    fn mode(&mut self) -> ReplicationMode {
+        let Some(found) = self.resolved.vars.get("replication_mode") else {
+            return ReplicationMode::Streaming;
+        };
+        match found.value.as_str() {
+            Some("streaming") => ReplicationMode::Streaming,
+            Some("archive") => ReplicationMode::Archive,
+            _ => {
+                let after = format!(" must be `streaming` or `archive`, not {}", found.value);
+                self.refuse("replication_mode", after);
+                ReplicationMode::Streaming
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+impl HostSettings {
+    /// The settings of a Debian PostgreSQL 15 host, for unit tests.
+    pub fn example() -> HostSettings {
+        HostSettings {
+            pg_version: PgVersion(1500),
+            port: 5432,
+            config_dir: "/etc/postgresql/15/main".into(),
+            data_dir: "/var/lib/postgresql/15/main".into(),
+            bin_dir: "/usr/lib/postgresql/15/bin".into(),
+            socket_dir: "/var/run/postgresql".into(),
+            home_dir: "/var/lib/postgresql".into(),
+            os_user: "postgres".into(),
+            os_group: "postgres".into(),
+            init_command: "pg_createcluster 15 main".into(),
+            start_command: "pg_ctlcluster 15 main start".into(),
+            stop_command: "pg_ctlcluster 15 main stop -m fast".into(),
+            restart_command: "pg_ctlcluster 15 main restart -m fast".into(),
+            reload_command: "pg_ctlcluster 15 main reload".into(),
+            replication_user: "replicator".into(),
+            replication_password: None,
+            replication_host: "10.0.0.11".into(),
+            replication_mode: ReplicationMode::Streaming,
+        }
+    }
+}
