@@ -449,12 +449,28 @@ fn template_context(
             .and_then(|upstream| inventory.hosts.get(upstream))
             .map(|upstream| primary_conninfo(host, upstream, settings))
             .unwrap_or_default();
+        map.insert("primary_conninfo".into(), Value::from(conninfo));
         map.insert(
-            "primary_conninfo".into(),
-            Value::from(conninfo.replace('\'', "''")),
+            "pg_standby_command".into(),
+            Value::from(pg_standby_command(settings, local_directory, standby_count)),
         );
     }
     Ok(context)
+}
+
+/// The `restore_command` of a warm standby before 9.0: `pg_standby` waits for each
+/// segment in the shared archive; creating the trigger file promotes. With one
+/// standby it may also remove what it no longer needs (`%r`); with several reading
+/// one archive, that would remove what the others need.
+fn pg_standby_command(settings: &HostSettings, archive: &str, standby_count: usize) -> String {
+    let word = |text: &str| crate::shell::quote(text).replace('%', "%%");
+    format!(
+        "{} -t {} {} %f %p{}",
+        word(&format!("{}/pg_standby", settings.bin_dir)),
+        word(&format!("{}/promote.trigger", settings.data_dir)),
+        word(archive),
+        if standby_count == 1 { " %r" } else { "" }
+    )
 }
 
 /// The connection string a standby streams with. It names a passfile rather than

@@ -3,6 +3,7 @@
 //! The pipeline, and the module for each stage, is described in `ARCHITECTURE.md`.
 
 pub mod actions;
+pub mod address;
 pub mod apply;
 pub mod archive;
 pub mod conninfo;

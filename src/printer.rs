@@ -39,7 +39,7 @@ impl Printer {
     }
 
     pub fn error(&self, message: &str) {
-        self.err(&format!("{RED}error{RED:#}: {message}"));
+        self.err(&format!("{RED}error{RED:#}: {}", shown_lines(message)));
     }
 
     pub fn plan(&self, plan: &Plan) {
@@ -98,9 +98,10 @@ impl Printer {
             skipped.len()
         ));
         for (node, reason) in failed {
+            let reason: Vec<String> = reason.lines().map(shown).collect();
             self.out(&format!(
                 "  {RED}failed{RED:#} {node}: {}",
-                reason.replace('\n', "\n      ")
+                reason.join("\n      ")
             ));
         }
         for host in &plan.hosts {
@@ -136,7 +137,7 @@ impl Printer {
 
 impl Progress for Printer {
     fn step_started(&self, node: &NodeId, summary: &str) {
-        self.err(&format!("{DIM}{node}{DIM:#}: {summary}"));
+        self.err(&format!("{DIM}{node}{DIM:#}: {}", shown(summary)));
     }
 
     fn step_finished(&self, node: &NodeId, outcome: &Outcome) {
@@ -149,10 +150,14 @@ impl Progress for Printer {
             Outcome::Verified(report) => {
                 self.err(&format!("{GREEN}ok{GREEN:#} {node}: {}", one_line(report)))
             }
-            Outcome::Failed(reason) => self.err(&format!("{RED}failed{RED:#} {node}: {reason}")),
-            Outcome::Skipped(reason) => {
-                self.err(&format!("{YELLOW}skipped{YELLOW:#} {node}: {reason}"))
-            }
+            Outcome::Failed(reason) => self.err(&format!(
+                "{RED}failed{RED:#} {node}: {}",
+                shown_lines(reason)
+            )),
+            Outcome::Skipped(reason) => self.err(&format!(
+                "{YELLOW}skipped{YELLOW:#} {node}: {}",
+                shown_lines(reason)
+            )),
         }
     }
 }
@@ -181,10 +186,11 @@ fn host_plan(host: &HostPlan, lines: &mut Vec<String>) {
     };
     lines.push(format!(
         "{BOLD}{}{BOLD:#} ({}, {role})",
-        host.name, host.address
+        shown(&host.name),
+        shown(&host.address)
     ));
     if let Some(error) = &host.error {
-        lines.push(format!("  {RED}unreachable{RED:#}: {error}"));
+        lines.push(format!("  {RED}unreachable{RED:#}: {}", one_line(error)));
         return;
     }
     let width = host
@@ -210,15 +216,15 @@ fn step_lines(step: &PlannedStep, width: usize, lines: &mut Vec<String>) {
     let mut line = format!(
         "  {style}{:>3} {:<width$}{style:#}  {}",
         step.change.symbol(),
-        step.id,
-        step.summary
+        shown(&step.id),
+        shown(&step.summary)
     );
     if step.destructive {
         line.push_str(&format!(" {RED}[destructive]{RED:#}"));
     }
     lines.push(line);
     if let Some(reason) = &step.refused {
-        lines.push(format!("        {RED}refused{RED:#}: {reason}"));
+        lines.push(format!("        {RED}refused{RED:#}: {}", shown(reason)));
     }
     for diff_line in step.diff.iter().flat_map(|diff| diff.lines()) {
         let style = match diff_line.chars().next() {
@@ -227,7 +233,7 @@ fn step_lines(step: &PlannedStep, width: usize, lines: &mut Vec<String>) {
             Some('@') => CYAN,
             _ => Style::new(),
         };
-        lines.push(format!("        {style}{diff_line}{style:#}"));
+        lines.push(format!("        {style}{}{style:#}", shown(diff_line)));
     }
 }
 
@@ -235,8 +241,32 @@ fn one_line(text: &str) -> String {
     text.lines()
         .map(str::trim)
         .filter(|line| !line.is_empty())
+        .map(shown)
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// Text of several lines, each shown safely, the lines kept.
+fn shown_lines(text: &str) -> String {
+    text.lines().map(shown).collect::<Vec<_>>().join("\n")
+}
+
+/// A value as a reviewer must see it: a line break, a carriage return or any other
+/// control character (an escape sequence that moves the cursor, say) is shown
+/// escaped, so nothing a host or an inventory holds can pass for a line of the
+/// plan. Tabs stay.
+pub fn shown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\t' => out.push(c),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The closing line of a plan, like `terraform plan`'s.
@@ -267,4 +297,17 @@ pub fn summary_line(summary: &Summary) -> String {
     }
     line.push('.');
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_in_values_are_shown_escaped() {
+        assert_eq!(shown("plain text\twith a tab"), "plain text\twith a tab");
+        assert_eq!(shown("a\nb = 1"), "a\\nb = 1");
+        assert_eq!(shown("\u{1b}[2Kfake"), "\\u{1b}[2Kfake");
+        assert_eq!(shown("x\ry"), "x\\ry");
+    }
 }

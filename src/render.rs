@@ -46,8 +46,19 @@ impl Renderer {
             Err(error) => panic!("the template syntax settings are invalid: {error}"),
         }
         environment.add_filter("pgconf_value", pgconf_value);
+        environment.add_filter("one_line", one_line);
+        environment.add_filter("hba_field", hba_field);
         environment.add_filter("hba_address", hba_address);
         environment.add_filter("pgpass_field", pgpass_field);
+        // A template marks nothing safe itself: what reaches a file goes through a
+        // filter made for that file, or is a plain word (see `write_value`).
+        environment.remove_filter("safe");
+        environment.set_formatter(write_value);
+        // Turned on so that macros return safe text (their own output was checked
+        // as it was written); the formatter above does all the writing.
+        environment.set_auto_escape_callback(|_| {
+            minijinja::AutoEscape::Custom(std::borrow::Cow::Borrowed("pgconverge"))
+        });
         match directory {
             Some(directory) => environment.set_loader(minijinja::path_loader(directory)),
             None => {
@@ -95,31 +106,129 @@ impl Renderer {
     }
 }
 
+/// What `{{ ... }}` writes: a filter's output (marked safe), a number or a boolean,
+/// or a plain word (letters, digits and `_ . / : -`), which means the same in every
+/// file pgconverge writes. Any other string is refused, naming the filters, so no
+/// value reaches a file without the quoting of the place it lands.
+fn write_value(
+    out: &mut minijinja::Output,
+    _state: &mut minijinja::State,
+    value: &Value,
+) -> Result<(), Error> {
+    let plain = |text: &str| {
+        text.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:-".contains(c))
+    };
+    let allowed = value.is_safe()
+        || value.is_number()
+        || value.kind() == minijinja::value::ValueKind::Bool
+        || value.as_str().is_some_and(plain);
+    if !allowed {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "the value {} is written without quoting: pass it through the filter for where it lands (pgconf_value, hba_field, hba_address, pgpass_field, one_line)",
+                shown(value)
+            ),
+        ));
+    }
+    write!(out, "{value}").map_err(Error::from)
+}
+
+/// A value for an error message: quoted, with control characters escaped.
+fn shown(value: &Value) -> String {
+    format!("{:?}", value.to_string())
+}
+
+/// A line break or NUL cannot be carried by any line-based file pgconverge writes.
+fn refuse_line_breaks(what: &str, text: &str) -> Result<(), Error> {
+    if text.contains(['\n', '\r', '\0']) {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("{what} {text:?} holds a line break or NUL, which the file cannot carry"),
+        ));
+    }
+    Ok(())
+}
+
 /// Writes a value the way `postgresql.conf` wants it: numbers and booleans bare,
-/// everything else single-quoted with quotes doubled.
-fn pgconf_value(value: Value) -> String {
+/// everything else single-quoted, with `'` doubled and `\` escaped (PostgreSQL
+/// reads backslash escapes inside quoted values); a line break is refused.
+fn pgconf_value(value: Value) -> Result<Value, Error> {
     if value.is_number() {
-        return value.to_string();
+        return Ok(Value::from_safe_string(value.to_string()));
     }
     if value.kind() == minijinja::value::ValueKind::Bool {
-        return if value.is_true() { "on" } else { "off" }.to_string();
+        let word = if value.is_true() { "on" } else { "off" };
+        return Ok(Value::from_safe_string(word.to_string()));
     }
-    format!("'{}'", value.to_string().replace('\'', "''"))
+    let text = value.to_string();
+    refuse_line_breaks("the postgresql.conf value", &text)?;
+    Ok(Value::from_safe_string(format!(
+        "'{}'",
+        text.replace('\\', "\\\\").replace('\'', "''")
+    )))
+}
+
+/// Text that stays on its line: inside a `#` comment, or a whole line the user
+/// gives (`pg_hba_extra`); a line break, which would start another, is refused.
+fn one_line(value: Value) -> Result<Value, Error> {
+    let text = value.to_string();
+    refuse_line_breaks("the text", &text)?;
+    Ok(Value::from_safe_string(text))
+}
+
+/// Words `pg_hba.conf` reads as keywords in the database and user columns, and the
+/// first characters that give a name another meaning.
+const HBA_KEYWORDS: [&str; 5] = ["all", "sameuser", "samerole", "samegroup", "replication"];
+
+/// A database or user name as one `pg_hba.conf` token: bare when that means the
+/// name itself, else double-quoted with `"` doubled (so `all`, `+group`, `@file`,
+/// a name with spaces, `,` or `#` are taken literally); a line break is refused.
+fn hba_field(value: Value) -> Result<Value, Error> {
+    let text = value.to_string();
+    refuse_line_breaks("the pg_hba.conf name", &text)?;
+    let bare = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        && !HBA_KEYWORDS.contains(&text.as_str())
+        && !text.starts_with(['-', '.']);
+    if bare {
+        return Ok(Value::from_safe_string(text));
+    }
+    Ok(Value::from_safe_string(format!(
+        "\"{}\"",
+        text.replace('"', "\"\"")
+    )))
 }
 
 /// Turns a host address into a `pg_hba.conf` address: an IP gets its single-host
-/// mask, a host name is left as it is (PostgreSQL resolves it).
-fn hba_address(address: String) -> String {
-    match address.parse::<std::net::IpAddr>() {
+/// mask, a host name is left as it is (PostgreSQL resolves it). Anything else (a
+/// name with spaces, quotes or a keyword's meaning) is refused: validation only
+/// lets addresses and host names through.
+fn hba_address(address: String) -> Result<Value, Error> {
+    let text = match address.parse::<std::net::IpAddr>() {
         Ok(std::net::IpAddr::V4(_)) => format!("{address}/32"),
         Ok(std::net::IpAddr::V6(_)) => format!("{address}/128"),
-        Err(_) => address,
-    }
+        Err(_) if crate::address::is_host_name(&address) => address,
+        Err(_) => {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("{address:?} is neither an IP address nor a host name"),
+            ));
+        }
+    };
+    Ok(Value::from_safe_string(text))
 }
 
-/// Escapes a field of a `.pgpass` line, where `:` and `\` are special.
-fn pgpass_field(field: String) -> String {
-    field.replace('\\', "\\\\").replace(':', "\\:")
+/// Escapes a field of a `.pgpass` line, where `:` and `\` are special; a line
+/// break is refused.
+fn pgpass_field(field: String) -> Result<Value, Error> {
+    refuse_line_breaks("the .pgpass field", &field)?;
+    Ok(Value::from_safe_string(
+        field.replace('\\', "\\\\").replace(':', "\\:"),
+    ))
 }
 
 #[cfg(test)]
@@ -127,24 +236,95 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// What a filter writes, or `refused` when it refuses the value.
+    fn written(result: Result<Value, Error>) -> String {
+        match result {
+            Ok(value) => {
+                assert!(value.is_safe(), "a filter's output must be marked safe");
+                value.to_string()
+            }
+            Err(_) => "refused".to_string(),
+        }
+    }
+
     #[test]
     fn config_values_are_quoted_as_postgresql_reads_them() {
-        assert_eq!(pgconf_value(Value::from(64)), "64");
-        assert_eq!(pgconf_value(Value::from(true)), "on");
-        assert_eq!(pgconf_value(Value::from("128MB")), "'128MB'");
-        assert_eq!(pgconf_value(Value::from("it's")), "'it''s'");
+        assert_eq!(written(pgconf_value(Value::from(64))), "64");
+        assert_eq!(written(pgconf_value(Value::from(true))), "on");
+        assert_eq!(written(pgconf_value(Value::from("128MB"))), "'128MB'");
+        assert_eq!(written(pgconf_value(Value::from("it's"))), "'it''s'");
+        assert_eq!(written(pgconf_value(Value::from(r"C:\dir"))), r"'C:\\dir'");
+        let injected = "*'\nwork_mem = 7777kB\n#";
+        assert_eq!(written(pgconf_value(Value::from(injected))), "refused");
+    }
+
+    #[test]
+    fn hba_names_are_taken_literally() {
+        let hba = |text: &str| written(hba_field(Value::from(text)));
+        assert_eq!(hba("replicator"), "replicator");
+        assert_eq!(hba("all"), r#""all""#);
+        assert_eq!(hba("+admins"), r#""+admins""#);
+        assert_eq!(hba("@file"), r#""@file""#);
+        assert_eq!(hba("all 0.0.0.0/0 trust #"), r#""all 0.0.0.0/0 trust #""#);
+        assert_eq!(hba(r#"say "hi""#), r#""say ""hi""""#);
+        assert_eq!(hba("a\nb"), "refused");
     }
 
     #[test]
     fn hba_addresses_get_a_host_mask() {
-        assert_eq!(hba_address("10.0.0.1".into()), "10.0.0.1/32");
-        assert_eq!(hba_address("fd00::1".into()), "fd00::1/128");
-        assert_eq!(hba_address("db1.example.org".into()), "db1.example.org");
+        let address = |text: &str| written(hba_address(text.to_string()));
+        assert_eq!(address("10.0.0.1"), "10.0.0.1/32");
+        assert_eq!(address("fd00::1"), "fd00::1/128");
+        assert_eq!(address("db1.example.org"), "db1.example.org");
+        assert_eq!(address("0.0.0.0/0 trust"), "refused");
     }
 
     #[test]
     fn pgpass_fields_escape_colon_and_backslash() {
-        assert_eq!(pgpass_field(r"a:b\c".into()), r"a\:b\\c");
+        assert_eq!(written(pgpass_field(r"a:b\c".into())), r"a\:b\\c");
+        assert_eq!(written(pgpass_field("a\nb".into())), "refused");
+    }
+
+    #[test]
+    fn a_template_cannot_write_a_value_raw() {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let write = |name: &str, text: &str| {
+            std::fs::write(directory.path().join(name), text).expect("write template")
+        };
+        write("raw.j2", "listen_addresses = '{{ value }}'\n");
+        write("safe.j2", "listen_addresses = {{ value | safe }}\n");
+        write(
+            "filtered.j2",
+            "listen_addresses = {{ value | pgconf_value }}\n",
+        );
+        write("plain.j2", "port = {{ port }} # {{ word }}\n");
+        let renderer = Renderer::new(Some(directory.path()));
+        let context = json!({ "value": "*' \nwork_mem = 1", "port": 5432, "word": "db-1.example" });
+        let refused = renderer
+            .render("raw.j2", &context)
+            .expect_err("a raw value");
+        assert!(
+            refused.message.contains("pgconf_value"),
+            "{}",
+            refused.message
+        );
+        assert!(
+            renderer.render("safe.j2", &context).is_err(),
+            "`safe` is no filter here"
+        );
+        assert!(
+            renderer.render("filtered.j2", &context).is_err(),
+            "a line break is refused"
+        );
+        let fine = json!({ "value": "10.0.0.1, 'x'" });
+        assert_eq!(
+            renderer.render("filtered.j2", &fine).ok().as_deref(),
+            Some("listen_addresses = '10.0.0.1, ''x'''\n")
+        );
+        assert_eq!(
+            renderer.render("plain.j2", &context).ok().as_deref(),
+            Some("port = 5432 # db-1.example\n")
+        );
     }
 
     #[test]

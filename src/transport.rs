@@ -2,8 +2,8 @@
 //! connection per host (so `~/.ssh/config`, agents and `known_hosts` work as users
 //! expect), and scripts sent on standard input so that no secret is on a command line.
 
-use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
-use std::path::PathBuf;
+use openssh::{Session, Stdio};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -66,44 +66,82 @@ impl ScriptOutput {
 /// An open connection to one host.
 pub struct Connection {
     host: String,
-    session: Session,
+    /// `None` once closed.
+    session: Option<Session>,
     round_trips: AtomicUsize,
+    /// Holds the control socket and the master's log; removed when dropped.
+    control_directory: tempfile::TempDir,
+}
+
+impl Drop for Connection {
+    /// A connection dropped without `close` still ends its master, which would
+    /// otherwise outlive pgconverge (it was started with `ControlPersist=yes`).
+    fn drop(&mut self) {
+        let control = self.control_directory.path().join("master");
+        if control.exists() {
+            // Nothing more can be done here if ssh cannot be asked to exit.
+            let _ = std::process::Command::new("ssh")
+                .arg("-S")
+                .arg(&control)
+                .args(["-O", "exit", "--", "pgconverge-master"])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
 }
 
 impl Connection {
+    /// Starts the master connection with the system's ssh, then works through its
+    /// control socket. The destination comes after `--`, so no inventory value can
+    /// be read as an option, and a failure is ssh's own words.
     pub async fn open(target: &Target, options: &SshOptions) -> Result<Connection, TransportError> {
-        let mut builder = SessionBuilder::default();
-        builder
-            .known_hosts_check(if options.accept_new_host_keys {
-                KnownHosts::Add
-            } else {
-                KnownHosts::Strict
-            })
-            .connect_timeout(options.connect_timeout)
-            .server_alive_interval(Duration::from_secs(15))
-            .control_directory(std::env::temp_dir());
-        if let Some(config_file) = &options.config_file {
-            builder.config_file(config_file);
+        let failed = |reason: String| TransportError::Connect {
+            host: target.name.clone(),
+            address: target.address.clone(),
+            reason,
+        };
+        for (what, value) in [
+            ("address", Some(&target.address)),
+            ("user", target.user.as_ref()),
+        ] {
+            if value.is_some_and(|value| value.is_empty() || value.starts_with('-')) {
+                return Err(failed(format!("the {what} is empty or starts with `-`")));
+            }
         }
-        if let Some(port) = target.port {
-            builder.port(port);
+        let control_directory = tempfile::Builder::new()
+            .prefix(".pgconverge-ssh-")
+            .tempdir_in(std::env::temp_dir())
+            .map_err(|error| failed(format!("cannot make the control directory: {error}")))?;
+        let control = control_directory.path().join("master");
+        let log = control_directory.path().join("log");
+        // ssh's usage errors come before it reads `-E`: they go to stderr, which is a
+        // file (a pipe would stay open in the master that ssh forks off).
+        let stderr_path = control_directory.path().join("stderr");
+        let stderr = std::fs::File::create(&stderr_path)
+            .map_err(|error| failed(format!("cannot make the ssh log: {error}")))?;
+        let status = master_command(target, options, &control, &log)
+            .stderr(stderr)
+            .status()
+            .await
+            .map_err(|error| failed(format!("cannot run ssh: {error}")))?;
+        if !status.success() {
+            let logged = std::fs::read_to_string(&log).unwrap_or_default();
+            let printed = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+            let reason = [logged.trim(), printed.trim()]
+                .into_iter()
+                .find(|text| !text.is_empty())
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("ssh ended with {status}"));
+            return Err(failed(reason));
         }
-        if let Some(user) = &target.user {
-            builder.user(user.clone());
-        }
-        let session =
-            builder
-                .connect(&target.address)
-                .await
-                .map_err(|error| TransportError::Connect {
-                    host: target.name.clone(),
-                    address: target.address.clone(),
-                    reason: error_chain(&error),
-                })?;
+        let session = Session::resume(control.into_boxed_path(), Some(log.into_boxed_path()));
         Ok(Connection {
             host: target.name.clone(),
-            session,
+            session: Some(session),
             round_trips: AtomicUsize::new(0),
+            control_directory,
         })
     }
 
@@ -118,8 +156,11 @@ impl Connection {
             host: self.host.clone(),
             reason,
         };
-        let mut child = self
+        let session = self
             .session
+            .as_ref()
+            .ok_or_else(|| lost("the connection is closed".to_string()))?;
+        let mut child = session
             .command("sh")
             .arg("-s")
             .stdin(Stdio::piped())
@@ -154,10 +195,55 @@ impl Connection {
         self.round_trips.load(Ordering::Relaxed)
     }
 
-    pub async fn close(self) {
+    pub async fn close(mut self) {
         // Closing only ends the master connection; a failure to do so leaves nothing to undo.
-        let _ = self.session.close().await;
+        if let Some(session) = self.session.take() {
+            let _ = session.close().await;
+        }
     }
+}
+
+/// `ssh` as the master of the connection: it forks once authenticated and stays
+/// until `close`, writing its messages to `log`.
+fn master_command(
+    target: &Target,
+    options: &SshOptions,
+    control: &Path,
+    log: &Path,
+) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new("ssh");
+    command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .arg("-E")
+        .arg(log)
+        .arg("-S")
+        .arg(control)
+        .args(["-M", "-f", "-N"])
+        .args(["-o", "ControlPersist=yes", "-o", "BatchMode=yes"])
+        .arg("-o")
+        .arg(if options.accept_new_host_keys {
+            "StrictHostKeyChecking=accept-new"
+        } else {
+            "StrictHostKeyChecking=yes"
+        })
+        .arg("-o")
+        .arg(format!(
+            "ConnectTimeout={}",
+            options.connect_timeout.as_secs().max(1)
+        ))
+        .args(["-o", "ServerAliveInterval=15"]);
+    if let Some(config_file) = &options.config_file {
+        command.arg("-F").arg(config_file);
+    }
+    if let Some(port) = target.port {
+        command.arg("-p").arg(port.to_string());
+    }
+    if let Some(user) = &target.user {
+        command.arg("-l").arg(user);
+    }
+    command.arg("--").arg(&target.address);
+    command
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {
@@ -172,4 +258,45 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(address: &str, user: Option<&str>) -> Target {
+        Target {
+            name: "db1".into(),
+            address: address.into(),
+            port: Some(1),
+            user: user.map(str::to_string),
+        }
+    }
+
+    fn reason(target: &Target) -> String {
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        match runtime.block_on(Connection::open(target, &SshOptions::default())) {
+            Ok(_) => panic!("the connection must fail"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_refused_login_is_reported_in_ssh_s_own_words() {
+        // ssh refuses the user name before it contacts anything.
+        let text = reason(&target("127.0.0.1", Some("bad user$(id)")));
+        assert!(
+            text.contains("remote username contains invalid characters"),
+            "{text}"
+        );
+        assert!(!text.contains("os error 2"), "{text}");
+    }
+
+    #[test]
+    fn a_destination_that_looks_like_an_option_is_never_passed_to_ssh() {
+        let text = reason(&target("-oProxyCommand=touch /tmp/pwned", None));
+        assert!(text.contains("starts with `-`"), "{text}");
+        let text = reason(&target("127.0.0.1", Some("-oProxyCommand=x")));
+        assert!(text.contains("starts with `-`"), "{text}");
+    }
 }

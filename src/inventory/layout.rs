@@ -172,7 +172,14 @@ impl<'doc> Reader<'doc, '_> {
             match host_range::expand(&entry.key) {
                 Ok(names) => {
                     for name in names {
-                        self.add_host(group, name, entry.key_position, vars);
+                        if super::validate::is_inventory_host_name(&name) {
+                            self.add_host(group, name, entry.key_position, vars);
+                        } else {
+                            let message = format!(
+                                "host name {name:?} must be a plain name (letters, digits, `_`, `.` and `-`, not starting with `-` or `.`)"
+                            );
+                            self.problem(entry.key_position, message);
+                        }
                     }
                 }
                 Err(message) => self.problem(entry.key_position, message),

@@ -65,21 +65,21 @@ pub fn read(host: &str, resolved: &ResolvedHost, problems: &mut Problems) -> Opt
     let settings = HostSettings {
         pg_version: reader.pg_version(),
         port: reader.port(),
-        config_dir: reader.text("pg_config_dir"),
-        data_dir: reader.text("pg_data_dir"),
-        bin_dir: reader.text("pg_bin_dir"),
-        socket_dir: reader.text("pg_socket_dir"),
-        home_dir: reader.text("pg_home_dir"),
-        os_user: reader.text("pg_os_user"),
-        os_group: reader.text("pg_os_group"),
+        config_dir: reader.path("pg_config_dir"),
+        data_dir: reader.path("pg_data_dir"),
+        bin_dir: reader.path("pg_bin_dir"),
+        socket_dir: reader.path("pg_socket_dir"),
+        home_dir: reader.path("pg_home_dir"),
+        os_user: reader.account("pg_os_user"),
+        os_group: reader.account("pg_os_group"),
         init_command: reader.text("pg_init_command"),
         start_command: reader.text("pg_start_command"),
         stop_command: reader.text("pg_stop_command"),
         restart_command: reader.text("pg_restart_command"),
         reload_command: reader.text("pg_reload_command"),
-        replication_user: reader.text("replication_user"),
+        replication_user: reader.role("replication_user"),
         replication_password: reader.password(),
-        replication_host: reader.text("replication_host"),
+        replication_host: reader.address("replication_host"),
         replication_mode: reader.mode(),
     };
     reader.complete.then_some(settings)
@@ -118,18 +118,99 @@ impl Reader<'_, '_> {
     }
 
     fn text(&mut self, name: &str) -> String {
-        let value = match self.get(name) {
-            Some(found) => found.value.clone(),
-            None => return String::new(),
-        };
+        self.text_of(name).unwrap_or_default()
+    }
+
+    /// The variable as text; `None` when it is missing, failed or not text.
+    fn text_of(&mut self, name: &str) -> Option<String> {
+        let value = self.get(name)?.value.clone();
         match value {
-            Value::String(text) => text,
-            Value::Number(number) => number.to_string(),
+            Value::String(text) => Some(text),
+            Value::Number(number) => Some(number.to_string()),
             other => {
                 self.refuse(name, format!(" must be text, not {other}"));
-                String::new()
+                None
             }
         }
+    }
+
+    /// An absolute path without `..`, which no quoting needs to save: it cannot
+    /// walk out of its directory or break a line.
+    fn path(&mut self, name: &str) -> String {
+        let Some(text) = self.text_of(name) else {
+            return String::new();
+        };
+        let problem = if !text.starts_with('/') {
+            Some("must be an absolute path")
+        } else if text.split('/').any(|part| part == "..") {
+            Some("must not go up a directory with `..`")
+        } else if text.contains(['\n', '\r', '\0']) {
+            Some("must not hold a line break or NUL")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            self.refuse(name, format!(" {problem}, not {text:?}"));
+        }
+        text
+    }
+
+    /// An OS user or group name as `useradd` takes it (`[a-z_][a-z0-9_-]*`, at most 32).
+    fn account(&mut self, name: &str) -> String {
+        let Some(text) = self.text_of(name) else {
+            return String::new();
+        };
+        let mut chars = text.chars();
+        let valid = text.len() <= 32
+            && chars
+                .next()
+                .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+            && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-".contains(c));
+        if !valid {
+            self.refuse(
+                name,
+                format!(" must be an OS account name (lower-case letters, digits, `_` and `-`, at most 32), not {text:?}"),
+            );
+        }
+        text
+    }
+
+    /// A PostgreSQL role name: any text that fits PostgreSQL's 63 bytes, which
+    /// `.pgpass` and `pg_hba.conf` can carry (no line break or NUL).
+    fn role(&mut self, name: &str) -> String {
+        let Some(text) = self.text_of(name) else {
+            return String::new();
+        };
+        let problem = if text.is_empty() {
+            Some("must not be empty".to_string())
+        } else if text.len() > 63 {
+            Some(format!(
+                "is {} bytes long, and PostgreSQL keeps at most 63 of a name",
+                text.len()
+            ))
+        } else if text.contains(['\n', '\r', '\0']) {
+            Some(format!("must not hold a line break or NUL, not {text:?}"))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            self.refuse(name, format!(" {problem}"));
+        }
+        text
+    }
+
+    /// An IP address or a host name: what ssh, `pg_hba.conf` and libpq take.
+    fn address(&mut self, name: &str) -> String {
+        let Some(text) = self.text_of(name) else {
+            return String::new();
+        };
+        if !crate::address::is_address(&text) {
+            self.refuse(
+                name,
+                format!(" must be an IP address or a host name, not {text:?}"),
+            );
+        }
+        text
     }
 
     fn port(&mut self) -> u16 {
@@ -175,7 +256,14 @@ impl Reader<'_, '_> {
             Some(Resolved {
                 value: Value::String(password),
                 ..
-            }) => Some(Sensitive::new(password.clone())),
+            }) => {
+                if password.contains(['\n', '\r', '\0']) {
+                    // The message names the variable and its place, never the value.
+                    let after = " holds a line break or NUL, which `.pgpass` cannot carry (libpq could not log in with it)".to_string();
+                    self.refuse("replication_password", after);
+                }
+                Some(Sensitive::new(password.clone()))
+            }
             // Its presence and shape are checked with the cluster's other rules.
             _ => None,
         }

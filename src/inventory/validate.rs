@@ -58,6 +58,12 @@ pub fn check_host(host: &str, resolved: &ResolvedHost, problems: &mut Problems) 
             check_text(host, name, text, problems);
         }
     }
+    if let Some(address) = vars.get("ansible_host") {
+        check_address(host, address, problems);
+    }
+    if let Some(user) = vars.get("ansible_user") {
+        check_login(host, user, problems);
+    }
     if let Some(settings) = vars.get("pg_settings") {
         check_pg_settings(host, settings, problems);
         let version = vars
@@ -96,6 +102,51 @@ fn check_text(host: &str, name: &str, text: &Resolved, problems: &mut Problems) 
     }
     let after = format!(" must be text, not {}", text.value);
     problems.add_for_host(text.location.clone(), host, format!("`{name}` of "), after);
+}
+
+/// `ansible_host` reaches ssh as its destination, and `pg_hba.conf` and libpq as
+/// an address: only an IP address or a host name can be all three safely.
+fn check_address(host: &str, address: &Resolved, problems: &mut Problems) {
+    let Some(text) = address.value.as_str() else {
+        return;
+    };
+    if !crate::address::is_address(text) {
+        let after = format!(" must be an IP address or a host name, not {text:?}");
+        problems.add_for_host(address.location.clone(), host, "`ansible_host` of ", after);
+    }
+}
+
+/// `ansible_user` reaches ssh as the login: a name that ssh cannot take for an
+/// option or a second argument.
+fn check_login(host: &str, user: &Resolved, problems: &mut Problems) {
+    let Some(text) = user.value.as_str() else {
+        return;
+    };
+    if !is_login_name(text) {
+        let after = format!(
+            " must be a login name (letters, digits, `.`, `_`, `-`, `@`, not starting with `-`), not {text:?}"
+        );
+        problems.add_for_host(user.location.clone(), host, "`ansible_user` of ", after);
+    }
+}
+
+/// A user name ssh takes as it is: no option, no shell word splitting.
+pub fn is_login_name(text: &str) -> bool {
+    !text.is_empty()
+        && !text.starts_with('-')
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c))
+}
+
+/// A host's inventory name reaches messages, files and `application_name`: it must
+/// be a plain name (letters, digits, `_`, `.`, `-`, not starting with `-` or `.`).
+pub fn is_inventory_host_name(text: &str) -> bool {
+    !text.is_empty()
+        && !text.starts_with(['-', '.'])
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
 fn check_pg_settings(host: &str, settings: &Resolved, problems: &mut Problems) {
