@@ -52,7 +52,7 @@ pub fn build(
     validate::check_variable_names(&layout, path, &documented, &mut problems);
     let renderer = Renderer::new(env);
     let cluster = Cluster::resolve(path, &layout, &defaults, &renderer, &mut problems);
-    let settings = cluster.check(path, &layout, &mut problems);
+    let settings = cluster.check(path, &layout, &documented, &mut problems);
     if !problems.is_empty() {
         // A message may quote a value that came from a secret (`pg_port:
         // "{{ replication_password }}"`): no secret leaves the inventory in an error.
@@ -142,11 +142,13 @@ impl<'doc> Cluster<'doc> {
         &self,
         path: &Path,
         layout: &Layout,
+        documented: &[&str],
         problems: &mut Problems,
     ) -> IndexMap<String, HostSettings> {
         let mut settings = IndexMap::new();
         for (host, resolved) in &self.hosts {
             validate::check_host(host, resolved, problems);
+            validate::check_line_breaks(host, resolved, documented, problems);
             if let Some(read) = super::settings::read(host, resolved, problems) {
                 settings.insert(host.clone(), read);
             }

@@ -134,8 +134,8 @@ impl Reader<'_, '_> {
         }
     }
 
-    /// An absolute path without `..`, which no quoting needs to save: it cannot
-    /// walk out of its directory or break a line.
+    /// An absolute path without `..`: it cannot walk out of its directory (line
+    /// breaks are refused for every variable, in `validate`).
     fn path(&mut self, name: &str) -> String {
         let Some(text) = self.text_of(name) else {
             return String::new();
@@ -144,8 +144,6 @@ impl Reader<'_, '_> {
             Some("must be an absolute path")
         } else if text.split('/').any(|part| part == "..") {
             Some("must not go up a directory with `..`")
-        } else if text.contains(['\n', '\r', '\0']) {
-            Some("must not hold a line break or NUL")
         } else {
             None
         };
@@ -175,8 +173,8 @@ impl Reader<'_, '_> {
         text
     }
 
-    /// A PostgreSQL role name: any text that fits PostgreSQL's 63 bytes, which
-    /// `.pgpass` and `pg_hba.conf` can carry (no line break or NUL).
+    /// A PostgreSQL role name: any text that fits PostgreSQL's 63 bytes (line
+    /// breaks are refused for every variable, in `validate`).
     fn role(&mut self, name: &str) -> String {
         let Some(text) = self.text_of(name) else {
             return String::new();
@@ -188,8 +186,6 @@ impl Reader<'_, '_> {
                 "is {} bytes long, and PostgreSQL keeps at most 63 of a name",
                 text.len()
             ))
-        } else if text.contains(['\n', '\r', '\0']) {
-            Some(format!("must not hold a line break or NUL, not {text:?}"))
         } else {
             None
         };
@@ -204,7 +200,16 @@ impl Reader<'_, '_> {
         let Some(text) = self.text_of(name) else {
             return String::new();
         };
-        if !crate::address::is_address(&text) {
+        // `replication_host` is `ansible_host` unless set: a bad one is reported once,
+        // where it is written.
+        let same_as_ansible_host = self
+            .resolved
+            .vars
+            .get("ansible_host")
+            .is_some_and(|found| found.value.as_str() == Some(text.as_str()));
+        if !crate::address::is_address(&text)
+            && !(name == "replication_host" && same_as_ansible_host)
+        {
             self.refuse(
                 name,
                 format!(" must be an IP address or a host name, not {text:?}"),

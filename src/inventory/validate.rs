@@ -104,6 +104,43 @@ fn check_text(host: &str, name: &str, text: &Resolved, problems: &mut Problems) 
     problems.add_for_host(text.location.clone(), host, format!("`{name}` of "), after);
 }
 
+/// pgconverge writes its variables into line-based files (`postgresql.conf`,
+/// `pg_hba.conf`, `.pgpass`, recovery settings), where a line break or NUL in a
+/// value would start a line of its own: refused in every documented variable and
+/// in the values of `pg_settings` and `pg_hba_extra`, wherever they are nested.
+/// Secret values are not quoted in the message.
+pub fn check_line_breaks(
+    host: &str,
+    resolved: &ResolvedHost,
+    documented: &[&str],
+    problems: &mut Problems,
+) {
+    fn holds_one(value: &Value) -> bool {
+        match value {
+            Value::String(text) => text.contains(['\n', '\r', '\0']),
+            Value::Array(items) => items.iter().any(holds_one),
+            Value::Object(map) => map.values().any(holds_one),
+            _ => false,
+        }
+    }
+    for (name, variable) in &resolved.vars {
+        // The password has its own message, which explains `.pgpass`.
+        if name == "replication_password" || !documented.contains(&name.as_str()) {
+            continue;
+        }
+        if holds_one(&variable.value) {
+            let after =
+                " holds a line break or NUL, which the files pgconverge writes cannot carry";
+            problems.add_for_host(
+                variable.location.clone(),
+                host,
+                format!("`{name}` of "),
+                after,
+            );
+        }
+    }
+}
+
 /// `ansible_host` reaches ssh as its destination, and `pg_hba.conf` and libpq as
 /// an address: only an IP address or a host name can be all three safely.
 fn check_address(host: &str, address: &Resolved, problems: &mut Problems) {
