@@ -1,20 +1,22 @@
 //! The `apply` operation: load, gather, plan, print, and (unless a dry run) execute;
 //! or, given a saved plan, check that nothing moved since and execute exactly it.
 
-use crate::desired::DesiredState;
+use crate::desired::{DesiredState, NodeId};
 use crate::diagnostic::Diagnostics;
 use crate::execute;
-use crate::facts::fingerprint;
-use crate::gather;
-use crate::load::{OutputFormat, load};
+use crate::facts::{GatheredFacts, fingerprint};
+use crate::gather::{self, Gathered};
+use crate::load::{Loaded, OutputFormat, load};
 use crate::plan::build::{PlanOptions, plan};
 use crate::plan::document::PlanDocument;
 use crate::plan::saved::{self, InputRecord, SavedPlan, StalePlan};
+use crate::plan::{Outcome, Plan};
 use crate::playbook::DEFAULT_PLAYBOOK;
 use crate::printer::Printer;
 use crate::render::built_in_templates;
 use crate::secret::Redactor;
 use crate::transport::SshOptions;
+use indexmap::IndexMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -138,147 +140,266 @@ fn read_inputs(
     })
 }
 
+/// What an apply works from once its inputs are read and checked: the desired
+/// state, the inputs' digests, the printer, and the hosts it is limited to and
+/// may replace the data of.
+struct Session {
+    loaded: Loaded,
+    inputs: Inputs,
+    printer: Printer,
+    plan_options: PlanOptions,
+}
+
+/// A session with the facts of its hosts and the plan made from them.
+struct Planned {
+    session: Session,
+    gathered: Gathered,
+    plan: Plan,
+    document: PlanDocument,
+}
+
 pub async fn apply(
     options: &ApplyOptions,
     printer_for: impl FnOnce(Redactor) -> Printer,
 ) -> Result<ApplyResult, ApplyError> {
-    let saved = match &options.saved_plan {
-        Some(path) => Some(saved_plan_for(path, options)?),
-        None => None,
+    let planned = match &options.saved_plan {
+        Some(path) => plan_from_saved(path, options, printer_for).await?,
+        None => plan_from_inventory(options, printer_for).await?,
     };
-    let inventory_path = options
+    let printer = &planned.session.printer;
+    match options.format {
+        OutputFormat::Human => printer.plan(&planned.plan),
+        OutputFormat::Json => printer.plan_to_stderr(&planned.plan),
+    }
+    if planned.plan.blocked.is_some() {
+        if options.format == OutputFormat::Json {
+            printer.json(&planned.document);
+        }
+        planned.gathered.close().await;
+        return Ok(ApplyResult::Failed);
+    }
+    if options.dry_run {
+        return finish_dry_run(options, planned).await;
+    }
+    Ok(execute_and_report(options, planned).await)
+}
+
+/// Plans from the inventory, playbook and templates the options name.
+async fn plan_from_inventory(
+    options: &ApplyOptions,
+    printer_for: impl FnOnce(Redactor) -> Printer,
+) -> Result<Planned, ApplyError> {
+    let inventory = options.inventory.clone().ok_or(ApplyError::NoInventory)?;
+    let plan_options = PlanOptions {
+        limit: options.limit.clone(),
+        replace_data: options.replace_data.clone(),
+    };
+    let session = start(
+        &inventory,
+        options.playbook.clone(),
+        options.templates.clone(),
+        plan_options,
+        printer_for,
+    )?;
+    Ok(gather_and_plan(session, &options.ssh).await)
+}
+
+/// Plans again from the inputs a saved plan was made from (unless the options
+/// name others), and goes no further unless every input, secret and host is as
+/// it was and the new plan equals the saved one.
+async fn plan_from_saved(
+    path: &Path,
+    options: &ApplyOptions,
+    printer_for: impl FnOnce(Redactor) -> Printer,
+) -> Result<Planned, ApplyError> {
+    let saved = saved_plan_for(path, options)?;
+    let inventory = options
         .inventory
         .clone()
-        .or_else(|| {
-            saved
-                .as_ref()
-                .and_then(|saved| saved.inventory.path.clone())
-        })
+        .or_else(|| saved.inventory.path.clone())
         .ok_or(ApplyError::NoInventory)?;
-    let playbook_path = options
+    let playbook = options
         .playbook
         .clone()
-        .or_else(|| saved.as_ref().and_then(|saved| saved.playbook.path.clone()));
-    let templates_path = options.templates.clone().or_else(|| {
-        saved
-            .as_ref()
-            .and_then(|saved| saved.templates.path.clone())
-    });
-    let inputs = read_inputs(
-        &inventory_path,
-        playbook_path.as_deref(),
-        templates_path.as_deref(),
-    )?;
-    let loaded = load(
-        &inventory_path,
-        playbook_path.as_deref(),
-        templates_path.as_deref(),
-    )?;
-    let printer = printer_for(Redactor::new(loaded.desired.secrets.clone()));
-    let (limit, replace_data) = match &saved {
-        Some(saved) => (saved.limit.clone(), saved.replace_data.clone()),
-        None => (options.limit.clone(), options.replace_data.clone()),
+        .or_else(|| saved.playbook.path.clone());
+    let templates = options
+        .templates
+        .clone()
+        .or_else(|| saved.templates.path.clone());
+    let plan_options = PlanOptions {
+        limit: saved.limit.clone(),
+        replace_data: saved.replace_data.clone(),
     };
-    check_hosts(&loaded.desired, &limit, &replace_data)?;
-    if let Some(saved) = &saved {
-        SavedPlan::check_input("inventory", &saved.inventory, &inputs.inventory)?;
-        SavedPlan::check_input("playbook", &saved.playbook, &inputs.playbook)?;
-        SavedPlan::check_input("templates", &saved.templates, &inputs.templates)?;
-        saved.check_secrets(&loaded.desired.secrets, &loaded.inventory.sensitive_vars)?;
-    }
+    let session = start(&inventory, playbook, templates, plan_options, printer_for)?;
+    let inputs = &session.inputs;
+    SavedPlan::check_input("inventory", &saved.inventory, &inputs.inventory)?;
+    SavedPlan::check_input("playbook", &saved.playbook, &inputs.playbook)?;
+    SavedPlan::check_input("templates", &saved.templates, &inputs.templates)?;
+    let loaded = &session.loaded;
+    saved.check_secrets(&loaded.desired.secrets, &loaded.inventory.sensitive_vars)?;
 
-    let hosts = gather::hosts_to_contact(&loaded.desired, &limit);
+    let planned = gather_and_plan(session, &options.ssh).await;
+    let checked = saved
+        .check_facts(
+            &planned.gathered.facts,
+            &secret_files(&planned.session.loaded.desired),
+        )
+        .and_then(|()| saved.check_plan(&planned.document));
+    if let Err(stale) = checked {
+        planned.gathered.close().await;
+        return Err(stale.into());
+    }
+    planned
+        .session
+        .printer
+        .err("The saved plan still holds: every input and every host is as planned.");
+    Ok(planned)
+}
+
+/// Reads and loads the inputs, makes the printer (which redacts their secrets)
+/// and checks that the hosts the plan options name are in the inventory.
+fn start(
+    inventory: &Path,
+    playbook: Option<PathBuf>,
+    templates: Option<PathBuf>,
+    plan_options: PlanOptions,
+    printer_for: impl FnOnce(Redactor) -> Printer,
+) -> Result<Session, ApplyError> {
+    let inputs = read_inputs(inventory, playbook.as_deref(), templates.as_deref())?;
+    let loaded = load(inventory, playbook.as_deref(), templates.as_deref())?;
+    let printer = printer_for(Redactor::new(loaded.desired.secrets.clone()));
+    check_hosts(
+        &loaded.desired,
+        &plan_options.limit,
+        &plan_options.replace_data,
+    )?;
+    Ok(Session {
+        loaded,
+        inputs,
+        printer,
+        plan_options,
+    })
+}
+
+/// Reads the facts of the hosts in scope, one round trip each, and plans.
+async fn gather_and_plan(session: Session, ssh: &SshOptions) -> Planned {
+    let desired = &session.loaded.desired;
+    let hosts = gather::hosts_to_contact(desired, &session.plan_options.limit);
     let started = Instant::now();
-    let gathered = gather::gather(&loaded.desired, &hosts, &options.ssh).await;
+    let gathered = gather::gather(desired, &hosts, ssh).await;
     let round_trips: usize = gathered.round_trips().values().sum();
-    printer.err(&format!(
+    session.printer.err(&format!(
         "Gathered facts from {} of {} hosts in {:.2} s ({round_trips} SSH round trips).",
         gathered.connections.len(),
         hosts.len(),
         started.elapsed().as_secs_f64()
     ));
-    let plan_options = PlanOptions {
-        limit: limit.clone(),
-        replace_data: replace_data.clone(),
-    };
     let plan = plan(
-        &loaded.desired,
-        &loaded.playbook,
+        desired,
+        &session.loaded.playbook,
         &gathered.facts,
-        &plan_options,
+        &session.plan_options,
     );
     let document = PlanDocument::of_plan(&plan);
-    if let Some(saved) = &saved {
-        let checked = saved
-            .check_facts(&gathered.facts, &secret_files(&loaded.desired))
-            .and_then(|()| saved.check_plan(&document));
-        if let Err(stale) = checked {
-            gathered.close().await;
-            return Err(stale.into());
-        }
-        printer.err("The saved plan still holds: every input and every host is as planned.");
+    Planned {
+        session,
+        gathered,
+        plan,
+        document,
     }
-    match options.format {
-        OutputFormat::Human => printer.plan(&plan),
-        OutputFormat::Json => printer.plan_to_stderr(&plan),
+}
+
+/// Ends a dry run: saves the plan when asked to, prints the JSON document when
+/// asked for, and says whether anything would change.
+async fn finish_dry_run(
+    options: &ApplyOptions,
+    planned: Planned,
+) -> Result<ApplyResult, ApplyError> {
+    let Planned {
+        session,
+        gathered,
+        plan,
+        document,
+    } = planned;
+    if let Some(out) = &options.out {
+        let saved_plan = saved_plan_of(
+            &session.loaded.desired,
+            session.inputs,
+            session.plan_options,
+            &gathered.facts,
+            &document,
+        );
+        write_plan(out, &saved_plan, &session.printer)?;
     }
+    if options.format == OutputFormat::Json {
+        session.printer.json(&document);
+    }
+    gathered.close().await;
     let summary = plan.summary();
-    if plan.blocked.is_some() {
-        if options.format == OutputFormat::Json {
-            printer.json(&document);
-        }
-        gathered.close().await;
-        return Ok(ApplyResult::Failed);
+    Ok(if summary.unreachable > 0 || summary.refused > 0 {
+        ApplyResult::Failed
+    } else if summary.changes() > 0 {
+        ApplyResult::Changes
+    } else {
+        ApplyResult::NoChanges
+    })
+}
+
+/// The plan to save: its inputs' digests, the hosts it is limited to, the
+/// fingerprints of the secrets and of each host's facts (salted with a new key,
+/// kept with them), and the plan itself.
+fn saved_plan_of(
+    desired: &DesiredState,
+    inputs: Inputs,
+    plan_options: PlanOptions,
+    facts: &GatheredFacts,
+    document: &PlanDocument,
+) -> SavedPlan {
+    let salt = saved::new_secret_key();
+    let secret_files = secret_files(desired);
+    SavedPlan {
+        format_version: document.format_version,
+        pgconverge_version: document.pgconverge_version.clone(),
+        inventory: inputs.inventory,
+        playbook: inputs.playbook,
+        templates: inputs.templates,
+        limit: plan_options.limit,
+        replace_data: plan_options.replace_data,
+        secrets: saved::secret_fingerprints(&salt, &desired.secrets),
+        facts: facts
+            .iter()
+            .filter_map(|(host, facts)| {
+                let files = secret_files
+                    .get(host)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                facts
+                    .as_ref()
+                    .ok()
+                    .map(|facts| (host.clone(), fingerprint::fingerprint(facts, &salt, files)))
+            })
+            .collect(),
+        secret_key: salt,
+        plan: document.clone(),
     }
-    if options.dry_run {
-        if let Some(out) = &options.out {
-            let salt = saved::new_secret_key();
-            let secret_files = secret_files(&loaded.desired);
-            let saved_plan = SavedPlan {
-                format_version: document.format_version,
-                pgconverge_version: document.pgconverge_version.clone(),
-                inventory: inputs.inventory,
-                playbook: inputs.playbook,
-                templates: inputs.templates,
-                limit,
-                replace_data,
-                secrets: saved::secret_fingerprints(&salt, &loaded.desired.secrets),
-                facts: gathered
-                    .facts
-                    .iter()
-                    .filter_map(|(host, facts)| {
-                        let files = secret_files
-                            .get(host)
-                            .map(Vec::as_slice)
-                            .unwrap_or_default();
-                        facts.as_ref().ok().map(|facts| {
-                            (host.clone(), fingerprint::fingerprint(facts, &salt, files))
-                        })
-                    })
-                    .collect(),
-                secret_key: salt,
-                plan: document.clone(),
-            };
-            write_plan(out, &saved_plan, &printer)?;
-        }
-        if options.format == OutputFormat::Json {
-            printer.json(&document);
-        }
-        gathered.close().await;
-        return Ok(if summary.unreachable > 0 || summary.refused > 0 {
-            ApplyResult::Failed
-        } else if summary.changes() > 0 {
-            ApplyResult::Changes
-        } else {
-            ApplyResult::NoChanges
-        });
-    }
+}
+
+/// Executes the plan, prints the results and the SSH round trips per host, and
+/// says how it went.
+async fn execute_and_report(options: &ApplyOptions, planned: Planned) -> ApplyResult {
+    let Planned {
+        session,
+        gathered,
+        plan,
+        ..
+    } = planned;
+    let printer = &session.printer;
     let forks = if options.forks == 0 {
         usize::MAX
     } else {
         options.forks
     };
-    let outcomes = execute::execute(&plan, &gathered.connections, forks, &printer).await;
+    let outcomes = execute::execute(&plan, &gathered.connections, forks, printer).await;
     match options.format {
         OutputFormat::Human => printer.results(&plan, &outcomes),
         OutputFormat::Json => printer.json(&PlanDocument::of_apply(&plan, &outcomes)),
@@ -290,22 +411,24 @@ pub async fn apply(
         .collect();
     printer.err(&format!("SSH round trips: {}.", per_host.join(", ")));
     gathered.close().await;
-    let failed = outcomes.values().any(|outcome| {
-        matches!(
-            outcome,
-            crate::plan::Outcome::Failed(_) | crate::plan::Outcome::Skipped(_)
-        )
-    });
+    result_of(&outcomes)
+}
+
+/// Failed when a step failed or was skipped, else whether any step changed something.
+fn result_of(outcomes: &IndexMap<NodeId, Outcome>) -> ApplyResult {
+    let failed = outcomes
+        .values()
+        .any(|outcome| matches!(outcome, Outcome::Failed(_) | Outcome::Skipped(_)));
     let changed = outcomes
         .values()
-        .any(|outcome| matches!(outcome, crate::plan::Outcome::Changed(_)));
-    Ok(if failed {
+        .any(|outcome| matches!(outcome, Outcome::Changed(_)));
+    if failed {
         ApplyResult::Failed
     } else if changed {
         ApplyResult::Changes
     } else {
         ApplyResult::NoChanges
-    })
+    }
 }
 
 /// Per host, the files that hold a secret (the playbook marks them `sensitive`).

@@ -1,0 +1,339 @@
+//! The status report, pure: desired state × facts in, `StatusReport` out. What
+//! each host was seen doing, and (through `disagreements`) every way the cluster
+//! differs from the inventory. As JSON it is the document `status --format json`
+//! prints.
+
+use super::disagreements::disagreements;
+use crate::desired::{DesiredHost, DesiredState};
+use crate::facts::GatheredFacts;
+use crate::facts::{Archiver, HostFacts, Lsn, ReplicationClient, ServerFacts};
+use crate::inventory::Role;
+use serde::Serialize;
+use std::fmt;
+
+/// Bumped whenever a field of the status document changes meaning or disappears;
+/// adding a field is not a change.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What a host was seen doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ObservedState {
+    /// The server runs and is not in recovery: it accepts writes.
+    Primary,
+    /// The server runs in recovery.
+    Standby,
+    /// The host answered but its server does not accept connections.
+    Stopped,
+    /// The host could not be contacted or its facts could not be read.
+    Unreachable,
+}
+
+impl fmt::Display for ObservedState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ObservedState::Primary => "primary",
+            ObservedState::Standby => "standby",
+            ObservedState::Stopped => "stopped",
+            ObservedState::Unreachable => "unreachable",
+        })
+    }
+}
+
+/// One host: what the inventory says and what was seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostStatus {
+    pub name: String,
+    pub address: String,
+    /// `primary` or `standby`, as the inventory has it.
+    pub inventory_role: String,
+    pub inventory_upstream: Option<String>,
+    pub state: ObservedState,
+    /// Why the host is unreachable, or why its server does not accept connections.
+    pub error: Option<String>,
+    /// `None` when the server does not run.
+    pub in_recovery: Option<bool>,
+    /// The inventory host the WAL receiver streams from, when the sender is one.
+    pub upstream: Option<String>,
+    /// The sender as the WAL receiver reports it.
+    pub sender_host: Option<String>,
+    pub sender_port: Option<u16>,
+    /// The WAL receiver's status (`streaming`, `waiting`, ...); `None` without one.
+    pub wal_receiver: Option<String>,
+    /// On a standby the timeline its receiver streams, else the latest checkpoint's.
+    pub timeline: Option<u32>,
+    /// The WAL position reached: written on a primary, received on a standby.
+    pub position: Option<String>,
+    /// On a standby, the WAL position replayed.
+    pub replay_position: Option<String>,
+    /// On a standby, the bytes of WAL it has yet to replay: as its upstream reports
+    /// it when the upstream lists it among its replication clients, else received
+    /// minus replayed on the standby itself.
+    pub replay_lag_bytes: Option<i64>,
+    /// On a standby, seconds since the last replayed transaction committed. It
+    /// grows on an idle cluster too, so it is lag only while bytes remain.
+    pub replay_lag_seconds: Option<i64>,
+    pub replay_paused: bool,
+    pub system_identifier: Option<String>,
+    /// `pg_controldata`'s cluster state (`in production`, `shut down`, ...).
+    pub cluster_state: Option<String>,
+    /// The standbys streaming from this host, as it reports them.
+    pub replication_clients: Vec<ReplicationClient>,
+    /// `pg_stat_archiver` of a running primary.
+    pub archiver: Option<Archiver>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DisagreementKind {
+    /// Two or more hosts accept writes.
+    SplitBrain,
+    /// A host the inventory calls standby accepts writes.
+    StandbyAcceptsWrites,
+    /// A host the inventory calls primary runs in recovery.
+    PrimaryInRecovery,
+    /// The inventory's primary is stopped or unreachable.
+    PrimaryDown,
+    /// A standby could not be contacted, so its state is unknown.
+    Unreachable,
+    /// A standby streams from another host than its inventory upstream.
+    WrongUpstream,
+    /// A standby does not stream (stopped, or no streaming WAL receiver).
+    NotStreaming,
+    ArchiveFailing,
+    /// WAL replay is paused on a standby.
+    ReplayPaused,
+}
+
+/// One way the cluster differs from the inventory, with what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Disagreement {
+    pub kind: DisagreementKind,
+    pub hosts: Vec<String>,
+    pub message: String,
+}
+
+/// The status of every host and every disagreement with the inventory; as JSON,
+/// the versioned document `status --format json` prints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusReport {
+    pub format_version: u32,
+    pub pgconverge_version: String,
+    pub hosts: Vec<HostStatus>,
+    pub disagreements: Vec<Disagreement>,
+}
+
+impl StatusReport {
+    pub fn agrees(&self) -> bool {
+        self.disagreements.is_empty()
+    }
+}
+
+/// The status of every host of `desired`, in inventory order, and every
+/// disagreement with the inventory. Pure.
+pub fn report(desired: &DesiredState, facts: &GatheredFacts) -> StatusReport {
+    let hosts: Vec<HostStatus> = desired
+        .hosts
+        .values()
+        .map(|host| host_status(desired, facts, host))
+        .collect();
+    let disagreements = disagreements(desired, facts, &hosts);
+    StatusReport {
+        format_version: FORMAT_VERSION,
+        pgconverge_version: env!("CARGO_PKG_VERSION").to_string(),
+        hosts,
+        disagreements,
+    }
+}
+
+fn facts_of<'a>(facts: &'a GatheredFacts, host: &str) -> Option<&'a HostFacts> {
+    facts.get(host).and_then(|result| result.as_ref().ok())
+}
+
+pub(super) fn server_of<'a>(facts: &'a GatheredFacts, host: &str) -> Option<&'a ServerFacts> {
+    facts_of(facts, host).and_then(|facts| facts.server.as_ref())
+}
+
+fn host_status(desired: &DesiredState, facts: &GatheredFacts, host: &DesiredHost) -> HostStatus {
+    let mut status = HostStatus {
+        name: host.name.clone(),
+        address: host.address.clone(),
+        inventory_role: role_name(host.role).to_string(),
+        inventory_upstream: host.upstream.clone(),
+        state: ObservedState::Unreachable,
+        error: None,
+        in_recovery: None,
+        upstream: None,
+        sender_host: None,
+        sender_port: None,
+        wal_receiver: None,
+        timeline: None,
+        position: None,
+        replay_position: None,
+        replay_lag_bytes: None,
+        replay_lag_seconds: None,
+        replay_paused: false,
+        system_identifier: None,
+        cluster_state: None,
+        replication_clients: Vec::new(),
+        archiver: None,
+    };
+    let host_facts = match facts.get(&host.name) {
+        Some(Ok(host_facts)) => host_facts,
+        Some(Err(error)) => {
+            status.error = Some(one_line(error));
+            return status;
+        }
+        None => {
+            status.error = Some("its facts were not gathered".to_string());
+            return status;
+        }
+    };
+    let data = &host_facts.data_directory;
+    status.system_identifier = data.system_identifier.clone();
+    status.cluster_state = data.cluster_state.clone();
+    status.timeline = data.timeline;
+    let Some(server) = &host_facts.server else {
+        status.state = ObservedState::Stopped;
+        status.error = host_facts.server_error.as_deref().map(one_line);
+        return status;
+    };
+    status.in_recovery = Some(server.in_recovery);
+    status.position = server.position.map(|lsn| lsn.to_string());
+    status.replication_clients = server.replication_clients.clone();
+    if !server.in_recovery {
+        status.state = ObservedState::Primary;
+        status.archiver = server.archiver.clone();
+        return status;
+    }
+    status.state = ObservedState::Standby;
+    status.replay_position = server.replay_position.map(|lsn| lsn.to_string());
+    status.replay_paused = server.replay_paused;
+    status.replay_lag_seconds = server.replay_lag_seconds;
+    if let Some(receiver) = &server.wal_receiver {
+        status.wal_receiver = Some(receiver.status.clone());
+        status.timeline = receiver.timeline.or(status.timeline);
+        if !receiver.sender_host.is_empty() {
+            status.sender_host = Some(receiver.sender_host.clone());
+            status.sender_port = receiver.sender_port;
+            status.upstream =
+                inventory_host_at(desired, &receiver.sender_host, receiver.sender_port)
+                    .map(str::to_string);
+        }
+    }
+    // The upstream's view counts what the standby has not even received yet;
+    // the standby's own view is the fallback when the upstream does not list it.
+    let upstream_view = status
+        .upstream
+        .as_deref()
+        .and_then(|upstream| client_entry(facts, upstream, &host.name))
+        .and_then(|client| client.replay_lag_bytes);
+    status.replay_lag_bytes = upstream_view.or_else(|| own_lag_bytes(server));
+    status
+}
+
+/// Received minus replayed, on the standby itself.
+fn own_lag_bytes(server: &ServerFacts) -> Option<i64> {
+    let (Some(Lsn(received)), Some(Lsn(replayed))) = (server.position, server.replay_position)
+    else {
+        return None;
+    };
+    i64::try_from(received.saturating_sub(replayed)).ok()
+}
+
+/// The replication client `standby` as `upstream` reports it: standbys connect
+/// with their inventory name as `application_name`.
+pub(super) fn client_entry<'a>(
+    facts: &'a GatheredFacts,
+    upstream: &str,
+    standby: &str,
+) -> Option<&'a ReplicationClient> {
+    server_of(facts, upstream)?
+        .replication_clients
+        .iter()
+        .find(|client| client.application_name == standby)
+}
+
+/// The inventory host a WAL receiver's sender names: the one whose
+/// `replication_host` or address is `sender_host`, preferring one whose port
+/// matches too.
+fn inventory_host_at<'a>(
+    desired: &'a DesiredState,
+    sender_host: &str,
+    sender_port: Option<u16>,
+) -> Option<&'a str> {
+    let candidates: Vec<&DesiredHost> = desired
+        .hosts
+        .values()
+        .filter(|host| host.settings.replication_host == sender_host || host.address == sender_host)
+        .collect();
+    candidates
+        .iter()
+        .find(|host| sender_port == Some(host.settings.port))
+        .or(candidates.first())
+        .map(|host| host.name.as_str())
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Primary => "primary",
+        Role::Standby => "standby",
+        Role::Archive => "archive",
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    //! The report's own rules, apart from the disagreements: which inventory host
+    //! a WAL receiver's sender is, and the JSON document, pinned with insta.
+
+    use super::*;
+    use crate::status::check::{THREE_HOSTS, desired, facts, primary, standby, stopped};
+
+    #[test]
+    fn the_upstream_is_named_by_inventory_host_when_the_sender_is_one() {
+        let desired = desired(THREE_HOSTS);
+        let cases = [
+            ("10.0.0.11", Some(5432), Some("db1")),
+            ("10.0.0.12", None, Some("db2")),
+            // db3's `replication_host` differs from its address; either names it.
+            ("db3-replication.internal", Some(5432), Some("db3")),
+            ("10.0.0.13", Some(5432), Some("db3")),
+            ("10.9.9.9", Some(5432), None),
+        ];
+        for (sender, port, expected) in cases {
+            assert_eq!(
+                inventory_host_at(&desired, sender, port),
+                expected,
+                "{sender}"
+            );
+        }
+    }
+
+    #[test]
+    fn json_document_is_pinned() {
+        let mut db2 = primary(2, "0/6000000", Vec::new());
+        db2.data_directory.standby_signal = false;
+        let facts = facts(vec![
+            ("db1", Ok(stopped())),
+            ("db2", Ok(db2)),
+            ("db3", Ok(standby(None, "0/5000060", "0/5000060"))),
+        ]);
+        let report = report(&desired(THREE_HOSTS), &facts);
+        let text = serde_json::to_string_pretty(&report)
+            .unwrap_or_else(|error| panic!("{error}"))
+            .replace(env!("CARGO_PKG_VERSION"), "VERSION");
+        let value: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(value["format_version"], 1);
+        insta::assert_snapshot!(text);
+    }
+}
