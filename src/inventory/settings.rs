@@ -207,9 +207,8 @@ impl Reader<'_, '_> {
             .vars
             .get("ansible_host")
             .is_some_and(|found| found.value.as_str() == Some(text.as_str()));
-        if !crate::address::is_address(&text)
-            && !(name == "replication_host" && same_as_ansible_host)
-        {
+        let reported_elsewhere = name == "replication_host" && same_as_ansible_host;
+        if !(crate::address::is_address(&text) || reported_elsewhere) {
             self.refuse(
                 name,
                 format!(" must be an IP address or a host name, not {text:?}"),

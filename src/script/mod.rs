@@ -204,6 +204,22 @@ pub mod check {
         );
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Whatever a parameter holds, the script reads back exactly that.
+        #[test]
+        fn a_parameter_reaches_the_script_as_it_is(value in "[ -~\\n\\t'\"\\\\$`é密]{0,24}") {
+            let script = Script::new("echo", "printf '%s' \"$VALUE\"\n", "root").text("VALUE", &value);
+            let output = Command::new("sh")
+                .arg("-c")
+                .arg(script.render())
+                .output()
+                .expect("sh runs");
+            proptest::prop_assert_eq!(String::from_utf8_lossy(&output.stdout), value);
+        }
+    }
+
     #[test]
     fn the_library_alone_is_clean() {
         let script = Script::new("library", "as_pg true\nwait_for_server\n", "postgres")
