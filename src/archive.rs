@@ -183,7 +183,7 @@ impl WalArchive {
                     "test ! -f {path}/%f && cat > {path}/%f.tmp && mv {path}/%f.tmp {path}/%f"
                 );
                 format!(
-                    "ssh {SSH_OPTIONS} {} {} < %p || exit 1",
+                    "ssh {SSH_OPTIONS} -- {} {} < %p || exit 1",
                     command_word(login),
                     quote(&remote)
                 )
@@ -200,7 +200,7 @@ impl WalArchive {
             // For a restore_command an exit status above 125 shuts the standby down.
             WalArchive::Remote { login, path, .. } => {
                 let source = command_word(&format!("{login}:{path}"));
-                format!("scp -q {SSH_OPTIONS} {source}/%f %p || exit 1")
+                format!("scp -q {SSH_OPTIONS} -- {source}/%f %p || exit 1")
             }
         }
     }
@@ -281,11 +281,11 @@ mod tests {
         let archive = read(json!({ "host": "arch1", "path": "/srv/wal_archive" })).expect("remote");
         assert_eq!(
             archive.archive_command(),
-            "ssh -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=yes postgres@10.0.0.20 'test ! -f /srv/wal_archive/%f && cat > /srv/wal_archive/%f.tmp && mv /srv/wal_archive/%f.tmp /srv/wal_archive/%f' < %p || exit 1"
+            "ssh -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=yes -- postgres@10.0.0.20 'test ! -f /srv/wal_archive/%f && cat > /srv/wal_archive/%f.tmp && mv /srv/wal_archive/%f.tmp /srv/wal_archive/%f' < %p || exit 1"
         );
         assert_eq!(
             archive.restore_command(),
-            "scp -q -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=yes postgres@10.0.0.20:/srv/wal_archive/%f %p || exit 1"
+            "scp -q -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=yes -- postgres@10.0.0.20:/srv/wal_archive/%f %p || exit 1"
         );
         assert_eq!(archive.directory_on("arch1"), Some("/srv/wal_archive"));
         assert_eq!(archive.directory_on("db1"), None);
