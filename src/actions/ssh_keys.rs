@@ -59,8 +59,8 @@ pub struct CollectAuthorizedKeys {
 impl Action for SshKey {
     fn desire(input: &StepInput) -> Result<SshKey, Diagnostic> {
         Ok(SshKey {
-            private_path: format!("{}/.ssh/id_ed25519", input.settings.home_dir),
-            public_path: format!("{}/.ssh/id_ed25519.pub", input.settings.home_dir),
+            private_path: ssh_file(input, "id_ed25519"),
+            public_path: ssh_file(input, "id_ed25519.pub"),
         })
     }
 
@@ -93,26 +93,20 @@ impl Action for SshKey {
 impl Action for AuthorizedKeys {
     fn desire(input: &StepInput) -> Result<AuthorizedKeys, Diagnostic> {
         Ok(AuthorizedKeys {
-            path: format!("{}/.ssh/authorized_keys", input.settings.home_dir),
+            path: ssh_file(input, "authorized_keys"),
         })
     }
 
     fn facts_needed(&self, request: &mut FactsRequest) {
-        request.want_file(&self.path);
-        // Other hosts' known_hosts need this host's key.
-        request.want_file(HOST_KEY);
+        want_with_host_key(request, &self.path);
     }
 
     /// Every other member's public key, so postgres on each node reaches the others
     /// (and the archive host) without a password, whichever is primary.
     fn plan(&self, context: &PlanContext) -> PlannedStep {
         let path = &self.path;
-        let unreachable = context.unreachable_others();
-        if !unreachable.is_empty() {
-            return PlannedStep::noop(format!(
-                "{path} left as it is: the keys of {} are unknown (unreachable)",
-                unreachable.join(", ")
-            ));
+        if let Some(left_alone) = left_alone_while_unreachable(context, path, "keys") {
+            return left_alone;
         }
         let mut known = Vec::new();
         let mut collect = Vec::new();
@@ -169,25 +163,20 @@ impl Action for AuthorizedKeys {
 impl Action for KnownHosts {
     fn desire(input: &StepInput) -> Result<KnownHosts, Diagnostic> {
         Ok(KnownHosts {
-            path: format!("{}/.ssh/known_hosts", input.settings.home_dir),
+            path: ssh_file(input, "known_hosts"),
         })
     }
 
     fn facts_needed(&self, request: &mut FactsRequest) {
-        request.want_file(&self.path);
-        request.want_file(HOST_KEY);
+        want_with_host_key(request, &self.path);
     }
 
     /// Every other host's sshd key under its name and address, so the archiver's
     /// and pg_rewind's SSH connections check host keys strictly.
     fn plan(&self, context: &PlanContext) -> PlannedStep {
         let path = &self.path;
-        let unreachable = context.unreachable_others();
-        if !unreachable.is_empty() {
-            return PlannedStep::noop(format!(
-                "{path} left as it is: the host keys of {} are unknown (unreachable)",
-                unreachable.join(", ")
-            ));
+        if let Some(left_alone) = left_alone_while_unreachable(context, path, "host keys") {
+            return left_alone;
         }
         let lines: Vec<String> = context
             .others()
@@ -208,6 +197,33 @@ impl Action for KnownHosts {
         let what = format!("the host keys of {}", hosts.join(", "));
         key_file(context, path, &existing, &desired, what)
     }
+}
+
+/// While another member is unreachable its keys are unknown, so a key file is left
+/// as it is rather than losing their entries.
+fn left_alone_while_unreachable(
+    context: &PlanContext,
+    path: &str,
+    what: &str,
+) -> Option<PlannedStep> {
+    let unreachable = context.unreachable_others();
+    (!unreachable.is_empty()).then(|| {
+        PlannedStep::noop(format!(
+            "{path} left as it is: the {what} of {} are unknown (unreachable)",
+            unreachable.join(", ")
+        ))
+    })
+}
+
+/// The key file, and this host's sshd key, which the others' known_hosts need.
+fn want_with_host_key(request: &mut FactsRequest, path: &str) {
+    request.want_file(path);
+    request.want_file(HOST_KEY);
+}
+
+/// A file under the OS user's `~/.ssh`.
+fn ssh_file(input: &StepInput, name: &str) -> String {
+    format!("{}/.ssh/{name}", input.settings.home_dir)
 }
 
 fn observed_text(context: &PlanContext, path: &str) -> String {

@@ -215,24 +215,18 @@ pub struct Fixture {
     facts: GatheredFacts,
 }
 
-const ARCHIVE_HOST: &str = r#"
-all:
-  vars:
-    pg_version: 15
-    replication_password: "{{ env('PG_REPLICATION_PASSWORD') }}"
-    wal_archive: { host: db4, path: /srv/wal_archive }
-  children:
-    primary:
-      hosts:
-        db1: { ansible_host: 10.0.0.11 }
-    standby:
-      hosts:
-        db2: { ansible_host: 10.0.0.12 }
-        db3: { ansible_host: 10.0.0.13 }
-    archive:
-      hosts:
-        db4: { ansible_host: 10.0.0.14 }
-"#;
+/// Three hosts and an archive host reached over SSH.
+fn archive_host_inventory() -> String {
+    THREE_HOSTS
+        .replace(
+            "  children:\n",
+            "    wal_archive: { host: db4, path: /srv/wal_archive }\n  children:\n",
+        )
+        .replace(
+            "        db3: { ansible_host: 10.0.0.13 }\n",
+            "        db3: { ansible_host: 10.0.0.13 }\n    archive:\n      hosts:\n        db4: { ansible_host: 10.0.0.14 }\n",
+        )
+}
 
 impl Fixture {
     /// Three hosts as Debian's package leaves them, each with its own cluster.
@@ -249,7 +243,7 @@ impl Fixture {
 
     /// Fresh hosts and an archive host reached over SSH (keys to exchange).
     pub fn archive_host() -> Fixture {
-        Fixture::fresh_from(ARCHIVE_HOST)
+        Fixture::fresh_from(&archive_host_inventory())
     }
 
     fn fresh_from(inventory: &str) -> Fixture {
