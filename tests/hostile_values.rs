@@ -200,3 +200,17 @@ fn quotes_backslashes_and_dollars_reach_the_files_as_themselves() {
         "{conf}"
     );
 }
+
+#[test]
+fn a_setting_name_cannot_carry_another_setting() {
+    refused(
+        "    pg_settings:\n      \"work_mem = 1\\nfsync\": \"off\"\n",
+        PRIMARY,
+        PASSWORD,
+        &[
+            "inventory.yaml:6:7:",
+            "`pg_settings` of hosts",
+            "no PostgreSQL setting name",
+        ],
+    );
+}

@@ -195,6 +195,19 @@ fn check_pg_settings(host: &str, settings: &Resolved, problems: &mut Problems) {
         problems.add_for_host(settings.location.clone(), host, "`pg_settings` of ", after);
         return;
     };
+    for name in map.keys() {
+        // PostgreSQL's setting names, custom ones (`extension.name`) included.
+        let mut chars = name.chars();
+        let valid = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || "_$.".contains(c));
+        if !valid {
+            let after = format!(" names {name:?}, which is no PostgreSQL setting name");
+            let place = key_location(settings, name);
+            problems.add_for_host(place, host, "`pg_settings` of ", after);
+        }
+    }
     for name in HOT_STANDBY_SETTINGS {
         if !map.contains_key(name) {
             continue;
