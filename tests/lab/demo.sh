@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The demo: bring up a lab of 3 hosts and converge it with inventory.example.yaml.
-# Run as root from anywhere; the lab stays up afterwards (tests/lab/lab.sh down ends it).
+# Run as root from anywhere: it installs the lab's packages when they are missing.
+# The lab stays up afterwards (tests/lab/lab.sh down ends it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+# The lab's packages (sshd, PostgreSQL 15, tini, ...), installed when missing.
+bash tests/install-requirements.sh tests/lab/requirements-apt.txt
 cargo build --release --quiet
 tests/lab/lab.sh up 3
 ssh_config="${PGCONVERGE_LAB_DIR:-/var/tmp/pgconverge-lab}/ssh_config"
