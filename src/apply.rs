@@ -268,6 +268,7 @@ fn start(
     let inputs = read_inputs(inventory, playbook.as_deref(), templates.as_deref())?;
     let loaded = load(inventory, playbook.as_deref(), templates.as_deref())?;
     let printer = printer_for(Redactor::new(loaded.desired.secrets.clone()));
+    printer.warnings(&loaded.inventory.warnings);
     check_hosts(
         &loaded.desired,
         &plan_options.limit,

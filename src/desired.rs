@@ -43,6 +43,8 @@ pub struct DesiredHost {
     pub address: String,
     pub ssh_port: Option<u16>,
     pub ssh_user: Option<String>,
+    /// `ansible_become` and the SSH options of the host.
+    pub login: crate::inventory::login::Login,
     pub role: Role,
     pub upstream: Option<String>,
     pub settings: HostSettings,
@@ -265,6 +267,7 @@ fn desired_host(
         address: host.address.clone(),
         ssh_port: host.ssh_port,
         ssh_user: host.ssh_user.clone(),
+        login: host.login.clone(),
         role: host.role,
         upstream: host.upstream.clone(),
         settings,

@@ -4,7 +4,7 @@
 use crate::desired::{DesiredHost, DesiredState};
 use crate::facts;
 use crate::facts::GatheredFacts;
-use crate::transport::{Connection, SshOptions, Target};
+use crate::transport::{Connection, SshOptions, Sudo, Target};
 use indexmap::IndexMap;
 use std::sync::Arc;
 use tokio::task::JoinSet;
@@ -107,16 +107,36 @@ pub async fn gather(desired: &DesiredState, hosts: &[String], options: &SshOptio
     gathered
 }
 
-async fn gather_host(
-    host: &DesiredHost,
-    options: &SshOptions,
-) -> Result<(facts::HostFacts, Connection), String> {
-    let target = Target {
+/// Where and how to log in to the host: its inventory login, and `-b` where the
+/// inventory does not say whether to become root.
+pub fn target(host: &DesiredHost, options: &SshOptions) -> Target {
+    let login = &host.login;
+    let escalation = match &login.escalation {
+        Some(escalation) => Some(escalation.clone()),
+        None if options.escalate && !login.become_set => {
+            Some(crate::inventory::login::Become::root_with_sudo())
+        }
+        None => None,
+    };
+    Target {
         name: host.name.clone(),
         address: host.address.clone(),
         port: host.ssh_port,
         user: host.ssh_user.clone(),
-    };
+        identity_file: login.identity_file.clone(),
+        ssh_args: login.ssh_args.clone(),
+        sudo: escalation.map(|escalation| Sudo {
+            user: escalation.user,
+            password: escalation.password,
+        }),
+    }
+}
+
+async fn gather_host(
+    host: &DesiredHost,
+    options: &SshOptions,
+) -> Result<(facts::HostFacts, Connection), String> {
+    let target = target(host, options);
     let connection = Connection::open(&target, options)
         .await
         .map_err(|error| error.to_string())?;

@@ -38,6 +38,16 @@ impl Printer {
         let _ = writeln!(anstream::stderr(), "{}", self.redactor.redact(line));
     }
 
+    /// Inputs that have no effect, each with its place, before anything runs.
+    pub fn warnings(&self, warnings: &[crate::diagnostic::Diagnostic]) {
+        for warning in warnings {
+            self.err(&format!(
+                "{YELLOW}warning{YELLOW:#}: {}",
+                shown_lines(&warning.to_string())
+            ));
+        }
+    }
+
     pub fn error(&self, message: &str) {
         self.err(&format!("{RED}error{RED:#}: {}", shown_lines(message)));
     }

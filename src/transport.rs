@@ -2,6 +2,7 @@
 //! connection per host (so `~/.ssh/config`, agents and `known_hosts` work as users
 //! expect), and scripts sent on standard input so that no secret is on a command line.
 
+use crate::secret::Sensitive;
 use openssh::{Session, Stdio};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,12 +10,27 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 /// Where and as whom to connect.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Target {
     pub name: String,
     pub address: String,
     pub port: Option<u16>,
     pub user: Option<String>,
+    /// `-i`: the private key to log in with.
+    pub identity_file: Option<String>,
+    /// More options for ssh (`ansible_ssh_common_args`, `ansible_ssh_extra_args`),
+    /// put before the `--` that ends them.
+    pub ssh_args: Vec<String>,
+    /// Run every script as this user through sudo.
+    pub sudo: Option<Sudo>,
+}
+
+/// Escalation with sudo after login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sudo {
+    pub user: String,
+    /// Sent on standard input before the script, when sudo asks for one.
+    pub password: Option<Sensitive<String>>,
 }
 
 /// How every connection is made.
@@ -25,6 +41,8 @@ pub struct SshOptions {
     /// Accept and record the key of a host seen for the first time; a changed key is
     /// always refused. Off by default: host keys are checked strictly.
     pub accept_new_host_keys: bool,
+    /// `-b`: become root with sudo where the inventory does not say.
+    pub escalate: bool,
 }
 
 impl Default for SshOptions {
@@ -33,6 +51,7 @@ impl Default for SshOptions {
             config_file: None,
             connect_timeout: Duration::from_secs(10),
             accept_new_host_keys: false,
+            escalate: false,
         }
     }
 }
@@ -47,7 +66,32 @@ pub enum TransportError {
     },
     #[error("lost the connection to {host}: {reason}")]
     Run { host: String, reason: String },
+    #[error("cannot become {user} with sudo on {host}: {reason}")]
+    Become {
+        host: String,
+        user: String,
+        reason: String,
+    },
 }
+
+/// The exit status the escalation wrappers end with when sudo itself refuses,
+/// so a refusal is told from a failing script.
+const SUDO_REFUSED: i32 = 97;
+
+/// Runs the script (standard input) with `sudo -n`: no password is asked.
+/// `$1` is the user to become. sudo's answer to a probe decides first, so its
+/// refusal is reported as such before any of the script runs.
+const SUDO_WITHOUT_PASSWORD: &str = r#"if ! out=$(sudo -n -u "$1" -- true 2>&1 </dev/null); then printf '%s\n' "$out" >&2; exit 97; fi
+exec sudo -n -u "$1" -- sh -s"#;
+
+/// The same with a password: the first line of standard input, given to sudo on
+/// its standard input (never on a command line) when it asks for one, and the
+/// rest is the script. `-k` makes sudo ask every time, so the password line is
+/// never left for the script to read.
+const SUDO_WITH_PASSWORD: &str = r#"IFS= read -r password
+if sudo -n -u "$1" -- true 2>/dev/null </dev/null; then exec sudo -n -u "$1" -- sh -s; fi
+if ! out=$(printf '%s\n' "$password" | sudo -S -k -p '' -u "$1" -- true 2>&1); then printf '%s\n' "$out" >&2; exit 97; fi
+{ printf '%s\n' "$password"; cat; } | sudo -S -k -p '' -u "$1" -- sh -s"#;
 
 /// What a script printed and how it ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +110,7 @@ impl ScriptOutput {
 /// An open connection to one host.
 pub struct Connection {
     host: String,
+    sudo: Option<Sudo>,
     /// `None` once closed.
     session: Option<Session>,
     round_trips: AtomicUsize,
@@ -139,6 +184,7 @@ impl Connection {
         let session = Session::resume(control.into_boxed_path(), Some(log.into_boxed_path()));
         Ok(Connection {
             host: target.name.clone(),
+            sudo: target.sudo.clone(),
             session: Some(session),
             round_trips: AtomicUsize::new(0),
             control_directory,
@@ -160,9 +206,30 @@ impl Connection {
             .session
             .as_ref()
             .ok_or_else(|| lost("the connection is closed".to_string()))?;
-        let mut child = session
-            .command("sh")
-            .arg("-s")
+        let mut command = session.command("sh");
+        let mut input = Vec::new();
+        match &self.sudo {
+            None => {
+                command.arg("-s");
+            }
+            Some(sudo) => {
+                let wrapper = match &sudo.password {
+                    None => SUDO_WITHOUT_PASSWORD,
+                    Some(password) => {
+                        input.extend_from_slice(password.expose().as_bytes());
+                        input.push(b'\n');
+                        SUDO_WITH_PASSWORD
+                    }
+                };
+                command
+                    .arg("-c")
+                    .arg(wrapper)
+                    .arg("pgconverge-sudo")
+                    .arg(&sudo.user);
+            }
+        }
+        input.extend_from_slice(script.as_bytes());
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -171,7 +238,7 @@ impl Connection {
             .map_err(|error| lost(error_chain(&error)))?;
         if let Some(mut stdin) = child.stdin().take() {
             stdin
-                .write_all(script.as_bytes())
+                .write_all(&input)
                 .await
                 .map_err(|error| lost(error.to_string()))?;
             stdin
@@ -183,10 +250,20 @@ impl Connection {
             .wait_with_output()
             .await
             .map_err(|error| lost(error_chain(&error)))?;
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        if let Some(sudo) = &self.sudo
+            && output.status.code() == Some(SUDO_REFUSED)
+        {
+            return Err(TransportError::Become {
+                host: self.host.clone(),
+                user: sudo.user.clone(),
+                reason: sudo_reason(&stderr),
+            });
+        }
         Ok(ScriptOutput {
             exit_code: output.status.code(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            stderr,
         })
     }
 
@@ -200,6 +277,22 @@ impl Connection {
         if let Some(session) = self.session.take() {
             let _ = session.close().await;
         }
+    }
+}
+
+/// What sudo said, in the words an operator acts on.
+fn sudo_reason(stderr: &str) -> String {
+    let said = stderr.trim();
+    if said.contains("a password is required") {
+        format!("{said} (set `ansible_become_password`, or give the login NOPASSWD rights)")
+    } else if said.contains("incorrect password") || said.contains("Sorry, try again") {
+        format!("{said} (sudo refused `ansible_become_password`)")
+    } else if said.contains("not in the sudoers file") || said.contains("is not allowed to") {
+        format!("{said} (the login has no sudo rights for this)")
+    } else if said.is_empty() {
+        "sudo refused without saying why".to_string()
+    } else {
+        said.to_string()
     }
 }
 
@@ -242,6 +335,10 @@ fn master_command(
     if let Some(user) = &target.user {
         command.arg("-l").arg(user);
     }
+    if let Some(identity_file) = &target.identity_file {
+        command.arg("-i").arg(identity_file);
+    }
+    command.args(&target.ssh_args);
     command.arg("--").arg(&target.address);
     command
 }
@@ -270,6 +367,7 @@ mod tests {
             address: address.into(),
             port: Some(1),
             user: user.map(str::to_string),
+            ..Target::default()
         }
     }
 

@@ -45,6 +45,9 @@ pub struct SshArgs {
     /// Record the key of a host seen for the first time (a changed key is always refused)
     #[arg(long)]
     pub accept_new_host_keys: bool,
+    /// Become root with sudo on every host whose inventory does not set `ansible_become`
+    #[arg(short = 'b', long = "become")]
+    pub escalate: bool,
 }
 
 impl SshArgs {
@@ -53,6 +56,7 @@ impl SshArgs {
             config_file: self.ssh_config.clone(),
             connect_timeout: Duration::from_secs(self.connect_timeout),
             accept_new_host_keys: self.accept_new_host_keys,
+            escalate: self.escalate,
         }
     }
 }

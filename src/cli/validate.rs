@@ -21,6 +21,7 @@ pub fn run(args: ValidateArgs) -> ExitCode {
     match args.input.load() {
         Ok(loaded) => {
             let printer = Printer::new(Redactor::new(loaded.desired.secrets.clone()));
+            printer.warnings(&loaded.inventory.warnings);
             printer.out(&summary(&args.input.inventory, &loaded.desired));
             ExitCode::SUCCESS
         }

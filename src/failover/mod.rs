@@ -77,6 +77,7 @@ async fn prepare(
         options.templates.as_deref(),
     )?;
     let printer = printer_for(Redactor::new(loaded.desired.secrets.clone()));
+    printer.warnings(&loaded.inventory.warnings);
     if !loaded.desired.hosts.contains_key(&options.host) {
         return Err(FailoverError::UnknownHost {
             host: options.host.clone(),

@@ -4,6 +4,7 @@
 
 use super::defaults::{self, DEFAULTS_PATH, Defaults};
 use super::layout::{self, ALL, Layout};
+use super::login::Login;
 use super::merge::Sources;
 use super::report::{Problems, location};
 use super::resolve::{HostResolver, Renderer, ResolvedHost};
@@ -144,13 +145,14 @@ impl<'doc> Cluster<'doc> {
         layout: &Layout,
         documented: &[&str],
         problems: &mut Problems,
-    ) -> IndexMap<String, HostSettings> {
+    ) -> IndexMap<String, (HostSettings, Login)> {
         let mut settings = IndexMap::new();
         for (host, resolved) in &self.hosts {
             validate::check_host(host, resolved, problems);
             validate::check_line_breaks(host, resolved, documented, problems);
+            let login = super::login::read(host, resolved, problems);
             if let Some(read) = super::settings::read(host, resolved, problems) {
-                settings.insert(host.clone(), read);
+                settings.insert(host.clone(), (read, login));
             }
         }
         for (standby, upstream) in &self.upstreams {
@@ -181,14 +183,15 @@ impl<'doc> Cluster<'doc> {
     fn into_inventory(
         self,
         path: &Path,
-        mut settings: IndexMap<String, HostSettings>,
+        mut settings: IndexMap<String, (HostSettings, Login)>,
     ) -> Inventory {
+        let warnings = unhonoured_variables(&self.hosts);
         let sensitive_vars = sensitive_vars(&self.hosts);
         let mut hosts = IndexMap::new();
         for (name, resolved) in self.hosts {
             // Without problems every host has a role; a host without one would
             // have been reported, so skipping it here cannot hide anything.
-            let (Some(assigned), Some(settings)) =
+            let (Some(assigned), Some((settings, login))) =
                 (self.roles.get(&name), settings.shift_remove(&name))
             else {
                 continue;
@@ -212,6 +215,7 @@ impl<'doc> Cluster<'doc> {
                 upstream: self.upstreams.get(&name).cloned(),
                 name: name.clone(),
                 settings,
+                login,
                 vars,
             };
             hosts.insert(name, host);
@@ -221,8 +225,30 @@ impl<'doc> Cluster<'doc> {
             hosts,
             groups: self.members,
             sensitive_vars,
+            warnings,
         }
     }
+}
+
+/// An `ansible_*` variable pgconverge does not honour would be silently ignored:
+/// each is named once, where it is written.
+fn unhonoured_variables(hosts: &IndexMap<String, ResolvedHost>) -> Vec<Diagnostic> {
+    let mut warnings: Vec<Diagnostic> = Vec::new();
+    for resolved in hosts.values() {
+        for (name, variable) in &resolved.vars {
+            if !name.starts_with("ansible_") || super::login::HONOURED.contains(&name.as_str()) {
+                continue;
+            }
+            let warning = Diagnostic {
+                location: variable.location.clone(),
+                message: format!("`{name}` is not honoured by pgconverge and has no effect"),
+            };
+            if !warnings.contains(&warning) {
+                warnings.push(warning);
+            }
+        }
+    }
+    warnings
 }
 
 /// The text of a string or number value.

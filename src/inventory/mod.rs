@@ -14,6 +14,7 @@ mod defaults;
 pub mod edit;
 mod host_range;
 mod layout;
+pub mod login;
 mod merge;
 mod report;
 mod resolve;
@@ -62,6 +63,8 @@ pub struct Host {
     pub upstream: Option<String>,
     /// The typed settings pgconverge acts on, read from the variables.
     pub settings: HostSettings,
+    /// How to log in and become root: `ansible_become` and the SSH options.
+    pub login: login::Login,
     /// All resolved variables, including the documented defaults, in a stable order.
     pub vars: IndexMap<String, Value>,
 }
@@ -77,6 +80,9 @@ pub struct Inventory {
     /// variable named in `sensitive_vars`, any ending in `_password`, `_secret`
     /// or `_token`).
     pub sensitive_vars: Vec<String>,
+    /// Inputs that have no effect (an `ansible_*` variable pgconverge does not
+    /// honour), to show before anything runs.
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl Inventory {

@@ -63,6 +63,7 @@ pub async fn status(
         options.templates.as_deref(),
     )?;
     let printer = printer_for(Redactor::new(loaded.desired.secrets.clone()));
+    printer.warnings(&loaded.inventory.warnings);
     let hosts = gather::hosts_to_contact(&loaded.desired, &[]);
     let started = Instant::now();
     let gathered = gather::gather(&loaded.desired, &hosts, &options.ssh).await;

@@ -6,7 +6,7 @@
 # Required Debian packages (keep in sync with lab_requirements below and
 # tests/lab/requirements-apt.txt; `lab.sh requirements` prints the list):
 #   iproute2 util-linux mount openssh-client openssh-server postgresql-15
-#   postgresql-client-15 tini
+#   postgresql-client-15 tini sudo openssl
 #
 # ---------------------------------------------------------------------------
 # Usage (run as root):
@@ -60,8 +60,12 @@
 # metric 4000" (installed by up and kept by down) stops any traffic to lab
 # addresses from leaving the machine.
 # Notes: only one lab per machine (bridge and namespace names are global);
-# hosts share /usr and /etc/passwd with the machine, so never apt-get or
+# hosts share /usr and the rest of /etc with the machine, so never apt-get or
 # useradd inside a host; run `su postgres` from `/`.
+# Each host has private /etc/passwd, /etc/group, /etc/sudoers.d and /home with
+# the lab's logins deploy (sudo without a password), opsadmin (sudo with the
+# password lab-sudo-password) and visitor (no sudo), each reached with the lab's
+# key; PGCONVERGE_LAB_ROOT_LOGIN=no makes sshd refuse root (PermitRootLogin).
 # Each host has a private /etc/shadow (hosts/hI/etc-shadow, bind-mounted): a
 # copy of the machine's, made by up, in which the postgres account is not
 # locked (password field "*": no password, so sshd with UsePAM no accepts it).
@@ -73,8 +77,15 @@ set -euo pipefail
 
 lab_requirements() {
     printf '%s\n' iproute2 util-linux mount openssh-client openssh-server \
-        postgresql-15 postgresql-client-15 tini
+        postgresql-15 postgresql-client-15 tini sudo openssl
 }
+
+# The lab's logins besides root, name:uid (the group has the same id), in every
+# host's private account files: deploy may run anything with sudo without a
+# password, opsadmin with its password (LAB_SUDO_PASSWORD, a test value), and
+# visitor has no sudo rights.
+LAB_LOGINS=(deploy:62001 opsadmin:62002 visitor:62003)
+LAB_SUDO_PASSWORD=lab-sudo-password
 
 LAB_DIR=${PGCONVERGE_LAB_DIR:-/var/tmp/pgconverge-lab}
 while [[ $LAB_DIR == */ && $LAB_DIR != / ]]; do LAB_DIR=${LAB_DIR%/}; done
@@ -308,7 +319,7 @@ prepare_host_dir() {
 ListenAddress $(host_addr "$i"):22
 HostKey /etc/ssh/ssh_host_ed25519_key
 PidFile /run/sshd.pid
-PermitRootLogin prohibit-password
+PermitRootLogin ${PGCONVERGE_LAB_ROOT_LOGIN:-prohibit-password}
 PubkeyAuthentication yes
 AuthorizedKeysFile .ssh/authorized_keys
 PasswordAuthentication no
@@ -339,6 +350,36 @@ EOF
     )
     chown --reference=/etc/shadow "$d/etc-shadow"
     chmod --reference=/etc/shadow "$d/etc-shadow"
+    lab_accounts "$d"
+}
+
+# lab_accounts DIR: private /etc/passwd, /etc/group, /etc/sudoers.d and /home of
+# a host: the machine's, plus the lab's logins (LAB_LOGINS), each reached with
+# the lab's key. The machine's own files are never changed.
+lab_accounts() {
+    local d=$1 entry name id password hash
+    cp /etc/passwd "$d/etc-passwd"
+    cp /etc/group "$d/etc-group"
+    chmod 0644 "$d/etc-passwd" "$d/etc-group"
+    install -d -m 0755 "$d/home"
+    install -d -m 0750 "$d/etc-sudoers.d"
+    if [[ -d /etc/sudoers.d ]]; then cp -a /etc/sudoers.d/. "$d/etc-sudoers.d/"; fi
+    hash=$(openssl passwd -6 "$LAB_SUDO_PASSWORD")
+    for entry in "${LAB_LOGINS[@]}"; do
+        name=${entry%%:*}
+        id=${entry##*:}
+        printf '%s:x:%s:%s:pgconverge lab %s:/home/%s:/bin/bash\n' "$name" "$id" "$id" "$name" "$name" >>"$d/etc-passwd"
+        printf '%s:x:%s:\n' "$name" "$id" >>"$d/etc-group"
+        # "*": no password but not locked, so sshd takes the key (UsePAM no).
+        password='*'
+        [[ $name == opsadmin ]] && password=$hash
+        printf '%s:%s:19000:0:99999:7:::\n' "$name" "$password" >>"$d/etc-shadow"
+        install -d -m 0700 -o "$id" -g "$id" "$d/home/$name" "$d/home/$name/.ssh"
+        install -m 0600 -o "$id" -g "$id" "$IDENTITY.pub" "$d/home/$name/.ssh/authorized_keys"
+    done
+    printf 'deploy ALL=(ALL:ALL) NOPASSWD: ALL\n' >"$d/etc-sudoers.d/pgconverge-lab-deploy"
+    printf 'opsadmin ALL=(ALL:ALL) ALL\n' >"$d/etc-sudoers.d/pgconverge-lab-opsadmin"
+    chmod 0440 "$d/etc-sudoers.d/pgconverge-lab-deploy" "$d/etc-sudoers.d/pgconverge-lab-opsadmin"
 }
 
 write_client_files() {
@@ -481,15 +522,19 @@ wait_booted() {
     done
 }
 
-# probe_ssh_pg HOST TIMEOUT: a real ssh login with the lab key, and psql as
-# postgres inside the host, until it prints 1. Bounded. Writes errors to
-# hosts/HOST/probe.err.
+# probe_ssh_pg HOST TIMEOUT: a real ssh login with the lab key (as deploy with
+# sudo when root may not log in), and psql as postgres inside the host, until it
+# prints 1. Bounded. Writes errors to hosts/HOST/probe.err.
 probe_ssh_pg() {
-    local h=$1 limit=$2 start out
+    local h=$1 limit=$2 start out login=root escalate=""
+    if [[ ${PGCONVERGE_LAB_ROOT_LOGIN:-} == no ]]; then
+        login=deploy
+        escalate="sudo -n"
+    fi
     start=$SECONDS
     while :; do
-        if out=$(timeout 20 ssh -F "$SSH_CONFIG" -o ConnectTimeout=3 "$h" \
-            'cd / && runuser -u postgres -- psql -XAtqc "select 1"' </dev/null 2>"$HOSTS_DIR/$h/probe.err") &&
+        if out=$(timeout 20 ssh -F "$SSH_CONFIG" -o ConnectTimeout=3 -l "$login" "$h" \
+            "cd / && $escalate runuser -u postgres -- psql -XAtqc 'select 1'" </dev/null 2>"$HOSTS_DIR/$h/probe.err") &&
             [[ $out == 1 ]]; then
             return 0
         fi
@@ -535,6 +580,10 @@ cmd_boot() {
     mount --bind /mnt/etc-hosts /etc/hosts
     mount --bind /mnt/etc-hostname /etc/hostname
     mount --bind /mnt/etc-shadow /etc/shadow
+    mount --bind /mnt/etc-passwd /etc/passwd
+    mount --bind /mnt/etc-group /etc/group
+    mount --bind /mnt/etc-sudoers.d /etc/sudoers.d
+    mount --bind /mnt/home /home
     mount -t tmpfs -o mode=0755,nosuid,nodev,size=64m tmpfs /run
     mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
     mount --bind /mnt/tmp /tmp

@@ -53,12 +53,29 @@ pub fn lab_available() -> bool {
 
 impl Lab {
     pub fn up(hosts: usize) -> Lab {
+        Lab::up_with(hosts, &[])
+    }
+
+    /// A lab whose sshd refuses root logins: pgconverge logs in as `deploy`
+    /// (sudo without a password), `opsadmin` (sudo with its password) or
+    /// `visitor` (no sudo); the test reads hosts through `exec`, not ssh.
+    pub fn up_without_root_login(hosts: usize) -> Lab {
+        Lab::up_with(hosts, &[("PGCONVERGE_LAB_ROOT_LOGIN", "no")])
+    }
+
+    fn up_with(hosts: usize, environment: &[(&str, &str)]) -> Lab {
         let lock_path = PathBuf::from(format!("{}.lock", lab_dir().display()));
         let lock = File::create(&lock_path)
             .unwrap_or_else(|error| panic!("cannot create {}: {error}", lock_path.display()));
         lock.lock()
             .unwrap_or_else(|error| panic!("cannot lock {}: {error}", lock_path.display()));
-        let output = run_lab(&["up", &hosts.to_string()]);
+        let output = Command::new("bash")
+            .arg(repository().join("tests/lab/lab.sh"))
+            .args(["up", &hosts.to_string()])
+            .env("PGCONVERGE_LAB_LOCK_HELD", "1")
+            .envs(environment.iter().copied())
+            .output()
+            .unwrap_or_else(|error| panic!("cannot run tests/lab/lab.sh: {error}"));
         assert!(
             output.status.success(),
             "lab up failed:\n{}\n{}",
@@ -105,6 +122,27 @@ impl Lab {
             host,
             &format!("cd / && runuser -u postgres -- psql -XAtq -d postgres -c {quoted}"),
         )
+    }
+
+    /// Runs SQL as postgres inside a lab host, entering its namespaces from the
+    /// machine (no ssh login), and returns the unaligned result.
+    pub fn exec_sql(&self, host: &str, sql: &str) -> String {
+        let output = run_lab(&[
+            "exec", host, "runuser", "-u", "postgres", "--", "psql", "-XAtq", "-d", "postgres",
+            "-c", sql,
+        ]);
+        assert!(
+            output.status.success(),
+            "{sql} on {host}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    }
+
+    /// What a lab host's sshd logged.
+    pub fn sshd_log(&self, host: &str) -> String {
+        std::fs::read_to_string(lab_dir().join("hosts").join(host).join("var-log/sshd.log"))
+            .unwrap_or_default()
     }
 
     /// Runs `lab.sh ARGS` (kill, start, cut, heal a host) under the lock this test holds.
