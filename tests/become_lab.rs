@@ -1,17 +1,23 @@
-//! End to end on a lab whose sshd refuses root: pgconverge logs in as an
-//! ordinary user and becomes root with sudo (`ansible_become`), without a
-//! password and with one, and a login without sudo rights is refused before any
-//! file changes.
+//! End to end on a lab whose sshd refuses root, with h3 reachable only through
+//! h1: pgconverge logs in as an ordinary user, through the bastion for h3
+//! (`ansible_ssh_common_args: -o ProxyJump=...`), and becomes root with sudo
+//! (`ansible_become`), without a password and with one; a login without sudo
+//! rights is refused before any file changes.
 
 mod support;
 
 use support::{Lab, lab_available, pgconverge, repository};
 
-/// The example inventory with `ansible_user: root` replaced by `login`.
+/// The example inventory with `ansible_user: root` replaced by `login`, and h3
+/// reached through h1 (`ProxyJump`), the only way the lab lets in.
 fn inventory(directory: &std::path::Path, name: &str, login: &str) -> String {
     let text = std::fs::read_to_string(repository().join("inventory.example.yaml"))
         .unwrap_or_else(|error| panic!("{error}"))
-        .replace("    ansible_user: root\n", login);
+        .replace("    ansible_user: root\n", login)
+        .replace(
+            "h3: { ansible_host: 10.77.0.13 }",
+            "h3: { ansible_host: 10.77.0.13, ansible_ssh_common_args: \"-o ProxyJump=deploy@10.77.0.11\" }",
+        );
     let path = directory.join(name);
     std::fs::write(&path, text).unwrap_or_else(|error| panic!("{error}"));
     path.display().to_string()
@@ -39,6 +45,24 @@ fn an_ordinary_login_with_sudo_converges_and_one_without_changes_nothing() {
     let directory = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
     let ssh_config = lab.ssh_config().display().to_string();
     let password = format!("pw-become-{}", std::process::id());
+    // h3 is behind h1: a direct login is refused.
+    let direct = std::process::Command::new("ssh")
+        .args([
+            "-F",
+            &ssh_config,
+            "-o",
+            "ConnectTimeout=5",
+            "-l",
+            "deploy",
+            "h3",
+            "true",
+        ])
+        .output()
+        .unwrap_or_else(|error| panic!("ssh: {error}"));
+    assert!(
+        !direct.status.success(),
+        "h3 must not accept a direct login"
+    );
     let run = |inventory: &str, args: &[&str]| {
         let mut all = args.to_vec();
         all.extend(["-i", inventory, "--ssh-config", &ssh_config]);

@@ -65,7 +65,8 @@
 # Each host has private /etc/passwd, /etc/group, /etc/sudoers.d and /home with
 # the lab's logins deploy (sudo without a password), opsadmin (sudo with the
 # password lab-sudo-password) and visitor (no sudo), each reached with the lab's
-# key; PGCONVERGE_LAB_ROOT_LOGIN=no makes sshd refuse root (PermitRootLogin).
+# key; PGCONVERGE_LAB_ROOT_LOGIN=no makes sshd refuse root (PermitRootLogin), and
+# PGCONVERGE_LAB_ONLY_THROUGH=hX=hY puts hX behind hY as behind a bastion.
 # Each host has a private /etc/shadow (hosts/hI/etc-shadow, bind-mounted): a
 # copy of the machine's, made by up, in which the postgres account is not
 # locked (password field "*": no password, so sshd with UsePAM no accepts it).
@@ -320,6 +321,7 @@ ListenAddress $(host_addr "$i"):22
 HostKey /etc/ssh/ssh_host_ed25519_key
 PidFile /run/sshd.pid
 PermitRootLogin ${PGCONVERGE_LAB_ROOT_LOGIN:-prohibit-password}
+$(only_through_rule "$h")
 PubkeyAuthentication yes
 AuthorizedKeysFile .ssh/authorized_keys
 PasswordAuthentication no
@@ -351,6 +353,22 @@ EOF
     chown --reference=/etc/shadow "$d/etc-shadow"
     chmod --reference=/etc/shadow "$d/etc-shadow"
     lab_accounts "$d"
+}
+
+# PGCONVERGE_LAB_ONLY_THROUGH=hX=hY: hX accepts logins only from hY's address, as
+# a host behind a bastion does (ProxyJump through hY reaches it; a direct login is
+# refused). only_through_rule HOST prints the sshd rule for HOST, if any.
+only_through_rule() {
+    local h=$1 spec=${PGCONVERGE_LAB_ONLY_THROUGH:-}
+    [[ -n $spec && ${spec%%=*} == "$h" ]] || return 0
+    printf 'AllowUsers *@%s\n' "$(host_addr "$(host_index "${spec#*=}")")"
+}
+
+# bastion_of HOST: the host HOST is reached through, if any.
+bastion_of() {
+    local h=$1 spec=${PGCONVERGE_LAB_ONLY_THROUGH:-}
+    [[ -n $spec && ${spec%%=*} == "$h" ]] && printf '%s\n' "${spec#*=}"
+    return 0
 }
 
 # lab_accounts DIR: private /etc/passwd, /etc/group, /etc/sudoers.d and /home of
@@ -526,14 +544,16 @@ wait_booted() {
 # sudo when root may not log in), and psql as postgres inside the host, until it
 # prints 1. Bounded. Writes errors to hosts/HOST/probe.err.
 probe_ssh_pg() {
-    local h=$1 limit=$2 start out login=root escalate=""
+    local h=$1 limit=$2 start out login=root escalate="" bastion jump=()
     if [[ ${PGCONVERGE_LAB_ROOT_LOGIN:-} == no ]]; then
         login=deploy
         escalate="sudo -n"
     fi
+    bastion=$(bastion_of "$h")
+    [[ -n $bastion ]] && jump=(-o "ProxyJump=$login@$bastion")
     start=$SECONDS
     while :; do
-        if out=$(timeout 20 ssh -F "$SSH_CONFIG" -o ConnectTimeout=3 -l "$login" "$h" \
+        if out=$(timeout 20 ssh -F "$SSH_CONFIG" -o ConnectTimeout=3 "${jump[@]}" -l "$login" "$h" \
             "cd / && $escalate runuser -u postgres -- psql -XAtqc 'select 1'" </dev/null 2>"$HOSTS_DIR/$h/probe.err") &&
             [[ $out == 1 ]]; then
             return 0

@@ -56,11 +56,18 @@ impl Lab {
         Lab::up_with(hosts, &[])
     }
 
-    /// A lab whose sshd refuses root logins: pgconverge logs in as `deploy`
-    /// (sudo without a password), `opsadmin` (sudo with its password) or
-    /// `visitor` (no sudo); the test reads hosts through `exec`, not ssh.
+    /// A lab whose sshd refuses root logins, and whose h3 accepts logins only
+    /// through h1 (a bastion): pgconverge logs in as `deploy` (sudo without a
+    /// password), `opsadmin` (sudo with its password) or `visitor` (no sudo); the
+    /// test reads hosts through `exec`, not ssh.
     pub fn up_without_root_login(hosts: usize) -> Lab {
-        Lab::up_with(hosts, &[("PGCONVERGE_LAB_ROOT_LOGIN", "no")])
+        Lab::up_with(
+            hosts,
+            &[
+                ("PGCONVERGE_LAB_ROOT_LOGIN", "no"),
+                ("PGCONVERGE_LAB_ONLY_THROUGH", "h3=h1"),
+            ],
+        )
     }
 
     fn up_with(hosts: usize, environment: &[(&str, &str)]) -> Lab {
