@@ -4,7 +4,8 @@
 use crate::desired::{DesiredHost, DesiredState};
 use crate::facts;
 use crate::facts::GatheredFacts;
-use crate::transport::{Connection, SshOptions, Sudo, Target};
+use crate::inventory::login::BecomeMethod;
+use crate::transport::{Connection, Escalation, EscalationMethod, SshOptions, Target};
 use indexmap::IndexMap;
 use std::sync::Arc;
 use tokio::task::JoinSet;
@@ -125,7 +126,11 @@ pub fn target(host: &DesiredHost, options: &SshOptions) -> Target {
         user: host.ssh_user.clone(),
         identity_file: login.identity_file.clone(),
         ssh_args: login.ssh_args.clone(),
-        sudo: escalation.map(|escalation| Sudo {
+        escalation: escalation.map(|escalation| Escalation {
+            method: match escalation.method {
+                BecomeMethod::Sudo => EscalationMethod::Sudo,
+                BecomeMethod::Su => EscalationMethod::Su,
+            },
             user: escalation.user,
             password: escalation.password,
         }),

@@ -21,15 +21,32 @@ pub struct Target {
     /// More options for ssh (`ansible_ssh_common_args`, `ansible_ssh_extra_args`),
     /// put before the `--` that ends them.
     pub ssh_args: Vec<String>,
-    /// Run every script as this user through sudo.
-    pub sudo: Option<Sudo>,
+    /// Run every script as another user, through sudo or su.
+    pub escalation: Option<Escalation>,
 }
 
-/// Escalation with sudo after login.
+/// How a script becomes another user after login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EscalationMethod {
+    Sudo,
+    Su,
+}
+
+impl EscalationMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            EscalationMethod::Sudo => "sudo",
+            EscalationMethod::Su => "su",
+        }
+    }
+}
+
+/// Escalation after login.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sudo {
+pub struct Escalation {
+    pub method: EscalationMethod,
     pub user: String,
-    /// Sent on standard input before the script, when sudo asks for one.
+    /// Sent on standard input before the script, when sudo or su asks for one.
     pub password: Option<Sensitive<String>>,
 }
 
@@ -66,17 +83,27 @@ pub enum TransportError {
     },
     #[error("lost the connection to {host}: {reason}")]
     Run { host: String, reason: String },
-    #[error("cannot become {user} with sudo on {host}: {reason}")]
+    #[error("cannot become {user} with {method} on {host}: {reason}")]
     Become {
         host: String,
+        method: &'static str,
         user: String,
         reason: String,
     },
 }
 
+/// Runs the script as `$1` with su. The first line of standard input is the
+/// password (empty when none is given), which su reads through PAM from its own
+/// standard input; the script reaches the shell on another descriptor, so that
+/// nothing PAM reads past the password can be taken from it.
+const SU: &str = r#"IFS= read -r password
+exec 3<&0
+if ! out=$(printf '%s\n' "$password" | su -c true "$1" 2>&1 3<&-); then printf '%s\n' "$out" >&2; exit 97; fi
+printf '%s\n' "$password" | su -c 'exec sh -s <&3 3<&-' "$1""#;
+
 /// The exit status the escalation wrappers end with when sudo itself refuses,
 /// so a refusal is told from a failing script.
-const SUDO_REFUSED: i32 = 97;
+const ESCALATION_REFUSED: i32 = 97;
 
 /// Runs the script (standard input) with `sudo -n`: no password is asked.
 /// `$1` is the user to become. sudo's answer to a probe decides first, so its
@@ -110,7 +137,7 @@ impl ScriptOutput {
 /// An open connection to one host.
 pub struct Connection {
     host: String,
-    sudo: Option<Sudo>,
+    escalation: Option<Escalation>,
     /// `None` once closed.
     session: Option<Session>,
     round_trips: AtomicUsize,
@@ -184,7 +211,7 @@ impl Connection {
         let session = Session::resume(control.into_boxed_path(), Some(log.into_boxed_path()));
         Ok(Connection {
             host: target.name.clone(),
-            sudo: target.sudo.clone(),
+            escalation: target.escalation.clone(),
             session: Some(session),
             round_trips: AtomicUsize::new(0),
             control_directory,
@@ -208,24 +235,30 @@ impl Connection {
             .ok_or_else(|| lost("the connection is closed".to_string()))?;
         let mut command = session.command("sh");
         let mut input = Vec::new();
-        match &self.sudo {
+        match &self.escalation {
             None => {
                 command.arg("-s");
             }
-            Some(sudo) => {
-                let wrapper = match &sudo.password {
-                    None => SUDO_WITHOUT_PASSWORD,
-                    Some(password) => {
-                        input.extend_from_slice(password.expose().as_bytes());
-                        input.push(b'\n');
-                        SUDO_WITH_PASSWORD
-                    }
+            Some(escalation) => {
+                let password = escalation
+                    .password
+                    .as_ref()
+                    .map(|password| password.expose().as_str());
+                let wrapper = match (escalation.method, password) {
+                    (EscalationMethod::Sudo, None) => SUDO_WITHOUT_PASSWORD,
+                    (EscalationMethod::Sudo, Some(_)) => SUDO_WITH_PASSWORD,
+                    (EscalationMethod::Su, _) => SU,
                 };
+                // su always reads a password line, empty when none is given.
+                if password.is_some() || escalation.method == EscalationMethod::Su {
+                    input.extend_from_slice(password.unwrap_or_default().as_bytes());
+                    input.push(b'\n');
+                }
                 command
                     .arg("-c")
                     .arg(wrapper)
-                    .arg("pgconverge-sudo")
-                    .arg(&sudo.user);
+                    .arg("pgconverge-become")
+                    .arg(&escalation.user);
             }
         }
         input.extend_from_slice(script.as_bytes());
@@ -251,13 +284,14 @@ impl Connection {
             .await
             .map_err(|error| lost(error_chain(&error)))?;
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        if let Some(sudo) = &self.sudo
-            && output.status.code() == Some(SUDO_REFUSED)
+        if let Some(escalation) = &self.escalation
+            && output.status.code() == Some(ESCALATION_REFUSED)
         {
             return Err(TransportError::Become {
                 host: self.host.clone(),
-                user: sudo.user.clone(),
-                reason: sudo_reason(&stderr),
+                method: escalation.method.name(),
+                user: escalation.user.clone(),
+                reason: escalation_reason(&stderr),
             });
         }
         Ok(ScriptOutput {
@@ -280,17 +314,20 @@ impl Connection {
     }
 }
 
-/// What sudo said, in the words an operator acts on.
-fn sudo_reason(stderr: &str) -> String {
-    let said = stderr.trim();
+/// What sudo or su said, in the words an operator acts on.
+fn escalation_reason(stderr: &str) -> String {
+    // su prompts on standard error even when the password comes on standard input.
+    let said = stderr.trim().trim_start_matches("Password:").trim();
     if said.contains("a password is required") {
         format!("{said} (set `ansible_become_password`, or give the login NOPASSWD rights)")
     } else if said.contains("incorrect password") || said.contains("Sorry, try again") {
         format!("{said} (sudo refused `ansible_become_password`)")
+    } else if said.contains("Authentication failure") {
+        format!("{said} (su refused `ansible_become_password`, or it is not set)")
     } else if said.contains("not in the sudoers file") || said.contains("is not allowed to") {
         format!("{said} (the login has no sudo rights for this)")
     } else if said.is_empty() {
-        "sudo refused without saying why".to_string()
+        "the escalation was refused without a reason".to_string()
     } else {
         said.to_string()
     }

@@ -1,8 +1,8 @@
 //! End to end on a lab whose sshd refuses root, with h3 reachable only through
 //! h1: pgconverge logs in as an ordinary user, through the bastion for h3
 //! (`ansible_ssh_common_args: -o ProxyJump=...`), and becomes root with sudo
-//! (`ansible_become`), without a password and with one; a login without sudo
-//! rights is refused before any file changes.
+//! (`ansible_become`), without a password and with one, or with su; a login
+//! without sudo rights is refused before any file changes.
 
 mod support;
 
@@ -135,6 +135,30 @@ fn an_ordinary_login_with_sudo_converges_and_one_without_changes_nothing() {
     let wrong = run(&opsadmin, &["apply", "--dry-run"]);
     assert!(wrong.all().contains("incorrect password"), "{wrong}");
     assert!(!wrong.all().contains("not-the-password"), "{wrong}");
+
+    // visitor has no sudo rights but knows root's password: su.
+    let su = inventory(
+        directory.path(),
+        "su.yaml",
+        "    ansible_user: visitor\n    ansible_become: true\n    ansible_become_method: su\n    ansible_become_password: \"{{ env('LAB_ROOT_PASSWORD') }}\"\n",
+    );
+    unsafe { std::env::set_var("LAB_ROOT_PASSWORD", "lab-root-password") };
+    let with_su = run(&su, &["apply", "--detailed-exitcode"]);
+    assert_eq!(with_su.code, Some(0), "{with_su}");
+    let su_status = run(&su, &["status"]);
+    assert_eq!(su_status.code, Some(0), "{su_status}");
+    unsafe { std::env::set_var("LAB_ROOT_PASSWORD", "not-roots-password") };
+    let su_refused = run(&su, &["apply", "--dry-run"]);
+    assert!(
+        su_refused
+            .all()
+            .contains("cannot become root with su on h1: su: Authentication failure"),
+        "{su_refused}"
+    );
+    assert!(
+        !su_refused.all().contains("not-roots-password"),
+        "{su_refused}"
+    );
 
     // No host saw a root login; each saw the ordinary ones.
     for host in ["h1", "h2", "h3"] {

@@ -27,14 +27,7 @@ pub const HONOURED: &[&str] = &[
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BecomeMethod {
     Sudo,
-}
-
-impl BecomeMethod {
-    pub fn name(self) -> &'static str {
-        match self {
-            BecomeMethod::Sudo => "sudo",
-        }
-    }
+    Su,
 }
 
 /// Privilege escalation after login.
@@ -114,11 +107,9 @@ pub fn read(host: &str, resolved: &ResolvedHost, problems: &mut Problems) -> Log
         None => Some(BecomeMethod::Sudo),
         Some(found) => match found.value.as_str() {
             Some("sudo") => Some(BecomeMethod::Sudo),
+            Some("su") => Some(BecomeMethod::Su),
             _ => {
-                let after = format!(
-                    " must be `sudo` (the one method pgconverge supports), not {}",
-                    found.value
-                );
+                let after = format!(" must be `sudo` or `su`, not {}", found.value);
                 refuse(problems, found, "ansible_become_method", after);
                 None
             }

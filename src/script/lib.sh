@@ -5,6 +5,10 @@
 set -u
 cd / || exit 1
 export LC_ALL=C
+# runuser, pg_ctlcluster and the like live in sbin, which an ordinary login's PATH
+# (kept by su) may lack.
+PATH="/usr/local/sbin:/usr/sbin:/sbin:$PATH"
+export PATH
 
 # Runs a command as the PostgreSQL OS user, whether we logged in as root, as that
 # user, or as another user with sudo.

@@ -64,7 +64,8 @@
 # useradd inside a host; run `su postgres` from `/`.
 # Each host has private /etc/passwd, /etc/group, /etc/sudoers.d and /home with
 # the lab's logins deploy (sudo without a password), opsadmin (sudo with the
-# password lab-sudo-password) and visitor (no sudo), each reached with the lab's
+# password lab-sudo-password) and visitor (no sudo; su to root with root's lab
+# password lab-root-password), each reached with the lab's
 # key; PGCONVERGE_LAB_ROOT_LOGIN=no makes sshd refuse root (PermitRootLogin), and
 # PGCONVERGE_LAB_ONLY_THROUGH=hX=hY puts hX behind hY as behind a bastion.
 # Each host has a private /etc/shadow (hosts/hI/etc-shadow, bind-mounted): a
@@ -87,6 +88,8 @@ lab_requirements() {
 # visitor has no sudo rights.
 LAB_LOGINS=(deploy:62001 opsadmin:62002 visitor:62003)
 LAB_SUDO_PASSWORD=lab-sudo-password
+# root's password inside the hosts (never the machine's), for `su`.
+LAB_ROOT_PASSWORD=lab-root-password
 
 LAB_DIR=${PGCONVERGE_LAB_DIR:-/var/tmp/pgconverge-lab}
 while [[ $LAB_DIR == */ && $LAB_DIR != / ]]; do LAB_DIR=${LAB_DIR%/}; done
@@ -346,9 +349,14 @@ EOF
     # Private /etc/shadow: the machine's, with postgres's password field "*"
     # (no password, not locked: sshd with UsePAM no refuses locked accounts).
     # Same owner and mode as the machine's, never readable by others.
+    # root gets the lab's su password (LAB_ROOT_PASSWORD), for logins that
+    # become root with su; sshd never takes a password.
+    local root_hash
+    root_hash=$(openssl passwd -6 "$LAB_ROOT_PASSWORD")
     (
         umask 077
-        awk -F: -v OFS=: '$1 == "postgres" { $2 = "*" } { print }' /etc/shadow >"$d/etc-shadow"
+        awk -F: -v OFS=: -v root_hash="$root_hash" \
+            '$1 == "postgres" { $2 = "*" } $1 == "root" { $2 = root_hash } { print }' /etc/shadow >"$d/etc-shadow"
     )
     chown --reference=/etc/shadow "$d/etc-shadow"
     chmod --reference=/etc/shadow "$d/etc-shadow"
