@@ -125,6 +125,7 @@ pub fn target(host: &DesiredHost, options: &SshOptions) -> Target {
         port: host.ssh_port,
         user: host.ssh_user.clone(),
         identity_file: login.identity_file.clone(),
+        local: login.local,
         ssh_args: login.ssh_args.clone(),
         escalation: escalation.map(|escalation| Escalation {
             method: match escalation.method {

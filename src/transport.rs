@@ -23,6 +23,8 @@ pub struct Target {
     pub ssh_args: Vec<String>,
     /// Run every script as another user, through sudo or su.
     pub escalation: Option<Escalation>,
+    /// `ansible_connection: local`: this machine is the host; scripts run here.
+    pub local: bool,
 }
 
 /// How a script becomes another user after login.
@@ -138,18 +140,22 @@ impl ScriptOutput {
 pub struct Connection {
     host: String,
     escalation: Option<Escalation>,
-    /// `None` once closed.
+    /// `None` once closed, and for a local connection.
     session: Option<Session>,
+    local: bool,
     round_trips: AtomicUsize,
     /// Holds the control socket and the master's log; removed when dropped.
-    control_directory: tempfile::TempDir,
+    control_directory: Option<tempfile::TempDir>,
 }
 
 impl Drop for Connection {
     /// A connection dropped without `close` still ends its master, which would
     /// otherwise outlive pgconverge (it was started with `ControlPersist=yes`).
     fn drop(&mut self) {
-        let control = self.control_directory.path().join("master");
+        let Some(control_directory) = &self.control_directory else {
+            return;
+        };
+        let control = control_directory.path().join("master");
         if control.exists() {
             // Nothing more can be done here if ssh cannot be asked to exit.
             let _ = std::process::Command::new("ssh")
@@ -169,6 +175,16 @@ impl Connection {
     /// control socket. The destination comes after `--`, so no inventory value can
     /// be read as an option, and a failure is ssh's own words.
     pub async fn open(target: &Target, options: &SshOptions) -> Result<Connection, TransportError> {
+        if target.local {
+            return Ok(Connection {
+                host: target.name.clone(),
+                escalation: target.escalation.clone(),
+                session: None,
+                local: true,
+                round_trips: AtomicUsize::new(0),
+                control_directory: None,
+            });
+        }
         let failed = |reason: String| TransportError::Connect {
             host: target.name.clone(),
             address: target.address.clone(),
@@ -213,8 +229,9 @@ impl Connection {
             host: target.name.clone(),
             escalation: target.escalation.clone(),
             session: Some(session),
+            local: false,
             round_trips: AtomicUsize::new(0),
-            control_directory,
+            control_directory: Some(control_directory),
         })
     }
 
@@ -229,16 +246,10 @@ impl Connection {
             host: self.host.clone(),
             reason,
         };
-        let session = self
-            .session
-            .as_ref()
-            .ok_or_else(|| lost("the connection is closed".to_string()))?;
-        let mut command = session.command("sh");
+        let mut arguments: Vec<&str> = Vec::new();
         let mut input = Vec::new();
         match &self.escalation {
-            None => {
-                command.arg("-s");
-            }
+            None => arguments.push("-s"),
             Some(escalation) => {
                 let password = escalation
                     .password
@@ -254,35 +265,20 @@ impl Connection {
                     input.extend_from_slice(password.unwrap_or_default().as_bytes());
                     input.push(b'\n');
                 }
-                command
-                    .arg("-c")
-                    .arg(wrapper)
-                    .arg("pgconverge-become")
-                    .arg(&escalation.user);
+                arguments.extend(["-c", wrapper, "pgconverge-become", &escalation.user]);
             }
         }
         input.extend_from_slice(script.as_bytes());
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .await
-            .map_err(|error| lost(error_chain(&error)))?;
-        if let Some(mut stdin) = child.stdin().take() {
-            stdin
-                .write_all(&input)
-                .await
-                .map_err(|error| lost(error.to_string()))?;
-            stdin
-                .shutdown()
-                .await
-                .map_err(|error| lost(error.to_string()))?;
+        let output = if self.local {
+            run_here(&arguments, &input).await
+        } else {
+            let session = self
+                .session
+                .as_ref()
+                .ok_or_else(|| lost("the connection is closed".to_string()))?;
+            run_there(session, &arguments, &input).await
         }
-        let output = child
-            .wait_with_output()
-            .await
-            .map_err(|error| lost(error_chain(&error)))?;
+        .map_err(lost)?;
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         if let Some(escalation) = &self.escalation
             && output.status.code() == Some(ESCALATION_REFUSED)
@@ -312,6 +308,56 @@ impl Connection {
             let _ = session.close().await;
         }
     }
+}
+
+/// Runs `sh ARGUMENTS` over the connection with `input` on its standard input.
+async fn run_there(
+    session: &Session,
+    arguments: &[&str],
+    input: &[u8],
+) -> Result<std::process::Output, String> {
+    let mut child = session
+        .command("sh")
+        .args(arguments)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .await
+        .map_err(|error| error_chain(&error))?;
+    if let Some(mut stdin) = child.stdin().take() {
+        stdin
+            .write_all(input)
+            .await
+            .map_err(|error| error.to_string())?;
+        stdin.shutdown().await.map_err(|error| error.to_string())?;
+    }
+    child
+        .wait_with_output()
+        .await
+        .map_err(|error| error_chain(&error))
+}
+
+/// The same on this machine, for `ansible_connection: local`.
+async fn run_here(arguments: &[&str], input: &[u8]) -> Result<std::process::Output, String> {
+    let mut child = tokio::process::Command::new("sh")
+        .args(arguments)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|error| error.to_string())?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(input)
+            .await
+            .map_err(|error| error.to_string())?;
+        stdin.shutdown().await.map_err(|error| error.to_string())?;
+    }
+    child
+        .wait_with_output()
+        .await
+        .map_err(|error| error.to_string())
 }
 
 /// What sudo or su said, in the words an operator acts on.
@@ -433,5 +479,25 @@ mod tests {
         assert!(text.contains("starts with `-`"), "{text}");
         let text = reason(&target("127.0.0.1", Some("-oProxyCommand=x")));
         assert!(text.contains("starts with `-`"), "{text}");
+    }
+
+    #[test]
+    fn a_local_connection_runs_scripts_on_this_machine() {
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        let local = Target {
+            name: "controller".into(),
+            local: true,
+            ..Target::default()
+        };
+        let output = runtime.block_on(async {
+            let connection = Connection::open(&local, &SshOptions::default())
+                .await
+                .unwrap_or_else(|error| panic!("{error}"));
+            let output = connection.run("printf '%s' \"$((6 * 7))\"\nexit 3\n").await;
+            connection.close().await;
+            output
+        });
+        let output = output.unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!((output.exit_code, output.stdout.as_str()), (Some(3), "42"));
     }
 }

@@ -21,6 +21,7 @@ pub const HONOURED: &[&str] = &[
     "ansible_ssh_private_key_file",
     "ansible_ssh_common_args",
     "ansible_ssh_extra_args",
+    "ansible_connection",
 ];
 
 /// How a login becomes another user.
@@ -61,6 +62,8 @@ pub struct Login {
     pub identity_file: Option<String>,
     /// `ansible_ssh_common_args` then `ansible_ssh_extra_args`, split as a shell would.
     pub ssh_args: Vec<String>,
+    /// `ansible_connection: local`: the host is the machine pgconverge runs on.
+    pub local: bool,
 }
 
 /// Reads one host's login; problems are reported with the variable's place.
@@ -135,6 +138,18 @@ pub fn read(host: &str, resolved: &ResolvedHost, problems: &mut Problems) -> Log
         });
     }
     login.identity_file = text("ansible_ssh_private_key_file");
+    if let Some(found) = vars.get("ansible_connection") {
+        match found.value.as_str() {
+            Some("ssh" | "smart") => {}
+            Some("local") => login.local = true,
+            _ => refuse(
+                problems,
+                found,
+                "ansible_connection",
+                format!(" must be `ssh` or `local`, not {}", found.value),
+            ),
+        }
+    }
     for name in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
         let Some(found) = vars.get(name) else {
             continue;
