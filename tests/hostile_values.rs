@@ -214,3 +214,17 @@ fn a_setting_name_cannot_carry_another_setting() {
         ],
     );
 }
+
+#[test]
+fn an_ansible_variable_with_no_effect_is_named_in_a_warning() {
+    let text = inventory(
+        "    ansible_python_interpreter: /usr/bin/python3\n",
+        PRIMARY,
+    );
+    let (code, printed) = validate(&text, PASSWORD);
+    assert_eq!(code, Some(0), "{printed}");
+    assert!(
+        printed.contains("warning: inventory.yaml:5:33: `ansible_python_interpreter` is not honoured by pgconverge"),
+        "{printed}"
+    );
+}
