@@ -23,14 +23,18 @@ fn inventory(directory: &std::path::Path, name: &str, login: &str) -> String {
     path.display().to_string()
 }
 
-/// Each host's configuration files and data directory identity.
+/// Each host's configuration and key files, and its data directory's identity.
 fn fingerprints(lab: &Lab) -> Vec<String> {
     ["h1", "h2", "h3"]
         .iter()
         .map(|host| {
-            lab.exec_sql(
+            lab.exec(
                 host,
-                "select string_agg(name || '=' || coalesce(setting, ''), ',' order by name) from pg_settings where source = 'configuration file'",
+                &[
+                    "sh",
+                    "-c",
+                    "cd / && sha256sum /etc/postgresql/15/main/*.conf; ls -a /etc/postgresql/15/main /var/lib/postgresql; /usr/lib/postgresql/15/bin/pg_controldata -D /var/lib/postgresql/15/main | grep 'system identifier'",
+                ],
             )
         })
         .collect()

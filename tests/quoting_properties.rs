@@ -286,6 +286,39 @@ proptest! {
     }
 
     #[test]
+    fn directories_round_trip_into_every_setting_made_from_them(value in awkward(), which in 0usize..2) {
+        let written = format!("/srv/{value}");
+        let name = ["pg_config_dir", "pg_home_dir"][which];
+        let Some(desired) = desired(&format!("    {name}: {}\n", yaml_string(&written)), "pw") else {
+            let unsafe_path = written.split('/').any(|part| part == "..");
+            prop_assert!(written.contains('\n') || unsafe_path, "refused {written:?}");
+            return Ok(());
+        };
+        let conf = file(&desired, "db2", "postgresql_conf");
+        let settings = conf_settings(&conf);
+        let value_of = |setting: &str| {
+            settings.iter().find(|(name, _)| name == setting).map(|(_, value)| value.clone())
+        };
+        if name == "pg_config_dir" {
+            prop_assert_eq!(value_of("hba_file"), Some(format!("{written}/pg_hba.conf")));
+            prop_assert_eq!(value_of("ident_file"), Some(format!("{written}/pg_ident.conf")));
+        } else {
+            let conninfo = value_of("primary_conninfo").unwrap_or_default();
+            let pairs = conninfo_pairs(&conninfo);
+            prop_assert_eq!(&pairs[4], &("passfile".to_string(), format!("{written}/.pgpass")));
+        }
+        let names: Vec<String> = settings.iter().map(|(name, _)| name.clone()).collect();
+        prop_assert_eq!(names, desired_plain_conf_names());
+    }
+
+    #[test]
+    fn an_address_is_an_address_or_refused(value in awkward()) {
+        let hosts = format!("    ansible_host: {}\n", yaml_string(&value));
+        let accepted = desired(&hosts.replace("ansible_host", "replication_host"), "pw").is_some();
+        prop_assert_eq!(accepted, pgconverge::address::is_address(&value), "{:?}", value);
+    }
+
+    #[test]
     fn pg_settings_values_round_trip(value in awkward()) {
         let vars = format!("    pg_settings:\n      application_name: {}\n", yaml_string(&value));
         let Some(desired) = desired(&vars, "pw") else {

@@ -146,6 +146,20 @@ impl Lab {
         String::from_utf8_lossy(&output.stdout).trim().to_string()
     }
 
+    /// Runs a command inside a lab host, entering its namespaces from the machine
+    /// (no ssh login), and returns what it printed.
+    pub fn exec(&self, host: &str, command: &[&str]) -> String {
+        let mut args = vec!["exec", host];
+        args.extend_from_slice(command);
+        let output = run_lab(&args);
+        assert!(
+            output.status.success(),
+            "{command:?} on {host}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
     /// What a lab host's sshd logged.
     pub fn sshd_log(&self, host: &str) -> String {
         std::fs::read_to_string(lab_dir().join("hosts").join(host).join("var-log/sshd.log"))
