@@ -325,17 +325,22 @@ async fn run_there(
         .spawn()
         .await
         .map_err(|error| error_chain(&error))?;
-    if let Some(mut stdin) = child.stdin().take() {
-        stdin
-            .write_all(input)
-            .await
-            .map_err(|error| error.to_string())?;
-        stdin.shutdown().await.map_err(|error| error.to_string())?;
+    if let Some(stdin) = child.stdin().take() {
+        feed(stdin, input).await?;
     }
     child
         .wait_with_output()
         .await
         .map_err(|error| error_chain(&error))
+}
+
+/// Writes the whole input to a child's standard input and closes it.
+async fn feed(mut stdin: impl AsyncWriteExt + Unpin, input: &[u8]) -> Result<(), String> {
+    stdin
+        .write_all(input)
+        .await
+        .map_err(|error| error.to_string())?;
+    stdin.shutdown().await.map_err(|error| error.to_string())
 }
 
 /// The same on this machine, for `ansible_connection: local`.
@@ -347,12 +352,8 @@ async fn run_here(arguments: &[&str], input: &[u8]) -> Result<std::process::Outp
         .stderr(std::process::Stdio::piped())
         .spawn()
         .map_err(|error| error.to_string())?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(input)
-            .await
-            .map_err(|error| error.to_string())?;
-        stdin.shutdown().await.map_err(|error| error.to_string())?;
+    if let Some(stdin) = child.stdin.take() {
+        feed(stdin, input).await?;
     }
     child
         .wait_with_output()
