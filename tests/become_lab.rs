@@ -6,7 +6,7 @@
 
 mod support;
 
-use support::{Lab, lab_available, pgconverge, repository};
+use support::{Lab, lab_available, pgconverge_with, repository};
 
 /// The example inventory with `ansible_user: root` replaced by `login`, and h3
 /// reached through h1 (`ProxyJump`), the only way the lab lets in.
@@ -67,11 +67,12 @@ fn an_ordinary_login_with_sudo_converges_and_one_without_changes_nothing() {
         !direct.status.success(),
         "h3 must not accept a direct login"
     );
-    let run = |inventory: &str, args: &[&str]| {
+    let run_with = |inventory: &str, args: &[&str], environment: &[(&str, &str)]| {
         let mut all = args.to_vec();
         all.extend(["-i", inventory, "--ssh-config", &ssh_config]);
-        pgconverge(&all, &password)
+        pgconverge_with(&all, &password, environment)
     };
+    let run = |inventory: &str, args: &[&str]| run_with(inventory, args, &[]);
 
     // A login without sudo rights: exit 1, the host and sudo named, nothing changed.
     let visitor = inventory(
@@ -127,16 +128,15 @@ fn an_ordinary_login_with_sudo_converges_and_one_without_changes_nothing() {
         "opsadmin.yaml",
         "    ansible_user: opsadmin\n    ansible_become: true\n    ansible_become_password: \"{{ env('LAB_SUDO_PASSWORD') }}\"\n",
     );
-    // SAFETY: the tests of this file run one at a time in their own process.
-    unsafe { std::env::set_var("LAB_SUDO_PASSWORD", "lab-sudo-password") };
-    let with_password = run(&opsadmin, &["apply", "--detailed-exitcode"]);
+    let sudo_password = [("LAB_SUDO_PASSWORD", "lab-sudo-password")];
+    let with_password = run_with(&opsadmin, &["apply", "--detailed-exitcode"], &sudo_password);
     assert_eq!(with_password.code, Some(0), "{with_password}");
     assert!(
         !with_password.all().contains("lab-sudo-password"),
         "{with_password}"
     );
-    unsafe { std::env::set_var("LAB_SUDO_PASSWORD", "not-the-password") };
-    let wrong = run(&opsadmin, &["apply", "--dry-run"]);
+    let wrong_password = [("LAB_SUDO_PASSWORD", "not-the-password")];
+    let wrong = run_with(&opsadmin, &["apply", "--dry-run"], &wrong_password);
     assert!(wrong.all().contains("incorrect password"), "{wrong}");
     assert!(!wrong.all().contains("not-the-password"), "{wrong}");
 
@@ -146,13 +146,13 @@ fn an_ordinary_login_with_sudo_converges_and_one_without_changes_nothing() {
         "su.yaml",
         "    ansible_user: visitor\n    ansible_become: true\n    ansible_become_method: su\n    ansible_become_password: \"{{ env('LAB_ROOT_PASSWORD') }}\"\n",
     );
-    unsafe { std::env::set_var("LAB_ROOT_PASSWORD", "lab-root-password") };
-    let with_su = run(&su, &["apply", "--detailed-exitcode"]);
+    let root_password = [("LAB_ROOT_PASSWORD", "lab-root-password")];
+    let with_su = run_with(&su, &["apply", "--detailed-exitcode"], &root_password);
     assert_eq!(with_su.code, Some(0), "{with_su}");
-    let su_status = run(&su, &["status"]);
+    let su_status = run_with(&su, &["status"], &root_password);
     assert_eq!(su_status.code, Some(0), "{su_status}");
-    unsafe { std::env::set_var("LAB_ROOT_PASSWORD", "not-roots-password") };
-    let su_refused = run(&su, &["apply", "--dry-run"]);
+    let wrong_root_password = [("LAB_ROOT_PASSWORD", "not-roots-password")];
+    let su_refused = run_with(&su, &["apply", "--dry-run"], &wrong_root_password);
     assert!(
         su_refused
             .all()
@@ -163,6 +163,20 @@ fn an_ordinary_login_with_sudo_converges_and_one_without_changes_nothing() {
         !su_refused.all().contains("not-roots-password"),
         "{su_refused}"
     );
+
+    // narrow may run only `true` and `sh` as root with sudo: that is enough.
+    let narrow = inventory(
+        directory.path(),
+        "narrow.yaml",
+        "    ansible_user: narrow\n    ansible_become: true\n",
+    );
+    let with_narrow_rights = run(&narrow, &["apply", "--detailed-exitcode"]);
+    assert_eq!(with_narrow_rights.code, Some(0), "{with_narrow_rights}");
+    let beyond = std::process::Command::new("ssh")
+        .args(["-F", &ssh_config, "-l", "narrow", "h1", "sudo -n id"])
+        .output()
+        .unwrap_or_else(|error| panic!("ssh: {error}"));
+    assert!(!beyond.status.success(), "narrow may run only true and sh");
 
     // No host saw a root login; each saw the ordinary ones.
     for host in ["h1", "h2", "h3"] {
@@ -178,5 +192,55 @@ fn an_ordinary_login_with_sudo_converges_and_one_without_changes_nothing() {
             !output.all().contains(&password),
             "the password leaked:\n{output}"
         );
+    }
+}
+
+#[test]
+fn a_login_that_becomes_root_with_su_converges_a_fresh_lab() {
+    if !lab_available() {
+        return;
+    }
+    let lab = Lab::up_without_root_login(3);
+    let directory = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let ssh_config = lab.ssh_config().display().to_string();
+    let password = format!("pw-su-{}", std::process::id());
+    let su = inventory(
+        directory.path(),
+        "su.yaml",
+        "    ansible_user: visitor\n    ansible_become: true\n    ansible_become_method: su\n    ansible_become_password: \"{{ env('LAB_ROOT_PASSWORD') }}\"\n",
+    );
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["-i", &su, "--ssh-config", &ssh_config]);
+        pgconverge_with(
+            &all,
+            &password,
+            &[("LAB_ROOT_PASSWORD", "lab-root-password")],
+        )
+    };
+    let first = run(&["apply"]);
+    assert_eq!(first.code, Some(0), "{first}");
+    lab.exec_sql(
+        "h1",
+        "create table su_check (id int); insert into su_check values (9)",
+    );
+    lab.eventually(30, "the row on h2 and h3", || {
+        ["h2", "h3"]
+            .iter()
+            .all(|host| lab.exec_sql(host, "select coalesce(sum(id), 0) from su_check") == "9")
+    });
+    let second = run(&["apply", "--detailed-exitcode"]);
+    assert_eq!(second.code, Some(0), "{second}");
+    for host in ["h1", "h2", "h3"] {
+        let log = lab.sshd_log(host);
+        assert!(
+            log.contains("Accepted publickey for visitor"),
+            "{host}:\n{log}"
+        );
+        assert!(!log.contains("for root"), "{host} saw a root login:\n{log}");
+    }
+    for output in [&first, &second] {
+        assert!(!output.all().contains("lab-root-password"), "{output}");
+        assert!(!output.all().contains(&password), "{output}");
     }
 }

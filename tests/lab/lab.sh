@@ -85,8 +85,9 @@ lab_requirements() {
 # The lab's logins besides root, name:uid (the group has the same id), in every
 # host's private account files: deploy may run anything with sudo without a
 # password, opsadmin with its password (LAB_SUDO_PASSWORD, a test value), and
-# visitor has no sudo rights.
-LAB_LOGINS=(deploy:62001 opsadmin:62002 visitor:62003)
+# visitor has no sudo rights; narrow may run only what pgconverge runs through
+# sudo (`true`, then `sh` with the script on standard input) and nothing else.
+LAB_LOGINS=(deploy:62001 opsadmin:62002 visitor:62003 narrow:62004)
 LAB_SUDO_PASSWORD=lab-sudo-password
 # root's password inside the hosts (never the machine's), for `su`.
 LAB_ROOT_PASSWORD=lab-root-password
@@ -405,7 +406,8 @@ lab_accounts() {
     done
     printf 'deploy ALL=(ALL:ALL) NOPASSWD: ALL\n' >"$d/etc-sudoers.d/pgconverge-lab-deploy"
     printf 'opsadmin ALL=(ALL:ALL) ALL\n' >"$d/etc-sudoers.d/pgconverge-lab-opsadmin"
-    chmod 0440 "$d/etc-sudoers.d/pgconverge-lab-deploy" "$d/etc-sudoers.d/pgconverge-lab-opsadmin"
+    printf 'narrow ALL=(root) NOPASSWD: /usr/bin/true, /usr/bin/sh\n' >"$d/etc-sudoers.d/pgconverge-lab-narrow"
+    chmod 0440 "$d/etc-sudoers.d/"pgconverge-lab-*
 }
 
 write_client_files() {

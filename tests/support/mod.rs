@@ -238,9 +238,15 @@ impl std::fmt::Display for Run {
 
 /// Runs the pgconverge binary with an environment holding the replication password.
 pub fn pgconverge(args: &[&str], password: &str) -> Run {
+    pgconverge_with(args, password, &[])
+}
+
+/// The same with more environment variables (a sudo or su password, say).
+pub fn pgconverge_with(args: &[&str], password: &str, environment: &[(&str, &str)]) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_pgconverge"))
         .args(args)
         .env("PG_REPLICATION_PASSWORD", password)
+        .envs(environment.iter().copied())
         .env("NO_COLOR", "1")
         .current_dir(repository())
         .output()
