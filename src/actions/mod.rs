@@ -45,8 +45,31 @@ pub trait Action: Sized {
 }
 
 /// An operation the executor runs: its scripts, in order, each on its host.
-pub trait RemoteOperation {
+pub trait RemoteOperation: Clone {
     fn scripts(&self) -> Result<Vec<HostScript>, String>;
+
+    /// The step, `(host, step id)`, whose report this operation needs before it
+    /// can run (a switchover's wait needs the old primary's last checkpoint).
+    fn needs_report_of(&self) -> Option<(&str, &str)> {
+        None
+    }
+
+    /// The operation given the report `needs_report_of` names.
+    fn given_report(&self, _report: &str) -> Result<Self, String> {
+        Ok(self.clone())
+    }
+
+    /// What to run when this operation fails, if anything can be put back.
+    fn undo(&self) -> Option<Undo> {
+        None
+    }
+}
+
+/// What to run on another host when a step fails, and what to say either way.
+pub struct Undo {
+    pub scripts: Vec<HostScript>,
+    pub done: String,
+    pub failed: String,
 }
 
 /// Registers each kind of step: `Kind => module::DesiredType [Operations it owns]`.
@@ -123,6 +146,27 @@ macro_rules! register {
                     $($(Operation::$other_operation(operation) => operation.scripts(),)*)*
                 }
             }
+
+            pub fn needs_report_of(&self) -> Option<(&str, &str)> {
+                match self {
+                    $($(Operation::$operation(operation) => operation.needs_report_of(),)*)*
+                    $($(Operation::$other_operation(operation) => operation.needs_report_of(),)*)*
+                }
+            }
+
+            pub fn given_report(&self, report: &str) -> Result<Operation, String> {
+                match self {
+                    $($(Operation::$operation(operation) => operation.given_report(report).map(Operation::$operation),)*)*
+                    $($(Operation::$other_operation(operation) => operation.given_report(report).map(Operation::$other_operation),)*)*
+                }
+            }
+
+            pub fn undo(&self) -> Option<Undo> {
+                match self {
+                    $($(Operation::$operation(operation) => operation.undo(),)*)*
+                    $($(Operation::$other_operation(operation) => operation.undo(),)*)*
+                }
+            }
         }
 
         $($(impl From<$module::$operation> for Operation {
@@ -152,34 +196,5 @@ register! {
     }
     operations {
         promotion [Checkpoint, ReadLastCheckpoint, WaitForReplay, Promote],
-    }
-}
-
-impl Operation {
-    /// The step, `(host, step id)`, whose report this operation needs before it can
-    /// run: a switchover's wait for the old primary's last checkpoint.
-    pub fn needs_report_of(&self) -> Option<(&str, &str)> {
-        match self {
-            Operation::WaitForReplay(wait) if wait.position.is_none() => {
-                Some((wait.old_primary.as_str(), wait.from_step.as_str()))
-            }
-            _ => None,
-        }
-    }
-
-    /// The operation given the report `needs_report_of` names.
-    pub fn given_report(&self, report: &str) -> Result<Operation, String> {
-        match self {
-            Operation::WaitForReplay(wait) => wait.given(report).map(Operation::WaitForReplay),
-            other => Ok(other.clone()),
-        }
-    }
-
-    /// What to run when this operation fails, if anything can be put back.
-    pub fn undo(&self) -> Option<promotion::Undo> {
-        match self {
-            Operation::WaitForReplay(wait) => Some(wait.undo()),
-            _ => None,
-        }
     }
 }

@@ -3,7 +3,7 @@
 //! of the old primary, its last checkpoint read, the new primary waiting until it
 //! has replayed it, and the promotion with the version's mechanism.
 
-use super::RemoteOperation;
+use super::{RemoteOperation, Undo};
 use crate::facts::Lsn;
 use crate::inventory::HostSettings;
 use crate::script::{HostScript, Script};
@@ -50,13 +50,6 @@ pub struct Promote {
     pub server: HostSettings,
 }
 
-/// What to run on another host when a step fails, and what to say either way.
-pub struct Undo {
-    pub scripts: Vec<HostScript>,
-    pub done: String,
-    pub failed: String,
-}
-
 impl RemoteOperation for Checkpoint {
     fn scripts(&self) -> Result<Vec<HostScript>, String> {
         let script = Script::for_server(
@@ -79,9 +72,15 @@ impl RemoteOperation for ReadLastCheckpoint {
     }
 }
 
-impl WaitForReplay {
+impl RemoteOperation for WaitForReplay {
+    fn needs_report_of(&self) -> Option<(&str, &str)> {
+        self.position
+            .is_none()
+            .then_some((self.old_primary.as_str(), self.from_step.as_str()))
+    }
+
     /// The operation with the position the old primary's step reported.
-    pub fn given(&self, report: &str) -> Result<WaitForReplay, String> {
+    fn given_report(&self, report: &str) -> Result<WaitForReplay, String> {
         let position = Lsn::parse(report).ok_or_else(|| {
             format!(
                 "cannot read the last checkpoint of {} from `{report}`",
@@ -94,7 +93,8 @@ impl WaitForReplay {
         })
     }
 
-    pub fn undo(&self) -> Undo {
+    /// Nothing was promoted: the old primary is started again.
+    fn undo(&self) -> Option<Undo> {
         let old = &self.old_primary;
         let script = Script::for_server(
             "start_again",
@@ -102,18 +102,16 @@ impl WaitForReplay {
             &self.old_server,
         )
         .text("START_COMMAND", &self.old_server.start_command);
-        Undo {
+        Some(Undo {
             scripts: vec![HostScript {
                 other_host: Some(old.clone()),
                 script,
             }],
             done: format!("{old} runs as the primary again"),
             failed: format!("{old} could not be started again: start it by hand"),
-        }
+        })
     }
-}
 
-impl RemoteOperation for WaitForReplay {
     fn scripts(&self) -> Result<Vec<HostScript>, String> {
         let Some(position) = self.position else {
             return Err(format!(
@@ -183,13 +181,13 @@ mod tests {
             old_server: HostSettings::example(),
         };
         assert!(wait.scripts().is_err());
-        assert!(wait.given("not a position").is_err());
+        assert!(wait.given_report("not a position").is_err());
         let given = wait
-            .given("3/148")
+            .given_report("3/148")
             .unwrap_or_else(|error| panic!("{error}"));
         let scripts = given.scripts().unwrap_or_else(|error| panic!("{error}"));
         assert!(scripts[0].script.describe().contains("POSITION=3/148"));
-        for script in given.undo().scripts {
+        for script in given.undo().map(|undo| undo.scripts).unwrap_or_default() {
             assert_eq!(script.other_host.as_deref(), Some("db1"));
             assert_eq!(shellcheck(&script.script), "");
         }

@@ -215,7 +215,7 @@ async fn run_step(
 /// Runs what puts back a failed step's effect, and says how that went.
 async fn run_undo(
     own_host: &str,
-    undo: crate::actions::promotion::Undo,
+    undo: crate::actions::Undo,
     connections: &IndexMap<String, Arc<Connection>>,
 ) -> String {
     for host_script in &undo.scripts {
