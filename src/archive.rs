@@ -223,7 +223,7 @@ impl WalArchive {
 
 /// A value for a command PostgreSQL runs (`archive_command` and the like): quoted
 /// for the shell, with `%` doubled so PostgreSQL does not read it as `%p` or `%f`.
-fn command_word(value: &str) -> String {
+pub fn command_word(value: &str) -> String {
     quote(value).replace('%', "%%")
 }
 

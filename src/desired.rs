@@ -325,7 +325,6 @@ fn desired_step(
     let render = |template: &str| renderer.render(template, context);
     let rendered = (|| {
         let input = StepInput {
-            id: &step.id,
             settings,
             variables: context,
             path: parameter(&step.path)?,
@@ -466,7 +465,7 @@ fn template_context(
 /// standby it may also remove what it no longer needs (`%r`); with several reading
 /// one archive, that would remove what the others need.
 fn pg_standby_command(settings: &HostSettings, archive: &str, standby_count: usize) -> String {
-    let word = |text: &str| crate::shell::quote(text).replace('%', "%%");
+    let word = crate::archive::command_word;
     format!(
         "{} -t {} {} %f %p{}",
         word(&format!("{}/pg_standby", settings.bin_dir)),
