@@ -4,7 +4,6 @@
 use crate::diagnostic::Diagnostic;
 use crate::facts::HostFacts;
 use crate::inventory::HostSettings;
-use crate::inventory::Role;
 use indexmap::IndexMap;
 use serde_json::Value;
 
@@ -12,7 +11,6 @@ use super::file::ConfigCheck;
 
 /// One playbook step for one host, with its string parameters rendered.
 pub struct StepInput<'a> {
-    pub id: &'a str,
     pub settings: &'a HostSettings,
     /// The host's template variables (what templates and `when` see).
     pub variables: &'a Value,
@@ -44,7 +42,6 @@ impl StepInput<'_> {
 pub struct Member<'a> {
     pub name: &'a str,
     pub address: &'a str,
-    pub role: Role,
     pub upstream: Option<&'a str>,
     pub settings: &'a HostSettings,
     pub facts: Option<&'a HostFacts>,

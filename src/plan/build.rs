@@ -145,7 +145,6 @@ fn member<'a>(host: &'a DesiredHost, facts: &'a GatheredFacts) -> Member<'a> {
     Member {
         name: &host.name,
         address: &host.address,
-        role: host.role,
         upstream: host.upstream.as_deref(),
         settings: &host.settings,
         facts: facts.get(&host.name).and_then(|facts| facts.as_ref().ok()),
