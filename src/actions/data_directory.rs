@@ -289,15 +289,7 @@ mod tests {
 
     #[test]
     fn a_former_primary_of_the_same_cluster_is_rewound() {
-        let fixture = Fixture::converged().edit("db2", |facts| {
-            facts.data_directory.standby_signal = false;
-            facts.data_directory.wal_log_hints = true;
-            facts.data_directory.timeline = Some(2);
-            if let Some(server) = facts.server.as_mut() {
-                server.wal_receiver = None;
-                server.in_recovery = false;
-            }
-        });
+        let fixture = Fixture::converged().former_primary("db2");
         insta::assert_snapshot!(check(&fixture, "db2", "base_backup"));
     }
 }

@@ -284,6 +284,20 @@ impl Fixture {
         self
     }
 
+    /// The host ran as a primary of the same cluster (a former primary after a
+    /// failover) and can be rewound.
+    pub fn former_primary(self, host: &str) -> Fixture {
+        self.edit(host, |facts| {
+            facts.data_directory.standby_signal = false;
+            facts.data_directory.wal_log_hints = true;
+            facts.data_directory.timeline = Some(2);
+            if let Some(server) = facts.server.as_mut() {
+                server.wal_receiver = None;
+                server.in_recovery = false;
+            }
+        })
+    }
+
     /// The host could not be reached.
     pub fn unreachable(mut self, host: &str) -> Fixture {
         self.facts.insert(
@@ -358,19 +372,10 @@ fn every_operation_has_scripts_that_pass_shellcheck() {
         facts.server = None;
         facts.os_user_home = None;
     };
-    let former_primary = |facts: &mut HostFacts| {
-        facts.data_directory.standby_signal = false;
-        facts.data_directory.wal_log_hints = true;
-        facts.data_directory.timeline = Some(2);
-        if let Some(server) = facts.server.as_mut() {
-            server.wal_receiver = None;
-            server.in_recovery = false;
-        }
-    };
     let fixtures = [
         Fixture::fresh(),
         Fixture::fresh().edit("db1", without_cluster),
-        Fixture::converged().edit("db2", former_primary),
+        Fixture::converged().former_primary("db2"),
         Fixture::archive_host(),
         Fixture::fresh_version("11"),
     ];
