@@ -441,14 +441,9 @@ fn secret_files(desired: &DesiredState) -> indexmap::IndexMap<String, Vec<String
             let files = host
                 .steps
                 .values()
-                .filter_map(|step| match step {
-                    crate::actions::DesiredStep::File(crate::actions::file::File(file))
-                        if file.sensitive =>
-                    {
-                        Some(file.path.clone())
-                    }
-                    _ => None,
-                })
+                .filter_map(crate::actions::DesiredStep::rendered_file)
+                .filter(|file| file.sensitive)
+                .map(|file| file.path.clone())
                 .collect();
             (host.name.clone(), files)
         })

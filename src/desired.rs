@@ -433,6 +433,15 @@ fn template_context(
             Value::from(archive.over_ssh()),
         );
         map.insert("replication_mode".into(), Value::from(mode.name()));
+        let replication_hba_type = if settings.replication_sslmode.requires_tls() {
+            "hostssl"
+        } else {
+            "host"
+        };
+        map.insert(
+            "replication_hba_type".into(),
+            Value::from(replication_hba_type),
+        );
         map.insert("pg_version".into(), settings.pg_version.template_value());
         map.insert(
             "pg_has".into(),
@@ -495,6 +504,7 @@ pub fn primary_conninfo(host: &Host, upstream: &Host, settings: &HostSettings) -
         ("port", value("pg_port")),
         ("user", settings.replication_user.clone()),
         ("application_name", host.name.clone()),
+        ("sslmode", settings.replication_sslmode.name().to_string()),
     ];
     if settings.pg_version.0 >= 1000 {
         pairs.push(("passfile", format!("{}/.pgpass", settings.home_dir)));
@@ -505,7 +515,6 @@ pub fn primary_conninfo(host: &Host, upstream: &Host, settings: &HostSettings) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::actions::file::File;
     use crate::actions::recovery::RecoveryConfig;
     use crate::versions::PgVersion;
     use serde_json::json;
@@ -538,7 +547,10 @@ mod tests {
             .get(host)
             .and_then(|host| host.steps.get(step))
         {
-            Some(DesiredStep::File(File(file))) => &file.content,
+            Some(step) if step.rendered_file().is_some() => step
+                .rendered_file()
+                .map(|file| file.content.as_str())
+                .unwrap_or_default(),
             other => panic!("{host}/{step} is not a file step: {other:?}"),
         }
     }
@@ -547,7 +559,7 @@ mod tests {
     fn standby_of_version_12_and_later_uses_standby_signal_and_conninfo_in_postgresql_conf() {
         let desired = desired_for("15");
         let conf = file_content(&desired, "db2", "postgresql_conf");
-        assert!(conf.contains("primary_conninfo = 'host=10.0.0.11 port=5432 user=replicator application_name=db2 passfile=/var/lib/postgresql/.pgpass'"), "{conf}");
+        assert!(conf.contains("primary_conninfo = 'host=10.0.0.11 port=5432 user=replicator application_name=db2 sslmode=prefer passfile=/var/lib/postgresql/.pgpass'"), "{conf}");
         assert!(conf.contains("wal_keep_size = '1GB'"), "{conf}");
         assert!(!conf.contains("secret-pw"), "{conf}");
         assert_eq!(

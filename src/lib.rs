@@ -17,6 +17,7 @@ pub mod gather;
 pub mod graph_dot;
 pub mod inventory;
 pub mod load;
+pub mod pgconf;
 pub mod plan;
 pub mod playbook;
 pub mod printer;

@@ -21,11 +21,21 @@ const DIM: Style = Style::new().dimmed();
 
 pub struct Printer {
     redactor: Redactor,
+    full_diff: bool,
 }
 
 impl Printer {
     pub fn new(redactor: Redactor) -> Printer {
-        Printer { redactor }
+        Printer {
+            redactor,
+            full_diff: false,
+        }
+    }
+
+    /// Plans show each file's whole unified diff, also where they show its
+    /// settings and rules (`--diff full`).
+    pub fn with_full_diff(self, full_diff: bool) -> Printer {
+        Printer { full_diff, ..self }
     }
 
     /// A line on stdout. A closed pipe (`| head`) is not an error worth reporting.
@@ -53,14 +63,14 @@ impl Printer {
     }
 
     pub fn plan(&self, plan: &Plan) {
-        for line in plan_text(plan).lines() {
+        for line in plan_text_with(plan, self.full_diff).lines() {
             self.out(line);
         }
     }
 
     /// The human plan on stderr, when stdout carries JSON.
     pub fn plan_to_stderr(&self, plan: &Plan) {
-        for line in plan_text(plan).lines() {
+        for line in plan_text_with(plan, self.full_diff).lines() {
             self.err(line);
         }
     }
@@ -176,9 +186,15 @@ impl Progress for Printer {
 /// and a closing summary line. Styled; `anstream` strips the styles where colours
 /// are off.
 pub fn plan_text(plan: &Plan) -> String {
+    plan_text_with(plan, false)
+}
+
+/// The plan; with `full_diff`, every file's unified diff also where its settings
+/// and rules are listed.
+pub fn plan_text_with(plan: &Plan, full_diff: bool) -> String {
     let mut lines = Vec::new();
     for host in &plan.hosts {
-        host_plan(host, &mut lines);
+        host_plan(host, full_diff, &mut lines);
     }
     if let Some(blocked) = &plan.blocked {
         lines.push(format!("{RED}Blocked{RED:#}: {blocked}."));
@@ -187,7 +203,7 @@ pub fn plan_text(plan: &Plan) -> String {
     lines.join("\n")
 }
 
-fn host_plan(host: &HostPlan, lines: &mut Vec<String>) {
+fn host_plan(host: &HostPlan, full_diff: bool, lines: &mut Vec<String>) {
     let role = match (&host.role, &host.upstream) {
         (Role::Primary, _) => "primary".to_string(),
         (Role::Standby, Some(upstream)) => format!("standby of {upstream}"),
@@ -210,11 +226,11 @@ fn host_plan(host: &HostPlan, lines: &mut Vec<String>) {
         .max()
         .unwrap_or(0);
     for step in &host.steps {
-        step_lines(step, width, lines);
+        step_lines(step, width, full_diff, lines);
     }
 }
 
-fn step_lines(step: &PlannedStep, width: usize, lines: &mut Vec<String>) {
+fn step_lines(step: &PlannedStep, width: usize, full_diff: bool, lines: &mut Vec<String>) {
     let style = match step.change {
         Change::Noop => DIM,
         Change::Create => GREEN,
@@ -236,7 +252,26 @@ fn step_lines(step: &PlannedStep, width: usize, lines: &mut Vec<String>) {
     if let Some(reason) = &step.refused {
         lines.push(format!("        {RED}refused{RED:#}: {}", shown(reason)));
     }
-    for diff_line in step.diff.iter().flat_map(|diff| diff.lines()) {
+    for warning in &step.warnings {
+        lines.push(format!(
+            "        {YELLOW}warning{YELLOW:#}: {}",
+            shown(warning)
+        ));
+    }
+    for detail in &step.details {
+        let style = match detail.chars().next() {
+            Some('+') => GREEN,
+            Some('-') => RED,
+            Some('~') => YELLOW,
+            _ => Style::new(),
+        };
+        lines.push(format!("        {style}{}{style:#}", shown(detail)));
+    }
+    let diff = step
+        .diff
+        .as_ref()
+        .filter(|_| full_diff || step.details.is_empty());
+    for diff_line in diff.iter().flat_map(|diff| diff.lines()) {
         let style = match diff_line.chars().next() {
             Some('+') => GREEN,
             Some('-') => RED,

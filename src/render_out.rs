@@ -3,7 +3,6 @@
 //! host is contacted, and no secret is written.
 
 use crate::actions::DesiredStep;
-use crate::actions::file::File;
 use crate::actions::recovery::RecoveryConfig;
 use crate::desired::{DesiredHost, DesiredState};
 use crate::diagnostic::Diagnostics;
@@ -63,11 +62,14 @@ pub struct RenderedFile {
 pub fn host_files(host: &DesiredHost, redactor: &Redactor) -> Vec<RenderedFile> {
     let mut files = Vec::new();
     for step in host.steps.values() {
-        match step {
-            DesiredStep::File(File(file))
-            | DesiredStep::RecoveryConfig(RecoveryConfig {
+        let rendered = step.rendered_file().or(match step {
+            DesiredStep::RecoveryConfig(RecoveryConfig {
                 recovery_conf: Some(file),
-            }) => files.push(RenderedFile {
+            }) => Some(file),
+            _ => None,
+        });
+        match step {
+            _ if let Some(file) = rendered => files.push(RenderedFile {
                 path: file.path.clone(),
                 content: if file.sensitive {
                     SENSITIVE_PLACEHOLDER.to_string()

@@ -10,7 +10,7 @@ use pgconverge::actions::DesiredStep;
 use pgconverge::actions::file::File;
 use pgconverge::desired::DesiredState;
 use pgconverge::inventory::Inventory;
-use pgconverge::plan::conf;
+use pgconverge::pgconf as conf;
 use pgconverge::playbook::Playbook;
 use proptest::prelude::*;
 use std::path::Path;

@@ -236,6 +236,7 @@ impl RemoteOperation for CloneUpstream {
         .text("UPSTREAM_HOST", &self.upstream_host)
         .number("UPSTREAM_PORT", self.upstream_port)
         .text("REPLICATION_USER", &server.replication_user)
+        .text("SSLMODE", server.replication_sslmode.name())
         .number("WAL_METHOD", wal_method);
         Ok(vec![HostScript::own(script)])
     }
@@ -249,6 +250,7 @@ impl RemoteOperation for Rewind {
             ("port", self.upstream_port.to_string()),
             ("user", server.replication_user.clone()),
             ("dbname", "postgres".to_string()),
+            ("sslmode", server.replication_sslmode.name().to_string()),
         ]);
         let script = Script::for_server("rewind", include_str!("scripts/rewind.sh"), server)
             .text("STOP_COMMAND", &server.stop_command)

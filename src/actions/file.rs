@@ -80,6 +80,7 @@ impl DesiredFile {
             group: self.group.clone(),
             mode: self.mode,
             check: self.check,
+            keep_as: None,
             server: context.settings().clone(),
         };
         let old_content =
@@ -165,6 +166,9 @@ pub struct WriteFile {
     pub group: String,
     pub mode: u32,
     pub check: Option<ConfigCheck>,
+    /// Where to keep the file that is there as it is, before the first write
+    /// (`postgresql.base.conf`); nothing is kept when that path exists already.
+    pub keep_as: Option<String>,
     #[serde(skip)]
     pub server: HostSettings,
 }
@@ -184,6 +188,7 @@ impl RemoteOperation for WriteFile {
         .text("OWNER", &self.owner)
         .text("GROUP", &self.group)
         .number("MODE", format!("{:04o}", self.mode))
+        .text("KEEP_AS", self.keep_as.as_deref().unwrap_or_default())
         .number("CHECK", ConfigCheck::name(self.check));
         Ok(vec![HostScript::own(script)])
     }
@@ -236,6 +241,7 @@ mod tests {
             group: "postgres".into(),
             mode: 0o600,
             check: None,
+            keep_as: None,
             server: HostSettings::example(),
         };
         let scripts = operation.scripts().unwrap_or_default();

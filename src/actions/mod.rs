@@ -15,6 +15,8 @@ pub mod data_directory;
 pub mod directory;
 pub mod file;
 pub mod os_user;
+pub mod pg_hba_conf;
+pub mod postgresql_conf;
 pub mod promotion;
 pub mod recovery;
 pub mod role;
@@ -184,6 +186,8 @@ register! {
     Directory => directory::Directory [EnsureDirectory],
     ClusterInit => cluster_init::ClusterInit [InitCluster],
     File => file::File [WriteFile],
+    PostgresqlConf => postgresql_conf::PostgresqlConf [],
+    PgHbaConf => pg_hba_conf::PgHbaConf [],
     BaseBackup => data_directory::BaseBackup [CloneUpstream, Rewind],
     RecoveryConfig => recovery::RecoveryConfig [WriteStandbySignal],
     ReplicationRole => role::ReplicationRole [SetReplicationRole],
@@ -196,5 +200,18 @@ register! {
     }
     operations {
         promotion [Checkpoint, ReadLastCheckpoint, WaitForReplay, Promote],
+    }
+}
+
+impl DesiredStep {
+    /// The file a step renders from a template, as it is wanted (for `postgresql.conf`
+    /// and `pg_hba.conf` adopted from the host, what pgconverge writes of it).
+    pub fn rendered_file(&self) -> Option<&file::DesiredFile> {
+        match self {
+            DesiredStep::File(file::File(file))
+            | DesiredStep::PostgresqlConf(postgresql_conf::PostgresqlConf { file, .. })
+            | DesiredStep::PgHbaConf(pg_hba_conf::PgHbaConf { file, .. }) => Some(file),
+            _ => None,
+        }
     }
 }

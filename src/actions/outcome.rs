@@ -53,6 +53,15 @@ pub struct PlannedStep {
     /// Why the step will not run even though a change is needed (for example a
     /// data directory with user databases without `--replace-data`).
     pub refused: Option<String>,
+    /// What the change means, line by line, shown instead of the diff: each setting
+    /// whose value changes, each rule added or removed, what a whole file drops.
+    pub details: Vec<String>,
+    /// What the reviewer should know though nothing stops the step (a host rule
+    /// that decides before a managed one).
+    pub warnings: Vec<String>,
+    /// Settings whose value in force changes, for the service step to choose
+    /// between a reload and a restart.
+    pub changed_settings: Vec<String>,
     pub operation: Option<Operation>,
 }
 
@@ -66,6 +75,9 @@ impl PlannedStep {
             diff: None,
             destructive: false,
             refused: None,
+            details: Vec::new(),
+            warnings: Vec::new(),
+            changed_settings: Vec::new(),
             operation: None,
         }
     }

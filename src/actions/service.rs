@@ -174,6 +174,13 @@ mod tests {
             {
                 file.content = b"max_connections = 50\n".to_vec();
             }
+            if let Some(setting) = facts
+                .server
+                .as_mut()
+                .and_then(|server| server.settings.get_mut("max_connections"))
+            {
+                setting.value = "50".into();
+            }
         });
         insta::assert_snapshot!(check(&fixture, "db1", "pg_service"));
     }

@@ -313,6 +313,7 @@ impl CollectAuthorizedKeys {
             group: self.group.clone(),
             mode: 0o600,
             check: None,
+            keep_as: None,
             server: self.server.clone(),
         }
     }

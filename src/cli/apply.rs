@@ -15,6 +15,12 @@ enum Format {
     Json,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum DiffView {
+    Settings,
+    Full,
+}
+
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     #[command(flatten)]
@@ -46,6 +52,10 @@ pub struct ApplyArgs {
     /// Allow replacing the data directory of HOST although it holds user databases (repeatable)
     #[arg(long, value_name = "HOST")]
     replace_data: Vec<String>,
+    /// `full` shows each file's whole unified diff; by default a configuration file
+    /// shows the settings and rules it changes (the JSON plan always has both)
+    #[arg(long, value_enum, default_value = "settings")]
+    diff: DiffView,
     /// A playbook to use instead of the built-in one
     #[arg(short, long, value_name = "FILE")]
     playbook: Option<PathBuf>,
@@ -71,7 +81,9 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
         forks: args.forks,
         ssh: args.ssh.options(),
     };
-    match apply(&options, Printer::new).await {
+    let full_diff = matches!(args.diff, DiffView::Full);
+    let printer_for = move |redactor| Printer::new(redactor).with_full_diff(full_diff);
+    match apply(&options, printer_for).await {
         Ok(ApplyResult::NoChanges) => ExitCode::SUCCESS,
         Ok(ApplyResult::Changes) => ExitCode::from(if args.detailed_exitcode { 2 } else { 0 }),
         Ok(ApplyResult::Failed) => ExitCode::from(1),

@@ -273,7 +273,7 @@ fn locate_settings(error: &str, operation: &Operation) -> String {
                 .map(|(name, _)| name.to_ascii_lowercase());
             match setting {
                 Some(name) if !line.contains(" line ") => {
-                    match crate::plan::conf::setting_line(content.expose(), &name) {
+                    match crate::pgconf::setting_line(content.expose(), &name) {
                         Some(number) => format!("{line} ({path} line {number})"),
                         None => line.to_string(),
                     }
@@ -318,6 +318,7 @@ mod tests {
             group: "postgres".into(),
             mode: 0o644,
             check: Some(ConfigCheck::PostgresqlConf),
+            keep_as: None,
             server: HostSettings::example(),
         });
         let error = "failed on h2 (exit code 1): invalid value for parameter \"shared_buffers\": \"lots\"\nconfiguration file \"/etc/pg.conf\" contains errors";

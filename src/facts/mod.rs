@@ -63,6 +63,35 @@ pub struct ObservedFile {
 pub struct ObservedSetting {
     pub context: String,
     pub pending_restart: bool,
+    /// The value in force, in the setting's base unit (`pg_settings.setting`).
+    pub value: String,
+    /// The base unit of `value` (`8kB`, `ms`), empty for a setting without one.
+    pub unit: String,
+    /// `bool`, `integer`, `real`, `string` or `enum`.
+    pub vartype: String,
+    /// Where the value comes from (`default`, `configuration file`, ...).
+    pub source: String,
+    /// The file that sets it, for a value from a configuration file.
+    pub source_file: String,
+    /// The value when nothing sets it (`pg_settings.boot_val`).
+    pub default_value: String,
+}
+
+#[cfg(test)]
+impl ObservedSetting {
+    /// A setting as a test needs it: its context and value, the rest plain.
+    pub fn example(context: &str, value: &str, unit: &str, vartype: &str) -> ObservedSetting {
+        ObservedSetting {
+            context: context.into(),
+            pending_restart: false,
+            value: value.into(),
+            unit: unit.into(),
+            vartype: vartype.into(),
+            source: "configuration file".into(),
+            source_file: String::new(),
+            default_value: value.into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -91,6 +120,8 @@ pub struct ReplicationClient {
     pub state: String,
     /// How far the client's replay is behind this server, in bytes.
     pub replay_lag_bytes: Option<i64>,
+    /// The connection is encrypted (`pg_stat_ssl.ssl`); `None` before 9.5.
+    pub ssl: Option<bool>,
 }
 
 /// `pg_stat_archiver`: how the server's archiving goes.

@@ -138,6 +138,14 @@ fn sections(output: &str) -> HashMap<&str, Vec<Vec<&str>>> {
     sections
 }
 
+/// Text the facts query sent hex-encoded (so a line break in a value cannot split a row).
+fn from_hex(hex: &str) -> String {
+    let bytes: Vec<u8> = (0..hex.len() / 2)
+        .filter_map(|index| u8::from_str_radix(hex.get(2 * index..2 * index + 2)?, 16).ok())
+        .collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
 fn parse_server(output: &str) -> Result<ServerFacts, FactsError> {
     let sections = sections(output);
     let rows = |name: &str| sections.get(name).cloned().unwrap_or_default();
@@ -156,6 +164,12 @@ fn parse_server(output: &str) -> Result<ServerFacts, FactsError> {
                 ObservedSetting {
                     context: field(row, 1),
                     pending_restart: flag(row, 2),
+                    value: from_hex(&field(row, 3)),
+                    unit: field(row, 4),
+                    vartype: field(row, 5),
+                    source: field(row, 6),
+                    source_file: from_hex(&field(row, 7)),
+                    default_value: from_hex(&field(row, 8)),
                 },
             )
         })
@@ -177,6 +191,11 @@ fn parse_server(output: &str) -> Result<ServerFacts, FactsError> {
             client_address: field(row, 1),
             state: field(row, 2),
             replay_lag_bytes: field(row, 3).parse().ok(),
+            ssl: match field(row, 4).as_str() {
+                "t" | "true" => Some(true),
+                "f" | "false" => Some(false),
+                _ => None,
+            },
         })
         .collect();
     Ok(ServerFacts {

@@ -119,10 +119,20 @@ coalesce(extract(epoch from now() - pg_last_xact_replay_timestamp())::bigint::te
     );
     let replication_query = format!(
         "select coalesce(application_name, ''), coalesce(host(client_addr), ''), coalesce(state, ''), \
-coalesce({diff}(case when pg_is_in_recovery() then {replay} else {current} end, {replay_column})::bigint::text, '') from pg_stat_replication;",
+coalesce({diff}(case when pg_is_in_recovery() then {replay} else {current} end, {replay_column})::bigint::text, ''), {ssl} from pg_stat_replication{ssl_join};",
         diff = wal.diff,
         current = wal.current,
         replay = wal.replay,
+        ssl = if request.settings.pg_version.0 >= 905 {
+            "coalesce(pg_stat_ssl.ssl::text, '')"
+        } else {
+            "''"
+        },
+        ssl_join = if request.settings.pg_version.0 >= 905 {
+            " left join pg_stat_ssl using (pid)"
+        } else {
+            ""
+        },
         replay_column = if request.settings.pg_version.0 >= 1000 {
             "replay_lsn"
         } else {
@@ -133,6 +143,14 @@ coalesce({diff}(case when pg_is_in_recovery() then {replay} else {current} end, 
         "pending_restart"
     } else {
         "false"
+    };
+    // Values and file names travel hex-encoded: a line break in one cannot split a row.
+    let hex = |column: &str| format!("encode(convert_to(coalesce({column}, ''), 'UTF8'), 'hex')");
+    let hex_setting = hex("setting");
+    let (vartype, hex_sourcefile, hex_boot_val) = if request.settings.pg_version.0 >= 804 {
+        ("vartype".to_string(), hex("sourcefile"), hex("boot_val"))
+    } else {
+        ("''".to_string(), "''".to_string(), "''".to_string())
     };
     // pg_rewind may run as a non-superuser from 11 when it may read the source's files.
     let rewind_grant = if request.settings.pg_version.0 >= 1100 {
@@ -152,7 +170,7 @@ failed_count, coalesce(last_failed_wal, ''), coalesce(extract(epoch from last_fa
 \echo @@state
 {state_query}
 \echo @@settings
-select name, context, {pending_restart} from pg_settings;
+select name, context, {pending_restart}, {hex_setting}, coalesce(unit, ''), {vartype}, source, {hex_sourcefile}, {hex_boot_val} from pg_settings;
 \echo @@role
 select rolcanlogin, rolreplication, coalesce(rolpassword, ''), {rewind_grant} from pg_authid where rolname = :'role';
 \echo @@wal_receiver

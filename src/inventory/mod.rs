@@ -27,7 +27,7 @@ mod yaml;
 #[cfg(test)]
 mod tests;
 
-pub use settings::{HostSettings, ReplicationMode};
+pub use settings::{ConfigMode, HostSettings, ReplicationMode, SslMode};
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use indexmap::IndexMap;

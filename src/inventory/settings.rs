@@ -28,6 +28,71 @@ impl ReplicationMode {
     }
 }
 
+/// How much of `postgresql.conf` and `pg_hba.conf` pgconverge owns (`pg_config_mode`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfigMode {
+    /// The host's own files stay in force: pgconverge's `postgresql.conf` includes the
+    /// host's file (kept as `postgresql.base.conf`) first and sets only what it manages
+    /// after it; pgconverge's `pg_hba.conf` rules live in a managed block among the host's.
+    #[default]
+    Adopt,
+    /// pgconverge writes both files whole: whatever the inventory does not say is dropped.
+    Own,
+}
+
+impl ConfigMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            ConfigMode::Adopt => "adopt",
+            ConfigMode::Own => "own",
+        }
+    }
+}
+
+/// libpq's `sslmode` for the replication and rewind connections (`replication_sslmode`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SslMode {
+    Disable,
+    Allow,
+    #[default]
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    const ALL: [SslMode; 6] = [
+        SslMode::Disable,
+        SslMode::Allow,
+        SslMode::Prefer,
+        SslMode::Require,
+        SslMode::VerifyCa,
+        SslMode::VerifyFull,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Allow => "allow",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+
+    /// The connection must be encrypted, so the server's rules may demand it (`hostssl`).
+    pub fn requires_tls(self) -> bool {
+        matches!(
+            self,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
+        )
+    }
+}
+
 /// The settings of one host that pgconverge itself acts on (paths, commands, names).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HostSettings {
@@ -51,6 +116,10 @@ pub struct HostSettings {
     pub replication_host: String,
     /// Whether a standby streams or recovers from the archive only.
     pub replication_mode: ReplicationMode,
+    /// Whether the host's own configuration stays in force (`pg_config_mode`).
+    pub config_mode: ConfigMode,
+    /// How replication and rewind connections use TLS (`replication_sslmode`).
+    pub replication_sslmode: SslMode,
 }
 
 /// Reads one host's settings, reporting each value that cannot be one; `None` when
@@ -81,6 +150,8 @@ pub fn read(host: &str, resolved: &ResolvedHost, problems: &mut Problems) -> Opt
         replication_password: reader.password(),
         replication_host: reader.address("replication_host"),
         replication_mode: reader.mode(),
+        config_mode: reader.config_mode(),
+        replication_sslmode: reader.sslmode(),
     };
     reader.complete.then_some(settings)
 }
@@ -289,6 +360,43 @@ impl Reader<'_, '_> {
     }
 }
 
+impl Reader<'_, '_> {
+    fn config_mode(&mut self) -> ConfigMode {
+        match self.choice("pg_config_mode", &["adopt", "own"]) {
+            Some("own") => ConfigMode::Own,
+            _ => ConfigMode::Adopt,
+        }
+    }
+
+    fn sslmode(&mut self) -> SslMode {
+        let names = SslMode::ALL.map(SslMode::name);
+        let chosen = self.choice("replication_sslmode", &names);
+        SslMode::ALL
+            .into_iter()
+            .find(|mode| Some(mode.name()) == chosen)
+            .unwrap_or_default()
+    }
+
+    /// The variable when it is one of `names`; else reported, and `None`.
+    fn choice<'n>(&mut self, name: &str, names: &[&'n str]) -> Option<&'n str> {
+        let found = self.resolved.vars.get(name)?;
+        let chosen = names
+            .iter()
+            .copied()
+            .find(|candidate| found.value.as_str() == Some(*candidate));
+        if chosen.is_none() {
+            let listed = names
+                .iter()
+                .map(|candidate| format!("`{candidate}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let after = format!(" must be one of {listed}, not {}", found.value);
+            self.refuse(name, after);
+        }
+        chosen
+    }
+}
+
 #[cfg(test)]
 impl HostSettings {
     /// The settings of a Debian PostgreSQL 15 host, for unit tests.
@@ -312,6 +420,8 @@ impl HostSettings {
             replication_password: None,
             replication_host: "10.0.0.11".into(),
             replication_mode: ReplicationMode::Streaming,
+            config_mode: ConfigMode::Adopt,
+            replication_sslmode: SslMode::Prefer,
         }
     }
 }

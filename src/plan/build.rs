@@ -6,7 +6,6 @@
 
 use super::*;
 use crate::actions::data_directory;
-use crate::actions::file::ConfigCheck;
 use crate::actions::ssh_keys::SshKey;
 use crate::actions::{DesiredStep, Member, PlanContext};
 use crate::desired::{DesiredHost, DesiredState};
@@ -154,10 +153,9 @@ fn member<'a>(host: &'a DesiredHost, facts: &'a GatheredFacts) -> Member<'a> {
             _ => None,
         }),
         config_files: steps()
-            .filter_map(|step| match step {
-                DesiredStep::File(file) if file.0.check.is_some() => Some(file.0.path.as_str()),
-                _ => None,
-            })
+            .filter_map(DesiredStep::rendered_file)
+            .filter(|file| file.check.is_some())
+            .map(|file| file.path.as_str())
             .collect(),
         data_replaced: false,
     }
@@ -219,16 +217,7 @@ impl HostPlanner<'_> {
                     notified.entry(handler.id).or_default().push(id.to_string());
                 }
             }
-            if let Some(Operation::WriteFile(write)) = &planned.operation
-                && write.check == Some(ConfigCheck::PostgresqlConf)
-            {
-                let old = self
-                    .facts
-                    .file(&write.path)
-                    .map(|file| String::from_utf8_lossy(&file.content).into_owned())
-                    .unwrap_or_default();
-                changed_settings = conf::changed_settings(&old, write.content.expose());
-            }
+            changed_settings.extend(planned.changed_settings.iter().cloned());
             steps.push(planned);
         }
         HostPlan {

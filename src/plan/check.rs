@@ -5,13 +5,16 @@
 use super::build::{PlanOptions, plan};
 use crate::actions::DesiredStep;
 use crate::actions::directory::Directory;
-use crate::actions::file::File;
+use crate::actions::file::{DesiredFile, File};
+use crate::actions::pg_hba_conf::PgHbaConf;
+use crate::actions::postgresql_conf::PostgresqlConf;
 use crate::desired::{DesiredHost, DesiredState};
 use crate::facts::{
     Archiver, DataDirectory, GatheredFacts, HostFacts, ObservedFile, ObservedRole, ObservedSetting,
     PathAttributes, ServerFacts, WalReceiver,
 };
 use crate::inventory::Inventory;
+use crate::pgconf::hba;
 use crate::playbook::Playbook;
 use crate::render::Renderer;
 use crate::secret::Sensitive;
@@ -67,21 +70,81 @@ pub fn attributes(owner: &str, mode: u32) -> PathAttributes {
     }
 }
 
-pub fn setting(context: &str) -> ObservedSetting {
-    ObservedSetting {
-        context: context.into(),
-        pending_restart: false,
-    }
+pub fn setting(context: &str, value: &str, unit: &str, vartype: &str) -> ObservedSetting {
+    ObservedSetting::example(context, value, unit, vartype)
 }
 
 pub fn server(in_recovery: bool) -> ServerFacts {
+    // What a fresh Debian PostgreSQL 15 cluster reports, in pg_settings' base units.
     let settings = [
-        ("max_connections", "postmaster"),
-        ("wal_level", "postmaster"),
-        ("max_wal_senders", "postmaster"),
-        ("work_mem", "user"),
-        ("primary_conninfo", "sighup"),
-        ("listen_addresses", "postmaster"),
+        (
+            "data_directory",
+            "postmaster",
+            "/var/lib/postgresql/15/main",
+            "",
+            "string",
+        ),
+        (
+            "hba_file",
+            "postmaster",
+            "/etc/postgresql/15/main/pg_hba.conf",
+            "",
+            "string",
+        ),
+        (
+            "ident_file",
+            "postmaster",
+            "/etc/postgresql/15/main/pg_ident.conf",
+            "",
+            "string",
+        ),
+        ("listen_addresses", "postmaster", "localhost", "", "string"),
+        ("port", "postmaster", "5432", "", "integer"),
+        ("max_connections", "postmaster", "100", "", "integer"),
+        (
+            "unix_socket_directories",
+            "postmaster",
+            "/var/run/postgresql",
+            "",
+            "string",
+        ),
+        ("password_encryption", "user", "scram-sha-256", "", "enum"),
+        ("wal_level", "postmaster", "replica", "", "enum"),
+        ("max_wal_senders", "postmaster", "10", "", "integer"),
+        ("max_replication_slots", "postmaster", "10", "", "integer"),
+        ("max_worker_processes", "postmaster", "8", "", "integer"),
+        ("wal_log_hints", "postmaster", "off", "", "bool"),
+        ("wal_keep_size", "sighup", "0", "MB", "integer"),
+        (
+            "max_prepared_transactions",
+            "postmaster",
+            "0",
+            "",
+            "integer",
+        ),
+        (
+            "max_locks_per_transaction",
+            "postmaster",
+            "64",
+            "",
+            "integer",
+        ),
+        ("hot_standby", "postmaster", "on", "", "bool"),
+        ("archive_mode", "postmaster", "off", "", "enum"),
+        ("archive_command", "sighup", "", "", "string"),
+        ("restore_command", "sighup", "", "", "string"),
+        ("archive_cleanup_command", "sighup", "", "", "string"),
+        (
+            "recovery_target_timeline",
+            "postmaster",
+            "latest",
+            "",
+            "string",
+        ),
+        ("primary_conninfo", "sighup", "", "", "string"),
+        ("work_mem", "user", "4096", "kB", "integer"),
+        ("shared_buffers", "postmaster", "16384", "8kB", "integer"),
+        ("ssl", "sighup", "on", "", "bool"),
     ];
     ServerFacts {
         in_recovery,
@@ -93,7 +156,9 @@ pub fn server(in_recovery: bool) -> ServerFacts {
         replay_lag_seconds: None,
         settings: settings
             .iter()
-            .map(|(name, context)| (name.to_string(), setting(context)))
+            .map(|(name, context, value, unit, vartype)| {
+                (name.to_string(), setting(context, value, unit, vartype))
+            })
             .collect(),
         replication_role: None,
         wal_receiver: None,
@@ -147,18 +212,38 @@ pub fn fresh_host(system_identifier: &str) -> HostFacts {
 /// A host that already is what the desired state says.
 pub fn converged_host(host: &DesiredHost, upstream_address: Option<&str>) -> HostFacts {
     let mut facts = fresh_host(PRIMARY_ID);
+    let stock = facts.files.clone();
     facts.files.clear();
+    let mut insert = |file: &DesiredFile, content: String| {
+        facts.files.insert(
+            file.path.clone(),
+            ObservedFile {
+                attributes: attributes(&file.owner, file.mode),
+                content: content.into_bytes(),
+            },
+        );
+    };
     for step in host.steps.values() {
         match step {
-            DesiredStep::File(File(file)) => {
-                facts.files.insert(
-                    file.path.clone(),
-                    ObservedFile {
-                        attributes: attributes(&file.owner, file.mode),
-                        content: file.content.clone().into_bytes(),
-                    },
+            DesiredStep::PostgresqlConf(PostgresqlConf {
+                file, base_path, ..
+            }) => {
+                let host_file = stock.values().next().map(|file| file.content.clone());
+                let base = DesiredFile {
+                    path: base_path.clone(),
+                    ..file.clone()
+                };
+                insert(
+                    &base,
+                    String::from_utf8_lossy(&host_file.unwrap_or_default()).into_owned(),
                 );
+                insert(file, file.content.clone());
             }
+            DesiredStep::PgHbaConf(PgHbaConf { file, .. }) => {
+                let content = hba::with_block("", &file.content).unwrap_or_default();
+                insert(file, content);
+            }
+            DesiredStep::File(File(file)) => insert(file, file.content.clone()),
             DesiredStep::Directory(Directory {
                 path, owner, mode, ..
             }) => {
@@ -170,6 +255,20 @@ pub fn converged_host(host: &DesiredHost, upstream_address: Option<&str>) -> Hos
         }
     }
     let mut running = server(upstream_address.is_some());
+    // The server runs with what the wanted postgresql.conf says.
+    if let Some(DesiredStep::PostgresqlConf(PostgresqlConf { file, .. })) =
+        host.steps.get("postgresql_conf")
+    {
+        for (name, written) in crate::pgconf::settings(&file.content) {
+            if let Some(setting) = running.settings.get_mut(&name) {
+                let kind = crate::pgconf::value::Kind {
+                    vartype: &setting.vartype,
+                    unit: &setting.unit,
+                };
+                setting.value = crate::pgconf::value::canonical(&written, kind).unwrap_or(written);
+            }
+        }
+    }
     if let Some(address) = upstream_address {
         facts.data_directory.standby_signal = true;
         running.wal_receiver = Some(WalReceiver {
@@ -336,7 +435,13 @@ pub fn check(fixture: &Fixture, host: &str, step: &str) -> String {
         planned.id,
         planned.summary
     );
-    if let Some(diff) = &planned.diff {
+    for warning in &planned.warnings {
+        text.push_str(&format!("warning: {warning}\n"));
+    }
+    for detail in &planned.details {
+        text.push_str(&format!("{detail}\n"));
+    }
+    if let Some(diff) = planned.diff.as_ref().filter(|_| planned.details.is_empty()) {
         text.push_str(diff);
         if !diff.ends_with('\n') {
             text.push('\n');

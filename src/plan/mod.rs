@@ -4,7 +4,6 @@
 pub mod build;
 #[cfg(test)]
 pub mod check;
-pub mod conf;
 pub mod document;
 pub mod guard;
 pub mod saved;

@@ -45,8 +45,9 @@ fn hand_edited_setting_is_reverted_with_a_reload() {
     {
         file.content.extend_from_slice(b"work_mem = '64MB'\n");
     }
+    set_value(&mut facts, "db2", "work_mem", "65536");
     let text = plan_text(&desired, &playbook, facts, &PlanOptions::default());
-    assert!(text.contains("-work_mem = '64MB'"), "{text}");
+    assert!(text.contains("~ work_mem  64MB → 4MB  (reload)"), "{text}");
     assert!(
         text.contains("reload PostgreSQL: postgresql_conf changed"),
         "{text}"
@@ -65,6 +66,7 @@ fn postmaster_setting_change_plans_a_restart() {
             .replace("max_connections = 100", "max_connections = 50")
             .into_bytes();
     }
+    set_value(&mut facts, "db1", "max_connections", "50");
     let text = plan_text(&desired, &playbook, facts, &PlanOptions::default());
     assert!(
         text.contains("restart PostgreSQL: max_connections need a restart"),
@@ -83,8 +85,8 @@ fn interrupted_run_still_restarts_from_server_state() {
         server.settings.insert(
             "wal_level".into(),
             ObservedSetting {
-                context: "postmaster".into(),
                 pending_restart: true,
+                ..ObservedSetting::example("postmaster", "replica", "", "enum")
             },
         );
     }
@@ -389,4 +391,16 @@ fn standby_left_on_an_older_timeline_is_rewound_and_one_that_streams_is_kept() {
         db3.contains("      base_backup       data directory is a standby of db2"),
         "{db3}"
     );
+}
+
+/// The server of `host` runs with `value` for `name` (as after a hand edit and a restart).
+fn set_value(facts: &mut GatheredFacts, host: &str, name: &str, value: &str) {
+    if let Some(setting) = facts
+        .get_mut(host)
+        .and_then(|facts| facts.as_mut().ok())
+        .and_then(|facts| facts.server.as_mut())
+        .and_then(|server| server.settings.get_mut(name))
+    {
+        setting.value = value.into();
+    }
 }

@@ -66,6 +66,7 @@ pub fn client(name: &str, address: &str, lag: Option<i64>) -> ReplicationClient 
         client_address: address.into(),
         state: "streaming".into(),
         replay_lag_bytes: lag,
+        ssl: Some(true),
     }
 }
 

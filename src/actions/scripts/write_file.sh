@@ -1,7 +1,9 @@
 # Writes FILE_PATH through a temporary file in the same directory and a rename, so
 # a reader never sees half a file. With a CHECK, PostgreSQL reads the new file and
 # a rejected one is put back, leaving the earlier backup alone; an accepted one
-# keeps the version it replaced as FILE.pgconverge-backup.
+# keeps the version it replaced as FILE.pgconverge-backup. With KEEP_AS, a file there
+# before the first write is kept under that name (the host's own postgresql.conf, which
+# the new one includes), unless that name exists already; a rejected write removes it.
 set -e
 DIR=$(dirname "$FILE_PATH")
 if [ ! -d "$DIR" ]; then
@@ -19,7 +21,15 @@ if [ -e "$FILE_PATH" ]; then
   PREVIOUS=$(mktemp "$DIR/.pgconverge-previous.XXXXXX")
   cp -p "$FILE_PATH" "$PREVIOUS"
 fi
+KEPT=""
+if [ -n "$KEEP_AS" ] && [ ! -e "$KEEP_AS" ] && [ -e "$FILE_PATH" ]; then
+  cp -p "$FILE_PATH" "$KEEP_AS"
+  KEPT=yes
+fi
 put_back() {
+  if [ -n "$KEPT" ]; then
+    rm -f "$KEEP_AS"
+  fi
   if [ -n "$PREVIOUS" ]; then
     mv -f "$PREVIOUS" "$FILE_PATH"
     PREVIOUS=""
@@ -57,5 +67,8 @@ esac
 if [ -n "$PREVIOUS" ]; then
   mv -f "$PREVIOUS" "$FILE_PATH.pgconverge-backup"
   PREVIOUS=""
+fi
+if [ -n "$KEPT" ]; then
+  echo "kept the host's $FILE_PATH as $KEEP_AS"
 fi
 echo "wrote $FILE_PATH"

@@ -3,6 +3,9 @@
 //! applies it), and to find the line that sets one. [`parse_line`] is the one reader of a
 //! line that both use.
 
+pub mod hba;
+pub mod value;
+
 use indexmap::IndexMap;
 
 /// The settings a configuration file sets, last assignment winning as in

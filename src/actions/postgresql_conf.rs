@@ -1,0 +1,354 @@
+//! `postgresql.conf`: the settings pgconverge manages, written so that every other
+//! setting of the host keeps its value, and planned setting by setting.
+//!
+//! In the `adopt` mode (the default) the host's own file is kept, unchanged, as
+//! `postgresql.base.conf` beside it, and pgconverge's file includes it first: every
+//! setting the host makes (there or in what it includes, `conf.d`) stays in force
+//! unless pgconverge's file sets it after the include, where the inventory wins. In
+//! the `own` mode pgconverge's file is the whole configuration, and the plan names
+//! every setting and include it drops.
+//!
+//! The plan compares values in force: the server's (`pg_settings`, in its base units)
+//! with the written ones read as the server reads them, so `'128MB'` against
+//! `16384` of `8kB` is no change, and it says what each change needs (a reload, or a
+//! restart), from the setting's context.
+
+use super::file::{ConfigCheck, DesiredFile};
+use super::{Action, Change, PlanContext, PlannedStep, StepInput};
+use crate::diagnostic::Diagnostic;
+use crate::facts::{FactsRequest, ObservedSetting};
+use crate::inventory::ConfigMode;
+use crate::pgconf::value::{self, Kind};
+use indexmap::IndexMap;
+use serde::Serialize;
+use std::path::Path;
+
+/// The name the host's own file is kept under, beside pgconverge's.
+pub const BASE_FILE: &str = "postgresql.base.conf";
+
+/// Lines of the file that are includes, not settings.
+const INCLUDES: [&str; 3] = ["include", "include_if_exists", "include_dir"];
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PostgresqlConf {
+    pub file: DesiredFile,
+    pub mode: ConfigMode,
+    /// Where the host's own file is kept in the `adopt` mode.
+    pub base_path: String,
+}
+
+impl Action for PostgresqlConf {
+    const PARAMETERS: &'static [&'static str] = &["template", "dest"];
+
+    fn desire(input: &StepInput) -> Result<PostgresqlConf, Diagnostic> {
+        let dest = input.dest.clone().unwrap_or_default();
+        let base_path = Path::new(&dest)
+            .with_file_name(BASE_FILE)
+            .to_string_lossy()
+            .into_owned();
+        let mut file = DesiredFile::from_step(input, dest, 0o644)?;
+        file.check = Some(ConfigCheck::PostgresqlConf);
+        Ok(PostgresqlConf {
+            file,
+            mode: input.settings.config_mode,
+            base_path,
+        })
+    }
+
+    fn facts_needed(&self, request: &mut FactsRequest) {
+        request.want_file(&self.file.path);
+        request.want_file(&self.base_path);
+    }
+
+    fn plan(&self, context: &PlanContext) -> PlannedStep {
+        let mut planned = self.file.plan(context);
+        let Some(super::Operation::WriteFile(write)) = planned.operation.as_mut() else {
+            return planned;
+        };
+        let text = |path: &str| {
+            context
+                .facts
+                .file(path)
+                .map(|file| String::from_utf8_lossy(&file.content).into_owned())
+        };
+        let current = text(&self.file.path).filter(|_| !context.host.data_replaced);
+        if current.as_deref() == Some(self.file.content.as_str()) {
+            // Only the owner or mode differ.
+            return planned;
+        }
+        let base = text(&self.base_path);
+        let adopting = self.mode == ConfigMode::Adopt && base.is_none() && current.is_some();
+        if self.mode == ConfigMode::Adopt {
+            write.keep_as = Some(self.base_path.clone());
+        }
+        let server = context
+            .facts
+            .server
+            .as_ref()
+            .filter(|_| !context.host.data_replaced);
+        let observed = Observed {
+            server: server.map(|server| &server.settings),
+            written: written_settings(current.as_deref(), base.as_deref(), adopting),
+        };
+        let wanted = crate::pgconf::settings(&self.file.content);
+        let mut changes = Vec::new();
+        for (name, new) in wanted.iter().filter(|(name, _)| !is_include(name)) {
+            if let Some(change) = observed.change(name, Some(new.as_str())) {
+                changes.push(change);
+            }
+        }
+        let dropped = match self.mode {
+            ConfigMode::Own => observed.set_outside(&wanted),
+            ConfigMode::Adopt if !adopting => current
+                .as_deref()
+                .map(crate::pgconf::settings)
+                .unwrap_or_default()
+                .into_keys()
+                .filter(|name| !is_include(name) && !wanted.contains_key(name))
+                .collect(),
+            ConfigMode::Adopt => Vec::new(),
+        };
+        for name in &dropped {
+            let reverts_to = (self.mode == ConfigMode::Adopt)
+                .then(|| base.as_deref().map(crate::pgconf::settings))
+                .flatten()
+                .and_then(|base| base.get(name).cloned());
+            if let Some(change) = observed.reverted(name, reverts_to.as_deref()) {
+                changes.push(change);
+            }
+        }
+        let mut details: Vec<String> = changes.iter().map(SettingChange::line).collect();
+        if self.mode == ConfigMode::Own {
+            for (name, target) in current
+                .as_deref()
+                .map(crate::pgconf::settings)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(name, _)| is_include(name))
+            {
+                details.push(format!(
+                    "- {name} = '{target}'  (dropped: what it includes no longer applies)"
+                ));
+            }
+        }
+        planned.changed_settings = changes.iter().map(|change| change.name.clone()).collect();
+        planned.summary = summary(
+            &self.file.path,
+            self.mode,
+            adopting,
+            &changes,
+            &planned.summary,
+        );
+        planned.details = details;
+        if planned.change == Change::Create && current.is_none() {
+            planned.details.clear();
+        }
+        planned
+    }
+}
+
+fn is_include(name: &str) -> bool {
+    INCLUDES.contains(&name)
+}
+
+/// What the host's files set, as text, when no server can say what is in force:
+/// the host's own file, then (when pgconverge's file is there already) pgconverge's.
+fn written_settings(
+    current: Option<&str>,
+    base: Option<&str>,
+    adopting: bool,
+) -> IndexMap<String, String> {
+    let mut settings = IndexMap::new();
+    if !adopting && let Some(base) = base {
+        settings.extend(crate::pgconf::settings(base));
+    }
+    if let Some(current) = current {
+        settings.extend(crate::pgconf::settings(current));
+    }
+    settings.retain(|name, _| !is_include(name));
+    settings
+}
+
+/// The values in force now: the server's when it runs, else what the files say.
+struct Observed<'a> {
+    server: Option<&'a IndexMap<String, ObservedSetting>>,
+    written: IndexMap<String, String>,
+}
+
+impl Observed<'_> {
+    fn setting(&self, name: &str) -> Option<&ObservedSetting> {
+        self.server.and_then(|settings| settings.get(name))
+    }
+
+    fn kind<'s>(setting: Option<&'s ObservedSetting>) -> Kind<'s> {
+        setting.map_or(
+            Kind {
+                vartype: "string",
+                unit: "",
+            },
+            |setting| Kind {
+                vartype: &setting.vartype,
+                unit: &setting.unit,
+            },
+        )
+    }
+
+    /// The value in force, as `SHOW` shows it, or `None` when nothing says.
+    fn now(&self, name: &str) -> Option<String> {
+        match self.setting(name) {
+            Some(setting) => Some(value::shown(&setting.value, Self::kind(Some(setting)))),
+            None => self.written.get(name).cloned(),
+        }
+    }
+
+    fn same(&self, name: &str, new: &str) -> bool {
+        let setting = self.setting(name);
+        match setting {
+            Some(setting) => value::same(new, &setting.value, Self::kind(Some(setting))),
+            None => self
+                .written
+                .get(name)
+                .is_some_and(|old| value::same(new, old, Self::kind(None))),
+        }
+    }
+
+    /// The change of a setting the new file sets to `new`, if its value changes.
+    fn change(&self, name: &str, new: Option<&str>) -> Option<SettingChange> {
+        let new = new?;
+        if self.same(name, new) {
+            return None;
+        }
+        Some(SettingChange {
+            name: name.to_string(),
+            old: self.now(name),
+            new: new.to_string(),
+            needs: self.needs(name),
+        })
+    }
+
+    /// A setting the new file no longer sets: it goes back to `reverts_to` (what the
+    /// host's own file sets), else to PostgreSQL's default.
+    fn reverted(&self, name: &str, reverts_to: Option<&str>) -> Option<SettingChange> {
+        let setting = self.setting(name);
+        let new = match (reverts_to, setting) {
+            (Some(value), _) => value.to_string(),
+            (None, Some(setting)) => {
+                value::shown(&setting.default_value, Self::kind(Some(setting)))
+            }
+            (None, None) => "(PostgreSQL's default)".to_string(),
+        };
+        if reverts_to.is_none()
+            && setting.is_some_and(|setting| setting.value == setting.default_value)
+        {
+            return None;
+        }
+        if reverts_to.is_some_and(|value| self.same(name, value)) {
+            return None;
+        }
+        Some(SettingChange {
+            name: name.to_string(),
+            old: self.now(name),
+            new,
+            needs: self.needs(name),
+        })
+    }
+
+    /// Settings a configuration file sets now that `wanted` does not set: what
+    /// writing the whole file drops.
+    fn set_outside(&self, wanted: &IndexMap<String, String>) -> Vec<String> {
+        let names: Vec<String> = match self.server {
+            Some(settings) => settings
+                .iter()
+                .filter(|(_, setting)| setting.source == "configuration file")
+                .map(|(name, _)| name.clone())
+                .collect(),
+            None => self.written.keys().cloned().collect(),
+        };
+        names
+            .into_iter()
+            .filter(|name| !wanted.contains_key(name))
+            .collect()
+    }
+
+    fn needs(&self, name: &str) -> &'static str {
+        match self.setting(name).map(|setting| setting.context.as_str()) {
+            Some("postmaster") => "restart",
+            Some("internal") => "cannot change",
+            _ => "reload",
+        }
+    }
+}
+
+/// One setting whose value in force changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SettingChange {
+    name: String,
+    /// The value in force now, when known.
+    old: Option<String>,
+    new: String,
+    /// `reload` or `restart`.
+    needs: &'static str,
+}
+
+impl SettingChange {
+    /// `~ archive_mode  off → on  (restart)`.
+    fn line(&self) -> String {
+        match &self.old {
+            Some(old) => format!(
+                "~ {}  {} → {}  ({})",
+                self.name,
+                shown(old),
+                shown(&self.new),
+                self.needs
+            ),
+            None => format!("+ {}  → {}  ({})", self.name, shown(&self.new), self.needs),
+        }
+    }
+}
+
+/// A value as the plan shows it: an empty one as `''`.
+fn shown(value: &str) -> String {
+    if value.is_empty() {
+        "''".to_string()
+    } else {
+        value.to_string()
+    }
+}
+
+fn summary(
+    path: &str,
+    mode: ConfigMode,
+    adopting: bool,
+    changes: &[SettingChange],
+    file_summary: &str,
+) -> String {
+    let count = match changes.len() {
+        0 => "no setting changes its value".to_string(),
+        1 => "1 setting changes".to_string(),
+        n => format!("{n} settings change"),
+    };
+    match (mode, adopting) {
+        (ConfigMode::Adopt, true) => format!(
+            "adopt {path}: the host's file is kept as {BASE_FILE} and included first; {count}"
+        ),
+        (ConfigMode::Own, _) if !file_summary.starts_with("create") => {
+            format!("replace {path} whole (pg_config_mode: own); {count}")
+        }
+        _ => format!("{file_summary}; {count}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::check::{Fixture, check};
+
+    #[test]
+    fn a_fresh_primary_gets_its_configuration_setting_by_setting() {
+        insta::assert_snapshot!(check(&Fixture::fresh(), "db1", "postgresql_conf"));
+    }
+
+    #[test]
+    fn a_converged_file_is_left_alone() {
+        insta::assert_snapshot!(check(&Fixture::converged(), "db1", "postgresql_conf"));
+    }
+}
