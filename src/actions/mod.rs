@@ -10,6 +10,7 @@ mod context;
 pub mod managed_block;
 pub mod outcome;
 
+pub mod altered_settings;
 pub mod cluster_init;
 pub mod data_directory;
 pub mod directory;
@@ -188,6 +189,7 @@ register! {
     File => file::File [WriteFile],
     PostgresqlConf => postgresql_conf::PostgresqlConf [],
     PgHbaConf => pg_hba_conf::PgHbaConf [],
+    ResetAlteredSettings => altered_settings::AlteredSettings [ResetAlteredSettings],
     BaseBackup => data_directory::BaseBackup [CloneUpstream, Rewind],
     RecoveryConfig => recovery::RecoveryConfig [WriteStandbySignal],
     ReplicationRole => role::ReplicationRole [SetReplicationRole],

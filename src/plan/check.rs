@@ -383,6 +383,20 @@ impl Fixture {
         self
     }
 
+    /// `host` has `text` as its `postgresql.auto.conf` (settings made with ALTER SYSTEM).
+    pub fn altered_system(self, host: &str, text: &str) -> Fixture {
+        let text = text.to_string();
+        self.edit(host, move |facts| {
+            facts.files.insert(
+                "/var/lib/postgresql/15/main/postgresql.auto.conf".into(),
+                ObservedFile {
+                    attributes: attributes("postgres", 0o600),
+                    content: text.clone().into_bytes(),
+                },
+            );
+        })
+    }
+
     /// The host ran as a primary of the same cluster (a former primary after a
     /// failover) and can be rewound.
     pub fn former_primary(self, host: &str) -> Fixture {
@@ -483,6 +497,7 @@ fn every_operation_has_scripts_that_pass_shellcheck() {
         Fixture::converged().former_primary("db2"),
         Fixture::archive_host(),
         Fixture::fresh_version("11"),
+        Fixture::converged().altered_system("db2", "primary_conninfo = 'host=elsewhere'\n"),
     ];
     let mut seen = std::collections::BTreeSet::new();
     for fixture in &fixtures {

@@ -4,6 +4,7 @@
 //! prints.
 
 use super::disagreements::disagreements;
+use crate::actions::DesiredStep;
 use crate::desired::{DesiredHost, DesiredState};
 use crate::facts::GatheredFacts;
 use crate::facts::{Archiver, HostFacts, Lsn, ReplicationClient, ServerFacts};
@@ -81,6 +82,20 @@ pub struct HostStatus {
     pub replication_clients: Vec<ReplicationClient>,
     /// `pg_stat_archiver` of a running primary.
     pub archiver: Option<Archiver>,
+    /// On a standby, whether its replication connection is encrypted, as its
+    /// upstream reports it (`pg_stat_ssl`); `None` when the upstream does not say.
+    pub tls: Option<bool>,
+    /// Settings made with `ALTER SYSTEM` (`postgresql.auto.conf`), in its order.
+    pub altered_settings: Vec<AlteredSetting>,
+}
+
+/// A setting made with `ALTER SYSTEM`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlteredSetting {
+    pub name: String,
+    pub value: String,
+    /// pgconverge manages the setting, so `apply` resets it.
+    pub managed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -177,6 +192,8 @@ fn host_status(desired: &DesiredState, facts: &GatheredFacts, host: &DesiredHost
         cluster_state: None,
         replication_clients: Vec::new(),
         archiver: None,
+        tls: None,
+        altered_settings: Vec::new(),
     };
     let host_facts = match facts.get(&host.name) {
         Some(Ok(host_facts)) => host_facts,
@@ -189,6 +206,7 @@ fn host_status(desired: &DesiredState, facts: &GatheredFacts, host: &DesiredHost
             return status;
         }
     };
+    status.altered_settings = altered_settings(host, host_facts);
     let data = &host_facts.data_directory;
     status.system_identifier = data.system_identifier.clone();
     status.cluster_state = data.cluster_state.clone();
@@ -223,13 +241,34 @@ fn host_status(desired: &DesiredState, facts: &GatheredFacts, host: &DesiredHost
     }
     // The upstream's view counts what the standby has not even received yet;
     // the standby's own view is the fallback when the upstream does not list it.
-    let upstream_view = status
+    let client = status
         .upstream
         .as_deref()
-        .and_then(|upstream| client_entry(facts, upstream, &host.name))
-        .and_then(|client| client.replay_lag_bytes);
+        .and_then(|upstream| client_entry(facts, upstream, &host.name));
+    status.tls = client.and_then(|client| client.ssl);
+    let upstream_view = client.and_then(|client| client.replay_lag_bytes);
     status.replay_lag_bytes = upstream_view.or_else(|| own_lag_bytes(server));
     status
+}
+
+/// What `ALTER SYSTEM` set on the host, each marked when pgconverge manages it.
+fn altered_settings(host: &DesiredHost, facts: &HostFacts) -> Vec<AlteredSetting> {
+    let managed: &[String] = host
+        .steps
+        .values()
+        .find_map(|step| match step {
+            DesiredStep::ResetAlteredSettings(altered) => Some(altered.managed.as_slice()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    crate::actions::altered_settings::altered(facts, &host.settings)
+        .into_iter()
+        .map(|(name, value)| AlteredSetting {
+            managed: managed.contains(&name),
+            name,
+            value,
+        })
+        .collect()
 }
 
 /// Received minus replayed, on the standby itself.

@@ -9,7 +9,7 @@ const YELLOW: Style = AnsiColor::Yellow.on_default();
 const RED: Style = AnsiColor::Red.on_default();
 const BOLD: Style = Style::new().bold();
 
-const HEADER: [&str; 9] = [
+const HEADER: [&str; 10] = [
     "HOST",
     "INVENTORY",
     "OBSERVED",
@@ -19,6 +19,7 @@ const HEADER: [&str; 9] = [
     "LSN",
     "REPLAY LAG",
     "WAL RECEIVER",
+    "TLS",
 ];
 
 /// The column of the observed state, red when a host is stopped or unreachable.
@@ -30,6 +31,7 @@ const OBSERVED_COLUMN: usize = 2;
 pub fn text(report: &StatusReport) -> String {
     let mut lines = table(&report.hosts);
     lines.extend(report.hosts.iter().filter_map(archiver_line));
+    lines.extend(report.hosts.iter().filter_map(altered_line));
     lines.push(String::new());
     lines.extend(verdict(report));
     lines.join("\n")
@@ -126,6 +128,31 @@ fn archiver_line(host: &HostStatus) -> Option<String> {
     ))
 }
 
+/// `ALTER SYSTEM on db1: work_mem = '32MB' (left alone), ...`, for a host with
+/// settings made with `ALTER SYSTEM`.
+fn altered_line(host: &HostStatus) -> Option<String> {
+    if host.altered_settings.is_empty() {
+        return None;
+    }
+    let settings: Vec<String> = host
+        .altered_settings
+        .iter()
+        .map(|setting| {
+            let what = if setting.managed {
+                "overrides a managed setting; apply resets it"
+            } else {
+                "left alone"
+            };
+            format!("{} = '{}' ({what})", setting.name, setting.value)
+        })
+        .collect();
+    Some(format!(
+        "ALTER SYSTEM on {}: {}",
+        host.name,
+        settings.join(", ")
+    ))
+}
+
 /// The line saying the cluster agrees with the inventory, or the count of
 /// disagreements and a line for each.
 fn verdict(report: &StatusReport) -> Vec<String> {
@@ -175,6 +202,11 @@ fn row(host: &HostStatus) -> Vec<String> {
         host.position.clone().unwrap_or_else(dash),
         lag(host),
         host.wal_receiver.clone().unwrap_or_else(dash),
+        match host.tls {
+            Some(true) => "yes".to_string(),
+            Some(false) => "no".to_string(),
+            None => dash(),
+        },
     ]
 }
 
