@@ -68,8 +68,10 @@ fn converges_a_fresh_cluster_and_then_changes_nothing() {
         "a dry run with pending changes exits 2\n{dry_run}"
     );
     assert!(
-        dry_run.stdout.contains("postgresql.conf (wanted)"),
-        "the plan shows file diffs\n{dry_run}"
+        dry_run
+            .stdout
+            .contains("~ archive_mode  off → on  (restart)"),
+        "the plan shows the settings that change\n{dry_run}"
     );
     assert!(
         dry_run.stdout.contains("base_backup"),

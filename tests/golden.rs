@@ -15,7 +15,6 @@
 //! ```
 
 use pgconverge::actions::DesiredStep;
-use pgconverge::actions::file::File;
 use pgconverge::actions::recovery::RecoveryConfig;
 use pgconverge::desired::DesiredState;
 use pgconverge::inventory::Inventory;
@@ -83,7 +82,13 @@ fn rendered_files(version: &str) -> BTreeMap<String, String> {
             ("pg_hba_conf", "pg_hba.conf"),
         ] {
             match desired_host.steps.get(step) {
-                Some(DesiredStep::File(File(file))) => add(name, &file.content),
+                Some(step) if step.rendered_file().is_some() => add(
+                    name,
+                    &step
+                        .rendered_file()
+                        .map(|file| file.content.clone())
+                        .unwrap_or_default(),
+                ),
                 other => panic!("PostgreSQL {version}: {host}/{step} is not a file: {other:?}"),
             }
         }

@@ -6,8 +6,6 @@
 //! libpq's own (`hba.c` `next_token`, `guc-file.l`, libpq's `.pgpass` and conninfo
 //! parsers); the lab tests check the same files against a real server.
 
-use pgconverge::actions::DesiredStep;
-use pgconverge::actions::file::File;
 use pgconverge::desired::DesiredState;
 use pgconverge::inventory::Inventory;
 use pgconverge::pgconf as conf;
@@ -70,7 +68,10 @@ fn file(desired: &DesiredState, host: &str, step: &str) -> String {
         .get(host)
         .and_then(|host| host.steps.get(step))
     {
-        Some(DesiredStep::File(File(file))) => file.content.clone(),
+        Some(step) if step.rendered_file().is_some() => step
+            .rendered_file()
+            .map(|file| file.content.clone())
+            .unwrap_or_default(),
         other => panic!("{host}/{step} is not a file: {other:?}"),
     }
 }

@@ -37,9 +37,11 @@ impl Action for PgHbaConf {
     }
 
     fn plan(&self, context: &PlanContext) -> PlannedStep {
-        // A data directory this run replaces gets its upstream's file (when the
-        // file lives in it), so that is what the block goes into.
-        let facts = if context.host.data_replaced {
+        // A data directory this run replaces gets its upstream's file when the
+        // file lives in it (the layout of initdb), so that is what the block goes into.
+        let from_upstream = context.host.data_replaced
+            && std::path::Path::new(&self.file.path).starts_with(&context.settings().data_dir);
+        let facts = if from_upstream {
             context.upstream().and_then(|upstream| upstream.facts)
         } else {
             Some(context.facts)
@@ -83,9 +85,9 @@ impl Action for PgHbaConf {
         } else {
             ""
         };
-        planned.details = added
-            .iter()
-            .map(|rule| format!("+ {}", rule.text))
+        planned.details = grouped(&added)
+            .into_iter()
+            .map(|rule| format!("+ {rule}"))
             .chain(
                 removed
                     .iter()
@@ -121,6 +123,34 @@ impl Action for PgHbaConf {
         }
         planned
     }
+}
+
+/// Rules that differ only in their address, one line for all of them:
+/// `host replication replicator {10.0.0.11/32, 10.0.0.12/32} scram-sha-256`.
+fn grouped(rules: &[hba::Rule]) -> Vec<String> {
+    let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+    for rule in rules {
+        let Some(address) = rule.address.as_deref() else {
+            groups.push((rule.text.clone(), Vec::new()));
+            continue;
+        };
+        let pattern = rule.text.replacen(address, "{}", 1);
+        match groups
+            .iter_mut()
+            .find(|(other, addresses)| *other == pattern && !addresses.is_empty())
+        {
+            Some((_, addresses)) => addresses.push(address),
+            None => groups.push((pattern, vec![address])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(pattern, addresses)| match addresses.as_slice() {
+            [] => pattern,
+            [one] => pattern.replacen("{}", one, 1),
+            many => pattern.replacen("{}", &format!("{{{}}}", many.join(", ")), 1),
+        })
+        .collect()
 }
 
 #[cfg(test)]

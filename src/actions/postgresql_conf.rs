@@ -14,7 +14,7 @@
 //! restart), from the setting's context.
 
 use super::file::{ConfigCheck, DesiredFile};
-use super::{Action, Change, PlanContext, PlannedStep, StepInput};
+use super::{Action, PlanContext, PlannedStep, StepInput};
 use crate::diagnostic::Diagnostic;
 use crate::facts::{FactsRequest, ObservedSetting};
 use crate::inventory::ConfigMode;
@@ -65,13 +65,22 @@ impl Action for PostgresqlConf {
         let Some(super::Operation::WriteFile(write)) = planned.operation.as_mut() else {
             return planned;
         };
+        // A data directory this run replaces gets its upstream's files and server
+        // settings when the configuration lives in it (the layout of initdb); else
+        // the host's own stay.
+        let from_upstream = context.host.data_replaced
+            && Path::new(&self.file.path).starts_with(&context.settings().data_dir);
+        let facts = if from_upstream {
+            context.upstream().and_then(|upstream| upstream.facts)
+        } else {
+            Some(context.facts)
+        };
         let text = |path: &str| {
-            context
-                .facts
-                .file(path)
+            facts
+                .and_then(|facts| facts.file(path))
                 .map(|file| String::from_utf8_lossy(&file.content).into_owned())
         };
-        let current = text(&self.file.path).filter(|_| !context.host.data_replaced);
+        let current = text(&self.file.path);
         if current.as_deref() == Some(self.file.content.as_str()) {
             // Only the owner or mode differ.
             return planned;
@@ -81,11 +90,7 @@ impl Action for PostgresqlConf {
         if self.mode == ConfigMode::Adopt {
             write.keep_as = Some(self.base_path.clone());
         }
-        let server = context
-            .facts
-            .server
-            .as_ref()
-            .filter(|_| !context.host.data_replaced);
+        let server = facts.and_then(|facts| facts.server.as_ref());
         let observed = Observed {
             server: server.map(|server| &server.settings),
             written: written_settings(current.as_deref(), base.as_deref(), adopting),
@@ -139,10 +144,11 @@ impl Action for PostgresqlConf {
             &changes,
             &planned.summary,
         );
-        planned.details = details;
-        if planned.change == Change::Create && current.is_none() {
-            planned.details.clear();
+        // A file and a server both new: the diff says it all.
+        if current.is_none() && server.is_none() {
+            details.clear();
         }
+        planned.details = details;
         planned
     }
 }

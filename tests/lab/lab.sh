@@ -36,7 +36,19 @@
 #   tests/lab/lab.sh paths         print lab_dir, lock, ssh_config, known_hosts,
 #                                  identity, inventory as key=value lines
 #   tests/lab/lab.sh requirements  print the apt packages the lab needs
+#   tests/lab/lab.sh application HOST   make HOST's server one that serves an
+#                                  application (see "Servers" below); once per up
 #
+# Servers: every host's cluster is made as an operator's would be, not bare:
+# pg_createcluster's TLS (ssl = on, Debian's snakeoil certificate), tuning
+# appended to its postgresql.conf (shared_buffers, effective_cache_size,
+# work_mem, log_line_prefix) and a conf.d file (maintenance_work_mem,
+# random_page_cost, log_min_duration_statement). `application HOST` adds what
+# a server in use has: listen_addresses = '*' (conf.d), the role `app` (password
+# lab-app-password), its database `appdb` with a table `orders` of 3 rows, the
+# rule `hostssl appdb app 10.77.0.0/24 scram-sha-256`, and two settings made
+# with ALTER SYSTEM: wal_keep_size = '512MB' (a setting pgconverge manages) and
+# log_lock_waits = on (one it does not); then restarts the server.
 # Hosts: hI has address 10.77.0.(10+I) on bridge pgcbr0 (10.77.0.1/24) and
 # resolves every other lab host by name through its own /etc/hosts.
 # From the machine:  ssh -F /var/tmp/pgconverge-lab/ssh_config h1 hostname
@@ -91,6 +103,8 @@ LAB_LOGINS=(deploy:62001 opsadmin:62002 visitor:62003 narrow:62004)
 LAB_SUDO_PASSWORD=lab-sudo-password
 # root's password inside the hosts (never the machine's), for `su`.
 LAB_ROOT_PASSWORD=lab-root-password
+# The application role's password, on a server `application` prepares.
+LAB_APP_PASSWORD=lab-app-password
 
 LAB_DIR=${PGCONVERGE_LAB_DIR:-/var/tmp/pgconverge-lab}
 while [[ $LAB_DIR == */ && $LAB_DIR != / ]]; do LAB_DIR=${LAB_DIR%/}; done
@@ -635,6 +649,7 @@ cmd_boot() {
 
     if [[ $mode == first ]]; then
         pg_createcluster "$PG_VERSION" main
+        tune_cluster "/etc/postgresql/$PG_VERSION/main"
         pg_ctlcluster "$PG_VERSION" main start
     else
         # Reboot after a kill: every process of the old boot is gone, so any
@@ -658,6 +673,27 @@ cmd_boot() {
     echo "LAB-BOOT-OK $h"
     trap - ERR
     exec sleep infinity
+}
+
+# The tuning an operator gives a server: in its postgresql.conf and in conf.d.
+tune_cluster() {
+    local conf=$1
+    cat >>"$conf/postgresql.conf" <<'TUNING'
+
+# Tuning of this server, by its operator.
+shared_buffers = 64MB
+effective_cache_size = 1GB
+work_mem = 8MB
+log_line_prefix = '%m [%p] %q%u@%d app=%a '
+TUNING
+    install -d -o postgres -g postgres -m 0755 "$conf/conf.d"
+    install -o postgres -g postgres -m 0644 /dev/null "$conf/conf.d/50-tuning.conf"
+    cat >"$conf/conf.d/50-tuning.conf" <<'TUNING'
+# Tuning kept apart from postgresql.conf, by its operator.
+maintenance_work_mem = 128MB
+random_page_cost = 1.1
+log_min_duration_statement = 500ms
+TUNING
 }
 
 # ---- commands ----------------------------------------------------------------
@@ -816,6 +852,20 @@ cmd_exec() {
     exec nsenter -t "$pid" -m -u -i -n -p -r -w "$@"
 }
 
+# What a server that serves an application has, made inside HOST.
+cmd_application() {
+    (($# == 1)) || die "usage: lab.sh application HOST"
+    need_root
+    check_lab_dir
+    local h=$1 pid
+    require_up_host "$h"
+    pid=$(recorded_pid "$HOSTS_DIR/$h") || die "$h: host is not running (killed or crashed?)"
+    nsenter -t "$pid" -m -u -i -n -p -r -w \
+        env LAB_APP_PASSWORD="$LAB_APP_PASSWORD" PG_VERSION="$PG_VERSION" bash -s \
+        <"$(dirname "$SELF")/application.sh"
+    log "$h: serves the application (appdb, role app)"
+}
+
 cmd_kill() {
     (($# == 1)) || die "usage: lab.sh kill HOST"
     need_root
@@ -969,6 +1019,7 @@ main() {
         status) cmd_status "$@" || exit 1 ;;
         exec) cmd_exec "$@" ;;
         kill) cmd_kill "$@" ;;
+        application) cmd_application "$@" ;;
         start) cmd_start "$@" ;;
         cut) cmd_cut "$@" ;;
         heal) cmd_heal "$@" ;;
