@@ -61,7 +61,7 @@ fn a_shared_archive_feeds_a_warm_standby_and_a_broken_one_fails_the_apply() {
     assert!(
         converge
             .stdout
-            .contains("restore_command = 'cp /srv/wal_shared/%f %p'"),
+            .contains("~ restore_command  '' → cp /srv/wal_shared/%f %p  (reload)"),
         "{converge}"
     );
     assert_eq!(lab.sql("h3", "select pg_is_in_recovery()"), "t");

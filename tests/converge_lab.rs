@@ -150,8 +150,8 @@ fn converges_a_fresh_cluster_and_then_changes_nothing() {
     );
     assert_eq!(
         lab.sql("h2", "show work_mem"),
-        "4MB",
-        "the repaired file is loaded"
+        "8MB",
+        "the repaired file is loaded, with the host's own tuning"
     );
     let settled = apply(&lab, &password, &[]);
     outputs.push(settled.all());

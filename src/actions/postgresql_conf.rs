@@ -122,6 +122,9 @@ impl Action for PostgresqlConf {
                 changes.push(change);
             }
         }
+        if let Some(refusal) = lowered_limit(&changes, &context.settings().defaulted_limits) {
+            return PlannedStep::refused(refusal);
+        }
         let mut details: Vec<String> = changes.iter().map(SettingChange::line).collect();
         if self.mode == ConfigMode::Own {
             for (name, target) in current
@@ -151,6 +154,29 @@ impl Action for PostgresqlConf {
         planned.details = details;
         planned
     }
+}
+
+/// A hot-standby limit (`max_connections`, ...) the inventory does not set, which
+/// pgconverge's default would lower below the value the server runs with: the
+/// host's tuning would be lost, so the step waits for the inventory to say.
+fn lowered_limit(changes: &[SettingChange], defaulted: &[String]) -> Option<String> {
+    let lowered: Vec<String> = changes
+        .iter()
+        .filter(|change| defaulted.contains(&change.name))
+        .filter_map(|change| {
+            let old: i64 = change.old.as_deref()?.parse().ok()?;
+            let new: i64 = change.new.parse().ok()?;
+            (new < old).then(|| format!("{} = {old}", change.name))
+        })
+        .collect();
+    if lowered.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "the server runs with {} and the inventory does not set it; pgconverge's default is lower. \
+         Set it in the inventory (the same value keeps it; every standby needs at least its upstream's)",
+        lowered.join(", ")
+    ))
 }
 
 fn is_include(name: &str) -> bool {
@@ -351,6 +377,30 @@ mod tests {
     #[test]
     fn a_fresh_primary_gets_its_configuration_setting_by_setting() {
         insta::assert_snapshot!(check(&Fixture::fresh(), "db1", "postgresql_conf"));
+    }
+
+    #[test]
+    fn a_tuned_limit_is_not_lowered_to_the_default() {
+        let fixture = Fixture::converged().edit("db1", |facts| {
+            if let Some(setting) = facts
+                .server
+                .as_mut()
+                .and_then(|server| server.settings.get_mut("max_connections"))
+            {
+                setting.value = "300".into();
+            }
+            if let Some(file) = facts
+                .files
+                .get_mut("/etc/postgresql/15/main/postgresql.conf")
+            {
+                file.content.extend_from_slice(b"max_connections = 300\n");
+            }
+        });
+        let text = check(&fixture, "db1", "postgresql_conf");
+        assert!(
+            text.contains("refused: the server runs with max_connections = 300 and the inventory does not set it"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -120,6 +120,9 @@ pub struct HostSettings {
     pub config_mode: ConfigMode,
     /// How replication and rewind connections use TLS (`replication_sslmode`).
     pub replication_sslmode: SslMode,
+    /// The hot-standby limits (`max_connections`, ...) the inventory does not set,
+    /// whose value is pgconverge's default.
+    pub defaulted_limits: Vec<String>,
 }
 
 /// Reads one host's settings, reporting each value that cannot be one; `None` when
@@ -152,6 +155,15 @@ pub fn read(host: &str, resolved: &ResolvedHost, problems: &mut Problems) -> Opt
         replication_mode: reader.mode(),
         config_mode: reader.config_mode(),
         replication_sslmode: reader.sslmode(),
+        defaulted_limits: super::validate::HOT_STANDBY_SETTINGS
+            .iter()
+            .filter(|name| {
+                resolved.vars.get(**name).is_some_and(|found| {
+                    found.location.file == std::path::Path::new(super::defaults::DEFAULTS_PATH)
+                })
+            })
+            .map(|name| name.to_string())
+            .collect(),
     };
     reader.complete.then_some(settings)
 }
@@ -422,6 +434,7 @@ impl HostSettings {
             replication_mode: ReplicationMode::Streaming,
             config_mode: ConfigMode::Adopt,
             replication_sslmode: SslMode::Prefer,
+            defaulted_limits: Vec::new(),
         }
     }
 }

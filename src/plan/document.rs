@@ -53,6 +53,13 @@ pub struct StepEntry {
     pub diff: Option<String>,
     pub destructive: bool,
     pub refused: Option<String>,
+    /// What the change means line by line: settings whose value changes, rules
+    /// added or removed, what a whole file drops.
+    #[serde(default)]
+    pub details: Vec<String>,
+    /// What a reviewer should know though nothing stops the step.
+    #[serde(default)]
+    pub warnings: Vec<String>,
     /// What happened, in a document of kind `apply`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub outcome: Option<OutcomeEntry>,
@@ -102,6 +109,8 @@ impl PlanDocument {
                         diff: step.diff.clone(),
                         destructive: step.destructive,
                         refused: step.refused.clone(),
+                        details: step.details.clone(),
+                        warnings: step.warnings.clone(),
                         outcome: outcomes
                             .and_then(|outcomes| outcomes.get(&NodeId::new(&host.name, &step.id)))
                             .map(outcome_entry),
