@@ -193,8 +193,9 @@ pub fn plan_text(plan: &Plan) -> String {
 /// and rules are listed.
 pub fn plan_text_with(plan: &Plan, full_diff: bool) -> String {
     let mut lines = Vec::new();
-    for host in &plan.hosts {
-        host_plan(host, full_diff, &mut lines);
+    for (index, host) in plan.hosts.iter().enumerate() {
+        let earlier = &plan.hosts[..index];
+        host_plan(host, earlier, full_diff, &mut lines);
     }
     if let Some(blocked) = &plan.blocked {
         lines.push(format!("{RED}Blocked{RED:#}: {blocked}."));
@@ -203,7 +204,7 @@ pub fn plan_text_with(plan: &Plan, full_diff: bool) -> String {
     lines.join("\n")
 }
 
-fn host_plan(host: &HostPlan, full_diff: bool, lines: &mut Vec<String>) {
+fn host_plan(host: &HostPlan, earlier: &[HostPlan], full_diff: bool, lines: &mut Vec<String>) {
     let role = match (&host.role, &host.upstream) {
         (Role::Primary, _) => "primary".to_string(),
         (Role::Standby, Some(upstream)) => format!("standby of {upstream}"),
@@ -219,18 +220,61 @@ fn host_plan(host: &HostPlan, full_diff: bool, lines: &mut Vec<String>) {
         lines.push(format!("  {RED}unreachable{RED:#}: {}", one_line(error)));
         return;
     }
-    let width = host
-        .steps
+    // A step with nothing to do and nothing to say is named in one closing line
+    // (its summary stays in the JSON plan), so the changes stand out.
+    let (shown_steps, unchanged): (Vec<&PlannedStep>, Vec<&PlannedStep>) =
+        host.steps.iter().partition(|step| {
+            step.change != Change::Noop || !step.warnings.is_empty() || step.refused.is_some()
+        });
+    let width = shown_steps
         .iter()
         .map(|step| step.id.len())
         .max()
         .unwrap_or(0);
-    for step in &host.steps {
-        step_lines(step, width, full_diff, lines);
+    for step in shown_steps {
+        let same = same_details(step, earlier);
+        step_lines(step, width, full_diff, same, lines);
+    }
+    if !unchanged.is_empty() {
+        let names: Vec<String> = unchanged.iter().map(|step| shown(&step.id)).collect();
+        lines.push(format!("      {DIM}unchanged: {}{DIM:#}", names.join(", ")));
     }
 }
 
-fn step_lines(step: &PlannedStep, width: usize, full_diff: bool, lines: &mut Vec<String>) {
+/// The details a step shares with the same step of an earlier host, and that host:
+/// the plan says so in one line instead of repeating them.
+struct SameDetails<'a> {
+    host: &'a str,
+    lines: Vec<&'a str>,
+}
+
+fn same_details<'a>(step: &'a PlannedStep, earlier: &'a [HostPlan]) -> Option<SameDetails<'a>> {
+    earlier
+        .iter()
+        .filter_map(|host| {
+            let other = host.steps.iter().find(|other| other.id == step.id)?;
+            let lines: Vec<&str> = step
+                .details
+                .iter()
+                .filter(|line| other.details.contains(line))
+                .map(String::as_str)
+                .collect();
+            Some(SameDetails {
+                host: &host.name,
+                lines,
+            })
+        })
+        .filter(|same| same.lines.len() >= 2)
+        .max_by_key(|same| same.lines.len())
+}
+
+fn step_lines(
+    step: &PlannedStep,
+    width: usize,
+    full_diff: bool,
+    same: Option<SameDetails>,
+    lines: &mut Vec<String>,
+) {
     let style = match step.change {
         Change::Noop => DIM,
         Change::Create => GREEN,
@@ -258,7 +302,18 @@ fn step_lines(step: &PlannedStep, width: usize, full_diff: bool, lines: &mut Vec
             shown(warning)
         ));
     }
-    for detail in &step.details {
+    if let Some(same) = &same {
+        lines.push(format!(
+            "        {DIM}= the same {} changes as on {}{DIM:#}",
+            same.lines.len(),
+            shown(same.host)
+        ));
+    }
+    let repeated = |detail: &str| {
+        same.as_ref()
+            .is_some_and(|same| same.lines.contains(&detail))
+    };
+    for detail in step.details.iter().filter(|detail| !repeated(detail)) {
         let style = match detail.chars().next() {
             Some('+') => GREEN,
             Some('-') => RED,
@@ -267,10 +322,12 @@ fn step_lines(step: &PlannedStep, width: usize, full_diff: bool, lines: &mut Vec
         };
         lines.push(format!("        {style}{}{style:#}", shown(detail)));
     }
+    // A secret file's diff is only `(sensitive)`; for a new file the summary says enough.
     let diff = step
         .diff
         .as_ref()
-        .filter(|_| full_diff || step.details.is_empty());
+        .filter(|_| full_diff || step.details.is_empty())
+        .filter(|diff| step.change != Change::Create || diff.as_str() != crate::secret::REDACTED);
     for diff_line in diff.iter().flat_map(|diff| diff.lines()) {
         let style = match diff_line.chars().next() {
             Some('+') => GREEN,
