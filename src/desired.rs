@@ -93,7 +93,17 @@ impl DesiredState {
                 Ok(desired) => {
                     hosts.insert(host.name.clone(), desired);
                 }
-                Err(mut host_problems) => problems.append(&mut host_problems),
+                Err(host_problems) => {
+                    // Two steps of a host rendering one template (postgresql.conf and
+                    // the settings it manages) report its error once.
+                    let mut once: Vec<Diagnostic> = Vec::new();
+                    for problem in host_problems {
+                        if !once.contains(&problem) {
+                            once.push(problem);
+                        }
+                    }
+                    problems.append(&mut once);
+                }
             }
         }
         if !problems.is_empty() {

@@ -73,7 +73,7 @@ fn validate_accepts_the_example_inventory_with_a_one_line_summary() {
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert_eq!(
         stdout,
-        "inventory.example.yaml: 3 hosts (1 primary, 2 standbys), 27 steps: valid\n"
+        "inventory.example.yaml: 3 hosts (1 primary, 2 standbys), 30 steps: valid\n"
     );
     assert_eq!(stderr, "");
 }
@@ -239,7 +239,7 @@ fn render_writes_each_file_of_a_primary_and_a_standby_and_no_password() {
     assert!(!primary_conf.contains("primary_conninfo"), "{primary_conf}");
     let standby_conf = read(&out.join("h2/etc/postgresql/15/main/postgresql.conf"));
     assert!(
-        standby_conf.contains("primary_conninfo = 'host=10.77.0.11 port=5432 user=replicator application_name=h2 passfile=/var/lib/postgresql/.pgpass'\n"),
+        standby_conf.contains("primary_conninfo = 'host=10.77.0.11 port=5432 user=replicator application_name=h2 sslmode=prefer passfile=/var/lib/postgresql/.pgpass'\n"),
         "{standby_conf}"
     );
     assert_eq!(
@@ -339,7 +339,7 @@ fn graph_output_is_read_by_graphviz() {
             .lines()
             .filter(|line| line.starts_with("node "))
             .count(),
-        27,
+        30,
         "{plain}"
     );
 }

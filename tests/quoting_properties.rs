@@ -248,7 +248,7 @@ proptest! {
         prop_assert_eq!(conninfo.len(), 1);
         let pairs = conninfo_pairs(conninfo[0]);
         let names: Vec<&str> = pairs.iter().map(|(name, _)| name.as_str()).collect();
-        prop_assert_eq!(names, vec!["host", "port", "user", "application_name", "passfile"]);
+        prop_assert_eq!(names, vec!["host", "port", "user", "application_name", "sslmode", "passfile"]);
         prop_assert_eq!(&pairs[2].1, &user);
         let plain = desired_plain_conf_names();
         let names: Vec<String> = settings.iter().map(|(name, _)| name.clone()).collect();
@@ -306,7 +306,7 @@ proptest! {
         } else {
             let conninfo = value_of("primary_conninfo").unwrap_or_default();
             let pairs = conninfo_pairs(&conninfo);
-            prop_assert_eq!(&pairs[4], &("passfile".to_string(), format!("{written}/.pgpass")));
+            prop_assert_eq!(&pairs[5], &("passfile".to_string(), format!("{written}/.pgpass")));
         }
         let names: Vec<String> = settings.iter().map(|(name, _)| name.clone()).collect();
         prop_assert_eq!(names, desired_plain_conf_names());
