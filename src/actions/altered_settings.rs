@@ -145,6 +145,10 @@ impl RemoteOperation for ResetAlteredSettings {
         .text("SETTING_NAMES", &self.names.join("\n"));
         Ok(vec![HostScript::own(script)])
     }
+
+    fn replaced_configuration(&self) -> Option<String> {
+        Some(auto_conf_path(&self.server))
+    }
 }
 
 #[cfg(test)]

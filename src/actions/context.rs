@@ -67,6 +67,9 @@ pub struct PlanContext<'a> {
     pub notified_by: &'a [String],
     /// Settings whose value changes in this run's `postgresql.conf`.
     pub changed_settings: &'a [String],
+    /// Configuration files this run replaces on the host before this step, each
+    /// keeping its version before as `FILE.pgconverge-backup`.
+    pub replaced_configuration: &'a [String],
     /// Some step of this host changes the server's configuration in this run.
     pub server_changes: bool,
 }

@@ -192,6 +192,10 @@ impl RemoteOperation for WriteFile {
         .number("CHECK", ConfigCheck::name(self.check));
         Ok(vec![HostScript::own(script)])
     }
+
+    fn replaced_configuration(&self) -> Option<String> {
+        self.check.map(|_| self.path.clone())
+    }
 }
 
 fn unified_diff(old: &str, new: &str, path: &str, host: &str) -> String {

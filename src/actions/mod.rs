@@ -66,6 +66,13 @@ pub trait RemoteOperation: Clone {
     fn undo(&self) -> Option<Undo> {
         None
     }
+
+    /// The configuration file this operation replaces, keeping the version before
+    /// it as `FILE.pgconverge-backup`, so a server that does not start with the new
+    /// one can be started with that again.
+    fn replaced_configuration(&self) -> Option<String> {
+        None
+    }
 }
 
 /// What to run on another host when a step fails, and what to say either way.
@@ -161,6 +168,13 @@ macro_rules! register {
                 match self {
                     $($(Operation::$operation(operation) => operation.given_report(report).map(Operation::$operation),)*)*
                     $($(Operation::$other_operation(operation) => operation.given_report(report).map(Operation::$other_operation),)*)*
+                }
+            }
+
+            pub fn replaced_configuration(&self) -> Option<String> {
+                match self {
+                    $($(Operation::$operation(operation) => operation.replaced_configuration(),)*)*
+                    $($(Operation::$other_operation(operation) => operation.replaced_configuration(),)*)*
                 }
             }
 

@@ -38,6 +38,9 @@ impl ServiceAction {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ControlServer {
     pub action: ServiceAction,
+    /// Configuration files this run replaced: when the server does not come up
+    /// with them, their versions before are put back and it is started again.
+    pub roll_back: Vec<String>,
     #[serde(skip)]
     pub server: HostSettings,
 }
@@ -50,6 +53,7 @@ impl Action for Service {
     fn plan(&self, context: &PlanContext) -> PlannedStep {
         let operation = |action| ControlServer {
             action,
+            roll_back: context.replaced_configuration.to_vec(),
             server: context.settings().clone(),
         };
         let replaced = context.host.data_replaced;
@@ -146,6 +150,7 @@ impl ControlServer {
         .text("STOP_COMMAND", &server.stop_command)
         .text("RESTART_COMMAND", &server.restart_command)
         .text("RELOAD_COMMAND", &server.reload_command)
+        .text("ROLL_BACK_FILES", &self.roll_back.join("\n"))
     }
 }
 

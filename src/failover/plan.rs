@@ -29,6 +29,7 @@ impl Sequence<'_> {
     fn stop(&mut self, host: &str, id: &str, why: &str) {
         if let Some(desired) = self.desired.hosts.get(host) {
             let operation = ControlServer {
+                roll_back: Vec::new(),
                 action: ServiceAction::Stop,
                 server: desired.settings.clone(),
             };

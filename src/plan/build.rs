@@ -79,13 +79,23 @@ pub fn plan(
             }
         }
     }
-    let dependencies = order
+    // A step with nothing to do waits for nothing on other hosts: a base backup
+    // that is not needed does not hold its host's restart behind the upstream's.
+    let noop = |node: &NodeId| {
+        hosts
+            .iter()
+            .find(|host| host.name == node.host)
+            .and_then(|host| host.steps.iter().find(|step| step.id == node.step))
+            .is_some_and(|step| step.change == Change::Noop)
+    };
+    let mut dependencies: Vec<(NodeId, Vec<NodeId>)> = order
         .iter()
         .map(|node| {
             let mut dependencies: Vec<NodeId> = desired
                 .graph
                 .dependencies_of(node)
                 .filter(|dep| in_scope(&dep.host))
+                .filter(|dep| dep.host == node.host || !noop(node))
                 .cloned()
                 .collect();
             dependencies.extend(
@@ -97,6 +107,26 @@ pub fn plan(
             (node.clone(), dependencies)
         })
         .collect();
+    let rolling = super::rolling::restart_edges(desired, &hosts, &dependencies);
+    if !rolling.is_empty() {
+        for (node, before) in &rolling {
+            if let Some((_, waits_for)) = dependencies.iter_mut().find(|(other, _)| other == node) {
+                waits_for.push(before.clone());
+            }
+            if let Some(step) = hosts
+                .iter_mut()
+                .find(|host| host.name == node.host)
+                .and_then(|host| host.steps.iter_mut().find(|step| step.id == node.step))
+                .filter(|step| matches!(step.operation, Some(Operation::ControlServer(_))))
+            {
+                step.summary.push_str(&format!(
+                    "; after {}'s restart (standbys first, the primary last)",
+                    before.host
+                ));
+            }
+        }
+        order = in_order(&dependencies).unwrap_or(order);
+    }
     Plan {
         hosts,
         blocked,
@@ -104,6 +134,20 @@ pub fn plan(
         dependencies,
         ordering_only: desired.ordering_only.clone(),
     }
+}
+
+/// The steps after the steps they wait for, ties in their present order.
+fn in_order(dependencies: &[(NodeId, Vec<NodeId>)]) -> Option<Vec<NodeId>> {
+    let mut graph: crate::dag::Dag<NodeId> = crate::dag::Dag::default();
+    for (node, _) in dependencies {
+        graph.add_node(node.clone());
+    }
+    for (node, waits_for) in dependencies {
+        for dependency in waits_for {
+            graph.add_edge(node.clone(), dependency.clone());
+        }
+    }
+    graph.topological_order().ok()
 }
 
 /// Every host as the actions see it, with its facts and what this run does to
@@ -185,6 +229,7 @@ impl HostPlanner<'_> {
     /// (handlers notified, settings changed in `postgresql.conf`).
     fn plan(&self, order: &[&str]) -> HostPlan {
         let mut changed_settings: Vec<String> = Vec::new();
+        let mut replaced_configuration: Vec<String> = Vec::new();
         let mut notified: IndexMap<String, Vec<String>> = IndexMap::new();
         let mut steps = Vec::new();
         let Some(member) = self.members.get(&self.host.name) else {
@@ -201,6 +246,7 @@ impl HostPlanner<'_> {
                 replace_data_allowed: self.options.replace_data.contains(&self.host.name),
                 notified_by: notified.get(*id).map(Vec::as_slice).unwrap_or_default(),
                 changed_settings: &changed_settings,
+                replaced_configuration: &replaced_configuration,
                 server_changes: !notified.is_empty(),
             };
             let planned = PlannedStep {
@@ -218,6 +264,12 @@ impl HostPlanner<'_> {
                 }
             }
             changed_settings.extend(planned.changed_settings.iter().cloned());
+            replaced_configuration.extend(
+                planned
+                    .operation
+                    .as_ref()
+                    .and_then(Operation::replaced_configuration),
+            );
             steps.push(planned);
         }
         HostPlan {

@@ -85,6 +85,7 @@ pub fn split_brain_guard(desired: &DesiredState, facts: &GatheredFacts) -> Guard
                 primary.name
             );
             let operation = ControlServer {
+                roll_back: Vec::new(),
                 action: ServiceAction::Stop,
                 server: host.settings.clone(),
             };

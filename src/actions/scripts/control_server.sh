@@ -1,5 +1,11 @@
 # Starts, stops, restarts or reloads PostgreSQL with the inventory's commands and
 # waits, bounded, until the server is in the state asked for.
+#
+# ROLL_BACK_FILES holds the configuration files this run replaced, one a line,
+# each with its version before as FILE.pgconverge-backup. When the server does not
+# come up with them, those versions are put back (the rejected ones kept as
+# FILE.pgconverge-rejected), the server is started with them and checked, and the
+# step fails quoting why the new configuration did not start.
 set -e
 conf_load_time() {
   pg_sql -c 'select pg_conf_load_time()'
@@ -7,10 +13,62 @@ conf_load_time() {
 reloaded_since() {
   [ "$(conf_load_time)" != "$1" ]
 }
+streams() {
+  [ "$(pg_sql -c "select count(*) from pg_stat_wal_receiver where status = 'streaming'")" = 1 ]
+}
+in_recovery() {
+  [ "$(pg_sql -c 'select pg_is_in_recovery()')" = t ]
+}
+put_back_previous_configuration() {
+  printf '%s\n' "$ROLL_BACK_FILES" | while IFS= read -r file; do
+    [ -n "$file" ] || continue
+    if [ -f "$file.pgconverge-backup" ]; then
+      cp -p "$file" "$file.pgconverge-rejected"
+      cp -p "$file.pgconverge-backup" "$file"
+      echo "put back the previous $file (the rejected one is $file.pgconverge-rejected)"
+    fi
+  done
+}
+# Runs a command that starts the server ($1) and waits until it accepts
+# connections. When the command fails (the server did not start), puts the
+# previous configuration back and starts the server with it, and exits 1 whether
+# or not that worked. A server that started but is slow to accept connections
+# (a long recovery) is waited for, never rolled back under its feet.
+start_with_way_back() {
+  if OUT=$(run_command "$1" 2>&1); then
+    [ -z "$OUT" ] || printf '%s\n' "$OUT"
+    wait_for_server
+    return 0
+  fi
+  REASON=$OUT
+  if [ -z "$ROLL_BACK_FILES" ]; then
+    printf '%s\n' "$REASON" >&2
+    exit 1
+  fi
+  {
+    echo "PostgreSQL did not start with the new configuration:"
+    printf '%s\n' "$REASON" | sed 's/^/    /'
+  } >&2
+  put_back_previous_configuration >&2
+  if AGAIN=$(run_command "$START_COMMAND" 2>&1) && wait_for_server >/dev/null 2>&1; then
+    if in_recovery; then
+      if wait_until 30 streams; then
+        echo "PostgreSQL runs again with the previous configuration and streams" >&2
+      else
+        echo "PostgreSQL runs again with the previous configuration, but does not stream after 30 s" >&2
+      fi
+    else
+      echo "PostgreSQL runs again with the previous configuration" >&2
+    fi
+  else
+    echo "PostgreSQL does not start with the previous configuration either:" >&2
+    printf '%s\n' "$AGAIN" | sed 's/^/    /' >&2
+  fi
+  exit 1
+}
 case "$SERVICE_ACTION" in
   start)
-    run_command "$START_COMMAND"
-    wait_for_server
+    start_with_way_back "$START_COMMAND"
     echo started
     ;;
   stop)
@@ -22,8 +80,7 @@ case "$SERVICE_ACTION" in
     echo stopped
     ;;
   restart)
-    run_command "$RESTART_COMMAND"
-    wait_for_server
+    start_with_way_back "$RESTART_COMMAND"
     echo restarted
     ;;
   reload)
@@ -34,8 +91,7 @@ case "$SERVICE_ACTION" in
     wait_until 5 reloaded_since "$BEFORE" || true
     PENDING=$(pg_sql -c "select string_agg(name, ', ') from pg_settings where pending_restart")
     if [ -n "$PENDING" ]; then
-      run_command "$RESTART_COMMAND"
-      wait_for_server
+      start_with_way_back "$RESTART_COMMAND"
       echo "reloaded, then restarted: $PENDING need a restart"
     else
       echo reloaded

@@ -4,6 +4,11 @@
 # the name passed as a psql variable); for a stopped one their lines are removed
 # from postgresql.auto.conf, which PostgreSQL writes one `name = 'value'` a line.
 set -e
+AUTO="$PG_DATA_DIR/postgresql.auto.conf"
+# The version before, for a server that does not start without these settings.
+if [ -f "$AUTO" ]; then
+  cp -p "$AUTO" "$AUTO.pgconverge-backup"
+fi
 if server_answers; then
   printf '%s\n' "$SETTING_NAMES" | while IFS= read -r name; do
     [ -n "$name" ] || continue
@@ -12,7 +17,6 @@ if server_answers; then
   done
   exit 0
 fi
-AUTO="$PG_DATA_DIR/postgresql.auto.conf"
 [ -f "$AUTO" ] || exit 0
 TMP=$(mktemp "$PG_DATA_DIR/.pgconverge.XXXXXX")
 trap 'rm -f "$TMP"' EXIT

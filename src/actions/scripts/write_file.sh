@@ -26,6 +26,65 @@ if [ -n "$KEEP_AS" ] && [ ! -e "$KEEP_AS" ] && [ -e "$FILE_PATH" ]; then
   cp -p "$FILE_PATH" "$KEEP_AS"
   KEPT=yes
 fi
+# A setting of the new file, as the server would read it.
+candidate() {
+  as_pg "$PG_BIN_DIR/postgres" -D "$PG_DATA_DIR" -c "config_file=$FILE_PATH" -C "$1" 2>/dev/null
+}
+# Well-formed values a server still cannot start with, caught before any restart:
+# a library in shared_preload_libraries that is not installed, shared_buffers
+# beyond the host's memory, a TLS certificate or key the server cannot read.
+# Prints each reason; fails when there is one.
+cannot_start() {
+  reasons=""
+  libraries=$(candidate shared_preload_libraries | tr ',' ' ')
+  libdir=$("$PG_BIN_DIR/pg_config" --pkglibdir 2>/dev/null || echo "$PG_BIN_DIR/../lib")
+  set -f
+  for library in $libraries; do
+    library=$(printf '%s' "$library" | tr -d "\"' ")
+    case "$library" in
+      '') continue ;;
+      \$libdir/*) file="$libdir/${library#*/}" ;;
+      /*) file=$library ;;
+      *) file="$libdir/$library" ;;
+    esac
+    case "$file" in
+      *.so) ;;
+      *) file="$file.so" ;;
+    esac
+    if [ ! -f "$file" ]; then
+      reasons="${reasons}shared_preload_libraries names \"$library\", which is not installed ($file does not exist)
+"
+    fi
+  done
+  set +f
+  buffers=$(candidate shared_buffers)
+  memory_kb=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo 2>/dev/null)
+  buffers_kb=$(printf '%s\n' "$buffers" | awk '
+    /^[0-9]+kB$/ { print $0 + 0 } /^[0-9]+MB$/ { print $0 * 1024 }
+    /^[0-9]+GB$/ { print $0 * 1048576 } /^[0-9]+TB$/ { print $0 * 1073741824 }')
+  if [ -n "$buffers_kb" ] && [ -n "$memory_kb" ] && [ "$buffers_kb" -ge "$memory_kb" ]; then
+    reasons="${reasons}shared_buffers = $buffers is not less than this host's memory ($((memory_kb / 1024)) MB)
+"
+  fi
+  if [ "$(candidate ssl)" = on ]; then
+    for name in ssl_cert_file ssl_key_file; do
+      file=$(candidate "$name")
+      case "$file" in
+        /*) ;;
+        *) file="$PG_DATA_DIR/$file" ;;
+      esac
+      if ! as_pg test -r "$file"; then
+        reasons="${reasons}$name = $file cannot be read by $PG_OS_USER, and ssl is on
+"
+      fi
+    done
+  fi
+  if [ -n "$reasons" ]; then
+    printf '%s' "$reasons"
+    return 1
+  fi
+  return 0
+}
 put_back() {
   if [ -n "$KEPT" ]; then
     rm -f "$KEEP_AS"
@@ -48,6 +107,11 @@ case "$CHECK" in
     if ! FOUND=$(as_pg "$PG_BIN_DIR/postgres" -D "$PG_DATA_DIR" -c "config_file=$FILE_PATH" -C data_directory 2>&1 >/dev/null); then
       rejected
       printf '%s\n' "$FOUND" | sed -e 's/^.*\(LOG\|FATAL\|ERROR\): *//' >&2
+      exit 1
+    fi
+    if ! FOUND=$(cannot_start); then
+      rejected
+      printf '%s\n' "$FOUND" >&2
       exit 1
     fi
     ;;

@@ -1,0 +1,236 @@
+//! End to end on a converged 3-host lab: a change that stops a server from starting
+//! is undone. The server runs again with its previous configuration, replication
+//! stays intact, a rollout stops at the first member that fails (standbys first, so
+//! never the primary), and what can be caught before a restart is refused before it.
+
+mod support;
+
+use support::{Lab, Run, lab_available, pgconverge, repository};
+
+const CONF: &str = "/etc/postgresql/15/main/postgresql.conf";
+
+/// The example inventory with `vars` added to the host `host` (or to `all`).
+fn inventory(directory: &std::path::Path, name: &str, host: Option<&str>, vars: &str) -> String {
+    let example = std::fs::read_to_string(repository().join("inventory.example.yaml"))
+        .unwrap_or_else(|error| panic!("{error}"));
+    let text = match host {
+        Some(host) => {
+            let address = format!("10.77.0.1{}", &host[1..]);
+            example.replace(
+                &format!("{host}: {{ ansible_host: {address} }}"),
+                &format!("{host}: {{ ansible_host: {address}, {vars} }}"),
+            )
+        }
+        None => example.replace(
+            "    replication_user: replicator\n",
+            &format!("    replication_user: replicator\n    {vars}\n"),
+        ),
+    };
+    assert_ne!(text, example, "the inventory did not change");
+    let path = directory.join(name);
+    std::fs::write(&path, text).unwrap_or_else(|error| panic!("{error}"));
+    path.display().to_string()
+}
+
+fn apply(lab: &Lab, inventory: &str, password: &str) -> Run {
+    let ssh_config = lab.ssh_config().display().to_string();
+    pgconverge(
+        &[
+            "apply",
+            "-i",
+            inventory,
+            "--ssh-config",
+            &ssh_config,
+            "--detailed-exitcode",
+        ],
+        password,
+    )
+}
+
+fn start_times(lab: &Lab) -> Vec<String> {
+    ["h1", "h2", "h3"]
+        .iter()
+        .map(|host| lab.exec_sql(host, "select pg_postmaster_start_time()"))
+        .collect()
+}
+
+fn streaming_standbys(lab: &Lab) -> String {
+    lab.exec_sql(
+        "h1",
+        "select string_agg(application_name, ',' order by application_name) from pg_stat_replication where state = 'streaming'",
+    )
+}
+
+#[test]
+fn a_change_that_stops_a_server_from_starting_is_undone() {
+    if !lab_available() {
+        return;
+    }
+    let lab = Lab::up(3);
+    let directory = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let password = format!("pw-rollback-{}", std::process::id());
+    let example = repository()
+        .join("inventory.example.yaml")
+        .display()
+        .to_string();
+    let converge = apply(&lab, &example, &password);
+    assert_eq!(converge.code, Some(2), "{converge}");
+    lab.eventually(30, "both standbys stream", || {
+        streaming_standbys(&lab) == "h2,h3"
+    });
+    let mut outputs = vec![converge.all()];
+
+    // 1. The primary cannot bind an address it does not have: it is restarted,
+    //    fails, and runs again with its previous configuration.
+    let before = start_times(&lab);
+    let conf_before = lab.exec("h1", &["cat", CONF]);
+    let bad_primary = inventory(
+        directory.path(),
+        "bad-primary.yaml",
+        Some("h1"),
+        "listen_addresses: 10.77.0.99",
+    );
+    let failed = apply(&lab, &bad_primary, &password);
+    outputs.push(failed.all());
+    assert_eq!(failed.code, Some(1), "{failed}");
+    assert!(
+        failed
+            .stdout
+            .contains("PostgreSQL did not start with the new configuration")
+            && failed
+                .stdout
+                .contains("could not bind IPv4 address \"10.77.0.99\""),
+        "the server's own reason is quoted\n{failed}"
+    );
+    assert!(
+        failed
+            .stdout
+            .contains("PostgreSQL runs again with the previous configuration"),
+        "{failed}"
+    );
+    assert_eq!(
+        lab.exec("h1", &["cat", CONF]),
+        conf_before,
+        "the previous file is back"
+    );
+    assert!(
+        lab.exec("h1", &["cat", &format!("{CONF}.pgconverge-rejected")])
+            .contains("10.77.0.99"),
+        "the rejected file is kept for inspection"
+    );
+    assert_eq!(lab.exec_sql("h1", "show listen_addresses"), "*");
+    lab.eventually(30, "both standbys stream again", || {
+        streaming_standbys(&lab) == "h2,h3"
+    });
+    let after = start_times(&lab);
+    assert_ne!(after[0], before[0], "the primary was restarted");
+    assert_eq!(after[1..], before[1..], "no standby was restarted");
+
+    // 2. The same on one standby: it runs again and streams; nobody else restarts.
+    let before = start_times(&lab);
+    let bad_standby = inventory(
+        directory.path(),
+        "bad-standby.yaml",
+        Some("h2"),
+        "listen_addresses: 10.77.0.99",
+    );
+    let failed = apply(&lab, &bad_standby, &password);
+    outputs.push(failed.all());
+    assert_eq!(failed.code, Some(1), "{failed}");
+    assert!(
+        failed
+            .stdout
+            .contains("PostgreSQL runs again with the previous configuration and streams"),
+        "{failed}"
+    );
+    let after = start_times(&lab);
+    assert_eq!(
+        (&after[0], &after[2]),
+        (&before[0], &before[2]),
+        "only h2 restarted"
+    );
+    assert_eq!(
+        lab.exec_sql("h2", "select status from pg_stat_wal_receiver"),
+        "streaming"
+    );
+
+    // 3. The same change on every member: standbys go first, one at a time; the
+    //    first fails and is rolled back, and nothing else restarts.
+    let before = start_times(&lab);
+    let bad_everywhere = inventory(
+        directory.path(),
+        "bad-everywhere.yaml",
+        None,
+        "listen_addresses: 10.77.0.99",
+    );
+    let dry_run = pgconverge(
+        &[
+            "apply",
+            "-i",
+            &bad_everywhere,
+            "--ssh-config",
+            &lab.ssh_config().display().to_string(),
+            "--dry-run",
+        ],
+        &password,
+    );
+    assert!(
+        dry_run
+            .stdout
+            .contains("after h3's restart (standbys first, the primary last)"),
+        "the plan shows the rolling order\n{dry_run}"
+    );
+    let failed = apply(&lab, &bad_everywhere, &password);
+    outputs.push(failed.all());
+    assert_eq!(failed.code, Some(1), "{failed}");
+    let after = start_times(&lab);
+    let restarted: Vec<bool> = after.iter().zip(&before).map(|(a, b)| a != b).collect();
+    assert_eq!(
+        restarted,
+        vec![false, true, false],
+        "only the first standby was restarted (and rolled back)\n{failed}"
+    );
+    assert_eq!(streaming_standbys(&lab), "h2,h3");
+
+    // 4. Caught before any restart: a library that is not installed.
+    let before = start_times(&lab);
+    let missing_library = inventory(
+        directory.path(),
+        "missing-library.yaml",
+        Some("h1"),
+        "pg_settings: { shared_preload_libraries: pgconverge_missing_library }",
+    );
+    let refused = apply(&lab, &missing_library, &password);
+    outputs.push(refused.all());
+    assert_eq!(refused.code, Some(1), "{refused}");
+    assert!(
+        refused.stdout.contains(
+            "shared_preload_libraries names \"pgconverge_missing_library\", which is not installed"
+        ),
+        "{refused}"
+    );
+    assert_eq!(start_times(&lab), before, "nothing was restarted");
+
+    // 5. With the inventory fixed, a run changes only what was asked: a reload.
+    let fixed = inventory(
+        directory.path(),
+        "fixed.yaml",
+        None,
+        "pg_settings: { work_mem: 16MB }",
+    );
+    let repaired = apply(&lab, &fixed, &password);
+    outputs.push(repaired.all());
+    assert_eq!(repaired.code, Some(2), "{repaired}");
+    assert!(
+        !repaired.stdout.contains("restart PostgreSQL"),
+        "{repaired}"
+    );
+    assert_eq!(start_times(&lab), before, "nothing was restarted");
+    for host in ["h1", "h2", "h3"] {
+        assert_eq!(lab.exec_sql(host, "show work_mem"), "16MB");
+        assert_eq!(lab.exec_sql(host, "show listen_addresses"), "*");
+    }
+    for output in &outputs {
+        assert!(!output.contains(&password), "the password leaked\n{output}");
+    }
+}
