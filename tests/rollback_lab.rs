@@ -234,3 +234,103 @@ fn a_change_that_stops_a_server_from_starting_is_undone() {
         assert!(!output.contains(&password), "the password leaked\n{output}");
     }
 }
+
+#[test]
+fn a_rewind_that_fails_leaves_a_directory_the_next_apply_recovers() {
+    if !lab_available() {
+        return;
+    }
+    let lab = Lab::up(3);
+    let directory = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let inventory = directory.path().join("inventory.yaml");
+    std::fs::copy(repository().join("inventory.example.yaml"), &inventory)
+        .unwrap_or_else(|error| panic!("{error}"));
+    let inventory = inventory.display().to_string();
+    let password = format!("pw-rewind-{}", std::process::id());
+    let ssh_config = lab.ssh_config().display().to_string();
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["-i", &inventory, "--ssh-config", &ssh_config]);
+        pgconverge(&all, &password)
+    };
+    let rows = |host: &str| lab.exec_sql(host, "select count(*) from rewind_check");
+    let converge = run(&["apply"]);
+    assert_eq!(converge.code, Some(0), "{converge}");
+    lab.exec_sql(
+        "h1",
+        "create table rewind_check (id int primary key); insert into rewind_check select generate_series(1, 100)",
+    );
+    lab.eventually(30, "h2 has the rows", || rows("h2") == "100");
+
+    // h1 dies, h2 is promoted and takes writes; h1 comes back and writes on its own
+    // timeline, into new WAL segments, then stops.
+    lab.command(&["kill", "h1"]);
+    let promote = run(&["promote", "h2", "--write-inventory"]);
+    assert_eq!(promote.code, Some(0), "{promote}");
+    lab.exec_sql(
+        "h2",
+        "insert into rewind_check select generate_series(101, 200)",
+    );
+    lab.command(&["start", "h1"]);
+    assert_eq!(lab.exec_sql("h1", "select pg_is_in_recovery()"), "f");
+    for _ in 0..3 {
+        lab.exec_sql("h1", "insert into rewind_check select generate_series(1001, 1100) on conflict do nothing; select pg_switch_wal()");
+    }
+    lab.exec(h1(), &["pg_ctlcluster", "15", "main", "stop"]);
+    // The WAL pg_rewind needs to find where h1 and h2 diverged is lost.
+    lab.exec(
+        h1(),
+        &[
+            "sh",
+            "-c",
+            "cd /var/lib/postgresql/15/main/pg_wal && ls | grep -E '^[0-9A-F]{24}$' | sort | head -n -1 | xargs rm -f",
+        ],
+    );
+
+    // The rewind fails without changing the directory, and says what comes next.
+    let failed = run(&["apply", "--detailed-exitcode"]);
+    assert_eq!(failed.code, Some(1), "{failed}");
+    assert!(
+        failed.stdout.contains(
+            "pg_rewind --dry-run from 10.77.0.12 failed; the data directory is unchanged"
+        ),
+        "{failed}"
+    );
+    let dry_run = run(&["apply", "--dry-run"]);
+    assert!(
+        dry_run
+            .stdout
+            .contains("pg_rewind failed to rejoin it on an earlier run"),
+        "the next plan clones instead of rewinding again\n{dry_run}"
+    );
+
+    // The next apply recovers h1 with a base backup (its own writes after the split
+    // are discarded, so it needs consent); nothing written on h2 is lost.
+    let recovered = run(&["apply", "--detailed-exitcode", "--replace-data", "h1"]);
+    assert_eq!(recovered.code, Some(2), "{recovered}");
+    lab.eventually(30, "h1 streams from h2", || {
+        lab.exec_sql(
+            "h1",
+            "select coalesce(sender_host, '') from pg_stat_wal_receiver",
+        ) == "10.77.0.12"
+    });
+    assert_eq!(rows("h2"), "200", "the primary lost no row");
+    lab.eventually(30, "h1 has the primary's rows", || rows("h1") == "200");
+    let aside = lab.exec(
+        h1(),
+        &["sh", "-c", "ls -d /var/lib/postgresql/15/main.pgconverge-*"],
+    );
+    assert!(!aside.trim().is_empty(), "the old directory is kept aside");
+    let settled = run(&["apply", "--detailed-exitcode"]);
+    assert_eq!(settled.code, Some(0), "{settled}");
+    for output in [&promote, &failed, &dry_run, &recovered, &settled] {
+        assert!(
+            !output.all().contains(&password),
+            "the password leaked\n{output}"
+        );
+    }
+}
+
+fn h1() -> &'static str {
+    "h1"
+}

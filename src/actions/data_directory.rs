@@ -99,6 +99,18 @@ fn decide(
         && upstream_facts.is_some_and(|facts| !facts.data_directory.exists());
     let upstream_id = upstream_facts.and_then(HostFacts::system_identifier);
     let clone = DataDirectoryAction::Clone;
+    let rewind = |reason: String| match &data.rewind_failed {
+        Some(failure) => clone(format!(
+            "pg_rewind failed to rejoin it on an earlier run ({}), so it is cloned instead",
+            failure
+                .lines()
+                .rev()
+                .find(|line| !line.trim().is_empty())
+                .unwrap_or("no reason given")
+                .trim()
+        )),
+        None => DataDirectoryAction::Rewind(reason),
+    };
     let is_standby = data.standby_signal || data.recovery_conf;
     let rewind_possible = version.0 >= 1100 && (data.wal_log_hints || data.checksums);
     match (facts.system_identifier(), upstream_id) {
@@ -117,7 +129,7 @@ fn decide(
         _ if is_standby && !rewind_possible => clone(format!(
             "it does not stream from {upstream_name}, whose timeline is newer, and pg_rewind cannot run here"
         )),
-        _ if is_standby => DataDirectoryAction::Rewind(format!(
+        _ if is_standby => rewind(format!(
             "it does not stream from {upstream_name}, whose timeline is newer (it may have received WAL past the fork)"
         )),
         _ if version.0 < 1100 => clone(format!(
@@ -126,7 +138,7 @@ fn decide(
         _ if !rewind_possible => clone(
             "it ran as a primary, and pg_rewind needs wal_log_hints or data checksums, which it has neither of".to_string(),
         ),
-        _ => DataDirectoryAction::Rewind(format!(
+        _ => rewind(format!(
             "it ran as a primary of the same cluster (timeline {})",
             data.timeline
                 .map(|timeline| timeline.to_string())
@@ -293,5 +305,20 @@ mod tests {
     fn a_former_primary_of_the_same_cluster_is_rewound() {
         let fixture = Fixture::converged().former_primary("db2");
         insta::assert_snapshot!(check(&fixture, "db2", "base_backup"));
+    }
+
+    #[test]
+    fn a_former_primary_that_failed_to_rewind_is_cloned_instead() {
+        let fixture = Fixture::converged().former_primary("db2").edit("db2", |facts| {
+            facts.data_directory.rewind_failed = Some(
+                "pg_rewind: error: could not open file \"pg_wal/000000010000000000000003\": No such file or directory\n".into(),
+            );
+        });
+        let text = check(&fixture, "db2", "base_backup");
+        assert!(
+            text.contains("pg_rewind failed to rejoin it on an earlier run (pg_rewind: error: could not open file \"pg_wal/000000010000000000000003\": No such file or directory), so it is cloned instead"),
+            "{text}"
+        );
+        assert!(text.contains("clone_upstream.sh"), "{text}");
     }
 }

@@ -199,6 +199,9 @@ pub struct DataDirectory {
     pub database_directories: usize,
     /// `postmaster.pid` is present.
     pub postmaster_pid: bool,
+    /// What `pg_rewind` said when it last failed to rejoin this directory
+    /// (`pgconverge-rewind-failed` in it): rewinding again would fail again.
+    pub rewind_failed: Option<String>,
 }
 
 impl DataDirectory {

@@ -75,6 +75,7 @@ pub fn parse(request: &FactsRequest, output: &str) -> Result<HostFacts, FactsErr
             .and_then(|count| count.trim().parse().ok())
             .unwrap_or(0),
         postmaster_pid: values.contains_key("data.postmaster_pid"),
+        rewind_failed: text("data.rewind_failed"),
     };
     if let Some(server) = text("server") {
         facts.server = Some(parse_server(&server)?);

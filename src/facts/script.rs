@@ -60,6 +60,7 @@ if [ -f "$DATA/PG_VERSION" ]; then
   [ -f "$DATA/standby.signal" ] && emit data.standby_signal yes
   [ -f "$DATA/recovery.conf" ] && emit data.recovery_conf yes
   [ -f "$DATA/postmaster.pid" ] && emit data.postmaster_pid yes
+  [ -f "$DATA/pgconverge-rewind-failed" ] && emit data.rewind_failed "$(head -c 4000 "$DATA/pgconverge-rewind-failed")"
 fi
 "#
     )

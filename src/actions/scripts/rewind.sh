@@ -1,6 +1,11 @@
 # Rejoins a former primary: stops it cleanly (finishing crash recovery in
 # single-user mode if it crashed), then pg_rewind copies what diverged from the
 # upstream. Its configuration stays; the recovery step and the start follow.
+# pg_rewind runs with --dry-run first: when that fails, nothing changed, and its
+# reason is kept as pgconverge-rewind-failed in the data directory so the next
+# plan clones instead of failing the same way. When the real run fails part way,
+# the half-rewound directory is moved aside (never used, never deleted) and an
+# empty one left, which the next apply fills with a base backup.
 DATA="$PG_DATA_DIR"
 if server_answers; then
   run_command "$STOP_COMMAND" || {
@@ -20,8 +25,18 @@ case "$STATE" in
     fi
     ;;
 esac
+rm -f "$DATA/pgconverge-rewind-failed"
+if ! OUT=$(as_pg env PGPASSFILE="$PASSFILE" "$PG_BIN_DIR/pg_rewind" --dry-run --target-pgdata="$DATA" --source-server="$SOURCE_CONNINFO" 2>&1); then
+  printf '%s\n' "$OUT" | as_pg tee "$DATA/pgconverge-rewind-failed" >/dev/null
+  echo "pg_rewind --dry-run from $UPSTREAM_HOST failed; the data directory is unchanged, and the next apply plans a base backup instead:" >&2
+  printf '%s\n' "$OUT" >&2
+  exit 1
+fi
 if ! OUT=$(as_pg env PGPASSFILE="$PASSFILE" "$PG_BIN_DIR/pg_rewind" --target-pgdata="$DATA" --source-server="$SOURCE_CONNINFO" 2>&1); then
-  echo "pg_rewind from $UPSTREAM_HOST failed:" >&2
+  ASIDE="$DATA.pgconverge-rewind-failed-$(date -u +%Y%m%dT%H%M%SZ)"
+  mv "$DATA" "$ASIDE"
+  install -d -o "$PG_OS_USER" -g "$PG_OS_GROUP" -m 0700 "$DATA"
+  echo "pg_rewind from $UPSTREAM_HOST failed part way; the data directory is kept as $ASIDE and the next apply clones $UPSTREAM_HOST into an empty one:" >&2
   printf '%s\n' "$OUT" >&2
   exit 1
 fi
