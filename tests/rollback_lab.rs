@@ -210,6 +210,30 @@ fn a_change_that_stops_a_server_from_starting_is_undone() {
         "{refused}"
     );
     assert_eq!(start_times(&lab), before, "nothing was restarted");
+    let installed_library = inventory(
+        directory.path(),
+        "installed-library.yaml",
+        Some("h1"),
+        "pg_settings: { shared_preload_libraries: pg_stat_statements }",
+    );
+    let planned = pgconverge(
+        &[
+            "apply",
+            "-i",
+            &installed_library,
+            "--ssh-config",
+            &lab.ssh_config().display().to_string(),
+            "--dry-run",
+        ],
+        &password,
+    );
+    assert!(
+        planned
+            .stdout
+            .contains("~ shared_preload_libraries  '' → pg_stat_statements  (restart)")
+            && !planned.stdout.contains("refused"),
+        "an installed library is not refused\n{planned}"
+    );
 
     // 5. With the inventory fixed, a run changes only what was asked: a reload.
     let fixed = inventory(

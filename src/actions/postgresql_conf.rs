@@ -122,7 +122,9 @@ impl Action for PostgresqlConf {
                 changes.push(change);
             }
         }
-        if let Some(refusal) = lowered_limit(&changes, &context.settings().defaulted_limits) {
+        if let Some(refusal) = lowered_limit(&changes, &context.settings().defaulted_limits)
+            .or_else(|| cannot_start(&changes, &observed, context.facts))
+        {
             return PlannedStep::refused(refusal);
         }
         let mut details: Vec<String> = changes.iter().map(SettingChange::line).collect();
@@ -177,6 +179,65 @@ fn lowered_limit(changes: &[SettingChange], defaulted: &[String]) -> Option<Stri
          Set it in the inventory (the same value keeps it; every standby needs at least its upstream's)",
         lowered.join(", ")
     ))
+}
+
+/// A new value the server could not start with, which the facts already show:
+/// a preloaded library that is not installed, shared_buffers beyond the host's
+/// memory. (The write checks these again, and certificates, before a restart.)
+fn cannot_start(
+    changes: &[SettingChange],
+    observed: &Observed,
+    facts: &crate::facts::HostFacts,
+) -> Option<String> {
+    let mut reasons = Vec::new();
+    for change in changes {
+        match change.name.as_str() {
+            "shared_preload_libraries" => {
+                let Some(installed) = &facts.installed_libraries else {
+                    continue;
+                };
+                for library in change.new.split(',') {
+                    let name = library.trim().trim_matches('"');
+                    let name = name.strip_prefix("$libdir/").unwrap_or(name);
+                    let name = name.strip_suffix(".so").unwrap_or(name);
+                    if !name.is_empty()
+                        && !name.contains('/')
+                        && !installed.iter().any(|found| found == name)
+                    {
+                        reasons.push(format!(
+                            "shared_preload_libraries names \"{name}\", which is not installed on this host"
+                        ));
+                    }
+                }
+            }
+            "shared_buffers" => {
+                let (Some(memory_kb), Some(setting)) =
+                    (facts.memory_kb, observed.setting("shared_buffers"))
+                else {
+                    continue;
+                };
+                let kind = Observed::kind(Some(setting));
+                let pages =
+                    value::canonical(&change.new, kind).and_then(|pages| pages.parse::<f64>().ok());
+                if let Some(pages) = pages
+                    && pages * 8.0 >= memory_kb as f64
+                {
+                    reasons.push(format!(
+                        "shared_buffers = {} is not less than this host's memory ({} MB)",
+                        change.new,
+                        memory_kb / 1024
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    (!reasons.is_empty()).then(|| {
+        format!(
+            "PostgreSQL could not start with this file: {}",
+            reasons.join("; ")
+        )
+    })
 }
 
 fn is_include(name: &str) -> bool {
@@ -400,6 +461,28 @@ mod tests {
         assert!(
             text.contains("refused: the server runs with max_connections = 300 and the inventory does not set it"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn what_the_server_could_not_start_with_is_refused_in_the_plan() {
+        let (desired, playbook) = crate::plan::check::desired(&crate::plan::check::THREE_HOSTS.replace(
+            "    pg_version: 15\n",
+            "    pg_version: 15\n    pg_settings: { shared_buffers: 64GB, shared_preload_libraries: 'pg_stat_statements,missing_one' }\n",
+        ));
+        let facts = crate::plan::check::converged_cluster(
+            &crate::plan::check::desired(crate::plan::check::THREE_HOSTS).0,
+        );
+        let plan = crate::plan::build::plan(&desired, &playbook, &facts, &Default::default());
+        let step = plan
+            .host("db1")
+            .and_then(|host| host.steps.iter().find(|step| step.id == "postgresql_conf"));
+        let refused = step
+            .and_then(|step| step.refused.clone())
+            .unwrap_or_default();
+        assert_eq!(
+            refused,
+            "PostgreSQL could not start with this file: shared_buffers = 64GB is not less than this host's memory (8192 MB); shared_preload_libraries names \"missing_one\", which is not installed on this host"
         );
     }
 

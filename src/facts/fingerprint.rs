@@ -36,6 +36,18 @@ pub fn fingerprint(facts: &HostFacts, salt: &str, secret_files: &[String]) -> Fi
             &[u8::from(facts.postgres_installed)],
         ],
     );
+    add(
+        "host resources".into(),
+        &[
+            facts.memory_kb.unwrap_or(0).to_string().as_bytes(),
+            facts
+                .installed_libraries
+                .as_ref()
+                .map(|libraries| libraries.join(","))
+                .unwrap_or_default()
+                .as_bytes(),
+        ],
+    );
     for (path, file) in &facts.files {
         let attributes = format!(
             "{}:{}:{:o}:{}",

@@ -240,6 +240,11 @@ pub struct HostFacts {
     /// The OS user's home directory, when the user exists.
     pub os_user_home: Option<String>,
     pub postgres_installed: bool,
+    /// The host's memory (`MemTotal`), in kB.
+    pub memory_kb: Option<u64>,
+    /// The libraries installed for the server (`pg_config --pkglibdir`), by the
+    /// name `shared_preload_libraries` gives them; `None` when it cannot be listed.
+    pub installed_libraries: Option<Vec<String>>,
     pub files: IndexMap<String, ObservedFile>,
     pub directories: IndexMap<String, PathAttributes>,
     pub data_directory: DataDirectory,

@@ -27,6 +27,13 @@ pub fn parse(request: &FactsRequest, output: &str) -> Result<HostFacts, FactsErr
     let mut facts = HostFacts {
         os_user_home: text("os_user").filter(|home| !home.is_empty()),
         postgres_installed: values.contains_key("postgres_installed"),
+        memory_kb: text("memory_kb").and_then(|kb| kb.trim().parse().ok()),
+        installed_libraries: text("libraries").map(|list| {
+            list.lines()
+                .filter_map(|file| file.trim().strip_suffix(".so"))
+                .map(str::to_string)
+                .collect()
+        }),
         ..HostFacts::default()
     };
     for (index, path) in request.files.iter().enumerate() {

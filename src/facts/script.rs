@@ -33,6 +33,12 @@ emit_file() {
     script.push_str(&format!(
         "if [ -x {bin_dir}/postgres ]; then emit postgres_installed yes; fi\n"
     ));
+    // What a server can start with: the host's memory and the libraries installed.
+    script.push_str(&format!(
+        "emit memory_kb \"$(awk '/^MemTotal:/ {{ print $2 }}' /proc/meminfo 2>/dev/null)\"\n\
+LIBDIR=$({bin_dir}/pg_config --pkglibdir 2>/dev/null || echo {bin_dir}/../lib)\n\
+if [ -d \"$LIBDIR\" ]; then emit libraries \"$(for f in \"$LIBDIR\"/*.so; do [ -e \"$f\" ] && printf '%s\\n' \"${{f##*/}}\"; done)\"; fi\n"
+    ));
     for (index, path) in request.files.iter().enumerate() {
         script.push_str(&format!("emit_file file.{index} {}\n", quote(path)));
     }

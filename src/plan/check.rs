@@ -195,6 +195,8 @@ pub fn fresh_host(system_identifier: &str) -> HostFacts {
     HostFacts {
         os_user_home: Some("/var/lib/postgresql".into()),
         postgres_installed: true,
+        memory_kb: Some(8 * 1024 * 1024),
+        installed_libraries: Some(vec!["auto_explain".into(), "pg_stat_statements".into()]),
         files,
         directories: IndexMap::new(),
         data_directory: DataDirectory {

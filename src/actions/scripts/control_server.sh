@@ -19,6 +19,17 @@ streams() {
 in_recovery() {
   [ "$(pg_sql -c 'select pg_is_in_recovery()')" = t ]
 }
+# After a restart a streaming standby must be back in replication before the
+# rollout goes on to the next member: bounded, and a failure stops it there.
+back_in_replication() {
+  [ "$PG_MAJOR_NUM" -ge 1200 ] || return 0
+  in_recovery || return 0
+  [ -n "$(pg_sql -c 'show primary_conninfo')" ] || return 0
+  if ! wait_until "$SERVER_WAIT_SECONDS" streams; then
+    echo "PostgreSQL restarted, but does not stream from its upstream after $SERVER_WAIT_SECONDS s" >&2
+    exit 1
+  fi
+}
 put_back_previous_configuration() {
   printf '%s\n' "$ROLL_BACK_FILES" | while IFS= read -r file; do
     [ -n "$file" ] || continue
@@ -81,6 +92,7 @@ case "$SERVICE_ACTION" in
     ;;
   restart)
     start_with_way_back "$RESTART_COMMAND"
+    back_in_replication
     echo restarted
     ;;
   reload)
@@ -92,6 +104,7 @@ case "$SERVICE_ACTION" in
     PENDING=$(pg_sql -c "select string_agg(name, ', ') from pg_settings where pending_restart")
     if [ -n "$PENDING" ]; then
       start_with_way_back "$RESTART_COMMAND"
+      back_in_replication
       echo "reloaded, then restarted: $PENDING need a restart"
     else
       echo reloaded
