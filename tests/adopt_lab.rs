@@ -6,7 +6,7 @@
 
 mod support;
 
-use support::{Lab, Run, lab_available, pgconverge, repository};
+use support::{Lab, lab_available, pgconverge, repository};
 
 /// Settings pgconverge does not manage: each keeps its value in force on h1.
 const UNMANAGED: &[&str] = &[
@@ -42,20 +42,6 @@ fn inventory(directory: &std::path::Path, name: &str, extra_vars: &str) -> Strin
     let path = directory.join(name);
     std::fs::write(&path, text).unwrap_or_else(|error| panic!("{error}"));
     path.display().to_string()
-}
-
-fn apply(lab: &Lab, inventory: &str, password: &str, extra: &[&str]) -> Run {
-    let ssh_config = lab.ssh_config().display().to_string();
-    let mut args = vec![
-        "apply",
-        "-i",
-        inventory,
-        "--ssh-config",
-        &ssh_config,
-        "--detailed-exitcode",
-    ];
-    args.extend_from_slice(extra);
-    pgconverge(&args, password)
 }
 
 fn show(lab: &Lab, host: &str, name: &str) -> String {
@@ -120,7 +106,7 @@ fn adopts_a_server_that_serves_an_application_and_keeps_what_it_has() {
         .collect();
 
     // 1. The dry run changes nothing and shows settings and rules, not whole files.
-    let dry_run = apply(&lab, &adopt, &password, &["--dry-run"]);
+    let dry_run = lab.apply(&adopt, &password, &["--dry-run"]);
     assert_eq!(dry_run.code, Some(2), "{dry_run}");
     let files_after_dry_run: Vec<String> = ["h1", "h2", "h3"]
         .iter()
@@ -163,14 +149,14 @@ fn adopts_a_server_that_serves_an_application_and_keeps_what_it_has() {
     );
     let plan_lines = plan.lines().count();
     eprintln!("the first plan of the 3-host cluster has {plan_lines} lines");
-    let full = apply(&lab, &adopt, &password, &["--dry-run", "--diff", "full"]);
+    let full = lab.apply(&adopt, &password, &["--dry-run", "--diff", "full"]);
     assert!(
         full.stdout.contains("postgresql.conf (wanted)"),
         "--diff full shows the whole diff\n{full}"
     );
 
     // 2. Apply converges.
-    let first = apply(&lab, &adopt, &password, &[]);
+    let first = lab.apply(&adopt, &password, &[]);
     assert_eq!(first.code, Some(2), "{first}");
 
     // 3. What the host had is still in force; what the inventory says wins.
@@ -236,7 +222,7 @@ fn adopts_a_server_that_serves_an_application_and_keeps_what_it_has() {
     );
 
     // 4. A second apply changes nothing.
-    let second = apply(&lab, &adopt, &password, &[]);
+    let second = lab.apply(&adopt, &password, &[]);
     assert_eq!(
         second.code,
         Some(0),
@@ -272,7 +258,7 @@ fn adopts_a_server_that_serves_an_application_and_keeps_what_it_has() {
                 .contains("ALTER SYSTEM on h1: log_lock_waits = 'on' (left alone)"),
         "{status}"
     );
-    let drift = apply(&lab, &adopt, &password, &["--dry-run"]);
+    let drift = lab.apply(&adopt, &password, &["--dry-run"]);
     assert_eq!(drift.code, Some(2), "{drift}");
     assert!(
         drift
@@ -280,7 +266,7 @@ fn adopts_a_server_that_serves_an_application_and_keeps_what_it_has() {
             .contains("reset what ALTER SYSTEM set over managed settings: primary_conninfo"),
         "{drift}"
     );
-    let repointed = apply(&lab, &adopt, &password, &[]);
+    let repointed = lab.apply(&adopt, &password, &[]);
     assert_eq!(repointed.code, Some(2), "{repointed}");
     lab.eventually(30, "h2 streams from h1 again", || {
         lab.exec_sql(
@@ -291,7 +277,7 @@ fn adopts_a_server_that_serves_an_application_and_keeps_what_it_has() {
 
     // 6. The `own` mode's plan names what it drops.
     let own = inventory(directory.path(), "own.yaml", "    pg_config_mode: own\n");
-    let own_plan = apply(&lab, &own, &password, &["--dry-run"]);
+    let own_plan = lab.apply(&own, &password, &["--dry-run"]);
     assert_eq!(own_plan.code, Some(2), "{own_plan}");
     for dropped in [
         "replace /etc/postgresql/15/main/postgresql.conf whole (pg_config_mode: own)",

@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::{Lab, Run, lab_available, pgconverge, repository};
+use support::{Lab, lab_available, pgconverge, repository};
 
 const CONF: &str = "/etc/postgresql/15/main/postgresql.conf";
 
@@ -30,21 +30,6 @@ fn inventory(directory: &std::path::Path, name: &str, host: Option<&str>, vars: 
     let path = directory.join(name);
     std::fs::write(&path, text).unwrap_or_else(|error| panic!("{error}"));
     path.display().to_string()
-}
-
-fn apply(lab: &Lab, inventory: &str, password: &str) -> Run {
-    let ssh_config = lab.ssh_config().display().to_string();
-    pgconverge(
-        &[
-            "apply",
-            "-i",
-            inventory,
-            "--ssh-config",
-            &ssh_config,
-            "--detailed-exitcode",
-        ],
-        password,
-    )
 }
 
 fn start_times(lab: &Lab) -> Vec<String> {
@@ -73,7 +58,7 @@ fn a_change_that_stops_a_server_from_starting_is_undone() {
         .join("inventory.example.yaml")
         .display()
         .to_string();
-    let converge = apply(&lab, &example, &password);
+    let converge = lab.apply(&example, &password, &[]);
     assert_eq!(converge.code, Some(2), "{converge}");
     lab.eventually(30, "both standbys stream", || {
         streaming_standbys(&lab) == "h2,h3"
@@ -90,7 +75,7 @@ fn a_change_that_stops_a_server_from_starting_is_undone() {
         Some("h1"),
         "listen_addresses: 10.77.0.99",
     );
-    let failed = apply(&lab, &bad_primary, &password);
+    let failed = lab.apply(&bad_primary, &password, &[]);
     outputs.push(failed.all());
     assert_eq!(failed.code, Some(1), "{failed}");
     assert!(
@@ -134,7 +119,7 @@ fn a_change_that_stops_a_server_from_starting_is_undone() {
         Some("h2"),
         "listen_addresses: 10.77.0.99",
     );
-    let failed = apply(&lab, &bad_standby, &password);
+    let failed = lab.apply(&bad_standby, &password, &[]);
     outputs.push(failed.all());
     assert_eq!(failed.code, Some(1), "{failed}");
     assert!(
@@ -163,24 +148,14 @@ fn a_change_that_stops_a_server_from_starting_is_undone() {
         None,
         "listen_addresses: 10.77.0.99",
     );
-    let dry_run = pgconverge(
-        &[
-            "apply",
-            "-i",
-            &bad_everywhere,
-            "--ssh-config",
-            &lab.ssh_config().display().to_string(),
-            "--dry-run",
-        ],
-        &password,
-    );
+    let dry_run = lab.apply(&bad_everywhere, &password, &["--dry-run"]);
     assert!(
         dry_run
             .stdout
             .contains("after h3's restart (standbys first, the primary last)"),
         "the plan shows the rolling order\n{dry_run}"
     );
-    let failed = apply(&lab, &bad_everywhere, &password);
+    let failed = lab.apply(&bad_everywhere, &password, &[]);
     outputs.push(failed.all());
     assert_eq!(failed.code, Some(1), "{failed}");
     let after = start_times(&lab);
@@ -200,7 +175,7 @@ fn a_change_that_stops_a_server_from_starting_is_undone() {
         Some("h1"),
         "pg_settings: { shared_preload_libraries: pgconverge_missing_library }",
     );
-    let refused = apply(&lab, &missing_library, &password);
+    let refused = lab.apply(&missing_library, &password, &[]);
     outputs.push(refused.all());
     assert_eq!(refused.code, Some(1), "{refused}");
     assert!(
@@ -216,17 +191,7 @@ fn a_change_that_stops_a_server_from_starting_is_undone() {
         Some("h1"),
         "pg_settings: { shared_preload_libraries: pg_stat_statements }",
     );
-    let planned = pgconverge(
-        &[
-            "apply",
-            "-i",
-            &installed_library,
-            "--ssh-config",
-            &lab.ssh_config().display().to_string(),
-            "--dry-run",
-        ],
-        &password,
-    );
+    let planned = lab.apply(&installed_library, &password, &["--dry-run"]);
     assert!(
         planned
             .stdout
@@ -242,7 +207,7 @@ fn a_change_that_stops_a_server_from_starting_is_undone() {
         None,
         "pg_settings: { work_mem: 16MB }",
     );
-    let repaired = apply(&lab, &fixed, &password);
+    let repaired = lab.apply(&fixed, &password, &[]);
     outputs.push(repaired.all());
     assert_eq!(repaired.code, Some(2), "{repaired}");
     assert!(

@@ -841,25 +841,27 @@ require_up_host() {
     [[ -d $HOSTS_DIR/$h ]] || die "$h: no such host in the lab at $LAB_DIR (is the lab up? see lab.sh status)"
 }
 
-cmd_exec() {
-    (($# >= 2)) || die "usage: lab.sh exec HOST CMD..."
+# The PID 1 of a running HOST, whose namespaces a command enters.
+running_host_pid() {
     need_root
     check_lab_dir
-    local h=$1 pid
+    require_up_host "$1"
+    recorded_pid "$HOSTS_DIR/$1" || die "$1: host is not running (killed or crashed?)"
+}
+
+cmd_exec() {
+    (($# >= 2)) || die "usage: lab.sh exec HOST CMD..."
+    local pid
+    pid=$(running_host_pid "$1")
     shift
-    require_up_host "$h"
-    pid=$(recorded_pid "$HOSTS_DIR/$h") || die "$h: host is not running (killed or crashed?)"
     exec nsenter -t "$pid" -m -u -i -n -p -r -w "$@"
 }
 
 # What a server that serves an application has, made inside HOST.
 cmd_application() {
     (($# == 1)) || die "usage: lab.sh application HOST"
-    need_root
-    check_lab_dir
     local h=$1 pid
-    require_up_host "$h"
-    pid=$(recorded_pid "$HOSTS_DIR/$h") || die "$h: host is not running (killed or crashed?)"
+    pid=$(running_host_pid "$h")
     nsenter -t "$pid" -m -u -i -n -p -r -w \
         env LAB_APP_PASSWORD="$LAB_APP_PASSWORD" PG_VERSION="$PG_VERSION" bash -s \
         <"$(dirname "$SELF")/application.sh"

@@ -176,6 +176,21 @@ impl Lab {
         );
     }
 
+    /// `pgconverge apply -i INVENTORY --detailed-exitcode EXTRA...` against the lab.
+    pub fn apply(&self, inventory: &str, password: &str, extra: &[&str]) -> Run {
+        let ssh_config = self.ssh_config().display().to_string();
+        let mut args = vec![
+            "apply",
+            "-i",
+            inventory,
+            "--ssh-config",
+            &ssh_config,
+            "--detailed-exitcode",
+        ];
+        args.extend_from_slice(extra);
+        pgconverge(&args, password)
+    }
+
     /// Polls `check` once a second, at most `seconds` times.
     pub fn eventually(&self, seconds: u32, what: &str, mut check: impl FnMut() -> bool) {
         for _ in 0..seconds {
