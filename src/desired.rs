@@ -443,6 +443,10 @@ fn template_context(
             Value::from(archive.over_ssh()),
         );
         map.insert("replication_mode".into(), Value::from(mode.name()));
+        map.insert(
+            "replication_slot".into(),
+            Value::from(crate::actions::replication_slot::slot_name(&host.name)),
+        );
         let replication_hba_type = if settings.replication_sslmode.requires_tls() {
             "hostssl"
         } else {

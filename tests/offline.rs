@@ -73,7 +73,7 @@ fn validate_accepts_the_example_inventory_with_a_one_line_summary() {
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert_eq!(
         stdout,
-        "inventory.example.yaml: 3 hosts (1 primary, 2 standbys), 30 steps: valid\n"
+        "inventory.example.yaml: 3 hosts (1 primary, 2 standbys), 35 steps: valid\n"
     );
     assert_eq!(stderr, "");
 }
@@ -339,7 +339,7 @@ fn graph_output_is_read_by_graphviz() {
             .lines()
             .filter(|line| line.starts_with("node "))
             .count(),
-        30,
+        35,
         "{plain}"
     );
 }

@@ -53,6 +53,8 @@ pub struct Member<'a> {
     pub config_files: Vec<&'a str>,
     /// This run gives the host a new data directory.
     pub data_replaced: bool,
+    /// The slot the host streams through on its upstream, when it has a slot step.
+    pub replication_slot: Option<&'a str>,
 }
 
 /// Everything an action's `plan` may look at, all gathered before planning.

@@ -20,6 +20,8 @@ pub struct CloneUpstream {
     pub upstream: String,
     pub upstream_host: String,
     pub upstream_port: u16,
+    /// The slot on the upstream the clone streams its WAL through.
+    pub slot: Option<String>,
     #[serde(skip)]
     pub server: HostSettings,
 }
@@ -112,6 +114,16 @@ fn decide(
         None => DataDirectoryAction::Rewind(reason),
     };
     let is_standby = data.standby_signal || data.recovery_conf;
+    let slot_lost = host.replication_slot.is_some_and(|name| {
+        upstream_facts
+            .and_then(|facts| facts.server.as_ref())
+            .is_some_and(|server| {
+                server
+                    .slots
+                    .iter()
+                    .any(|slot| slot.name == name && slot.lost())
+            })
+    });
     let rewind_possible = version.0 >= 1100 && (data.wal_log_hints || data.checksums);
     match (facts.system_identifier(), upstream_id) {
         _ if upstream_initialised_now => {
@@ -122,6 +134,9 @@ fn decide(
         )),
         (None, _) => clone("its system identifier cannot be read".to_string()),
         (_, None) => clone(format!("{upstream_name}'s system identifier is unknown")),
+        _ if is_standby && slot_lost => clone(format!(
+            "its slot on {upstream_name} lost WAL it needs (max_slot_wal_keep_size)"
+        )),
         _ if is_standby && !behind_upstream_timeline(facts, upstream) => DataDirectoryAction::Keep,
         // A standby left on an older timeline than its upstream, not streaming from
         // it: it may have received WAL past the fork (from an old primary that came
@@ -188,6 +203,7 @@ impl Action for BaseBackup {
             upstream: upstream_name.to_string(),
             upstream_host: upstream.settings.replication_host.clone(),
             upstream_port: upstream.settings.port,
+            slot: context.host.replication_slot.map(str::to_string),
             server: settings.clone(),
         };
         if !context.facts.data_directory.exists() {
@@ -248,6 +264,7 @@ impl RemoteOperation for CloneUpstream {
         .text("UPSTREAM_HOST", &self.upstream_host)
         .number("UPSTREAM_PORT", self.upstream_port)
         .text("REPLICATION_USER", &server.replication_user)
+        .text("SLOT_NAME", self.slot.as_deref().unwrap_or_default())
         .text("SSLMODE", server.replication_sslmode.name())
         .number("WAL_METHOD", wal_method);
         Ok(vec![HostScript::own(script)])

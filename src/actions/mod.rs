@@ -20,6 +20,7 @@ pub mod pg_hba_conf;
 pub mod postgresql_conf;
 pub mod promotion;
 pub mod recovery;
+pub mod replication_slot;
 pub mod role;
 pub mod service;
 pub mod ssh_keys;
@@ -204,6 +205,8 @@ register! {
     PostgresqlConf => postgresql_conf::PostgresqlConf [],
     PgHbaConf => pg_hba_conf::PgHbaConf [],
     ResetAlteredSettings => altered_settings::AlteredSettings [ResetAlteredSettings],
+    ReplicationSlot => replication_slot::StandbySlot [CreateSlot],
+    StaleSlots => replication_slot::StaleSlots [DropSlots],
     BaseBackup => data_directory::BaseBackup [CloneUpstream, Rewind],
     RecoveryConfig => recovery::RecoveryConfig [WriteStandbySignal],
     ReplicationRole => role::ReplicationRole [SetReplicationRole],

@@ -122,8 +122,13 @@ impl Action for PostgresqlConf {
                 changes.push(change);
             }
         }
-        if let Some(refusal) = lowered_limit(&changes, &context.settings().defaulted_limits)
-            .or_else(|| cannot_start(&changes, &observed, context.facts))
+        if let Some(refusal) = lowered_limit(
+            &changes,
+            &context.settings().defaulted_limits,
+            &observed,
+            &self.file.path,
+        )
+        .or_else(|| cannot_start(&changes, &observed, context.facts))
         {
             return PlannedStep::refused(refusal);
         }
@@ -159,12 +164,23 @@ impl Action for PostgresqlConf {
 }
 
 /// A hot-standby limit (`max_connections`, ...) the inventory does not set, which
-/// pgconverge's default would lower below the value the server runs with: the
+/// pgconverge's default would lower below the value the host's own configuration
+/// gives it (not pgconverge's file, whose earlier default it may lower): the
 /// host's tuning would be lost, so the step waits for the inventory to say.
-fn lowered_limit(changes: &[SettingChange], defaulted: &[String]) -> Option<String> {
+fn lowered_limit(
+    changes: &[SettingChange],
+    defaulted: &[String],
+    observed: &Observed,
+    managed_path: &str,
+) -> Option<String> {
     let lowered: Vec<String> = changes
         .iter()
         .filter(|change| defaulted.contains(&change.name))
+        .filter(|change| {
+            observed
+                .setting(&change.name)
+                .is_none_or(|setting| setting.source_file != managed_path)
+        })
         .filter_map(|change| {
             let old: i64 = change.old.as_deref()?.parse().ok()?;
             let new: i64 = change.new.parse().ok()?;
@@ -448,13 +464,15 @@ mod tests {
                 .as_mut()
                 .and_then(|server| server.settings.get_mut("max_connections"))
             {
+                // The operator's tuning, in the host's own file.
                 setting.value = "300".into();
+                setting.source_file = "/etc/postgresql/15/main/postgresql.base.conf".into();
             }
             if let Some(file) = facts
                 .files
                 .get_mut("/etc/postgresql/15/main/postgresql.conf")
             {
-                file.content.extend_from_slice(b"max_connections = 300\n");
+                file.content.extend_from_slice(b"# edited by hand\n");
             }
         });
         let text = check(&fixture, "db1", "postgresql_conf");

@@ -192,6 +192,7 @@ mod tests {
             replication_role: None,
             wal_receiver: None,
             replication_clients: Vec::new(),
+            slots: Vec::new(),
             user_databases: Vec::new(),
             archiver: None,
         });

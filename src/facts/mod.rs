@@ -124,6 +124,24 @@ pub struct ReplicationClient {
     pub ssl: Option<bool>,
 }
 
+/// A physical replication slot (`pg_replication_slots`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReplicationSlot {
+    pub name: String,
+    pub active: bool,
+    /// `reserved`, `extended`, `unreserved` or `lost` (13 and later); empty before.
+    pub wal_status: String,
+    /// WAL the slot keeps on this server, in bytes.
+    pub retained_bytes: Option<i64>,
+}
+
+impl ReplicationSlot {
+    /// The slot no longer has the WAL its standby needs: a new base backup does.
+    pub fn lost(&self) -> bool {
+        self.wal_status == "lost"
+    }
+}
+
 /// `pg_stat_archiver`: how the server's archiving goes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Archiver {
@@ -166,6 +184,8 @@ pub struct ServerFacts {
     pub replication_role: Option<ObservedRole>,
     pub wal_receiver: Option<WalReceiver>,
     pub replication_clients: Vec<ReplicationClient>,
+    /// Physical replication slots (9.4 and later).
+    pub slots: Vec<ReplicationSlot>,
     pub user_databases: Vec<String>,
     pub archiver: Option<Archiver>,
 }

@@ -206,7 +206,17 @@ fn parse_server(output: &str) -> Result<ServerFacts, FactsError> {
             },
         })
         .collect();
+    let slots = rows("slots")
+        .iter()
+        .map(|row| ReplicationSlot {
+            name: field(row, 0),
+            active: flag(row, 1),
+            wal_status: field(row, 2),
+            retained_bytes: field(row, 3).parse().ok(),
+        })
+        .collect();
     Ok(ServerFacts {
+        slots,
         in_recovery: flag(state_row, 0),
         configuration_loaded: field(state_row, 1).parse().unwrap_or(0),
         started: field(state_row, 2).parse().unwrap_or(0),

@@ -171,6 +171,23 @@ failed_count, coalesce(last_failed_wal, ''), coalesce(extract(epoch from last_fa
     } else {
         "select 0, '', '', 0, '', '';"
     };
+    let slots_query = if request.settings.pg_version.0 >= 1300 {
+        format!(
+            "select slot_name, active, coalesce(wal_status, ''), coalesce({diff}(case when pg_is_in_recovery() then {replay} else {current} end, restart_lsn)::bigint::text, '') from pg_replication_slots where slot_type = 'physical' order by slot_name;",
+            diff = wal.diff,
+            replay = wal.replay,
+            current = wal.current
+        )
+    } else if request.settings.pg_version.0 >= 904 {
+        format!(
+            "select slot_name, active, '', coalesce({diff}(case when pg_is_in_recovery() then {replay} else {current} end, restart_lsn)::bigint::text, '') from pg_replication_slots where slot_type = 'physical' order by slot_name;",
+            diff = wal.diff,
+            replay = wal.replay,
+            current = wal.current
+        )
+    } else {
+        "select '', false, '', '' where false;".to_string()
+    };
     let separator = FIELD_SEPARATOR;
     format!(
         r#"if SQL_OUT=$(as_pg psql -XAtq -h {socket} -p {port} -d postgres -v ON_ERROR_STOP=1 -v role={role} -F '{separator}' 2>&1 <<'PGCONVERGE_SQL'
@@ -184,6 +201,8 @@ select rolcanlogin, rolreplication, coalesce(rolpassword, ''), {rewind_grant} fr
 {wal_receiver_query}
 \echo @@replication
 {replication_query}
+\echo @@slots
+{slots_query}
 \echo @@archiver
 {archiver_query}
 \echo @@databases

@@ -28,6 +28,7 @@ mod yaml;
 mod tests;
 
 pub use settings::{ConfigMode, HostSettings, ReplicationMode, SslMode};
+pub use validate::HOT_STANDBY_SETTINGS;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use indexmap::IndexMap;

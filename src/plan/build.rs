@@ -107,7 +107,7 @@ pub fn plan(
             (node.clone(), dependencies)
         })
         .collect();
-    let rolling = super::rolling::restart_edges(desired, &hosts, &dependencies);
+    let (rolling, direction) = super::rolling::restart_edges(desired, facts, &hosts, &dependencies);
     if !rolling.is_empty() {
         for (node, before) in &rolling {
             if let Some((_, waits_for)) = dependencies.iter_mut().find(|(other, _)| other == node) {
@@ -120,8 +120,9 @@ pub fn plan(
                 .filter(|step| matches!(step.operation, Some(Operation::ControlServer(_))))
             {
                 step.summary.push_str(&format!(
-                    "; after {}'s restart (standbys first, the primary last)",
-                    before.host
+                    "; after {}'s restart ({})",
+                    before.host,
+                    direction.explained()
                 ));
             }
         }
@@ -202,6 +203,10 @@ fn member<'a>(host: &'a DesiredHost, facts: &'a GatheredFacts) -> Member<'a> {
             .map(|file| file.path.as_str())
             .collect(),
         data_replaced: false,
+        replication_slot: steps().find_map(|step| match step {
+            DesiredStep::ReplicationSlot(slot) => Some(slot.slot.as_str()),
+            _ => None,
+        }),
     }
 }
 

@@ -163,6 +163,7 @@ pub fn server(in_recovery: bool) -> ServerFacts {
         replication_role: None,
         wal_receiver: None,
         replication_clients: Vec::new(),
+        slots: Vec::new(),
         user_databases: Vec::new(),
         archiver: Some(Archiver {
             archived_count: 5,
@@ -268,6 +269,7 @@ pub fn converged_host(host: &DesiredHost, upstream_address: Option<&str>) -> Hos
                     unit: &setting.unit,
                 };
                 setting.value = crate::pgconf::value::canonical(&written, kind).unwrap_or(written);
+                setting.source_file = file.path.clone();
             }
         }
     }
@@ -295,7 +297,7 @@ pub fn converged_host(host: &DesiredHost, upstream_address: Option<&str>) -> Hos
 }
 
 pub fn converged_cluster(desired: &DesiredState) -> GatheredFacts {
-    desired
+    let mut facts: GatheredFacts = desired
         .hosts
         .values()
         .map(|host| {
@@ -306,7 +308,26 @@ pub fn converged_cluster(desired: &DesiredState) -> GatheredFacts {
                 .map(|up| up.settings.replication_host.as_str());
             (host.name.clone(), Ok(converged_host(host, upstream)))
         })
-        .collect()
+        .collect();
+    // Each standby streams through its slot on its upstream.
+    for host in desired.hosts.values() {
+        let slot = host.steps.values().find_map(|step| match step {
+            DesiredStep::ReplicationSlot(slot) => Some(slot.slot.clone()),
+            _ => None,
+        });
+        if let (Some(slot), Some(upstream)) = (slot, host.upstream.as_ref())
+            && let Some(Ok(upstream_facts)) = facts.get_mut(upstream)
+            && let Some(server) = upstream_facts.server.as_mut()
+        {
+            server.slots.push(crate::facts::ReplicationSlot {
+                name: slot,
+                active: true,
+                wal_status: "reserved".into(),
+                retained_bytes: Some(0),
+            });
+        }
+    }
+    facts
 }
 
 /// An inventory and the facts of its hosts, for one action's test.
@@ -383,6 +404,21 @@ impl Fixture {
             _ => panic!("the fixture has no facts of {host}"),
         }
         self
+    }
+
+    /// `host` has a slot named `name` that no member streams through.
+    pub fn stale_slot(self, host: &str, name: &str) -> Fixture {
+        let name = name.to_string();
+        self.edit(host, move |facts| {
+            if let Some(server) = facts.server.as_mut() {
+                server.slots.push(crate::facts::ReplicationSlot {
+                    name: name.clone(),
+                    active: false,
+                    wal_status: "reserved".into(),
+                    retained_bytes: Some(0),
+                });
+            }
+        })
     }
 
     /// `host` has `text` as its `postgresql.auto.conf` (settings made with ALTER SYSTEM).
@@ -500,6 +536,7 @@ fn every_operation_has_scripts_that_pass_shellcheck() {
         Fixture::archive_host(),
         Fixture::fresh_version("11"),
         Fixture::converged().altered_system("db2", "primary_conninfo = 'host=elsewhere'\n"),
+        Fixture::converged().stale_slot("db1", "pgconverge_gone"),
     ];
     let mut seen = std::collections::BTreeSet::new();
     for fixture in &fixtures {

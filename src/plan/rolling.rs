@@ -2,22 +2,25 @@
 //! a time, standbys first (the farthest down a cascade first) and the primary last,
 //! each only after the one before came back. A change that stops a server from
 //! starting is then rolled back on the first member and reaches no other, and never
-//! the primary first.
+//! the primary first. A lowered hot-standby limit (`max_connections`, ...) goes the
+//! other way, the primary first, since a standby may not run below its primary.
 
 use super::{HostPlan, NodeId, Operation};
 use crate::actions::service::{ControlServer, ServiceAction};
 use crate::dag::Dag;
 use crate::desired::DesiredState;
-use crate::inventory::Role;
+use crate::facts::GatheredFacts;
+use crate::inventory::{HOT_STANDBY_SETTINGS, Role};
 
 /// The restarts of this plan in rolling order, each with the one it waits for.
 /// An edge that would make a cycle with the steps' own dependencies (a standby
 /// cloned from a primary that restarts in the same run) is left out.
 pub fn restart_edges(
     desired: &DesiredState,
+    facts: &GatheredFacts,
     hosts: &[HostPlan],
     dependencies: &[(NodeId, Vec<NodeId>)],
-) -> Vec<(NodeId, NodeId)> {
+) -> (Vec<(NodeId, NodeId)>, Direction) {
     let mut restarts: Vec<(usize, usize, NodeId)> = hosts
         .iter()
         .enumerate()
@@ -37,8 +40,19 @@ pub fn restart_edges(
         })
         .map(|(index, node)| (rank(desired, &node.host), index, node))
         .collect();
-    // The primary (rank 0) last; below it, the deepest standbys first.
-    restarts.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let direction = if restarts
+        .iter()
+        .any(|(_, _, node)| lowers_a_limit(desired, facts, &node.host))
+    {
+        Direction::PrimaryFirst
+    } else {
+        Direction::StandbysFirst
+    };
+    match direction {
+        // The primary (rank 0) last; below it, the deepest standbys first.
+        Direction::StandbysFirst => restarts.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1))),
+        Direction::PrimaryFirst => restarts.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1))),
+    }
     let mut graph: Dag<NodeId> = Dag::default();
     for (node, waits_for) in dependencies {
         graph.add_node(node.clone());
@@ -77,7 +91,54 @@ pub fn restart_edges(
             previous = Some(node);
         }
     }
-    edges
+    (edges, direction)
+}
+
+/// Which way a rollout goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    StandbysFirst,
+    /// A hot-standby limit is lowered: the primary must run with it first.
+    PrimaryFirst,
+}
+
+impl Direction {
+    pub fn explained(self) -> &'static str {
+        match self {
+            Direction::StandbysFirst => "standbys first, the primary last",
+            Direction::PrimaryFirst => "the primary first: a hot-standby limit is lowered",
+        }
+    }
+}
+
+/// The host's new postgresql.conf lowers a hot-standby limit below what it runs with.
+fn lowers_a_limit(desired: &DesiredState, facts: &GatheredFacts, host: &str) -> bool {
+    let Some(settings) = facts
+        .get(host)
+        .and_then(|facts| facts.as_ref().ok())
+        .and_then(|facts| facts.server.as_ref())
+        .map(|server| &server.settings)
+    else {
+        return false;
+    };
+    let Some(file) = desired.hosts.get(host).and_then(|host| {
+        host.steps.values().find_map(|step| match step {
+            crate::actions::DesiredStep::PostgresqlConf(conf) => Some(&conf.file),
+            _ => None,
+        })
+    }) else {
+        return false;
+    };
+    let wanted = crate::pgconf::settings(&file.content);
+    HOT_STANDBY_SETTINGS.iter().any(|name| {
+        let new = wanted
+            .get(*name)
+            .and_then(|value| value.parse::<i64>().ok());
+        let old = settings
+            .get(*name)
+            .and_then(|setting| setting.value.parse::<i64>().ok());
+        matches!((new, old), (Some(new), Some(old)) if new < old)
+    })
 }
 
 /// How far down the cascade a host is: 0 for a primary, 1 for its standbys, ...
@@ -136,6 +197,33 @@ mod tests {
         let text = anstream::adapter::strip_str(&crate::printer::plan_text(&plan)).to_string();
         assert!(
             text.contains("restart PostgreSQL: max_connections need a restart; after db3's restart (standbys first, the primary last)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_lowered_limit_reaches_the_primary_first() {
+        let (before, _) = desired(&THREE_HOSTS.replace(
+            "    pg_version: 15\n",
+            "    pg_version: 15\n    max_connections: 200\n",
+        ));
+        let facts = converged_cluster(&before);
+        let (desired, playbook) = desired(&THREE_HOSTS.replace(
+            "    pg_version: 15\n",
+            "    pg_version: 15\n    max_connections: 150\n",
+        ));
+        let plan = plan(&desired, &playbook, &facts, &PlanOptions::default());
+        let position = |host: &str| {
+            plan.order
+                .iter()
+                .position(|node| node == &NodeId::new(host, "pg_service"))
+        };
+        assert!(position("db1") < position("db2") && position("db2") < position("db3"));
+        let text = anstream::adapter::strip_str(&crate::printer::plan_text(&plan)).to_string();
+        assert!(
+            text.contains(
+                "after db1's restart (the primary first: a hot-standby limit is lowered)"
+            ),
             "{text}"
         );
     }

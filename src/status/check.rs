@@ -54,6 +54,7 @@ fn server(in_recovery: bool, position: &str) -> ServerFacts {
         replication_role: None,
         wal_receiver: None,
         replication_clients: Vec::new(),
+        slots: Vec::new(),
         user_databases: Vec::new(),
         archiver: None,
     }

@@ -87,6 +87,8 @@ pub struct HostStatus {
     pub tls: Option<bool>,
     /// Settings made with `ALTER SYSTEM` (`postgresql.auto.conf`), in its order.
     pub altered_settings: Vec<AlteredSetting>,
+    /// The physical replication slots on the host: active or not, the WAL each keeps.
+    pub slots: Vec<crate::facts::ReplicationSlot>,
 }
 
 /// A setting made with `ALTER SYSTEM`.
@@ -194,6 +196,7 @@ fn host_status(desired: &DesiredState, facts: &GatheredFacts, host: &DesiredHost
         archiver: None,
         tls: None,
         altered_settings: Vec::new(),
+        slots: Vec::new(),
     };
     let host_facts = match facts.get(&host.name) {
         Some(Ok(host_facts)) => host_facts,
@@ -219,6 +222,7 @@ fn host_status(desired: &DesiredState, facts: &GatheredFacts, host: &DesiredHost
     status.in_recovery = Some(server.in_recovery);
     status.position = server.position.map(|lsn| lsn.to_string());
     status.replication_clients = server.replication_clients.clone();
+    status.slots = server.slots.clone();
     if !server.in_recovery {
         status.state = ObservedState::Primary;
         status.archiver = server.archiver.clone();

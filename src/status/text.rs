@@ -32,6 +32,7 @@ pub fn text(report: &StatusReport) -> String {
     let mut lines = table(&report.hosts);
     lines.extend(report.hosts.iter().filter_map(archiver_line));
     lines.extend(report.hosts.iter().filter_map(altered_line));
+    lines.extend(report.hosts.iter().filter_map(slots_line));
     lines.push(String::new());
     lines.extend(verdict(report));
     lines.join("\n")
@@ -151,6 +152,32 @@ fn altered_line(host: &HostStatus) -> Option<String> {
         host.name,
         settings.join(", ")
     ))
+}
+
+/// `Slots on db1: pgconverge_db2 active, 16.0 MiB kept; ...`, for a host with slots.
+fn slots_line(host: &HostStatus) -> Option<String> {
+    if host.slots.is_empty() {
+        return None;
+    }
+    let slots: Vec<String> = host
+        .slots
+        .iter()
+        .map(|slot| {
+            let mut text = format!(
+                "{} {}",
+                slot.name,
+                if slot.active { "active" } else { "inactive" }
+            );
+            if let Some(bytes) = slot.retained_bytes {
+                text.push_str(&format!(", {} kept", size(bytes)));
+            }
+            if slot.lost() {
+                text.push_str(", lost (its standby needs a new base backup)");
+            }
+            text
+        })
+        .collect();
+    Some(format!("Slots on {}: {}", host.name, slots.join("; ")))
 }
 
 /// The line saying the cluster agrees with the inventory, or the count of

@@ -22,7 +22,7 @@ if [ -e "$DATA" ]; then
   mv "$DATA" "$ASIDE"
 fi
 install -d -o "$PG_OS_USER" -g "$PG_OS_GROUP" -m 0700 "$DATA"
-if ! OUT=$(as_pg env PGPASSFILE="$PASSFILE" PGSSLMODE="$SSLMODE" "$PG_BIN_DIR/pg_basebackup" -h "$UPSTREAM_HOST" -p "$UPSTREAM_PORT" -U "$REPLICATION_USER" -D "$DATA" "$WAL_METHOD" --checkpoint=fast --no-password 2>&1); then
+if ! OUT=$(as_pg env PGPASSFILE="$PASSFILE" PGSSLMODE="$SSLMODE" "$PG_BIN_DIR/pg_basebackup" -h "$UPSTREAM_HOST" -p "$UPSTREAM_PORT" -U "$REPLICATION_USER" -D "$DATA" "$WAL_METHOD" ${SLOT_NAME:+"--slot=$SLOT_NAME"} --checkpoint=fast --no-password 2>&1); then
   rm -rf "$DATA"
   if [ -n "$ASIDE" ]; then
     mv "$ASIDE" "$DATA"

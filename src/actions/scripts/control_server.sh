@@ -30,6 +30,31 @@ back_in_replication() {
     exit 1
   fi
 }
+# A hot standby may not run with a hot-standby limit below the one its primary
+# last logged. Before a standby restarts with a lower one, the primary (which
+# restarts first) must have logged it and this standby replayed it: bounded, and
+# the step fails before any restart when it does not come.
+limit_ok() {
+  control=$(as_pg "$PG_BIN_DIR/pg_controldata" -D "$PG_DATA_DIR" 2>/dev/null | sed -n "s/^$1 setting: *//p")
+  wanted=$(as_pg "$PG_BIN_DIR/postgres" -D "$PG_DATA_DIR" -c "config_file=$CONFIG_FILE" -C "$2" 2>/dev/null)
+  [ -z "$control" ] || [ -z "$wanted" ] || [ "$wanted" -ge "$control" ]
+}
+limits_replayed() {
+  limit_ok max_connections max_connections &&
+    limit_ok max_worker_processes max_worker_processes &&
+    limit_ok max_wal_senders max_wal_senders &&
+    limit_ok max_prepared_xacts max_prepared_transactions &&
+    limit_ok max_locks_per_xact max_locks_per_transaction
+}
+wait_for_primary_limits() {
+  server_answers || return 0
+  in_recovery || return 0
+  CONFIG_FILE=$(pg_sql -c 'show config_file')
+  if ! wait_until "$SERVER_WAIT_SECONDS" limits_replayed; then
+    echo "not restarted: the new configuration lowers a hot-standby limit below what this standby's primary last logged, and the primary's lower value has not reached it within $SERVER_WAIT_SECONDS s" >&2
+    exit 1
+  fi
+}
 put_back_previous_configuration() {
   printf '%s\n' "$ROLL_BACK_FILES" | while IFS= read -r file; do
     [ -n "$file" ] || continue
@@ -91,6 +116,7 @@ case "$SERVICE_ACTION" in
     echo stopped
     ;;
   restart)
+    wait_for_primary_limits
     start_with_way_back "$RESTART_COMMAND"
     back_in_replication
     echo restarted
@@ -103,6 +129,7 @@ case "$SERVICE_ACTION" in
     wait_until 5 reloaded_since "$BEFORE" || true
     PENDING=$(pg_sql -c "select string_agg(name, ', ') from pg_settings where pending_restart")
     if [ -n "$PENDING" ]; then
+      wait_for_primary_limits
       start_with_way_back "$RESTART_COMMAND"
       back_in_replication
       echo "reloaded, then restarted: $PENDING need a restart"

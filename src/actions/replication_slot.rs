@@ -1,0 +1,247 @@
+//! Replication slots: each streaming standby streams through a physical slot on its
+//! upstream, named after it, made before its base backup so no WAL it needs is
+//! removed between the clone and its first connection. Slots pgconverge made for
+//! hosts that no longer stream from a member are dropped; slots it did not make
+//! (their names lack its prefix) are left alone.
+
+use super::{Action, Change, PlanContext, PlannedStep, RemoteOperation, StepInput};
+use crate::diagnostic::Diagnostic;
+use crate::facts::ReplicationSlot;
+use crate::inventory::HostSettings;
+use crate::script::{HostScript, Script};
+use serde::Serialize;
+
+/// What every slot pgconverge makes is named with.
+pub const PREFIX: &str = "pgconverge_";
+
+/// The slot a host streams through: the prefix and its inventory name, with any
+/// character a slot name cannot hold (`[a-z0-9_]`) written as `_`.
+pub fn slot_name(host: &str) -> String {
+    let name: String = host
+        .chars()
+        .map(|c| {
+            let c = c.to_ascii_lowercase();
+            if c.is_ascii_lowercase() || c.is_ascii_digit() {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut slot = format!("{PREFIX}{name}");
+    slot.truncate(63);
+    slot
+}
+
+/// A standby's slot on its upstream.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StandbySlot {
+    pub slot: String,
+}
+
+/// The slots on a host that no member streams through any more.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StaleSlots {}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CreateSlot {
+    pub slot: String,
+    pub upstream: String,
+    /// The slot lost WAL: drop it first (its standby is cloned again).
+    pub recreate: bool,
+    #[serde(skip)]
+    pub upstream_server: HostSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DropSlots {
+    pub slots: Vec<String>,
+    #[serde(skip)]
+    pub server: HostSettings,
+}
+
+/// `pgconverge_h2 (active, 16 MiB kept)`.
+fn described(slot: &ReplicationSlot) -> String {
+    let activity = if slot.active { "active" } else { "inactive" };
+    match slot.retained_bytes {
+        Some(bytes) => format!(
+            "{} ({activity}, {} MiB kept)",
+            slot.name,
+            bytes / (1024 * 1024)
+        ),
+        None => format!("{} ({activity})", slot.name),
+    }
+}
+
+impl Action for StandbySlot {
+    fn desire(input: &StepInput) -> Result<StandbySlot, Diagnostic> {
+        let slot = input
+            .variables
+            .get("replication_slot")
+            .and_then(|value| value.as_str())
+            .unwrap_or_default()
+            .to_string();
+        Ok(StandbySlot { slot })
+    }
+
+    fn plan(&self, context: &PlanContext) -> PlannedStep {
+        let upstream_name = context.host.upstream.unwrap_or_default();
+        let Some(upstream) = context.upstream() else {
+            return PlannedStep::refused(format!(
+                "upstream `{upstream_name}` is not in the inventory"
+            ));
+        };
+        let operation = |recreate| CreateSlot {
+            slot: self.slot.clone(),
+            upstream: upstream_name.to_string(),
+            recreate,
+            upstream_server: upstream.settings.clone(),
+        };
+        let found = upstream
+            .facts
+            .and_then(|facts| facts.server.as_ref())
+            .and_then(|server| server.slots.iter().find(|slot| slot.name == self.slot));
+        match found {
+            Some(slot) if slot.lost() => PlannedStep::change(
+                Change::Update,
+                format!(
+                    "make slot {} on {upstream_name} again: it lost WAL this standby needs, so the standby is cloned again",
+                    self.slot
+                ),
+                operation(true),
+            ),
+            Some(slot) => PlannedStep::noop(format!(
+                "streams through slot {} on {upstream_name}",
+                described(slot)
+            )),
+            None => PlannedStep::change(
+                Change::Create,
+                format!("create slot {} on {upstream_name}", self.slot),
+                operation(false),
+            ),
+        }
+    }
+}
+
+impl Action for StaleSlots {
+    fn desire(_input: &StepInput) -> Result<StaleSlots, Diagnostic> {
+        Ok(StaleSlots {})
+    }
+
+    fn plan(&self, context: &PlanContext) -> PlannedStep {
+        let Some(server) = context.facts.server.as_ref() else {
+            return PlannedStep::noop(
+                "the server does not run: its slots are looked at when it does".into(),
+            );
+        };
+        let wanted: Vec<&str> = context
+            .members
+            .values()
+            .filter(|member| member.upstream == Some(context.host.name))
+            .filter_map(|member| member.replication_slot)
+            .collect();
+        let stale: Vec<&ReplicationSlot> = server
+            .slots
+            .iter()
+            .filter(|slot| slot.name.starts_with(PREFIX) && !wanted.contains(&slot.name.as_str()))
+            .collect();
+        if stale.is_empty() {
+            return PlannedStep::noop(format!(
+                "{} slot(s) for members that stream from it",
+                wanted.len()
+            ));
+        }
+        let names: Vec<String> = stale.iter().map(|slot| slot.name.clone()).collect();
+        PlannedStep {
+            details: stale
+                .iter()
+                .map(|slot| format!("- {}  (no member streams through it)", described(slot)))
+                .collect(),
+            ..PlannedStep::change(
+                Change::Update,
+                format!("drop slots no member streams through: {}", names.join(", ")),
+                DropSlots {
+                    slots: names,
+                    server: context.settings().clone(),
+                },
+            )
+        }
+    }
+}
+
+impl RemoteOperation for CreateSlot {
+    fn scripts(&self) -> Result<Vec<HostScript>, String> {
+        let script = Script::for_server(
+            "create_slot",
+            include_str!("scripts/create_slot.sh"),
+            &self.upstream_server,
+        )
+        .text("SLOT_NAME", &self.slot)
+        .number("RECREATE", u8::from(self.recreate));
+        Ok(vec![HostScript {
+            other_host: Some(self.upstream.clone()),
+            script,
+        }])
+    }
+}
+
+impl RemoteOperation for DropSlots {
+    fn scripts(&self) -> Result<Vec<HostScript>, String> {
+        let script = Script::for_server(
+            "drop_slots",
+            include_str!("scripts/drop_slots.sh"),
+            &self.server,
+        )
+        .text("SLOT_NAMES", &self.slots.join("\n"));
+        Ok(vec![HostScript::own(script)])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::check::{Fixture, check};
+
+    #[test]
+    fn slot_names_are_what_postgresql_accepts() {
+        assert_eq!(slot_name("h2"), "pgconverge_h2");
+        assert_eq!(slot_name("DB-2.example"), "pgconverge_db_2_example");
+        assert_eq!(slot_name(&"x".repeat(80)).len(), 63);
+    }
+
+    #[test]
+    fn a_standby_without_its_slot_gets_one_on_its_upstream() {
+        let fixture = Fixture::converged().edit("db1", |facts| {
+            if let Some(server) = facts.server.as_mut() {
+                server.slots.clear();
+            }
+        });
+        insta::assert_snapshot!(check(&fixture, "db2", "replication_slot"));
+    }
+
+    #[test]
+    fn slots_no_member_streams_through_are_dropped() {
+        let fixture = Fixture::converged().edit("db1", |facts| {
+            if let Some(server) = facts.server.as_mut() {
+                server.slots = ["pgconverge_db2", "pgconverge_db9", "barman"]
+                    .iter()
+                    .map(|name| ReplicationSlot {
+                        name: name.to_string(),
+                        active: false,
+                        wal_status: "reserved".into(),
+                        retained_bytes: Some(32 * 1024 * 1024),
+                    })
+                    .collect();
+            }
+        });
+        let text = check(&fixture, "db1", "stale_slots");
+        assert!(
+            text.contains("drop slots no member streams through: pgconverge_db9\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("barman"),
+            "a slot pgconverge did not make is left alone\n{text}"
+        );
+    }
+}

@@ -1,0 +1,16 @@
+# Drops the replication slots SLOT_NAMES (one a line) that no member streams
+# through any more; a walsender still using one (a host removed from the inventory
+# that still streams) is ended first. Names reach SQL only as psql variables.
+set -e
+slot_inactive() {
+  [ "$(printf '%s\n' "select count(*) from pg_replication_slots where slot_name = :'slot' and active;" | pg_sql -v slot="$1")" = 0 ]
+}
+printf '%s\n' "$SLOT_NAMES" | while IFS= read -r slot; do
+  [ -n "$slot" ] || continue
+  printf '%s\n' "select pg_terminate_backend(active_pid) from pg_replication_slots where slot_name = :'slot' and active_pid is not null;" |
+    pg_sql -v slot="$slot" >/dev/null
+  wait_until 10 slot_inactive "$slot" || true
+  printf '%s\n' "select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = :'slot';" |
+    pg_sql -v slot="$slot" >/dev/null
+  echo "dropped slot $slot"
+done
