@@ -119,17 +119,7 @@ impl DesiredState {
 }
 
 fn secrets(inventory: &Inventory) -> Vec<String> {
-    let mut secrets = Vec::new();
-    for host in inventory.hosts.values() {
-        for name in &inventory.sensitive_vars {
-            if let Some(Value::String(secret)) = host.vars.get(name) {
-                secrets.push(secret.clone());
-            }
-        }
-    }
-    secrets.sort();
-    secrets.dedup();
-    secrets
+    inventory.secret_values()
 }
 
 /// The `cluster_after` edges: they order, but a failure at their far end does not

@@ -24,7 +24,7 @@ const RED: Style = AnsiColor::Red.on_default();
 
 #[derive(Debug, Clone)]
 pub struct FailoverOptions {
-    pub inventory: PathBuf,
+    pub inventory: crate::inventory::Input,
     /// The playbook and templates, as for `apply` (also for the apply that follows).
     pub playbook: Option<PathBuf>,
     pub templates: Option<PathBuf>,
@@ -173,10 +173,10 @@ fn record_roles(
         printer.out(&format!("{new_primary} is the primary now. Record it in the inventory: set {wanted} (or move them between the groups), or run again with --write-inventory."));
         return Ok(());
     }
-    edit::write_roles(&options.inventory, &roles)?;
+    edit::write_roles(options.inventory.first(), &roles)?;
     printer.out(&format!(
         "Recorded in `{}`: {wanted}.",
-        options.inventory.display()
+        options.inventory.first().display()
     ));
     Ok(())
 }
@@ -219,7 +219,7 @@ pub async fn promote(
     )?;
     printer.out(&format!(
         "Next: `pgconverge apply -i {}` repoints the other standbys and rejoins the old primary once it is reachable.",
-        options.inventory.display()
+        options.inventory.first().display()
     ));
     Ok(ApplyResult::Changes)
 }
@@ -262,7 +262,7 @@ pub async fn switchover(
         options.host
     ));
     let apply_options = ApplyOptions {
-        inventory: Some(options.inventory.clone()),
+        inventory: options.inventory.clone(),
         playbook: options.playbook.clone(),
         templates: options.templates.clone(),
         ssh: options.ssh.clone(),
