@@ -88,7 +88,15 @@ impl<'a, 'doc> Sources<'a, 'doc> {
             insert_all(&mut merged, &all.vars);
         }
         for group in &ordered {
-            insert_all(&mut merged, &self.layout.groups[*group].vars);
+            // Written in an inventory file, `ansible_group_priority` orders the
+            // groups and is no variable, as in Ansible.
+            let vars = self.layout.groups[*group]
+                .vars
+                .iter()
+                .filter(|var| var.entry.key != "ansible_group_priority");
+            for var in vars {
+                insert(&mut merged, var);
+            }
         }
         let sources = self.source_count();
         let files = |owner: &str, index: &'a IndexMap<String, Vec<AdjacentVars<'doc>>>, source| {

@@ -262,6 +262,14 @@ fn walk(
     decrypted: &mut Decrypted,
     problems: &mut Problems,
 ) {
+    // `ansible-inventory --list` writes a vault value as `{"__ansible_vault": TEXT}`.
+    if let NodeValue::Mapping(entries) = &node.value
+        && let [entry] = entries.as_slice()
+        && entry.key == "__ansible_vault"
+        && let NodeValue::String(text) = &entry.value.value
+    {
+        node.value = NodeValue::String(text.clone());
+    }
     match &mut node.value {
         NodeValue::String(text) if is_vault(text) => {
             let what = name.map_or_else(|| "a value".to_string(), |name| format!("`{name}`"));
