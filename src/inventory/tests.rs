@@ -452,3 +452,77 @@ fn an_error_quoting_a_value_made_from_a_secret_does_not_show_the_secret() {
     assert!(!report.contains("hunter2-but-longer"), "{report}");
     assert!(report.contains("(sensitive)"), "{report}");
 }
+
+fn parse_ini(text: &str) -> Result<Inventory, Diagnostics> {
+    let lookup = |_: &str| None;
+    Inventory::parse(Path::new("hosts"), text, &lookup)
+}
+
+#[test]
+fn hosts_of_other_roles_are_left_out_and_named_in_one_warning() {
+    let inventory = parse_ini(
+        "bastion\n[monitoring]\nmon1 pg_exporter_port=9187\n[primary]\ndb1\n[all:vars]\nreplication_password=x\n",
+    )
+    .unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
+    assert_eq!(inventory.hosts.keys().collect::<Vec<_>>(), ["db1"]);
+    assert_eq!(inventory.left_out, ["bastion", "mon1"]);
+    assert_eq!(inventory.host_names_in_group("all"), ["db1"]);
+    let warnings: Vec<String> = inventory.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [
+            "hosts:1:1: hosts `bastion` and `mon1` are in no group `primary`, `standby` or `archive` and are without `pg_role`: pgconverge leaves them out"
+        ]
+    );
+}
+
+#[test]
+fn older_ssh_names_and_host_port_keys_give_the_address_port_and_user() {
+    let inventory = parse_ini(
+        "[primary]\ndb1 ansible_ssh_host=10.0.0.11 ansible_host=10.9.9.9 ansible_ssh_port=2222 ansible_ssh_user=deploy\n[standby]\n10.0.0.12:2200\n[all:vars]\nreplication_password=x\n",
+    )
+    .unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
+    let primary = &inventory.hosts["db1"];
+    assert_eq!(
+        (
+            primary.address.as_str(),
+            primary.ssh_port,
+            primary.ssh_user.as_deref()
+        ),
+        ("10.0.0.11", Some(2222), Some("deploy"))
+    );
+    assert_eq!(primary.vars["replication_host"], json!("10.0.0.11"));
+    let standby = &inventory.hosts["10.0.0.12"];
+    assert_eq!(
+        (standby.address.as_str(), standby.ssh_port),
+        ("10.0.0.12", Some(2200))
+    );
+    assert!(inventory.warnings.is_empty(), "{:?}", inventory.warnings);
+}
+
+#[test]
+fn impossible_versions_empty_addresses_and_plugin_files_are_refused() {
+    let errors = |text: &str| -> Vec<String> {
+        match parse_ini(text) {
+            Ok(_) => Vec::new(),
+            Err(diagnostics) => diagnostics.0.iter().map(ToString::to_string).collect(),
+        }
+    };
+    assert_eq!(
+        errors("[primary]\ndb1 pg_version=9.7 ansible_host=\"\"\n"),
+        [
+            "hosts:2:16: `pg_version` of host `db1` is 9.7, a version PostgreSQL never released (8.3 to 9.6 written with two numbers, or 10 to 18)",
+            "hosts:2:33: `ansible_host` of host `db1` is empty: give the host's IP address or host name, or remove it to use the inventory name",
+        ]
+    );
+    let plugin = Inventory::parse(
+        Path::new("aws_ec2.yml"),
+        "plugin: amazon.aws.aws_ec2\n",
+        &|_| None,
+    );
+    let message = plugin.map(|_| ()).unwrap_err().to_string();
+    assert!(
+        message.starts_with("aws_ec2.yml:1:1: `aws_ec2.yml` configures an inventory plugin, which pgconverge does not run: export the inventory with `ansible-inventory -i aws_ec2.yml --list > inventory.json`"),
+        "{message}"
+    );
+}
