@@ -47,6 +47,8 @@ pub struct DesiredHost {
     pub login: crate::inventory::login::Login,
     pub role: Role,
     pub upstream: Option<String>,
+    /// Its replication cluster; the split-brain guard and failover work within one.
+    pub cluster: String,
     pub settings: HostSettings,
     /// The steps that apply to this host's role, in playbook order.
     pub steps: IndexMap<String, DesiredStep>,
@@ -260,6 +262,7 @@ fn desired_host(
         login: host.login.clone(),
         role: host.role,
         upstream: host.upstream.clone(),
+        cluster: host.cluster.clone(),
         settings,
         steps,
     })

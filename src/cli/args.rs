@@ -43,6 +43,9 @@ pub struct ReadingArgs {
     /// The group of the hosts that keep the WAL archive
     #[arg(long, value_name = "GROUP", default_value = "archive")]
     pub archive_group: String,
+    /// Only the hosts of this replication cluster (`replication_cluster`)
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
 }
 
 impl ReadingArgs {
@@ -78,6 +81,7 @@ impl ReadingArgs {
                 standby: self.standby_group.clone(),
                 archive: self.archive_group.clone(),
             },
+            cluster: self.cluster.clone(),
         }
     }
 }

@@ -19,6 +19,30 @@ use indexmap::IndexMap;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
+/// The replication cluster of a host without `replication_cluster`.
+pub const DEFAULT_CLUSTER: &str = "main";
+
+/// A host's `replication_cluster`: text (or a number, as text), else the default.
+fn cluster_name(host: &str, resolved: &ResolvedHost, problems: &mut Problems) -> String {
+    match resolved.vars.get("replication_cluster") {
+        None => DEFAULT_CLUSTER.to_string(),
+        Some(variable) => match &variable.value {
+            Value::String(name) if !name.trim().is_empty() => name.clone(),
+            Value::Number(number) => number.to_string(),
+            other => {
+                let after = format!(" must be the name of a replication cluster, not {other}");
+                problems.add_for_host(
+                    variable.location.clone(),
+                    host,
+                    "`replication_cluster` of ",
+                    after,
+                );
+                DEFAULT_CLUSTER.to_string()
+            }
+        },
+    }
+}
+
 /// The group of hosts that are in no other group.
 const UNGROUPED: &str = "ungrouped";
 
@@ -43,6 +67,8 @@ pub struct Read {
 pub struct Options<'a> {
     pub passwords: &'a Passwords,
     pub groups: &'a GroupNames,
+    /// `--cluster NAME`: only the hosts of that replication cluster.
+    pub cluster: Option<&'a str>,
     pub env: &'a dyn Fn(&str) -> Option<String>,
 }
 
@@ -70,7 +96,14 @@ pub fn build(mut read: Read, options: &Options) -> Result<Inventory, Diagnostics
     let documented = defaults.documented_names();
     validate::check_variable_names(&layout, &documented, &mut problems);
     let renderer = Renderer::new(options.env);
-    let cluster = Cluster::resolve(&layout, &defaults, &renderer, options.groups, &mut problems);
+    let cluster = Cluster::resolve(
+        &layout,
+        &defaults,
+        &renderer,
+        options.groups,
+        options.cluster,
+        &mut problems,
+    );
     let settings = cluster.check(&layout, &documented, &mut problems);
     let mut warnings = read.warnings;
     warnings.extend(unknown_owners(&layout, &read.vars_files));
@@ -119,6 +152,8 @@ struct Cluster<'doc> {
     /// hosts in a shared inventory, which pgconverge leaves out.
     left_out: Vec<String>,
     groups: GroupNames,
+    /// Each host's replication cluster.
+    clusters: IndexMap<String, String>,
 }
 
 impl<'doc> Cluster<'doc> {
@@ -127,6 +162,7 @@ impl<'doc> Cluster<'doc> {
         defaults: &'doc Defaults,
         renderer: &Renderer<'doc, '_>,
         names: &GroupNames,
+        only_cluster: Option<&str>,
         problems: &mut Problems,
     ) -> Cluster<'doc> {
         let members = layout.members();
@@ -180,17 +216,61 @@ impl<'doc> Cluster<'doc> {
             }
             hosts.insert(host.to_string(), resolver.finish(problems));
         }
+        let mut clusters: IndexMap<String, String> = hosts
+            .iter()
+            .map(|(host, resolved)| (host.clone(), cluster_name(host, resolved, problems)))
+            .collect();
+        if let Some(wanted) = only_cluster {
+            if !clusters.values().any(|cluster| cluster == wanted) {
+                let known: indexmap::IndexSet<&String> = clusters.values().collect();
+                let known: Vec<String> = known.iter().map(|name| format!("`{name}`")).collect();
+                let message = format!(
+                    "no host is in replication cluster `{wanted}` (`--cluster`); the inventory has {}",
+                    known.join(", ")
+                );
+                // The flag is wrong, not a line of the inventory.
+                let place = Location {
+                    line: None,
+                    column: None,
+                    ..group_location(layout, ALL)
+                };
+                problems.add(place, message);
+            }
+            // The other clusters are left out of everything that follows, as if
+            // the inventory did not have them.
+            clusters.retain(|_, cluster| cluster == wanted);
+            hosts.retain(|host, _| clusters.contains_key(host));
+            roles.retain(|host, _| clusters.contains_key(host));
+        }
         let no_primary_at = group_location(layout, &names.primary);
-        let primary = if layout.unreadable {
-            None
-        } else {
-            roles::single_primary(&roles, no_primary_at, problems)
-        };
-        let upstream_vars = hosts
+        let upstream_vars: IndexMap<String, &super::resolve::Resolved> = hosts
             .iter()
             .filter_map(|(host, resolved)| Some((host.clone(), resolved.vars.get("upstream")?)))
             .collect();
-        let upstreams = roles::upstreams(&roles, &upstream_vars, primary.as_deref(), problems);
+        let mut upstreams = IndexMap::new();
+        let cluster_names: indexmap::IndexSet<&String> = clusters.values().collect();
+        // Each replication cluster has its own primary; a standby follows its
+        // cluster's primary unless `upstream` names another host of it.
+        for cluster in cluster_names {
+            let own: IndexMap<String, Assigned> = roles
+                .iter()
+                .filter(|(host, _)| clusters.get(*host) == Some(cluster))
+                .map(|(host, assigned)| (host.clone(), assigned.clone()))
+                .collect();
+            let only_archives =
+                !own.is_empty() && own.values().all(|assigned| assigned.role == Role::Archive);
+            let primary = if layout.unreadable || only_archives {
+                None
+            } else {
+                roles::single_primary(&own, no_primary_at.clone(), problems)
+            };
+            upstreams.extend(roles::upstreams(
+                &own,
+                &upstream_vars,
+                primary.as_deref(),
+                problems,
+            ));
+        }
         Cluster {
             members,
             hosts,
@@ -198,6 +278,7 @@ impl<'doc> Cluster<'doc> {
             upstreams,
             left_out,
             groups: names.clone(),
+            clusters,
         }
     }
 
@@ -310,6 +391,11 @@ impl<'doc> Cluster<'doc> {
                 ssh_user: either("ansible_ssh_user", "ansible_user").and_then(text),
                 role: assigned.role,
                 upstream: self.upstreams.get(&name).cloned(),
+                cluster: self
+                    .clusters
+                    .get(&name)
+                    .cloned()
+                    .unwrap_or_else(|| DEFAULT_CLUSTER.to_string()),
                 name: name.clone(),
                 settings,
                 login,

@@ -69,6 +69,12 @@ fn host_variables(host: &Host) -> Map<String, Value> {
         Role::Archive => "archive",
     };
     variables.insert("pg_role".to_string(), Value::from(role));
+    // The address pgconverge connects to, which `ansible_ssh_host` may set: the
+    // templates allow replication from it.
+    variables.insert(
+        "ansible_host".to_string(),
+        Value::from(host.address.clone()),
+    );
     variables.insert(
         "ansible_host".to_string(),
         Value::from(host.address.clone()),

@@ -65,8 +65,12 @@ pub struct Host {
     /// `ansible_user`, when set.
     pub ssh_user: Option<String>,
     pub role: Role,
-    /// For a standby: the host it replicates from (`upstream`, else the primary).
+    /// For a standby: the host it replicates from (`upstream`, else its
+    /// cluster's primary).
     pub upstream: Option<String>,
+    /// Its replication cluster (`replication_cluster`, `main` by default): each
+    /// cluster has its own primary and is planned, guarded and failed over apart.
+    pub cluster: String,
     /// The typed settings pgconverge acts on, read from the variables.
     pub settings: HostSettings,
     /// How to log in and become root: `ansible_become` and the SSH options.
@@ -133,6 +137,8 @@ pub struct Input {
     pub sources: Vec<PathBuf>,
     pub vault_passwords: Vec<vault::PasswordSource>,
     pub groups: GroupNames,
+    /// `--cluster NAME`: read only the hosts of that replication cluster.
+    pub cluster: Option<String>,
 }
 
 impl Input {
@@ -196,6 +202,7 @@ impl Inventory {
         let options = build::Options {
             passwords: &passwords,
             groups: &input.groups,
+            cluster: input.cluster.as_deref(),
             env: &|name| std::env::var(name).ok(),
         };
         build::build(read, &options)
@@ -221,6 +228,7 @@ impl Inventory {
         let options = build::Options {
             passwords: &vault::Passwords::default(),
             groups: &GroupNames::default(),
+            cluster: None,
             env,
         };
         build::build(read, &options)
@@ -254,7 +262,8 @@ impl Inventory {
         self.groups.get(group).map_or(&[], Vec::as_slice)
     }
 
-    /// The primary. A loaded inventory always has exactly one.
+    /// The primary of the first cluster. A loaded inventory has exactly one in
+    /// each replication cluster.
     pub fn primary(&self) -> Option<&Host> {
         self.hosts.values().find(|host| host.role == Role::Primary)
     }

@@ -526,3 +526,67 @@ fn impossible_versions_empty_addresses_and_plugin_files_are_refused() {
         "{message}"
     );
 }
+
+fn parse_cluster(text: &str, cluster: Option<&str>) -> Result<Inventory, Diagnostics> {
+    let (document, problems) = super::formats::read(Path::new("hosts"), text);
+    let read = super::build::Read {
+        source: "hosts".into(),
+        incomplete: document.is_none(),
+        documents: document.into_iter().collect(),
+        vars_files: Vec::new(),
+        problems,
+        warnings: Vec::new(),
+    };
+    let options = super::build::Options {
+        passwords: &super::vault::Passwords::default(),
+        groups: &super::GroupNames::default(),
+        cluster,
+        env: &|_| None,
+    };
+    super::build::build(read, &options)
+}
+
+const TWO_CLUSTERS: &str = "[primary]\ndb1 replication_cluster=a\ndb3 replication_cluster=b\n[standby]\ndb2 replication_cluster=a\ndb4 replication_cluster=b\n[all:vars]\nreplication_password=x\n";
+
+#[test]
+fn each_replication_cluster_has_its_own_primary() {
+    let inventory = parse_cluster(TWO_CLUSTERS, None).unwrap_or_else(|d| panic!("{d}"));
+    let upstreams: Vec<(&str, Option<&str>, &str)> = inventory
+        .hosts
+        .values()
+        .map(|host| {
+            (
+                host.name.as_str(),
+                host.upstream.as_deref(),
+                host.cluster.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        upstreams,
+        [
+            ("db1", None, "a"),
+            ("db3", None, "b"),
+            ("db2", Some("db1"), "a"),
+            ("db4", Some("db3"), "b"),
+        ]
+    );
+    let one = parse_cluster(TWO_CLUSTERS, Some("b")).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(one.hosts.keys().collect::<Vec<_>>(), ["db3", "db4"]);
+    let unknown = parse_cluster(TWO_CLUSTERS, Some("c"))
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(
+        unknown.to_string(),
+        "hosts: no host is in replication cluster `c` (`--cluster`); the inventory has `a`, `b`"
+    );
+    let same = TWO_CLUSTERS.replace("db3 replication_cluster=b", "db3 replication_cluster=a");
+    let error = parse_cluster(&same, None)
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("the inventory has 2 primaries (`db1`, `db3`)"),
+        "{error}"
+    );
+}
