@@ -404,13 +404,15 @@ impl<'doc> Cluster<'doc> {
             hosts.insert(name, host);
         }
         let left_out = self.left_out;
+        // Hosts left out, and those of other clusters under `--cluster`, are in
+        // no group either.
         let groups = self
             .members
             .into_iter()
             .map(|(group, members)| {
                 let kept = members
                     .into_iter()
-                    .filter(|host| !left_out.contains(host))
+                    .filter(|host| hosts.contains_key(host))
                     .collect();
                 (group, kept)
             })
