@@ -148,7 +148,7 @@ mod tests {
                 "replication_password": "(sensitive)",
                 "conninfo": "password=(sensitive)",
                 "pg_port": 5433,
-                "note": "5434",
+                "note": 5434,
             }))
         );
         let listed = list(&inventory);

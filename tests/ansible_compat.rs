@@ -43,6 +43,8 @@ struct Fixture {
     shared_flags: Vec<String>,
     own_flags: Vec<String>,
     left_out: Vec<String>,
+    /// Variables whose values are templates: compared as Ansible renders them.
+    rendered: Vec<String>,
 }
 
 fn words(path: &Path) -> Vec<String> {
@@ -67,6 +69,7 @@ fn fixtures() -> Vec<Fixture> {
             shared_flags: words(&directory.join("flags")),
             own_flags: words(&directory.join("pgconverge-flags")),
             left_out: words(&directory.join("left-out")),
+            rendered: words(&directory.join("rendered")),
             directory,
         })
         .collect()
@@ -114,6 +117,42 @@ impl AnsibleEnvironment {
             String::from_utf8_lossy(&output.stderr)
         );
         serde_json::from_slice(&output.stdout).expect("ansible-inventory prints JSON")
+    }
+
+    /// The values of `names` on every host as Ansible renders them (an ad-hoc
+    /// `debug`, which contacts no host), for fixtures whose values are templates.
+    fn rendered(&self, fixture: &Fixture, names: &[String]) -> Map<String, Value> {
+        let mut command = self.command("ansible", &fixture.directory);
+        for source in &fixture.sources {
+            command.args(["-i", source]);
+        }
+        let extra = serde_json::json!({ "pgconverge_names": names }).to_string();
+        command
+            .args(&fixture.shared_flags)
+            .args(["all", "-m", "ansible.builtin.debug", "-a"])
+            .arg("msg={{ dict(pgconverge_names | zip(query('vars', *pgconverge_names, default='(undefined)'))) }}")
+            .arg("-e")
+            .arg(extra)
+            .env("ANSIBLE_LOAD_CALLBACK_PLUGINS", "true")
+            .env("ANSIBLE_STDOUT_CALLBACK", "oneline")
+            .env("ANSIBLE_DEPRECATION_WARNINGS", "false");
+        let output = command.output().expect("ansible runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "ansible failed: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+            .lines()
+            .filter_map(|line| {
+                let (host, result) = line.split_once(" | SUCCESS => ")?;
+                let result: Value = serde_json::from_str(result).expect("a JSON result");
+                let mut values = result["msg"].as_object().cloned().unwrap_or_default();
+                values.retain(|_, value| value != "(undefined)");
+                Some((host.to_string(), Value::Object(values)))
+            })
+            .collect()
     }
 
     /// A vault value as `ansible-inventory` prints it (`{"__ansible_vault": ...}`),
@@ -221,10 +260,21 @@ fn every_fixture_resolves_as_ansible_inventory_lists_it() {
     let mut disagreements = Vec::new();
     for fixture in &fixtures {
         let listed = environment.list(fixture);
-        let ansible_hosts = listed["_meta"]["hostvars"]
+        let mut ansible_hosts = listed["_meta"]["hostvars"]
             .as_object()
             .cloned()
             .unwrap_or_default();
+        // ansible-inventory lists templates as written; Ansible renders them
+        // when a task reads them.
+        if !fixture.rendered.is_empty() {
+            for (host, values) in environment.rendered(fixture, &fixture.rendered) {
+                if let (Some(Value::Object(vars)), Value::Object(values)) =
+                    (ansible_hosts.get_mut(&host), values)
+                {
+                    vars.extend(values);
+                }
+            }
+        }
         let inventory = match Inventory::load_input(&input(fixture)) {
             Ok(inventory) => inventory,
             Err(diagnostics) => {

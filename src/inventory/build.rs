@@ -167,11 +167,15 @@ impl<'doc> Cluster<'doc> {
     ) -> Cluster<'doc> {
         let members = layout.members();
         let sources = Sources::new(layout, defaults.variables(), Path::new(DEFAULTS_PATH));
+        let hostvars = hostvars(layout, &sources, renderer, &members);
         let mut resolvers: IndexMap<&str, HostResolver> = IndexMap::new();
         for host in layout.hosts.keys() {
             let groups = groups_of(host, &members);
             let raw = sources.merge(host, &groups);
-            let magic = magic_variables(host, &groups, &members);
+            let mut magic = magic_variables(host, &groups, &members);
+            if let Some(hostvars) = &hostvars {
+                magic.insert("hostvars".to_string(), hostvars.clone());
+            }
             resolvers.insert(host, HostResolver::new(renderer, host, raw, magic));
         }
         // Roles come first: the computed defaults depend on how many standbys
@@ -523,6 +527,51 @@ fn written_variables(hosts: &IndexMap<String, ResolvedHost>) -> IndexMap<String,
             (host.clone(), names)
         })
         .collect()
+}
+
+/// `hostvars` for the templates that use it: every host's variables, rendered
+/// once without `hostvars`, so a template may read another host's value that
+/// does not itself read `hostvars`. `None` when no template mentions it.
+fn hostvars<'doc>(
+    layout: &Layout<'doc>,
+    sources: &Sources<'_, 'doc>,
+    renderer: &Renderer<'doc, '_>,
+    members: &IndexMap<String, Vec<String>>,
+) -> Option<Value> {
+    let mentioned = layout
+        .every_var()
+        .any(|var| mentions(&var.entry.value, "hostvars"));
+    if !mentioned {
+        return None;
+    }
+    // Problems of this first rendering are found again by the real one.
+    let mut ignored = Problems::default();
+    let mut hostvars = Map::new();
+    for host in layout.hosts.keys() {
+        let groups = groups_of(host, members);
+        let raw = sources.merge(host, &groups);
+        let magic = magic_variables(host, &groups, members);
+        let resolved = HostResolver::new(renderer, host, raw, magic.clone()).finish(&mut ignored);
+        let mut vars: Map<String, Value> = resolved
+            .vars
+            .into_iter()
+            .map(|(name, variable)| (name, variable.value))
+            .collect();
+        vars.extend(magic.into_iter().filter(|(name, _)| name != "groups"));
+        hostvars.insert(host.clone(), Value::Object(vars));
+    }
+    Some(Value::Object(hostvars))
+}
+
+/// Whether a written value's text holds `word` anywhere.
+fn mentions(node: &super::yaml::Node, word: &str) -> bool {
+    use super::yaml::NodeValue;
+    match &node.value {
+        NodeValue::String(text) => text.contains(word),
+        NodeValue::Sequence(items) => items.iter().any(|item| mentions(item, word)),
+        NodeValue::Mapping(entries) => entries.iter().any(|entry| mentions(&entry.value, word)),
+        _ => false,
+    }
 }
 
 /// The variables Ansible defines for every host, which templates may use.

@@ -13,6 +13,7 @@ mod context;
 mod defaults;
 pub mod edit;
 mod files;
+mod filters;
 mod formats;
 mod host_range;
 mod ini;

@@ -590,3 +590,13 @@ fn each_replication_cluster_has_its_own_primary() {
         "{error}"
     );
 }
+
+#[test]
+fn templates_read_other_hosts_through_hostvars_and_keep_native_types() {
+    let inventory = parse_ini(
+        "[primary]\ndb1 pg_port=5433\n[standby]\ndb2 pg_port=\"{{ hostvars['db1'].pg_port + 1 }}\" note=\"{{ groups['standby'] | length }} {{ group_names | join(',') }}\"\n[all:vars]\nreplication_password=x\n",
+    )
+    .unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
+    assert_eq!(inventory.hosts["db2"].vars["pg_port"], json!(5434));
+    assert_eq!(inventory.hosts["db2"].vars["note"], json!("1 standby"));
+}
