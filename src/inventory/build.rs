@@ -91,6 +91,9 @@ pub fn build(mut read: Read, options: &Options) -> Result<Inventory, Diagnostics
     {
         vault::decrypt_values(document, options.passwords, &mut vaulted, &mut problems);
     }
+    for file in read.vars_files.iter().filter(|file| file.encrypted) {
+        vault::secret_file(&file.document, &mut vaulted);
+    }
     let mut layout = layout::read_all(&read.documents, &mut problems);
     layout.attach(&read.vars_files, &mut problems);
     let documented = defaults.documented_names();

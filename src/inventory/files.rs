@@ -47,6 +47,8 @@ pub struct VarsFile {
     /// The group or host it is for.
     pub name: String,
     pub document: Document,
+    /// Whether the whole file is a vault: then every value in it is secret.
+    pub encrypted: bool,
 }
 
 /// Everything read from the sources.
@@ -91,8 +93,8 @@ impl Read {
             .push(Diagnostic::new(path, None, None, message));
     }
 
-    /// The text of a file, decrypted when it is a vault.
-    fn text(&mut self, path: &Path, passwords: &Passwords) -> Option<String> {
+    /// The text of a file, decrypted when it is a vault, and whether it was.
+    fn text(&mut self, path: &Path, passwords: &Passwords) -> Option<(String, bool)> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(error) => {
@@ -102,10 +104,10 @@ impl Read {
         };
         self.files.push(path.to_path_buf());
         if !vault::is_vault(&text) {
-            return Some(text);
+            return Some((text, false));
         }
         match vault::decrypt(&text, passwords) {
-            Ok(plain) => Some(plain),
+            Ok(plain) => Some((plain, true)),
             Err(error) => {
                 let message = format!("cannot decrypt this vault-encrypted file: {error}");
                 self.problem(path, message);
@@ -115,7 +117,7 @@ impl Read {
     }
 
     fn inventory_file(&mut self, path: &Path, passwords: &Passwords) {
-        let Some(text) = self.text(path, passwords) else {
+        let Some((text, _)) = self.text(path, passwords) else {
             return;
         };
         let (document, problems) = formats::read(path, &text);
@@ -277,7 +279,7 @@ impl Read {
         path: &Path,
         passwords: &Passwords,
     ) {
-        let Some(text) = self.text(path, passwords) else {
+        let Some((text, encrypted)) = self.text(path, passwords) else {
             return;
         };
         let mut root = match yaml::parse(&text) {
@@ -311,6 +313,7 @@ impl Read {
             owner,
             name: name.to_string(),
             document,
+            encrypted,
         });
     }
 }

@@ -233,6 +233,28 @@ pub struct Decrypted {
     pub values: Vec<String>,
 }
 
+/// Records every value of a vault-encrypted variables file as a secret: its
+/// variables' names and every string in them.
+pub fn secret_file(document: &Document, decrypted: &mut Decrypted) {
+    fn strings(node: &Node, values: &mut Vec<String>) {
+        match &node.value {
+            NodeValue::String(text) => values.push(text.clone()),
+            NodeValue::Number(number) => values.push(number.to_string()),
+            NodeValue::Sequence(items) => items.iter().for_each(|item| strings(item, values)),
+            NodeValue::Mapping(entries) => entries
+                .iter()
+                .for_each(|entry| strings(&entry.value, values)),
+            _ => {}
+        }
+    }
+    for entry in document.root.as_mapping().unwrap_or_default() {
+        if !decrypted.names.contains(&entry.key) {
+            decrypted.names.push(entry.key.clone());
+        }
+        strings(&entry.value, &mut decrypted.values);
+    }
+}
+
 /// Replaces every vault string in `document` (a `!vault` value) with its
 /// plaintext, recording it as a secret; a vault that cannot be opened is a
 /// problem naming the variable, and its value becomes empty, never the
