@@ -173,7 +173,7 @@ fn record_roles(
         printer.out(&format!("{new_primary} is the primary now. Record it in the inventory: set {wanted} (or move them between the groups), or run again with --write-inventory."));
         return Ok(());
     }
-    edit::write_roles(options.inventory.first(), &roles)?;
+    edit::write_roles(&options.inventory, &roles)?;
     printer.out(&format!(
         "Recorded in `{}`: {wanted}.",
         options.inventory.first().display()
@@ -186,6 +186,9 @@ pub async fn promote(
     options: &FailoverOptions,
     printer_for: impl FnOnce(Redactor) -> Printer,
 ) -> Result<ApplyResult, FailoverError> {
+    if options.write_inventory {
+        edit::editable_file(&options.inventory)?;
+    }
     let prepared = prepare(options, printer_for).await?;
     let printer = &prepared.printer;
     let checked = gates::promote(
@@ -229,6 +232,9 @@ pub async fn switchover(
     options: &FailoverOptions,
     printer_for: impl Fn(Redactor) -> Printer,
 ) -> Result<ApplyResult, FailoverError> {
+    // A switchover records the new roles: an inventory they cannot be written
+    // into is refused before anything changes.
+    edit::editable_file(&options.inventory)?;
     let prepared = prepare(options, &printer_for).await?;
     let printer = &prepared.printer;
     let checked = gates::switchover(

@@ -192,6 +192,36 @@ impl Inventory {
             Diagnostics(vec![Diagnostic::new(file, None, None, message)])
         })?;
         let read = files::read(&input.sources, &passwords);
+        Inventory::build_read(input, &passwords, read)
+    }
+
+    /// As [`Inventory::load_input`], with `text` in place of the file `path`.
+    pub fn load_input_with(
+        input: &Input,
+        path: &Path,
+        text: &str,
+    ) -> Result<Inventory, Diagnostics> {
+        let passwords = vault::Passwords::read(&input.vault_passwords).map_err(|error| {
+            Diagnostics(vec![Diagnostic::new(
+                input.first(),
+                None,
+                None,
+                error.to_string(),
+            )])
+        })?;
+        let mut read = files::read(&input.sources, &passwords);
+        let (document, problems) = formats::read(path, text);
+        read.documents.retain(|known| known.path != path);
+        read.documents.extend(document);
+        read.problems.extend(problems);
+        Inventory::build_read(input, &passwords, read)
+    }
+
+    fn build_read(
+        input: &Input,
+        passwords: &vault::Passwords,
+        read: files::Read,
+    ) -> Result<Inventory, Diagnostics> {
         let read = build::Read {
             source: input.first().to_path_buf(),
             documents: read.documents,
@@ -201,7 +231,7 @@ impl Inventory {
             incomplete: read.incomplete,
         };
         let options = build::Options {
-            passwords: &passwords,
+            passwords,
             groups: &input.groups,
             cluster: input.cluster.as_deref(),
             env: &|name| std::env::var(name).ok(),
