@@ -600,3 +600,47 @@ fn templates_read_other_hosts_through_hostvars_and_keep_native_types() {
     assert_eq!(inventory.hosts["db2"].vars["pg_port"], json!(5434));
     assert_eq!(inventory.hosts["db2"].vars["note"], json!("1 standby"));
 }
+
+#[test]
+fn a_vault_plaintext_is_never_rendered_as_a_template_and_stays_secret() {
+    let vault = include_str!("../../tests/fixtures/vault/template-looking-1.1.vault");
+    let indented: String = vault
+        .lines()
+        .map(|line| format!("      {line}\n"))
+        .collect();
+    let text = format!(
+        "all:\n  vars:\n    replication_password: !vault |\n{indented}  children:\n    primary:\n      hosts:\n        db1:\n"
+    );
+    let (document, problems) = super::formats::read(Path::new("inventory.yml"), &text);
+    let mut passwords = super::vault::Passwords::default();
+    passwords.add("default", b"pgconverge");
+    let read = super::build::Read {
+        source: "inventory.yml".into(),
+        incomplete: document.is_none(),
+        documents: document.into_iter().collect(),
+        vars_files: Vec::new(),
+        problems,
+        warnings: Vec::new(),
+    };
+    let options = super::build::Options {
+        passwords: &passwords,
+        groups: &super::GroupNames::default(),
+        cluster: None,
+        env: &|_| None,
+    };
+    let inventory = super::build::build(read, &options).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(
+        inventory.hosts["db1"].vars["replication_password"],
+        json!("pa{{ ss }}word")
+    );
+    assert!(
+        inventory
+            .secret_values()
+            .contains(&"pa{{ ss }}word".to_string())
+    );
+    assert!(
+        inventory
+            .sensitive_vars
+            .contains(&"replication_password".to_string())
+    );
+}

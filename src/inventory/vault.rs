@@ -302,8 +302,14 @@ fn walk(
                     {
                         decrypted.names.push(name.to_string());
                     }
-                    decrypted.values.push(plain.clone());
-                    *text = plain;
+                    // Ansible never renders a vault's plaintext as a template:
+                    // one that looks like one is kept as it is.
+                    *text = if super::resolve::is_template(&plain) && !plain.contains("endraw") {
+                        format!("{{% raw %}}{plain}{{% endraw %}}")
+                    } else {
+                        plain.clone()
+                    };
+                    decrypted.values.push(plain);
                 }
                 Err(error) => {
                     let message = format!("cannot decrypt {what}: {error}");
