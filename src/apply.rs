@@ -6,6 +6,7 @@ use crate::diagnostic::Diagnostics;
 use crate::execute;
 use crate::facts::{GatheredFacts, fingerprint};
 use crate::gather::{self, Gathered};
+use crate::inventory::Input;
 use crate::load::{Loaded, OutputFormat, load};
 use crate::plan::build::{PlanOptions, plan};
 use crate::plan::document::PlanDocument;
@@ -22,8 +23,9 @@ use std::time::Instant;
 
 #[derive(Debug, Clone, Default)]
 pub struct ApplyOptions {
-    /// Required unless a saved plan names the inventory it was made from.
-    pub inventory: Option<PathBuf>,
+    /// Its sources are required unless a saved plan names the inventory it was
+    /// made from; its vault passwords and group names are used either way.
+    pub inventory: Input,
     pub playbook: Option<PathBuf>,
     pub templates: Option<PathBuf>,
     /// A plan saved by `apply --dry-run --out FILE`, to execute exactly.
@@ -78,7 +80,7 @@ struct Inputs {
 }
 
 fn read_inputs(
-    inventory: &Path,
+    inventory: &Input,
     playbook: Option<&Path>,
     templates: Option<&Path>,
 ) -> Result<Inputs, ApplyError> {
@@ -126,8 +128,8 @@ fn read_inputs(
     }
     Ok(Inputs {
         inventory: InputRecord {
-            path: Some(inventory.to_path_buf()),
-            sha256: saved::sha256_hex(&read(inventory)?),
+            path: Some(inventory.first().to_path_buf()),
+            sha256: saved::sha256_hex(&inventory_bytes(inventory, read)?),
         },
         playbook: InputRecord {
             path: playbook.map(Path::to_path_buf),
@@ -184,12 +186,35 @@ pub async fn apply(
     Ok(execute_and_report(options, planned).await)
 }
 
+/// The bytes a saved plan's inventory digest covers: the one file, or every
+/// file the inventory reads (sources, `group_vars`, `host_vars`) with its name.
+fn inventory_bytes(
+    inventory: &Input,
+    read: impl Fn(&Path) -> Result<Vec<u8>, ApplyError>,
+) -> Result<Vec<u8>, ApplyError> {
+    let files = inventory.files();
+    if let [only] = files.as_slice() {
+        return read(only);
+    }
+    let mut bytes = Vec::new();
+    for file in &files {
+        bytes.extend_from_slice(file.as_os_str().as_encoded_bytes());
+        bytes.push(0);
+        bytes.extend(read(file)?);
+        bytes.push(0);
+    }
+    Ok(bytes)
+}
+
 /// Plans from the inventory, playbook and templates the options name.
 async fn plan_from_inventory(
     options: &ApplyOptions,
     printer_for: impl FnOnce(Redactor) -> Printer,
 ) -> Result<Planned, ApplyError> {
-    let inventory = options.inventory.clone().ok_or(ApplyError::NoInventory)?;
+    if options.inventory.sources.is_empty() {
+        return Err(ApplyError::NoInventory);
+    }
+    let inventory = options.inventory.clone();
     let plan_options = PlanOptions {
         limit: options.limit.clone(),
         replace_data: options.replace_data.clone(),
@@ -213,11 +238,15 @@ async fn plan_from_saved(
     printer_for: impl FnOnce(Redactor) -> Printer,
 ) -> Result<Planned, ApplyError> {
     let saved = saved_plan_for(path, options)?;
-    let inventory = options
-        .inventory
-        .clone()
-        .or_else(|| saved.inventory.path.clone())
-        .ok_or(ApplyError::NoInventory)?;
+    let mut inventory = options.inventory.clone();
+    if inventory.sources.is_empty() {
+        let planned = saved
+            .inventory
+            .path
+            .clone()
+            .ok_or(ApplyError::NoInventory)?;
+        inventory.sources.push(planned);
+    }
     let playbook = options
         .playbook
         .clone()
@@ -259,7 +288,7 @@ async fn plan_from_saved(
 /// Reads and loads the inputs, makes the printer (which redacts their secrets)
 /// and checks that the hosts the plan options name are in the inventory.
 fn start(
-    inventory: &Path,
+    inventory: &Input,
     playbook: Option<PathBuf>,
     templates: Option<PathBuf>,
     plan_options: PlanOptions,

@@ -47,6 +47,8 @@ pub struct DesiredHost {
     pub login: crate::inventory::login::Login,
     pub role: Role,
     pub upstream: Option<String>,
+    /// Its replication cluster; the split-brain guard and failover work within one.
+    pub cluster: String,
     pub settings: HostSettings,
     /// The steps that apply to this host's role, in playbook order.
     pub steps: IndexMap<String, DesiredStep>,
@@ -129,17 +131,7 @@ impl DesiredState {
 }
 
 fn secrets(inventory: &Inventory) -> Vec<String> {
-    let mut secrets = Vec::new();
-    for host in inventory.hosts.values() {
-        for name in &inventory.sensitive_vars {
-            if let Some(Value::String(secret)) = host.vars.get(name) {
-                secrets.push(secret.clone());
-            }
-        }
-    }
-    secrets.sort();
-    secrets.dedup();
-    secrets
+    inventory.secret_values()
 }
 
 /// The `cluster_after` edges: they order, but a failure at their far end does not
@@ -280,6 +272,7 @@ fn desired_host(
         login: host.login.clone(),
         role: host.role,
         upstream: host.upstream.clone(),
+        cluster: host.cluster.clone(),
         settings,
         steps,
     })

@@ -16,6 +16,7 @@ pub mod failover;
 pub mod gather;
 pub mod graph_dot;
 pub mod inventory;
+pub mod listing;
 pub mod load;
 pub mod pgconf;
 pub mod plan;

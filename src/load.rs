@@ -4,7 +4,7 @@
 
 use crate::desired::DesiredState;
 use crate::diagnostic::Diagnostics;
-use crate::inventory::Inventory;
+use crate::inventory::{Input, Inventory};
 use crate::playbook::Playbook;
 use crate::render::Renderer;
 use std::path::Path;
@@ -26,11 +26,11 @@ pub struct Loaded {
 }
 
 pub fn load(
-    inventory: &Path,
+    inventory: &Input,
     playbook: Option<&Path>,
     templates: Option<&Path>,
 ) -> Result<Loaded, Diagnostics> {
-    let inventory_result = Inventory::load(inventory);
+    let inventory_result = Inventory::load_input(inventory);
     let playbook_result = Playbook::load(playbook);
     // Report the problems of both files at once.
     let (inventory, playbook) = match (inventory_result, playbook_result) {

@@ -19,7 +19,7 @@ pub const SENSITIVE_PLACEHOLDER: &str = "(sensitive)\npgconverge render does not
 
 #[derive(Debug, Clone, Default)]
 pub struct RenderOptions {
-    pub inventory: PathBuf,
+    pub inventory: crate::inventory::Input,
     pub playbook: Option<PathBuf>,
     pub templates: Option<PathBuf>,
     /// The inventory name of the host whose files are written.

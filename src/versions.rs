@@ -63,6 +63,22 @@ impl fmt::Display for PgVersion {
 /// The oldest version pgconverge supports (the warm standby of 8.3).
 pub const OLDEST: PgVersion = PgVersion(803);
 
+/// The newest major version PostgreSQL has released that pgconverge knows.
+pub const NEWEST: PgVersion = PgVersion(1800);
+
+impl PgVersion {
+    /// Whether PostgreSQL ever released this major version: 8.0 to 8.4, 9.0 to
+    /// 9.6, then 10 up to [`NEWEST`].
+    pub fn was_released(self) -> bool {
+        let (major, minor) = (self.0 / 100, self.0 % 100);
+        match major {
+            8 => minor <= 4,
+            9 => minor <= 6,
+            _ => major >= 10 && self <= NEWEST && minor == 0,
+        }
+    }
+}
+
 /// The major versions in which something exists: from `since`, up to but not
 /// including `until` (`None`: still there).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

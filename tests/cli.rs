@@ -101,3 +101,70 @@ fn broken_playbook_and_template_are_named() {
     );
     assert!(!stderr.contains("Gathered facts"), "{stderr}");
 }
+
+/// `validate` on an INI inventory with `group_vars/`: a vault value without a
+/// password, a version PostgreSQL never had, an undefined variable and a host
+/// name that cannot be one, all reported in one run with their places; the
+/// ciphertext is never taken for the password.
+#[test]
+fn validate_reports_vault_version_undefined_and_name_problems_at_once() {
+    let directory =
+        tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"));
+    let hosts = directory.path().join("hosts");
+    let text = "[primary]\ndb1 pg_version=99\n[standby]\n\"db 2\"\ndb3 pg_data_dir=\"/srv/{{ pg_data_root }}/data\"\n";
+    std::fs::write(&hosts, text).unwrap_or_else(|error| panic!("write: {error}"));
+    std::fs::create_dir(directory.path().join("group_vars"))
+        .unwrap_or_else(|error| panic!("mkdir: {error}"));
+    let vault = include_str!("fixtures/vault/default-1.1.vault");
+    let indented: String = vault.lines().map(|line| format!("  {line}\n")).collect();
+    let group_vars = directory.path().join("group_vars").join("all.yml");
+    std::fs::write(
+        &group_vars,
+        format!("replication_password: !vault |\n{indented}"),
+    )
+    .unwrap_or_else(|error| panic!("write: {error}"));
+    let output = pgconverge()
+        .env_remove("ANSIBLE_VAULT_PASSWORD_FILE")
+        .args(["validate", "-i"])
+        .arg(&hosts)
+        .output()
+        .unwrap_or_else(|error| panic!("run: {error}"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let (hosts, group_vars) = (hosts.display(), group_vars.display());
+    let expected = [
+        format!(
+            "error: {group_vars}:2:3: cannot decrypt `replication_password`: it is encrypted with Ansible Vault and no vault password was given: use `--vault-password-file FILE`"
+        ),
+        format!(
+            "error: {hosts}:2:16: `pg_version` of host `db1` is 99, a version PostgreSQL never released"
+        ),
+        format!("error: {hosts}:4:1: host name \"db 2\" must be a plain name"),
+        format!(
+            "error: {hosts}:5:17: `pg_data_root` is undefined (used by `pg_data_dir` of host `db3`)"
+        ),
+    ];
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), expected.len(), "{stderr}");
+    for (line, expected) in lines.iter().zip(&expected) {
+        assert!(
+            line.starts_with(expected.as_str()),
+            "`{line}` is not `{expected}...`"
+        );
+    }
+    assert!(!stderr.contains("$ANSIBLE_VAULT"), "{stderr}");
+
+    // With the password it is valid but for the other three.
+    let password = directory.path().join("vault-password");
+    std::fs::write(&password, "pgconverge\n").unwrap_or_else(|error| panic!("write: {error}"));
+    let output = pgconverge()
+        .args(["validate", "-i"])
+        .arg(directory.path().join("hosts"))
+        .arg("--vault-password-file")
+        .arg(&password)
+        .output()
+        .unwrap_or_else(|error| panic!("run: {error}"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 3, "{stderr}");
+    assert!(!stderr.contains("decrypt"), "{stderr}");
+}

@@ -1,6 +1,6 @@
 //! `pgconverge apply`.
 
-use super::args::SshArgs;
+use super::args::{ReadingArgs, SshArgs};
 use clap::{Args, ValueEnum};
 use pgconverge::apply::{ApplyOptions, ApplyResult, apply};
 use pgconverge::load::OutputFormat;
@@ -28,9 +28,11 @@ pub struct ApplyArgs {
     /// A plan saved with `--dry-run --out FILE`: apply exactly it, or nothing if a host or input changed since
     #[arg(value_name = "PLAN")]
     plan: Option<PathBuf>,
-    /// The Ansible-style YAML inventory (with a saved plan: must be the one planned)
-    #[arg(short, long, value_name = "FILE", required_unless_present = "plan")]
-    inventory: Option<PathBuf>,
+    /// The inventory: an Ansible YAML or INI file, `ansible-inventory --list` JSON, or a directory of them (repeatable, merged in order; with a saved plan: must be the one planned)
+    #[arg(short, long, value_name = "PATH", required_unless_present = "plan")]
+    inventory: Vec<PathBuf>,
+    #[command(flatten)]
+    reading: ReadingArgs,
     /// Gather facts and print the plan; change nothing on any host
     #[arg(long)]
     dry_run: bool,
@@ -66,7 +68,7 @@ pub struct ApplyArgs {
 
 pub async fn run(args: ApplyArgs) -> ExitCode {
     let options = ApplyOptions {
-        inventory: args.inventory,
+        inventory: args.reading.input(args.inventory),
         playbook: args.playbook,
         templates: args.templates,
         saved_plan: args.plan,

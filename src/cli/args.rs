@@ -2,18 +2,96 @@
 
 use clap::Args;
 use pgconverge::diagnostic::Diagnostics;
+use pgconverge::inventory::vault::PasswordSource;
+use pgconverge::inventory::{GroupNames, Input};
 use pgconverge::load::{Loaded, load};
 use pgconverge::transport::SshOptions;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// How to read an inventory: its sources, vault passwords and role groups.
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    /// The inventory: an Ansible YAML or INI file, `ansible-inventory --list` JSON, or a directory of them (repeatable, merged in order)
+    #[arg(short, long, value_name = "PATH", required = true)]
+    pub inventory: Vec<PathBuf>,
+    #[command(flatten)]
+    pub reading: ReadingArgs,
+}
+
+impl InventoryArgs {
+    pub fn input(&self) -> Input {
+        self.reading.input(self.inventory.clone())
+    }
+}
+
+/// Vault passwords and group names, for every command that reads an inventory.
+#[derive(Debug, Args)]
+pub struct ReadingArgs {
+    /// A file holding the Ansible Vault password (default: `ANSIBLE_VAULT_PASSWORD_FILE`)
+    #[arg(long, value_name = "FILE")]
+    pub vault_password_file: Vec<PathBuf>,
+    /// A vault password with its label, `label@FILE` (repeatable)
+    #[arg(long, value_name = "LABEL@FILE")]
+    pub vault_id: Vec<String>,
+    /// The group whose hosts are primaries
+    #[arg(long, value_name = "GROUP", default_value = "primary")]
+    pub primary_group: String,
+    /// The group whose hosts are standbys
+    #[arg(long, value_name = "GROUP", default_value = "standby")]
+    pub standby_group: String,
+    /// The group of the hosts that keep the WAL archive
+    #[arg(long, value_name = "GROUP", default_value = "archive")]
+    pub archive_group: String,
+    /// Only the hosts of this replication cluster (`replication_cluster`)
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+}
+
+impl ReadingArgs {
+    pub fn input(&self, sources: Vec<PathBuf>) -> Input {
+        let mut vault_passwords: Vec<PasswordSource> = self
+            .vault_password_file
+            .iter()
+            .map(|file| PasswordSource {
+                label: None,
+                file: file.clone(),
+            })
+            .collect();
+        vault_passwords.extend(
+            self.vault_id
+                .iter()
+                .map(|id| PasswordSource::from_vault_id(id)),
+        );
+        // As Ansible: the environment names a password file when no flag does.
+        if vault_passwords.is_empty()
+            && let Some(file) = std::env::var_os("ANSIBLE_VAULT_PASSWORD_FILE")
+            && !file.is_empty()
+        {
+            vault_passwords.push(PasswordSource {
+                label: None,
+                file: PathBuf::from(file),
+            });
+        }
+        Input {
+            sources,
+            vault_passwords,
+            groups: GroupNames {
+                primary: self.primary_group.clone(),
+                standby: self.standby_group.clone(),
+                archive: self.archive_group.clone(),
+            },
+            cluster: self.cluster.clone(),
+        }
+    }
+}
+
 /// What a command reads: the inventory, and the playbook and templates that
 /// replace the built-in ones.
 #[derive(Debug, Args)]
 pub struct InputArgs {
-    /// The Ansible-style YAML inventory
-    #[arg(short, long, value_name = "FILE")]
-    pub inventory: PathBuf,
+    #[command(flatten)]
+    pub inventory: InventoryArgs,
     /// A playbook to use instead of the built-in one
     #[arg(short, long, value_name = "FILE")]
     pub playbook: Option<PathBuf>,
@@ -26,7 +104,7 @@ impl InputArgs {
     /// Reads and checks the inventory, playbook and templates; contacts nothing.
     pub fn load(&self) -> Result<Loaded, Diagnostics> {
         load(
-            &self.inventory,
+            &self.inventory.input(),
             self.playbook.as_deref(),
             self.templates.as_deref(),
         )

@@ -55,7 +55,7 @@ fn options(
     write_inventory: bool,
 ) -> FailoverOptions {
     FailoverOptions {
-        inventory: common.input.inventory,
+        inventory: common.input.inventory.input(),
         playbook: common.input.playbook,
         templates: common.input.templates,
         host,

@@ -28,7 +28,7 @@ pub fn run(args: GraphArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(diagnostics) => {
-            super::validate::report(&args.input.inventory, &diagnostics);
+            super::validate::report(&args.input.inventory.input(), &diagnostics);
             ExitCode::from(1)
         }
     }

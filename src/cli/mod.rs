@@ -5,6 +5,7 @@ mod apply;
 mod args;
 mod failover;
 mod graph;
+mod inventory;
 mod render;
 mod status;
 mod validate;
@@ -37,6 +38,8 @@ enum Command {
     Render(render::RenderArgs),
     /// Print the step graph across hosts as Graphviz DOT; contacts no host
     Graph(graph::GraphArgs),
+    /// Print the inventory as pgconverge reads it, in `ansible-inventory`'s JSON (--list, --host H); contacts no host
+    Inventory(inventory::InventoryCommandArgs),
     /// Show what every host is doing (role, upstream, lag) and where it disagrees with the inventory; changes nothing
     Status(status::StatusArgs),
 }
@@ -61,6 +64,7 @@ pub fn run() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Render(args) => render::run(args),
         Command::Graph(args) => graph::run(args),
+        Command::Inventory(args) => inventory::run(args),
         Command::Status(args) => runtime.block_on(status::run(args)),
     }
 }

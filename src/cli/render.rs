@@ -29,7 +29,7 @@ pub struct RenderArgs {
 
 pub fn run(args: RenderArgs) -> ExitCode {
     let options = RenderOptions {
-        inventory: args.input.inventory,
+        inventory: args.input.inventory.input(),
         playbook: args.input.playbook,
         templates: args.input.templates,
         host: args.host,

@@ -35,7 +35,7 @@ pub struct StatusArgs {
 
 pub async fn run(args: StatusArgs) -> ExitCode {
     let options = StatusOptions {
-        inventory: args.input.inventory,
+        inventory: args.input.inventory.input(),
         playbook: args.input.playbook,
         templates: args.input.templates,
         format: match args.format {

@@ -5,10 +5,9 @@ use super::args::InputArgs;
 use clap::Args;
 use pgconverge::desired::DesiredState;
 use pgconverge::diagnostic::Diagnostics;
-use pgconverge::inventory::{Inventory, Role};
+use pgconverge::inventory::{Input, Inventory, Role};
 use pgconverge::printer::Printer;
 use pgconverge::secret::Redactor;
-use std::path::Path;
 use std::process::ExitCode;
 
 #[derive(Debug, Args)]
@@ -22,18 +21,18 @@ pub fn run(args: ValidateArgs) -> ExitCode {
         Ok(loaded) => {
             let printer = Printer::new(Redactor::new(loaded.desired.secrets.clone()));
             printer.warnings(&loaded.inventory.warnings);
-            printer.out(&summary(&args.input.inventory, &loaded.desired));
+            printer.out(&summary(&args.input.inventory.input(), &loaded.desired));
             ExitCode::SUCCESS
         }
         Err(diagnostics) => {
-            report(&args.input.inventory, &diagnostics);
+            report(&args.input.inventory.input(), &diagnostics);
             ExitCode::from(1)
         }
     }
 }
 
 /// `inventory.yaml: 3 hosts (1 primary, 2 standbys), 24 steps: valid`.
-fn summary(inventory: &Path, desired: &DesiredState) -> String {
+fn summary(inventory: &Input, desired: &DesiredState) -> String {
     let count = |role: Role| {
         desired
             .hosts
@@ -57,22 +56,16 @@ fn summary(inventory: &Path, desired: &DesiredState) -> String {
 /// Prints every diagnostic as one `error: ` line on stderr. When the inventory
 /// itself is sound (the problem is in the playbook or a template), its secrets
 /// are known and redacted, as everywhere else.
-pub(super) fn report(inventory: &Path, diagnostics: &Diagnostics) {
+pub(super) fn report(inventory: &Input, diagnostics: &Diagnostics) {
     let printer = Printer::new(redactor_for(inventory));
     for diagnostic in &diagnostics.0 {
         printer.error(&diagnostic.to_string());
     }
 }
 
-fn redactor_for(inventory: &Path) -> Redactor {
-    let Ok(inventory) = Inventory::load(inventory) else {
+fn redactor_for(inventory: &Input) -> Redactor {
+    let Ok(inventory) = Inventory::load_input(inventory) else {
         return Redactor::default();
     };
-    let secrets = inventory.hosts.values().flat_map(|host| {
-        inventory
-            .sensitive_vars
-            .iter()
-            .filter_map(|name| host.vars.get(name)?.as_str().map(str::to_string))
-    });
-    Redactor::new(secrets.collect::<Vec<_>>())
+    Redactor::new(inventory.secret_values())
 }

@@ -44,11 +44,12 @@ fn facts_of<'a>(facts: &'a GatheredFacts, host: &str) -> Option<&'a HostFacts> {
     facts.get(host).and_then(|facts| facts.as_ref().ok())
 }
 
-fn primary_of(desired: &DesiredState) -> Option<&DesiredHost> {
-    desired
-        .hosts
-        .values()
-        .find(|host| host.role == Role::Primary)
+/// The inventory's primary of the replication cluster `host` is in.
+fn primary_of<'a>(desired: &'a DesiredState, host: &str) -> Option<&'a DesiredHost> {
+    let cluster = desired.hosts.get(host).map(|known| known.cluster.as_str());
+    desired.hosts.values().find(|candidate| {
+        candidate.role == Role::Primary && Some(candidate.cluster.as_str()) == cluster
+    })
 }
 
 /// HOST is a running standby whose replay is not paused.
@@ -116,12 +117,17 @@ fn single_primary_gate(
     allowed: &[&str],
     gates: &mut Vec<Gate>,
 ) {
-    // Only members of the cluster count: an archive host may run a PostgreSQL of its own.
+    // Only members of the cluster count: an archive host may run a PostgreSQL of
+    // its own, and another replication cluster has a primary of its own.
+    let cluster = allowed
+        .first()
+        .and_then(|name| desired.hosts.get(*name))
+        .map(|host| host.cluster.as_str());
     let member = |name: &str| {
-        desired
-            .hosts
-            .get(name)
-            .is_some_and(|host| host.role != Role::Archive)
+        desired.hosts.get(name).is_some_and(|host| {
+            host.role != Role::Archive
+                && (cluster.is_none() || Some(host.cluster.as_str()) == cluster)
+        })
     };
     let writable: Vec<&str> = facts
         .iter()
@@ -166,7 +172,7 @@ pub fn promote(
     fence: bool,
 ) -> Checked {
     let mut gates = Vec::new();
-    let old_primary = primary_of(desired)
+    let old_primary = primary_of(desired, host)
         .map(|primary| primary.name.clone())
         .filter(|primary| primary != host);
     if standby_gates(facts, host, &mut gates)
@@ -270,7 +276,7 @@ pub fn switchover(
     max_lag: u64,
 ) -> Checked {
     let mut gates = Vec::new();
-    let Some(primary) = primary_of(desired).filter(|primary| primary.name != host) else {
+    let Some(primary) = primary_of(desired, host).filter(|primary| primary.name != host) else {
         gates.push(Gate::new(
             "has a primary to take over from",
             false,

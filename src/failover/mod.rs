@@ -24,7 +24,7 @@ const RED: Style = AnsiColor::Red.on_default();
 
 #[derive(Debug, Clone)]
 pub struct FailoverOptions {
-    pub inventory: PathBuf,
+    pub inventory: crate::inventory::Input,
     /// The playbook and templates, as for `apply` (also for the apply that follows).
     pub playbook: Option<PathBuf>,
     pub templates: Option<PathBuf>,
@@ -176,7 +176,7 @@ fn record_roles(
     edit::write_roles(&options.inventory, &roles)?;
     printer.out(&format!(
         "Recorded in `{}`: {wanted}.",
-        options.inventory.display()
+        options.inventory.first().display()
     ));
     Ok(())
 }
@@ -186,6 +186,9 @@ pub async fn promote(
     options: &FailoverOptions,
     printer_for: impl FnOnce(Redactor) -> Printer,
 ) -> Result<ApplyResult, FailoverError> {
+    if options.write_inventory {
+        edit::editable_file(&options.inventory)?;
+    }
     let prepared = prepare(options, printer_for).await?;
     let printer = &prepared.printer;
     let checked = gates::promote(
@@ -219,7 +222,7 @@ pub async fn promote(
     )?;
     printer.out(&format!(
         "Next: `pgconverge apply -i {}` repoints the other standbys and rejoins the old primary once it is reachable.",
-        options.inventory.display()
+        options.inventory.first().display()
     ));
     Ok(ApplyResult::Changes)
 }
@@ -229,6 +232,9 @@ pub async fn switchover(
     options: &FailoverOptions,
     printer_for: impl Fn(Redactor) -> Printer,
 ) -> Result<ApplyResult, FailoverError> {
+    // A switchover records the new roles: an inventory they cannot be written
+    // into is refused before anything changes.
+    edit::editable_file(&options.inventory)?;
     let prepared = prepare(options, &printer_for).await?;
     let printer = &prepared.printer;
     let checked = gates::switchover(
@@ -262,7 +268,7 @@ pub async fn switchover(
         options.host
     ));
     let apply_options = ApplyOptions {
-        inventory: Some(options.inventory.clone()),
+        inventory: options.inventory.clone(),
         playbook: options.playbook.clone(),
         templates: options.templates.clone(),
         ssh: options.ssh.clone(),

@@ -3,68 +3,146 @@
 //! templates, then check every rule, collecting all problems on the way.
 
 use super::defaults::{self, DEFAULTS_PATH, Defaults};
-use super::layout::{self, ALL, Layout};
+use super::files::{Owner, VarsFile};
+use super::layout::{self, ALL, Document, Layout};
 use super::login::Login;
 use super::merge::Sources;
-use super::report::{Problems, location};
+use super::report::{Problems, hosts_phrase, location};
 use super::resolve::{HostResolver, Renderer, ResolvedHost};
 use super::roles::{self, Assigned, RoleFacts};
 use super::validate::{self, Server};
-use super::yaml::{self, Position};
-use super::{Host, HostSettings, Inventory, Role};
+use super::vault::{self, Passwords};
+use super::{GroupNames, Host, HostSettings, Inventory, Role};
 use crate::diagnostic::{Diagnostic, Diagnostics, Location};
+use crate::secret::Sensitive;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// The group whose hosts are primaries, and the one whose hosts are standbys.
-const PRIMARY_GROUP: &str = "primary";
-const STANDBY_GROUP: &str = "standby";
-/// The group of hosts that keep the WAL archive.
-const ARCHIVE_GROUP: &str = "archive";
+/// The replication cluster of a host without `replication_cluster`.
+pub const DEFAULT_CLUSTER: &str = "main";
+
+/// A host's `replication_cluster`: text (or a number, as text), else the default.
+fn cluster_name(host: &str, resolved: &ResolvedHost, problems: &mut Problems) -> String {
+    match resolved.vars.get("replication_cluster") {
+        None => DEFAULT_CLUSTER.to_string(),
+        Some(variable) => match &variable.value {
+            Value::String(name) if !name.trim().is_empty() => name.clone(),
+            Value::Number(number) => number.to_string(),
+            other => {
+                let after = format!(" must be the name of a replication cluster, not {other}");
+                problems.add_for_host(
+                    variable.location.clone(),
+                    host,
+                    "`replication_cluster` of ",
+                    after,
+                );
+                DEFAULT_CLUSTER.to_string()
+            }
+        },
+    }
+}
+
+/// The group of hosts that are in no other group.
+const UNGROUPED: &str = "ungrouped";
 
 /// Suffixes that mark a variable's value as secret.
 const SECRET_SUFFIXES: [&str; 3] = ["_password", "_secret", "_token"];
 
-pub fn build(
-    path: &Path,
-    text: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Inventory, Diagnostics> {
+/// What the files of an inventory gave, before any check.
+pub struct Read {
+    /// The first source, which names the inventory in messages.
+    pub source: PathBuf,
+    pub documents: Vec<Document>,
+    pub vars_files: Vec<VarsFile>,
+    /// Problems found while reading (unreadable files, syntax errors).
+    pub problems: Vec<Diagnostic>,
+    /// Whether a file could not be read at all; then nothing else is checked,
+    /// since every later problem could come from what is missing.
+    pub incomplete: bool,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// How to read the inventory beyond its files.
+pub struct Options<'a> {
+    pub passwords: &'a Passwords,
+    pub groups: &'a GroupNames,
+    /// `--cluster NAME`: only the hosts of that replication cluster.
+    pub cluster: Option<&'a str>,
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+pub fn build(mut read: Read, options: &Options) -> Result<Inventory, Diagnostics> {
     let defaults = Defaults::load().map_err(|diagnostic| Diagnostics(vec![diagnostic]))?;
-    let mut root = yaml::parse(text).map_err(|error| {
-        let place = location(path, error.position);
-        Diagnostics(vec![Diagnostic {
-            location: place,
-            message: error.message,
-        }])
-    })?;
     let mut problems = Problems::default();
-    for duplicate in yaml::take_duplicate_keys(&mut root) {
-        let Position { line, column } = duplicate.first;
-        let message = format!(
-            "duplicate key `{}` (first written at line {line}, column {column})",
-            duplicate.key
-        );
-        problems.add(location(path, Some(duplicate.position)), message);
+    for diagnostic in read.problems.drain(..) {
+        problems.add(diagnostic.location, diagnostic.message);
     }
-    let layout = layout::read(&root, path, &mut problems);
+    if read.incomplete {
+        return Err(problems.into_diagnostics());
+    }
+    // Vault values are decrypted before anything reads them; each stays known
+    // as a secret.
+    let mut vaulted = vault::Decrypted::default();
+    for document in read
+        .documents
+        .iter_mut()
+        .chain(read.vars_files.iter_mut().map(|file| &mut file.document))
+    {
+        vault::decrypt_values(document, options.passwords, &mut vaulted, &mut problems);
+    }
+    for file in read.vars_files.iter().filter(|file| file.encrypted) {
+        vault::secret_file(&file.document, &mut vaulted);
+    }
+    let mut layout = layout::read_all(&read.documents, &mut problems);
+    layout.attach(&read.vars_files, &mut problems);
     let documented = defaults.documented_names();
-    validate::check_variable_names(&layout, path, &documented, &mut problems);
-    let renderer = Renderer::new(env);
-    let cluster = Cluster::resolve(path, &layout, &defaults, &renderer, &mut problems);
-    let settings = cluster.check(path, &layout, &documented, &mut problems);
+    validate::check_variable_names(&layout, &documented, &mut problems);
+    let renderer = Renderer::new(options.env);
+    let cluster = Cluster::resolve(
+        &layout,
+        &defaults,
+        &renderer,
+        options.groups,
+        options.cluster,
+        &mut problems,
+    );
+    let settings = cluster.check(&layout, &documented, &mut problems);
+    let mut warnings = read.warnings;
+    warnings.extend(unknown_owners(&layout, &read.vars_files));
     if !problems.is_empty() {
         // A message may quote a value that came from a secret (`pg_port:
         // "{{ replication_password }}"`): no secret leaves the inventory in an error.
-        let redactor = crate::secret::Redactor::new(secret_values(&cluster.hosts));
+        let mut secrets = secret_values(&cluster.hosts, &vaulted.names);
+        secrets.extend(vaulted.values.iter().cloned());
+        let redactor = crate::secret::Redactor::new(secrets);
         let mut diagnostics = problems.into_diagnostics();
         for diagnostic in &mut diagnostics.0 {
             diagnostic.message = redactor.redact(&diagnostic.message);
         }
         return Err(diagnostics);
     }
-    Ok(cluster.into_inventory(path, settings))
+    Ok(cluster.into_inventory(&read.source, &layout, settings, warnings, vaulted))
+}
+
+/// A `group_vars` or `host_vars` file for a name the inventory does not have
+/// is read by no host: each is named.
+fn unknown_owners(layout: &Layout, vars_files: &[VarsFile]) -> Vec<Diagnostic> {
+    let mut warnings = Vec::new();
+    for file in vars_files {
+        let (known, what) = match file.owner {
+            Owner::Group => (layout.groups.contains_key(&file.name), "group"),
+            Owner::Host => (layout.hosts.contains_key(&file.name), "host"),
+        };
+        if !known {
+            let message = format!(
+                "the inventory has no {what} `{}`, so no host reads these variables",
+                file.name
+            );
+            warnings.push(Diagnostic::new(&file.document.path, None, None, message));
+        }
+    }
+    warnings
 }
 
 /// Every host's rendered variables, role and upstream.
@@ -73,42 +151,69 @@ struct Cluster<'doc> {
     hosts: IndexMap<String, ResolvedHost<'doc>>,
     roles: IndexMap<String, Assigned>,
     upstreams: IndexMap<String, String>,
+    /// Hosts in no PostgreSQL group and without `pg_role`: another role's
+    /// hosts in a shared inventory, which pgconverge leaves out.
+    left_out: Vec<String>,
+    groups: GroupNames,
+    /// Each host's replication cluster.
+    clusters: IndexMap<String, String>,
 }
 
 impl<'doc> Cluster<'doc> {
     fn resolve(
-        path: &Path,
         layout: &Layout<'doc>,
         defaults: &'doc Defaults,
         renderer: &Renderer<'doc, '_>,
+        names: &GroupNames,
+        only_cluster: Option<&str>,
         problems: &mut Problems,
     ) -> Cluster<'doc> {
         let members = layout.members();
-        let sources = Sources::new(layout, path, defaults.variables(), Path::new(DEFAULTS_PATH));
+        let sources = Sources::new(layout, defaults.variables(), Path::new(DEFAULTS_PATH));
+        let hostvars = hostvars(layout, &sources, renderer, &members);
         let mut resolvers: IndexMap<&str, HostResolver> = IndexMap::new();
         for host in layout.hosts.keys() {
             let groups = groups_of(host, &members);
             let raw = sources.merge(host, &groups);
-            let magic = magic_variables(host, &groups, &members);
+            let mut magic = magic_variables(host, &groups, &members);
+            if let Some(hostvars) = &hostvars {
+                magic.insert("hostvars".to_string(), hostvars.clone());
+            }
             resolvers.insert(host, HostResolver::new(renderer, host, raw, magic));
         }
         // Roles come first: the computed defaults depend on how many standbys
         // there are, and `pg_role` may itself be a template.
         let mut roles = IndexMap::new();
+        let mut left_out = Vec::new();
         for (host, resolver) in &mut resolvers {
+            let in_primary_group = is_member(host, &names.primary, &members);
+            let in_standby_group = is_member(host, &names.standby, &members);
+            let in_archive_group = is_member(host, &names.archive, &members);
             let pg_role = resolver.lookup("pg_role", problems);
+            let in_none = !(in_primary_group || in_standby_group || in_archive_group);
+            if in_none && pg_role == super::resolve::Lookup::Unset {
+                left_out.push(host.to_string());
+                continue;
+            }
+            let listed_at = layout
+                .hosts
+                .get(*host)
+                .map(|entry| entry.listed_at.clone())
+                .or_else(|| layout.start.clone())
+                .unwrap_or_else(|| location(Path::new(DEFAULTS_PATH), None));
             let facts = RoleFacts {
                 host,
-                listed_at: location(path, layout.hosts.get(*host).map(|entry| entry.position)),
-                in_primary_group: is_member(host, PRIMARY_GROUP, &members),
-                in_standby_group: is_member(host, STANDBY_GROUP, &members),
-                in_archive_group: is_member(host, ARCHIVE_GROUP, &members),
+                listed_at,
+                in_primary_group,
+                in_standby_group,
+                in_archive_group,
                 pg_role: &pg_role,
             };
             if let Some(assigned) = roles::role_of(&facts, problems) {
                 roles.insert(host.to_string(), assigned);
             }
         }
+        resolvers.retain(|host, _| !left_out.iter().any(|out| out == host));
         let standby_count = count_standbys(&roles);
         let computed_at = location(Path::new(DEFAULTS_PATH), None);
         let mut hosts = IndexMap::new();
@@ -118,22 +223,69 @@ impl<'doc> Cluster<'doc> {
             }
             hosts.insert(host.to_string(), resolver.finish(problems));
         }
-        let no_primary_at = group_location(path, layout, PRIMARY_GROUP);
-        let primary = if layout.unreadable {
-            None
-        } else {
-            roles::single_primary(&roles, no_primary_at, problems)
-        };
-        let upstream_vars = hosts
+        let mut clusters: IndexMap<String, String> = hosts
+            .iter()
+            .map(|(host, resolved)| (host.clone(), cluster_name(host, resolved, problems)))
+            .collect();
+        if let Some(wanted) = only_cluster {
+            if !clusters.values().any(|cluster| cluster == wanted) {
+                let known: indexmap::IndexSet<&String> = clusters.values().collect();
+                let known: Vec<String> = known.iter().map(|name| format!("`{name}`")).collect();
+                let message = format!(
+                    "no host is in replication cluster `{wanted}` (`--cluster`); the inventory has {}",
+                    known.join(", ")
+                );
+                // The flag is wrong, not a line of the inventory.
+                let place = Location {
+                    line: None,
+                    column: None,
+                    ..group_location(layout, ALL)
+                };
+                problems.add(place, message);
+            }
+            // The other clusters are left out of everything that follows, as if
+            // the inventory did not have them.
+            clusters.retain(|_, cluster| cluster == wanted);
+            hosts.retain(|host, _| clusters.contains_key(host));
+            roles.retain(|host, _| clusters.contains_key(host));
+        }
+        let no_primary_at = group_location(layout, &names.primary);
+        let upstream_vars: IndexMap<String, &super::resolve::Resolved> = hosts
             .iter()
             .filter_map(|(host, resolved)| Some((host.clone(), resolved.vars.get("upstream")?)))
             .collect();
-        let upstreams = roles::upstreams(&roles, &upstream_vars, primary.as_deref(), problems);
+        let mut upstreams = IndexMap::new();
+        let cluster_names: indexmap::IndexSet<&String> = clusters.values().collect();
+        // Each replication cluster has its own primary; a standby follows its
+        // cluster's primary unless `upstream` names another host of it.
+        for cluster in cluster_names {
+            let own: IndexMap<String, Assigned> = roles
+                .iter()
+                .filter(|(host, _)| clusters.get(*host) == Some(cluster))
+                .map(|(host, assigned)| (host.clone(), assigned.clone()))
+                .collect();
+            let only_archives =
+                !own.is_empty() && own.values().all(|assigned| assigned.role == Role::Archive);
+            let primary = if layout.unreadable || only_archives {
+                None
+            } else {
+                roles::single_primary(&own, no_primary_at.clone(), problems)
+            };
+            upstreams.extend(roles::upstreams(
+                &own,
+                &upstream_vars,
+                primary.as_deref(),
+                problems,
+            ));
+        }
         Cluster {
             members,
             hosts,
             roles,
             upstreams,
+            left_out,
+            groups: names.clone(),
+            clusters,
         }
     }
 
@@ -141,7 +293,6 @@ impl<'doc> Cluster<'doc> {
     /// and every host's typed settings.
     fn check(
         &self,
-        path: &Path,
         layout: &Layout,
         documented: &[&str],
         problems: &mut Problems,
@@ -170,12 +321,12 @@ impl<'doc> Cluster<'doc> {
                     name: upstream,
                     vars: upstream_vars,
                 },
-                path,
+                Path::new(DEFAULTS_PATH),
                 problems,
             );
         }
         let standby_count = count_standbys(&self.roles);
-        let all_at = group_location(path, layout, ALL);
+        let all_at = group_location(layout, ALL);
         validate::check_replication_password(&self.hosts, standby_count, all_at, problems);
         settings
     }
@@ -183,10 +334,43 @@ impl<'doc> Cluster<'doc> {
     fn into_inventory(
         self,
         path: &Path,
+        layout: &Layout,
         mut settings: IndexMap<String, (HostSettings, Login)>,
+        mut warnings: Vec<Diagnostic>,
+        vaulted: vault::Decrypted,
     ) -> Inventory {
-        let warnings = unhonoured_variables(&self.hosts);
-        let sensitive_vars = sensitive_vars(&self.hosts);
+        warnings.extend(unhonoured_variables(&self.hosts));
+        if !self.left_out.is_empty() {
+            let GroupNames {
+                primary,
+                standby,
+                archive,
+            } = &self.groups;
+            let (are, them) = if self.left_out.len() == 1 {
+                ("is", "it")
+            } else {
+                ("are", "them")
+            };
+            let message = format!(
+                "{} {are} in no group `{primary}`, `{standby}` or `{archive}` and {are} without `pg_role`: pgconverge leaves {them} out",
+                hosts_phrase(&self.left_out)
+            );
+            let place = layout.start.clone().unwrap_or_else(|| location(path, None));
+            warnings.push(Diagnostic {
+                location: place,
+                message,
+            });
+        }
+        let mut sensitive_vars = sensitive_vars(&self.hosts, &vaulted.names);
+        sensitive_vars.extend(
+            vaulted
+                .names
+                .iter()
+                .filter(|name| !sensitive_vars.contains(name))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        let written = written_variables(&self.hosts);
         let mut hosts = IndexMap::new();
         for (name, resolved) in self.hosts {
             // Without problems every host has a role; a host without one would
@@ -201,18 +385,24 @@ impl<'doc> Cluster<'doc> {
                 .into_iter()
                 .map(|(variable, resolved)| (variable, resolved.value))
                 .collect();
+            // Ansible's older names win over the newer ones when both are set,
+            // as its ssh connection reads them.
+            let either = |older: &str, newer: &str| vars.get(older).or_else(|| vars.get(newer));
             let host = Host {
-                address: vars
-                    .get("ansible_host")
+                address: either("ansible_ssh_host", "ansible_host")
                     .and_then(text)
                     .unwrap_or_else(|| name.clone()),
-                ssh_port: vars
-                    .get("ansible_port")
+                ssh_port: either("ansible_ssh_port", "ansible_port")
                     .and_then(validate::whole_number)
                     .and_then(|port| u16::try_from(port).ok()),
-                ssh_user: vars.get("ansible_user").and_then(text),
+                ssh_user: either("ansible_ssh_user", "ansible_user").and_then(text),
                 role: assigned.role,
                 upstream: self.upstreams.get(&name).cloned(),
+                cluster: self
+                    .clusters
+                    .get(&name)
+                    .cloned()
+                    .unwrap_or_else(|| DEFAULT_CLUSTER.to_string()),
                 name: name.clone(),
                 settings,
                 login,
@@ -220,12 +410,40 @@ impl<'doc> Cluster<'doc> {
             };
             hosts.insert(name, host);
         }
+        let left_out = self.left_out;
+        // Hosts left out, and those of other clusters under `--cluster`, are in
+        // no group either.
+        let groups = self
+            .members
+            .into_iter()
+            .map(|(group, members)| {
+                let kept = members
+                    .into_iter()
+                    .filter(|host| hosts.contains_key(host))
+                    .collect();
+                (group, kept)
+            })
+            .collect();
         Inventory {
             source: path.to_path_buf(),
             hosts,
-            groups: self.members,
+            groups,
             sensitive_vars,
             warnings,
+            left_out,
+            written,
+            vault_secrets: vaulted.values.into_iter().map(Sensitive::new).collect(),
+            tree: layout
+                .groups
+                .iter()
+                .map(|(name, group)| {
+                    let tree = super::GroupTree {
+                        hosts: group.hosts.clone(),
+                        children: group.children.clone(),
+                    };
+                    (name.clone(), tree)
+                })
+                .collect(),
         }
     }
 }
@@ -284,12 +502,79 @@ fn groups_of<'m>(host: &str, members: &'m IndexMap<String, Vec<String>>) -> Vec<
 
 /// Where a group's name is written, else where `all` is, else where the
 /// document starts.
-fn group_location(path: &Path, layout: &Layout, group: &str) -> Location {
-    let written_at = |name: &str| layout.groups.get(name).and_then(|known| known.position);
-    let position = written_at(group)
+fn group_location(layout: &Layout, group: &str) -> Location {
+    let written_at = |name: &str| {
+        layout
+            .groups
+            .get(name)
+            .and_then(|known| known.written_at.clone())
+    };
+    written_at(group)
         .or_else(|| written_at(ALL))
-        .or(layout.position);
-    location(path, position)
+        .or_else(|| layout.start.clone())
+        .unwrap_or_else(|| location(Path::new(DEFAULTS_PATH), None))
+}
+
+/// For each host, the names of the variables its inventory writes (not the
+/// defaults pgconverge adds), in order: what `ansible-inventory` would list.
+fn written_variables(hosts: &IndexMap<String, ResolvedHost>) -> IndexMap<String, Vec<String>> {
+    hosts
+        .iter()
+        .map(|(host, resolved)| {
+            let names = resolved
+                .vars
+                .iter()
+                .filter(|(_, variable)| variable.location.file != Path::new(DEFAULTS_PATH))
+                .map(|(name, _)| name.clone())
+                .collect();
+            (host.clone(), names)
+        })
+        .collect()
+}
+
+/// `hostvars` for the templates that use it: every host's variables, rendered
+/// once without `hostvars`, so a template may read another host's value that
+/// does not itself read `hostvars`. `None` when no template mentions it.
+fn hostvars<'doc>(
+    layout: &Layout<'doc>,
+    sources: &Sources<'_, 'doc>,
+    renderer: &Renderer<'doc, '_>,
+    members: &IndexMap<String, Vec<String>>,
+) -> Option<Value> {
+    let mentioned = layout
+        .every_var()
+        .any(|var| mentions(&var.entry.value, "hostvars"));
+    if !mentioned {
+        return None;
+    }
+    // Problems of this first rendering are found again by the real one.
+    let mut ignored = Problems::default();
+    let mut hostvars = Map::new();
+    for host in layout.hosts.keys() {
+        let groups = groups_of(host, members);
+        let raw = sources.merge(host, &groups);
+        let magic = magic_variables(host, &groups, members);
+        let resolved = HostResolver::new(renderer, host, raw, magic.clone()).finish(&mut ignored);
+        let mut vars: Map<String, Value> = resolved
+            .vars
+            .into_iter()
+            .map(|(name, variable)| (name, variable.value))
+            .collect();
+        vars.extend(magic.into_iter().filter(|(name, _)| name != "groups"));
+        hostvars.insert(host.clone(), Value::Object(vars));
+    }
+    Some(Value::Object(hostvars))
+}
+
+/// Whether a written value's text holds `word` anywhere.
+fn mentions(node: &super::yaml::Node, word: &str) -> bool {
+    use super::yaml::NodeValue;
+    match &node.value {
+        NodeValue::String(text) => text.contains(word),
+        NodeValue::Sequence(items) => items.iter().any(|item| mentions(item, word)),
+        NodeValue::Mapping(entries) => entries.iter().any(|entry| mentions(&entry.value, word)),
+        _ => false,
+    }
 }
 
 /// The variables Ansible defines for every host, which templates may use.
@@ -302,8 +587,12 @@ fn magic_variables(
     let mut group_names: Vec<&str> = groups
         .iter()
         .copied()
-        .filter(|group| *group != ALL)
+        .filter(|group| *group != ALL && *group != UNGROUPED)
         .collect();
+    // A host in no group is in `ungrouped`, and only then.
+    if group_names.is_empty() {
+        group_names.push(UNGROUPED);
+    }
     group_names.sort_unstable();
     let mut magic = Map::new();
     magic.insert("inventory_hostname".to_string(), Value::from(host));
@@ -317,8 +606,8 @@ fn magic_variables(
 }
 
 /// The values of every sensitive variable that resolved, on any host.
-fn secret_values(hosts: &IndexMap<String, ResolvedHost>) -> Vec<String> {
-    let names = sensitive_vars(hosts);
+fn secret_values(hosts: &IndexMap<String, ResolvedHost>, vaulted: &[String]) -> Vec<String> {
+    let names = sensitive_vars(hosts, vaulted);
     hosts
         .values()
         .flat_map(|resolved| names.iter().filter_map(|name| resolved.vars.get(name)))
@@ -328,9 +617,10 @@ fn secret_values(hosts: &IndexMap<String, ResolvedHost>) -> Vec<String> {
 
 /// `replication_password`, every name listed in a `sensitive_vars`, and every
 /// variable whose name ends in a secret suffix, each once.
-fn sensitive_vars(hosts: &IndexMap<String, ResolvedHost>) -> Vec<String> {
+fn sensitive_vars(hosts: &IndexMap<String, ResolvedHost>, vaulted: &[String]) -> Vec<String> {
     let mut names = indexmap::IndexSet::new();
     names.insert("replication_password".to_string());
+    names.extend(vaulted.iter().cloned());
     for resolved in hosts.values() {
         if let Some(Value::Array(listed)) =
             resolved.vars.get("sensitive_vars").map(|var| &var.value)

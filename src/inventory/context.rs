@@ -31,10 +31,24 @@ impl Inventory {
             .map(|(name, other)| (name.clone(), Value::Object(host_variables(other))))
             .collect();
         context.insert("hostvars".to_string(), Value::Object(hostvars));
+        // A template sees the groups of its own replication cluster: every
+        // member it lists may stream from this host.
+        let same_cluster = |name: &String| {
+            self.hosts
+                .get(name)
+                .is_some_and(|other| other.cluster == own.cluster)
+        };
         let groups: Map<String, Value> = self
             .groups
             .iter()
-            .map(|(group, hosts)| (group.clone(), Value::from(hosts.clone())))
+            .map(|(group, hosts)| {
+                let members: Vec<String> = hosts
+                    .iter()
+                    .filter(|name| same_cluster(name))
+                    .cloned()
+                    .collect();
+                (group.clone(), Value::from(members))
+            })
             .collect();
         context.insert("groups".to_string(), Value::Object(groups));
         Value::Object(context)
@@ -69,6 +83,12 @@ fn host_variables(host: &Host) -> Map<String, Value> {
         Role::Archive => "archive",
     };
     variables.insert("pg_role".to_string(), Value::from(role));
+    // The address pgconverge connects to, which `ansible_ssh_host` may set: the
+    // templates allow replication from it.
+    variables.insert(
+        "ansible_host".to_string(),
+        Value::from(host.address.clone()),
+    );
     variables.insert(
         "ansible_host".to_string(),
         Value::from(host.address.clone()),

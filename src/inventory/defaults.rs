@@ -15,7 +15,8 @@ pub const DEFAULTS_PATH: &str = "<built-in defaults.yaml>";
 /// Documented variables that deliberately have no written default: `pg_role`
 /// comes from group membership and `replication_password` must be chosen by the
 /// user.
-const DOCUMENTED_WITHOUT_DEFAULT: [&str; 2] = ["pg_role", "replication_password"];
+const DOCUMENTED_WITHOUT_DEFAULT: [&str; 3] =
+    ["pg_role", "replication_password", "replication_cluster"];
 
 /// The computed defaults, by name.
 const COMPUTED: [&str; 2] = ["max_wal_senders", "max_replication_slots"];

@@ -3,7 +3,7 @@
 //! layout of the rest of the file. The edited text is parsed again and must give
 //! the wanted roles, or nothing is written.
 
-use super::{Inventory, Role};
+use super::{Input, Inventory, Role};
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +18,10 @@ pub enum EditError {
         line: usize,
         role: &'static str,
     },
+    #[error(
+        "pgconverge records roles only in an inventory that is one YAML file, and `{inventory}` is not ({reason}): set `pg_role` in it by hand"
+    )]
+    NotEditable { inventory: String, reason: String },
     #[error("the edited inventory does not give the wanted roles ({reason}); it was not written")]
     Unverified { reason: String },
     #[error("cannot write `{path}`: {reason}")]
@@ -47,18 +51,41 @@ pub fn set_roles(text: &str, roles: &[(&str, Role)]) -> Result<String, EditError
 
 /// Edits the file in place (through a temporary file and a rename) after checking
 /// that the result parses to the wanted roles.
-pub fn write_roles(path: &Path, roles: &[(&str, Role)]) -> Result<(), EditError> {
+/// The one YAML file roles can be recorded in, or why there is none: several
+/// sources, a directory, or a file in another format.
+pub fn editable_file(input: &Input) -> Result<&Path, EditError> {
+    let refuse = |reason: &str| EditError::NotEditable {
+        inventory: input.display(),
+        reason: reason.to_string(),
+    };
+    let [path] = input.sources.as_slice() else {
+        return Err(refuse("it has several sources"));
+    };
+    if path.is_dir() {
+        return Err(refuse("it is a directory"));
+    }
+    let extension = path.extension().and_then(|extension| extension.to_str());
+    if !matches!(extension, Some("yml" | "yaml")) {
+        return Err(refuse("its name does not end in .yml or .yaml"));
+    }
+    Ok(path)
+}
+
+pub fn write_roles(input: &Input, roles: &[(&str, Role)]) -> Result<(), EditError> {
+    let path = editable_file(input)?;
     let write_error = |reason: String| EditError::Write {
         path: path.display().to_string(),
         reason,
     };
     let text = std::fs::read_to_string(path).map_err(|error| write_error(error.to_string()))?;
     let edited = set_roles(&text, roles)?;
-    let env = |name: &str| std::env::var(name).ok();
-    let inventory =
-        Inventory::parse(path, &edited, &env).map_err(|error| EditError::Unverified {
+    // The edited file is checked with everything else the inventory reads
+    // (group_vars, host_vars, vault passwords) before it replaces the file.
+    let inventory = Inventory::load_input_with(input, path, &edited).map_err(|error| {
+        EditError::Unverified {
             reason: error.to_string(),
-        })?;
+        }
+    })?;
     for (host, role) in roles {
         if inventory.hosts.get(*host).map(|found| found.role) != Some(*role) {
             return Err(EditError::Unverified {
@@ -177,6 +204,27 @@ fn set_role(lines: &mut Vec<String>, host: &str, role: Role) -> Result<(), EditE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn roles_are_recorded_only_in_one_yaml_file() {
+        let input = |sources: &[&str]| Input {
+            sources: sources.iter().map(std::path::PathBuf::from).collect(),
+            ..Input::default()
+        };
+        assert!(editable_file(&input(&["inventory.yaml"])).is_ok());
+        let refused = |sources: &[&str]| {
+            editable_file(&input(sources))
+                .map(|_| ())
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            refused(&["hosts"]),
+            "pgconverge records roles only in an inventory that is one YAML file, and `hosts` is not (its name does not end in .yml or .yaml): set `pg_role` in it by hand"
+        );
+        assert!(refused(&["a.yml", "b.yml"]).contains("(it has several sources)"));
+        assert!(refused(&["."]).contains("(it is a directory)"));
+    }
 
     const INVENTORY: &str = "# The cluster\nall:\n  vars:\n    pg_version: 15  # keep\n  children:\n    primary:\n      hosts:\n        h1: { ansible_host: 10.0.0.11 }\n    standby:\n      hosts:\n        h2:\n          # the new one\n          ansible_host: 10.0.0.12\n        h3: { ansible_host: 10.0.0.13, pg_role: standby }\n        h4:\n";
 

@@ -18,6 +18,50 @@ pub fn expand(name: &str) -> Result<Vec<String>, String> {
     }
 }
 
+/// A host pattern and the port written after it, split as Ansible splits
+/// `host:port` and `[host]:port`: only when what is before the port is an IPv4
+/// address, a bracketed name or a host name (ranges allowed), so an IPv6 address
+/// keeps its colons.
+pub fn split_port(pattern: &str) -> (&str, Option<u64>) {
+    let port_number = |port: &str| -> Option<u64> {
+        if port.is_empty() || !port.bytes().all(|byte| byte.is_ascii_digit()) {
+            return None;
+        }
+        port.parse().ok()
+    };
+    if let Some(rest) = pattern.strip_prefix('[')
+        && let Some((host, port)) = rest.rsplit_once("]:")
+        && let Some(port) = port_number(port)
+    {
+        return (host, Some(port));
+    }
+    let Some((host, port)) = pattern.rsplit_once(':') else {
+        return (pattern, None);
+    };
+    match port_number(port) {
+        Some(port) if is_host_pattern(host) => (host, Some(port)),
+        _ => (pattern, None),
+    }
+}
+
+/// A host name or IPv4 address, possibly with `[x:y]` ranges: labels of word
+/// characters and `-`, separated by dots, and no colon outside a range.
+fn is_host_pattern(text: &str) -> bool {
+    let mut depth = 0usize;
+    for character in text.chars() {
+        match character {
+            '[' => depth += 1,
+            ']' if depth > 0 => depth -= 1,
+            ':' if depth == 0 => return false,
+            ':' => {}
+            _ if depth > 0 => {}
+            character if character.is_alphanumeric() || "_-.".contains(character) => {}
+            _ => return false,
+        }
+    }
+    !text.is_empty() && depth == 0
+}
+
 /// Why a name could not be expanded.
 enum Expansion {
     TooMany,

@@ -5,8 +5,9 @@
 use super::host_range;
 use super::report::{Problems, location};
 use super::yaml::{Entry, Node, NodeValue, Position};
+use crate::diagnostic::Location;
 use indexmap::{IndexMap, IndexSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The group every host belongs to.
 pub const ALL: &str = "all";
@@ -14,14 +15,55 @@ pub const ALL: &str = "all";
 /// The keys a group may have, as Ansible's YAML inventory defines them.
 const GROUP_KEYS: &str = "hosts, vars, children";
 
+/// One file read as an inventory, in the shape of Ansible's YAML inventory
+/// (an INI file or `ansible-inventory --list` output is turned into this shape
+/// first, keeping its lines and columns).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    pub path: PathBuf,
+    pub root: Node,
+}
+
+/// One variable as written, with the file it is written in.
+#[derive(Debug, Clone, Copy)]
+pub struct Var<'doc> {
+    pub file: &'doc Path,
+    pub entry: &'doc Entry,
+}
+
+impl Var<'_> {
+    /// Where the value is written.
+    pub fn value_location(&self) -> Location {
+        location(self.file, Some(self.entry.value.position))
+    }
+
+    /// Where the name is written.
+    pub fn key_location(&self) -> Location {
+        location(self.file, Some(self.entry.key_position))
+    }
+}
+
+/// The variables of one `group_vars/NAME` or `host_vars/NAME` (a file, or every
+/// file of the directory `NAME/` in lexical order), beside inventory source
+/// number `source`.
+#[derive(Debug)]
+pub struct AdjacentVars<'doc> {
+    pub source: usize,
+    pub vars: Vec<Var<'doc>>,
+}
+
 #[derive(Debug, Default)]
 pub struct Layout<'doc> {
     /// Groups in the order they first appear; `all` is always first.
     pub groups: IndexMap<String, Group<'doc>>,
     /// Hosts in the order they first appear.
     pub hosts: IndexMap<String, HostEntry<'doc>>,
-    /// Where the document starts, for problems of the inventory as a whole.
-    pub position: Option<Position>,
+    /// Where the first document starts, for problems of the inventory as a whole.
+    pub start: Option<Location>,
+    /// `group_vars/NAME` beside the inventory sources, by group name.
+    pub group_vars_files: IndexMap<String, Vec<AdjacentVars<'doc>>>,
+    /// `host_vars/NAME` beside the inventory sources, by host name.
+    pub host_vars_files: IndexMap<String, Vec<AdjacentVars<'doc>>>,
     /// Whether the document is not a map of groups at all, which has been
     /// reported; checks of the whole cluster then have nothing to say.
     pub unreadable: bool,
@@ -29,45 +71,58 @@ pub struct Layout<'doc> {
 
 #[derive(Debug, Default)]
 pub struct Group<'doc> {
-    /// Where the group's name is first written; `None` for an `all` the file
-    /// leaves implicit.
-    pub position: Option<Position>,
+    /// Where the group's name is first written; `None` for an `all` the files
+    /// leave implicit.
+    pub written_at: Option<Location>,
     pub children: Vec<String>,
     /// Hosts listed directly under this group's `hosts`.
     pub hosts: Vec<String>,
     /// Group variables from every place the group is written, in file order.
-    pub vars: Vec<&'doc Entry>,
+    pub vars: Vec<Var<'doc>>,
 }
 
 #[derive(Debug)]
 pub struct HostEntry<'doc> {
     /// Where the host's name is first written.
-    pub position: Position,
+    pub listed_at: Location,
     /// Host variables from every place the host is listed, in file order.
-    pub vars: Vec<&'doc Entry>,
+    pub vars: Vec<Var<'doc>>,
+    /// The port of a host written `name:port`, which Ansible takes as
+    /// `ansible_port`, and where it is written.
+    pub port_in_name: Option<(u64, Location)>,
 }
 
 /// Reads the group structure of an inventory document, recording every
 /// structural problem and reading on past it.
-pub fn read<'doc>(root: &'doc Node, file: &Path, problems: &mut Problems) -> Layout<'doc> {
-    let mut reader = Reader {
-        file,
-        problems,
-        layout: Layout {
-            position: Some(root.position),
-            ..Layout::default()
-        },
+#[cfg(test)]
+pub fn read<'doc>(document: &'doc Document, problems: &mut Problems) -> Layout<'doc> {
+    read_all(std::slice::from_ref(document), problems)
+}
+
+/// Reads the group structure of several inventory documents, in order, into one
+/// layout: a group or host written in several files is one group or host.
+pub fn read_all<'doc>(documents: &'doc [Document], problems: &mut Problems) -> Layout<'doc> {
+    let mut layout = Layout {
+        start: documents
+            .first()
+            .map(|document| location(&document.path, Some(document.root.position))),
+        ..Layout::default()
     };
-    reader
-        .layout
-        .groups
-        .insert(ALL.to_string(), Group::default());
-    reader.read_root(root);
-    reader.layout
+    layout.groups.insert(ALL.to_string(), Group::default());
+    for document in documents {
+        let mut reader = Reader {
+            file: &document.path,
+            problems,
+            layout,
+        };
+        reader.read_root(&document.root);
+        layout = reader.layout;
+    }
+    layout
 }
 
 struct Reader<'doc, 'run> {
-    file: &'run Path,
+    file: &'doc Path,
     problems: &'run mut Problems,
     layout: Layout<'doc>,
 }
@@ -76,6 +131,13 @@ impl<'doc> Reader<'doc, '_> {
     fn problem(&mut self, position: Position, message: String) {
         self.problems
             .add(location(self.file, Some(position)), message);
+    }
+
+    fn var(&self, entry: &'doc Entry) -> Var<'doc> {
+        Var {
+            file: self.file,
+            entry,
+        }
     }
 
     fn read_root(&mut self, root: &'doc Node) {
@@ -95,6 +157,15 @@ impl<'doc> Reader<'doc, '_> {
                 return self.problem(root.position, message);
             }
         };
+        if let Some(plugin) = entries.iter().find(|entry| entry.key == "plugin") {
+            self.layout.unreadable = true;
+            let message = format!(
+                "`{}` configures an inventory plugin, which pgconverge does not run: export the inventory with `ansible-inventory -i {} --list > inventory.json` and give that file",
+                self.file.display(),
+                self.file.display()
+            );
+            return self.problem(plugin.key_position, message);
+        }
         // Ansible also accepts other groups at the top level and treats them as
         // children of `all`.
         for entry in entries {
@@ -111,8 +182,9 @@ impl<'doc> Reader<'doc, '_> {
     }
 
     fn read_group(&mut self, name: &str, entry: &'doc Entry) {
+        let written_at = location(self.file, Some(entry.key_position));
         let group = self.group_mut(name);
-        group.position.get_or_insert(entry.key_position);
+        group.written_at.get_or_insert(written_at);
         let entries = match &entry.value.value {
             NodeValue::Null => return,
             NodeValue::Mapping(entries) => entries,
@@ -169,11 +241,20 @@ impl<'doc> Reader<'doc, '_> {
                     &[]
                 }
             };
-            match host_range::expand(&entry.key) {
+            // `db1:2222` is the host `db1` with `ansible_port` 2222, as Ansible
+            // splits it.
+            let (pattern, port) = host_range::split_port(&entry.key);
+            match host_range::expand(pattern) {
                 Ok(names) => {
                     for name in names {
                         if super::validate::is_inventory_host_name(&name) {
-                            self.add_host(group, name, entry.key_position, vars);
+                            self.add_host(group, name.clone(), entry.key_position, vars);
+                            if let Some(port) = port {
+                                let written_at = location(self.file, Some(entry.key_position));
+                                if let Some(host) = self.layout.hosts.get_mut(&name) {
+                                    host.port_in_name = Some((port, written_at));
+                                }
+                            }
                         } else {
                             let message = format!(
                                 "host name {name:?} must be a plain name (letters, digits, `_`, `.` and `-`, not starting with `-` or `.`)"
@@ -192,16 +273,23 @@ impl<'doc> Reader<'doc, '_> {
         if !hosts.contains(&name) {
             hosts.push(name.clone());
         }
+        let vars: Vec<Var<'doc>> = vars.iter().map(|entry| self.var(entry)).collect();
+        let listed_at = location(self.file, Some(position));
         let host = self.layout.hosts.entry(name).or_insert_with(|| HostEntry {
-            position,
+            listed_at,
             vars: Vec::new(),
+            port_in_name: None,
         });
         host.vars.extend(vars);
     }
 
     fn read_vars(&mut self, group: &str, node: &'doc Node) {
         let what = format!("`vars` of group `{group}`");
-        let vars = self.entries_of(node, what);
+        let vars: Vec<Var<'doc>> = self
+            .entries_of(node, what)
+            .iter()
+            .map(|entry| self.var(entry))
+            .collect();
         self.group_mut(group).vars.extend(vars);
     }
 
@@ -231,6 +319,57 @@ impl<'doc> Reader<'doc, '_> {
             children.push(child.to_string());
         }
         self.read_group(child, entry);
+    }
+}
+
+impl<'doc> Layout<'doc> {
+    /// Adds the variables of `group_vars/` and `host_vars/` files; each must be
+    /// a map of variables (an empty file has none).
+    pub fn attach(&mut self, files: &'doc [super::files::VarsFile], problems: &mut Problems) {
+        for file in files {
+            let root = &file.document.root;
+            let entries = match &root.value {
+                NodeValue::Null => &[][..],
+                NodeValue::Mapping(entries) => entries.as_slice(),
+                _ => {
+                    let message = format!(
+                        "a variables file must be a map of variables, not {}",
+                        root.kind()
+                    );
+                    problems.add(location(&file.document.path, Some(root.position)), message);
+                    continue;
+                }
+            };
+            let vars = entries
+                .iter()
+                .map(|entry| Var {
+                    file: &file.document.path,
+                    entry,
+                })
+                .collect();
+            let adjacent = AdjacentVars {
+                source: file.source,
+                vars,
+            };
+            let index = match file.owner {
+                super::files::Owner::Group => &mut self.group_vars_files,
+                super::files::Owner::Host => &mut self.host_vars_files,
+            };
+            index.entry(file.name.clone()).or_default().push(adjacent);
+        }
+    }
+
+    /// Every variable written anywhere: inventory files, then variable files.
+    pub fn every_var(&self) -> impl Iterator<Item = &Var<'doc>> {
+        let groups = self.groups.values().flat_map(|group| &group.vars);
+        let hosts = self.hosts.values().flat_map(|host| &host.vars);
+        let files = self
+            .group_vars_files
+            .values()
+            .chain(self.host_vars_files.values())
+            .flatten()
+            .flat_map(|adjacent| &adjacent.vars);
+        groups.chain(hosts).chain(files)
     }
 }
 
@@ -306,21 +445,28 @@ mod tests {
     use crate::inventory::yaml;
 
     fn read_text(text: &str) -> (String, Vec<String>) {
-        let root = yaml::parse(text).expect("the test YAML parses");
+        let document = Document {
+            path: "inventory.yml".into(),
+            root: yaml::parse(text).expect("the test YAML parses"),
+        };
         let mut problems = Problems::default();
-        let layout = read(&root, Path::new("inventory.yml"), &mut problems);
+        let layout = read(&document, &mut problems);
         let depths = layout.depths();
         let mut lines = Vec::new();
         for (name, hosts) in layout.members() {
             let depth = depths.get(name.as_str()).copied().unwrap_or(usize::MAX);
             let group = &layout.groups[&name];
-            let vars: Vec<&str> = group.vars.iter().map(|entry| entry.key.as_str()).collect();
+            let vars: Vec<&str> = group
+                .vars
+                .iter()
+                .map(|var| var.entry.key.as_str())
+                .collect();
             lines.push(format!(
                 "{name} depth={depth} hosts={hosts:?} vars={vars:?}"
             ));
         }
         for (name, host) in &layout.hosts {
-            let vars: Vec<&str> = host.vars.iter().map(|entry| entry.key.as_str()).collect();
+            let vars: Vec<&str> = host.vars.iter().map(|var| var.entry.key.as_str()).collect();
             lines.push(format!("host {name} vars={vars:?}"));
         }
         let problems = problems.into_diagnostics().0;

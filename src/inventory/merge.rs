@@ -1,12 +1,24 @@
-//! Ansible's variable precedence: for each host, the documented defaults, then
-//! `all` vars, then the vars of every other group the host is in (shallower
-//! groups first, so deeper ones win; file order among groups of one depth), then
-//! the host's own vars. Later values replace earlier ones whole: maps are not
-//! merged key by key.
+//! Ansible's variable precedence, exactly as `ansible-inventory --list` applies
+//! it for each host, lowest first:
+//!
+//! 1. the documented defaults;
+//! 2. `all` vars written in the inventory files;
+//! 3. the vars of every other group of the host written in the inventory files,
+//!    groups sorted by depth, then `ansible_group_priority` (set in an inventory
+//!    file; 1 when unset), then name;
+//! 4. `group_vars/all` beside each inventory source, sources in order;
+//! 5. `group_vars/NAME` of the same groups in the same order, for each source in
+//!    turn;
+//! 6. the host's vars written in the inventory files (a `name:port` host first
+//!    sets `ansible_port`);
+//! 7. `host_vars/NAME` beside each source.
+//!
+//! Later values replace earlier ones whole: maps are not merged key by key
+//! (Ansible's default `hash_behaviour`).
 
-use super::layout::Layout;
+use super::layout::{ALL, AdjacentVars, Layout, Var};
 use super::report::location;
-use super::yaml::{Entry, Node};
+use super::yaml::{Entry, NodeValue};
 use crate::diagnostic::Location;
 use indexmap::IndexMap;
 use serde_json::Value;
@@ -16,7 +28,7 @@ use std::path::Path;
 #[derive(Debug, Clone, PartialEq)]
 pub enum RawValue<'doc> {
     /// A value written in YAML; its strings are templates.
-    Written(&'doc Node),
+    Written(&'doc super::yaml::Node),
     /// A value pgconverge computed; it is used as is, never rendered.
     Computed(Value),
 }
@@ -32,26 +44,22 @@ pub struct RawVariable<'doc> {
 /// precedence (so the defaults come first).
 pub type RawVariables<'doc> = IndexMap<String, RawVariable<'doc>>;
 
+/// The priority of a group whose inventory does not set `ansible_group_priority`.
+const DEFAULT_PRIORITY: i64 = 1;
+
 /// Where the variables of one inventory come from.
 pub struct Sources<'a, 'doc> {
     layout: &'a Layout<'doc>,
     depths: IndexMap<&'a str, usize>,
-    inventory_file: &'a Path,
     defaults: &'doc [Entry],
     defaults_file: &'a Path,
 }
 
 impl<'a, 'doc> Sources<'a, 'doc> {
-    pub fn new(
-        layout: &'a Layout<'doc>,
-        inventory_file: &'a Path,
-        defaults: &'doc [Entry],
-        defaults_file: &'a Path,
-    ) -> Self {
+    pub fn new(layout: &'a Layout<'doc>, defaults: &'doc [Entry], defaults_file: &'a Path) -> Self {
         Sources {
             layout,
             depths: layout.depths(),
-            inventory_file,
             defaults,
             defaults_file,
         }
@@ -61,12 +69,12 @@ impl<'a, 'doc> Sources<'a, 'doc> {
     /// host belongs to, directly or through children.
     pub fn merge(&self, host: &str, groups: &[&str]) -> RawVariables<'doc> {
         let mut merged = RawVariables::new();
-        let written = |entry: &'doc Entry, file: &Path| RawVariable {
-            value: RawValue::Written(&entry.value),
-            location: location(file, Some(entry.value.position)),
-        };
         for entry in self.defaults {
-            merged.insert(entry.key.clone(), written(entry, self.defaults_file));
+            let variable = RawVariable {
+                value: RawValue::Written(&entry.value),
+                location: location(self.defaults_file, Some(entry.value.position)),
+            };
+            merged.insert(entry.key.clone(), variable);
         }
         // Ansible connects to the inventory name when `ansible_host` is unset,
         // and the default `replication_host` refers to it.
@@ -75,31 +83,134 @@ impl<'a, 'doc> Sources<'a, 'doc> {
             location: location(self.defaults_file, None),
         };
         merged.insert("ansible_host".to_string(), address);
-        for group in self.groups_by_precedence(groups) {
-            for entry in &self.layout.groups[group].vars {
-                merged.insert(entry.key.clone(), written(entry, self.inventory_file));
+        let ordered = self.groups_by_precedence(groups);
+        if let Some(all) = self.layout.groups.get(ALL) {
+            insert_all(&mut merged, &all.vars);
+        }
+        for group in &ordered {
+            // Written in an inventory file, `ansible_group_priority` orders the
+            // groups and is no variable, as in Ansible.
+            let vars = self.layout.groups[*group]
+                .vars
+                .iter()
+                .filter(|var| var.entry.key != "ansible_group_priority");
+            for var in vars {
+                insert(&mut merged, var);
+            }
+        }
+        let sources = self.source_count();
+        let files = |owner: &str, index: &'a IndexMap<String, Vec<AdjacentVars<'doc>>>, source| {
+            files_of(index, owner, source)
+        };
+        for source in 0..sources {
+            for var in files(ALL, &self.layout.group_vars_files, source) {
+                insert(&mut merged, var);
+            }
+        }
+        for source in 0..sources {
+            for group in &ordered {
+                for var in files(group, &self.layout.group_vars_files, source) {
+                    insert(&mut merged, var);
+                }
             }
         }
         if let Some(entry) = self.layout.hosts.get(host) {
-            for entry in &entry.vars {
-                merged.insert(entry.key.clone(), written(entry, self.inventory_file));
+            if let Some((port, written_at)) = &entry.port_in_name {
+                let variable = RawVariable {
+                    value: RawValue::Computed(Value::from(*port)),
+                    location: written_at.clone(),
+                };
+                merged.insert("ansible_port".to_string(), variable);
+            }
+            insert_all(&mut merged, &entry.vars);
+        }
+        for source in 0..sources {
+            for var in files(host, &self.layout.host_vars_files, source) {
+                insert(&mut merged, var);
             }
         }
         merged
     }
 
-    /// `groups` from lowest to highest precedence: by depth, then file order.
+    /// One more than the highest source number with adjacent variables.
+    fn source_count(&self) -> usize {
+        let layout = self.layout;
+        layout
+            .group_vars_files
+            .values()
+            .chain(layout.host_vars_files.values())
+            .flatten()
+            .map(|adjacent| adjacent.source + 1)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// `groups` but `all`, lowest precedence first: by depth, then priority,
+    /// then name, as Ansible sorts them.
     fn groups_by_precedence<'g>(&self, groups: &[&'g str]) -> Vec<&'g str> {
-        let mut ordered: Vec<(usize, usize, &str)> = groups
+        let mut ordered: Vec<(usize, i64, &str)> = groups
             .iter()
-            .filter_map(|name| {
-                let order = self.layout.groups.get_index_of(*name)?;
+            .filter(|name| **name != ALL && self.layout.groups.contains_key(**name))
+            .map(|name| {
                 let depth = self.depths.get(name).copied().unwrap_or(0);
-                Some((depth, order, *name))
+                (depth, self.priority(name), *name)
             })
             .collect();
         ordered.sort();
         ordered.into_iter().map(|(_, _, name)| name).collect()
+    }
+
+    /// The group's `ansible_group_priority` as its inventory files write it;
+    /// `group_vars` files do not change it, in Ansible either.
+    fn priority(&self, group: &str) -> i64 {
+        let written = self.layout.groups.get(group).and_then(|known| {
+            known
+                .vars
+                .iter()
+                .rev()
+                .find(|var| var.entry.key == "ansible_group_priority")
+        });
+        written
+            .and_then(|var| group_priority(&var.entry.value.value))
+            .unwrap_or(DEFAULT_PRIORITY)
+    }
+}
+
+/// `ansible_group_priority` as Ansible reads it: a whole number, or text of one.
+pub fn group_priority(value: &NodeValue) -> Option<i64> {
+    match value {
+        NodeValue::Number(number) => number.as_i64(),
+        NodeValue::String(text) => text.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// The variables of `owner`'s files beside source number `source`.
+fn files_of<'a, 'doc>(
+    index: &'a IndexMap<String, Vec<AdjacentVars<'doc>>>,
+    owner: &str,
+    source: usize,
+) -> Vec<&'a Var<'doc>> {
+    index
+        .get(owner)
+        .into_iter()
+        .flatten()
+        .filter(|adjacent| adjacent.source == source)
+        .flat_map(|adjacent| adjacent.vars.iter())
+        .collect()
+}
+
+fn insert<'doc>(merged: &mut RawVariables<'doc>, var: &Var<'doc>) {
+    let variable = RawVariable {
+        value: RawValue::Written(&var.entry.value),
+        location: var.value_location(),
+    };
+    merged.insert(var.entry.key.clone(), variable);
+}
+
+fn insert_all<'doc>(merged: &mut RawVariables<'doc>, vars: &[Var<'doc>]) {
+    for var in vars {
+        insert(merged, var);
     }
 }
 
@@ -112,10 +223,13 @@ mod tests {
     /// Merges the variables of `host` and shows each as `name=value@line`, with
     /// `@-` for values that have no line.
     fn check(inventory: &str, defaults: &str, host: &str, expected: &[&str]) {
-        let root = yaml::parse(inventory).expect("the test inventory parses");
+        let document = layout::Document {
+            path: "inventory.yml".into(),
+            root: yaml::parse(inventory).expect("the test inventory parses"),
+        };
         let defaults = yaml::parse(defaults).expect("the test defaults parse");
         let mut problems = Problems::default();
-        let layout = layout::read(&root, Path::new("inventory.yml"), &mut problems);
+        let layout = layout::read(&document, &mut problems);
         assert!(problems.is_empty(), "{problems:?}");
         let members = layout.members();
         let groups: Vec<&str> = members
@@ -125,7 +239,6 @@ mod tests {
             .collect();
         let sources = Sources::new(
             &layout,
-            Path::new("inventory.yml"),
             defaults.as_mapping().unwrap_or_default(),
             Path::new("defaults.yaml"),
         );
@@ -166,7 +279,9 @@ all:
 ";
 
     #[test]
-    fn deeper_groups_win_then_file_order_then_host_vars() {
+    fn deeper_groups_win_then_names_then_host_vars() {
+        // `late` and `standby` are both one deep: `standby` sorts after `late`
+        // by name and wins, whatever the file order.
         check(
             INVENTORY,
             "a: default\nz: default\n",
@@ -175,7 +290,7 @@ all:
                 "a=\"all\"@3",
                 "z=\"default\"@2",
                 "ansible_host=\"db3\"@-",
-                "b=\"late\"@13",
+                "b=\"standby\"@6",
                 "c=\"remote\"@9",
                 "d=\"host\"@11",
                 "m={\"k\":1}@13",

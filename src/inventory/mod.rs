@@ -12,16 +12,22 @@ mod build;
 mod context;
 mod defaults;
 pub mod edit;
+mod files;
+mod filters;
+mod formats;
 mod host_range;
+mod ini;
 mod layout;
 pub mod login;
 mod merge;
+mod python_literal;
 mod report;
 mod resolve;
 mod roles;
 pub mod settings;
 mod suggest;
 mod validate;
+pub mod vault;
 mod yaml;
 
 #[cfg(test)]
@@ -31,6 +37,7 @@ pub use settings::{ConfigMode, HostSettings, ReplicationMode, SslMode};
 pub use validate::HOT_STANDBY_SETTINGS;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::secret::Sensitive;
 use indexmap::IndexMap;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -60,8 +67,12 @@ pub struct Host {
     /// `ansible_user`, when set.
     pub ssh_user: Option<String>,
     pub role: Role,
-    /// For a standby: the host it replicates from (`upstream`, else the primary).
+    /// For a standby: the host it replicates from (`upstream`, else its
+    /// cluster's primary).
     pub upstream: Option<String>,
+    /// Its replication cluster (`replication_cluster`, `main` by default): each
+    /// cluster has its own primary and is planned, guarded and failed over apart.
+    pub cluster: String,
     /// The typed settings pgconverge acts on, read from the variables.
     pub settings: HostSettings,
     /// How to log in and become root: `ansible_become` and the SSH options.
@@ -82,19 +93,151 @@ pub struct Inventory {
     /// or `_token`).
     pub sensitive_vars: Vec<String>,
     /// Inputs that have no effect (an `ansible_*` variable pgconverge does not
-    /// honour), to show before anything runs.
+    /// honour, hosts left out, files Ansible skips), to show before anything runs.
     pub warnings: Vec<Diagnostic>,
+    /// Hosts in no PostgreSQL group and without `pg_role`, which are left out.
+    pub left_out: Vec<String>,
+    /// For each host, the names of the variables the inventory writes (not the
+    /// defaults), in order: what `ansible-inventory --list` shows.
+    pub written: IndexMap<String, Vec<String>>,
+    /// The plaintexts of the inventory's vault values, secret wherever they land.
+    pub vault_secrets: Vec<Sensitive<String>>,
+    /// Every group as written: its own hosts and its child groups, in order.
+    pub tree: IndexMap<String, GroupTree>,
+}
+
+/// A group's own hosts and child groups.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupTree {
+    pub hosts: Vec<String>,
+    pub children: Vec<String>,
+}
+
+/// The groups that give hosts their roles; `--primary-group` and the like
+/// rename them for inventories with other conventions (`master`, `replica`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupNames {
+    pub primary: String,
+    pub standby: String,
+    pub archive: String,
+}
+
+impl Default for GroupNames {
+    fn default() -> Self {
+        GroupNames {
+            primary: "primary".to_string(),
+            standby: "standby".to_string(),
+            archive: "archive".to_string(),
+        }
+    }
+}
+
+/// What to read: the `-i` sources in order, the vault passwords and the names
+/// of the role groups.
+#[derive(Debug, Clone, Default)]
+pub struct Input {
+    pub sources: Vec<PathBuf>,
+    pub vault_passwords: Vec<vault::PasswordSource>,
+    pub groups: GroupNames,
+    /// `--cluster NAME`: read only the hosts of that replication cluster.
+    pub cluster: Option<String>,
+}
+
+impl Input {
+    /// One inventory file or directory, with no vault password.
+    pub fn from_path(path: &Path) -> Input {
+        Input {
+            sources: vec![path.to_path_buf()],
+            ..Input::default()
+        }
+    }
+
+    /// The first source, which names the inventory in messages and records.
+    pub fn first(&self) -> &Path {
+        self.sources.first().map_or(Path::new(""), PathBuf::as_path)
+    }
+
+    /// The sources as written, for messages: `a.ini`, or `a.ini, b.yml`.
+    pub fn display(&self) -> String {
+        let names: Vec<String> = self
+            .sources
+            .iter()
+            .map(|source| source.display().to_string())
+            .collect();
+        names.join(", ")
+    }
+
+    /// Every file the inventory reads, in order (sources, vault password files
+    /// not included), for a digest.
+    pub fn files(&self) -> Vec<PathBuf> {
+        files::read(&self.sources, &vault::Passwords::default()).files
+    }
 }
 
 impl Inventory {
     /// Reads, parses, merges and validates the inventory at `path`, with
     /// `env('NAME')` reading the process environment.
     pub fn load(path: &Path) -> Result<Inventory, Diagnostics> {
-        let text = std::fs::read_to_string(path).map_err(|error| {
-            let message = format!("cannot read the inventory: {error}");
-            Diagnostics(vec![Diagnostic::new(path, None, None, message)])
+        Inventory::load_input(&Input::from_path(path))
+    }
+
+    /// Reads every source of `input` with the files beside them, decrypts the
+    /// vault values with its passwords, merges and validates.
+    pub fn load_input(input: &Input) -> Result<Inventory, Diagnostics> {
+        let passwords = vault::Passwords::read(&input.vault_passwords).map_err(|error| {
+            let message = error.to_string();
+            let file = match &error {
+                vault::VaultError::PasswordFile { file, .. } => file.clone(),
+                _ => input.first().to_path_buf(),
+            };
+            Diagnostics(vec![Diagnostic::new(file, None, None, message)])
         })?;
-        Inventory::parse(path, &text, &|name| std::env::var(name).ok())
+        let read = files::read(&input.sources, &passwords);
+        Inventory::build_read(input, &passwords, read)
+    }
+
+    /// As [`Inventory::load_input`], with `text` in place of the file `path`.
+    pub fn load_input_with(
+        input: &Input,
+        path: &Path,
+        text: &str,
+    ) -> Result<Inventory, Diagnostics> {
+        let passwords = vault::Passwords::read(&input.vault_passwords).map_err(|error| {
+            Diagnostics(vec![Diagnostic::new(
+                input.first(),
+                None,
+                None,
+                error.to_string(),
+            )])
+        })?;
+        let mut read = files::read(&input.sources, &passwords);
+        let (document, problems) = formats::read(path, text);
+        read.documents.retain(|known| known.path != path);
+        read.documents.extend(document);
+        read.problems.extend(problems);
+        Inventory::build_read(input, &passwords, read)
+    }
+
+    fn build_read(
+        input: &Input,
+        passwords: &vault::Passwords,
+        read: files::Read,
+    ) -> Result<Inventory, Diagnostics> {
+        let read = build::Read {
+            source: input.first().to_path_buf(),
+            documents: read.documents,
+            vars_files: read.vars_files,
+            problems: read.problems,
+            warnings: read.warnings,
+            incomplete: read.incomplete,
+        };
+        let options = build::Options {
+            passwords,
+            groups: &input.groups,
+            cluster: input.cluster.as_deref(),
+            env: &|name| std::env::var(name).ok(),
+        };
+        build::build(read, &options)
     }
 
     /// Parses, merges and validates inventory `text` as if read from `path`,
@@ -105,7 +248,44 @@ impl Inventory {
         text: &str,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Inventory, Diagnostics> {
-        build::build(path, text, env)
+        let (document, problems) = formats::read(path, text);
+        let read = build::Read {
+            source: path.to_path_buf(),
+            incomplete: document.is_none(),
+            documents: document.into_iter().collect(),
+            vars_files: Vec::new(),
+            problems,
+            warnings: Vec::new(),
+        };
+        let options = build::Options {
+            passwords: &vault::Passwords::default(),
+            groups: &GroupNames::default(),
+            cluster: None,
+            env,
+        };
+        build::build(read, &options)
+    }
+
+    /// Every secret value of the inventory: the sensitive variables' values on
+    /// every host and every vault plaintext.
+    pub fn secret_values(&self) -> Vec<String> {
+        let mut secrets: Vec<String> = self
+            .hosts
+            .values()
+            .flat_map(|host| {
+                self.sensitive_vars
+                    .iter()
+                    .filter_map(|name| host.vars.get(name)?.as_str().map(str::to_string))
+            })
+            .chain(
+                self.vault_secrets
+                    .iter()
+                    .map(|secret| secret.expose().clone()),
+            )
+            .collect();
+        secrets.sort();
+        secrets.dedup();
+        secrets
     }
 
     /// The hosts of `group`, children included, in file order; none for an
@@ -114,7 +294,8 @@ impl Inventory {
         self.groups.get(group).map_or(&[], Vec::as_slice)
     }
 
-    /// The primary. A loaded inventory always has exactly one.
+    /// The primary of the first cluster. A loaded inventory has exactly one in
+    /// each replication cluster.
     pub fn primary(&self) -> Option<&Host> {
         self.hosts.values().find(|host| host.role == Role::Primary)
     }

@@ -8,8 +8,13 @@
 //! Variables are rendered in dependency order, found with
 //! `Template::undeclared_variables`, so they may be written in any order; a
 //! cycle is reported with the variables in it. Undefined values are errors
-//! (`UndefinedBehavior::Strict`). A rendered template is always a string, while a
-//! value that is not a template keeps its YAML type.
+//! (`UndefinedBehavior::Strict`) that name what is undefined.
+//!
+//! As in Ansible 2.19, a template that is one expression and nothing else
+//! (`"{{ pg_port + 1 }}"`) keeps the expression's type: a number, a boolean, a
+//! list or a map; a template with text around its expressions is a string. A
+//! value that is not a template keeps its YAML type. Ansible's common filters
+//! (`filters.rs`) and Python's string methods are there.
 
 use super::merge::{RawValue, RawVariable, RawVariables};
 use super::report::{Problems, location};
@@ -93,6 +98,9 @@ impl<'doc, 'env> Renderer<'doc, 'env> {
         let environment_variables = Arc::new(Mutex::new(EnvironmentVariables::default()));
         let mut templates = Environment::new();
         templates.set_undefined_behavior(UndefinedBehavior::Strict);
+        minijinja_contrib::add_to_environment(&mut templates);
+        templates.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        super::filters::add(&mut templates);
         // A YAML block scalar ends with a newline that belongs to the value.
         if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
             .keep_trailing_newline(true)
@@ -123,8 +131,7 @@ impl<'doc, 'env> Renderer<'doc, 'env> {
     }
 
     /// Renders one template, reading environment variables as `env()` asks.
-    fn render(&self, source: &'doc str, context: &Map<String, Value>) -> Result<String, Failure> {
-        let template = self.compile(source)?;
+    fn render(&self, source: &str, context: &Map<String, Value>) -> Result<String, Failure> {
         let context = minijinja::Value::from(minijinja::value::Serde(context));
         loop {
             // Requests left by an earlier template must not be taken for this
@@ -134,7 +141,7 @@ impl<'doc, 'env> Renderer<'doc, 'env> {
                 variables.pending = None;
                 variables.unset = None;
             }
-            let error = match template.render(&context) {
+            let error = match self.templates.render_str(source, &context) {
                 Ok(text) => return Ok(text),
                 Err(error) => error,
             };
@@ -147,6 +154,11 @@ impl<'doc, 'env> Renderer<'doc, 'env> {
                 lock(&self.environment_variables).known.insert(name, value);
             } else if let Some(name) = unset {
                 return Err(Failure::UnsetEnvironmentVariable(name));
+            } else if error.kind() == ErrorKind::SyntaxError {
+                let detail = error
+                    .detail()
+                    .map_or_else(|| error.to_string(), str::to_string);
+                return Err(Failure::Syntax(detail));
             } else if error.kind() == ErrorKind::UndefinedError {
                 let detail = error.detail().unwrap_or("a value is undefined");
                 return Err(Failure::Undefined(detail.to_string()));
@@ -160,6 +172,24 @@ impl<'doc, 'env> Renderer<'doc, 'env> {
                 return Err(Failure::Other(text));
             }
         }
+    }
+
+    /// Renders a one-expression template to the expression's value.
+    fn render_native(
+        &self,
+        source: &'doc str,
+        context: &Map<String, Value>,
+    ) -> Result<Value, Failure> {
+        let expression = single_expression(source).unwrap_or(source);
+        // The template itself is rendered first, so a syntax error or an
+        // undefined name reads as the user wrote it (`tojson` would take an
+        // undefined value for null).
+        self.compile(source)?;
+        self.render(source, context)?;
+        let wrapped = format!("{{{{ ({expression}) | tojson }}}}");
+        let json = self.render(&wrapped, context)?;
+        serde_json::from_str(&json)
+            .map_err(|error| Failure::Other(format!("cannot read the value: {error}")))
     }
 
     fn compile(&self, source: &'doc str) -> Result<Template<'_, 'doc>, Failure> {
@@ -193,10 +223,14 @@ impl<'doc, 'env> Renderer<'doc, 'env> {
         context: &Map<String, Value>,
     ) -> Result<Value, (Position, Failure)> {
         match &node.value {
-            NodeValue::String(source) if is_template(source) => self
-                .render(source, context)
-                .map(Value::String)
-                .map_err(|failure| (node.position, failure)),
+            NodeValue::String(source) if is_template(source) => {
+                let rendered = match single_expression(source) {
+                    // The expression's value as JSON, read back: its own type.
+                    Some(_) => self.render_native(source, context),
+                    None => self.render(source, context).map(Value::String),
+                };
+                rendered.map_err(|failure| (node.position, failure))
+            }
             NodeValue::Sequence(items) => items
                 .iter()
                 .map(|item| self.render_node(item, context))
@@ -232,6 +266,13 @@ fn read_environment_variable(
             Err(minijinja::Error::new(ErrorKind::InvalidOperation, message))
         }
     }
+}
+
+/// The expression of a template that is one `{{ ... }}` and nothing else.
+fn single_expression(source: &str) -> Option<&str> {
+    let inner = source.strip_prefix("{{")?.strip_suffix("}}")?;
+    let alone = !inner.contains("}}") && !inner.contains("{{") && !inner.contains("{%");
+    alone.then_some(inner)
 }
 
 /// Whether a string is a template; anything else is taken as it is.
@@ -535,15 +576,33 @@ mod tests {
     }
 
     #[test]
-    fn a_rendered_number_stays_a_string() {
-        check("a: 7\nb: \"{{ a * 2 }}\"\n", &["a=7", "b=\"14\""]);
+    fn one_expression_keeps_its_type_and_text_around_it_makes_a_string() {
+        check(
+            "a: 7\nb: \"{{ a * 2 }}\"\nc: \"{{ a }}0\"\nd: \"{{ a > 5 }}\"\ne: \"{{ [a, 'x'] }}\"\nf: \"{{ '7' }}\"\n",
+            &[
+                "a=7",
+                "b=14",
+                "c=\"70\"",
+                "d=true",
+                "e=[7,\"x\"]",
+                "f=\"7\"",
+            ],
+        );
+    }
+
+    #[test]
+    fn ansible_filters_and_python_string_methods_work() {
+        check(
+            "h: db-01\na: \"{{ h | regex_replace('^db-', 'pg-') }}\"\nb: \"{{ h.upper() }}\"\nc: \"{{ 'yes' | bool }}\"\nd: \"{{ h.split('-')[1] | int }}\"\n",
+            &["h=\"db-01\"", "a=\"pg-01\"", "b=\"DB-01\"", "c=true", "d=1"],
+        );
     }
 
     #[test]
     fn templates_inside_lists_and_maps_are_rendered() {
         check(
             "n: 2\nl: [\"{{ n }}\", 3]\nm: {k: \"{{ group_names | join(',') }}\"}\n",
-            &["n=2", "l=[\"2\",3]", "m={\"k\":\"primary\"}"],
+            &["n=2", "l=[2,3]", "m={\"k\":\"primary\"}"],
         );
     }
 

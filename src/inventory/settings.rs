@@ -323,7 +323,17 @@ impl Reader<'_, '_> {
         // Before 10, PostgreSQL named major versions with two numbers (8.3 ... 9.6);
         // `PgVersion` is the one reader of versions, so validation and rendering agree.
         match PgVersion::parse(&value) {
-            Some(version) if version.0 >= 803 => version,
+            Some(version) if version >= crate::versions::OLDEST && version.was_released() => {
+                version
+            }
+            Some(version) if !version.was_released() => {
+                let after = format!(
+                    " is {value}, a version PostgreSQL never released (8.3 to 9.6 written with two numbers, or 10 to {})",
+                    crate::versions::NEWEST
+                );
+                self.refuse("pg_version", after);
+                PgVersion(0)
+            }
             _ => {
                 let after = format!(
                     " must be a PostgreSQL major version (8.3 to 9.6 written with two numbers, or 10 and up), not {value}"

@@ -328,10 +328,10 @@ fn an_unset_environment_variable_is_named_with_every_host_using_it() {
 
 #[test]
 fn single_problems_are_reported_with_their_place() {
-    let cases: [(&str, &[&str]); 7] = [
+    let cases: [(&str, &[&str]); 6] = [
         (
             "all:\n  vars:\n    x: [1, 2\n    y: 3\n",
-            &["inventory.yml:4:6: illegal placement of ':' indicator"],
+            &["inventory.yml:4:6: illegal placement of ':' indicator (read as a YAML inventory)"],
         ),
         (
             "",
@@ -350,12 +350,6 @@ fn single_problems_are_reported_with_their_place() {
             "primary:\n  hosts:\n    db1:\nstandby:\n  hosts:\n    db2:\n",
             &[
                 "inventory.yml:1:1: `replication_password` is not set for hosts `db1` and `db2`: standbys need it to connect to their upstream; set it under `all.vars`, for example to \"{{ env('PG_REPLICATION_PASSWORD') }}\"",
-            ],
-        ),
-        (
-            "primary:\n  hosts:\n    db1:\nmonitoring:\n  hosts:\n    mon1:\n",
-            &[
-                "inventory.yml:6:5: host `mon1` has no role: put it in group `primary`, `standby` or `archive`, or set `pg_role`",
             ],
         ),
         (
@@ -457,4 +451,196 @@ fn an_error_quoting_a_value_made_from_a_secret_does_not_show_the_secret() {
     assert!(report.contains("pg_port"), "{report}");
     assert!(!report.contains("hunter2-but-longer"), "{report}");
     assert!(report.contains("(sensitive)"), "{report}");
+}
+
+fn parse_ini(text: &str) -> Result<Inventory, Diagnostics> {
+    let lookup = |_: &str| None;
+    Inventory::parse(Path::new("hosts"), text, &lookup)
+}
+
+#[test]
+fn hosts_of_other_roles_are_left_out_and_named_in_one_warning() {
+    let inventory = parse_ini(
+        "bastion\n[monitoring]\nmon1 pg_exporter_port=9187\n[primary]\ndb1\n[all:vars]\nreplication_password=x\n",
+    )
+    .unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
+    assert_eq!(inventory.hosts.keys().collect::<Vec<_>>(), ["db1"]);
+    assert_eq!(inventory.left_out, ["bastion", "mon1"]);
+    assert_eq!(inventory.host_names_in_group("all"), ["db1"]);
+    let warnings: Vec<String> = inventory.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [
+            "hosts:1:1: hosts `bastion` and `mon1` are in no group `primary`, `standby` or `archive` and are without `pg_role`: pgconverge leaves them out"
+        ]
+    );
+}
+
+#[test]
+fn older_ssh_names_and_host_port_keys_give_the_address_port_and_user() {
+    let inventory = parse_ini(
+        "[primary]\ndb1 ansible_ssh_host=10.0.0.11 ansible_host=10.9.9.9 ansible_ssh_port=2222 ansible_ssh_user=deploy\n[standby]\n10.0.0.12:2200\n[all:vars]\nreplication_password=x\n",
+    )
+    .unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
+    let primary = &inventory.hosts["db1"];
+    assert_eq!(
+        (
+            primary.address.as_str(),
+            primary.ssh_port,
+            primary.ssh_user.as_deref()
+        ),
+        ("10.0.0.11", Some(2222), Some("deploy"))
+    );
+    assert_eq!(primary.vars["replication_host"], json!("10.0.0.11"));
+    let standby = &inventory.hosts["10.0.0.12"];
+    assert_eq!(
+        (standby.address.as_str(), standby.ssh_port),
+        ("10.0.0.12", Some(2200))
+    );
+    assert!(inventory.warnings.is_empty(), "{:?}", inventory.warnings);
+}
+
+#[test]
+fn impossible_versions_empty_addresses_and_plugin_files_are_refused() {
+    let errors = |text: &str| -> Vec<String> {
+        match parse_ini(text) {
+            Ok(_) => Vec::new(),
+            Err(diagnostics) => diagnostics.0.iter().map(ToString::to_string).collect(),
+        }
+    };
+    assert_eq!(
+        errors("[primary]\ndb1 pg_version=9.7 ansible_host=\"\"\n"),
+        [
+            "hosts:2:16: `pg_version` of host `db1` is 9.7, a version PostgreSQL never released (8.3 to 9.6 written with two numbers, or 10 to 18)",
+            "hosts:2:33: `ansible_host` of host `db1` is empty: give the host's IP address or host name, or remove it to use the inventory name",
+        ]
+    );
+    let plugin = Inventory::parse(
+        Path::new("aws_ec2.yml"),
+        "plugin: amazon.aws.aws_ec2\n",
+        &|_| None,
+    );
+    let message = plugin.map(|_| ()).unwrap_err().to_string();
+    assert!(
+        message.starts_with("aws_ec2.yml:1:1: `aws_ec2.yml` configures an inventory plugin, which pgconverge does not run: export the inventory with `ansible-inventory -i aws_ec2.yml --list > inventory.json`"),
+        "{message}"
+    );
+}
+
+fn parse_cluster(text: &str, cluster: Option<&str>) -> Result<Inventory, Diagnostics> {
+    let (document, problems) = super::formats::read(Path::new("hosts"), text);
+    let read = super::build::Read {
+        source: "hosts".into(),
+        incomplete: document.is_none(),
+        documents: document.into_iter().collect(),
+        vars_files: Vec::new(),
+        problems,
+        warnings: Vec::new(),
+    };
+    let options = super::build::Options {
+        passwords: &super::vault::Passwords::default(),
+        groups: &super::GroupNames::default(),
+        cluster,
+        env: &|_| None,
+    };
+    super::build::build(read, &options)
+}
+
+const TWO_CLUSTERS: &str = "[primary]\ndb1 replication_cluster=a\ndb3 replication_cluster=b\n[standby]\ndb2 replication_cluster=a\ndb4 replication_cluster=b\n[all:vars]\nreplication_password=x\n";
+
+#[test]
+fn each_replication_cluster_has_its_own_primary() {
+    let inventory = parse_cluster(TWO_CLUSTERS, None).unwrap_or_else(|d| panic!("{d}"));
+    let upstreams: Vec<(&str, Option<&str>, &str)> = inventory
+        .hosts
+        .values()
+        .map(|host| {
+            (
+                host.name.as_str(),
+                host.upstream.as_deref(),
+                host.cluster.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        upstreams,
+        [
+            ("db1", None, "a"),
+            ("db3", None, "b"),
+            ("db2", Some("db1"), "a"),
+            ("db4", Some("db3"), "b"),
+        ]
+    );
+    let one = parse_cluster(TWO_CLUSTERS, Some("b")).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(one.hosts.keys().collect::<Vec<_>>(), ["db3", "db4"]);
+    let unknown = parse_cluster(TWO_CLUSTERS, Some("c"))
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(
+        unknown.to_string(),
+        "hosts: no host is in replication cluster `c` (`--cluster`); the inventory has `a`, `b`"
+    );
+    let same = TWO_CLUSTERS.replace("db3 replication_cluster=b", "db3 replication_cluster=a");
+    let error = parse_cluster(&same, None)
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("the inventory has 2 primaries (`db1`, `db3`)"),
+        "{error}"
+    );
+}
+
+#[test]
+fn templates_read_other_hosts_through_hostvars_and_keep_native_types() {
+    let inventory = parse_ini(
+        "[primary]\ndb1 pg_port=5433\n[standby]\ndb2 pg_port=\"{{ hostvars['db1'].pg_port + 1 }}\" note=\"{{ groups['standby'] | length }} {{ group_names | join(',') }}\"\n[all:vars]\nreplication_password=x\n",
+    )
+    .unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
+    assert_eq!(inventory.hosts["db2"].vars["pg_port"], json!(5434));
+    assert_eq!(inventory.hosts["db2"].vars["note"], json!("1 standby"));
+}
+
+#[test]
+fn a_vault_plaintext_is_never_rendered_as_a_template_and_stays_secret() {
+    let vault = include_str!("../../tests/fixtures/vault/template-looking-1.1.vault");
+    let indented: String = vault
+        .lines()
+        .map(|line| format!("      {line}\n"))
+        .collect();
+    let text = format!(
+        "all:\n  vars:\n    replication_password: !vault |\n{indented}  children:\n    primary:\n      hosts:\n        db1:\n"
+    );
+    let (document, problems) = super::formats::read(Path::new("inventory.yml"), &text);
+    let mut passwords = super::vault::Passwords::default();
+    passwords.add("default", b"pgconverge");
+    let read = super::build::Read {
+        source: "inventory.yml".into(),
+        incomplete: document.is_none(),
+        documents: document.into_iter().collect(),
+        vars_files: Vec::new(),
+        problems,
+        warnings: Vec::new(),
+    };
+    let options = super::build::Options {
+        passwords: &passwords,
+        groups: &super::GroupNames::default(),
+        cluster: None,
+        env: &|_| None,
+    };
+    let inventory = super::build::build(read, &options).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(
+        inventory.hosts["db1"].vars["replication_password"],
+        json!("pa{{ ss }}word")
+    );
+    assert!(
+        inventory
+            .secret_values()
+            .contains(&"pa{{ ss }}word".to_string())
+    );
+    assert!(
+        inventory
+            .sensitive_vars
+            .contains(&"replication_password".to_string())
+    );
 }

@@ -4,11 +4,10 @@
 //! hot-standby rule between a standby and its upstream, `replication_password`,
 //! and probable typos in variable names.
 
-use super::layout::Layout;
+use super::layout::{Layout, Var};
 use super::report::{Problems, location};
 use super::resolve::{Resolved, ResolvedHost};
 use super::suggest;
-use super::yaml::Entry;
 use crate::diagnostic::Location;
 use indexmap::IndexMap;
 use serde_json::Value;
@@ -22,6 +21,14 @@ pub const HOT_STANDBY_SETTINGS: [&str; 5] = [
     "max_wal_senders",
     "max_prepared_transactions",
     "max_locks_per_transaction",
+];
+
+/// The connection variables that must be text, in Ansible's newer and older names.
+const CONNECTION_TEXTS: [&str; 4] = [
+    "ansible_host",
+    "ansible_user",
+    "ansible_ssh_host",
+    "ansible_ssh_user",
 ];
 
 /// Prefixes of the variable names pgconverge reserves; an unknown name with
@@ -42,8 +49,10 @@ pub fn whole_number(value: &Value) -> Option<i64> {
 pub fn check_host(host: &str, resolved: &ResolvedHost, problems: &mut Problems) {
     let vars = &resolved.vars;
     // `pg_port` and `pg_version` are read, and checked, with the host's settings.
-    if let Some(port) = vars.get("ansible_port") {
-        check_port(host, "ansible_port", port, problems);
+    for name in ["ansible_port", "ansible_ssh_port"] {
+        if let Some(port) = vars.get(name) {
+            check_port(host, name, port, problems);
+        }
     }
     let counts = HOT_STANDBY_SETTINGS
         .iter()
@@ -53,16 +62,20 @@ pub fn check_host(host: &str, resolved: &ResolvedHost, problems: &mut Problems) 
             check_count(host, name, count, problems);
         }
     }
-    for name in ["ansible_host", "ansible_user"] {
+    for name in CONNECTION_TEXTS {
         if let Some(text) = vars.get(name) {
             check_text(host, name, text, problems);
         }
     }
-    if let Some(address) = vars.get("ansible_host") {
-        check_address(host, address, problems);
+    for name in ["ansible_host", "ansible_ssh_host"] {
+        if let Some(address) = vars.get(name) {
+            check_address(host, name, address, problems);
+        }
     }
-    if let Some(user) = vars.get("ansible_user") {
-        check_login(host, user, problems);
+    for name in ["ansible_user", "ansible_ssh_user"] {
+        if let Some(user) = vars.get(name) {
+            check_login(host, name, user, problems);
+        }
     }
     if let Some(settings) = vars.get("pg_settings") {
         check_pg_settings(host, settings, problems);
@@ -143,19 +156,23 @@ pub fn check_line_breaks(
 
 /// `ansible_host` reaches ssh as its destination, and `pg_hba.conf` and libpq as
 /// an address: only an IP address or a host name can be all three safely.
-fn check_address(host: &str, address: &Resolved, problems: &mut Problems) {
+fn check_address(host: &str, name: &str, address: &Resolved, problems: &mut Problems) {
     let Some(text) = address.value.as_str() else {
         return;
     };
-    if !crate::address::is_address(text) {
+    let before = format!("`{name}` of ");
+    if text.trim().is_empty() {
+        let after = " is empty: give the host's IP address or host name, or remove it to use the inventory name";
+        problems.add_for_host(address.location.clone(), host, before, after);
+    } else if !crate::address::is_address(text) {
         let after = format!(" must be an IP address or a host name, not {text:?}");
-        problems.add_for_host(address.location.clone(), host, "`ansible_host` of ", after);
+        problems.add_for_host(address.location.clone(), host, before, after);
     }
 }
 
 /// `ansible_user` reaches ssh as the login: a name that ssh cannot take for an
 /// option or a second argument.
-fn check_login(host: &str, user: &Resolved, problems: &mut Problems) {
+fn check_login(host: &str, name: &str, user: &Resolved, problems: &mut Problems) {
     let Some(text) = user.value.as_str() else {
         return;
     };
@@ -163,7 +180,7 @@ fn check_login(host: &str, user: &Resolved, problems: &mut Problems) {
         let after = format!(
             " must be a login name (letters, digits, `.`, `_`, `-`, `@`, not starting with `-`), not {text:?}"
         );
-        problems.add_for_host(user.location.clone(), host, "`ansible_user` of ", after);
+        problems.add_for_host(user.location.clone(), host, format!("`{name}` of "), after);
     }
 }
 
@@ -275,7 +292,7 @@ pub struct Server<'a, 'doc> {
 pub fn check_hot_standby(
     standby: &Server,
     upstream: &Server,
-    inventory_file: &Path,
+    defaults_file: &Path,
     problems: &mut Problems,
 ) {
     for name in HOT_STANDBY_SETTINGS {
@@ -294,7 +311,7 @@ pub fn check_hot_standby(
         }
         // Point at the standby's value when the inventory writes it, else at
         // the upstream's, which is then what raised the bar.
-        let place = if own.location.file == inventory_file {
+        let place = if own.location.file != defaults_file {
             own.location.clone()
         } else {
             upstreams.location.clone()
@@ -335,34 +352,27 @@ pub fn check_replication_password(
 
 /// Reports variables written in the inventory whose names start like
 /// pgconverge's but are not among the documented ones.
-pub fn check_variable_names(
-    layout: &Layout,
-    file: &Path,
-    documented: &[&str],
-    problems: &mut Problems,
-) {
-    let group_vars = layout.groups.values().flat_map(|group| &group.vars);
-    let host_vars = layout.hosts.values().flat_map(|host| &host.vars);
-    for entry in group_vars.chain(host_vars) {
-        check_variable_name(entry, file, documented, problems);
+/// A shared inventory holds other roles' variables, and those may start with
+/// `pg_` too: only a name close to a documented one, most likely a typo of it,
+/// is reported.
+pub fn check_variable_names(layout: &Layout, documented: &[&str], problems: &mut Problems) {
+    for var in layout.every_var() {
+        check_variable_name(var, documented, problems);
     }
 }
 
-fn check_variable_name(entry: &Entry, file: &Path, documented: &[&str], problems: &mut Problems) {
-    let name = entry.key.as_str();
+fn check_variable_name(var: &Var, documented: &[&str], problems: &mut Problems) {
+    let name = var.entry.key.as_str();
     let reserved = RESERVED_PREFIXES
         .iter()
         .any(|prefix| name.starts_with(prefix));
     if !reserved || documented.contains(&name) {
         return;
     }
-    let message = match suggest::closest(name, documented.iter().copied()) {
-        Some(close) => format!("unknown variable `{name}` (did you mean `{close}`?)"),
-        None => format!(
-            "unknown variable `{name}`: names starting with `pg_` or `replication_` are reserved for pgconverge's documented variables"
-        ),
-    };
-    problems.add(location(file, Some(entry.key_position)), message);
+    if let Some(close) = suggest::closest(name, documented.iter().copied()) {
+        let message = format!("unknown variable `{name}` (did you mean `{close}`?)");
+        problems.add(var.key_location(), message);
+    }
 }
 
 #[cfg(test)]
@@ -563,7 +573,7 @@ sensitive_vars: [1]
                 name: "db1",
                 vars: upstream,
             },
-            Path::new("inventory.yml"),
+            Path::new("defaults.yaml"),
             &mut problems,
         );
         problems_text(problems)
@@ -647,27 +657,23 @@ sensitive_vars: [1]
     }
 
     #[test]
-    fn reserved_names_that_are_not_documented_are_probable_typos() {
-        let root = yaml::parse(
-            "all:\n  vars:\n    pg_verison: 15\n    pg_port: 5432\n    app_port: 1\n    replication_pasword: x\n    pg_frobnicate: 1\n",
-        )
-        .expect("the test YAML parses");
+    fn probable_typos_of_documented_names_are_reported_and_other_roles_names_are_not() {
+        let document = crate::inventory::layout::Document {
+            path: "inventory.yml".into(),
+            root: yaml::parse(
+                "all:\n  vars:\n    pg_verison: 15\n    pg_port: 5432\n    app_port: 1\n    replication_pasword: x\n    pg_frobnicate: 1\n    pg_exporter_port: 9187\n",
+            )
+            .expect("the test YAML parses"),
+        };
         let mut problems = Problems::default();
-        let layout =
-            crate::inventory::layout::read(&root, Path::new("inventory.yml"), &mut problems);
+        let layout = crate::inventory::layout::read(&document, &mut problems);
         let documented = ["pg_version", "pg_port", "replication_password"];
-        check_variable_names(
-            &layout,
-            Path::new("inventory.yml"),
-            &documented,
-            &mut problems,
-        );
+        check_variable_names(&layout, &documented, &mut problems);
         assert_eq!(
             problems_text(problems),
             [
                 "inventory.yml:3:5: unknown variable `pg_verison` (did you mean `pg_version`?)",
                 "inventory.yml:6:5: unknown variable `replication_pasword` (did you mean `replication_password`?)",
-                "inventory.yml:7:5: unknown variable `pg_frobnicate`: names starting with `pg_` or `replication_` are reserved for pgconverge's documented variables",
             ]
         );
     }

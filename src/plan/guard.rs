@@ -8,6 +8,9 @@
 //! - The same host while the inventory's primary is *not* writable is probably the
 //!   real primary and the inventory out of date: rejoining it would leave the
 //!   cluster without a primary, so the plan is blocked and nothing runs.
+//!
+//! Each replication cluster of the inventory is guarded on its own: two
+//! primaries of different clusters are no split brain.
 
 use crate::actions::service::{ControlServer, ServiceAction};
 use crate::actions::{Change, DesiredStep, PlannedStep};
@@ -28,11 +31,38 @@ pub struct Guard {
 }
 
 pub fn split_brain_guard(desired: &DesiredState, facts: &GatheredFacts) -> Guard {
-    let Some(primary) = desired
+    let clusters: indexmap::IndexSet<&str> = desired
         .hosts
         .values()
-        .find(|host| host.role == Role::Primary)
-    else {
+        .map(|host| host.cluster.as_str())
+        .collect();
+    let mut guard = Guard::default();
+    let mut blocked = Vec::new();
+    for cluster in clusters {
+        let found = guard_cluster(desired, facts, cluster);
+        blocked.extend(found.blocked);
+        guard.fences.extend(found.fences);
+    }
+    if !blocked.is_empty() {
+        guard.blocked = Some(blocked.join("\n"));
+        guard.fences.clear();
+    }
+    guard
+}
+
+/// The primary of `cluster` in the inventory.
+fn primary_of<'a>(
+    desired: &'a DesiredState,
+    cluster: &str,
+) -> Option<&'a crate::desired::DesiredHost> {
+    desired
+        .hosts
+        .values()
+        .find(|host| host.role == Role::Primary && host.cluster == cluster)
+}
+
+fn guard_cluster(desired: &DesiredState, facts: &GatheredFacts, cluster: &str) -> Guard {
+    let Some(primary) = primary_of(desired, cluster) else {
         return Guard::default();
     };
     let facts_of = |name: &str| facts.get(name).and_then(|facts| facts.as_ref().ok());
@@ -52,7 +82,10 @@ pub fn split_brain_guard(desired: &DesiredState, facts: &GatheredFacts) -> Guard
         .hosts
         .values()
         .filter(|host| {
-            host.role == Role::Standby && writable(&host.name) && same_cluster(&host.name)
+            host.cluster == cluster
+                && host.role == Role::Standby
+                && writable(&host.name)
+                && same_cluster(&host.name)
         })
         .map(|host| host.name.as_str())
         .collect();
@@ -106,21 +139,21 @@ impl Guard {
     /// The edges the fences add: the primary's service step and each former primary's
     /// own steps wait for the fence.
     pub fn edges(&self, desired: &DesiredState, order: &[NodeId]) -> Vec<(NodeId, NodeId)> {
-        let Some(primary) = desired
-            .hosts
-            .values()
-            .find(|host| host.role == Role::Primary)
-        else {
-            return Vec::new();
-        };
-        let is_service = |step: &str| {
-            primary
-                .steps
-                .get(step)
-                .is_some_and(|step| matches!(step, DesiredStep::Service(_)))
-        };
         let mut edges = Vec::new();
         for (host, _) in &self.fences {
+            let Some(primary) = desired
+                .hosts
+                .get(host)
+                .and_then(|fenced| primary_of(desired, &fenced.cluster))
+            else {
+                continue;
+            };
+            let is_service = |step: &str| {
+                primary
+                    .steps
+                    .get(step)
+                    .is_some_and(|step| matches!(step, DesiredStep::Service(_)))
+            };
             let fence = NodeId {
                 host: host.clone(),
                 step: FENCE_STEP.to_string(),

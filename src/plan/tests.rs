@@ -431,3 +431,70 @@ fn set_value(facts: &mut GatheredFacts, host: &str, name: &str, value: &str) {
         setting.value = value.into();
     }
 }
+
+/// Two replication clusters in one inventory, each a primary with a standby.
+const TWO_CLUSTERS: &str = r#"
+all:
+  vars:
+    pg_version: 15
+    replication_password: "{{ env('PG_REPLICATION_PASSWORD') }}"
+  children:
+    primary:
+      hosts:
+        db1: { ansible_host: 10.0.0.11, replication_cluster: a }
+        db3: { ansible_host: 10.0.0.13, replication_cluster: b }
+    standby:
+      hosts:
+        db2: { ansible_host: 10.0.0.12, replication_cluster: a }
+        db4: { ansible_host: 10.0.0.14, replication_cluster: b }
+"#;
+
+#[test]
+fn primaries_of_different_clusters_are_no_split_brain() {
+    let (desired, playbook) = desired(TWO_CLUSTERS);
+    assert_eq!(desired.hosts["db2"].upstream.as_deref(), Some("db1"));
+    assert_eq!(desired.hosts["db4"].upstream.as_deref(), Some("db3"));
+    let plan = plan(
+        &desired,
+        &playbook,
+        &converged_cluster(&desired),
+        &PlanOptions::default(),
+    );
+    assert_eq!(plan.blocked, None);
+    let fenced = plan
+        .hosts
+        .iter()
+        .any(|host| host.steps.iter().any(|step| step.id == "fence"));
+    assert!(!fenced, "a primary of one cluster fenced for the other's");
+}
+
+#[test]
+fn the_guard_still_fences_a_second_primary_within_one_cluster() {
+    let (desired, playbook) = desired(TWO_CLUSTERS);
+    let mut facts = converged_cluster(&desired);
+    if let Some(Ok(db4)) = facts.get_mut("db4")
+        && let Some(server) = db4.server.as_mut()
+    {
+        server.in_recovery = false;
+    }
+    let plan = plan(&desired, &playbook, &facts, &PlanOptions::default());
+    assert_eq!(plan.blocked, None);
+    let fenced: Vec<&str> = plan
+        .hosts
+        .iter()
+        .filter(|host| host.steps.iter().any(|step| step.id == "fence"))
+        .map(|host| host.name.as_str())
+        .collect();
+    assert_eq!(fenced, ["db4"]);
+    let fence = NodeId {
+        host: "db4".into(),
+        step: "fence".into(),
+    };
+    let waits = |host: &str| {
+        plan.dependencies.iter().any(|(node, deps)| {
+            node.host == host && node.step == "pg_service" && deps.contains(&fence)
+        })
+    };
+    assert!(waits("db3"), "db3 restarts only after db4 is stopped");
+    assert!(!waits("db1"), "the other cluster does not wait for db4");
+}

@@ -22,16 +22,55 @@ pub(super) fn disagreements(
     hosts: &[HostStatus],
 ) -> Vec<Disagreement> {
     let mut found = Vec::new();
-    // An archive host may run a PostgreSQL of its own: only members count.
-    let writable: Vec<&str> = hosts
-        .iter()
-        .filter(|host| host.state == ObservedState::Primary && host.inventory_role != "archive")
-        .map(|host| host.name.as_str())
+    // Each replication cluster is judged on its own: primaries of different
+    // clusters are no split brain.
+    let cluster_of = |name: &str| desired.hosts.get(name).map(|host| host.cluster.as_str());
+    let clusters: indexmap::IndexSet<&str> = desired
+        .hosts
+        .values()
+        .map(|host| host.cluster.as_str())
         .collect();
+    let mut writable_in: indexmap::IndexMap<&str, Vec<&str>> = indexmap::IndexMap::new();
+    for cluster in clusters {
+        // An archive host may run a PostgreSQL of its own: only members count.
+        let writable: Vec<&str> = hosts
+            .iter()
+            .filter(|host| {
+                host.state == ObservedState::Primary
+                    && host.inventory_role != "archive"
+                    && cluster_of(&host.name) == Some(cluster)
+            })
+            .map(|host| host.name.as_str())
+            .collect();
+        split_brain(desired, cluster, &writable, &mut found);
+        writable_in.insert(cluster, writable);
+    }
+    for (host, status) in desired.hosts.values().zip(hosts) {
+        let writable = writable_in
+            .get(host.cluster.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        match host.role {
+            Role::Primary => primary_disagreements(host, status, writable, &mut found),
+            Role::Standby => standby_disagreements(host, status, facts, &mut found),
+            Role::Archive => {}
+        }
+        others(host, status, &mut found);
+    }
+    found
+}
+
+/// Two writable members of one cluster.
+fn split_brain(
+    desired: &DesiredState,
+    cluster: &str,
+    writable: &[&str],
+    found: &mut Vec<Disagreement>,
+) {
     let inventory_primaries: Vec<&str> = desired
         .hosts
         .values()
-        .filter(|host| host.role == Role::Primary)
+        .filter(|host| host.role == Role::Primary && host.cluster == cluster)
         .map(|host| host.name.as_str())
         .collect();
     if writable.len() > 1 {
@@ -40,17 +79,16 @@ pub(super) fn disagreements(
             hosts: writable.iter().map(|name| name.to_string()).collect(),
             message: format!(
                 "split brain: {} accept writes at the same time; let applications write to one of them only (the inventory's primary is {}), then make the others standbys again",
-                names(&writable),
+                names(writable),
                 names(&inventory_primaries)
             ),
         });
     }
-    for (host, status) in desired.hosts.values().zip(hosts) {
-        match host.role {
-            Role::Primary => primary_disagreements(host, status, &writable, &mut found),
-            Role::Standby => standby_disagreements(host, status, facts, &mut found),
-            Role::Archive => {}
-        }
+}
+
+/// Failing archiving and paused replay, whatever the role.
+fn others(host: &DesiredHost, status: &HostStatus, found: &mut Vec<Disagreement>) {
+    {
         if let Some(archiver) = status
             .archiver
             .as_ref()
@@ -82,7 +120,6 @@ pub(super) fn disagreements(
             });
         }
     }
-    found
 }
 
 fn primary_disagreements(
@@ -268,7 +305,7 @@ mod tests {
     //! Each situation as fake facts, the disagreements it yields and the status as
     //! the user reads it, pinned with insta.
 
-    use super::DisagreementKind::*;
+    use super::DisagreementKind::{self, *};
     use crate::status::check::{check, client, facts, healthy, primary, standby, stopped};
 
     #[test]
@@ -292,6 +329,57 @@ mod tests {
             "{text}"
         );
         insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn primaries_of_two_replication_clusters_are_no_split_brain() {
+        // db1 is the primary of cluster `a`; db2 that of `b`, with db3 its standby.
+        let inventory = crate::status::check::THREE_HOSTS
+            .replace(
+                "db1: { ansible_host: 10.0.0.11 }",
+                "db1: { ansible_host: 10.0.0.11, replication_cluster: a }",
+            )
+            .replace(
+                "db2: { ansible_host: 10.0.0.12 }",
+                "db2: { ansible_host: 10.0.0.12, replication_cluster: b, pg_role: primary }",
+            )
+            .replace(
+                "replication_host: db3-replication.internal }",
+                "replication_host: db3-replication.internal, replication_cluster: b }",
+            );
+        let desired = crate::status::check::desired(&inventory);
+        let facts = facts(vec![
+            ("db1", Ok(primary(1, "0/5000060", Vec::new()))),
+            (
+                "db2",
+                Ok(primary(
+                    1,
+                    "0/5000060",
+                    vec![client("db3", "10.0.0.13", Some(0))],
+                )),
+            ),
+            (
+                "db3",
+                Ok(standby(Some("10.0.0.12"), "0/5000060", "0/5000060")),
+            ),
+        ]);
+        let report = crate::status::report::report(&desired, &facts);
+        let kinds: Vec<DisagreementKind> = report
+            .disagreements
+            .iter()
+            .map(|found| found.kind)
+            .collect();
+        assert!(!kinds.contains(&SplitBrain), "{kinds:?}");
+        assert!(!kinds.contains(&StandbyAcceptsWrites), "{kinds:?}");
+        // In one cluster the same facts are a split brain.
+        let one = crate::status::check::desired(crate::status::check::THREE_HOSTS);
+        let report = crate::status::report::report(&one, &facts);
+        assert!(
+            report
+                .disagreements
+                .iter()
+                .any(|found| found.kind == SplitBrain)
+        );
     }
 
     #[test]

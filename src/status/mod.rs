@@ -37,7 +37,7 @@ use std::time::Instant;
 
 #[derive(Debug, Clone, Default)]
 pub struct StatusOptions {
-    pub inventory: PathBuf,
+    pub inventory: crate::inventory::Input,
     pub playbook: Option<PathBuf>,
     pub templates: Option<PathBuf>,
     /// `Json` prints the status document on stdout; progress stays on stderr.

@@ -1,0 +1,269 @@
+//! Which format an inventory file is in, and reading it into a [`Document`] of
+//! the YAML inventory's shape: YAML, Ansible's INI, or the JSON that
+//! `ansible-inventory --list` prints. Pure: the text is given.
+//!
+//! The format follows the name as Ansible's plugins choose it: `.yml` and
+//! `.yaml` are YAML, `.json` is YAML or `--list` JSON (it has `_meta`), another
+//! extension is INI. A name without extension is YAML when it reads as a YAML
+//! map, and INI otherwise.
+
+use super::ini;
+use super::layout::Document;
+use super::report::location;
+use super::yaml::{self, Entry, Node, NodeValue, Position};
+use crate::diagnostic::Diagnostic;
+use std::path::Path;
+
+/// An inventory file read, and every problem found in it; the document is
+/// `None` when nothing in it could be read.
+pub fn read(path: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
+    let extension = path
+        .extension()
+        .and_then(|extension| extension.to_str())
+        .map(str::to_ascii_lowercase);
+    match extension.as_deref() {
+        Some("yml" | "yaml" | "json") => read_yaml(path, text),
+        Some(_) => read_ini(path, text),
+        None => match yaml::parse(text) {
+            Ok(root) if root.as_mapping().is_some_and(|entries| !entries.is_empty()) => {
+                read_yaml(path, text)
+            }
+            _ => read_ini(path, text),
+        },
+    }
+}
+
+fn read_ini(path: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
+    let (root, errors) = ini::parse(text);
+    let problems = errors
+        .into_iter()
+        .map(|error| Diagnostic {
+            location: location(path, Some(error.position)),
+            message: format!("{} (read as an INI inventory)", error.message),
+        })
+        .collect();
+    let document = Document {
+        path: path.to_path_buf(),
+        root,
+    };
+    (Some(document), problems)
+}
+
+fn read_yaml(path: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
+    let mut root = match yaml::parse(text) {
+        Ok(root) => root,
+        Err(error) => {
+            let message = format!("{} (read as a YAML inventory)", error.message);
+            let diagnostic = Diagnostic {
+                location: location(path, error.position),
+                message,
+            };
+            return (None, vec![diagnostic]);
+        }
+    };
+    let mut problems: Vec<Diagnostic> = yaml::take_duplicate_keys(&mut root)
+        .into_iter()
+        .map(|duplicate| {
+            let Position { line, column } = duplicate.first;
+            let message = format!(
+                "duplicate key `{}` (first written at line {line}, column {column})",
+                duplicate.key
+            );
+            Diagnostic {
+                location: location(path, Some(duplicate.position)),
+                message,
+            }
+        })
+        .collect();
+    let is_listed = root
+        .as_mapping()
+        .is_some_and(|entries| entries.iter().any(|entry| entry.key == "_meta"));
+    if is_listed {
+        root = from_listed(path, root, &mut problems);
+    }
+    let document = Document {
+        path: path.to_path_buf(),
+        root,
+    };
+    (Some(document), problems)
+}
+
+/// The JSON of `ansible-inventory --list` (groups with lists of `hosts` and
+/// `children`, host variables under `_meta.hostvars`) in YAML inventory shape.
+fn from_listed(path: &Path, root: Node, problems: &mut Vec<Diagnostic>) -> Node {
+    let position = root.position;
+    let NodeValue::Mapping(entries) = root.value else {
+        return root;
+    };
+    let mut groups = Vec::new();
+    let mut hostvars = Vec::new();
+    for entry in entries {
+        if entry.key == "_meta" {
+            for part in mapping(entry.value) {
+                if part.key == "hostvars" {
+                    hostvars = mapping(part.value);
+                } else if part.key == "profile" {
+                    // Which shape of output `ansible-inventory` wrote; the
+                    // hosts and groups read the same in each.
+                } else {
+                    let message = format!(
+                        "unknown key `{}` in `_meta` (expected hostvars or profile)",
+                        part.key
+                    );
+                    problems.push(Diagnostic {
+                        location: location(path, Some(part.key_position)),
+                        message,
+                    });
+                }
+            }
+            continue;
+        }
+        let group_position = entry.value.position;
+        let mut parts = Vec::new();
+        for part in mapping(entry.value) {
+            let value = match part.key.as_str() {
+                "hosts" | "children" => names_to_map(path, &entry.key, part.value, problems),
+                _ => part.value,
+            };
+            parts.push(Entry { value, ..part });
+        }
+        groups.push(Entry {
+            value: Node {
+                value: NodeValue::Mapping(parts),
+                position: group_position,
+            },
+            ..entry
+        });
+    }
+    // Host variables join the hosts where `all` lists them; every host is in
+    // `all` anyway.
+    let hosts = Entry {
+        key: "hosts".to_string(),
+        key_position: position,
+        value: Node {
+            value: NodeValue::Mapping(hostvars),
+            position,
+        },
+    };
+    groups.push(Entry {
+        key: "all".to_string(),
+        key_position: position,
+        value: Node {
+            value: NodeValue::Mapping(vec![hosts]),
+            position,
+        },
+    });
+    Node {
+        value: NodeValue::Mapping(groups),
+        position,
+    }
+}
+
+fn mapping(node: Node) -> Vec<Entry> {
+    match node.value {
+        NodeValue::Mapping(entries) => entries,
+        _ => Vec::new(),
+    }
+}
+
+/// A list of names (`["db1", "db2"]`) as a map of names to nothing.
+fn names_to_map(path: &Path, group: &str, node: Node, problems: &mut Vec<Diagnostic>) -> Node {
+    let position = node.position;
+    let NodeValue::Sequence(items) = node.value else {
+        let message = format!("`hosts` and `children` of group `{group}` must be lists of names");
+        problems.push(Diagnostic {
+            location: location(path, Some(position)),
+            message,
+        });
+        return Node {
+            value: NodeValue::Null,
+            position,
+        };
+    };
+    let entries = items
+        .into_iter()
+        .filter_map(|item| match item.value {
+            NodeValue::String(name) => Some(Entry {
+                key: name,
+                key_position: item.position,
+                value: Node {
+                    value: NodeValue::Null,
+                    position: item.position,
+                },
+            }),
+            _ => {
+                let message = format!(
+                    "a name in group `{group}` must be a string, not {}",
+                    item.kind()
+                );
+                problems.push(Diagnostic {
+                    location: location(path, Some(item.position)),
+                    message,
+                });
+                None
+            }
+        })
+        .collect();
+    Node {
+        value: NodeValue::Mapping(entries),
+        position,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn tree(name: &str, text: &str) -> serde_json::Value {
+        let (document, problems) = read(Path::new(name), text);
+        assert_eq!(problems, []);
+        document
+            .map(|document| document.root.to_json())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn the_name_and_the_text_choose_the_format() {
+        let ini = "[primary]\ndb1 pg_port=5433\n";
+        let expected_ini =
+            json!({"primary": {"hosts": {"db1": {"pg_port": 5433}}, "vars": {}, "children": {}}});
+        assert_eq!(tree("hosts", ini), expected_ini);
+        assert_eq!(tree("hosts.ini", ini), expected_ini);
+        assert_eq!(
+            tree("hosts", "all:\n  hosts:\n    db1:\n"),
+            json!({"all": {"hosts": {"db1": null}}})
+        );
+        let (_, problems) = read(Path::new("hosts.yml"), ini);
+        assert!(
+            problems[0].message.ends_with("(read as a YAML inventory)"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn listed_json_becomes_groups_and_hosts() {
+        let listed = r#"{"_meta": {"hostvars": {"db1": {"pg_port": 5433}}},
+            "all": {"children": ["primary"]}, "primary": {"hosts": ["db1"]}}"#;
+        let (document, problems) = read(Path::new("inventory.json"), listed);
+        assert_eq!(problems, []);
+        let root = document.expect("a document").root;
+        let groups: Vec<(String, serde_json::Value)> = root
+            .as_mapping()
+            .unwrap_or_default()
+            .iter()
+            .map(|entry| (entry.key.clone(), entry.value.to_json()))
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                ("all".to_string(), json!({"children": {"primary": null}})),
+                ("primary".to_string(), json!({"hosts": {"db1": null}})),
+                (
+                    "all".to_string(),
+                    json!({"hosts": {"db1": {"pg_port": 5433}}})
+                ),
+            ]
+        );
+    }
+}
