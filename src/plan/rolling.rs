@@ -11,6 +11,7 @@ use crate::dag::Dag;
 use crate::desired::DesiredState;
 use crate::facts::GatheredFacts;
 use crate::inventory::{HOT_STANDBY_SETTINGS, Role};
+use indexmap::IndexMap;
 
 /// The restarts of this plan in rolling order, each with the one it waits for.
 /// An edge that would make a cycle with the steps' own dependencies (a standby
@@ -61,10 +62,13 @@ pub fn restart_edges(
         }
     }
     let mut edges = Vec::new();
-    let mut previous: Option<&NodeId> = None;
+    // Each replication cluster rolls on its own.
+    let cluster_of = |host: &str| desired.hosts.get(host).map(|host| host.cluster.as_str());
+    let mut previous: IndexMap<Option<&str>, &NodeId> = IndexMap::new();
     for (_, index, node) in &restarts {
-        let Some(before) = previous else {
-            previous = Some(node);
+        let cluster = cluster_of(&node.host);
+        let Some(before) = previous.get(&cluster).copied() else {
+            previous.insert(cluster, node);
             continue;
         };
         // The host's configuration is not even written before the member ahead of
@@ -88,7 +92,7 @@ pub fn restart_edges(
         if trial.topological_order().is_ok() {
             graph = trial;
             edges.extend(gated.into_iter().map(|step| (step, before.clone())));
-            previous = Some(node);
+            previous.insert(cluster, node);
         }
     }
     (edges, direction)
