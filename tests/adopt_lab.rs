@@ -234,6 +234,8 @@ fn adopts_a_server_that_serves_an_application_and_keeps_what_it_has() {
         "h2",
         "alter system set primary_conninfo = 'host=10.77.0.13 port=5432 user=replicator application_name=h2 passfile=/var/lib/postgresql/.pgpass sslmode=require'",
     );
+    // h3 keeps no slot for h2: streaming from it means streaming without one.
+    lab.exec_sql("h2", "alter system set primary_slot_name = ''");
     lab.exec_sql("h2", "select pg_reload_conf()");
     lab.eventually(30, "h2 streams from h3", || {
         lab.exec_sql(
@@ -263,7 +265,7 @@ fn adopts_a_server_that_serves_an_application_and_keeps_what_it_has() {
     assert!(
         drift
             .stdout
-            .contains("reset what ALTER SYSTEM set over managed settings: primary_conninfo"),
+            .contains("reset what ALTER SYSTEM set over managed settings: primary_conninfo, primary_slot_name"),
         "{drift}"
     );
     let repointed = lab.apply(&adopt, &password, &[]);
