@@ -78,7 +78,7 @@ fn failures_are_contained_reported_and_resumed() {
     assert!(
         rejected
             .stdout
-            .contains("not run on h2: altered_settings, pg_service, verify_streaming"),
+            .contains("not run on h2: altered_settings, pg_service, stale_slots, verify_streaming"),
         "{rejected}"
     );
     assert_eq!(
