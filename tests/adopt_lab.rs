@@ -263,9 +263,9 @@ fn adopts_a_server_that_serves_an_application_and_keeps_what_it_has() {
     let drift = lab.apply(&adopt, &password, &["--dry-run"]);
     assert_eq!(drift.code, Some(2), "{drift}");
     assert!(
-        drift
-            .stdout
-            .contains("reset what ALTER SYSTEM set over managed settings: primary_conninfo, primary_slot_name"),
+        drift.stdout.contains(
+            "reset what ALTER SYSTEM set over managed settings: primary_conninfo, primary_slot_name"
+        ),
         "{drift}"
     );
     let repointed = lab.apply(&adopt, &password, &[]);
