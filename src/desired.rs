@@ -61,6 +61,7 @@ impl DesiredHost {
             settings: self.settings.clone(),
             files: Vec::new(),
             directories: Vec::new(),
+            readable: Vec::new(),
         };
         for step in self.steps.values() {
             step.facts_needed(&mut request);

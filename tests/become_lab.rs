@@ -108,9 +108,11 @@ fn an_ordinary_login_with_sudo_converges_and_one_without_changes_nothing() {
         "create table become_check (id int); insert into become_check values (7)",
     );
     lab.eventually(30, "the row on h2 and h3", || {
-        ["h2", "h3"]
-            .iter()
-            .all(|host| lab.exec_sql(host, "select coalesce(sum(id), 0) from become_check") == "7")
+        ["h2", "h3"].iter().all(|host| {
+            lab.try_sql(host, "select coalesce(sum(id), 0) from become_check")
+                .as_deref()
+                == Ok("7")
+        })
     });
     let second = run(&deploy, &["apply", "--detailed-exitcode"]);
     assert_eq!(second.code, Some(0), "{second}");
@@ -225,9 +227,11 @@ fn a_login_that_becomes_root_with_su_converges_a_fresh_lab() {
         "create table su_check (id int); insert into su_check values (9)",
     );
     lab.eventually(30, "the row on h2 and h3", || {
-        ["h2", "h3"]
-            .iter()
-            .all(|host| lab.exec_sql(host, "select coalesce(sum(id), 0) from su_check") == "9")
+        ["h2", "h3"].iter().all(|host| {
+            lab.try_sql(host, "select coalesce(sum(id), 0) from su_check")
+                .as_deref()
+                == Ok("9")
+        })
     });
     let second = run(&["apply", "--detailed-exitcode"]);
     assert_eq!(second.code, Some(0), "{second}");

@@ -26,6 +26,23 @@ use std::path::Path;
 /// The name the host's own file is kept under, beside pgconverge's.
 pub const BASE_FILE: &str = "postgresql.base.conf";
 
+/// The files a server with `ssl = on` cannot start without reading.
+const TLS_FILES: [&str; 4] = [
+    "ssl_cert_file",
+    "ssl_key_file",
+    "ssl_ca_file",
+    "ssl_crl_file",
+];
+
+/// A path as the server reads it: relative to the data directory unless absolute.
+fn server_path(value: &str, data_dir: &str) -> String {
+    if value.starts_with('/') {
+        value.to_string()
+    } else {
+        format!("{data_dir}/{value}")
+    }
+}
+
 /// Lines of the file that are includes, not settings.
 const INCLUDES: [&str; 3] = ["include", "include_if_exists", "include_dir"];
 
@@ -58,6 +75,12 @@ impl Action for PostgresqlConf {
     fn facts_needed(&self, request: &mut FactsRequest) {
         request.want_file(&self.file.path);
         request.want_file(&self.base_path);
+        for (name, value) in crate::pgconf::settings(&self.file.content) {
+            if TLS_FILES.contains(&name.as_str()) && !value.is_empty() {
+                let path = server_path(&value, &request.settings.data_dir);
+                request.want_readable(&path);
+            }
+        }
     }
 
     fn plan(&self, context: &PlanContext) -> PlannedStep {
@@ -128,8 +151,15 @@ impl Action for PostgresqlConf {
             &observed,
             &self.file.path,
         )
-        .or_else(|| cannot_start(&changes, &observed, context.facts))
-        {
+        .or_else(|| {
+            cannot_start(
+                &changes,
+                &observed,
+                context.facts,
+                &wanted,
+                &context.settings().data_dir,
+            )
+        }) {
             return PlannedStep::refused(refusal);
         }
         let mut details: Vec<String> = changes.iter().map(SettingChange::line).collect();
@@ -204,10 +234,36 @@ fn cannot_start(
     changes: &[SettingChange],
     observed: &Observed,
     facts: &crate::facts::HostFacts,
+    wanted: &IndexMap<String, String>,
+    data_dir: &str,
 ) -> Option<String> {
     let mut reasons = Vec::new();
+    let ssl_on = match wanted.get("ssl") {
+        Some(value) => {
+            value::canonical(
+                value,
+                Kind {
+                    vartype: "bool",
+                    unit: "",
+                },
+            )
+            .as_deref()
+                == Some("on")
+        }
+        None => observed
+            .setting("ssl")
+            .is_some_and(|setting| setting.value == "on"),
+    };
     for change in changes {
         match change.name.as_str() {
+            name if TLS_FILES.contains(&name) && ssl_on => {
+                let path = server_path(&change.new, data_dir);
+                if facts.readable.get(&path) == Some(&false) {
+                    reasons.push(format!(
+                        "{name} = {path} cannot be read by the server, and ssl is on"
+                    ));
+                }
+            }
             "shared_preload_libraries" => {
                 let Some(installed) = &facts.installed_libraries else {
                     continue;
@@ -501,6 +557,36 @@ mod tests {
         assert_eq!(
             refused,
             "PostgreSQL could not start with this file: shared_buffers = 64GB is not less than this host's memory (8192 MB); shared_preload_libraries names \"missing_one\", which is not installed on this host"
+        );
+    }
+
+    #[test]
+    fn a_certificate_the_server_cannot_read_is_refused_in_the_plan() {
+        let (desired, playbook) = crate::plan::check::desired(&crate::plan::check::THREE_HOSTS.replace(
+            "    pg_version: 15\n",
+            "    pg_version: 15\n    pg_settings: { ssl_cert_file: /etc/ssl/private/other.pem }\n",
+        ));
+        let request = desired.hosts["db1"].facts_request();
+        assert_eq!(
+            request.readable,
+            vec!["/etc/ssl/private/other.pem".to_string()]
+        );
+        let mut facts = crate::plan::check::converged_cluster(
+            &crate::plan::check::desired(crate::plan::check::THREE_HOSTS).0,
+        );
+        if let Some(Ok(db1)) = facts.get_mut("db1") {
+            db1.readable
+                .insert("/etc/ssl/private/other.pem".into(), false);
+        }
+        let plan = crate::plan::build::plan(&desired, &playbook, &facts, &Default::default());
+        let refused = plan
+            .host("db1")
+            .and_then(|host| host.steps.iter().find(|step| step.id == "postgresql_conf"))
+            .and_then(|step| step.refused.clone())
+            .unwrap_or_default();
+        assert_eq!(
+            refused,
+            "PostgreSQL could not start with this file: ssl_cert_file = /etc/ssl/private/other.pem cannot be read by the server, and ssl is on"
         );
     }
 

@@ -20,6 +20,9 @@ pub struct FactsRequest {
     pub files: Vec<String>,
     /// Directories whose existence and attributes the plan compares.
     pub directories: Vec<String>,
+    /// Files the server must be able to read (a TLS certificate or key a new
+    /// configuration names): the script says whether the PostgreSQL OS user can.
+    pub readable: Vec<String>,
 }
 
 impl FactsRequest {
@@ -27,6 +30,13 @@ impl FactsRequest {
     pub fn want_file(&mut self, path: &str) {
         if !self.files.iter().any(|file| file == path) {
             self.files.push(path.to_string());
+        }
+    }
+
+    /// The facts script reports whether the PostgreSQL OS user can read this file.
+    pub fn want_readable(&mut self, path: &str) {
+        if !self.readable.iter().any(|file| file == path) {
+            self.readable.push(path.to_string());
         }
     }
 
@@ -267,6 +277,8 @@ pub struct HostFacts {
     pub installed_libraries: Option<Vec<String>>,
     pub files: IndexMap<String, ObservedFile>,
     pub directories: IndexMap<String, PathAttributes>,
+    /// For each file of `FactsRequest::readable`, whether the PostgreSQL OS user can read it.
+    pub readable: IndexMap<String, bool>,
     pub data_directory: DataDirectory,
     /// `None` when the server does not accept connections; then `server_error` says why.
     pub server: Option<ServerFacts>,

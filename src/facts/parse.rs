@@ -52,6 +52,11 @@ pub fn parse(request: &FactsRequest, output: &str) -> Result<HostFacts, FactsErr
             );
         }
     }
+    for (index, path) in request.readable.iter().enumerate() {
+        if let Some(answer) = text(&format!("readable.{index}")) {
+            facts.readable.insert(path.clone(), answer == "yes");
+        }
+    }
     for (index, path) in request.directories.iter().enumerate() {
         if let Some(stat) = text(&format!("directory.{index}.stat")) {
             facts.directories.insert(
@@ -282,6 +287,7 @@ mod tests {
             },
             files: vec!["/etc/pg.conf".into(), "/etc/missing.conf".into()],
             directories: vec!["/srv/wal".into()],
+            readable: Vec::new(),
         }
     }
 

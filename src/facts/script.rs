@@ -48,6 +48,12 @@ if [ -d \"$LIBDIR\" ]; then emit libraries \"$(for f in \"$LIBDIR\"/*.so; do [ -
             path = quote(path)
         ));
     }
+    for (index, path) in request.readable.iter().enumerate() {
+        script.push_str(&format!(
+            "if as_pg test -r {path}; then emit readable.{index} yes; else emit readable.{index} no; fi\n",
+            path = quote(path)
+        ));
+    }
     script.push_str(&data_directory_section(request));
     script.push_str(&server_section(request));
     script.push_str("exit 0\n");
@@ -232,6 +238,7 @@ mod tests {
                 "/tmp/with space".into(),
             ],
             directories: vec!["/srv/wal archive".into()],
+            readable: vec!["/etc/ssl/private/with space.key".into()],
         }
     }
 
@@ -243,6 +250,12 @@ mod tests {
             "{script}"
         );
         assert!(script.contains("[ -d '/srv/wal archive' ]"), "{script}");
+        assert!(
+            script.contains(
+                "if as_pg test -r '/etc/ssl/private/with space.key'; then emit readable.0 yes"
+            ),
+            "{script}"
+        );
         assert!(script.contains(r#"-v role="repl'icator""#), "{script}");
     }
 

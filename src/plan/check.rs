@@ -200,6 +200,7 @@ pub fn fresh_host(system_identifier: &str) -> HostFacts {
         installed_libraries: Some(vec!["auto_explain".into(), "pg_stat_statements".into()]),
         files,
         directories: IndexMap::new(),
+        readable: IndexMap::new(),
         data_directory: DataDirectory {
             pg_version: Some("15".into()),
             system_identifier: Some(system_identifier.into()),

@@ -134,16 +134,22 @@ impl Lab {
     /// Runs SQL as postgres inside a lab host, entering its namespaces from the
     /// machine (no ssh login), and returns the unaligned result.
     pub fn exec_sql(&self, host: &str, sql: &str) -> String {
+        self.try_sql(host, sql)
+            .unwrap_or_else(|error| panic!("{sql} on {host}: {error}"))
+    }
+
+    /// The same, but an error (a table replication has not brought yet) is returned,
+    /// for `eventually` to poll.
+    pub fn try_sql(&self, host: &str, sql: &str) -> Result<String, String> {
         let output = run_lab(&[
             "exec", host, "runuser", "-u", "postgres", "--", "psql", "-XAtq", "-d", "postgres",
             "-c", sql,
         ]);
-        assert!(
-            output.status.success(),
-            "{sql} on {host}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).trim().to_string()
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+        } else {
+            Err(String::from_utf8_lossy(&output.stderr).into_owned())
+        }
     }
 
     /// Runs a command inside a lab host, entering its namespaces from the machine
