@@ -96,17 +96,7 @@ impl DesiredState {
                 Ok(desired) => {
                     hosts.insert(host.name.clone(), desired);
                 }
-                Err(host_problems) => {
-                    // Two steps of a host rendering one template (postgresql.conf and
-                    // the settings it manages) report its error once.
-                    let mut once: Vec<Diagnostic> = Vec::new();
-                    for problem in host_problems {
-                        if !once.contains(&problem) {
-                            once.push(problem);
-                        }
-                    }
-                    problems.append(&mut once);
-                }
+                Err(mut host_problems) => problems.append(&mut host_problems),
             }
         }
         if !problems.is_empty() {

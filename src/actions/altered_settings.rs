@@ -13,10 +13,10 @@ use serde::Serialize;
 /// The file `ALTER SYSTEM` writes, in the data directory.
 pub const AUTO_CONF: &str = "postgresql.auto.conf";
 
+/// The step; the settings it protects are those the host's `postgresql_conf`
+/// step manages (`Member::managed_settings`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AlteredSettings {
-    /// The settings pgconverge's `postgresql.conf` sets.
-    pub managed: Vec<String>,
     pub path: String,
 }
 
@@ -50,16 +50,8 @@ fn plain_name(name: &str) -> bool {
 }
 
 impl Action for AlteredSettings {
-    const PARAMETERS: &'static [&'static str] = &["template"];
-
     fn desire(input: &StepInput) -> Result<AlteredSettings, Diagnostic> {
-        let content = (input.render)(input.template.unwrap_or_default())?;
-        let managed = crate::pgconf::settings(&content)
-            .into_keys()
-            .filter(|name| !name.starts_with("include"))
-            .collect();
         Ok(AlteredSettings {
-            managed,
             path: auto_conf_path(input.settings),
         })
     }
@@ -69,18 +61,13 @@ impl Action for AlteredSettings {
     }
 
     fn plan(&self, context: &PlanContext) -> PlannedStep {
-        // A data directory this run replaces gets its upstream's file.
-        let facts = if context.host.data_replaced {
-            context.upstream().and_then(|upstream| upstream.facts)
-        } else {
-            Some(context.facts)
-        };
-        let altered = facts
+        let altered = context
+            .facts_of_path(&self.path)
             .map(|facts| altered(facts, context.settings()))
             .unwrap_or_default();
         let overriding: Vec<(&String, &String)> = altered
             .iter()
-            .filter(|(name, _)| self.managed.contains(name))
+            .filter(|(name, _)| context.host.managed_settings.contains(name))
             .collect();
         if overriding.is_empty() {
             return PlannedStep::noop(format!(

@@ -53,6 +53,8 @@ pub struct Member<'a> {
     pub config_files: Vec<&'a str>,
     /// This run gives the host a new data directory.
     pub data_replaced: bool,
+    /// The settings the host's `postgresql.conf` step manages.
+    pub managed_settings: Vec<String>,
     /// The slot the host streams through on its upstream, when it has a slot step.
     pub replication_slot: Option<&'a str>,
 }
@@ -83,6 +85,19 @@ impl<'a> PlanContext<'a> {
 
     pub fn upstream(&self) -> Option<&'a Member<'a>> {
         self.host.upstream.and_then(|name| self.members.get(name))
+    }
+
+    /// The facts that say what `path` holds before this step: the upstream's when
+    /// this run replaces the data directory it lives in (a base backup copies it),
+    /// else the host's own. `None` when the upstream's are unknown.
+    pub fn facts_of_path(&self, path: &str) -> Option<&'a HostFacts> {
+        let replaced = self.host.data_replaced
+            && std::path::Path::new(path).starts_with(&self.settings().data_dir);
+        if replaced {
+            self.upstream().and_then(|upstream| upstream.facts)
+        } else {
+            Some(self.facts)
+        }
     }
 
     /// The other hosts, in inventory order.

@@ -37,16 +37,10 @@ impl Action for PgHbaConf {
     }
 
     fn plan(&self, context: &PlanContext) -> PlannedStep {
-        // A data directory this run replaces gets its upstream's file when the
-        // file lives in it (the layout of initdb), so that is what the block goes into.
-        let from_upstream = context.host.data_replaced
-            && std::path::Path::new(&self.file.path).starts_with(&context.settings().data_dir);
-        let facts = if from_upstream {
-            context.upstream().and_then(|upstream| upstream.facts)
-        } else {
-            Some(context.facts)
-        };
-        let current = facts
+        // In a data directory this run replaces (the layout of initdb), the block
+        // goes into the upstream's file, which the base backup brings.
+        let current = context
+            .facts_of_path(&self.file.path)
             .and_then(|facts| facts.file(&self.file.path))
             .map(|file| String::from_utf8_lossy(&file.content).into_owned())
             .unwrap_or_default();

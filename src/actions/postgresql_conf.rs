@@ -54,6 +54,17 @@ pub struct PostgresqlConf {
     pub base_path: String,
 }
 
+impl PostgresqlConf {
+    /// The settings pgconverge's file sets (what an `ALTER SYSTEM` setting of the
+    /// same name overrides).
+    pub fn managed_settings(&self) -> Vec<String> {
+        crate::pgconf::settings(&self.file.content)
+            .into_keys()
+            .filter(|name| !is_include(name))
+            .collect()
+    }
+}
+
 impl Action for PostgresqlConf {
     const PARAMETERS: &'static [&'static str] = &["template", "dest"];
 
@@ -88,16 +99,9 @@ impl Action for PostgresqlConf {
         let Some(super::Operation::WriteFile(write)) = planned.operation.as_mut() else {
             return planned;
         };
-        // A data directory this run replaces gets its upstream's files and server
-        // settings when the configuration lives in it (the layout of initdb); else
-        // the host's own stay.
-        let from_upstream = context.host.data_replaced
-            && Path::new(&self.file.path).starts_with(&context.settings().data_dir);
-        let facts = if from_upstream {
-            context.upstream().and_then(|upstream| upstream.facts)
-        } else {
-            Some(context.facts)
-        };
+        // In a data directory this run replaces (the layout of initdb), the files
+        // and the server settings in force are the upstream's.
+        let facts = context.facts_of_path(&self.file.path);
         let text = |path: &str| {
             facts
                 .and_then(|facts| facts.file(path))
@@ -181,6 +185,7 @@ impl Action for PostgresqlConf {
             &self.file.path,
             self.mode,
             adopting,
+            current.is_some(),
             &changes,
             &planned.summary,
         );
@@ -484,6 +489,7 @@ fn summary(
     path: &str,
     mode: ConfigMode,
     adopting: bool,
+    existing: bool,
     changes: &[SettingChange],
     file_summary: &str,
 ) -> String {
@@ -496,7 +502,7 @@ fn summary(
         (ConfigMode::Adopt, true) => format!(
             "adopt {path}: the host's file is kept as {BASE_FILE} and included first; {count}"
         ),
-        (ConfigMode::Own, _) if !file_summary.starts_with("create") => {
+        (ConfigMode::Own, _) if existing => {
             format!("replace {path} whole (pg_config_mode: own); {count}")
         }
         _ => format!("{file_summary}; {count}"),

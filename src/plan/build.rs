@@ -203,6 +203,12 @@ fn member<'a>(host: &'a DesiredHost, facts: &'a GatheredFacts) -> Member<'a> {
             .map(|file| file.path.as_str())
             .collect(),
         data_replaced: false,
+        managed_settings: steps()
+            .find_map(|step| match step {
+                DesiredStep::PostgresqlConf(conf) => Some(conf.managed_settings()),
+                _ => None,
+            })
+            .unwrap_or_default(),
         replication_slot: steps().find_map(|step| match step {
             DesiredStep::ReplicationSlot(slot) => Some(slot.slot.as_str()),
             _ => None,

@@ -257,11 +257,11 @@ fn host_status(desired: &DesiredState, facts: &GatheredFacts, host: &DesiredHost
 
 /// What `ALTER SYSTEM` set on the host, each marked when pgconverge manages it.
 fn altered_settings(host: &DesiredHost, facts: &HostFacts) -> Vec<AlteredSetting> {
-    let managed: &[String] = host
+    let managed: Vec<String> = host
         .steps
         .values()
         .find_map(|step| match step {
-            DesiredStep::ResetAlteredSettings(altered) => Some(altered.managed.as_slice()),
+            DesiredStep::PostgresqlConf(conf) => Some(conf.managed_settings()),
             _ => None,
         })
         .unwrap_or_default();
