@@ -10,6 +10,8 @@ use crate::inventory::Input;
 use crate::load::{Loaded, OutputFormat, load};
 use crate::plan::build::{PlanOptions, plan};
 use crate::plan::document::PlanDocument;
+use crate::plan::restart::RestartSelection;
+use crate::plan::rolling::RestartPolicy;
 use crate::plan::saved::{self, InputRecord, SavedPlan, StalePlan};
 use crate::plan::{Outcome, Plan};
 use crate::playbook::DEFAULT_PLAYBOOK;
@@ -36,6 +38,11 @@ pub struct ApplyOptions {
     pub format: OutputFormat,
     pub limit: Vec<String>,
     pub replace_data: Vec<String>,
+    /// How restarts treat the live cluster; `None` for the defaults (or, with a
+    /// saved plan, the planned ones).
+    pub restarts: Option<RestartPolicy>,
+    /// `pgconverge restart`: restart members in rolling order, change nothing else.
+    pub restart_only: Option<RestartSelection>,
     /// Steps run at once; 0 means no limit.
     pub forks: usize,
     pub ssh: SshOptions,
@@ -218,6 +225,7 @@ async fn plan_from_inventory(
     let plan_options = PlanOptions {
         limit: options.limit.clone(),
         replace_data: options.replace_data.clone(),
+        restarts: options.restarts.unwrap_or_default(),
     };
     let session = start(
         &inventory,
@@ -226,7 +234,7 @@ async fn plan_from_inventory(
         plan_options,
         printer_for,
     )?;
-    Ok(gather_and_plan(session, &options.ssh).await)
+    Ok(gather_and_plan(session, &options.ssh, options.restart_only).await)
 }
 
 /// Plans again from the inputs a saved plan was made from (unless the options
@@ -258,6 +266,7 @@ async fn plan_from_saved(
     let plan_options = PlanOptions {
         limit: saved.limit.clone(),
         replace_data: saved.replace_data.clone(),
+        restarts: saved.restarts,
     };
     let session = start(&inventory, playbook, templates, plan_options, printer_for)?;
     let inputs = &session.inputs;
@@ -267,7 +276,7 @@ async fn plan_from_saved(
     let loaded = &session.loaded;
     saved.check_secrets(&loaded.desired.secrets, &loaded.inventory.sensitive_vars)?;
 
-    let planned = gather_and_plan(session, &options.ssh).await;
+    let planned = gather_and_plan(session, &options.ssh, None).await;
     let checked = saved
         .check_facts(
             &planned.gathered.facts,
@@ -312,7 +321,11 @@ fn start(
 }
 
 /// Reads the facts of the hosts in scope, one round trip each, and plans.
-async fn gather_and_plan(session: Session, ssh: &SshOptions) -> Planned {
+async fn gather_and_plan(
+    session: Session,
+    ssh: &SshOptions,
+    restart_only: Option<RestartSelection>,
+) -> Planned {
     let desired = &session.loaded.desired;
     let hosts = gather::hosts_to_contact(desired, &session.plan_options.limit);
     let started = Instant::now();
@@ -324,12 +337,17 @@ async fn gather_and_plan(session: Session, ssh: &SshOptions) -> Planned {
         hosts.len(),
         started.elapsed().as_secs_f64()
     ));
-    let plan = plan(
-        desired,
-        &session.loaded.playbook,
-        &gathered.facts,
-        &session.plan_options,
-    );
+    let plan = match restart_only {
+        Some(selection) => {
+            crate::plan::restart::plan(desired, &gathered.facts, &session.plan_options, selection)
+        }
+        None => plan(
+            desired,
+            &session.loaded.playbook,
+            &gathered.facts,
+            &session.plan_options,
+        ),
+    };
     let document = PlanDocument::of_plan(&plan);
     Planned {
         session,
@@ -395,6 +413,7 @@ fn saved_plan_of(
         templates: inputs.templates,
         limit: plan_options.limit,
         replace_data: plan_options.replace_data,
+        restarts: plan_options.restarts,
         secrets: saved::secret_fingerprints(&salt, &desired.secrets),
         facts: facts
             .iter()
@@ -490,6 +509,14 @@ fn saved_plan_for(path: &Path, options: &ApplyOptions) -> Result<SavedPlan, Appl
     if !options.replace_data.is_empty() {
         return Err(ApplyError::NotWithSavedPlan {
             what: "--replace-data",
+        });
+    }
+    if options.restart_only.is_some() {
+        return Err(ApplyError::NotWithSavedPlan { what: "restart" });
+    }
+    if options.restarts.is_some() {
+        return Err(ApplyError::NotWithSavedPlan {
+            what: "--max-lag, --max-transaction-age or --restart-primary",
         });
     }
     Ok(SavedPlan::read(path)?)

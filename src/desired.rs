@@ -355,7 +355,9 @@ fn render_string(text: &str, context: &Value) -> Result<String, String> {
 /// The variables templates see: the host's own, `hostvars`, `groups`, and values
 /// pgconverge derives: `primary_conninfo`, a numeric `pg_version`, `pg_has` (what
 /// this version has, from `src/versions.rs`: `pg_has.standby_signal`,
-/// `pg_has.wal_keep_size`, ...) and `standby_count` (the standbys of the cluster).
+/// `pg_has.wal_keep_size`, ...), `standby_count` (the standbys of the cluster),
+/// `synchronous_replication` (the cluster has synchronous standbys) and the
+/// primary's `synchronous_standby_names` (empty on a standby).
 fn template_context(
     inventory: &Inventory,
     host: &Host,
@@ -427,6 +429,17 @@ fn template_context(
             Value::from(archive.over_ssh()),
         );
         map.insert("replication_mode".into(), Value::from(mode.name()));
+        map.insert(
+            "synchronous_replication".into(),
+            Value::from(inventory.has_synchronous_standbys(&host.name)),
+        );
+        map.insert(
+            "synchronous_standby_names".into(),
+            Value::from(crate::inventory::synchronous::standby_names(
+                settings,
+                &inventory.synchronous_standbys(&host.name),
+            )),
+        );
         map.insert(
             "replication_slot".into(),
             Value::from(crate::actions::replication_slot::slot_name(&host.name)),
@@ -570,6 +583,36 @@ mod tests {
             }))
         );
         assert!(!file_content(&desired, "db1", "postgresql_conf").contains("primary_conninfo"));
+    }
+
+    #[test]
+    fn a_synchronous_standby_is_named_in_its_primarys_configuration() {
+        let text = "all:\n  vars:\n    pg_version: 15\n    replication_password: secret-pw\n    synchronous_method: any\n  children:\n    primary:\n      hosts:\n        db1: { ansible_host: 10.0.0.11 }\n    standby:\n      hosts:\n        db2: { ansible_host: 10.0.0.12, replication_mode: synchronous }\n        db3: { ansible_host: 10.0.0.13 }\n";
+        let inventory = Inventory::parse(std::path::Path::new("inventory.yaml"), text, &|_| None)
+            .unwrap_or_else(|error| panic!("{error}"));
+        let playbook = Playbook::load(None).unwrap_or_else(|error| panic!("{error}"));
+        let desired = DesiredState::build(&inventory, &playbook, &Renderer::new(None))
+            .unwrap_or_else(|error| panic!("{error}"));
+        let primary = file_content(&desired, "db1", "postgresql_conf");
+        assert!(
+            primary.contains("synchronous_standby_names = 'ANY 1 (\"db2\")'"),
+            "{primary}"
+        );
+        for standby in ["db2", "db3"] {
+            let conf = file_content(&desired, standby, "postgresql_conf");
+            assert!(conf.contains("synchronous_standby_names = ''"), "{conf}");
+        }
+        // A synchronous standby streams, so it has its slot and its check.
+        let db2 = desired.hosts.get("db2").map(|host| &host.steps);
+        assert!(
+            db2.is_some_and(|steps| steps.contains_key("replication_slot")
+                && steps.contains_key("verify_streaming"))
+        );
+        // Without synchronous standbys the setting is left to the host.
+        let plain = desired_for("15");
+        assert!(
+            !file_content(&plain, "db1", "postgresql_conf").contains("synchronous_standby_names")
+        );
     }
 
     #[test]

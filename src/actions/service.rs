@@ -41,9 +41,29 @@ pub struct ControlServer {
     /// Configuration files this run replaced: when the server does not come up
     /// with them, their versions before are put back and it is started again.
     pub roll_back: Vec<String>,
+    /// How a restart treats the members of a running cluster (set by the planner's
+    /// rolling order, `plan::rolling`).
+    pub restart: RestartChecks,
     #[serde(skip)]
     pub server: HostSettings,
 }
+
+/// The checks around a restart that keep a live cluster safe.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RestartChecks {
+    /// A standby: after it restarted, it must be this few bytes of WAL behind its
+    /// upstream, within [`CATCH_UP_SECONDS`], before the step succeeds (and the
+    /// rollout goes on).
+    pub max_lag_bytes: Option<u64>,
+    /// A primary: it restarts only once no transaction has been open longer than
+    /// this, waiting for one at most [`TRANSACTION_WAIT_SECONDS`].
+    pub max_transaction_age_seconds: Option<u64>,
+}
+
+/// How long a restarted standby may take to catch up to `--max-lag`.
+pub const CATCH_UP_SECONDS: u32 = 120;
+/// How long a primary's restart waits for old transactions to end.
+pub const TRANSACTION_WAIT_SECONDS: u32 = 60;
 
 impl Action for Service {
     fn desire(_input: &StepInput) -> Result<Service, Diagnostic> {
@@ -54,6 +74,7 @@ impl Action for Service {
         let operation = |action| ControlServer {
             action,
             roll_back: context.replaced_configuration.to_vec(),
+            restart: RestartChecks::default(),
             server: context.settings().clone(),
         };
         let replaced = context.host.data_replaced;
@@ -138,6 +159,16 @@ impl Action for Service {
 }
 
 impl ControlServer {
+    /// Stops the server (a fence, a switchover's first step).
+    pub fn stop(server: &HostSettings) -> ControlServer {
+        ControlServer {
+            action: ServiceAction::Stop,
+            roll_back: Vec::new(),
+            restart: RestartChecks::default(),
+            server: server.clone(),
+        }
+    }
+
     pub fn script(&self) -> Script {
         let server = &self.server;
         Script::for_server(
@@ -151,6 +182,24 @@ impl ControlServer {
         .text("RESTART_COMMAND", &server.restart_command)
         .text("RELOAD_COMMAND", &server.reload_command)
         .text("ROLL_BACK_FILES", &self.roll_back.join("\n"))
+        .text(
+            "MAX_LAG_BYTES",
+            &self
+                .restart
+                .max_lag_bytes
+                .map(|bytes| bytes.to_string())
+                .unwrap_or_default(),
+        )
+        .number("CATCH_UP_SECONDS", CATCH_UP_SECONDS)
+        .text(
+            "MAX_TRANSACTION_AGE",
+            &self
+                .restart
+                .max_transaction_age_seconds
+                .map(|seconds| seconds.to_string())
+                .unwrap_or_default(),
+        )
+        .number("TRANSACTION_WAIT_SECONDS", TRANSACTION_WAIT_SECONDS)
     }
 }
 

@@ -1,8 +1,8 @@
 //! `pgconverge apply`.
 
-use super::args::{ReadingArgs, SshArgs};
+use super::args::{ReadingArgs, RestartArgs, SshArgs};
 use clap::{Args, ValueEnum};
-use pgconverge::apply::{ApplyOptions, ApplyResult, apply};
+use pgconverge::apply::{ApplyError, ApplyOptions, ApplyResult, apply};
 use pgconverge::load::OutputFormat;
 use pgconverge::printer::Printer;
 use pgconverge::secret::Redactor;
@@ -54,6 +54,8 @@ pub struct ApplyArgs {
     /// Allow replacing the data directory of HOST although it holds user databases (repeatable)
     #[arg(long, value_name = "HOST")]
     replace_data: Vec<String>,
+    #[command(flatten)]
+    restarts: RestartArgs,
     /// `full` shows each file's whole unified diff; by default a configuration file
     /// shows the settings and rules it changes (the JSON plan always has both)
     #[arg(long, value_enum, default_value = "settings")]
@@ -80,14 +82,22 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
         },
         limit: args.limit,
         replace_data: args.replace_data,
+        restarts: args.restarts.policy(),
+        restart_only: None,
         forks: args.forks,
         ssh: args.ssh.options(),
     };
     let full_diff = matches!(args.diff, DiffView::Full);
     let printer_for = move |redactor| Printer::new(redactor).with_full_diff(full_diff);
-    match apply(&options, printer_for).await {
+    exit_code(apply(&options, printer_for).await, args.detailed_exitcode)
+}
+
+/// The exit code of an apply (or a restart): with `detailed`, 2 when changes are
+/// pending or were made.
+pub fn exit_code(result: Result<ApplyResult, ApplyError>, detailed: bool) -> ExitCode {
+    match result {
         Ok(ApplyResult::NoChanges) => ExitCode::SUCCESS,
-        Ok(ApplyResult::Changes) => ExitCode::from(if args.detailed_exitcode { 2 } else { 0 }),
+        Ok(ApplyResult::Changes) => ExitCode::from(if detailed { 2 } else { 0 }),
         Ok(ApplyResult::Failed) => ExitCode::from(1),
         Err(error) => {
             let printer = Printer::new(Redactor::default());

@@ -1,10 +1,11 @@
 //! Argument groups several subcommands share, so each flag is defined once.
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use pgconverge::diagnostic::Diagnostics;
 use pgconverge::inventory::vault::PasswordSource;
 use pgconverge::inventory::{GroupNames, Input};
 use pgconverge::load::{Loaded, load};
+use pgconverge::plan::rolling::{PrimaryRestart, RestartPolicy};
 use pgconverge::transport::SshOptions;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -136,5 +137,48 @@ impl SshArgs {
             accept_new_host_keys: self.accept_new_host_keys,
             escalate: self.escalate,
         }
+    }
+}
+
+/// How restarts treat a live cluster, for `apply` and `restart`.
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// Bytes of WAL a restarted standby may be behind its upstream before the next member restarts [default: 16777216]
+    #[arg(long, value_name = "BYTES")]
+    pub max_lag: Option<u64>,
+    /// A primary restarts only when no transaction has been open longer than SECONDS; it waits for older ones at most 60 s, then refuses [default: 300]
+    #[arg(long, value_name = "SECONDS")]
+    pub max_transaction_age: Option<u64>,
+    /// How the primary restarts: in place, or by a switchover to a caught-up standby and back, so writes stop only for the switchovers [default: restart]
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub restart_primary: Option<PrimaryRestartArg>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PrimaryRestartArg {
+    Restart,
+    Switchover,
+}
+
+impl RestartArgs {
+    /// The policy, or `None` when no flag was given (the defaults, or a saved plan's).
+    pub fn policy(&self) -> Option<RestartPolicy> {
+        if self.max_lag.is_none()
+            && self.max_transaction_age.is_none()
+            && self.restart_primary.is_none()
+        {
+            return None;
+        }
+        let defaults = RestartPolicy::default();
+        Some(RestartPolicy {
+            max_lag_bytes: self.max_lag.unwrap_or(defaults.max_lag_bytes),
+            max_transaction_age_seconds: self
+                .max_transaction_age
+                .unwrap_or(defaults.max_transaction_age_seconds),
+            primary: match self.restart_primary {
+                Some(PrimaryRestartArg::Switchover) => PrimaryRestart::Switchover,
+                Some(PrimaryRestartArg::Restart) | None => defaults.primary,
+            },
+        })
     }
 }

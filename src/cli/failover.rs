@@ -23,6 +23,9 @@ pub struct PromoteArgs {
     /// Record the new roles in the inventory file (as `pg_role`), keeping its comments and order
     #[arg(long)]
     write_inventory: bool,
+    /// Promote an asynchronous standby although the cluster has synchronous ones: commits only they received are lost
+    #[arg(long)]
+    accept_async: bool,
 }
 
 #[derive(Debug, Args)]
@@ -52,6 +55,7 @@ fn options(
     common: CommonArgs,
     max_lag: u64,
     fence: bool,
+    accept_async: bool,
     write_inventory: bool,
 ) -> FailoverOptions {
     FailoverOptions {
@@ -62,6 +66,7 @@ fn options(
         dry_run: common.dry_run,
         max_lag,
         fence,
+        accept_async,
         write_inventory,
         ssh: common.ssh.options(),
     }
@@ -87,12 +92,13 @@ pub async fn promote(args: PromoteArgs) -> ExitCode {
         args.common,
         args.max_lag,
         args.fence,
+        args.accept_async,
         args.write_inventory,
     );
     exit(failover::promote(&options, Printer::new).await)
 }
 
 pub async fn switchover(args: SwitchoverArgs) -> ExitCode {
-    let options = options(args.host, args.common, args.max_lag, false, true);
+    let options = options(args.host, args.common, args.max_lag, false, false, true);
     exit(failover::switchover(&options, Printer::new).await)
 }

@@ -7,6 +7,7 @@ mod failover;
 mod graph;
 mod inventory;
 mod render;
+mod restart;
 mod status;
 mod validate;
 
@@ -32,6 +33,8 @@ enum Command {
     Promote(failover::PromoteArgs),
     /// Hand the primary role to a standby with no data loss, then rejoin the old primary
     Switchover(failover::SwitchoverArgs),
+    /// Restart the members in the safe order of an apply (standbys one at a time, caught up, the primary last), changing nothing else
+    Restart(restart::RestartCommandArgs),
     /// Check the inventory, playbook and templates, reporting every problem; contacts no host
     Validate(validate::ValidateArgs),
     /// Write the files a host should have under a directory, for review; secrets are never written
@@ -61,6 +64,7 @@ pub fn run() -> ExitCode {
         Command::Apply(args) => runtime.block_on(apply::run(args)),
         Command::Promote(args) => runtime.block_on(failover::promote(args)),
         Command::Switchover(args) => runtime.block_on(failover::switchover(args)),
+        Command::Restart(args) => runtime.block_on(restart::run(args)),
         Command::Validate(args) => validate::run(args),
         Command::Render(args) => render::run(args),
         Command::Graph(args) => graph::run(args),

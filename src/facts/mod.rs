@@ -132,6 +132,9 @@ pub struct ReplicationClient {
     pub replay_lag_bytes: Option<i64>,
     /// The connection is encrypted (`pg_stat_ssl.ssl`); `None` before 9.5.
     pub ssl: Option<bool>,
+    /// `sync`, `potential`, `quorum` or `async` (`pg_stat_replication.sync_state`);
+    /// empty before 9.1.
+    pub sync_state: String,
 }
 
 /// A physical replication slot (`pg_replication_slots`).

@@ -209,6 +209,7 @@ fn parse_server(output: &str) -> Result<ServerFacts, FactsError> {
                 "f" | "false" => Some(false),
                 _ => None,
             },
+            sync_state: field(row, 5),
         })
         .collect();
     let slots = rows("slots")

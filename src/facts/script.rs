@@ -132,7 +132,7 @@ coalesce(extract(epoch from now() - pg_last_xact_replay_timestamp())::bigint::te
     );
     let replication_query = format!(
         "select coalesce(application_name, ''), coalesce(host(client_addr), ''), coalesce(state, ''), \
-coalesce({diff}(case when pg_is_in_recovery() then {replay} else {current} end, {replay_column})::bigint::text, ''), {ssl} from pg_stat_replication{ssl_join};",
+coalesce({diff}(case when pg_is_in_recovery() then {replay} else {current} end, {replay_column})::bigint::text, ''), {ssl}, {sync_state} from pg_stat_replication{ssl_join};",
         diff = wal.diff,
         current = wal.current,
         replay = wal.replay,
@@ -145,6 +145,11 @@ coalesce({diff}(case when pg_is_in_recovery() then {replay} else {current} end, 
             " left join pg_stat_ssl using (pid)"
         } else {
             ""
+        },
+        sync_state = if request.settings.pg_version.0 >= 901 {
+            "coalesce(sync_state, '')"
+        } else {
+            "''"
         },
         replay_column = if request.settings.pg_version.0 >= 1000 {
             "replay_lsn"

@@ -4,7 +4,7 @@
 use crate::desired::{DesiredHost, DesiredState};
 use crate::facts::GatheredFacts;
 use crate::facts::HostFacts;
-use crate::inventory::Role;
+use crate::inventory::{ReplicationMode, Role};
 use serde::Serialize;
 
 /// One check, with what was seen.
@@ -110,6 +110,72 @@ fn standby_gates(facts: &GatheredFacts, host: &str, gates: &mut Vec<Gate>) -> bo
     }
 }
 
+/// When the cluster has synchronous standbys, only they are sure to hold every
+/// commit the primary acknowledged: promoting another needs `--accept-async`.
+/// No gate when there are none.
+fn synchronous_gate(
+    desired: &DesiredState,
+    facts: &GatheredFacts,
+    host: &str,
+    accept_async: bool,
+    gates: &mut Vec<Gate>,
+) {
+    let Some(cluster) = desired.hosts.get(host).map(|known| known.cluster.as_str()) else {
+        return;
+    };
+    let synchronous: Vec<&str> = desired
+        .hosts
+        .values()
+        .filter(|other| {
+            other.cluster == cluster
+                && other.role == Role::Standby
+                && other.settings.replication_mode == ReplicationMode::Synchronous
+        })
+        .map(|other| other.name.as_str())
+        .collect();
+    if synchronous.is_empty() {
+        return;
+    }
+    const NAME: &str = "synchronous standby preferred";
+    if synchronous.contains(&host) {
+        gates.push(Gate::new(
+            NAME,
+            true,
+            format!("{host} is a synchronous standby: the primary waited for it before a commit returned"),
+        ));
+        return;
+    }
+    let running: Vec<&str> = synchronous
+        .iter()
+        .copied()
+        .filter(|name| {
+            facts_of(facts, name)
+                .and_then(|facts| facts.server.as_ref())
+                .is_some_and(|server| server.in_recovery)
+        })
+        .collect();
+    let listed = synchronous.join(", ");
+    gates.push(if accept_async {
+        Gate::new(
+            NAME,
+            true,
+            format!("{host} is asynchronous and --accept-async was given: a commit the primary acknowledged after {host} last received WAL is lost (synchronous: {listed})"),
+        )
+    } else if running.is_empty() {
+        Gate::new(
+            NAME,
+            false,
+            format!("{host} is asynchronous and the synchronous standbys ({listed}) do not run as standbys: a commit the primary acknowledged may exist only there; bring one back and promote it, or pass --accept-async to lose such commits"),
+        )
+    } else {
+        Gate::new(
+            NAME,
+            false,
+            format!("{host} is asynchronous, but {} {} synchronous and {} as a standby: promote {}, which holds every commit the primary acknowledged (or pass --accept-async)", running.join(", "), if running.len() == 1 { "is" } else { "are" }, if running.len() == 1 { "runs" } else { "run" }, running[0]),
+        )
+    });
+}
+
 /// No host but `allowed` is a writable primary.
 fn single_primary_gate(
     desired: &DesiredState,
@@ -170,11 +236,13 @@ pub fn promote(
     host: &str,
     max_lag: u64,
     fence: bool,
+    accept_async: bool,
 ) -> Checked {
     let mut gates = Vec::new();
     let old_primary = primary_of(desired, host)
         .map(|primary| primary.name.clone())
         .filter(|primary| primary != host);
+    synchronous_gate(desired, facts, host, accept_async, &mut gates);
     if standby_gates(facts, host, &mut gates)
         && let Some(server) = facts_of(facts, host).and_then(|facts| facts.server.as_ref())
     {
@@ -354,5 +422,77 @@ pub fn switchover(
         gates,
         fence: None,
         old_primary: Some(primary.name.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::check::{THREE_HOSTS, desired, facts, standby, stopped};
+
+    /// db2 synchronous, db1 (the primary) down; db2 and db3 caught up.
+    fn synchronous_cluster() -> DesiredState {
+        desired(&THREE_HOSTS.replace(
+            "db2: { ansible_host: 10.0.0.12 }",
+            "db2: { ansible_host: 10.0.0.12, replication_mode: synchronous }",
+        ))
+    }
+
+    fn gate<'a>(checked: &'a Checked, name: &str) -> Option<&'a Gate> {
+        checked.gates.iter().find(|gate| gate.name == name)
+    }
+
+    fn primary_down(db2: HostFacts) -> GatheredFacts {
+        facts(vec![
+            ("db1", Ok(stopped())),
+            ("db2", Ok(db2)),
+            (
+                "db3",
+                Ok(standby(Some("10.0.0.11"), "0/5000060", "0/5000060")),
+            ),
+        ])
+    }
+
+    #[test]
+    fn a_synchronous_standby_is_preferred() {
+        let desired = synchronous_cluster();
+        let up = primary_down(standby(Some("10.0.0.11"), "0/5000060", "0/5000060"));
+        let to_db2 = promote(&desired, &up, "db2", 0, false, false);
+        let passed = gate(&to_db2, "synchronous standby preferred");
+        assert!(passed.is_some_and(|gate| gate.passed), "{to_db2:?}");
+        let to_db3 = promote(&desired, &up, "db3", 0, false, false);
+        let refused = gate(&to_db3, "synchronous standby preferred");
+        assert!(
+            refused.is_some_and(|gate| !gate.passed
+                && gate.detail.contains(
+                    "db3 is asynchronous, but db2 is synchronous and runs as a standby: promote db2"
+                )),
+            "{to_db3:?}"
+        );
+        assert!(!to_db3.passed());
+        let accepted = promote(&desired, &up, "db3", 0, false, true);
+        assert!(accepted.passed(), "{accepted:?}");
+    }
+
+    #[test]
+    fn a_stopped_synchronous_standby_still_holds_commits_nobody_else_has() {
+        let desired = synchronous_cluster();
+        let down = primary_down(stopped());
+        let to_db3 = promote(&desired, &down, "db3", 0, false, false);
+        let refused = gate(&to_db3, "synchronous standby preferred");
+        assert!(
+            refused
+                .is_some_and(|gate| !gate.passed && gate.detail.contains("do not run as standbys")),
+            "{to_db3:?}"
+        );
+    }
+
+    #[test]
+    fn without_synchronous_standbys_there_is_no_such_gate() {
+        let desired = desired(THREE_HOSTS);
+        let up = primary_down(standby(Some("10.0.0.11"), "0/5000060", "0/5000060"));
+        let checked = promote(&desired, &up, "db3", 0, false, false);
+        assert!(gate(&checked, "synchronous standby preferred").is_none());
+        assert!(checked.passed(), "{checked:?}");
     }
 }

@@ -35,6 +35,9 @@ pub struct FailoverOptions {
     pub max_lag: u64,
     /// Promotion only: stop the old primary over SSH first if it runs.
     pub fence: bool,
+    /// Promotion only: promote an asynchronous standby although the cluster has
+    /// synchronous ones (commits they alone received are lost).
+    pub accept_async: bool,
     /// Promotion: write the new roles into the inventory. A switchover always does.
     pub write_inventory: bool,
     pub ssh: SshOptions,
@@ -197,6 +200,7 @@ pub async fn promote(
         &options.host,
         options.max_lag,
         options.fence,
+        options.accept_async,
     );
     printer.out(&format!("Promote {}:", options.host));
     print_gates(printer, &checked);

@@ -3,7 +3,7 @@
 //! other. Pure.
 
 use crate::actions::promotion::{Checkpoint, Promote, ReadLastCheckpoint, WaitForReplay};
-use crate::actions::service::{ControlServer, ServiceAction};
+use crate::actions::service::ControlServer;
 use crate::actions::{Change, Operation, PlannedStep};
 use crate::desired::{DesiredState, NodeId};
 use crate::plan::{HostPlan, Plan};
@@ -28,11 +28,7 @@ impl Sequence<'_> {
 
     fn stop(&mut self, host: &str, id: &str, why: &str) {
         if let Some(desired) = self.desired.hosts.get(host) {
-            let operation = ControlServer {
-                roll_back: Vec::new(),
-                action: ServiceAction::Stop,
-                server: desired.settings.clone(),
-            };
+            let operation = ControlServer::stop(&desired.settings);
             self.add(
                 host,
                 id,

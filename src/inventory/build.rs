@@ -325,6 +325,21 @@ impl<'doc> Cluster<'doc> {
                 problems,
             );
         }
+        let members: IndexMap<&str, super::synchronous::Member> = settings
+            .iter()
+            .filter_map(|(name, (host_settings, _))| {
+                Some((
+                    name.as_str(),
+                    super::synchronous::Member {
+                        role: self.roles.get(name)?.role,
+                        upstream: self.upstreams.get(name).map(String::as_str),
+                        settings: host_settings,
+                        vars: self.hosts.get(name)?,
+                    },
+                ))
+            })
+            .collect();
+        super::synchronous::check(&members, problems);
         let standby_count = count_standbys(&self.roles);
         let all_at = group_location(layout, ALL);
         validate::check_replication_password(&self.hosts, standby_count, all_at, problems);

@@ -26,6 +26,7 @@ mod resolve;
 mod roles;
 pub mod settings;
 mod suggest;
+pub mod synchronous;
 mod validate;
 pub mod vault;
 mod yaml;
@@ -33,7 +34,7 @@ mod yaml;
 #[cfg(test)]
 mod tests;
 
-pub use settings::{ConfigMode, HostSettings, ReplicationMode, SslMode};
+pub use settings::{ConfigMode, HostSettings, ReplicationMode, SslMode, SyncMethod};
 pub use validate::HOT_STANDBY_SETTINGS;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};

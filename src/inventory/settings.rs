@@ -15,6 +15,9 @@ use serde_json::Value;
 pub enum ReplicationMode {
     #[default]
     Streaming,
+    /// Streams, and its upstream (the primary) waits for it before a commit
+    /// returns (`synchronous_standby_names`).
+    Synchronous,
     /// A warm standby that recovers only from the archive (the 8.3 pattern).
     Archive,
 }
@@ -23,7 +26,33 @@ impl ReplicationMode {
     pub fn name(self) -> &'static str {
         match self {
             ReplicationMode::Streaming => "streaming",
+            ReplicationMode::Synchronous => "synchronous",
             ReplicationMode::Archive => "archive",
+        }
+    }
+
+    /// The standby streams from its upstream (synchronously or not).
+    pub fn streams(self) -> bool {
+        self != ReplicationMode::Archive
+    }
+}
+
+/// How the primary picks the standbys a commit waits for (`synchronous_method`):
+/// the first `synchronous_count` of the list that are connected, or any
+/// `synchronous_count` of them (a quorum).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncMethod {
+    #[default]
+    First,
+    Any,
+}
+
+impl SyncMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            SyncMethod::First => "first",
+            SyncMethod::Any => "any",
         }
     }
 }
@@ -114,8 +143,12 @@ pub struct HostSettings {
     pub replication_password: Option<Sensitive<String>>,
     /// The address other nodes use to stream from this one.
     pub replication_host: String,
-    /// Whether a standby streams or recovers from the archive only.
+    /// Whether a standby streams (synchronously or not) or recovers from the archive only.
     pub replication_mode: ReplicationMode,
+    /// On a primary: how its synchronous standbys are chosen (`synchronous_method`).
+    pub synchronous_method: SyncMethod,
+    /// On a primary: how many synchronous standbys a commit waits for (`synchronous_count`).
+    pub synchronous_count: u32,
     /// Whether the host's own configuration stays in force (`pg_config_mode`).
     pub config_mode: ConfigMode,
     /// How replication and rewind connections use TLS (`replication_sslmode`).
@@ -153,6 +186,8 @@ pub fn read(host: &str, resolved: &ResolvedHost, problems: &mut Problems) -> Opt
         replication_password: reader.password(),
         replication_host: reader.address("replication_host"),
         replication_mode: reader.mode(),
+        synchronous_method: reader.sync_method(),
+        synchronous_count: reader.sync_count(),
         config_mode: reader.config_mode(),
         replication_sslmode: reader.sslmode(),
         defaulted_limits: super::validate::HOT_STANDBY_SETTINGS
@@ -372,9 +407,13 @@ impl Reader<'_, '_> {
         };
         match found.value.as_str() {
             Some("streaming") => ReplicationMode::Streaming,
+            Some("synchronous") => ReplicationMode::Synchronous,
             Some("archive") => ReplicationMode::Archive,
             _ => {
-                let after = format!(" must be `streaming` or `archive`, not {}", found.value);
+                let after = format!(
+                    " must be `streaming`, `synchronous` or `archive`, not {}",
+                    found.value
+                );
                 self.refuse("replication_mode", after);
                 ReplicationMode::Streaming
             }
@@ -387,6 +426,29 @@ impl Reader<'_, '_> {
         match self.choice("pg_config_mode", &["adopt", "own"]) {
             Some("own") => ConfigMode::Own,
             _ => ConfigMode::Adopt,
+        }
+    }
+
+    fn sync_method(&mut self) -> SyncMethod {
+        match self.choice("synchronous_method", &["first", "any"]) {
+            Some("any") => SyncMethod::Any,
+            _ => SyncMethod::First,
+        }
+    }
+
+    /// `synchronous_count`: a whole number from 1 (how many standbys exist is
+    /// checked with the cluster's other rules).
+    fn sync_count(&mut self) -> u32 {
+        let Some(found) = self.resolved.vars.get("synchronous_count") else {
+            return 1;
+        };
+        match super::validate::whole_number(&found.value).map(u32::try_from) {
+            Some(Ok(count)) if count >= 1 => count,
+            _ => {
+                let after = format!(" must be a whole number of at least 1, not {}", found.value);
+                self.refuse("synchronous_count", after);
+                1
+            }
         }
     }
 
@@ -442,6 +504,8 @@ impl HostSettings {
             replication_password: None,
             replication_host: "10.0.0.11".into(),
             replication_mode: ReplicationMode::Streaming,
+            synchronous_method: SyncMethod::First,
+            synchronous_count: 1,
             config_mode: ConfigMode::Adopt,
             replication_sslmode: SslMode::Prefer,
             defaulted_limits: Vec::new(),

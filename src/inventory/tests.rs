@@ -644,3 +644,26 @@ fn a_vault_plaintext_is_never_rendered_as_a_template_and_stays_secret() {
             .contains(&"replication_password".to_string())
     );
 }
+
+#[test]
+fn synchronous_standbys_that_cannot_work_are_refused_where_written() {
+    let text = "all:\n  vars:\n    replication_password: secret-pw\n    synchronous_count: 2\n  children:\n    primary:\n      hosts:\n        db1:\n    standby:\n      hosts:\n        db2: { replication_mode: synchronous }\n        db3: { replication_mode: synchronous, upstream: db2 }\n";
+    let error = Inventory::parse(std::path::Path::new("inventory.yml"), text, &|_| None)
+        .expect_err("db3 cascades, and one synchronous standby cannot make two");
+    let report = error.to_string();
+    assert!(
+        report.contains("inventory.yml:12:34: host `db3` is `replication_mode: synchronous` but streams from `db2`, a standby"),
+        "{report}"
+    );
+    assert!(
+        report.contains("inventory.yml:4:24: `synchronous_count` of host `db1` is 2, but its synchronous standbys are only `db2`: every commit would wait forever"),
+        "{report}"
+    );
+    let old = "all:\n  vars:\n    replication_password: secret-pw\n    pg_version: 9.6\n    synchronous_method: any\n  children:\n    primary:\n      hosts:\n        db1:\n    standby:\n      hosts:\n        db2: { replication_mode: synchronous }\n";
+    let error = Inventory::parse(std::path::Path::new("inventory.yml"), old, &|_| None)
+        .expect_err("9.6 has no quorum");
+    assert!(
+        error.to_string().contains("`synchronous_method` of host `db1` is `any`, which needs PostgreSQL 10 or later (this is 9.6)"),
+        "{error}"
+    );
+}

@@ -473,7 +473,7 @@ sensitive_vars: []
             "pg_data_dir: [a]\nreplication_mode: warm\n",
             &[
                 "inventory.yml:1:14: `pg_data_dir` of host `db1` must be text, not [\"a\"]",
-                "inventory.yml:2:19: `replication_mode` of host `db1` must be `streaming` or `archive`, not \"warm\"",
+                "inventory.yml:2:19: `replication_mode` of host `db1` must be `streaming`, `synchronous` or `archive`, not \"warm\"",
             ],
         );
     }

@@ -20,6 +20,8 @@ pub struct PlanOptions {
     pub limit: Vec<String>,
     /// Hosts whose data directory may be replaced although it holds user databases.
     pub replace_data: Vec<String>,
+    /// How restarts treat the live cluster.
+    pub restarts: super::rolling::RestartPolicy,
 }
 
 pub fn plan(
@@ -108,32 +110,54 @@ pub fn plan(
         })
         .collect();
     let (rolling, direction) = super::rolling::restart_edges(desired, facts, &hosts, &dependencies);
-    if !rolling.is_empty() {
-        for (node, before) in &rolling {
-            if let Some((_, waits_for)) = dependencies.iter_mut().find(|(other, _)| other == node) {
-                waits_for.push(before.clone());
-            }
-            if let Some(step) = hosts
-                .iter_mut()
-                .find(|host| host.name == node.host)
-                .and_then(|host| host.steps.iter_mut().find(|step| step.id == node.step))
-                .filter(|step| matches!(step.operation, Some(Operation::ControlServer(_))))
-            {
-                step.summary.push_str(&format!(
-                    "; after {}'s restart ({})",
-                    before.host,
-                    direction.explained()
-                ));
-            }
-        }
-        order = in_order(&dependencies).unwrap_or(order);
-    }
+    add_rolling_edges(
+        &mut dependencies,
+        &mut order,
+        &mut hosts,
+        &rolling,
+        direction,
+    );
+    super::rolling::restart_checks(desired, &mut hosts, &options.restarts);
     Plan {
         hosts,
         blocked,
         order,
         dependencies,
         ordering_only: desired.ordering_only.clone(),
+    }
+}
+
+/// Makes each restart wait for the member's before it in the rolling order, says
+/// so in its summary, and puts the steps in their new order.
+pub(super) fn add_rolling_edges(
+    dependencies: &mut [(NodeId, Vec<NodeId>)],
+    order: &mut Vec<NodeId>,
+    hosts: &mut [HostPlan],
+    rolling: &[(NodeId, NodeId)],
+    direction: super::rolling::Direction,
+) {
+    if rolling.is_empty() {
+        return;
+    }
+    for (node, before) in rolling {
+        if let Some((_, waits_for)) = dependencies.iter_mut().find(|(other, _)| other == node) {
+            waits_for.push(before.clone());
+        }
+        if let Some(step) = hosts
+            .iter_mut()
+            .find(|host| host.name == node.host)
+            .and_then(|host| host.steps.iter_mut().find(|step| step.id == node.step))
+            .filter(|step| matches!(step.operation, Some(Operation::ControlServer(_))))
+        {
+            step.summary.push_str(&format!(
+                "; after {}'s restart ({})",
+                before.host,
+                direction.explained()
+            ));
+        }
+    }
+    if let Some(new_order) = in_order(dependencies) {
+        *order = new_order;
     }
 }
 

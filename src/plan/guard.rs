@@ -12,7 +12,7 @@
 //! Each replication cluster of the inventory is guarded on its own: two
 //! primaries of different clusters are no split brain.
 
-use crate::actions::service::{ControlServer, ServiceAction};
+use crate::actions::service::ControlServer;
 use crate::actions::{Change, DesiredStep, PlannedStep};
 use crate::desired::{DesiredState, NodeId};
 use crate::facts::GatheredFacts;
@@ -117,11 +117,7 @@ fn guard_cluster(desired: &DesiredState, facts: &GatheredFacts, cluster: &str) -
                 "stop PostgreSQL: it is a writable primary beside `{}`, and the inventory makes it a standby (split-brain guard)",
                 primary.name
             );
-            let operation = ControlServer {
-                roll_back: Vec::new(),
-                action: ServiceAction::Stop,
-                server: host.settings.clone(),
-            };
+            let operation = ControlServer::stop(&host.settings);
             let step = PlannedStep {
                 id: FENCE_STEP.to_string(),
                 ..PlannedStep::change(Change::Stop, summary, operation)

@@ -6,6 +6,7 @@ pub mod build;
 pub mod check;
 pub mod document;
 pub mod guard;
+pub mod restart;
 pub mod rolling;
 pub mod saved;
 #[cfg(test)]

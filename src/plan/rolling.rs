@@ -6,12 +6,77 @@
 //! other way, the primary first, since a standby may not run below its primary.
 
 use super::{HostPlan, NodeId, Operation};
-use crate::actions::service::{ControlServer, ServiceAction};
+use crate::actions::service::{ControlServer, RestartChecks, ServiceAction};
 use crate::dag::Dag;
 use crate::desired::DesiredState;
 use crate::facts::GatheredFacts;
 use crate::inventory::{HOT_STANDBY_SETTINGS, Role};
 use indexmap::IndexMap;
+
+/// How a rollout treats a live cluster: the command line's `--max-lag`,
+/// `--max-transaction-age` and `--restart-primary`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RestartPolicy {
+    /// A restarted standby is this few bytes behind its upstream before the next
+    /// member restarts.
+    pub max_lag_bytes: u64,
+    /// A primary restarts only when no transaction is older than this.
+    pub max_transaction_age_seconds: u64,
+    pub primary: PrimaryRestart,
+}
+
+/// How the primary of a rollout gets its restart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrimaryRestart {
+    /// Restart it in place: writes stop while it restarts.
+    #[default]
+    Restart,
+    /// Hand the primary role to a caught-up standby first, restart the old
+    /// primary as a standby, then hand the role back: writes stop only for the
+    /// two switchovers.
+    Switchover,
+}
+
+impl Default for RestartPolicy {
+    fn default() -> RestartPolicy {
+        RestartPolicy {
+            max_lag_bytes: 16 * 1024 * 1024,
+            max_transaction_age_seconds: 300,
+            primary: PrimaryRestart::Restart,
+        }
+    }
+}
+
+/// Gives every restart of the plan the checks of the policy: a standby catches
+/// up before the rollout goes on, a primary waits for old transactions.
+pub fn restart_checks(desired: &DesiredState, hosts: &mut [HostPlan], policy: &RestartPolicy) {
+    for host in hosts {
+        let role = desired.hosts.get(&host.name).map(|found| found.role);
+        for step in &mut host.steps {
+            let Some(Operation::ControlServer(control)) = &mut step.operation else {
+                continue;
+            };
+            if !matches!(
+                control.action,
+                ServiceAction::Restart | ServiceAction::Reload
+            ) {
+                continue;
+            }
+            control.restart = match role {
+                Some(Role::Standby) => RestartChecks {
+                    max_lag_bytes: Some(policy.max_lag_bytes),
+                    ..RestartChecks::default()
+                },
+                Some(Role::Primary) => RestartChecks {
+                    max_transaction_age_seconds: Some(policy.max_transaction_age_seconds),
+                    ..RestartChecks::default()
+                },
+                _ => RestartChecks::default(),
+            };
+        }
+    }
+}
 
 /// The restarts of this plan in rolling order, each with the one it waits for.
 /// An edge that would make a cycle with the steps' own dependencies (a standby

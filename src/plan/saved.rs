@@ -31,6 +31,8 @@ pub struct SavedPlan {
     pub templates: InputRecord,
     pub limit: Vec<String>,
     pub replace_data: Vec<String>,
+    /// `--max-lag`, `--max-transaction-age` and `--restart-primary` as planned.
+    pub restarts: super::rolling::RestartPolicy,
     /// A random salt for the secret fingerprints, new for every plan.
     pub secret_key: String,
     /// A slow salted hash (PBKDF2 under `secret_key`) of each secret value, sorted.

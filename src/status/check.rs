@@ -68,6 +68,7 @@ pub fn client(name: &str, address: &str, lag: Option<i64>) -> ReplicationClient 
         state: "streaming".into(),
         replay_lag_bytes: lag,
         ssl: Some(true),
+        sync_state: "async".into(),
     }
 }
 

@@ -265,12 +265,24 @@ fn standby_disagreements(
                     )
                 }
                 // A warm standby recovers from the archive and streams from nobody.
-                _ if !streaming && host.settings.replication_mode == ReplicationMode::Streaming => {
+                _ if !streaming && host.settings.replication_mode.streams() => disagreement(
+                    DisagreementKind::NotStreaming,
+                    format!(
+                        "{name} is in recovery but does not stream from {wanted} (WAL receiver: {}): check that {wanted} runs and accepts replication connections from {name}; `pgconverge apply --dry-run` shows what differs",
+                        status.wal_receiver.as_deref().unwrap_or("none")
+                    ),
+                ),
+                _ if streaming
+                    && host.settings.replication_mode == ReplicationMode::Synchronous
+                    && status
+                        .sync_state
+                        .as_deref()
+                        .is_some_and(|state| state == "async") =>
+                {
                     disagreement(
-                        DisagreementKind::NotStreaming,
+                        DisagreementKind::NotSynchronous,
                         format!(
-                            "{name} is in recovery but does not stream from {wanted} (WAL receiver: {}): check that {wanted} runs and accepts replication connections from {name}; `pgconverge apply --dry-run` shows what differs",
-                            status.wal_receiver.as_deref().unwrap_or("none")
+                            "{name} is a synchronous standby in the inventory, but {wanted} does not wait for it (sync_state async): `pgconverge apply` sets {wanted}'s synchronous_standby_names"
                         ),
                     )
                 }

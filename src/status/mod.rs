@@ -19,7 +19,7 @@ mod report;
 mod text;
 
 #[cfg(test)]
-mod check;
+pub(crate) mod check;
 
 pub use report::{
     Disagreement, DisagreementKind, FORMAT_VERSION, HostStatus, ObservedState, StatusReport, report,

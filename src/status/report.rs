@@ -85,6 +85,9 @@ pub struct HostStatus {
     /// On a standby, whether its replication connection is encrypted, as its
     /// upstream reports it (`pg_stat_ssl`); `None` when the upstream does not say.
     pub tls: Option<bool>,
+    /// On a standby, how its upstream waits for it (`pg_stat_replication.sync_state`:
+    /// `sync`, `potential`, `quorum`, `async`); `None` when the upstream does not say.
+    pub sync_state: Option<String>,
     /// Settings made with `ALTER SYSTEM` (`postgresql.auto.conf`), in its order.
     pub altered_settings: Vec<AlteredSetting>,
     /// The physical replication slots on the host: active or not, the WAL each keeps.
@@ -120,6 +123,8 @@ pub enum DisagreementKind {
     ArchiveFailing,
     /// WAL replay is paused on a standby.
     ReplayPaused,
+    /// A synchronous standby of the inventory that its primary does not wait for.
+    NotSynchronous,
 }
 
 /// One way the cluster differs from the inventory, with what to do about it.
@@ -195,6 +200,7 @@ fn host_status(desired: &DesiredState, facts: &GatheredFacts, host: &DesiredHost
         replication_clients: Vec::new(),
         archiver: None,
         tls: None,
+        sync_state: None,
         altered_settings: Vec::new(),
         slots: Vec::new(),
     };
@@ -250,6 +256,9 @@ fn host_status(desired: &DesiredState, facts: &GatheredFacts, host: &DesiredHost
         .as_deref()
         .and_then(|upstream| client_entry(facts, upstream, &host.name));
     status.tls = client.and_then(|client| client.ssl);
+    status.sync_state = client
+        .map(|client| client.sync_state.clone())
+        .filter(|state| !state.is_empty());
     let upstream_view = client.and_then(|client| client.replay_lag_bytes);
     status.replay_lag_bytes = upstream_view.or_else(|| own_lag_bytes(server));
     status

@@ -9,7 +9,7 @@ const YELLOW: Style = AnsiColor::Yellow.on_default();
 const RED: Style = AnsiColor::Red.on_default();
 const BOLD: Style = Style::new().bold();
 
-const HEADER: [&str; 10] = [
+const HEADER: [&str; 11] = [
     "HOST",
     "INVENTORY",
     "OBSERVED",
@@ -20,6 +20,7 @@ const HEADER: [&str; 10] = [
     "REPLAY LAG",
     "WAL RECEIVER",
     "TLS",
+    "SYNC",
 ];
 
 /// The column of the observed state, red when a host is stopped or unreachable.
@@ -234,6 +235,7 @@ fn row(host: &HostStatus) -> Vec<String> {
             Some(false) => "no".to_string(),
             None => dash(),
         },
+        host.sync_state.clone().unwrap_or_else(dash),
     ]
 }
 

@@ -30,6 +30,54 @@ back_in_replication() {
     exit 1
   fi
 }
+# After a standby restarted and streams again, it must catch up to within
+# MAX_LAG_BYTES of its upstream before the rollout goes on: the upstream's
+# position comes from the replication connection the standby itself uses
+# (IDENTIFY_SYSTEM), the standby's from its replay. Bounded.
+lag_behind_upstream() {
+  conninfo=$(pg_sql -c 'show primary_conninfo')
+  upstream_position=$(as_pg psql -XAtq -d "$conninfo replication=true connect_timeout=5" -c IDENTIFY_SYSTEM 2>/dev/null | cut -d'|' -f3)
+  [ -n "$upstream_position" ] || return 1
+  printf '%s\n' "select greatest(pg_wal_lsn_diff(:'upstream', pg_last_wal_replay_lsn()), 0)::bigint;" |
+    pg_sql -v upstream="$upstream_position" 2>/dev/null
+}
+within_max_lag() {
+  LAG=$(lag_behind_upstream) || return 1
+  [ -n "$LAG" ] && [ "$LAG" -le "$MAX_LAG_BYTES" ]
+}
+caught_up() {
+  [ -n "$MAX_LAG_BYTES" ] || return 0
+  [ "$PG_MAJOR_NUM" -ge 1200 ] || return 0
+  in_recovery || return 0
+  [ -n "$(pg_sql -c 'show primary_conninfo')" ] || return 0
+  LAG=
+  if ! wait_until "$CATCH_UP_SECONDS" within_max_lag; then
+    echo "PostgreSQL restarted and streams, but its replay is ${LAG:-an unknown number of} bytes behind its upstream after $CATCH_UP_SECONDS s (--max-lag $MAX_LAG_BYTES): the rollout stops here" >&2
+    exit 1
+  fi
+}
+# Before a primary restarts, no transaction may have been open longer than
+# MAX_TRANSACTION_AGE seconds: they are waited for, at most
+# TRANSACTION_WAIT_SECONDS, and if they are still open the server is not
+# restarted and the step fails naming them.
+old_transactions() {
+  printf '%s\n' "select string_agg(format('pid %s (user %s, application %s, open %s s)', pid, usename, coalesce(nullif(application_name, ''), '-'), extract(epoch from now() - xact_start)::bigint), '; ') from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid() and xact_start < now() - make_interval(secs => :'age');" |
+    pg_sql -v age="$MAX_TRANSACTION_AGE"
+}
+no_old_transactions() {
+  OLD=$(old_transactions) && [ -z "$OLD" ]
+}
+wait_for_old_transactions() {
+  [ -n "$MAX_TRANSACTION_AGE" ] || return 0
+  [ "$PG_MAJOR_NUM" -ge 1000 ] || return 0
+  server_answers || return 0
+  ! in_recovery || return 0
+  OLD=
+  if ! wait_until "$TRANSACTION_WAIT_SECONDS" no_old_transactions; then
+    echo "not restarted: transactions open longer than $MAX_TRANSACTION_AGE s did not end within $TRANSACTION_WAIT_SECONDS s: ${OLD:-unknown} (end them, or raise --max-transaction-age)" >&2
+    exit 1
+  fi
+}
 # A hot standby may not run with a hot-standby limit below the one its primary
 # last logged. Before a standby restarts with a lower one, the primary (which
 # restarts first) must have logged it and this standby replayed it: bounded, and
@@ -117,8 +165,10 @@ case "$SERVICE_ACTION" in
     ;;
   restart)
     wait_for_primary_limits
+    wait_for_old_transactions
     start_with_way_back "$RESTART_COMMAND"
     back_in_replication
+    caught_up
     echo restarted
     ;;
   reload)
@@ -130,8 +180,10 @@ case "$SERVICE_ACTION" in
     PENDING=$(pg_sql -c "select string_agg(name, ', ') from pg_settings where pending_restart")
     if [ -n "$PENDING" ]; then
       wait_for_primary_limits
+      wait_for_old_transactions
       start_with_way_back "$RESTART_COMMAND"
       back_in_replication
+      caught_up
       echo "reloaded, then restarted: $PENDING need a restart"
     else
       echo reloaded

@@ -1,0 +1,48 @@
+//! `pgconverge restart`: the members restarted in the safe order of an apply,
+//! with no configuration change.
+
+use super::args::{InputArgs, RestartArgs, SshArgs};
+use clap::Args;
+use pgconverge::apply::{ApplyOptions, apply};
+use pgconverge::plan::restart::RestartSelection;
+use pgconverge::printer::Printer;
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct RestartCommandArgs {
+    #[command(flatten)]
+    ssh: SshArgs,
+    #[command(flatten)]
+    input: InputArgs,
+    /// Only the members with a setting that waits for a restart (`pending_restart`)
+    #[arg(long)]
+    pending: bool,
+    /// Only these hosts (comma-separated)
+    #[arg(long, value_name = "HOSTS", value_delimiter = ',')]
+    limit: Vec<String>,
+    #[command(flatten)]
+    restarts: RestartArgs,
+    /// Show the order of the restarts; restart nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Exit 0 when nothing is (or was) restarted, 2 when restarts are pending or were made, 1 on error
+    #[arg(long)]
+    detailed_exitcode: bool,
+}
+
+pub async fn run(args: RestartCommandArgs) -> ExitCode {
+    let options = ApplyOptions {
+        inventory: args.input.inventory.input(),
+        playbook: args.input.playbook,
+        templates: args.input.templates,
+        dry_run: args.dry_run,
+        limit: args.limit,
+        restarts: args.restarts.policy(),
+        restart_only: Some(RestartSelection {
+            pending_only: args.pending,
+        }),
+        ssh: args.ssh.options(),
+        ..ApplyOptions::default()
+    };
+    super::apply::exit_code(apply(&options, Printer::new).await, args.detailed_exitcode)
+}
