@@ -13,7 +13,7 @@ use crate::plan::document::PlanDocument;
 use crate::plan::restart::RestartSelection;
 use crate::plan::rolling::RestartPolicy;
 use crate::plan::saved::{self, InputRecord, SavedPlan, StalePlan};
-use crate::plan::{Outcome, Plan};
+use crate::plan::{Handover, Outcome, Plan};
 use crate::playbook::DEFAULT_PLAYBOOK;
 use crate::printer::Printer;
 use crate::render::built_in_templates;
@@ -171,6 +171,15 @@ pub async fn apply(
     options: &ApplyOptions,
     printer_for: impl FnOnce(Redactor) -> Printer,
 ) -> Result<ApplyResult, ApplyError> {
+    Ok(apply_with_handover(options, printer_for).await?.0)
+}
+
+/// `apply`, also saying which primary's restart is a switchover still to run
+/// (`--restart-primary switchover`; `failover::apply_handing_over` runs it).
+pub async fn apply_with_handover(
+    options: &ApplyOptions,
+    printer_for: impl FnOnce(Redactor) -> Printer,
+) -> Result<(ApplyResult, Option<Handover>), ApplyError> {
     let planned = match &options.saved_plan {
         Some(path) => plan_from_saved(path, options, printer_for).await?,
         None => plan_from_inventory(options, printer_for).await?,
@@ -185,12 +194,13 @@ pub async fn apply(
             printer.json(&planned.document);
         }
         planned.gathered.close().await;
-        return Ok(ApplyResult::Failed);
+        return Ok((ApplyResult::Failed, None));
     }
+    let handover = planned.plan.handover.clone();
     if options.dry_run {
-        return finish_dry_run(options, planned).await;
+        return Ok((finish_dry_run(options, planned).await?, handover));
     }
-    Ok(execute_and_report(options, planned).await)
+    Ok((execute_and_report(options, planned).await, handover))
 }
 
 /// The bytes a saved plan's inventory digest covers: the one file, or every

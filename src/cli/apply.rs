@@ -2,7 +2,8 @@
 
 use super::args::{ReadingArgs, RestartArgs, SshArgs};
 use clap::{Args, ValueEnum};
-use pgconverge::apply::{ApplyError, ApplyOptions, ApplyResult, apply};
+use pgconverge::apply::{ApplyOptions, ApplyResult};
+use pgconverge::failover;
 use pgconverge::load::OutputFormat;
 use pgconverge::printer::Printer;
 use pgconverge::secret::Redactor;
@@ -89,19 +90,33 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
     };
     let full_diff = matches!(args.diff, DiffView::Full);
     let printer_for = move |redactor| Printer::new(redactor).with_full_diff(full_diff);
-    exit_code(apply(&options, printer_for).await, args.detailed_exitcode)
+    exit_code(
+        run_options(&options, printer_for).await,
+        args.detailed_exitcode,
+    )
+}
+
+/// Applies; where the plan makes the primary's restart a switchover
+/// (`--restart-primary switchover`), hands the primary role over after it.
+pub async fn run_options(
+    options: &ApplyOptions,
+    printer_for: impl Fn(Redactor) -> Printer,
+) -> Result<ApplyResult, String> {
+    failover::apply_handing_over(options, printer_for)
+        .await
+        .map_err(|error| error.to_string())
 }
 
 /// The exit code of an apply (or a restart): with `detailed`, 2 when changes are
 /// pending or were made.
-pub fn exit_code(result: Result<ApplyResult, ApplyError>, detailed: bool) -> ExitCode {
+pub fn exit_code(result: Result<ApplyResult, String>, detailed: bool) -> ExitCode {
     match result {
         Ok(ApplyResult::NoChanges) => ExitCode::SUCCESS,
         Ok(ApplyResult::Changes) => ExitCode::from(if detailed { 2 } else { 0 }),
         Ok(ApplyResult::Failed) => ExitCode::from(1),
         Err(error) => {
             let printer = Printer::new(Redactor::default());
-            for line in error.to_string().lines() {
+            for line in error.lines() {
                 printer.error(line);
             }
             ExitCode::from(1)

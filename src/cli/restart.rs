@@ -3,7 +3,7 @@
 
 use super::args::{InputArgs, RestartArgs, SshArgs};
 use clap::Args;
-use pgconverge::apply::{ApplyOptions, apply};
+use pgconverge::apply::ApplyOptions;
 use pgconverge::plan::restart::RestartSelection;
 use pgconverge::printer::Printer;
 use std::process::ExitCode;
@@ -44,5 +44,8 @@ pub async fn run(args: RestartCommandArgs) -> ExitCode {
         ssh: args.ssh.options(),
         ..ApplyOptions::default()
     };
-    super::apply::exit_code(apply(&options, Printer::new).await, args.detailed_exitcode)
+    super::apply::exit_code(
+        super::apply::run_options(&options, Printer::new).await,
+        args.detailed_exitcode,
+    )
 }

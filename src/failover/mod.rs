@@ -11,6 +11,7 @@ use crate::execute::{self, Progress};
 use crate::gather::{self, Gathered};
 use crate::inventory::Role;
 use crate::inventory::edit::{self, EditError};
+use crate::plan::rolling::PrimaryRestart;
 use crate::plan::{Outcome, Plan};
 use crate::printer::Printer;
 use crate::secret::Redactor;
@@ -279,4 +280,42 @@ pub async fn switchover(
         ..ApplyOptions::default()
     };
     Ok(apply::apply(&apply_options, printer_for).await?)
+}
+
+/// `apply --restart-primary switchover` (and `restart`): the plan runs with the
+/// primary's restart left out; once every step succeeded, the primary role goes
+/// to the plan's candidate by a switchover (its gates, the inventory recorded, the
+/// old primary rejoined as a standby, which starts it with its new configuration).
+pub async fn apply_handing_over(
+    options: &ApplyOptions,
+    printer_for: impl Fn(Redactor) -> Printer,
+) -> Result<ApplyResult, FailoverError> {
+    let asked = options
+        .restarts
+        .is_some_and(|policy| policy.primary == PrimaryRestart::Switchover);
+    if asked && !options.dry_run {
+        // The switchover records the new roles: refused before anything changes.
+        edit::editable_file(&options.inventory)?;
+    }
+    let (result, handover) = apply::apply_with_handover(options, &printer_for).await?;
+    let Some(handover) = handover.filter(|_| result != ApplyResult::Failed) else {
+        return Ok(result);
+    };
+    if options.dry_run {
+        return Ok(result);
+    }
+    let switchover_options = FailoverOptions {
+        inventory: options.inventory.clone(),
+        playbook: options.playbook.clone(),
+        templates: options.templates.clone(),
+        host: handover.candidate.clone(),
+        dry_run: false,
+        max_lag: options.restarts.unwrap_or_default().max_lag_bytes,
+        fence: false,
+        accept_async: false,
+        write_inventory: true,
+        ssh: options.ssh.clone(),
+    };
+    switchover(&switchover_options, printer_for).await?;
+    Ok(ApplyResult::Changes)
 }

@@ -96,6 +96,7 @@ impl Sequence<'_> {
             order,
             dependencies,
             ordering_only: Vec::new(),
+            handover: None,
         }
     }
 }

@@ -117,6 +117,8 @@ pub fn plan(
         &rolling,
         direction,
     );
+    let handover =
+        super::rolling::hand_over(desired, facts, &mut hosts, &options.restarts, direction);
     super::rolling::restart_checks(desired, &mut hosts, &options.restarts);
     Plan {
         hosts,
@@ -124,6 +126,7 @@ pub fn plan(
         order,
         dependencies,
         ordering_only: desired.ordering_only.clone(),
+        handover,
     }
 }
 

@@ -29,6 +29,9 @@ pub struct PlanDocument {
     /// Why nothing may run (the split-brain guard), when the plan is blocked.
     #[serde(default)]
     pub blocked: Option<String>,
+    /// `--restart-primary switchover`: the primary that hands its role over after the plan.
+    #[serde(default)]
+    pub handover: Option<super::Handover>,
     pub summary: Summary,
 }
 
@@ -124,6 +127,7 @@ impl PlanDocument {
             kind,
             hosts,
             blocked: plan.blocked.clone(),
+            handover: plan.handover.clone(),
             summary: plan.summary(),
         }
     }

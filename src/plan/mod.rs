@@ -93,6 +93,16 @@ pub struct Plan {
     /// Dependencies that only order: their failure does not stop the step.
     #[serde(skip)]
     pub ordering_only: Vec<(NodeId, NodeId)>,
+    /// `--restart-primary switchover`: the primary whose restart is a switchover
+    /// to a standby once every step of the plan succeeded.
+    pub handover: Option<Handover>,
+}
+
+/// A primary that hands its role to a standby instead of restarting in place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handover {
+    pub primary: String,
+    pub candidate: String,
 }
 
 impl Plan {

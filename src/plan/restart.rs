@@ -108,6 +108,8 @@ pub fn plan(
     let mut order: Vec<NodeId> = dependencies.iter().map(|(node, _)| node.clone()).collect();
     let (edges, direction) = super::rolling::restart_edges(desired, facts, &hosts, &dependencies);
     super::build::add_rolling_edges(&mut dependencies, &mut order, &mut hosts, &edges, direction);
+    let handover =
+        super::rolling::hand_over(desired, facts, &mut hosts, &options.restarts, direction);
     super::rolling::restart_checks(desired, &mut hosts, &options.restarts);
     Plan {
         hosts,
@@ -115,6 +117,7 @@ pub fn plan(
         order,
         dependencies,
         ordering_only: Vec::new(),
+        handover,
     }
 }
 

@@ -78,6 +78,94 @@ pub fn restart_checks(desired: &DesiredState, hosts: &mut [HostPlan], policy: &R
     }
 }
 
+/// With `--restart-primary switchover`: the primary's restart becomes a switchover
+/// to a standby that streams from it (a synchronous one first), run once every
+/// other step succeeded; the old primary then restarts as a standby. The
+/// primary restarts in place when no standby can take over, or when a lowered
+/// hot-standby limit must reach it first, and its step says why.
+pub fn hand_over(
+    desired: &DesiredState,
+    facts: &GatheredFacts,
+    hosts: &mut [HostPlan],
+    policy: &RestartPolicy,
+    direction: Direction,
+) -> Option<super::Handover> {
+    if policy.primary != PrimaryRestart::Switchover {
+        return None;
+    }
+    let host = hosts.iter_mut().find(|host| {
+        desired
+            .hosts
+            .get(&host.name)
+            .is_some_and(|found| found.role == Role::Primary)
+            && host.steps.iter().any(restarts)
+    })?;
+    let primary = host.name.clone();
+    let candidate = candidate(desired, facts, &primary);
+    let step = host.steps.iter_mut().find(|step| restarts(step))?;
+    let Some(candidate) = candidate.filter(|_| direction == Direction::StandbysFirst) else {
+        let why = if direction == Direction::PrimaryFirst {
+            "a lowered hot-standby limit must reach the primary first"
+        } else {
+            "no standby streams from it to take over"
+        };
+        step.warnings.push(format!(
+            "--restart-primary switchover: restarted in place, because {why}"
+        ));
+        return None;
+    };
+    step.summary = format!(
+        "{}; by a switchover to {candidate} once every other step succeeded: {candidate} becomes the primary (recorded in the inventory) and {primary} restarts as its standby",
+        step.summary.replacen("restart PostgreSQL", "restart", 1)
+    );
+    step.operation = None;
+    Some(super::Handover { primary, candidate })
+}
+
+fn restarts(step: &super::PlannedStep) -> bool {
+    matches!(
+        &step.operation,
+        Some(Operation::ControlServer(ControlServer {
+            action: ServiceAction::Restart,
+            ..
+        }))
+    )
+}
+
+/// The standby that takes over from `primary`: one streaming from it, a
+/// synchronous one first, else the first in inventory order.
+fn candidate(desired: &DesiredState, facts: &GatheredFacts, primary: &str) -> Option<String> {
+    let streaming = |name: &str| {
+        facts
+            .get(name)
+            .and_then(|facts| facts.as_ref().ok())
+            .and_then(|facts| facts.server.as_ref())
+            .is_some_and(|server| {
+                server.in_recovery
+                    && server
+                        .wal_receiver
+                        .as_ref()
+                        .is_some_and(|receiver| receiver.status == "streaming")
+            })
+    };
+    let standbys: Vec<&crate::desired::DesiredHost> = desired
+        .hosts
+        .values()
+        .filter(|host| {
+            host.role == Role::Standby
+                && host.upstream.as_deref() == Some(primary)
+                && streaming(&host.name)
+        })
+        .collect();
+    standbys
+        .iter()
+        .find(|host| {
+            host.settings.replication_mode == crate::inventory::ReplicationMode::Synchronous
+        })
+        .or(standbys.first())
+        .map(|host| host.name.clone())
+}
+
 /// The restarts of this plan in rolling order, each with the one it waits for.
 /// An edge that would make a cycle with the steps' own dependencies (a standby
 /// cloned from a primary that restarts in the same run) is left out.
@@ -295,5 +383,51 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn with_restart_primary_switchover_the_primary_hands_over_to_a_synchronous_standby() {
+        let inventory = THREE_HOSTS.replace(
+            "db3: { ansible_host: 10.0.0.13 }",
+            "db3: { ansible_host: 10.0.0.13, replication_mode: synchronous }",
+        );
+        let (before, _) = desired(&inventory);
+        let facts = converged_cluster(&before);
+        let (desired, playbook) = desired(&inventory.replace(
+            "    pg_version: 15\n",
+            "    pg_version: 15\n    max_connections: 200\n",
+        ));
+        let options = PlanOptions {
+            restarts: super::RestartPolicy {
+                primary: super::PrimaryRestart::Switchover,
+                ..super::RestartPolicy::default()
+            },
+            ..PlanOptions::default()
+        };
+        let handed = plan(&desired, &playbook, &facts, &options);
+        assert_eq!(
+            handed.handover,
+            Some(crate::plan::Handover {
+                primary: "db1".into(),
+                candidate: "db3".into(),
+            })
+        );
+        let step = handed.step(&NodeId::new("db1", "pg_service"));
+        assert!(
+            step.is_some_and(|step| step.operation.is_none()
+                && step
+                    .summary
+                    .contains("by a switchover to db3 once every other step succeeded")),
+            "{step:?}"
+        );
+        // The standbys still restart in place, one after the other.
+        assert!(
+            handed
+                .step(&NodeId::new("db2", "pg_service"))
+                .is_some_and(|step| step.operation.is_some())
+        );
+        // Without the option, the primary restarts in place.
+        let in_place = plan(&desired, &playbook, &facts, &PlanOptions::default());
+        assert_eq!(in_place.handover, None);
     }
 }

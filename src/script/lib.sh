@@ -22,8 +22,10 @@ as_pg() {
 # psql as the PostgreSQL OS user over the local socket: unaligned, tuples only,
 # stopping at the first error. SQL comes on standard input or with -c; values
 # reach it only as psql variables (-v name=value, then :'name' or :"name").
+# pgconverge's own commits (a role, a slot) wait for no synchronous standby:
+# the standby they would wait for may be the one this run is still cloning.
 pg_sql() {
-  as_pg psql -XAtq -h "$PG_SOCKET_DIR" -p "$PG_PORT" -d postgres -v ON_ERROR_STOP=1 "$@"
+  as_pg psql -XAtq -h "$PG_SOCKET_DIR" -p "$PG_PORT" -d "dbname=postgres options=-csynchronous_commit=local" -v ON_ERROR_STOP=1 "$@"
 }
 
 # Runs a command the inventory gives (pg_start_command and the like) as a shell

@@ -152,6 +152,35 @@ impl Lab {
         }
     }
 
+    /// Starts SQL as postgres inside a lab host in the background (a commit that
+    /// waits, a long transaction); the caller waits for it, bounded, and kills it
+    /// if it must.
+    pub fn spawn_sql(&self, host: &str, sql: &str) -> std::process::Child {
+        Command::new("bash")
+            .arg(repository().join("tests/lab/lab.sh"))
+            .args([
+                "exec",
+                host,
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                "psql",
+                "-XAtq",
+                "-d",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ])
+            .env("PGCONVERGE_LAB_LOCK_HELD", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot run tests/lab/lab.sh: {error}"))
+    }
+
     /// Runs a command inside a lab host, entering its namespaces from the machine
     /// (no ssh login), and returns what it printed.
     pub fn exec(&self, host: &str, command: &[&str]) -> String {
