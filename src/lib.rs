@@ -15,6 +15,7 @@ pub mod facts;
 pub mod failover;
 pub mod gather;
 pub mod graph_dot;
+pub mod health;
 pub mod inventory;
 pub mod listing;
 pub mod load;

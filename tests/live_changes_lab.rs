@@ -105,6 +105,28 @@ fn a_live_cluster_changes_one_member_at_a_time() {
     assert!(h2_row.trim_end().ends_with("sync"), "{status}");
     let settled = lab.apply(&inventory, &password, &[]);
     assert_eq!(settled.code, Some(0), "{settled}");
+    let check = pgconverge(
+        &[
+            "check",
+            "-i",
+            &inventory,
+            "--ssh-config",
+            &ssh_config,
+            "--format",
+            "json",
+        ],
+        &password,
+    );
+    outputs.push(check.all());
+    assert_eq!(check.code, Some(0), "{check}");
+    let document: serde_json::Value = serde_json::from_str(&check.stdout)
+        .unwrap_or_else(|error| panic!("check --format json: {error}\n{check}"));
+    assert_eq!(document["state"], "OK", "{check}");
+    assert_eq!(
+        document["round_trips"],
+        serde_json::json!({ "h1": 1, "h2": 1, "h3": 1 }),
+        "one SSH round trip per host\n{check}"
+    );
 
     // 2. A commit on the primary waits while h2 is stopped, and returns when it is back.
     lab.exec_sql("h1", "create table live_check (id int primary key)");
@@ -112,6 +134,19 @@ fn a_live_cluster_changes_one_member_at_a_time() {
     let mut commit = lab.spawn_sql("h1", "insert into live_check values (1)");
     let waited = finished_within(&mut commit, Duration::from_secs(4));
     assert_eq!(waited, None, "the commit returned while h2 was down");
+    // The monitoring check is CRITICAL and names the stopped standby.
+    let check = pgconverge(
+        &["check", "-i", &inventory, "--ssh-config", &ssh_config],
+        &password,
+    );
+    outputs.push(check.all());
+    assert_eq!(check.code, Some(2), "{check}");
+    assert!(
+        check
+            .stdout
+            .starts_with("PGCONVERGE CRITICAL - h2 is stopped"),
+        "{check}"
+    );
     assert_eq!(
         lab.exec_sql(
             "h1",

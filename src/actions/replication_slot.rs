@@ -129,21 +129,51 @@ impl Action for StaleSlots {
     }
 
     fn plan(&self, context: &PlanContext) -> PlannedStep {
-        let Some(server) = context.facts.server.as_ref() else {
-            return PlannedStep::noop(
-                "the server does not run: its slots are looked at when it does".into(),
-            );
-        };
         let wanted: Vec<&str> = context
             .members
             .values()
             .filter(|member| member.upstream == Some(context.host.name))
             .filter_map(|member| member.replication_slot)
             .collect();
+        let is_stale = |name: &str| name.starts_with(PREFIX) && !wanted.contains(&name);
+        let Some(server) = context.facts.server.as_ref() else {
+            // A stopped server keeps its slots in its data directory (a primary
+            // demoted by a switchover): they are dropped once it runs again.
+            let on_disk: Vec<String> = context
+                .facts
+                .data_directory
+                .slots_on_disk
+                .iter()
+                .filter(|name| is_stale(name))
+                .cloned()
+                .collect();
+            if on_disk.is_empty() || context.host.data_replaced {
+                return PlannedStep::noop(
+                    "the server does not run: its slots are looked at when it does".into(),
+                );
+            }
+            return PlannedStep {
+                details: on_disk
+                    .iter()
+                    .map(|name| format!("- {name}  (in pg_replslot; no member streams through it)"))
+                    .collect(),
+                ..PlannedStep::change(
+                    Change::Update,
+                    format!(
+                        "drop slots no member streams through, once the server runs: {}",
+                        on_disk.join(", ")
+                    ),
+                    DropSlots {
+                        slots: on_disk,
+                        server: context.settings().clone(),
+                    },
+                )
+            };
+        };
         let stale: Vec<&ReplicationSlot> = server
             .slots
             .iter()
-            .filter(|slot| slot.name.starts_with(PREFIX) && !wanted.contains(&slot.name.as_str()))
+            .filter(|slot| is_stale(&slot.name))
             .collect();
         if stale.is_empty() {
             return PlannedStep::noop(format!(
@@ -243,5 +273,24 @@ mod tests {
             !text.contains("barman"),
             "a slot pgconverge did not make is left alone\n{text}"
         );
+    }
+
+    #[test]
+    fn a_stopped_servers_slots_on_disk_are_dropped_once_it_runs() {
+        // db2 stopped, with the slots it kept as a primary before a switchover.
+        let fixture = Fixture::converged().edit("db2", |facts| {
+            facts.server = None;
+            facts.data_directory.slots_on_disk = vec!["pgconverge_db3".into(), "barman".into()];
+        });
+        let text = check(&fixture, "db2", "stale_slots");
+        assert!(
+            text.contains(
+                "drop slots no member streams through, once the server runs: pgconverge_db3\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("barman"), "{text}");
+        let none = Fixture::converged().edit("db2", |facts| facts.server = None);
+        assert!(check(&none, "db2", "stale_slots").contains("the server does not run"));
     }
 }

@@ -3,6 +3,7 @@
 
 mod apply;
 mod args;
+mod check;
 mod failover;
 mod graph;
 mod inventory;
@@ -43,6 +44,8 @@ enum Command {
     Graph(graph::GraphArgs),
     /// Print the inventory as pgconverge reads it, in `ansible-inventory`'s JSON (--list, --host H); contacts no host
     Inventory(inventory::InventoryCommandArgs),
+    /// A monitoring check (Nagios/Icinga: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN): roles, streaming, lag, archiving, slots, pending restarts, drift
+    Check(check::CheckArgs),
     /// Show what every host is doing (role, upstream, lag) and where it disagrees with the inventory; changes nothing
     Status(status::StatusArgs),
 }
@@ -70,5 +73,6 @@ pub fn run() -> ExitCode {
         Command::Graph(args) => graph::run(args),
         Command::Inventory(args) => inventory::run(args),
         Command::Status(args) => runtime.block_on(status::run(args)),
+        Command::Check(args) => runtime.block_on(check::run(args)),
     }
 }

@@ -235,6 +235,11 @@ pub struct DataDirectory {
     /// What `pg_rewind` said when it last failed to rejoin this directory
     /// (`pgconverge-rewind-failed` in it): rewinding again would fail again.
     pub rewind_failed: Option<String>,
+    /// The replication slots kept in the directory (`pg_replslot/`), which a
+    /// stopped server still has when it starts.
+    pub slots_on_disk: Vec<String>,
+    /// WAL segments waiting to be archived (`archive_status/*.ready`).
+    pub wal_ready_segments: Option<u64>,
 }
 
 impl DataDirectory {

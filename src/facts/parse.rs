@@ -88,6 +88,17 @@ pub fn parse(request: &FactsRequest, output: &str) -> Result<HostFacts, FactsErr
             .unwrap_or(0),
         postmaster_pid: values.contains_key("data.postmaster_pid"),
         rewind_failed: text("data.rewind_failed"),
+        slots_on_disk: text("data.slots_on_disk")
+            .map(|names| {
+                names
+                    .lines()
+                    .map(str::trim)
+                    .filter(|name| !name.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        wal_ready_segments: text("data.wal_ready").and_then(|count| count.trim().parse().ok()),
     };
     if let Some(server) = text("server") {
         facts.server = Some(parse_server(&server)?);

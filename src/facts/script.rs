@@ -73,6 +73,8 @@ if [ -f "$DATA/PG_VERSION" ]; then
   [ -f "$DATA/recovery.conf" ] && emit data.recovery_conf yes
   [ -f "$DATA/postmaster.pid" ] && emit data.postmaster_pid yes
   [ -f "$DATA/pgconverge-rewind-failed" ] && emit data.rewind_failed "$(head -c 4000 "$DATA/pgconverge-rewind-failed")"
+  [ -d "$DATA/pg_replslot" ] && emit data.slots_on_disk "$(ls -1 "$DATA/pg_replslot" 2>/dev/null)"
+  emit data.wal_ready "$(find "$DATA/pg_wal/archive_status" "$DATA/pg_xlog/archive_status" -maxdepth 1 -name '*.ready' 2>/dev/null | wc -l)"
 fi
 "#
     )

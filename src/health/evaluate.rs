@@ -1,0 +1,486 @@
+//! The judgement of `pgconverge check`, pure over the status report, the facts and
+//! the plan: every problem found, each with its state, and the cluster's state
+//! (the worst of them) in the Nagios/Icinga convention.
+
+use crate::facts::GatheredFacts;
+use crate::plan::Plan;
+use crate::status::{DisagreementKind, HostStatus, ObservedState, StatusReport};
+use serde::Serialize;
+
+/// A monitoring state, ordered from best to worst; its number is the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum State {
+    Ok,
+    Warning,
+    Unknown,
+    Critical,
+}
+
+impl State {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            State::Ok => 0,
+            State::Warning => 1,
+            State::Critical => 2,
+            State::Unknown => 3,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Ok => "OK",
+            State::Warning => "WARNING",
+            State::Critical => "CRITICAL",
+            State::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+/// Lag a standby may have before the check warns or is critical: in bytes of WAL
+/// not replayed, and in seconds since the last replayed commit while bytes remain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LagLimit {
+    pub bytes: u64,
+    pub seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Thresholds {
+    pub warn_lag: LagLimit,
+    pub crit_lag: LagLimit,
+    /// WAL segments waiting to be archived (`.ready`) before the check warns.
+    pub warn_ready_segments: u64,
+    /// WAL an inactive slot may keep before the check warns.
+    pub warn_slot_bytes: u64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Thresholds {
+        const MIB: u64 = 1024 * 1024;
+        Thresholds {
+            warn_lag: LagLimit {
+                bytes: 16 * MIB,
+                seconds: 60,
+            },
+            crit_lag: LagLimit {
+                bytes: 256 * MIB,
+                seconds: 300,
+            },
+            warn_ready_segments: 16,
+            warn_slot_bytes: 1024 * MIB,
+        }
+    }
+}
+
+/// One thing the check found, on one host or on the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub state: State,
+    pub host: Option<String>,
+    pub message: String,
+}
+
+/// A number for graphs: `label=value[unit];warn;crit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Measure {
+    pub label: String,
+    pub value: i64,
+    pub unit: &'static str,
+    pub warn: Option<u64>,
+    pub crit: Option<u64>,
+}
+
+impl Measure {
+    fn text(&self) -> String {
+        let limit = |value: Option<u64>| value.map(|value| value.to_string()).unwrap_or_default();
+        format!(
+            "{}={}{};{};{}",
+            self.label,
+            self.value,
+            self.unit,
+            limit(self.warn),
+            limit(self.crit)
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Health {
+    pub state: State,
+    /// The first line: state, then what is wrong (or that all is well), then the
+    /// measures after `|`.
+    pub summary: String,
+    pub findings: Vec<Finding>,
+    pub measures: Vec<Measure>,
+}
+
+/// Judges the cluster. `drift` is the plan an apply would run now (`None` when it
+/// could not be made).
+pub fn evaluate(
+    report: &StatusReport,
+    facts: &GatheredFacts,
+    plan: Option<&Plan>,
+    thresholds: &Thresholds,
+) -> Health {
+    let mut findings = Vec::new();
+    for disagreement in &report.disagreements {
+        let state = match disagreement.kind {
+            DisagreementKind::WrongUpstream
+            | DisagreementKind::ReplayPaused
+            | DisagreementKind::NotSynchronous => State::Warning,
+            _ => State::Critical,
+        };
+        findings.push(Finding {
+            state,
+            host: disagreement.hosts.first().cloned(),
+            message: disagreement.message.clone(),
+        });
+    }
+    let mut measures = Vec::new();
+    for host in &report.hosts {
+        host_findings(host, facts, thresholds, &mut findings, &mut measures);
+    }
+    match plan {
+        Some(plan) if plan.blocked.is_none() => {
+            let changes = plan.summary().changes();
+            if changes > 0 {
+                let hosts: Vec<&str> = plan
+                    .hosts
+                    .iter()
+                    .filter(|host| host.steps.iter().any(|step| step.change.is_change()))
+                    .map(|host| host.name.as_str())
+                    .collect();
+                findings.push(Finding {
+                    state: State::Warning,
+                    host: None,
+                    message: format!(
+                        "configuration drift: {changes} change{} pending on {} (`pgconverge apply --dry-run` shows them)",
+                        if changes == 1 { "" } else { "s" },
+                        hosts.join(", ")
+                    ),
+                });
+            }
+        }
+        // A blocked plan is a split brain the disagreements already name.
+        Some(_) => {}
+        None => findings.push(Finding {
+            state: State::Unknown,
+            host: None,
+            message: "configuration drift unknown: no plan could be made".to_string(),
+        }),
+    }
+    let state = findings
+        .iter()
+        .map(|finding| finding.state)
+        .max()
+        .unwrap_or(State::Ok);
+    let summary = summary(report, &findings, &measures, state);
+    Health {
+        state,
+        summary,
+        findings,
+        measures,
+    }
+}
+
+fn host_findings(
+    host: &HostStatus,
+    facts: &GatheredFacts,
+    thresholds: &Thresholds,
+    findings: &mut Vec<Finding>,
+    measures: &mut Vec<Measure>,
+) {
+    let mut found = |state: State, message: String| {
+        findings.push(Finding {
+            state,
+            host: Some(host.name.clone()),
+            message,
+        })
+    };
+    if host.state == ObservedState::Standby {
+        let bytes = host.replay_lag_bytes.unwrap_or(0).max(0) as u64;
+        let seconds = host
+            .replay_lag_seconds
+            .filter(|_| bytes > 0)
+            .unwrap_or(0)
+            .max(0) as u64;
+        let over = |limit: LagLimit| bytes >= limit.bytes || seconds >= limit.seconds;
+        let state = if over(thresholds.crit_lag) {
+            State::Critical
+        } else if over(thresholds.warn_lag) {
+            State::Warning
+        } else {
+            State::Ok
+        };
+        if state != State::Ok {
+            found(
+                state,
+                format!(
+                    "{} replays {bytes} bytes ({seconds} s) behind its upstream (warning at {} bytes or {} s, critical at {} bytes or {} s)",
+                    host.name,
+                    thresholds.warn_lag.bytes,
+                    thresholds.warn_lag.seconds,
+                    thresholds.crit_lag.bytes,
+                    thresholds.crit_lag.seconds
+                ),
+            );
+        }
+        measures.push(Measure {
+            label: format!("{}_lag", host.name),
+            value: bytes as i64,
+            unit: "B",
+            warn: Some(thresholds.warn_lag.bytes),
+            crit: Some(thresholds.crit_lag.bytes),
+        });
+        measures.push(Measure {
+            label: format!("{}_lag_seconds", host.name),
+            value: seconds as i64,
+            unit: "s",
+            warn: Some(thresholds.warn_lag.seconds),
+            crit: Some(thresholds.crit_lag.seconds),
+        });
+    }
+    let Some(host_facts) = facts.get(&host.name).and_then(|facts| facts.as_ref().ok()) else {
+        return;
+    };
+    if let Some(ready) = host_facts.data_directory.wal_ready_segments
+        && host.state == ObservedState::Primary
+    {
+        if ready >= thresholds.warn_ready_segments {
+            found(
+                State::Warning,
+                format!(
+                    "{} has {ready} WAL segments waiting to be archived (warning at {})",
+                    host.name, thresholds.warn_ready_segments
+                ),
+            );
+        }
+        measures.push(Measure {
+            label: format!("{}_archive_ready", host.name),
+            value: ready as i64,
+            unit: "",
+            warn: Some(thresholds.warn_ready_segments),
+            crit: None,
+        });
+    }
+    let Some(server) = host_facts.server.as_ref() else {
+        return;
+    };
+    for slot in &server.slots {
+        let retained = slot.retained_bytes.unwrap_or(0).max(0) as u64;
+        if slot.lost() {
+            found(
+                State::Critical,
+                format!(
+                    "slot {} on {} lost WAL its standby needs: `pgconverge apply` clones it again",
+                    slot.name, host.name
+                ),
+            );
+        } else if !slot.active && retained >= thresholds.warn_slot_bytes {
+            found(
+                State::Warning,
+                format!(
+                    "inactive slot {} on {} keeps {retained} bytes of WAL (warning at {})",
+                    slot.name, host.name, thresholds.warn_slot_bytes
+                ),
+            );
+        }
+    }
+    let pending = server.settings_pending_restart();
+    if !pending.is_empty() {
+        found(
+            State::Warning,
+            format!(
+                "{} waits for a restart to apply {} (`pgconverge restart --pending`)",
+                host.name,
+                pending.join(", ")
+            ),
+        );
+    }
+}
+
+fn summary(
+    report: &StatusReport,
+    findings: &[Finding],
+    measures: &[Measure],
+    state: State,
+) -> String {
+    let text = if findings.is_empty() {
+        let primaries = report
+            .hosts
+            .iter()
+            .filter(|host| host.state == ObservedState::Primary)
+            .map(|host| host.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let standbys = report
+            .hosts
+            .iter()
+            .filter(|host| host.state == ObservedState::Standby)
+            .count();
+        format!(
+            "{} hosts as the inventory says: primary {primaries}, {standbys} standbys streaming",
+            report.hosts.len()
+        )
+    } else {
+        let mut worst: Vec<&Finding> = findings.iter().collect();
+        worst.sort_by(|a, b| b.state.cmp(&a.state));
+        worst
+            .iter()
+            .map(|finding| finding.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let perfdata = measures
+        .iter()
+        .map(Measure::text)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let line = format!("PGCONVERGE {} - {text}", state.name());
+    if perfdata.is_empty() {
+        line
+    } else {
+        format!("{line} | {perfdata}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::check::{
+        MIB, THREE_HOSTS, client, desired, facts, healthy, primary, standby, stopped,
+    };
+    use crate::status::report;
+
+    fn judge(facts: &GatheredFacts) -> Health {
+        let desired = desired(THREE_HOSTS);
+        let report = report(&desired, facts);
+        let plan = Plan {
+            hosts: Vec::new(),
+            blocked: None,
+            order: Vec::new(),
+            dependencies: Vec::new(),
+            ordering_only: Vec::new(),
+            handover: None,
+        };
+        evaluate(&report, facts, Some(&plan), &Thresholds::default())
+    }
+
+    #[test]
+    fn a_healthy_cluster_is_ok_with_its_measures() {
+        let health = judge(&healthy());
+        assert_eq!(health.state, State::Ok, "{health:?}");
+        assert_eq!(
+            health.summary,
+            "PGCONVERGE OK - 3 hosts as the inventory says: primary db1, 2 standbys streaming | db2_lag=0B;16777216;268435456 db2_lag_seconds=0s;60;300 db3_lag=0B;16777216;268435456 db3_lag_seconds=0s;60;300"
+        );
+    }
+
+    #[test]
+    fn a_stopped_standby_is_critical_and_named_first() {
+        let health = judge(&facts(vec![
+            (
+                "db1",
+                Ok(primary(
+                    1,
+                    "0/5000060",
+                    vec![client("db3", "10.0.0.13", Some(0))],
+                )),
+            ),
+            ("db2", Ok(stopped())),
+            (
+                "db3",
+                Ok(standby(Some("10.0.0.11"), "0/5000060", "0/5000060")),
+            ),
+        ]));
+        assert_eq!(health.state, State::Critical);
+        assert_eq!(health.state.exit_code(), 2);
+        assert!(
+            health
+                .summary
+                .starts_with("PGCONVERGE CRITICAL - db2 is stopped"),
+            "{}",
+            health.summary
+        );
+    }
+
+    #[test]
+    fn lag_warns_then_is_critical() {
+        let lagging = |bytes: i64| {
+            let mut db2 = standby(Some("10.0.0.11"), "0/5000060", "0/5000060");
+            if let Some(server) = db2.server.as_mut() {
+                server.replay_lag_seconds = Some(5);
+            }
+            facts(vec![
+                (
+                    "db1",
+                    Ok(primary(
+                        1,
+                        "0/5000060",
+                        vec![
+                            client("db2", "10.0.0.12", Some(bytes)),
+                            client("db3", "10.0.0.13", Some(0)),
+                        ],
+                    )),
+                ),
+                ("db2", Ok(db2)),
+                (
+                    "db3",
+                    Ok(standby(Some("10.0.0.11"), "0/5000060", "0/5000060")),
+                ),
+            ])
+        };
+        assert_eq!(judge(&lagging(MIB)).state, State::Ok);
+        let warned = judge(&lagging(20 * MIB));
+        assert_eq!(warned.state, State::Warning);
+        assert!(
+            warned
+                .summary
+                .contains("db2 replays 20971520 bytes (5 s) behind its upstream"),
+            "{}",
+            warned.summary
+        );
+        assert_eq!(judge(&lagging(300 * MIB)).state, State::Critical);
+    }
+
+    #[test]
+    fn pending_restarts_and_lost_slots_are_found() {
+        let mut cluster = healthy();
+        if let Some(Ok(db1)) = cluster.get_mut("db1")
+            && let Some(server) = db1.server.as_mut()
+        {
+            server.settings.insert(
+                "shared_buffers".into(),
+                crate::facts::ObservedSetting {
+                    context: "postmaster".into(),
+                    pending_restart: true,
+                    value: "16384".into(),
+                    unit: "8kB".into(),
+                    vartype: "integer".into(),
+                    source: "configuration file".into(),
+                    source_file: String::new(),
+                    default_value: "1024".into(),
+                },
+            );
+            server.slots.push(crate::facts::ReplicationSlot {
+                name: "pgconverge_db9".into(),
+                active: false,
+                wal_status: "lost".into(),
+                retained_bytes: None,
+            });
+        }
+        let health = judge(&cluster);
+        assert_eq!(health.state, State::Critical);
+        let messages: Vec<&str> = health
+            .findings
+            .iter()
+            .map(|finding| finding.message.as_str())
+            .collect();
+        assert!(
+            messages.contains(&"slot pgconverge_db9 on db1 lost WAL its standby needs: `pgconverge apply` clones it again")
+                && messages.contains(&"db1 waits for a restart to apply shared_buffers (`pgconverge restart --pending`)"),
+            "{messages:?}"
+        );
+    }
+}

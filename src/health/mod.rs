@@ -1,0 +1,90 @@
+//! `pgconverge check`: a monitoring plugin in the Nagios/Icinga convention. One
+//! SSH round trip per host (the facts), then pure judgement (`evaluate.rs`) over
+//! the status report, the facts and the plan an apply would run; the state is
+//! the exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN), the first line the
+//! summary, `--format json` the whole judgement.
+
+pub mod evaluate;
+
+pub use evaluate::{Health, LagLimit, State, Thresholds};
+
+use crate::gather;
+use crate::load::{OutputFormat, load};
+use crate::plan::build::{PlanOptions, plan};
+use crate::printer::Printer;
+use crate::secret::Redactor;
+use crate::transport::SshOptions;
+use serde::Serialize;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions {
+    pub inventory: crate::inventory::Input,
+    pub playbook: Option<PathBuf>,
+    pub templates: Option<PathBuf>,
+    pub format: OutputFormat,
+    pub thresholds: Thresholds,
+    pub ssh: SshOptions,
+}
+
+/// The JSON document `check --format json` prints.
+#[derive(Debug, Serialize)]
+struct Document<'a> {
+    format_version: u32,
+    pgconverge_version: &'static str,
+    #[serde(flatten)]
+    health: &'a Health,
+    /// SSH round trips per host: one each.
+    round_trips: indexmap::IndexMap<String, usize>,
+}
+
+/// Checks the cluster and prints the result; the state is the exit code. An
+/// inventory that cannot be read is UNKNOWN, with its problems.
+pub async fn check(options: &CheckOptions, printer_for: impl FnOnce(Redactor) -> Printer) -> State {
+    let loaded = match load(
+        &options.inventory,
+        options.playbook.as_deref(),
+        options.templates.as_deref(),
+    ) {
+        Ok(loaded) => loaded,
+        Err(problems) => {
+            let printer = printer_for(Redactor::default());
+            printer.out(&format!(
+                "PGCONVERGE UNKNOWN - the inventory cannot be read: {}",
+                problems.to_string().lines().next().unwrap_or_default()
+            ));
+            for line in problems.to_string().lines().skip(1) {
+                printer.out(line);
+            }
+            return State::Unknown;
+        }
+    };
+    let printer = printer_for(Redactor::new(loaded.desired.secrets.clone()));
+    let hosts = gather::hosts_to_contact(&loaded.desired, &[]);
+    let gathered = gather::gather(&loaded.desired, &hosts, &options.ssh).await;
+    let round_trips = gathered.round_trips();
+    let report = crate::status::report(&loaded.desired, &gathered.facts);
+    let drift = plan(
+        &loaded.desired,
+        &loaded.playbook,
+        &gathered.facts,
+        &PlanOptions::default(),
+    );
+    let health = evaluate::evaluate(&report, &gathered.facts, Some(&drift), &options.thresholds);
+    gathered.close().await;
+    match options.format {
+        OutputFormat::Human => {
+            printer.out(&health.summary);
+            for finding in &health.findings {
+                printer.out(&format!("{}: {}", finding.state.name(), finding.message));
+            }
+        }
+        OutputFormat::Json => printer.json(&Document {
+            format_version: 1,
+            pgconverge_version: env!("CARGO_PKG_VERSION"),
+            health: &health,
+            round_trips: round_trips.into_iter().collect(),
+        }),
+    }
+    health.state
+}
