@@ -325,7 +325,7 @@ fn summary(
         )
     } else {
         let mut worst: Vec<&Finding> = findings.iter().collect();
-        worst.sort_by(|a, b| b.state.cmp(&a.state));
+        worst.sort_by_key(|finding| std::cmp::Reverse(finding.state));
         worst
             .iter()
             .map(|finding| finding.message.as_str())
