@@ -147,7 +147,9 @@ impl Action for StaleSlots {
                 .filter(|name| is_stale(name))
                 .cloned()
                 .collect();
-            if on_disk.is_empty() || context.host.data_replaced {
+            // A rewind keeps `pg_replslot/`; a clone does not, and then there is
+            // nothing left to drop when the server runs.
+            if on_disk.is_empty() {
                 return PlannedStep::noop(
                     "the server does not run: its slots are looked at when it does".into(),
                 );

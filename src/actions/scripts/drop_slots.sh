@@ -10,7 +10,11 @@ printf '%s\n' "$SLOT_NAMES" | while IFS= read -r slot; do
   printf '%s\n' "select pg_terminate_backend(active_pid) from pg_replication_slots where slot_name = :'slot' and active_pid is not null;" |
     pg_sql -v slot="$slot" >/dev/null
   wait_until 10 slot_inactive "$slot" || true
-  printf '%s\n' "select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = :'slot';" |
-    pg_sql -v slot="$slot" >/dev/null
-  echo "dropped slot $slot"
+  DROPPED=$(printf '%s\n' "select count(*) from (select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = :'slot') as dropped;" |
+    pg_sql -v slot="$slot")
+  if [ "$DROPPED" = 1 ]; then
+    echo "dropped slot $slot"
+  else
+    echo "slot $slot was already gone"
+  fi
 done
