@@ -36,6 +36,9 @@ pub struct ApplyOptions {
     pub format: OutputFormat,
     pub limit: Vec<String>,
     pub replace_data: Vec<String>,
+    /// Writable primaries beside the inventory's primary to stop and rejoin,
+    /// discarding what they wrote after the fork (`--rejoin HOST`).
+    pub rejoin: Vec<String>,
     /// Steps run at once; 0 means no limit.
     pub forks: usize,
     pub ssh: SshOptions,
@@ -218,6 +221,7 @@ async fn plan_from_inventory(
     let plan_options = PlanOptions {
         limit: options.limit.clone(),
         replace_data: options.replace_data.clone(),
+        rejoin: options.rejoin.clone(),
     };
     let session = start(
         &inventory,
@@ -258,6 +262,7 @@ async fn plan_from_saved(
     let plan_options = PlanOptions {
         limit: saved.limit.clone(),
         replace_data: saved.replace_data.clone(),
+        rejoin: saved.rejoin.clone(),
     };
     let session = start(&inventory, playbook, templates, plan_options, printer_for)?;
     let inputs = &session.inputs;
@@ -298,11 +303,7 @@ fn start(
     let loaded = load(inventory, playbook.as_deref(), templates.as_deref())?;
     let printer = printer_for(Redactor::new(loaded.desired.secrets.clone()));
     printer.warnings(&loaded.inventory.warnings);
-    check_hosts(
-        &loaded.desired,
-        &plan_options.limit,
-        &plan_options.replace_data,
-    )?;
+    check_hosts(&loaded.desired, &plan_options)?;
     Ok(Session {
         loaded,
         inputs,
@@ -395,6 +396,7 @@ fn saved_plan_of(
         templates: inputs.templates,
         limit: plan_options.limit,
         replace_data: plan_options.replace_data,
+        rejoin: plan_options.rejoin,
         secrets: saved::secret_fingerprints(&salt, &desired.secrets),
         facts: facts
             .iter()
@@ -492,15 +494,18 @@ fn saved_plan_for(path: &Path, options: &ApplyOptions) -> Result<SavedPlan, Appl
             what: "--replace-data",
         });
     }
+    if !options.rejoin.is_empty() {
+        return Err(ApplyError::NotWithSavedPlan { what: "--rejoin" });
+    }
     Ok(SavedPlan::read(path)?)
 }
 
-fn check_hosts(
-    desired: &DesiredState,
-    limit: &[String],
-    replace_data: &[String],
-) -> Result<(), ApplyError> {
-    for (names, option) in [(limit, "limit"), (replace_data, "replace-data")] {
+fn check_hosts(desired: &DesiredState, options: &PlanOptions) -> Result<(), ApplyError> {
+    for (names, option) in [
+        (&options.limit, "limit"),
+        (&options.replace_data, "replace-data"),
+        (&options.rejoin, "rejoin"),
+    ] {
         if let Some(host) = names.iter().find(|name| !desired.hosts.contains_key(*name)) {
             return Err(ApplyError::UnknownHost {
                 host: host.clone(),

@@ -54,6 +54,10 @@ pub struct ApplyArgs {
     /// Allow replacing the data directory of HOST although it holds user databases (repeatable)
     #[arg(long, value_name = "HOST")]
     replace_data: Vec<String>,
+    /// Stop HOST, a writable primary beside the inventory's primary, and rejoin it,
+    /// discarding what it wrote after their timelines forked (repeatable)
+    #[arg(long, value_name = "HOST")]
+    rejoin: Vec<String>,
     /// `full` shows each file's whole unified diff; by default a configuration file
     /// shows the settings and rules it changes (the JSON plan always has both)
     #[arg(long, value_enum, default_value = "settings")]
@@ -80,6 +84,7 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
         },
         limit: args.limit,
         replace_data: args.replace_data,
+        rejoin: args.rejoin,
         forks: args.forks,
         ssh: args.ssh.options(),
     };

@@ -4,6 +4,7 @@
 pub mod fingerprint;
 pub mod parse;
 pub mod script;
+pub mod timeline;
 
 use crate::inventory::HostSettings;
 use crate::secret::Sensitive;
@@ -232,6 +233,9 @@ pub struct DataDirectory {
     /// What `pg_rewind` said when it last failed to rejoin this directory
     /// (`pgconverge-rewind-failed` in it): rewinding again would fail again.
     pub rewind_failed: Option<String>,
+    /// The newest timeline history file (`pg_wal/NNNNNNNN.history`): where the
+    /// server left each timeline before its own. `None` on timeline 1.
+    pub history: Option<timeline::TimelineHistory>,
 }
 
 impl DataDirectory {

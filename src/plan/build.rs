@@ -20,6 +20,9 @@ pub struct PlanOptions {
     pub limit: Vec<String>,
     /// Hosts whose data directory may be replaced although it holds user databases.
     pub replace_data: Vec<String>,
+    /// Writable primaries beside the inventory's primary whose writes after the
+    /// fork may be discarded: they are stopped and rejoined (`--rejoin HOST`).
+    pub rejoin: Vec<String>,
 }
 
 pub fn plan(
@@ -30,7 +33,7 @@ pub fn plan(
 ) -> Plan {
     let in_scope =
         |host: &str| options.limit.is_empty() || options.limit.iter().any(|name| name == host);
-    let guard = super::guard::split_brain_guard(desired, facts);
+    let guard = super::guard::split_brain_guard(desired, facts, &options.rejoin);
     let mut order: Vec<NodeId> = match desired.graph.topological_order() {
         Ok(order) => order
             .into_iter()

@@ -336,6 +336,7 @@ pub struct Fixture {
     desired: DesiredState,
     playbook: Playbook,
     facts: GatheredFacts,
+    options: PlanOptions,
 }
 
 /// Three hosts and an archive host reached over SSH.
@@ -384,6 +385,7 @@ impl Fixture {
             desired,
             playbook,
             facts,
+            options: PlanOptions::default(),
         }
     }
 
@@ -395,6 +397,7 @@ impl Fixture {
             desired,
             playbook,
             facts,
+            options: PlanOptions::default(),
         }
     }
 
@@ -450,6 +453,41 @@ impl Fixture {
         })
     }
 
+    /// The host ran as a primary and still does, beside the inventory's primary
+    /// (a standby promoted by mistake): it left timeline 1 at `0/3000060` for
+    /// timeline 2 and writes at `0/4000000`, while the primary stayed on timeline 1.
+    pub fn promoted_beside_the_primary(self, host: &str) -> Fixture {
+        let primary = self
+            .desired
+            .hosts
+            .values()
+            .find(|member| member.role == crate::inventory::Role::Primary)
+            .map(|member| member.name.clone())
+            .unwrap_or_default();
+        self.former_primary(host)
+            .edit(host, |facts| {
+                facts.data_directory.history = crate::facts::timeline::TimelineHistory::parse(
+                    "00000002.history",
+                    "1\t0/3000060\tno recovery target specified\n",
+                );
+                if let Some(server) = facts.server.as_mut() {
+                    server.position = crate::facts::Lsn::parse("0/4000000");
+                }
+            })
+            .edit(&primary, |facts| {
+                facts.data_directory.timeline = Some(1);
+                if let Some(server) = facts.server.as_mut() {
+                    server.position = crate::facts::Lsn::parse("0/5000000");
+                }
+            })
+    }
+
+    /// Plans with these command-line choices (`--rejoin`, `--limit`).
+    pub fn options(mut self, options: PlanOptions) -> Fixture {
+        self.options = options;
+        self
+    }
+
     /// The host could not be reached.
     pub fn unreachable(mut self, host: &str) -> Fixture {
         self.facts.insert(
@@ -462,12 +500,7 @@ impl Fixture {
 
 impl Fixture {
     pub fn plan(&self) -> super::Plan {
-        plan(
-            &self.desired,
-            &self.playbook,
-            &self.facts,
-            &PlanOptions::default(),
-        )
+        plan(&self.desired, &self.playbook, &self.facts, &self.options)
     }
 }
 

@@ -31,6 +31,9 @@ pub struct SavedPlan {
     pub templates: InputRecord,
     pub limit: Vec<String>,
     pub replace_data: Vec<String>,
+    /// The hosts whose writes after a fork the plan discards (`--rejoin`).
+    #[serde(default)]
+    pub rejoin: Vec<String>,
     /// A random salt for the secret fingerprints, new for every plan.
     pub secret_key: String,
     /// A slow salted hash (PBKDF2 under `secret_key`) of each secret value, sorted.
