@@ -82,6 +82,7 @@ impl ReadingArgs {
                 archive: self.archive_group.clone(),
             },
             cluster: self.cluster.clone(),
+            outside: Vec::new(),
         }
     }
 }
