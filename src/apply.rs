@@ -39,6 +39,9 @@ pub struct ApplyOptions {
     /// Writable primaries beside the inventory's primary to stop and rejoin,
     /// discarding what they wrote after the fork (`--rejoin HOST`).
     pub rejoin: Vec<String>,
+    /// Hosts that left the replication cluster to stop, keeping their data
+    /// (`--decommission HOST`).
+    pub decommission: Vec<String>,
     /// Steps run at once; 0 means no limit.
     pub forks: usize,
     pub ssh: SshOptions,
@@ -63,6 +66,18 @@ pub enum ApplyError {
         option: &'static str,
         known: String,
     },
+    #[error(
+        "--decommission {host}: `{host}` is still a member of the replication cluster: move it out of the groups that give roles (and drop its `pg_role`), keeping it in the inventory; then `apply --decommission {host}` drops its slot and access rules on the members and stops it"
+    )]
+    StillMember { host: String },
+    #[error(
+        "--decommission {host}: the inventory has no host `{host}`, so pgconverge cannot reach it. Keep it listed, outside the groups that give roles, until it is decommissioned, for example under `decommissioned:` with `hosts: {{ {host}: {{ ansible_host: ADDRESS }} }}`"
+    )]
+    NotInInventory { host: String },
+    #[error(
+        "--decommission cannot go with --limit: every remaining member drops the removed host's slot and access rules before it stops"
+    )]
+    DecommissionWithLimit,
     #[error("{0}")]
     Stale(#[from] StalePlan),
     #[error("no inventory: give `-i FILE`")]
@@ -217,11 +232,13 @@ async fn plan_from_inventory(
     if options.inventory.sources.is_empty() {
         return Err(ApplyError::NoInventory);
     }
-    let inventory = options.inventory.clone();
+    let mut inventory = options.inventory.clone();
+    inventory.outside = options.decommission.clone();
     let plan_options = PlanOptions {
         limit: options.limit.clone(),
         replace_data: options.replace_data.clone(),
         rejoin: options.rejoin.clone(),
+        decommission: options.decommission.clone(),
     };
     let session = start(
         &inventory,
@@ -259,10 +276,12 @@ async fn plan_from_saved(
         .templates
         .clone()
         .or_else(|| saved.templates.path.clone());
+    inventory.outside = saved.decommission.clone();
     let plan_options = PlanOptions {
         limit: saved.limit.clone(),
         replace_data: saved.replace_data.clone(),
         rejoin: saved.rejoin.clone(),
+        decommission: saved.decommission.clone(),
     };
     let session = start(&inventory, playbook, templates, plan_options, printer_for)?;
     let inputs = &session.inputs;
@@ -315,7 +334,8 @@ fn start(
 /// Reads the facts of the hosts in scope, one round trip each, and plans.
 async fn gather_and_plan(session: Session, ssh: &SshOptions) -> Planned {
     let desired = &session.loaded.desired;
-    let hosts = gather::hosts_to_contact(desired, &session.plan_options.limit);
+    let mut hosts = gather::hosts_to_contact(desired, &session.plan_options.limit);
+    hosts.extend(session.plan_options.decommission.iter().cloned());
     let started = Instant::now();
     let gathered = gather::gather(desired, &hosts, ssh).await;
     let round_trips: usize = gathered.round_trips().values().sum();
@@ -397,6 +417,7 @@ fn saved_plan_of(
         limit: plan_options.limit,
         replace_data: plan_options.replace_data,
         rejoin: plan_options.rejoin,
+        decommission: plan_options.decommission,
         secrets: saved::secret_fingerprints(&salt, &desired.secrets),
         facts: facts
             .iter()
@@ -497,6 +518,11 @@ fn saved_plan_for(path: &Path, options: &ApplyOptions) -> Result<SavedPlan, Appl
     if !options.rejoin.is_empty() {
         return Err(ApplyError::NotWithSavedPlan { what: "--rejoin" });
     }
+    if !options.decommission.is_empty() {
+        return Err(ApplyError::NotWithSavedPlan {
+            what: "--decommission",
+        });
+    }
     Ok(SavedPlan::read(path)?)
 }
 
@@ -518,6 +544,19 @@ fn check_hosts(desired: &DesiredState, options: &PlanOptions) -> Result<(), Appl
                     .join(", "),
             });
         }
+    }
+    if !options.decommission.is_empty() && !options.limit.is_empty() {
+        return Err(ApplyError::DecommissionWithLimit);
+    }
+    for host in &options.decommission {
+        if desired.outside.contains_key(host) {
+            continue;
+        }
+        return Err(if desired.hosts.contains_key(host) {
+            ApplyError::StillMember { host: host.clone() }
+        } else {
+            ApplyError::NotInInventory { host: host.clone() }
+        });
     }
     Ok(())
 }

@@ -86,6 +86,7 @@ impl Sequence<'_> {
                 role: host.role,
                 upstream: host.upstream.clone(),
                 error: None,
+                outside: false,
                 steps: self
                     .steps
                     .iter()
