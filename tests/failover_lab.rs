@@ -313,4 +313,41 @@ fn gates_refuse_a_dangerous_promotion() {
         "t",
         "a refused promotion changed nothing"
     );
+
+    // The promoted standby wrote on its own timeline: apply names it and what it
+    // wrote after the fork, and stops, restarting nothing, until --rejoin h3.
+    lab.sql("h3", "create table written_on_h3 (id int)");
+    let started = |host: &str| lab.sql(host, "select pg_postmaster_start_time()");
+    let started_before = (started("h1"), started("h3"));
+    let refused = cluster.run(&["apply", "--detailed-exitcode"]);
+    assert_eq!(refused.code, Some(1), "{refused}");
+    assert!(
+        refused.stdout.contains(
+            "split-brain guard: `h3` is a writable primary beside `h1`, the inventory's primary, and it wrote "
+        ) && refused.stdout.contains("`pgconverge apply --rejoin h3`"),
+        "{refused}"
+    );
+    assert_eq!((started("h1"), started("h3")), started_before);
+    assert_eq!(lab.sql("h3", "select pg_is_in_recovery()"), "f");
+    let rejoin = cluster.run(&["apply", "--detailed-exitcode", "--rejoin", "h3"]);
+    assert_eq!(rejoin.code, Some(2), "{rejoin}");
+    assert!(
+        rejoin
+            .stdout
+            .contains("--rejoin h3 discards what it wrote after the fork: "),
+        "{rejoin}"
+    );
+    lab.eventually(30, "h3 streams from h1 again", || {
+        lab.try_sql("h3", "select status from pg_stat_wal_receiver")
+            .as_deref()
+            == Ok("streaming")
+    });
+    assert_eq!(
+        lab.sql(
+            "h3",
+            "select count(*) from pg_tables where tablename = 'written_on_h3'"
+        ),
+        "0",
+        "h3's own writes were discarded"
+    );
 }
