@@ -43,6 +43,12 @@ pub struct ApplyOptions {
     pub restarts: Option<RestartPolicy>,
     /// `pgconverge restart`: restart members in rolling order, change nothing else.
     pub restart_only: Option<RestartSelection>,
+    /// Writable primaries beside the inventory's primary to stop and rejoin,
+    /// discarding what they wrote after the fork (`--rejoin HOST`).
+    pub rejoin: Vec<String>,
+    /// Hosts that left the replication cluster to stop, keeping their data
+    /// (`--decommission HOST`).
+    pub decommission: Vec<String>,
     /// Steps run at once; 0 means no limit.
     pub forks: usize,
     pub ssh: SshOptions,
@@ -67,6 +73,18 @@ pub enum ApplyError {
         option: &'static str,
         known: String,
     },
+    #[error(
+        "--decommission {host}: `{host}` is still a member of the replication cluster: move it out of the groups that give roles (and drop its `pg_role`), keeping it in the inventory; then `apply --decommission {host}` drops its slot and access rules on the members and stops it"
+    )]
+    StillMember { host: String },
+    #[error(
+        "--decommission {host}: the inventory has no host `{host}`, so pgconverge cannot reach it. Keep it listed, outside the groups that give roles, until it is decommissioned, for example under `decommissioned:` with `hosts: {{ {host}: {{ ansible_host: ADDRESS }} }}`"
+    )]
+    NotInInventory { host: String },
+    #[error(
+        "--decommission cannot go with --limit: every remaining member drops the removed host's slot and access rules before it stops"
+    )]
+    DecommissionWithLimit,
     #[error("{0}")]
     Stale(#[from] StalePlan),
     #[error("no inventory: give `-i FILE`")]
@@ -231,11 +249,14 @@ async fn plan_from_inventory(
     if options.inventory.sources.is_empty() {
         return Err(ApplyError::NoInventory);
     }
-    let inventory = options.inventory.clone();
+    let mut inventory = options.inventory.clone();
+    inventory.outside = options.decommission.clone();
     let plan_options = PlanOptions {
         limit: options.limit.clone(),
         replace_data: options.replace_data.clone(),
         restarts: options.restarts.unwrap_or_default(),
+        rejoin: options.rejoin.clone(),
+        decommission: options.decommission.clone(),
     };
     let session = start(
         &inventory,
@@ -273,10 +294,13 @@ async fn plan_from_saved(
         .templates
         .clone()
         .or_else(|| saved.templates.path.clone());
+    inventory.outside = saved.decommission.clone();
     let plan_options = PlanOptions {
         limit: saved.limit.clone(),
         replace_data: saved.replace_data.clone(),
         restarts: saved.restarts,
+        rejoin: saved.rejoin.clone(),
+        decommission: saved.decommission.clone(),
     };
     let session = start(&inventory, playbook, templates, plan_options, printer_for)?;
     let inputs = &session.inputs;
@@ -317,11 +341,7 @@ fn start(
     let loaded = load(inventory, playbook.as_deref(), templates.as_deref())?;
     let printer = printer_for(Redactor::new(loaded.desired.secrets.clone()));
     printer.warnings(&loaded.inventory.warnings);
-    check_hosts(
-        &loaded.desired,
-        &plan_options.limit,
-        &plan_options.replace_data,
-    )?;
+    check_hosts(&loaded.desired, &plan_options)?;
     Ok(Session {
         loaded,
         inputs,
@@ -337,7 +357,8 @@ async fn gather_and_plan(
     restart_only: Option<RestartSelection>,
 ) -> Planned {
     let desired = &session.loaded.desired;
-    let hosts = gather::hosts_to_contact(desired, &session.plan_options.limit);
+    let mut hosts = gather::hosts_to_contact(desired, &session.plan_options.limit);
+    hosts.extend(session.plan_options.decommission.iter().cloned());
     let started = Instant::now();
     let gathered = gather::gather(desired, &hosts, ssh).await;
     let round_trips: usize = gathered.round_trips().values().sum();
@@ -424,6 +445,8 @@ fn saved_plan_of(
         limit: plan_options.limit,
         replace_data: plan_options.replace_data,
         restarts: plan_options.restarts,
+        rejoin: plan_options.rejoin,
+        decommission: plan_options.decommission,
         secrets: saved::secret_fingerprints(&salt, &desired.secrets),
         facts: facts
             .iter()
@@ -524,6 +547,14 @@ fn saved_plan_for(path: &Path, options: &ApplyOptions) -> Result<SavedPlan, Appl
     if options.restart_only.is_some() {
         return Err(ApplyError::NotWithSavedPlan { what: "restart" });
     }
+    if !options.rejoin.is_empty() {
+        return Err(ApplyError::NotWithSavedPlan { what: "--rejoin" });
+    }
+    if !options.decommission.is_empty() {
+        return Err(ApplyError::NotWithSavedPlan {
+            what: "--decommission",
+        });
+    }
     if options.restarts.is_some() {
         return Err(ApplyError::NotWithSavedPlan {
             what: "--max-lag, --max-transaction-age or --restart-primary",
@@ -532,12 +563,12 @@ fn saved_plan_for(path: &Path, options: &ApplyOptions) -> Result<SavedPlan, Appl
     Ok(SavedPlan::read(path)?)
 }
 
-fn check_hosts(
-    desired: &DesiredState,
-    limit: &[String],
-    replace_data: &[String],
-) -> Result<(), ApplyError> {
-    for (names, option) in [(limit, "limit"), (replace_data, "replace-data")] {
+fn check_hosts(desired: &DesiredState, options: &PlanOptions) -> Result<(), ApplyError> {
+    for (names, option) in [
+        (&options.limit, "limit"),
+        (&options.replace_data, "replace-data"),
+        (&options.rejoin, "rejoin"),
+    ] {
         if let Some(host) = names.iter().find(|name| !desired.hosts.contains_key(*name)) {
             return Err(ApplyError::UnknownHost {
                 host: host.clone(),
@@ -550,6 +581,19 @@ fn check_hosts(
                     .join(", "),
             });
         }
+    }
+    if !options.decommission.is_empty() && !options.limit.is_empty() {
+        return Err(ApplyError::DecommissionWithLimit);
+    }
+    for host in &options.decommission {
+        if desired.outside.contains_key(host) {
+            continue;
+        }
+        return Err(if desired.hosts.contains_key(host) {
+            ApplyError::StillMember { host: host.clone() }
+        } else {
+            ApplyError::NotInInventory { host: host.clone() }
+        });
     }
     Ok(())
 }

@@ -52,6 +52,10 @@ pub struct DesiredHost {
     pub settings: HostSettings,
     /// The steps that apply to this host's role, in playbook order.
     pub steps: IndexMap<String, DesiredStep>,
+    /// A host outside the replication cluster, reached only to decommission it
+    /// (`apply --decommission`): it has no steps, and its facts are what
+    /// `actions::decommission` reads.
+    pub outside: bool,
 }
 
 impl DesiredHost {
@@ -66,6 +70,9 @@ impl DesiredHost {
         for step in self.steps.values() {
             step.facts_needed(&mut request);
         }
+        if self.outside {
+            crate::actions::decommission::facts_needed(&self.settings, &mut request);
+        }
         request
     }
 }
@@ -79,6 +86,9 @@ pub struct DesiredState {
     pub ordering_only: Vec<(NodeId, NodeId)>,
     /// Every secret value of the inventory, for the printer's redactor.
     pub secrets: Vec<String>,
+    /// Hosts outside the replication cluster that this run must reach
+    /// (`Inventory::outside`, for `--decommission`): in no step graph.
+    pub outside: IndexMap<String, DesiredHost>,
 }
 
 impl DesiredState {
@@ -112,12 +122,35 @@ impl DesiredState {
             )]));
         }
         let ordering_only = ordering_only_edges(playbook, &hosts);
+        let outside = inventory
+            .outside
+            .values()
+            .map(|host| (host.name.clone(), outside_host(host)))
+            .collect();
         Ok(DesiredState {
             hosts,
             graph,
             ordering_only,
             secrets: secrets(inventory),
+            outside,
         })
+    }
+}
+
+/// A host outside the replication cluster: how to reach it and its settings.
+fn outside_host(host: &Host) -> DesiredHost {
+    DesiredHost {
+        name: host.name.clone(),
+        address: host.address.clone(),
+        ssh_port: host.ssh_port,
+        ssh_user: host.ssh_user.clone(),
+        login: host.login.clone(),
+        role: host.role,
+        upstream: None,
+        cluster: host.cluster.clone(),
+        settings: host.settings.clone(),
+        steps: IndexMap::new(),
+        outside: true,
     }
 }
 
@@ -266,6 +299,7 @@ fn desired_host(
         cluster: host.cluster.clone(),
         settings,
         steps,
+        outside: false,
     })
 }
 

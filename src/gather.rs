@@ -65,7 +65,11 @@ pub fn hosts_to_contact(desired: &DesiredState, limit: &[String]) -> Vec<String>
 pub async fn gather(desired: &DesiredState, hosts: &[String], options: &SshOptions) -> Gathered {
     let mut tasks = JoinSet::new();
     for name in hosts {
-        let Some(host) = desired.hosts.get(name) else {
+        let Some(host) = desired
+            .hosts
+            .get(name)
+            .or_else(|| desired.outside.get(name))
+        else {
             continue;
         };
         let host = host.clone();

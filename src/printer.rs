@@ -206,6 +206,7 @@ pub fn plan_text_with(plan: &Plan, full_diff: bool) -> String {
 
 fn host_plan(host: &HostPlan, earlier: &[HostPlan], full_diff: bool, lines: &mut Vec<String>) {
     let role = match (&host.role, &host.upstream) {
+        _ if host.outside => "decommissioned: no member of the replication cluster".to_string(),
         (Role::Primary, _) => "primary".to_string(),
         (Role::Standby, Some(upstream)) => format!("standby of {upstream}"),
         (Role::Standby, None) => "standby".to_string(),

@@ -101,15 +101,60 @@ fn failover_rejoin_and_switchover_lose_no_row() {
         "insert into failover_check select generate_series(101, 200)",
     );
 
-    // h1 comes back as a writable primary of the old timeline: apply fences it,
-    // rewinds it onto h2's timeline, and repoints h3.
+    // h1 comes back as a writable primary of the old timeline. A plain apply
+    // discards nothing: it stops, names h1 and what it wrote after the fork, and
+    // restarts nothing, also as a dry run and for a saved plan.
     cluster.lab.command(&["start", "h1"]);
     assert_eq!(
         lab.sql("h1", "select pg_is_in_recovery()"),
         "f",
         "h1 came back as a primary"
     );
-    let rejoin = cluster.run(&["apply", "--detailed-exitcode"]);
+    let started = |host: &str| lab.sql(host, "select pg_postmaster_start_time()");
+    let started_before = (started("h1"), started("h2"));
+    let refused = cluster.run(&["apply", "--detailed-exitcode"]);
+    assert_eq!(refused.code, Some(1), "{refused}");
+    for expected in [
+        "Blocked: split-brain guard: `h1` is a writable primary beside `h2`, the inventory's primary, and it wrote ",
+        " of WAL after their timelines forked",
+        "`pgconverge apply --rejoin h1`",
+        "Nothing was changed",
+    ] {
+        assert!(refused.stdout.contains(expected), "{expected}:\n{refused}");
+    }
+    assert!(!refused.stderr.contains("changed h1/"), "{refused}");
+    let saved = directory.path().join("rejoin.json");
+    let saved_text = saved.display().to_string();
+    let preview = cluster.run(&["apply", "--dry-run", "--out", &saved_text]);
+    assert_eq!(preview.code, Some(1), "{preview}");
+    assert!(preview.stdout.contains("--rejoin h1"), "{preview}");
+    assert!(!saved.exists(), "a blocked plan is not saved");
+    assert_eq!(
+        (started("h1"), started("h2")),
+        started_before,
+        "nothing was restarted"
+    );
+    assert_eq!(lab.sql("h1", "select pg_is_in_recovery()"), "f");
+    // --rejoin naming a host without writes to discard is refused, naming it.
+    let wrong = cluster.run(&["apply", "--rejoin", "h3"]);
+    assert_eq!(wrong.code, Some(1), "{wrong}");
+    assert!(
+        wrong
+            .stdout
+            .contains("--rejoin h3: `h3` is not a writable primary beside the inventory's primary"),
+        "{wrong}"
+    );
+
+    // With consent, apply fences h1, rewinds it onto h2's timeline, and repoints h3.
+    let consent = cluster.run(&["apply", "--dry-run", "--rejoin", "h1"]);
+    assert_eq!(consent.code, Some(0), "{consent}");
+    assert!(
+        consent
+            .stdout
+            .contains("--rejoin h1 discards what it wrote after the fork: "),
+        "{consent}"
+    );
+    let rejoin = cluster.run(&["apply", "--detailed-exitcode", "--rejoin", "h1"]);
     assert_eq!(rejoin.code, Some(2), "{rejoin}");
     assert!(
         rejoin.stdout.contains("! fence") && rejoin.stdout.contains("rejoin h2 with pg_rewind"),
@@ -266,5 +311,42 @@ fn gates_refuse_a_dangerous_promotion() {
         lab.sql("h2", "select pg_is_in_recovery()"),
         "t",
         "a refused promotion changed nothing"
+    );
+
+    // The promoted standby wrote on its own timeline: apply names it and what it
+    // wrote after the fork, and stops, restarting nothing, until --rejoin h3.
+    lab.sql("h3", "create table written_on_h3 (id int)");
+    let started = |host: &str| lab.sql(host, "select pg_postmaster_start_time()");
+    let started_before = (started("h1"), started("h3"));
+    let refused = cluster.run(&["apply", "--detailed-exitcode"]);
+    assert_eq!(refused.code, Some(1), "{refused}");
+    assert!(
+        refused.stdout.contains(
+            "split-brain guard: `h3` is a writable primary beside `h1`, the inventory's primary, and it wrote "
+        ) && refused.stdout.contains("`pgconverge apply --rejoin h3`"),
+        "{refused}"
+    );
+    assert_eq!((started("h1"), started("h3")), started_before);
+    assert_eq!(lab.sql("h3", "select pg_is_in_recovery()"), "f");
+    let rejoin = cluster.run(&["apply", "--detailed-exitcode", "--rejoin", "h3"]);
+    assert_eq!(rejoin.code, Some(2), "{rejoin}");
+    assert!(
+        rejoin
+            .stdout
+            .contains("--rejoin h3 discards what it wrote after the fork: "),
+        "{rejoin}"
+    );
+    lab.eventually(30, "h3 streams from h1 again", || {
+        lab.try_sql("h3", "select status from pg_stat_wal_receiver")
+            .as_deref()
+            == Ok("streaming")
+    });
+    assert_eq!(
+        lab.sql(
+            "h3",
+            "select count(*) from pg_tables where tablename = 'written_on_h3'"
+        ),
+        "0",
+        "h3's own writes were discarded"
     );
 }

@@ -343,3 +343,37 @@ fn graph_output_is_read_by_graphviz() {
         "{plain}"
     );
 }
+
+#[test]
+fn apply_refuses_rejoin_and_decommission_naming_the_wrong_host_before_contacting_any() {
+    let refused = |args: &[&str]| {
+        let mut all = vec!["apply", "-i", "inventory.example.yaml"];
+        all.extend_from_slice(args);
+        let (output, _, stderr) = run(pgconverge(&repository()).args(&all));
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        stderr
+    };
+    assert!(refused(&["--rejoin", "h9"]).contains("unknown host `h9` in --rejoin"));
+    assert!(
+        refused(&["--decommission", "h2"])
+            .contains("--decommission h2: `h2` is still a member of the replication cluster")
+    );
+    let unknown = refused(&["--decommission", "h9"]);
+    assert!(
+        unknown.contains("the inventory has no host `h9`") && unknown.contains("`decommissioned:`"),
+        "{unknown}"
+    );
+    assert!(
+        refused(&["--decommission", "h3", "--limit", "h1"])
+            .contains("--decommission cannot go with --limit")
+    );
+    for option in ["--rejoin", "--decommission"] {
+        let (output, _, stderr) =
+            run(pgconverge(&repository()).args(["apply", "plan.json", option, "h1"]));
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains(&format!("{option} cannot go with a saved plan")),
+            "{stderr}"
+        );
+    }
+}

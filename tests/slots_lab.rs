@@ -145,3 +145,123 @@ fn standbys_stream_through_slots_that_follow_the_inventory() {
         assert!(!output.contains(&password), "the password leaked\n{output}");
     }
 }
+
+#[test]
+fn a_removed_standby_is_decommissioned_after_the_members_forget_it() {
+    if !lab_available() {
+        return;
+    }
+    let lab = Lab::up(3);
+    let directory = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let password = format!("pw-decommission-{}", std::process::id());
+    let example = repository()
+        .join("inventory.example.yaml")
+        .display()
+        .to_string();
+    let mut outputs = Vec::new();
+    let converge = lab.apply(&example, &password, &[]);
+    outputs.push(converge.all());
+    assert_eq!(converge.code, Some(2), "{converge}");
+    lab.eventually(30, "both slots are active", || {
+        slots(&lab) == "pgconverge_h2:true:reserved,pgconverge_h3:true:reserved"
+    });
+
+    // Only a host the inventory lists outside the role groups can be decommissioned.
+    let member = lab.apply(&example, &password, &["--decommission", "h3"]);
+    assert_eq!(member.code, Some(1), "{member}");
+    assert!(
+        member
+            .stderr
+            .contains("`h3` is still a member of the replication cluster"),
+        "{member}"
+    );
+    let without_h3 = inventory(directory.path(), "without-h3.yaml", |text| {
+        text.replace("        h3: { ansible_host: 10.77.0.13 }\n", "")
+    });
+    let unknown = lab.apply(&without_h3, &password, &["--decommission", "h3"]);
+    assert_eq!(unknown.code, Some(1), "{unknown}");
+    assert!(
+        unknown.stderr.contains("the inventory has no host `h3`")
+            && unknown.stderr.contains("`decommissioned:`"),
+        "{unknown}"
+    );
+
+    // h3 leaves the standbys for a group that gives no role.
+    let moved = inventory(directory.path(), "h3-decommissioned.yaml", |text| {
+        text.replace(
+            "        h3: { ansible_host: 10.77.0.13 }\n",
+            "    decommissioned:\n      hosts:\n        h3: { ansible_host: 10.77.0.13 }\n",
+        )
+    });
+    let preview = lab.apply(&moved, &password, &["--dry-run", "--decommission", "h3"]);
+    outputs.push(preview.all());
+    assert_eq!(preview.code, Some(2), "{preview}");
+    for expected in [
+        "h3 (10.77.0.13, decommissioned: no member of the replication cluster)",
+        "! decommission ",
+        "auto → manual",
+        "drop slots no member streams through: pgconverge_h3",
+    ] {
+        assert!(preview.stdout.contains(expected), "{expected}:\n{preview}");
+    }
+    assert_eq!(
+        lab.exec_sql("h3", "select pg_is_in_recovery()"),
+        "t",
+        "the dry run changed nothing"
+    );
+
+    let decommissioned = lab.apply(&moved, &password, &["--decommission", "h3"]);
+    outputs.push(decommissioned.all());
+    assert_eq!(decommissioned.code, Some(2), "{decommissioned}");
+    // Names first: the members drop h3's slot and rules before h3 stops.
+    let dropped = decommissioned.stderr.find("changed h1/stale_slots");
+    let rules = decommissioned.stderr.find("changed h1/pg_hba_conf");
+    let stopped = decommissioned.stderr.find("changed h3/decommission:");
+    assert!(
+        dropped.is_some() && rules.is_some() && stopped > dropped && stopped > rules,
+        "{decommissioned}"
+    );
+    let clusters = lab.exec("h3", &["pg_lsclusters", "-h"]);
+    // `15 main 5432 down,recovery postgres ...`: the status column.
+    let status = clusters.split_whitespace().nth(3).unwrap_or_default();
+    assert!(
+        status.starts_with("down"),
+        "h3's server is stopped\n{clusters}"
+    );
+    lab.exec(
+        "h3",
+        &["test", "-f", "/var/lib/postgresql/15/main/PG_VERSION"],
+    );
+    let start_conf = lab.exec("h3", &["cat", "/etc/postgresql/15/main/start.conf"]);
+    assert!(
+        start_conf.lines().any(|line| line == "manual"),
+        "{start_conf}"
+    );
+    assert_eq!(slots(&lab), "pgconverge_h2:true:reserved");
+    for host in ["h1", "h2"] {
+        let rules = lab.exec(host, &["cat", "/etc/postgresql/15/main/pg_hba.conf"]);
+        assert!(
+            !rules.contains("10.77.0.13"),
+            "h3's rules are gone on {host}\n{rules}"
+        );
+    }
+    assert_eq!(lab.exec_sql("h1", "select pg_is_in_recovery()"), "f");
+    lab.eventually(30, "h2 streams", || {
+        lab.try_sql("h2", "select status from pg_stat_wal_receiver")
+            .as_deref()
+            == Ok("streaming")
+    });
+
+    // Idempotent: a stopped, decommissioned host plans nothing; a plain apply
+    // never contacts it.
+    let again = lab.apply(&moved, &password, &["--decommission", "h3"]);
+    outputs.push(again.all());
+    assert_eq!(again.code, Some(0), "{again}");
+    let plain = lab.apply(&moved, &password, &[]);
+    outputs.push(plain.all());
+    assert_eq!(plain.code, Some(0), "{plain}");
+    assert!(!plain.stdout.contains("h3 ("), "{plain}");
+    for output in &outputs {
+        assert!(!output.contains(&password), "the password leaked\n{output}");
+    }
+}

@@ -13,6 +13,7 @@ pub mod outcome;
 pub mod altered_settings;
 pub mod cluster_init;
 pub mod data_directory;
+pub mod decommission;
 pub mod directory;
 pub mod file;
 pub mod os_user;

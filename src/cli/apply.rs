@@ -57,6 +57,14 @@ pub struct ApplyArgs {
     replace_data: Vec<String>,
     #[command(flatten)]
     restarts: RestartArgs,
+    /// Stop HOST, a writable primary beside the inventory's primary, and rejoin it,
+    /// discarding what it wrote after their timelines forked (repeatable)
+    #[arg(long, value_name = "HOST")]
+    rejoin: Vec<String>,
+    /// Stop the server of HOST, which the inventory lists outside the groups that
+    /// give roles, keeping its data, after the members dropped its slot and rules (repeatable)
+    #[arg(long, value_name = "HOST")]
+    decommission: Vec<String>,
     /// `full` shows each file's whole unified diff; by default a configuration file
     /// shows the settings and rules it changes (the JSON plan always has both)
     #[arg(long, value_enum, default_value = "settings")]
@@ -85,6 +93,8 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
         replace_data: args.replace_data,
         restarts: args.restarts.policy(),
         restart_only: None,
+        rejoin: args.rejoin,
+        decommission: args.decommission,
         forks: args.forks,
         ssh: args.ssh.options(),
     };

@@ -83,6 +83,7 @@ impl ReadingArgs {
                 archive: self.archive_group.clone(),
             },
             cluster: self.cluster.clone(),
+            outside: Vec::new(),
         }
     }
 }

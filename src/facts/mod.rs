@@ -4,6 +4,7 @@
 pub mod fingerprint;
 pub mod parse;
 pub mod script;
+pub mod timeline;
 
 use crate::inventory::HostSettings;
 use crate::secret::Sensitive;
@@ -240,6 +241,9 @@ pub struct DataDirectory {
     pub slots_on_disk: Vec<String>,
     /// WAL segments waiting to be archived (`archive_status/*.ready`).
     pub wal_ready_segments: Option<u64>,
+    /// The newest timeline history file (`pg_wal/NNNNNNNN.history`): where the
+    /// server left each timeline before its own. `None` on timeline 1.
+    pub history: Option<timeline::TimelineHistory>,
 }
 
 impl DataDirectory {

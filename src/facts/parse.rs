@@ -99,6 +99,9 @@ pub fn parse(request: &FactsRequest, output: &str) -> Result<HostFacts, FactsErr
             })
             .unwrap_or_default(),
         wal_ready_segments: text("data.wal_ready").and_then(|count| count.trim().parse().ok()),
+        history: text("timeline.file").and_then(|name| {
+            timeline::TimelineHistory::parse(&name, &text("timeline.history").unwrap_or_default())
+        }),
     };
     if let Some(server) = text("server") {
         facts.server = Some(parse_server(&server)?);
@@ -374,6 +377,30 @@ mod tests {
             !archiver.failing(),
             "the last failure is older than the last success"
         );
+    }
+
+    #[test]
+    fn the_newest_timeline_history_is_read() {
+        let output = [
+            line("data.pg_version", "15\n"),
+            line("timeline.file", "00000002.history"),
+            line(
+                "timeline.history",
+                "1\t0/3000060\tno recovery target specified\n",
+            ),
+        ]
+        .concat();
+        let facts = parse(&request(), &output).expect("parses");
+        let history = facts.data_directory.history.clone().expect("a history");
+        assert_eq!(history.timeline, 2);
+        assert_eq!(
+            history
+                .switches
+                .first()
+                .map(|switch| (switch.parent, switch.switch_point)),
+            Lsn::parse("0/3000060").map(|point| (1, point))
+        );
+        assert_eq!(facts.data_directory.current_timeline(), Some(2));
     }
 
     #[test]

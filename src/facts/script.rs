@@ -55,6 +55,7 @@ if [ -d \"$LIBDIR\" ]; then emit libraries \"$(for f in \"$LIBDIR\"/*.so; do [ -
         ));
     }
     script.push_str(&data_directory_section(request));
+    script.push_str(super::timeline::SCRIPT);
     script.push_str(&server_section(request));
     script.push_str("exit 0\n");
     script

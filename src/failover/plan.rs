@@ -82,6 +82,7 @@ impl Sequence<'_> {
                 role: host.role,
                 upstream: host.upstream.clone(),
                 error: None,
+                outside: false,
                 steps: self
                     .steps
                     .iter()

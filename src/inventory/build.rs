@@ -69,6 +69,9 @@ pub struct Options<'a> {
     pub groups: &'a GroupNames,
     /// `--cluster NAME`: only the hosts of that replication cluster.
     pub cluster: Option<&'a str>,
+    /// Hosts left out of every role group whose variables are read all the same
+    /// (`--decommission`), into `Inventory::outside`.
+    pub outside: &'a [String],
     pub env: &'a dyn Fn(&str) -> Option<String>,
 }
 
@@ -105,6 +108,7 @@ pub fn build(mut read: Read, options: &Options) -> Result<Inventory, Diagnostics
         &renderer,
         options.groups,
         options.cluster,
+        options.outside,
         &mut problems,
     );
     let settings = cluster.check(&layout, &documented, &mut problems);
@@ -154,6 +158,8 @@ struct Cluster<'doc> {
     /// Hosts in no PostgreSQL group and without `pg_role`: another role's
     /// hosts in a shared inventory, which pgconverge leaves out.
     left_out: Vec<String>,
+    /// Those of them to reach all the same (`Options::outside`), resolved.
+    outside: IndexMap<String, ResolvedHost<'doc>>,
     groups: GroupNames,
     /// Each host's replication cluster.
     clusters: IndexMap<String, String>,
@@ -166,6 +172,7 @@ impl<'doc> Cluster<'doc> {
         renderer: &Renderer<'doc, '_>,
         names: &GroupNames,
         only_cluster: Option<&str>,
+        reach: &[String],
         problems: &mut Problems,
     ) -> Cluster<'doc> {
         let members = layout.members();
@@ -213,9 +220,24 @@ impl<'doc> Cluster<'doc> {
                 roles.insert(host.to_string(), assigned);
             }
         }
+        let mut outside_resolvers = Vec::new();
+        for host in left_out.iter().filter(|host| reach.contains(host)) {
+            if let Some(resolver) = resolvers.shift_remove(host.as_str()) {
+                outside_resolvers.push((host.clone(), resolver));
+            }
+        }
         resolvers.retain(|host, _| !left_out.iter().any(|out| out == host));
         let standby_count = count_standbys(&roles);
         let computed_at = location(Path::new(DEFAULTS_PATH), None);
+        // A host outside the cluster is read with the same defaults as a member,
+        // so that its paths and commands are the ones it was managed with.
+        let mut outside = IndexMap::new();
+        for (host, mut resolver) in outside_resolvers {
+            for (name, value) in defaults::computed(standby_count) {
+                resolver.insert_default(name, value, computed_at.clone());
+            }
+            outside.insert(host, resolver.finish(problems));
+        }
         let mut hosts = IndexMap::new();
         for (host, mut resolver) in resolvers {
             for (name, value) in defaults::computed(standby_count) {
@@ -284,6 +306,7 @@ impl<'doc> Cluster<'doc> {
             roles,
             upstreams,
             left_out,
+            outside,
             groups: names.clone(),
             clusters,
         }
@@ -298,7 +321,7 @@ impl<'doc> Cluster<'doc> {
         problems: &mut Problems,
     ) -> IndexMap<String, (HostSettings, Login)> {
         let mut settings = IndexMap::new();
-        for (host, resolved) in &self.hosts {
+        for (host, resolved) in self.hosts.iter().chain(&self.outside) {
             validate::check_host(host, resolved, problems);
             validate::check_line_breaks(host, resolved, documented, problems);
             let login = super::login::read(host, resolved, problems);
@@ -395,22 +418,7 @@ impl<'doc> Cluster<'doc> {
             else {
                 continue;
             };
-            let vars: IndexMap<String, Value> = resolved
-                .vars
-                .into_iter()
-                .map(|(variable, resolved)| (variable, resolved.value))
-                .collect();
-            // Ansible's older names win over the newer ones when both are set,
-            // as its ssh connection reads them.
-            let either = |older: &str, newer: &str| vars.get(older).or_else(|| vars.get(newer));
             let host = Host {
-                address: either("ansible_ssh_host", "ansible_host")
-                    .and_then(text)
-                    .unwrap_or_else(|| name.clone()),
-                ssh_port: either("ansible_ssh_port", "ansible_port")
-                    .and_then(validate::whole_number)
-                    .and_then(|port| u16::try_from(port).ok()),
-                ssh_user: either("ansible_ssh_user", "ansible_user").and_then(text),
                 role: assigned.role,
                 upstream: self.upstreams.get(&name).cloned(),
                 cluster: self
@@ -418,12 +426,16 @@ impl<'doc> Cluster<'doc> {
                     .get(&name)
                     .cloned()
                     .unwrap_or_else(|| DEFAULT_CLUSTER.to_string()),
-                name: name.clone(),
-                settings,
-                login,
-                vars,
+                ..host_of(&name, resolved, settings, login)
             };
             hosts.insert(name, host);
+        }
+        let mut outside = IndexMap::new();
+        for (name, resolved) in self.outside {
+            if let Some((settings, login)) = settings.shift_remove(&name) {
+                let host = host_of(&name, resolved, settings, login);
+                outside.insert(name, host);
+            }
         }
         let left_out = self.left_out;
         // Hosts left out, and those of other clusters under `--cluster`, are in
@@ -446,6 +458,7 @@ impl<'doc> Cluster<'doc> {
             sensitive_vars,
             warnings,
             left_out,
+            outside,
             written,
             vault_secrets: vaulted.values.into_iter().map(Sensitive::new).collect(),
             tree: layout
@@ -460,6 +473,35 @@ impl<'doc> Cluster<'doc> {
                 })
                 .collect(),
         }
+    }
+}
+
+/// A host with its variables, its login and settings; a standby of no one in
+/// the default cluster until its role says otherwise.
+fn host_of(name: &str, resolved: ResolvedHost, settings: HostSettings, login: Login) -> Host {
+    let vars: IndexMap<String, Value> = resolved
+        .vars
+        .into_iter()
+        .map(|(variable, resolved)| (variable, resolved.value))
+        .collect();
+    // Ansible's older names win over the newer ones when both are set,
+    // as its ssh connection reads them.
+    let either = |older: &str, newer: &str| vars.get(older).or_else(|| vars.get(newer));
+    Host {
+        address: either("ansible_ssh_host", "ansible_host")
+            .and_then(text)
+            .unwrap_or_else(|| name.to_string()),
+        ssh_port: either("ansible_ssh_port", "ansible_port")
+            .and_then(validate::whole_number)
+            .and_then(|port| u16::try_from(port).ok()),
+        ssh_user: either("ansible_ssh_user", "ansible_user").and_then(text),
+        role: Role::Standby,
+        upstream: None,
+        cluster: DEFAULT_CLUSTER.to_string(),
+        name: name.to_string(),
+        settings,
+        login,
+        vars,
     }
 }
 

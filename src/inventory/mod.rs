@@ -98,6 +98,10 @@ pub struct Inventory {
     pub warnings: Vec<Diagnostic>,
     /// Hosts in no PostgreSQL group and without `pg_role`, which are left out.
     pub left_out: Vec<String>,
+    /// Those of them `Input::outside` asks to reach, with their variables read:
+    /// no member of any replication cluster (their `role` is `Standby` and
+    /// their `upstream` empty, which mean nothing for them).
+    pub outside: IndexMap<String, Host>,
     /// For each host, the names of the variables the inventory writes (not the
     /// defaults), in order: what `ansible-inventory --list` shows.
     pub written: IndexMap<String, Vec<String>>,
@@ -142,6 +146,9 @@ pub struct Input {
     pub groups: GroupNames,
     /// `--cluster NAME`: read only the hosts of that replication cluster.
     pub cluster: Option<String>,
+    /// Hosts in no role group that a command must still reach (`apply
+    /// --decommission`): their variables are read too, into `Inventory::outside`.
+    pub outside: Vec<String>,
 }
 
 impl Input {
@@ -236,6 +243,7 @@ impl Inventory {
             passwords,
             groups: &input.groups,
             cluster: input.cluster.as_deref(),
+            outside: &input.outside,
             env: &|name| std::env::var(name).ok(),
         };
         build::build(read, &options)
@@ -248,6 +256,17 @@ impl Inventory {
         path: &Path,
         text: &str,
         env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Inventory, Diagnostics> {
+        Inventory::parse_reaching(path, text, env, &[])
+    }
+
+    /// As [`Inventory::parse`], reading the variables of the hosts `outside`
+    /// too (hosts in no role group that a command must reach).
+    pub fn parse_reaching(
+        path: &Path,
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+        outside: &[String],
     ) -> Result<Inventory, Diagnostics> {
         let (document, problems) = formats::read(path, text);
         let read = build::Read {
@@ -262,6 +281,7 @@ impl Inventory {
             passwords: &vault::Passwords::default(),
             groups: &GroupNames::default(),
             cluster: None,
+            outside,
             env,
         };
         build::build(read, &options)

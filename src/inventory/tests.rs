@@ -477,6 +477,29 @@ fn hosts_of_other_roles_are_left_out_and_named_in_one_warning() {
 }
 
 #[test]
+fn a_host_outside_the_role_groups_is_read_only_when_asked_for() {
+    let text = "[primary]\ndb1\n[decommissioned]\ndb3 ansible_host=10.0.0.13 pg_port=5433\n[monitoring]\nmon1 pg_exporter_port=9187\n[all:vars]\nreplication_password=x\n";
+    let lookup = |_: &str| None;
+    let inventory =
+        Inventory::parse_reaching(Path::new("hosts"), text, &lookup, &["db3".to_string()])
+            .unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
+    assert_eq!(inventory.hosts.keys().collect::<Vec<_>>(), ["db1"]);
+    assert_eq!(inventory.left_out, ["db3", "mon1"]);
+    assert_eq!(inventory.outside.keys().collect::<Vec<_>>(), ["db3"]);
+    let db3 = &inventory.outside["db3"];
+    assert_eq!(
+        (db3.address.as_str(), db3.settings.port),
+        ("10.0.0.13", 5433)
+    );
+    assert_eq!(
+        db3.settings.stop_command,
+        "pg_ctlcluster 15 main stop -m fast"
+    );
+    let not_asked = parse_ini(text).unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
+    assert!(not_asked.outside.is_empty());
+}
+
+#[test]
 fn older_ssh_names_and_host_port_keys_give_the_address_port_and_user() {
     let inventory = parse_ini(
         "[primary]\ndb1 ansible_ssh_host=10.0.0.11 ansible_host=10.9.9.9 ansible_ssh_port=2222 ansible_ssh_user=deploy\n[standby]\n10.0.0.12:2200\n[all:vars]\nreplication_password=x\n",
@@ -541,6 +564,7 @@ fn parse_cluster(text: &str, cluster: Option<&str>) -> Result<Inventory, Diagnos
         passwords: &super::vault::Passwords::default(),
         groups: &super::GroupNames::default(),
         cluster,
+        outside: &[],
         env: &|_| None,
     };
     super::build::build(read, &options)
@@ -626,6 +650,7 @@ fn a_vault_plaintext_is_never_rendered_as_a_template_and_stays_secret() {
         passwords: &passwords,
         groups: &super::GroupNames::default(),
         cluster: None,
+        outside: &[],
         env: &|_| None,
     };
     let inventory = super::build::build(read, &options).unwrap_or_else(|d| panic!("{d}"));

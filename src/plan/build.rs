@@ -2,12 +2,13 @@
 //! the facts gathered before, so the same inputs always give the same plan. Each
 //! step's decision is its action's (`crate::actions`); the planner orders the
 //! steps, tells each what the steps before it planned, and adds the split-brain
-//! guard's fences.
+//! guard's fences and, after everything, the steps of the hosts `--decommission`
+//! names.
 
 use super::*;
-use crate::actions::data_directory;
 use crate::actions::ssh_keys::SshKey;
 use crate::actions::{DesiredStep, Member, PlanContext};
+use crate::actions::{data_directory, decommission};
 use crate::desired::{DesiredHost, DesiredState};
 use crate::facts::{GatheredFacts, HostFacts};
 use crate::playbook::Playbook;
@@ -22,6 +23,12 @@ pub struct PlanOptions {
     pub replace_data: Vec<String>,
     /// How restarts treat the live cluster.
     pub restarts: super::rolling::RestartPolicy,
+    /// Writable primaries beside the inventory's primary whose writes after the
+    /// fork may be discarded: they are stopped and rejoined (`--rejoin HOST`).
+    pub rejoin: Vec<String>,
+    /// Hosts outside the replication cluster to decommission: stop the server,
+    /// keep its data (`--decommission HOST`).
+    pub decommission: Vec<String>,
 }
 
 pub fn plan(
@@ -32,7 +39,7 @@ pub fn plan(
 ) -> Plan {
     let in_scope =
         |host: &str| options.limit.is_empty() || options.limit.iter().any(|name| name == host);
-    let guard = super::guard::split_brain_guard(desired, facts);
+    let guard = super::guard::split_brain_guard(desired, facts, &options.rejoin);
     let mut order: Vec<NodeId> = match desired.graph.topological_order() {
         Ok(order) => order
             .into_iter()
@@ -117,6 +124,14 @@ pub fn plan(
         &rolling,
         direction,
     );
+    decommissioned(
+        desired,
+        facts,
+        options,
+        &mut hosts,
+        &mut order,
+        &mut dependencies,
+    );
     let handover =
         super::rolling::hand_over(desired, facts, &mut hosts, &options.restarts, direction);
     super::rolling::restart_checks(desired, &mut hosts, &options.restarts);
@@ -161,6 +176,48 @@ pub(super) fn add_rolling_edges(
     }
     if let Some(new_order) = in_order(dependencies) {
         *order = new_order;
+    }
+}
+
+/// Plans the hosts `--decommission` names, after everything else: each of their
+/// steps that changes something waits for every step of the members, which drop
+/// the host's slot, access rules and standby name first, so that no member
+/// still expects it when it stops.
+fn decommissioned(
+    desired: &DesiredState,
+    facts: &GatheredFacts,
+    options: &PlanOptions,
+    hosts: &mut Vec<HostPlan>,
+    order: &mut Vec<NodeId>,
+    dependencies: &mut Vec<(NodeId, Vec<NodeId>)>,
+) {
+    let members: Vec<NodeId> = order.clone();
+    for name in &options.decommission {
+        let Some(host) = desired.outside.get(name) else {
+            continue;
+        };
+        let host_plan = match facts.get(name) {
+            Some(Ok(host_facts)) => HostPlan {
+                steps: decommission::plan(name, &host.settings, host_facts),
+                ..host_plan(host, None)
+            },
+            Some(Err(error)) => unreachable_host(host, error.clone()),
+            None => unreachable_host(host, "no facts were gathered".to_string()),
+        };
+        let mut before: Option<NodeId> = None;
+        for step in &host_plan.steps {
+            let node = NodeId::new(name, &step.id);
+            let mut waits_for: Vec<NodeId> = if step.change == Change::Noop {
+                Vec::new()
+            } else {
+                members.clone()
+            };
+            waits_for.extend(before.take());
+            dependencies.push((node.clone(), waits_for));
+            order.push(node.clone());
+            before = Some(node);
+        }
+        hosts.push(host_plan);
     }
 }
 
@@ -244,12 +301,18 @@ fn member<'a>(host: &'a DesiredHost, facts: &'a GatheredFacts) -> Member<'a> {
 }
 
 fn unreachable_host(host: &DesiredHost, error: String) -> HostPlan {
+    host_plan(host, Some(error))
+}
+
+/// The host with no steps yet.
+fn host_plan(host: &DesiredHost, error: Option<String>) -> HostPlan {
     HostPlan {
         name: host.name.clone(),
         address: host.address.clone(),
         role: host.role,
         upstream: host.upstream.clone(),
-        error: Some(error),
+        error,
+        outside: host.outside,
         steps: Vec::new(),
     }
 }
@@ -316,6 +379,7 @@ impl HostPlanner<'_> {
             role: self.host.role,
             upstream: self.host.upstream.clone(),
             error: None,
+            outside: false,
             steps,
         }
     }

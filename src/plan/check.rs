@@ -41,9 +41,15 @@ all:
 pub const PRIMARY_ID: &str = "7300000000000000001";
 
 pub fn desired(inventory: &str) -> (DesiredState, Playbook) {
+    desired_reaching(inventory, &[])
+}
+
+/// The same, with the hosts `outside` read although they are in no role group.
+pub fn desired_reaching(inventory: &str, outside: &[String]) -> (DesiredState, Playbook) {
     let env = |name: &str| (name == "PG_REPLICATION_PASSWORD").then(|| PASSWORD.to_string());
-    let inventory = Inventory::parse(Path::new("inventory.yaml"), inventory, &env)
-        .unwrap_or_else(|error| panic!("inventory: {error}"));
+    let inventory =
+        Inventory::parse_reaching(Path::new("inventory.yaml"), inventory, &env, outside)
+            .unwrap_or_else(|error| panic!("inventory: {error}"));
     let playbook = Playbook::load(None).unwrap_or_else(|error| panic!("playbook: {error}"));
     let desired = DesiredState::build(&inventory, &playbook, &Renderer::new(None))
         .unwrap_or_else(|error| panic!("desired state: {error}"));
@@ -336,6 +342,7 @@ pub struct Fixture {
     desired: DesiredState,
     playbook: Playbook,
     facts: GatheredFacts,
+    options: PlanOptions,
 }
 
 /// Three hosts and an archive host reached over SSH.
@@ -384,6 +391,7 @@ impl Fixture {
             desired,
             playbook,
             facts,
+            options: PlanOptions::default(),
         }
     }
 
@@ -395,7 +403,41 @@ impl Fixture {
             desired,
             playbook,
             facts,
+            options: PlanOptions::default(),
         }
+    }
+
+    /// db3 left the cluster: the inventory keeps it outside the role groups (in
+    /// `decommissioned`), it still runs as the standby it was, db1 still has its
+    /// slot, and the plan decommissions it (`--decommission db3`).
+    pub fn removed_standby() -> Fixture {
+        let inventory = THREE_HOSTS.replace(
+            "        db3: { ansible_host: 10.0.0.13 }\n",
+            "    decommissioned:\n      hosts:\n        db3: { ansible_host: 10.0.0.13 }\n",
+        );
+        let (desired, playbook) = desired_reaching(&inventory, &["db3".to_string()]);
+        let mut facts = converged_cluster(&desired);
+        if let Some(db3) = desired.outside.get("db3") {
+            let mut db3_facts = converged_host(db3, Some("10.0.0.11"));
+            db3_facts.files.insert(
+                "/etc/postgresql/15/main/start.conf".into(),
+                ObservedFile {
+                    attributes: attributes("postgres", 0o644),
+                    content: b"# Automatic startup configuration\n#   auto: automatically start the cluster\n\nauto\n".to_vec(),
+                },
+            );
+            facts.insert("db3".into(), Ok(db3_facts));
+        }
+        Fixture {
+            desired,
+            playbook,
+            facts,
+            options: PlanOptions {
+                decommission: vec!["db3".into()],
+                ..PlanOptions::default()
+            },
+        }
+        .stale_slot("db1", "pgconverge_db3")
     }
 
     /// Changes the facts of one host.
@@ -450,6 +492,41 @@ impl Fixture {
         })
     }
 
+    /// The host ran as a primary and still does, beside the inventory's primary
+    /// (a standby promoted by mistake): it left timeline 1 at `0/3000060` for
+    /// timeline 2 and writes at `0/4000000`, while the primary stayed on timeline 1.
+    pub fn promoted_beside_the_primary(self, host: &str) -> Fixture {
+        let primary = self
+            .desired
+            .hosts
+            .values()
+            .find(|member| member.role == crate::inventory::Role::Primary)
+            .map(|member| member.name.clone())
+            .unwrap_or_default();
+        self.former_primary(host)
+            .edit(host, |facts| {
+                facts.data_directory.history = crate::facts::timeline::TimelineHistory::parse(
+                    "00000002.history",
+                    "1\t0/3000060\tno recovery target specified\n",
+                );
+                if let Some(server) = facts.server.as_mut() {
+                    server.position = crate::facts::Lsn::parse("0/4000000");
+                }
+            })
+            .edit(&primary, |facts| {
+                facts.data_directory.timeline = Some(1);
+                if let Some(server) = facts.server.as_mut() {
+                    server.position = crate::facts::Lsn::parse("0/5000000");
+                }
+            })
+    }
+
+    /// Plans with these command-line choices (`--rejoin`, `--limit`).
+    pub fn options(mut self, options: PlanOptions) -> Fixture {
+        self.options = options;
+        self
+    }
+
     /// The host could not be reached.
     pub fn unreachable(mut self, host: &str) -> Fixture {
         self.facts.insert(
@@ -462,12 +539,7 @@ impl Fixture {
 
 impl Fixture {
     pub fn plan(&self) -> super::Plan {
-        plan(
-            &self.desired,
-            &self.playbook,
-            &self.facts,
-            &PlanOptions::default(),
-        )
+        plan(&self.desired, &self.playbook, &self.facts, &self.options)
     }
 }
 

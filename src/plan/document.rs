@@ -96,6 +96,7 @@ impl PlanDocument {
                 name: host.name.clone(),
                 address: host.address.clone(),
                 role: match host.role {
+                    _ if host.outside => "decommissioned".to_string(),
                     Role::Primary => "primary".to_string(),
                     Role::Standby => "standby".to_string(),
                     Role::Archive => "archive".to_string(),

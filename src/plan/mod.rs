@@ -49,6 +49,9 @@ pub struct HostPlan {
     pub upstream: Option<String>,
     /// Why the host could not be planned (unreachable, facts unreadable).
     pub error: Option<String>,
+    /// No member of the replication cluster any more: only decommissioned
+    /// (`--decommission`); its `role` and `upstream` mean nothing.
+    pub outside: bool,
     pub steps: Vec<PlannedStep>,
 }
 

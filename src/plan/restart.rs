@@ -42,6 +42,7 @@ pub fn plan(
                 role: host.role,
                 upstream: host.upstream.clone(),
                 error: None,
+                outside: false,
                 steps: Vec::new(),
             };
             let step = match facts.get(&host.name) {
@@ -88,7 +89,7 @@ pub fn plan(
             planned
         })
         .collect();
-    let guard = super::guard::split_brain_guard(desired, facts);
+    let guard = super::guard::split_brain_guard(desired, facts, &options.rejoin);
     let blocked = guard.blocked.or_else(|| {
         let fenced: Vec<&str> = guard.fences.iter().map(|(host, _)| host.as_str()).collect();
         (!fenced.is_empty()).then(|| {

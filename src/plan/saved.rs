@@ -33,6 +33,12 @@ pub struct SavedPlan {
     pub replace_data: Vec<String>,
     /// `--max-lag`, `--max-transaction-age` and `--restart-primary` as planned.
     pub restarts: super::rolling::RestartPolicy,
+    /// The hosts whose writes after a fork the plan discards (`--rejoin`).
+    #[serde(default)]
+    pub rejoin: Vec<String>,
+    /// The hosts the plan decommissions (`--decommission`).
+    #[serde(default)]
+    pub decommission: Vec<String>,
     /// A random salt for the secret fingerprints, new for every plan.
     pub secret_key: String,
     /// A slow salted hash (PBKDF2 under `secret_key`) of each secret value, sorted.

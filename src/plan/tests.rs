@@ -307,13 +307,24 @@ all:
 "#;
 
 #[test]
-fn former_primary_is_fenced_first_and_rejoined_with_pg_rewind() {
+fn former_primary_is_fenced_first_and_rejoined_with_pg_rewind_given_consent() {
     let (desired, playbook) = desired(FAILED_OVER);
+    let facts = after_failover(&desired);
+    let refused = plan(&desired, &playbook, &facts, &PlanOptions::default());
+    let blocked = refused.blocked.unwrap_or_default();
+    assert!(
+        blocked.contains("`db1` is a writable primary beside `db2`")
+            && blocked.contains("--rejoin db1"),
+        "{blocked}"
+    );
     let plan = plan(
         &desired,
         &playbook,
-        &after_failover(&desired),
-        &PlanOptions::default(),
+        &facts,
+        &PlanOptions {
+            rejoin: vec!["db1".into()],
+            ..PlanOptions::default()
+        },
     );
     assert_eq!(plan.blocked, None);
     let db1 = plan
@@ -477,7 +488,21 @@ fn the_guard_still_fences_a_second_primary_within_one_cluster() {
     {
         server.in_recovery = false;
     }
-    let plan = plan(&desired, &playbook, &facts, &PlanOptions::default());
+    let refused = plan(&desired, &playbook, &facts, &PlanOptions::default());
+    let blocked = refused.blocked.unwrap_or_default();
+    assert!(
+        blocked.contains("`db4` is a writable primary beside `db3`") && !blocked.contains("db2"),
+        "{blocked}"
+    );
+    let plan = plan(
+        &desired,
+        &playbook,
+        &facts,
+        &PlanOptions {
+            rejoin: vec!["db4".into()],
+            ..PlanOptions::default()
+        },
+    );
     assert_eq!(plan.blocked, None);
     let fenced: Vec<&str> = plan
         .hosts
