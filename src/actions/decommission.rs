@@ -168,6 +168,10 @@ mod tests {
           RESTART_COMMAND='pg_ctlcluster 15 main restart -m fast'
           RELOAD_COMMAND='pg_ctlcluster 15 main reload'
           ROLL_BACK_FILES=''
+          MAX_LAG_BYTES=''
+          CATCH_UP_SECONDS=120
+          MAX_TRANSACTION_AGE=''
+          TRANSACTION_WAIT_SECONDS=60
         ");
         let autostart = check(&fixture, "db3", AUTOSTART_STEP);
         assert!(
