@@ -77,18 +77,13 @@ impl Sequence<'_> {
             .values()
             .filter(|host| self.steps.iter().any(|(name, _)| name == &host.name))
             .map(|host| HostPlan {
-                name: host.name.clone(),
-                address: host.address.clone(),
-                role: host.role,
-                upstream: host.upstream.clone(),
-                error: None,
-                outside: false,
                 steps: self
                     .steps
                     .iter()
                     .filter(|(name, _)| name == &host.name)
                     .map(|(_, step)| step.clone())
                     .collect(),
+                ..HostPlan::of(host)
             })
             .collect();
         Plan {

@@ -116,13 +116,13 @@ pub fn plan(
             (node.clone(), dependencies)
         })
         .collect();
-    let (rolling, direction) = super::rolling::restart_edges(desired, facts, &hosts, &dependencies);
-    add_rolling_edges(
+    let handover = super::rolling::roll(
+        desired,
+        facts,
+        &mut hosts,
         &mut dependencies,
         &mut order,
-        &mut hosts,
-        &rolling,
-        direction,
+        &options.restarts,
     );
     decommissioned(
         desired,
@@ -132,9 +132,6 @@ pub fn plan(
         &mut order,
         &mut dependencies,
     );
-    let handover =
-        super::rolling::hand_over(desired, facts, &mut hosts, &options.restarts, direction);
-    super::rolling::restart_checks(desired, &mut hosts, &options.restarts);
     Plan {
         hosts,
         blocked,
@@ -142,40 +139,6 @@ pub fn plan(
         dependencies,
         ordering_only: desired.ordering_only.clone(),
         handover,
-    }
-}
-
-/// Makes each restart wait for the member's before it in the rolling order, says
-/// so in its summary, and puts the steps in their new order.
-pub(super) fn add_rolling_edges(
-    dependencies: &mut [(NodeId, Vec<NodeId>)],
-    order: &mut Vec<NodeId>,
-    hosts: &mut [HostPlan],
-    rolling: &[(NodeId, NodeId)],
-    direction: super::rolling::Direction,
-) {
-    if rolling.is_empty() {
-        return;
-    }
-    for (node, before) in rolling {
-        if let Some((_, waits_for)) = dependencies.iter_mut().find(|(other, _)| other == node) {
-            waits_for.push(before.clone());
-        }
-        if let Some(step) = hosts
-            .iter_mut()
-            .find(|host| host.name == node.host)
-            .and_then(|host| host.steps.iter_mut().find(|step| step.id == node.step))
-            .filter(|step| matches!(step.operation, Some(Operation::ControlServer(_))))
-        {
-            step.summary.push_str(&format!(
-                "; after {}'s restart ({})",
-                before.host,
-                direction.explained()
-            ));
-        }
-    }
-    if let Some(new_order) = in_order(dependencies) {
-        *order = new_order;
     }
 }
 
@@ -222,7 +185,7 @@ fn decommissioned(
 }
 
 /// The steps after the steps they wait for, ties in their present order.
-fn in_order(dependencies: &[(NodeId, Vec<NodeId>)]) -> Option<Vec<NodeId>> {
+pub(super) fn in_order(dependencies: &[(NodeId, Vec<NodeId>)]) -> Option<Vec<NodeId>> {
     let mut graph: crate::dag::Dag<NodeId> = crate::dag::Dag::default();
     for (node, _) in dependencies {
         graph.add_node(node.clone());
@@ -304,16 +267,10 @@ fn unreachable_host(host: &DesiredHost, error: String) -> HostPlan {
     host_plan(host, Some(error))
 }
 
-/// The host with no steps yet.
 fn host_plan(host: &DesiredHost, error: Option<String>) -> HostPlan {
     HostPlan {
-        name: host.name.clone(),
-        address: host.address.clone(),
-        role: host.role,
-        upstream: host.upstream.clone(),
         error,
-        outside: host.outside,
-        steps: Vec::new(),
+        ..HostPlan::of(host)
     }
 }
 
@@ -374,13 +331,8 @@ impl HostPlanner<'_> {
             steps.push(planned);
         }
         HostPlan {
-            name: self.host.name.clone(),
-            address: self.host.address.clone(),
-            role: self.host.role,
-            upstream: self.host.upstream.clone(),
-            error: None,
-            outside: false,
             steps,
+            ..HostPlan::of(self.host)
         }
     }
 }

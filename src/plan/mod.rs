@@ -55,6 +55,21 @@ pub struct HostPlan {
     pub steps: Vec<PlannedStep>,
 }
 
+impl HostPlan {
+    /// The host with no steps yet.
+    pub fn of(host: &crate::desired::DesiredHost) -> HostPlan {
+        HostPlan {
+            name: host.name.clone(),
+            address: host.address.clone(),
+            role: host.role,
+            upstream: host.upstream.clone(),
+            error: None,
+            outside: host.outside,
+            steps: Vec::new(),
+        }
+    }
+}
+
 /// Counts for the closing line of a plan.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {

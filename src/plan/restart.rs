@@ -36,15 +36,7 @@ pub fn plan(
         .values()
         .filter(|host| in_scope(&host.name) && host.role != Role::Archive)
         .map(|host| {
-            let mut planned = HostPlan {
-                name: host.name.clone(),
-                address: host.address.clone(),
-                role: host.role,
-                upstream: host.upstream.clone(),
-                error: None,
-                outside: false,
-                steps: Vec::new(),
-            };
+            let mut planned = HostPlan::of(host);
             let step = match facts.get(&host.name) {
                 Some(Ok(host_facts)) => match &host_facts.server {
                     None => PlannedStep::noop(
@@ -107,11 +99,14 @@ pub fn plan(
         .map(|host| (NodeId::new(&host.name, RESTART_STEP), Vec::new()))
         .collect();
     let mut order: Vec<NodeId> = dependencies.iter().map(|(node, _)| node.clone()).collect();
-    let (edges, direction) = super::rolling::restart_edges(desired, facts, &hosts, &dependencies);
-    super::build::add_rolling_edges(&mut dependencies, &mut order, &mut hosts, &edges, direction);
-    let handover =
-        super::rolling::hand_over(desired, facts, &mut hosts, &options.restarts, direction);
-    super::rolling::restart_checks(desired, &mut hosts, &options.restarts);
+    let handover = super::rolling::roll(
+        desired,
+        facts,
+        &mut hosts,
+        &mut dependencies,
+        &mut order,
+        &options.restarts,
+    );
     Plan {
         hosts,
         blocked,

@@ -48,9 +48,60 @@ impl Default for RestartPolicy {
     }
 }
 
+/// Puts the plan's restarts in rolling order, makes the primary's a handover
+/// when the policy says so, and gives each the policy's checks.
+pub fn roll(
+    desired: &DesiredState,
+    facts: &GatheredFacts,
+    hosts: &mut [HostPlan],
+    dependencies: &mut [(NodeId, Vec<NodeId>)],
+    order: &mut Vec<NodeId>,
+    policy: &RestartPolicy,
+) -> Option<super::Handover> {
+    let (edges, direction) = restart_edges(desired, facts, hosts, dependencies);
+    add_rolling_edges(dependencies, order, hosts, &edges, direction);
+    let handover = hand_over(desired, facts, hosts, policy, direction);
+    restart_checks(desired, hosts, policy);
+    handover
+}
+
+/// Makes each restart wait for the member's before it in the rolling order, says
+/// so in its summary, and puts the steps in their new order.
+fn add_rolling_edges(
+    dependencies: &mut [(NodeId, Vec<NodeId>)],
+    order: &mut Vec<NodeId>,
+    hosts: &mut [HostPlan],
+    rolling: &[(NodeId, NodeId)],
+    direction: Direction,
+) {
+    if rolling.is_empty() {
+        return;
+    }
+    for (node, before) in rolling {
+        if let Some((_, waits_for)) = dependencies.iter_mut().find(|(other, _)| other == node) {
+            waits_for.push(before.clone());
+        }
+        if let Some(step) = hosts
+            .iter_mut()
+            .find(|host| host.name == node.host)
+            .and_then(|host| host.steps.iter_mut().find(|step| step.id == node.step))
+            .filter(|step| matches!(step.operation, Some(Operation::ControlServer(_))))
+        {
+            step.summary.push_str(&format!(
+                "; after {}'s restart ({})",
+                before.host,
+                direction.explained()
+            ));
+        }
+    }
+    if let Some(new_order) = super::build::in_order(dependencies) {
+        *order = new_order;
+    }
+}
+
 /// Gives every restart of the plan the checks of the policy: a standby catches
 /// up before the rollout goes on, a primary waits for old transactions.
-pub fn restart_checks(desired: &DesiredState, hosts: &mut [HostPlan], policy: &RestartPolicy) {
+fn restart_checks(desired: &DesiredState, hosts: &mut [HostPlan], policy: &RestartPolicy) {
     for host in hosts {
         let role = desired.hosts.get(&host.name).map(|found| found.role);
         for step in &mut host.steps {
@@ -83,7 +134,7 @@ pub fn restart_checks(desired: &DesiredState, hosts: &mut [HostPlan], policy: &R
 /// other step succeeded; the old primary then restarts as a standby. The
 /// primary restarts in place when no standby can take over, or when a lowered
 /// hot-standby limit must reach it first, and its step says why.
-pub fn hand_over(
+fn hand_over(
     desired: &DesiredState,
     facts: &GatheredFacts,
     hosts: &mut [HostPlan],
@@ -169,7 +220,7 @@ fn candidate(desired: &DesiredState, facts: &GatheredFacts, primary: &str) -> Op
 /// The restarts of this plan in rolling order, each with the one it waits for.
 /// An edge that would make a cycle with the steps' own dependencies (a standby
 /// cloned from a primary that restarts in the same run) is left out.
-pub fn restart_edges(
+fn restart_edges(
     desired: &DesiredState,
     facts: &GatheredFacts,
     hosts: &[HostPlan],
