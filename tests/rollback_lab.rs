@@ -200,6 +200,39 @@ fn a_change_that_stops_a_server_from_starting_is_undone() {
         "an installed library is not refused\n{planned}"
     );
 
+    // 4b. Caught before any restart: a port another process listens on (a process
+    //     of this test, on h3's 5433, which h3 is then told to use).
+    let listener = lab.exec(
+        "h3",
+        &[
+            "sh",
+            "-c",
+            "perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(LocalAddr => q(0.0.0.0), LocalPort => 5433, Listen => 1, ReuseAddr => 1) or die; sleep 300' </dev/null >/dev/null 2>&1 & echo $!",
+        ],
+    );
+    lab.eventually(10, "the listener listens", || {
+        lab.exec("h3", &["cat", "/proc/net/tcp"])
+            .contains(":1539 00000000:0000 0A")
+    });
+    let taken_port = inventory(
+        directory.path(),
+        "taken-port.yaml",
+        Some("h3"),
+        "pg_port: 5433",
+    );
+    let refused = lab.apply(&taken_port, &password, &[]);
+    outputs.push(refused.all());
+    lab.exec("h3", &["kill", listener.trim()]);
+    assert_eq!(refused.code, Some(1), "{refused}");
+    assert!(
+        refused
+            .stdout
+            .contains("port 5433 is taken: another process listens on 0.0.0.0:5433"),
+        "{refused}"
+    );
+    assert_eq!(start_times(&lab), before, "nothing was restarted");
+    assert_eq!(streaming_standbys(&lab), "h2,h3");
+
     // 5. With the inventory fixed, a run changes only what was asked: a reload.
     let fixed = inventory(
         directory.path(),

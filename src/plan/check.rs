@@ -201,6 +201,17 @@ pub fn fresh_host(system_identifier: &str) -> HostFacts {
         files,
         directories: IndexMap::new(),
         readable: IndexMap::new(),
+        // sshd, and the cluster on localhost:5432.
+        listening: Some(
+            ["0.0.0.0:22", "127.0.0.1:5432", "[::1]:5432"]
+                .iter()
+                .filter_map(|socket| socket.parse::<std::net::SocketAddr>().ok())
+                .map(|socket| crate::facts::ListeningSocket {
+                    address: socket.ip(),
+                    port: socket.port(),
+                })
+                .collect(),
+        ),
         data_directory: DataDirectory {
             pg_version: Some("15".into()),
             system_identifier: Some(system_identifier.into()),
