@@ -589,6 +589,14 @@ fn every_operation_has_scripts_that_pass_shellcheck() {
         for host_script in operation.scripts().unwrap_or_default() {
             assert_eq!(shellcheck(&host_script.script), "", "{}", operation.name());
         }
+        for step in operation
+            .undo()
+            .map(|undo| undo.scripts)
+            .unwrap_or_default()
+        {
+            let script = &step.script.script;
+            assert_eq!(shellcheck(script), "", "undo of {}", operation.name());
+        }
     }
     let missing: Vec<&&str> = Operation::NAMES
         .iter()
