@@ -5,7 +5,11 @@
 # promotion that was asked for and did not finish in time, or whose outcome is
 # unknown (the connection broke), is ended by stopping this server: a standby that
 # finishes its promotion after the old primary runs again would be a second
-# primary. A request that PostgreSQL refused (an error) asked for nothing.
+# primary. A request that PostgreSQL refused (an error) asked for nothing. When
+# the server cannot be stopped either, UNFINISHED says so to still_standby.sh,
+# which then keeps the old primary stopped.
+UNFINISHED="$PG_DATA_DIR/pgconverge-promotion-unfinished"
+rm -f "$UNFINISHED"
 wait_for_server || exit 1
 in_recovery() {
   [ "$(pg_sql -c 'select pg_is_in_recovery()')" = t ]
@@ -16,6 +20,7 @@ unfinished() {
     if run_command "$STOP_COMMAND" >/dev/null 2>&1 && wait_until "$SERVER_WAIT_SECONDS" server_is_down; then
       echo "stopped it, so that the promotion cannot finish later" >&2
     else
+      touch "$UNFINISHED"
       echo "it could not be stopped: the promotion may still finish" >&2
     fi
   fi

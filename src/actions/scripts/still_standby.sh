@@ -2,7 +2,12 @@
 # server is a standby and cannot become a primary later. A promotion asked for and
 # not finished was stopped by promote.sh (the server is down then); a request not
 # yet taken up is withdrawn here. Fails, so that the old primary stays stopped,
-# when this server left recovery or its data directory is not a standby's.
+# when this server left recovery, when promote.sh could not stop it with its
+# promotion unfinished (its marker), or when its data directory is not a standby's.
+if [ -e "$PG_DATA_DIR/pgconverge-promotion-unfinished" ]; then
+  echo "its promotion did not finish and it could not be stopped: it may still become a primary" >&2
+  exit 1
+fi
 if server_answers; then
   rm -f "$PG_DATA_DIR/promote" "$PG_DATA_DIR/promote.trigger"
   if [ "$(pg_sql -c 'select pg_is_in_recovery()')" = t ]; then
