@@ -350,3 +350,78 @@ fn gates_refuse_a_dangerous_promotion() {
         "h3's own writes were discarded"
     );
 }
+
+/// A switchover whose promotion fails after the old primary stopped: the
+/// candidate's data directory lost its write permission (an operator's `chmod`),
+/// so it streams and replays as before but `pg_promote()` cannot create its signal
+/// file there. The switchover shows the candidate is still a standby, starts the
+/// old primary again, says so, and records nothing in the inventory.
+#[test]
+fn a_switchover_whose_promotion_fails_starts_the_old_primary_again() {
+    if !lab_available() {
+        return;
+    }
+    let lab = Lab::up(3);
+    let directory =
+        tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"));
+    let mut cluster = Cluster::new(&lab, directory.path(), "pw-switchover-undo");
+    let converge = cluster.run(&["apply"]);
+    assert_eq!(converge.code, Some(0), "{converge}");
+    lab.sql("h1", "create table failover_check (id int primary key); insert into failover_check select generate_series(1, 100)");
+    cluster.wait_for_rows("100");
+    let inventory_before = std::fs::read_to_string(&cluster.inventory).unwrap_or_default();
+    let started_before = lab.sql("h1", "select pg_postmaster_start_time()");
+
+    let data = "/var/lib/postgresql/15/main";
+    lab.exec("h2", &["chmod", "0500", data]);
+    let failed = cluster.run(&["switchover", "h2"]);
+    lab.exec("h2", &["chmod", "0700", data]);
+    assert_eq!(failed.code, Some(1), "{failed}");
+    let all = failed.all();
+    assert!(
+        all.contains("h1: stop: stopped"),
+        "the old primary was stopped\n{failed}"
+    );
+    assert!(
+        all.contains("promote failed on h2")
+            && all.contains("could not create file \"promote\": Permission denied"),
+        "PostgreSQL's own reason is quoted\n{failed}"
+    );
+    assert!(
+        all.contains("h2 is still a standby, and h1 runs as the primary again"),
+        "{failed}"
+    );
+    assert_ne!(
+        lab.sql("h1", "select pg_postmaster_start_time()"),
+        started_before,
+        "h1 was stopped and started again"
+    );
+    assert_eq!(lab.sql("h1", "select pg_is_in_recovery()"), "f");
+    assert_eq!(lab.sql("h2", "select pg_is_in_recovery()"), "t");
+    assert_eq!(
+        std::fs::read_to_string(&cluster.inventory).unwrap_or_default(),
+        inventory_before,
+        "no role was recorded"
+    );
+    // Both standbys stream from h1 again: rows written on it reach them.
+    lab.sql(
+        "h1",
+        "insert into failover_check select generate_series(101, 200)",
+    );
+    cluster.wait_for_rows("200");
+    lab.eventually(30, "both standbys stream from h1", || {
+        lab.sql(
+            "h1",
+            "select string_agg(application_name, ',' order by application_name) from pg_stat_replication where state = 'streaming'",
+        ) == "h2,h3"
+    });
+    let agreed = cluster.run(&["status"]);
+    assert_eq!(agreed.code, Some(0), "{agreed}");
+    let password = cluster.password.clone();
+    for output in &cluster.outputs {
+        assert!(
+            !output.contains(&password),
+            "the password leaked:\n{output}"
+        );
+    }
+}

@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::{Lab, lab_available, pgconverge, repository};
+use support::{Lab, Run, lab_available, pgconverge, repository};
 
 const CONF: &str = "/etc/postgresql/15/main/postgresql.conf";
 
@@ -200,6 +200,39 @@ fn a_change_that_stops_a_server_from_starting_is_undone() {
         "an installed library is not refused\n{planned}"
     );
 
+    // 4b. Caught before any restart: a port another process listens on (a process
+    //     of this test, on h3's 5433, which h3 is then told to use).
+    let listener = lab.exec(
+        "h3",
+        &[
+            "sh",
+            "-c",
+            "perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(LocalAddr => q(0.0.0.0), LocalPort => 5433, Listen => 1, ReuseAddr => 1) or die; sleep 300' </dev/null >/dev/null 2>&1 & echo $!",
+        ],
+    );
+    lab.eventually(10, "the listener listens", || {
+        lab.exec("h3", &["cat", "/proc/net/tcp"])
+            .contains(":1539 00000000:0000 0A")
+    });
+    let taken_port = inventory(
+        directory.path(),
+        "taken-port.yaml",
+        Some("h3"),
+        "pg_port: 5433",
+    );
+    let refused = lab.apply(&taken_port, &password, &[]);
+    outputs.push(refused.all());
+    lab.exec("h3", &["kill", listener.trim()]);
+    assert_eq!(refused.code, Some(1), "{refused}");
+    assert!(
+        refused
+            .stdout
+            .contains("port 5433 is taken: another process listens on 0.0.0.0:5433"),
+        "{refused}"
+    );
+    assert_eq!(start_times(&lab), before, "nothing was restarted");
+    assert_eq!(streaming_standbys(&lab), "h2,h3");
+
     // 5. With the inventory fixed, a run changes only what was asked: a reload.
     let fixed = inventory(
         directory.path(),
@@ -224,54 +257,116 @@ fn a_change_that_stops_a_server_from_starting_is_undone() {
     }
 }
 
+/// A converged lab whose h1 became a former primary that diverged: h1 dies, h2 is
+/// promoted (the inventory records it) and takes rows 101-200, h1 comes back,
+/// writes on its own timeline into new WAL segments, and is stopped cleanly, so the
+/// next apply plans to rejoin it with pg_rewind. Rows 1-100 were written before.
+struct Diverged<'a> {
+    lab: &'a Lab,
+    _directory: tempfile::TempDir,
+    inventory: String,
+    password: String,
+    outputs: Vec<String>,
+}
+
+impl<'a> Diverged<'a> {
+    fn new(lab: &'a Lab, password_prefix: &str) -> Diverged<'a> {
+        let directory = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+        let inventory = directory.path().join("inventory.yaml");
+        std::fs::copy(repository().join("inventory.example.yaml"), &inventory)
+            .unwrap_or_else(|error| panic!("{error}"));
+        let mut diverged = Diverged {
+            lab,
+            inventory: inventory.display().to_string(),
+            _directory: directory,
+            password: format!("{password_prefix}-{}", std::process::id()),
+            outputs: Vec::new(),
+        };
+        let converge = diverged.run(&["apply"]);
+        assert_eq!(converge.code, Some(0), "{converge}");
+        lab.exec_sql(
+            "h1",
+            "create table rewind_check (id int primary key); insert into rewind_check select generate_series(1, 100)",
+        );
+        lab.eventually(30, "h2 has the rows", || diverged.rows("h2") == "100");
+        lab.command(&["kill", "h1"]);
+        let promote = diverged.run(&["promote", "h2", "--write-inventory"]);
+        assert_eq!(promote.code, Some(0), "{promote}");
+        lab.exec_sql(
+            "h2",
+            "insert into rewind_check select generate_series(101, 200)",
+        );
+        lab.command(&["start", "h1"]);
+        assert_eq!(lab.exec_sql("h1", "select pg_is_in_recovery()"), "f");
+        for _ in 0..3 {
+            lab.exec_sql("h1", "insert into rewind_check select generate_series(1001, 1100) on conflict do nothing; select pg_switch_wal()");
+        }
+        lab.exec("h1", &["pg_ctlcluster", "15", "main", "stop"]);
+        diverged
+    }
+
+    fn run(&mut self, args: &[&str]) -> Run {
+        let ssh_config = self.lab.ssh_config().display().to_string();
+        let mut all = args.to_vec();
+        all.extend(["-i", &self.inventory, "--ssh-config", &ssh_config]);
+        let run = pgconverge(&all, &self.password);
+        self.outputs.push(run.all());
+        run
+    }
+
+    fn rows(&self, host: &str) -> String {
+        self.lab
+            .try_sql(host, "select count(*) from rewind_check")
+            .unwrap_or_default()
+    }
+
+    /// After a rewind failed: the next apply clones h2 into h1 (with `extra`), h1
+    /// streams from h2 with every row of the primary, the directory that failed is
+    /// kept aside, and then nothing is left to do.
+    fn recovers_by_a_clone(&mut self, extra: &[&str]) -> Run {
+        let mut args = vec!["apply", "--detailed-exitcode"];
+        args.extend_from_slice(extra);
+        let recovered = self.run(&args);
+        assert_eq!(recovered.code, Some(2), "{recovered}");
+        assert!(
+            recovered
+                .stderr
+                .contains("changed h1/base_backup: cloned from 10.77.0.12"),
+            "h1 is recovered by a base backup\n{recovered}"
+        );
+        let lab = self.lab;
+        lab.eventually(30, "h1 streams from h2", || {
+            lab.exec_sql(
+                "h1",
+                "select coalesce(sender_host, '') from pg_stat_wal_receiver",
+            ) == "10.77.0.12"
+        });
+        assert_eq!(self.rows("h2"), "200", "the primary lost no row");
+        lab.eventually(30, "h1 has the primary's rows", || self.rows("h1") == "200");
+        let settled = self.run(&["apply", "--detailed-exitcode"]);
+        assert_eq!(settled.code, Some(0), "{settled}");
+        for output in &self.outputs {
+            assert!(
+                !output.contains(&self.password),
+                "the password leaked\n{output}"
+            );
+        }
+        recovered
+    }
+}
+
+const DATA: &str = "/var/lib/postgresql/15/main";
+
 #[test]
 fn a_rewind_that_fails_leaves_a_directory_the_next_apply_recovers() {
     if !lab_available() {
         return;
     }
     let lab = Lab::up(3);
-    let directory = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
-    let inventory = directory.path().join("inventory.yaml");
-    std::fs::copy(repository().join("inventory.example.yaml"), &inventory)
-        .unwrap_or_else(|error| panic!("{error}"));
-    let inventory = inventory.display().to_string();
-    let password = format!("pw-rewind-{}", std::process::id());
-    let ssh_config = lab.ssh_config().display().to_string();
-    let run = |args: &[&str]| {
-        let mut all = args.to_vec();
-        all.extend(["-i", &inventory, "--ssh-config", &ssh_config]);
-        pgconverge(&all, &password)
-    };
-    let rows = |host: &str| {
-        lab.try_sql(host, "select count(*) from rewind_check")
-            .unwrap_or_default()
-    };
-    let converge = run(&["apply"]);
-    assert_eq!(converge.code, Some(0), "{converge}");
-    lab.exec_sql(
-        "h1",
-        "create table rewind_check (id int primary key); insert into rewind_check select generate_series(1, 100)",
-    );
-    lab.eventually(30, "h2 has the rows", || rows("h2") == "100");
-
-    // h1 dies, h2 is promoted and takes writes; h1 comes back and writes on its own
-    // timeline, into new WAL segments, then stops.
-    lab.command(&["kill", "h1"]);
-    let promote = run(&["promote", "h2", "--write-inventory"]);
-    assert_eq!(promote.code, Some(0), "{promote}");
-    lab.exec_sql(
-        "h2",
-        "insert into rewind_check select generate_series(101, 200)",
-    );
-    lab.command(&["start", "h1"]);
-    assert_eq!(lab.exec_sql("h1", "select pg_is_in_recovery()"), "f");
-    for _ in 0..3 {
-        lab.exec_sql("h1", "insert into rewind_check select generate_series(1001, 1100) on conflict do nothing; select pg_switch_wal()");
-    }
-    lab.exec(h1(), &["pg_ctlcluster", "15", "main", "stop"]);
+    let mut diverged = Diverged::new(&lab, "pw-rewind");
     // The WAL pg_rewind needs to find where h1 and h2 diverged is lost.
     lab.exec(
-        h1(),
+        "h1",
         &[
             "sh",
             "-c",
@@ -280,7 +375,7 @@ fn a_rewind_that_fails_leaves_a_directory_the_next_apply_recovers() {
     );
 
     // The rewind fails without changing the directory, and says what comes next.
-    let failed = run(&["apply", "--detailed-exitcode"]);
+    let failed = diverged.run(&["apply", "--detailed-exitcode"]);
     assert_eq!(failed.code, Some(1), "{failed}");
     assert!(
         failed.stdout.contains(
@@ -288,7 +383,7 @@ fn a_rewind_that_fails_leaves_a_directory_the_next_apply_recovers() {
         ),
         "{failed}"
     );
-    let dry_run = run(&["apply", "--dry-run"]);
+    let dry_run = diverged.run(&["apply", "--dry-run"]);
     assert!(
         dry_run
             .stdout
@@ -298,31 +393,91 @@ fn a_rewind_that_fails_leaves_a_directory_the_next_apply_recovers() {
 
     // The next apply recovers h1 with a base backup (its own writes after the split
     // are discarded, so it needs consent); nothing written on h2 is lost.
-    let recovered = run(&["apply", "--detailed-exitcode", "--replace-data", "h1"]);
-    assert_eq!(recovered.code, Some(2), "{recovered}");
-    lab.eventually(30, "h1 streams from h2", || {
-        lab.exec_sql(
-            "h1",
-            "select coalesce(sender_host, '') from pg_stat_wal_receiver",
-        ) == "10.77.0.12"
-    });
-    assert_eq!(rows("h2"), "200", "the primary lost no row");
-    lab.eventually(30, "h1 has the primary's rows", || rows("h1") == "200");
-    let aside = lab.exec(
-        h1(),
-        &["sh", "-c", "ls -d /var/lib/postgresql/15/main.pgconverge-*"],
-    );
+    diverged.recovers_by_a_clone(&["--replace-data", "h1"]);
+    let aside = lab.exec("h1", &["sh", "-c", &format!("ls -d {DATA}.pgconverge-*")]);
     assert!(!aside.trim().is_empty(), "the old directory is kept aside");
-    let settled = run(&["apply", "--detailed-exitcode"]);
-    assert_eq!(settled.code, Some(0), "{settled}");
-    for output in [&promote, &failed, &dry_run, &recovered, &settled] {
-        assert!(
-            !output.all().contains(&password),
-            "the password leaked\n{output}"
-        );
-    }
 }
 
-fn h1() -> &'static str {
-    "h1"
+/// The dry run passes, and the real pg_rewind fails after it has changed files: a
+/// file it must overwrite in h1's data directory belongs to root (restored by hand
+/// as root, say), so pg_rewind, which runs as postgres, cannot open it. By then it
+/// has truncated the files before it in its order (`base/`, `global/`), so the
+/// directory is half rewound: it must be moved aside, never started. The next
+/// apply clones into the empty directory left, without `--replace-data`.
+#[test]
+fn a_rewind_that_fails_part_way_leaves_no_half_rewound_directory() {
+    if !lab_available() {
+        return;
+    }
+    let lab = Lab::up(3);
+    let mut diverged = Diverged::new(&lab, "pw-rewind-part-way");
+    lab.exec(
+        "h1",
+        &[
+            "sh",
+            "-c",
+            &format!("chown root:root {DATA}/pg_xact/0000 && chmod 0600 {DATA}/pg_xact/0000"),
+        ],
+    );
+
+    let failed = diverged.run(&["apply", "--detailed-exitcode"]);
+    assert_eq!(failed.code, Some(1), "{failed}");
+    assert!(
+        failed
+            .stdout
+            .contains("pg_rewind from 10.77.0.12 failed part way; the data directory is kept as /var/lib/postgresql/15/main.pgconverge-rewind-failed-"),
+        "{failed}"
+    );
+    assert!(
+        failed.stdout.contains(&format!(
+            "could not open target file \"{DATA}/pg_xact/0000\": Permission denied"
+        )),
+        "pg_rewind's own error is quoted\n{failed}"
+    );
+    // Nothing of the half-rewound directory is in use: the data directory is empty,
+    // the server does not run, and what pg_rewind left is kept aside.
+    let listing = lab.exec("h1", &["ls", "-A", DATA]);
+    assert_eq!(listing.trim(), "", "the data directory is left empty");
+    assert!(
+        lab.try_sql("h1", "select 1").is_err(),
+        "no server runs on h1"
+    );
+    let aside = lab.exec(
+        "h1",
+        &[
+            "sh",
+            "-c",
+            &format!("ls -d {DATA}.pgconverge-rewind-failed-*"),
+        ],
+    );
+    assert_eq!(aside.lines().count(), 1, "{aside}");
+    let aside = aside.trim().to_string();
+    assert!(
+        lab.exec("h1", &["ls", &format!("{aside}/pg_xact")])
+            .contains("0000"),
+        "the half-rewound directory is kept whole"
+    );
+    // pg_rewind truncates each file it copies whole before it fetches it: files it
+    // reached before the one it could not open are empty, as it left them.
+    let truncated = lab.exec(
+        "h1",
+        &["find", &aside, "-name", "pg_filenode.map", "-size", "0"],
+    );
+    assert!(
+        !truncated.trim().is_empty(),
+        "pg_rewind had changed the directory before it failed"
+    );
+    let dry_run = diverged.run(&["apply", "--dry-run"]);
+    assert!(
+        dry_run.stdout.contains(&format!(
+            "clone h2 into {DATA} with pg_basebackup ({DATA} holds no cluster)"
+        )),
+        "the next plan clones into the empty directory\n{dry_run}"
+    );
+    // An empty directory holds no user data: the clone needs no consent.
+    diverged.recovers_by_a_clone(&[]);
+    assert!(
+        lab.exec("h1", &["ls", "-d", &aside]).contains(&aside),
+        "the half-rewound directory is still kept aside"
+    );
 }

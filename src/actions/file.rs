@@ -210,6 +210,54 @@ fn unified_diff(old: &str, new: &str, path: &str, host: &str) -> String {
 mod tests {
     use crate::plan::check::{Fixture, check};
 
+    /// The port check of `write_file.sh`, run by `sh` on this machine against a
+    /// socket this test listens on: the script reads `/proc/net/tcp` as the facts
+    /// parser does, and leaves the server's own port (in `postmaster.pid`) alone.
+    #[test]
+    fn the_write_sees_a_port_another_process_listens_on() {
+        let body = include_str!("scripts/write_file.sh");
+        let (Some(start), Some(end)) = (
+            body.find("proc_address() {"),
+            body.find("# Well-formed values"),
+        ) else {
+            panic!("the port check's functions are not where this test looks for them");
+        };
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap_or_else(|error| panic!("listen: {error}"));
+        let port = listener
+            .local_addr()
+            .unwrap_or_else(|error| panic!("{error}"))
+            .port();
+        let data = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+        let run = |listen: &str, data_dir: &std::path::Path| -> String {
+            let script = format!(
+                "{functions}\nPG_DATA_DIR='{data}'\nPREVIOUS=\ncandidate() {{ case \"$1\" in port) echo {port} ;; listen_addresses) echo '{listen}' ;; esac; }}\nport_taken || echo free\n",
+                functions = &body[start..end],
+                data = data_dir.display(),
+            );
+            let output = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .output()
+                .unwrap_or_else(|error| panic!("sh: {error}"));
+            String::from_utf8_lossy(&output.stdout).trim().to_string()
+        };
+        let taken = format!("port {port} is taken: another process listens on 127.0.0.1:{port}");
+        assert_eq!(run("*", data.path()), taken);
+        assert_eq!(run("localhost", data.path()), taken);
+        assert_eq!(run("10.0.0.11, 127.0.0.1", data.path()), taken);
+        assert_eq!(run("10.0.0.11", data.path()), "free");
+        assert_eq!(run("::", data.path()), "free");
+        // The server's own port: a restart frees it.
+        std::fs::write(
+            data.path().join("postmaster.pid"),
+            format!("1234\n/data\n1700000000\n{port}\n"),
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(run("*", data.path()), "free");
+        drop(listener);
+    }
+
     #[test]
     fn a_fresh_primary_gets_its_configuration_with_a_diff() {
         insta::assert_snapshot!(check(&Fixture::fresh(), "db1", "postgresql_conf"));

@@ -77,10 +77,17 @@ pub trait RemoteOperation: Clone {
     }
 }
 
-/// What to run on another host when a step fails, and what to say either way.
+/// What to run when a step fails to put back what it changed: scripts in order,
+/// each with what it means when it fails (the executor adds the script's own
+/// words), and what to say when all of them worked. The first that fails ends it.
 pub struct Undo {
-    pub scripts: Vec<HostScript>,
+    pub scripts: Vec<UndoScript>,
     pub done: String,
+}
+
+/// One script of an undo, and what its failure leaves as it is.
+pub struct UndoScript {
+    pub script: HostScript,
     pub failed: String,
 }
 
@@ -219,7 +226,7 @@ register! {
     KnownHosts => ssh_keys::KnownHosts [],
     }
     operations {
-        promotion [Checkpoint, ReadLastCheckpoint, WaitForReplay, Promote],
+        promotion [Checkpoint, StopPrimary, ReadLastCheckpoint, WaitForReplay, Promote],
     }
 }
 

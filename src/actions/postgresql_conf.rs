@@ -234,7 +234,8 @@ fn lowered_limit(
 
 /// A new value the server could not start with, which the facts already show:
 /// a preloaded library that is not installed, shared_buffers beyond the host's
-/// memory. (The write checks these again, and certificates, before a restart.)
+/// memory, a certificate it cannot read, a port another process listens on. (The
+/// write checks these again before a restart.)
 fn cannot_start(
     changes: &[SettingChange],
     observed: &Observed,
@@ -309,12 +310,74 @@ fn cannot_start(
             _ => {}
         }
     }
+    if changes
+        .iter()
+        .any(|change| change.name == "port" || change.name == "listen_addresses")
+        && let Some(reason) = port_taken(observed, facts, wanted)
+    {
+        reasons.push(reason);
+    }
     (!reasons.is_empty()).then(|| {
         format!(
             "PostgreSQL could not start with this file: {}",
             reasons.join("; ")
         )
     })
+}
+
+/// Another process listens on the port the new file names, on an address the
+/// server would bind: the server could not start (or not listen everywhere it
+/// should). The server's own sockets are those on the port it holds now (from
+/// `pg_settings`, or `postmaster.pid` when it does not answer): a restart frees them.
+fn port_taken(
+    observed: &Observed,
+    facts: &crate::facts::HostFacts,
+    wanted: &IndexMap<String, String>,
+) -> Option<String> {
+    let listening = facts.listening.as_ref()?;
+    let now = |name: &str| wanted.get(name).cloned().or_else(|| observed.now(name));
+    let port: u16 = now("port")?.trim().parse().ok()?;
+    let own_port = match observed.setting("port") {
+        Some(setting) => setting.value.parse().ok(),
+        None => facts.data_directory.postmaster_port,
+    };
+    if own_port == Some(port) {
+        return None;
+    }
+    let addresses = now("listen_addresses").unwrap_or_else(|| "localhost".to_string());
+    let taken = listening.iter().find(|socket| {
+        socket.port == port
+            && addresses
+                .split(',')
+                .map(str::trim)
+                .filter(|address| !address.is_empty())
+                .any(|address| binds_over(address, socket.address))
+    })?;
+    Some(format!(
+        "port {port} is taken: another process listens on {taken}"
+    ))
+}
+
+/// Whether a server binding `listen` (an entry of `listen_addresses`) collides with
+/// a socket listening on `socket` at the same port. A wildcard socket takes every
+/// address; a host name other than `localhost` is not resolved here, so it collides
+/// only with a wildcard. `write_file.sh` checks the same way before a restart.
+fn binds_over(listen: &str, socket: std::net::IpAddr) -> bool {
+    if socket.is_unspecified() {
+        return true;
+    }
+    match listen {
+        "*" => true,
+        "0.0.0.0" => socket.is_ipv4(),
+        "::" => socket.is_ipv6(),
+        "localhost" => {
+            socket == std::net::IpAddr::from([127, 0, 0, 1])
+                || socket == std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
+        }
+        other => other
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address == socket),
+    }
 }
 
 fn is_include(name: &str) -> bool {
@@ -593,6 +656,77 @@ mod tests {
         assert_eq!(
             refused,
             "PostgreSQL could not start with this file: ssl_cert_file = /etc/ssl/private/other.pem cannot be read by the server, and ssl is on"
+        );
+    }
+
+    /// The refusal of db1's `postgresql_conf` step when the inventory adds `vars`
+    /// and db1 has `listening` sockets besides the server's own on 5432.
+    fn refusal_with_listeners(vars: &str, listening: &[&str]) -> String {
+        let (desired, playbook) =
+            crate::plan::check::desired(&crate::plan::check::THREE_HOSTS.replace(
+                "    pg_version: 15\n",
+                &format!("    pg_version: 15\n    {vars}\n"),
+            ));
+        let mut facts = crate::plan::check::converged_cluster(
+            &crate::plan::check::desired(crate::plan::check::THREE_HOSTS).0,
+        );
+        if let Some(Ok(db1)) = facts.get_mut("db1") {
+            let sockets = db1.listening.get_or_insert_with(Vec::new);
+            for socket in listening {
+                let socket: std::net::SocketAddr =
+                    socket.parse().unwrap_or_else(|error| panic!("{error}"));
+                sockets.push(crate::facts::ListeningSocket {
+                    address: socket.ip(),
+                    port: socket.port(),
+                });
+            }
+        }
+        let plan = crate::plan::build::plan(&desired, &playbook, &facts, &Default::default());
+        let step = plan
+            .host("db1")
+            .and_then(|host| host.steps.iter().find(|step| step.id == "postgresql_conf"));
+        assert!(
+            step.is_some_and(|step| step.operation.is_some() || step.refused.is_some()),
+            "{step:?}"
+        );
+        step.and_then(|step| step.refused.clone())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_port_another_process_listens_on_is_refused_in_the_plan() {
+        assert_eq!(
+            refusal_with_listeners("pg_port: 5433", &["0.0.0.0:5433"]),
+            "PostgreSQL could not start with this file: port 5433 is taken: another process listens on 0.0.0.0:5433"
+        );
+        assert_eq!(
+            refusal_with_listeners(
+                "listen_addresses: '10.0.0.11, localhost'\n    pg_port: 5433",
+                &["[::1]:5433"]
+            ),
+            "PostgreSQL could not start with this file: port 5433 is taken: another process listens on [::1]:5433"
+        );
+    }
+
+    #[test]
+    fn a_port_free_where_the_server_binds_is_not_refused() {
+        // Taken only on an address the server does not bind.
+        assert_eq!(
+            refusal_with_listeners(
+                "listen_addresses: 10.0.0.11\n    pg_port: 5433",
+                &["127.0.0.1:5433"]
+            ),
+            ""
+        );
+        // The server's own port: a restart with other addresses frees it first.
+        assert_eq!(
+            refusal_with_listeners("listen_addresses: 10.0.0.11", &[]),
+            ""
+        );
+        // A free port.
+        assert_eq!(
+            refusal_with_listeners("pg_port: 5433", &["0.0.0.0:5434"]),
+            ""
         );
     }
 

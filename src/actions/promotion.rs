@@ -1,9 +1,18 @@
 //! The operations of a promotion and a switchover, which `promote` and
 //! `switchover` plan (no playbook step names them): a checkpoint and a clean stop
-//! of the old primary, its last checkpoint read, the new primary waiting until it
-//! has replayed it, and the promotion with the version's mechanism.
+//! of the old primary (or its fence), its last checkpoint read, the new primary
+//! waiting until it has replayed it, and the promotion with the version's
+//! mechanism.
+//!
+//! Every step after the old primary stopped has an undo: when it fails, the old
+//! primary is started again, so that the cluster runs as it did before the
+//! command, and the failure says so, or names the host that is down and why. A
+//! failed promotion first makes sure the candidate is, and stays, a standby: a
+//! second primary is worse than none, so the old one stays stopped when that
+//! cannot be shown.
 
-use super::{RemoteOperation, Undo};
+use super::service::ControlServer;
+use super::{RemoteOperation, Undo, UndoScript};
 use crate::facts::Lsn;
 use crate::inventory::HostSettings;
 use crate::script::{HostScript, Script};
@@ -20,10 +29,22 @@ pub struct Checkpoint {
     pub server: HostSettings,
 }
 
+/// Stops the old primary: cleanly before a switchover, or to fence it before a
+/// promotion. When the stop fails, nothing was promoted: it is started again if it
+/// went down.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StopPrimary {
+    pub primary: String,
+    #[serde(skip)]
+    pub server: HostSettings,
+}
+
 /// After a clean stop: the location of the shutdown checkpoint, the last record
-/// the old primary wrote, which its report gives.
+/// the old primary wrote, which its report gives. When it cannot be read, the old
+/// primary is started again.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReadLastCheckpoint {
+    pub primary: String,
     #[serde(skip)]
     pub server: HostSettings,
 }
@@ -46,8 +67,47 @@ pub struct WaitForReplay {
 /// before) and waits until the server accepts writes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Promote {
+    pub host: String,
+    /// The old primary this command stopped (a switchover, a fence), which runs
+    /// again when the promotion fails; `None` for a failover from a primary that
+    /// was down already.
+    pub old_primary: Option<String>,
     #[serde(skip)]
     pub server: HostSettings,
+    #[serde(skip)]
+    pub old_server: Option<HostSettings>,
+}
+
+/// Starts `host` again with `server`'s start command (a server that runs is left
+/// alone); the script runs on `host`, which is another host than the step's when
+/// `other_host`.
+fn start_again(host: &str, server: &HostSettings, other_host: bool, failed: String) -> UndoScript {
+    let script = Script::for_server(
+        "start_again",
+        include_str!("scripts/start_again.sh"),
+        server,
+    )
+    .text("START_COMMAND", &server.start_command);
+    UndoScript {
+        script: HostScript {
+            other_host: other_host.then(|| host.to_string()),
+            script,
+        },
+        failed,
+    }
+}
+
+/// What undoes a step after the old primary `host` stopped: it starts again.
+fn old_primary_starts_again(host: &str, server: &HostSettings, other_host: bool) -> Undo {
+    Undo {
+        scripts: vec![start_again(
+            host,
+            server,
+            other_host,
+            format!("{host} is down: it did not start again"),
+        )],
+        done: format!("nothing was promoted, and {host} runs as the primary again"),
+    }
 }
 
 impl RemoteOperation for Checkpoint {
@@ -61,7 +121,22 @@ impl RemoteOperation for Checkpoint {
     }
 }
 
+impl RemoteOperation for StopPrimary {
+    fn scripts(&self) -> Result<Vec<HostScript>, String> {
+        let stop = ControlServer::stop(&self.server);
+        Ok(vec![HostScript::own(stop.script())])
+    }
+
+    fn undo(&self) -> Option<Undo> {
+        Some(old_primary_starts_again(&self.primary, &self.server, false))
+    }
+}
+
 impl RemoteOperation for ReadLastCheckpoint {
+    fn undo(&self) -> Option<Undo> {
+        Some(old_primary_starts_again(&self.primary, &self.server, false))
+    }
+
     fn scripts(&self) -> Result<Vec<HostScript>, String> {
         let script = Script::for_server(
             "last_checkpoint",
@@ -95,21 +170,11 @@ impl RemoteOperation for WaitForReplay {
 
     /// Nothing was promoted: the old primary is started again.
     fn undo(&self) -> Option<Undo> {
-        let old = &self.old_primary;
-        let script = Script::for_server(
-            "start_again",
-            include_str!("scripts/start_again.sh"),
+        Some(old_primary_starts_again(
+            &self.old_primary,
             &self.old_server,
-        )
-        .text("START_COMMAND", &self.old_server.start_command);
-        Some(Undo {
-            scripts: vec![HostScript {
-                other_host: Some(old.clone()),
-                script,
-            }],
-            done: format!("{old} runs as the primary again"),
-            failed: format!("{old} could not be started again: start it by hand"),
-        })
+            true,
+        ))
     }
 
     fn scripts(&self) -> Result<Vec<HostScript>, String> {
@@ -134,8 +199,51 @@ impl RemoteOperation for Promote {
     fn scripts(&self) -> Result<Vec<HostScript>, String> {
         let script =
             Script::for_server("promote", include_str!("scripts/promote.sh"), &self.server)
-                .number("WAIT_SECONDS", WAIT_SECONDS);
+                .number("WAIT_SECONDS", WAIT_SECONDS)
+                .number("STOP_IF_UNFINISHED", u8::from(self.old_server.is_some()))
+                .text("STOP_COMMAND", &self.server.stop_command);
         Ok(vec![HostScript::own(script)])
+    }
+
+    /// The old primary this command stopped runs again, once this server is shown
+    /// to be a standby that cannot finish the promotion later (promote.sh stopped
+    /// it if one was asked for and did not finish); then this server is started
+    /// again if it is down.
+    fn undo(&self) -> Option<Undo> {
+        let (Some(old), Some(old_server)) = (&self.old_primary, &self.old_server) else {
+            return None;
+        };
+        let new = &self.host;
+        let still_standby = Script::for_server(
+            "still_standby",
+            include_str!("scripts/still_standby.sh"),
+            &self.server,
+        );
+        Some(Undo {
+            scripts: vec![
+                UndoScript {
+                    script: HostScript::own(still_standby),
+                    failed: format!(
+                        "{old} stays stopped, so that there are never two primaries: {new} may be one"
+                    ),
+                },
+                start_again(
+                    old,
+                    old_server,
+                    true,
+                    format!("{new} is still a standby, but {old} is down: it did not start again"),
+                ),
+                start_again(
+                    new,
+                    &self.server,
+                    false,
+                    format!(
+                        "{old} runs as the primary again, but {new} is down: it did not start again as a standby"
+                    ),
+                ),
+            ],
+            done: format!("{new} is still a standby, and {old} runs as the primary again"),
+        })
     }
 }
 
@@ -154,13 +262,22 @@ pub fn examples(server: &HostSettings) -> Vec<super::Operation> {
             server: server.clone(),
         }
         .into(),
+        StopPrimary {
+            primary: "db1".into(),
+            server: server.clone(),
+        }
+        .into(),
         ReadLastCheckpoint {
+            primary: "db1".into(),
             server: server.clone(),
         }
         .into(),
         wait.into(),
         Promote {
+            host: "db2".into(),
+            old_primary: Some("db1".into()),
             server: server.clone(),
+            old_server: Some(server.clone()),
         }
         .into(),
     ]
@@ -187,9 +304,92 @@ mod tests {
             .unwrap_or_else(|error| panic!("{error}"));
         let scripts = given.scripts().unwrap_or_else(|error| panic!("{error}"));
         assert!(scripts[0].script.describe().contains("POSITION=3/148"));
-        for script in given.undo().map(|undo| undo.scripts).unwrap_or_default() {
-            assert_eq!(script.other_host.as_deref(), Some("db1"));
-            assert_eq!(shellcheck(&script.script), "");
+        for step in given.undo().map(|undo| undo.scripts).unwrap_or_default() {
+            assert_eq!(step.script.other_host.as_deref(), Some("db1"));
+            assert_eq!(shellcheck(&step.script.script), "");
         }
+    }
+
+    #[test]
+    fn a_failed_promotion_starts_the_old_primary_only_after_the_candidate_is_shown_a_standby() {
+        let promote = Promote {
+            host: "db2".into(),
+            old_primary: Some("db1".into()),
+            server: HostSettings::example(),
+            old_server: Some(HostSettings::example()),
+        };
+        let undo = promote
+            .undo()
+            .unwrap_or_else(|| panic!("a promotion after a stop has an undo"));
+        let order: Vec<(&str, Option<&str>)> = undo
+            .scripts
+            .iter()
+            .map(|step| (step.script.script.name(), step.script.other_host.as_deref()))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("still_standby", None),
+                ("start_again", Some("db1")),
+                ("start_again", None)
+            ]
+        );
+        assert_eq!(
+            undo.done,
+            "db2 is still a standby, and db1 runs as the primary again"
+        );
+        assert!(undo.scripts[0].failed.starts_with("db1 stays stopped"));
+        for step in &undo.scripts {
+            assert_eq!(shellcheck(&step.script.script), "");
+        }
+        let scripts = promote.scripts().unwrap_or_else(|error| panic!("{error}"));
+        assert!(
+            scripts[0]
+                .script
+                .describe()
+                .contains("STOP_IF_UNFINISHED=1")
+        );
+        // A failover from a primary that was down already: nothing to start again,
+        // and a promotion that finishes late is what was asked for.
+        let failover = Promote {
+            old_primary: None,
+            old_server: None,
+            ..promote
+        };
+        assert!(failover.undo().is_none());
+        let scripts = failover.scripts().unwrap_or_else(|error| panic!("{error}"));
+        assert!(
+            scripts[0]
+                .script
+                .describe()
+                .contains("STOP_IF_UNFINISHED=0")
+        );
+    }
+
+    #[test]
+    fn every_step_after_the_old_primary_stopped_starts_it_again_when_it_fails() {
+        let server = HostSettings::example();
+        let stop = StopPrimary {
+            primary: "db1".into(),
+            server: server.clone(),
+        };
+        let read = ReadLastCheckpoint {
+            primary: "db1".into(),
+            server: server.clone(),
+        };
+        for undo in [stop.undo(), read.undo()] {
+            let undo = undo.unwrap_or_else(|| panic!("an undo"));
+            assert_eq!(undo.scripts.len(), 1);
+            assert_eq!(undo.scripts[0].script.other_host, None);
+            assert_eq!(undo.scripts[0].script.script.name(), "start_again");
+            assert_eq!(
+                undo.done,
+                "nothing was promoted, and db1 runs as the primary again"
+            );
+        }
+        assert!(
+            Checkpoint { server }.undo().is_none(),
+            "a checkpoint changes nothing to undo"
+        );
     }
 }

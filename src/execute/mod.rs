@@ -212,20 +212,22 @@ async fn run_step(
     }
 }
 
-/// Runs what puts back a failed step's effect, and says how that went.
+/// Runs what puts back a failed step's effect, and says how that went: what
+/// the first script that fails leaves as it is, and why, in the host's words.
 async fn run_undo(
     own_host: &str,
     undo: crate::actions::Undo,
     connections: &IndexMap<String, Arc<Connection>>,
 ) -> String {
-    for host_script in &undo.scripts {
-        let host = host_script.other_host.as_deref().unwrap_or(own_host);
+    for step in &undo.scripts {
+        let host = step.script.other_host.as_deref().unwrap_or(own_host);
         let Some(connection) = connections.get(host) else {
-            return undo.failed;
+            return format!("{}: no connection to {host}", step.failed);
         };
-        match connection.run(&host_script.script.render()).await {
+        match connection.run(&step.script.script.render()).await {
             Ok(output) if output.success() => {}
-            _ => return undo.failed,
+            Ok(output) => return format!("{}: {}", step.failed, failure_text(host, &output)),
+            Err(error) => return format!("{}: {error}", step.failed),
         }
     }
     undo.done

@@ -233,6 +233,9 @@ pub struct DataDirectory {
     pub database_directories: usize,
     /// `postmaster.pid` is present.
     pub postmaster_pid: bool,
+    /// The port `postmaster.pid` names (its fourth line): the one a server that
+    /// runs from this directory holds, even when it does not answer.
+    pub postmaster_port: Option<u16>,
     /// What `pg_rewind` said when it last failed to rejoin this directory
     /// (`pgconverge-rewind-failed` in it): rewinding again would fail again.
     pub rewind_failed: Option<String>,
@@ -276,6 +279,22 @@ impl std::fmt::Display for Lsn {
     }
 }
 
+/// A TCP socket in the LISTEN state on a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ListeningSocket {
+    pub address: std::net::IpAddr,
+    pub port: u16,
+}
+
+impl std::fmt::Display for ListeningSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.address {
+            std::net::IpAddr::V4(address) => write!(f, "{address}:{}", self.port),
+            std::net::IpAddr::V6(address) => write!(f, "[{address}]:{}", self.port),
+        }
+    }
+}
+
 /// Everything the plan needs to know about one host.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct HostFacts {
@@ -291,6 +310,9 @@ pub struct HostFacts {
     pub directories: IndexMap<String, PathAttributes>,
     /// For each file of `FactsRequest::readable`, whether the PostgreSQL OS user can read it.
     pub readable: IndexMap<String, bool>,
+    /// The TCP sockets that listen on the host (`/proc/net/tcp` and `tcp6`), the
+    /// server's own among them; `None` when they cannot be read.
+    pub listening: Option<Vec<ListeningSocket>>,
     pub data_directory: DataDirectory,
     /// `None` when the server does not accept connections; then `server_error` says why.
     pub server: Option<ServerFacts>,

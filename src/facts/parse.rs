@@ -34,6 +34,8 @@ pub fn parse(request: &FactsRequest, output: &str) -> Result<HostFacts, FactsErr
                 .map(str::to_string)
                 .collect()
         }),
+        listening: text("listening")
+            .map(|lines| lines.lines().filter_map(listening_socket).collect()),
         ..HostFacts::default()
     };
     for (index, path) in request.files.iter().enumerate() {
@@ -87,6 +89,7 @@ pub fn parse(request: &FactsRequest, output: &str) -> Result<HostFacts, FactsErr
             .and_then(|count| count.trim().parse().ok())
             .unwrap_or(0),
         postmaster_pid: values.contains_key("data.postmaster_pid"),
+        postmaster_port: text("data.postmaster_pid").and_then(|port| port.trim().parse().ok()),
         rewind_failed: text("data.rewind_failed"),
         slots_on_disk: text("data.slots_on_disk")
             .map(|names| {
@@ -109,6 +112,25 @@ pub fn parse(request: &FactsRequest, output: &str) -> Result<HostFacts, FactsErr
         facts.server_error = text("server_error").map(|error| error.trim().to_string());
     }
     Ok(facts)
+}
+
+/// One socket of `/proc/net/tcp` or `tcp6`: `0100007F:1538` is 127.0.0.1:5432. The
+/// address is written as 32-bit words in the host's byte order, read here as
+/// little-endian (x86 and ARM servers).
+fn listening_socket(line: &str) -> Option<ListeningSocket> {
+    let (address, port) = line.trim().split_once(':')?;
+    let port = u16::from_str_radix(port, 16).ok()?;
+    let mut bytes = Vec::new();
+    for index in (0..address.len()).step_by(8) {
+        let word = u32::from_str_radix(address.get(index..index + 8)?, 16).ok()?;
+        bytes.extend_from_slice(&word.to_le_bytes());
+    }
+    let address = match bytes.len() {
+        4 => std::net::IpAddr::from(<[u8; 4]>::try_from(bytes).ok()?),
+        16 => std::net::IpAddr::from(<[u8; 16]>::try_from(bytes).ok()?),
+        _ => return None,
+    };
+    Some(ListeningSocket { address, port })
 }
 
 fn decode_lines(output: &str) -> Result<HashMap<String, Vec<u8>>, FactsError> {
@@ -308,6 +330,33 @@ mod tests {
 
     fn line(key: &str, value: &str) -> String {
         format!("{key} {}\n", STANDARD.encode(value))
+    }
+
+    #[test]
+    fn listening_sockets_are_read_from_proc_net_tcp() {
+        let output = [
+            line(
+                "listening",
+                "0100007F:1538\n00000000:0016\n00000000000000000000000001000000:1538\n00000000000000000000000000000000:0016\n",
+            ),
+            line("data.pg_version", "15"),
+            line("data.postmaster_pid", "5433"),
+        ]
+        .concat();
+        let facts = parse(&request(), &output).unwrap_or_else(|error| panic!("{error}"));
+        let sockets: Vec<String> = facts
+            .listening
+            .unwrap_or_default()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            sockets,
+            ["127.0.0.1:5432", "0.0.0.0:22", "[::1]:5432", "[::]:22"]
+        );
+        assert_eq!(facts.data_directory.postmaster_port, Some(5433));
+        let unreadable = parse(&request(), "").unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(unreadable.listening, None);
     }
 
     #[test]

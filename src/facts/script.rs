@@ -39,6 +39,12 @@ emit_file() {
 LIBDIR=$({bin_dir}/pg_config --pkglibdir 2>/dev/null || echo {bin_dir}/../lib)\n\
 if [ -d \"$LIBDIR\" ]; then emit libraries \"$(for f in \"$LIBDIR\"/*.so; do [ -e \"$f\" ] && printf '%s\\n' \"${{f##*/}}\"; done)\"; fi\n"
     ));
+    // The TCP sockets in the LISTEN state (state 0A), as `ADDRESS:PORT` in hex: a
+    // port the new configuration names may already be taken. procfs has them on
+    // every Linux, where `ss` may not be installed.
+    script.push_str(
+        "if [ -r /proc/net/tcp ]; then emit listening \"$(awk '$4 == \"0A\" { print $2 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null)\"; fi\n",
+    );
     for (index, path) in request.files.iter().enumerate() {
         script.push_str(&format!("emit_file file.{index} {}\n", quote(path)));
     }
@@ -72,7 +78,7 @@ if [ -f "$DATA/PG_VERSION" ]; then
   emit data.database_directories "$(find "$DATA/base" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)"
   [ -f "$DATA/standby.signal" ] && emit data.standby_signal yes
   [ -f "$DATA/recovery.conf" ] && emit data.recovery_conf yes
-  [ -f "$DATA/postmaster.pid" ] && emit data.postmaster_pid yes
+  [ -f "$DATA/postmaster.pid" ] && emit data.postmaster_pid "$(sed -n 4p "$DATA/postmaster.pid")"
   [ -f "$DATA/pgconverge-rewind-failed" ] && emit data.rewind_failed "$(head -c 4000 "$DATA/pgconverge-rewind-failed")"
   [ -d "$DATA/pg_replslot" ] && emit data.slots_on_disk "$(ls -1 "$DATA/pg_replslot" 2>/dev/null)"
   emit data.wal_ready "$(find "$DATA/pg_wal/archive_status" "$DATA/pg_xlog/archive_status" -maxdepth 1 -name '*.ready' 2>/dev/null | wc -l)"

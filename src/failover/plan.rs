@@ -2,8 +2,9 @@
 //! step after the other, which `--dry-run` prints and the executor runs like any
 //! other. Pure.
 
-use crate::actions::promotion::{Checkpoint, Promote, ReadLastCheckpoint, WaitForReplay};
-use crate::actions::service::ControlServer;
+use crate::actions::promotion::{
+    Checkpoint, Promote, ReadLastCheckpoint, StopPrimary, WaitForReplay,
+};
 use crate::actions::{Change, Operation, PlannedStep};
 use crate::desired::{DesiredState, NodeId};
 use crate::plan::{HostPlan, Plan};
@@ -28,7 +29,10 @@ impl Sequence<'_> {
 
     fn stop(&mut self, host: &str, id: &str, why: &str) {
         if let Some(desired) = self.desired.hosts.get(host) {
-            let operation = ControlServer::stop(&desired.settings);
+            let operation = StopPrimary {
+                primary: host.to_string(),
+                server: desired.settings.clone(),
+            };
             self.add(
                 host,
                 id,
@@ -39,18 +43,26 @@ impl Sequence<'_> {
         }
     }
 
-    fn promote(&mut self, host: &str) {
+    /// Promotes `host`; `stopped` is the old primary this command stopped, which
+    /// runs again if the promotion fails.
+    fn promote(&mut self, host: &str, stopped: Option<&str>) {
         if let Some(desired) = self.desired.hosts.get(host) {
-            let operation = Promote {
-                server: desired.settings.clone(),
+            let old_server = stopped
+                .and_then(|old| self.desired.hosts.get(old))
+                .map(|old| old.settings.clone());
+            let summary = match stopped {
+                Some(old) => format!(
+                    "promote it and wait until it accepts writes; if it does not, {old} is started again once {host} is shown to stay a standby"
+                ),
+                None => "promote it and wait until it accepts writes".to_string(),
             };
-            self.add(
-                host,
-                "promote",
-                Change::Update,
-                "promote it and wait until it accepts writes".to_string(),
-                operation.into(),
-            );
+            let operation = Promote {
+                host: host.to_string(),
+                old_primary: old_server.as_ref().and(stopped).map(str::to_string),
+                server: desired.settings.clone(),
+                old_server,
+            };
+            self.add(host, "promote", Change::Update, summary, operation.into());
         }
     }
 
@@ -104,9 +116,13 @@ pub fn promotion(desired: &DesiredState, host: &str, fence: Option<&str>) -> Pla
         steps: Vec::new(),
     };
     if let Some(old) = fence {
-        sequence.stop(old, "fence", &format!("fence: {host} becomes the primary"));
+        sequence.stop(
+            old,
+            "fence",
+            &format!("fence: {host} becomes the primary; if it does not, {old} is started again"),
+        );
     }
-    sequence.promote(host);
+    sequence.promote(host, fence);
     sequence.into_plan()
 }
 
@@ -134,7 +150,7 @@ pub fn switchover(desired: &DesiredState, old: &str, new: &str) -> Plan {
     sequence.stop(
         old,
         "stop",
-        &format!("cleanly, so that {new} can replay its last record"),
+        &format!("cleanly, so that {new} can replay its last record; if anything after fails, it is started again"),
     );
     sequence.add(
         old,
@@ -142,6 +158,7 @@ pub fn switchover(desired: &DesiredState, old: &str, new: &str) -> Plan {
         Change::Check,
         "read the location of the shutdown checkpoint".to_string(),
         ReadLastCheckpoint {
+            primary: old.to_string(),
             server: old_host.settings.clone(),
         }
         .into(),
@@ -160,7 +177,7 @@ pub fn switchover(desired: &DesiredState, old: &str, new: &str) -> Plan {
         }
         .into(),
     );
-    sequence.promote(new);
+    sequence.promote(new, Some(old));
     sequence.into_plan()
 }
 
@@ -196,6 +213,19 @@ mod tests {
                 "db2/promote"
             ]
         );
+        // Every step after the old primary stopped starts it again when it fails;
+        // the checkpoint before changes nothing.
+        let undoes: Vec<bool> = plan
+            .order
+            .iter()
+            .filter_map(|node| plan.step(node))
+            .map(|step| {
+                step.operation
+                    .as_ref()
+                    .is_some_and(|operation| operation.undo().is_some())
+            })
+            .collect();
+        assert_eq!(undoes, [false, true, true, true, true]);
         for (index, (node, dependencies)) in plan.dependencies.iter().enumerate() {
             let expected: Vec<&NodeId> = plan.order[..index].last().into_iter().collect();
             assert_eq!(dependencies.iter().collect::<Vec<_>>(), expected, "{node}");
@@ -207,7 +237,22 @@ mod tests {
         let plan = promotion(&desired(), "db2", Some("db1"));
         let order: Vec<String> = plan.order.iter().map(ToString::to_string).collect();
         assert_eq!(order, ["db1/fence", "db2/promote"]);
+        let undoes = |plan: &Plan| -> Vec<bool> {
+            plan.order
+                .iter()
+                .filter_map(|node| plan.step(node))
+                .map(|step| {
+                    step.operation
+                        .as_ref()
+                        .is_some_and(|operation| operation.undo().is_some())
+                })
+                .collect()
+        };
+        // The fence and the promotion both start db1 again when they fail.
+        assert_eq!(undoes(&plan), [true, true]);
         let unfenced = promotion(&desired(), "db2", None);
         assert_eq!(unfenced.order.len(), 1);
+        // db1 was down already: nothing of this command to undo.
+        assert_eq!(undoes(&unfenced), [false]);
     }
 }

@@ -207,6 +207,17 @@ pub fn fresh_host(system_identifier: &str) -> HostFacts {
         files,
         directories: IndexMap::new(),
         readable: IndexMap::new(),
+        // sshd, and the cluster on localhost:5432.
+        listening: Some(
+            ["0.0.0.0:22", "127.0.0.1:5432", "[::1]:5432"]
+                .iter()
+                .filter_map(|socket| socket.parse::<std::net::SocketAddr>().ok())
+                .map(|socket| crate::facts::ListeningSocket {
+                    address: socket.ip(),
+                    port: socket.port(),
+                })
+                .collect(),
+        ),
         data_directory: DataDirectory {
             pg_version: Some("15".into()),
             system_identifier: Some(system_identifier.into()),
@@ -649,6 +660,14 @@ fn every_operation_has_scripts_that_pass_shellcheck() {
         seen.insert(operation.name());
         for host_script in operation.scripts().unwrap_or_default() {
             assert_eq!(shellcheck(&host_script.script), "", "{}", operation.name());
+        }
+        for step in operation
+            .undo()
+            .map(|undo| undo.scripts)
+            .unwrap_or_default()
+        {
+            let script = &step.script.script;
+            assert_eq!(shellcheck(script), "", "undo of {}", operation.name());
         }
     }
     let missing: Vec<&&str> = Operation::NAMES

@@ -1,6 +1,6 @@
 # Clones the upstream with pg_basebackup. The old data directory is moved aside
-# with a timestamp, never deleted; if the clone fails, it is moved back and the
-# server started again if it ran before.
+# with a timestamp, never deleted (an empty one is reused); if the clone fails, it
+# is moved back and the server started again if it ran before.
 DATA="$PG_DATA_DIR"
 case "$DATA" in
   / | "")
@@ -17,7 +17,10 @@ if [ -f "$DATA/postmaster.pid" ]; then
   }
 fi
 ASIDE=""
-if [ -e "$DATA" ]; then
+if [ -d "$DATA" ] && [ -z "$(ls -A "$DATA")" ]; then
+  # An empty directory (left by a rewind that failed part way) holds nothing to keep.
+  rmdir "$DATA"
+elif [ -e "$DATA" ]; then
   ASIDE="$DATA.pgconverge-$(date -u +%Y%m%dT%H%M%SZ)"
   mv "$DATA" "$ASIDE"
 fi

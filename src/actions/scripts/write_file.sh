@@ -30,10 +30,65 @@ fi
 candidate() {
   as_pg "$PG_BIN_DIR/postgres" -D "$PG_DATA_DIR" -c "config_file=$FILE_PATH" -C "$1" 2>/dev/null
 }
+# The same setting in the file this one replaces.
+previous() {
+  as_pg "$PG_BIN_DIR/postgres" -D "$PG_DATA_DIR" -c "config_file=$PREVIOUS" -C "$1" 2>/dev/null
+}
+# An address of /proc/net/tcp or tcp6 (32-bit words in the host's byte order, read
+# as little-endian) as listen_addresses writes it: IPv4 in full, IPv6 only as the
+# wildcard, the loopback, or "ipv6".
+proc_address() {
+  case "$1" in
+    ????????)
+      printf '%d.%d.%d.%d' "0x$(printf '%s' "$1" | cut -c7-8)" "0x$(printf '%s' "$1" | cut -c5-6)" \
+        "0x$(printf '%s' "$1" | cut -c3-4)" "0x$(printf '%s' "$1" | cut -c1-2)"
+      ;;
+    00000000000000000000000000000000) printf '::' ;;
+    00000000000000000000000001000000) printf '::1' ;;
+    *) printf 'ipv6' ;;
+  esac
+}
+# Whether a server binding $1 (an entry of listen_addresses) collides with a socket
+# listening on $2 at the same port, as the planner judges it (postgresql_conf.rs).
+binds_over() {
+  case "$2" in 0.0.0.0 | ::) return 0 ;; esac
+  case "$1" in
+    '*') return 0 ;;
+    0.0.0.0) case "$2" in *.*) return 0 ;; esac ;;
+    ::) case "$2" in *.*) ;; *) return 0 ;; esac ;;
+    localhost) case "$2" in 127.0.0.1 | ::1) return 0 ;; esac ;;
+    "$2") return 0 ;;
+  esac
+  return 1
+}
+# When the new file changes port or listen_addresses: another process that listens
+# on that port where the server would bind. The server's own sockets, on the port
+# postmaster.pid names, do not count: a restart frees them.
+port_taken() {
+  set -f
+  port=$(candidate port)
+  listen=$(candidate listen_addresses)
+  if [ -n "$PREVIOUS" ] && [ "$port" = "$(previous port)" ] && [ "$listen" = "$(previous listen_addresses)" ]; then
+    return 1
+  fi
+  own_port=$(sed -n 4p "$PG_DATA_DIR/postmaster.pid" 2>/dev/null || true)
+  [ -n "$port" ] && [ "$port" != "$own_port" ] && [ -r /proc/net/tcp ] || return 1
+  taken=$(awk '$4 == "0A" { print $2 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null | while IFS= read -r socket; do
+    [ "$(printf '%d' "0x${socket#*:}")" = "$port" ] || continue
+    address=$(proc_address "${socket%:*}")
+    for entry in $(printf '%s' "$listen" | tr ',' ' '); do
+      if binds_over "$entry" "$address"; then
+        echo "$address:$port"
+      fi
+    done
+  done | head -n 1)
+  [ -n "$taken" ] || return 1
+  echo "port $port is taken: another process listens on $taken"
+}
 # Well-formed values a server still cannot start with, caught before any restart:
 # a library in shared_preload_libraries that is not installed, shared_buffers
-# beyond the host's memory, a TLS certificate or key the server cannot read.
-# Prints each reason; fails when there is one.
+# beyond the host's memory, a TLS certificate or key the server cannot read, a
+# port another process listens on. Prints each reason; fails when there is one.
 cannot_start() {
   reasons=""
   libraries=$(candidate shared_preload_libraries | tr ',' ' ')
@@ -78,6 +133,10 @@ cannot_start() {
 "
       fi
     done
+  fi
+  if taken=$(port_taken); then
+    reasons="${reasons}${taken}
+"
   fi
   if [ -n "$reasons" ]; then
     printf '%s' "$reasons"
