@@ -43,6 +43,8 @@ pub struct ApplyOptions {
     pub restarts: Option<RestartPolicy>,
     /// `pgconverge restart`: restart members in rolling order, change nothing else.
     pub restart_only: Option<RestartSelection>,
+    /// `pgconverge backup`: a pgBackRest backup of this kind, nothing else.
+    pub backup_only: Option<crate::actions::pgbackrest::BackupKind>,
     /// Writable primaries beside the inventory's primary to stop and rejoin,
     /// discarding what they wrote after the fork (`--rejoin HOST`).
     pub rejoin: Vec<String>,
@@ -265,7 +267,12 @@ async fn plan_from_inventory(
         plan_options,
         printer_for,
     )?;
-    Ok(gather_and_plan(session, &options.ssh, options.restart_only).await)
+    let only = match (options.restart_only, options.backup_only) {
+        (Some(selection), _) => Only::Restarts(selection),
+        (None, Some(kind)) => Only::Backup(kind),
+        (None, None) => Only::Everything,
+    };
+    Ok(gather_and_plan(session, &options.ssh, only).await)
 }
 
 /// Plans again from the inputs a saved plan was made from (unless the options
@@ -310,7 +317,7 @@ async fn plan_from_saved(
     let loaded = &session.loaded;
     saved.check_secrets(&loaded.desired.secrets, &loaded.inventory.sensitive_vars)?;
 
-    let planned = gather_and_plan(session, &options.ssh, None).await;
+    let planned = gather_and_plan(session, &options.ssh, Only::Everything).await;
     let checked = saved
         .check_facts(
             &planned.gathered.facts,
@@ -351,11 +358,15 @@ fn start(
 }
 
 /// Reads the facts of the hosts in scope, one round trip each, and plans.
-async fn gather_and_plan(
-    session: Session,
-    ssh: &SshOptions,
-    restart_only: Option<RestartSelection>,
-) -> Planned {
+/// What a run plans: everything the inventory says, or only restarts, or only a backup.
+#[derive(Debug, Clone, Copy)]
+enum Only {
+    Everything,
+    Restarts(RestartSelection),
+    Backup(crate::actions::pgbackrest::BackupKind),
+}
+
+async fn gather_and_plan(session: Session, ssh: &SshOptions, only: Only) -> Planned {
     let desired = &session.loaded.desired;
     let mut hosts = gather::hosts_to_contact(desired, &session.plan_options.limit);
     hosts.extend(session.plan_options.decommission.iter().cloned());
@@ -368,11 +379,14 @@ async fn gather_and_plan(
         hosts.len(),
         started.elapsed().as_secs_f64()
     ));
-    let plan = match restart_only {
-        Some(selection) => {
+    let plan = match only {
+        Only::Restarts(selection) => {
             crate::plan::restart::plan(desired, &gathered.facts, &session.plan_options, selection)
         }
-        None => plan(
+        Only::Backup(kind) => {
+            crate::plan::backup::plan(desired, &gathered.facts, &session.plan_options, kind)
+        }
+        Only::Everything => plan(
             desired,
             &session.loaded.playbook,
             &gathered.facts,
@@ -544,8 +558,10 @@ fn saved_plan_for(path: &Path, options: &ApplyOptions) -> Result<SavedPlan, Appl
             what: "--replace-data",
         });
     }
-    if options.restart_only.is_some() {
-        return Err(ApplyError::NotWithSavedPlan { what: "restart" });
+    if options.restart_only.is_some() || options.backup_only.is_some() {
+        return Err(ApplyError::NotWithSavedPlan {
+            what: "restart or backup",
+        });
     }
     if !options.rejoin.is_empty() {
         return Err(ApplyError::NotWithSavedPlan { what: "--rejoin" });

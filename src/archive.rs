@@ -28,12 +28,116 @@ pub enum WalArchive {
         login: String,
         path: String,
     },
+    /// `{ pgbackrest: { stanza: NAME, repo_path: DIR, repo_host: HOST, retention_full: N } }`:
+    /// pgBackRest pushes and gets WAL and takes backups; its repository is on an
+    /// archive host (reached over SSH with the keys pgconverge exchanges), or, without
+    /// `repo_host`, at `repo_path` on each node (storage they share).
+    Pgbackrest(Pgbackrest),
+}
+
+/// The pgBackRest form of `wal_archive`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pgbackrest {
+    pub stanza: String,
+    pub repo_path: String,
+    /// The archive host that keeps the repository, with its address.
+    pub repo_host: Option<String>,
+    pub repo_address: Option<String>,
+    /// Full backups the repository keeps (`repo1-retention-full`).
+    pub retention_full: u32,
+}
+
+impl Pgbackrest {
+    /// Whether `host` is where backups are taken and the repository is looked at:
+    /// the repository host, or (without one) the primary, which the caller knows.
+    pub fn is_repository_host(&self, host: &str) -> bool {
+        self.repo_host.as_deref() == Some(host)
+    }
+
+    /// The command line of pgBackRest for this stanza, as a PostgreSQL command.
+    fn command(&self, arguments: &str) -> String {
+        format!(
+            "pgbackrest --stanza={} {arguments}",
+            command_word(&self.stanza)
+        )
+    }
+}
+
+/// Reads `wal_archive: { pgbackrest: {...} }`.
+fn pgbackrest(
+    value: &Value,
+    archive_host: &dyn Fn(&str) -> Option<ArchiveHost>,
+) -> Result<WalArchive, String> {
+    let Value::Object(map) = value else {
+        return Err(format!(
+            "`wal_archive.pgbackrest` must be a map (`{{ stanza: NAME, repo_path: DIR, repo_host: HOST }}`), not {value}"
+        ));
+    };
+    const KEYS: [&str; 4] = ["stanza", "repo_path", "repo_host", "retention_full"];
+    if let Some(unknown) = map.keys().find(|key| !KEYS.contains(&key.as_str())) {
+        return Err(format!(
+            "`wal_archive.pgbackrest` has an unknown key `{unknown}` (expected {})",
+            KEYS.join(", ")
+        ));
+    }
+    let text = |key: &str| map.get(key).and_then(Value::as_str).map(str::trim);
+    let stanza = text("stanza").unwrap_or("main").to_string();
+    if stanza.is_empty()
+        || !stanza
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+    {
+        return Err(format!(
+            "`wal_archive.pgbackrest.stanza` must be letters, digits, `_`, `-` and `.`, not {stanza:?}"
+        ));
+    }
+    let repo_path = text("repo_path").unwrap_or("/var/lib/pgbackrest").to_string();
+    if !repo_path.starts_with('/') || repo_path.contains(['\n', '\r', '\0']) || repo_path.trim() != repo_path {
+        return Err(format!(
+            "`wal_archive.pgbackrest.repo_path` must be an absolute path on one line, not {repo_path:?}"
+        ));
+    }
+    let retention_full = match map.get("retention_full") {
+        None => 2,
+        Some(value) => match value.as_u64().and_then(|count| u32::try_from(count).ok()) {
+            Some(count) if count >= 1 => count,
+            _ => {
+                return Err(format!(
+                    "`wal_archive.pgbackrest.retention_full` must be a whole number of at least 1, not {value}"
+                ));
+            }
+        },
+    };
+    let (repo_host, repo_address) = match text("repo_host") {
+        None => (None, None),
+        Some(host) => {
+            let Some(found) = archive_host(host) else {
+                return Err(format!(
+                    "`wal_archive.pgbackrest.repo_host` names `{host}`, which is not a host of the inventory"
+                ));
+            };
+            if !found.is_archive_role {
+                return Err(format!(
+                    "`wal_archive.pgbackrest.repo_host` names `{host}`, which is not in the group `archive`"
+                ));
+            }
+            (Some(host.to_string()), Some(found.address))
+        }
+    };
+    Ok(WalArchive::Pgbackrest(Pgbackrest {
+        stanza,
+        repo_path: repo_path.trim_end_matches('/').to_string(),
+        repo_host,
+        repo_address,
+        retention_full,
+    }))
 }
 
 /// What the form `{ host: NAME }` needs to know about the inventory's hosts.
 pub struct ArchiveHost {
     /// `user@address` to reach the archive host with.
     pub login: String,
+    pub address: String,
     pub is_archive_role: bool,
 }
 
@@ -64,11 +168,17 @@ impl WalArchive {
                 .filter(|text| !text.is_empty())
                 .map(str::to_string)
         };
+        if let Some(settings) = map.get("pgbackrest") {
+            if map.len() > 1 {
+                return Err("`wal_archive: { pgbackrest: ... }` takes no other key beside `pgbackrest`".to_string());
+            }
+            return pgbackrest(settings, archive_host);
+        }
         if let Some(unknown) = map.keys().find(|key| {
             !["path", "host", "command", "restore_command", "cleanup"].contains(&key.as_str())
         }) {
             return Err(format!(
-                "`wal_archive` has an unknown key `{unknown}` (expected path, host, command, restore_command, cleanup)"
+                "`wal_archive` has an unknown key `{unknown}` (expected path, host, command, restore_command, cleanup, pgbackrest)"
             ));
         }
         if let Some(host) = text("host") {
@@ -144,7 +254,21 @@ impl WalArchive {
                 path,
                 ..
             } if archive_host == host => Some(path),
+            WalArchive::Pgbackrest(pgbackrest) => match &pgbackrest.repo_host {
+                Some(repo_host) if repo_host == host => Some(&pgbackrest.repo_path),
+                Some(_) => None,
+                None => Some(&pgbackrest.repo_path),
+            },
             WalArchive::Remote { .. } | WalArchive::Commands { .. } => None,
+        }
+    }
+
+    /// The directory a segment lands in as a file of its name, which the archive
+    /// check looks for; none for pgBackRest (its repository has its own layout).
+    pub fn segment_directory_on(&self, host: &str) -> Option<&str> {
+        match self {
+            WalArchive::Pgbackrest(_) => None,
+            _ => self.directory_on(host),
         }
     }
 
@@ -154,12 +278,34 @@ impl WalArchive {
             WalArchive::Local { path } | WalArchive::Shared { path, .. } => path.clone(),
             WalArchive::Remote { host, path, .. } => format!("{path} on the archive host {host}"),
             WalArchive::Commands { .. } => "the archive command's destination".to_string(),
+            WalArchive::Pgbackrest(pgbackrest) => match &pgbackrest.repo_host {
+                Some(host) => format!(
+                    "the pgBackRest repository {} on {host} (stanza {})",
+                    pgbackrest.repo_path, pgbackrest.stanza
+                ),
+                None => format!(
+                    "the pgBackRest repository {} (stanza {})",
+                    pgbackrest.repo_path, pgbackrest.stanza
+                ),
+            },
+        }
+    }
+
+    /// The pgBackRest settings, when WAL goes through pgBackRest.
+    pub fn pgbackrest(&self) -> Option<&Pgbackrest> {
+        match self {
+            WalArchive::Pgbackrest(pgbackrest) => Some(pgbackrest),
+            _ => None,
         }
     }
 
     /// Whether the archive is reached over SSH, so the postgres accounts need keys.
     pub fn over_ssh(&self) -> bool {
-        matches!(self, WalArchive::Remote { .. })
+        match self {
+            WalArchive::Remote { .. } => true,
+            WalArchive::Pgbackrest(pgbackrest) => pgbackrest.repo_host.is_some(),
+            _ => false,
+        }
     }
 
     /// Copies a finished segment into the archive, never over one that exists, and
@@ -172,6 +318,7 @@ impl WalArchive {
                 format!("test ! -f {path}/%f && cp %p {path}/%f")
             }
             WalArchive::Commands { archive, .. } => archive.clone(),
+            WalArchive::Pgbackrest(pgbackrest) => pgbackrest.command("archive-push %p"),
             // One SSH connection per segment: refuse to overwrite, write under a
             // temporary name, rename. ssh exits 255 when it cannot connect, and
             // PostgreSQL takes an exit status above 125 as fatal (the archiver
@@ -197,6 +344,7 @@ impl WalArchive {
             WalArchive::Local { .. } => String::new(),
             WalArchive::Shared { path, .. } => format!("cp {}/%f %p", command_word(path)),
             WalArchive::Commands { restore, .. } => restore.clone(),
+            WalArchive::Pgbackrest(pgbackrest) => pgbackrest.command("archive-get %f \"%p\""),
             // For a restore_command an exit status above 125 shuts the standby down.
             WalArchive::Remote { login, path, .. } => {
                 let source = command_word(&format!("{login}:{path}"));
@@ -239,10 +387,12 @@ mod tests {
             &|name| match name {
                 "arch1" => Some(ArchiveHost {
                     login: "postgres@10.0.0.20".into(),
+                    address: "10.0.0.20".into(),
                     is_archive_role: true,
                 }),
                 "db1" => Some(ArchiveHost {
                     login: "postgres@10.0.0.11".into(),
+                    address: "10.0.0.11".into(),
                     is_archive_role: false,
                 }),
                 _ => None,
@@ -396,5 +546,52 @@ mod tests {
             words.contains(&format!("{AWKWARD}/SEGMENT.tmp")),
             "{words:?}"
         );
+    }
+
+    #[test]
+    fn pgbackrest_pushes_and_gets_wal_through_its_repository_host() {
+        let archive = read(serde_json::json!({
+            "pgbackrest": { "repo_host": "arch1", "stanza": "main", "retention_full": 3 }
+        }));
+        let Ok(archive) = archive else {
+            panic!("{archive:?}");
+        };
+        assert_eq!(archive.archive_command(), "pgbackrest --stanza=main archive-push %p");
+        assert_eq!(
+            archive.restore_command(),
+            "pgbackrest --stanza=main archive-get %f \"%p\""
+        );
+        assert!(archive.over_ssh());
+        assert_eq!(archive.directory_on("arch1"), Some("/var/lib/pgbackrest"));
+        assert_eq!(archive.directory_on("db1"), None);
+        assert_eq!(archive.segment_directory_on("arch1"), None);
+        assert_eq!(
+            archive.pgbackrest().map(|pgbackrest| (pgbackrest.retention_full, pgbackrest.repo_address.clone())),
+            Some((3, Some("10.0.0.20".to_string())))
+        );
+    }
+
+    #[test]
+    fn pgbackrest_mistakes_are_named() {
+        for (value, expected) in [
+            (
+                serde_json::json!({ "pgbackrest": { "repo_host": "db1" } }),
+                "`wal_archive.pgbackrest.repo_host` names `db1`, which is not in the group `archive`",
+            ),
+            (
+                serde_json::json!({ "pgbackrest": { "stanza": "a b" } }),
+                "`wal_archive.pgbackrest.stanza` must be letters, digits, `_`, `-` and `.`, not \"a b\"",
+            ),
+            (
+                serde_json::json!({ "pgbackrest": { "retention": 2 } }),
+                "`wal_archive.pgbackrest` has an unknown key `retention` (expected stanza, repo_path, repo_host, retention_full)",
+            ),
+            (
+                serde_json::json!({ "pgbackrest": {}, "path": "/srv" }),
+                "`wal_archive: { pgbackrest: ... }` takes no other key beside `pgbackrest`",
+            ),
+        ] {
+            assert_eq!(read(value), Err(expected.to_string()));
+        }
     }
 }

@@ -66,6 +66,7 @@ impl DesiredHost {
             files: Vec::new(),
             directories: Vec::new(),
             readable: Vec::new(),
+            pgbackrest_stanza: None,
         };
         for step in self.steps.values() {
             step.facts_needed(&mut request);
@@ -421,6 +422,7 @@ fn template_context(
                     .unwrap_or("postgres"),
                 found.address
             ),
+            address: found.address.clone(),
             is_archive_role: found.role == Role::Archive,
         })
     };
@@ -462,6 +464,29 @@ fn template_context(
             "wal_archive_over_ssh".into(),
             Value::from(archive.over_ssh()),
         );
+        map.insert(
+            "wal_archive_segment_dir".into(),
+            Value::from(archive.segment_directory_on(&host.name).unwrap_or_default()),
+        );
+        let pgbackrest = archive
+            .pgbackrest()
+            .map(|pgbackrest| pgbackrest_context(inventory, host, pgbackrest));
+        map.insert(
+            "pgbackrest_stanza".into(),
+            Value::from(
+                archive
+                    .pgbackrest()
+                    .map(|pgbackrest| pgbackrest.stanza.clone())
+                    .unwrap_or_default(),
+            ),
+        );
+        map.insert(
+            "pgbackrest_repository".into(),
+            Value::from(pgbackrest.as_ref().is_some_and(|context| {
+                context["repository"].as_bool().unwrap_or(false)
+            })),
+        );
+        map.insert("pgbackrest".into(), pgbackrest.unwrap_or(Value::Null));
         map.insert("replication_mode".into(), Value::from(mode.name()));
         map.insert(
             "synchronous_replication".into(),
@@ -512,6 +537,39 @@ fn template_context(
         );
     }
     Ok(context)
+}
+
+/// What `pgbackrest.conf` needs on `host`: the stanza and repository, whether this
+/// host keeps the repository and takes the backups (the repository host, or the
+/// primary when the repository is a path on each node), and the primary it backs
+/// up (`pg1-*` on the repository host).
+fn pgbackrest_context(
+    inventory: &Inventory,
+    host: &Host,
+    pgbackrest: &crate::archive::Pgbackrest,
+) -> Value {
+    let primary = inventory
+        .hosts
+        .values()
+        .find(|other| other.role == Role::Primary && other.cluster == host.cluster);
+    let repository = match &pgbackrest.repo_host {
+        Some(repo_host) => repo_host == &host.name,
+        None => host.role == Role::Primary,
+    };
+    serde_json::json!({
+        "stanza": pgbackrest.stanza,
+        "repo_path": pgbackrest.repo_path,
+        "repo_address": pgbackrest.repo_address,
+        "retention_full": pgbackrest.retention_full,
+        "repository": repository,
+        "primary": primary.map(|primary| serde_json::json!({
+            "address": primary.address,
+            "data_dir": primary.settings.data_dir,
+            "port": primary.settings.port,
+            "socket_dir": primary.settings.socket_dir,
+            "os_user": primary.settings.os_user,
+        })),
+    })
 }
 
 /// The `restore_command` of a warm standby before 9.0: `pg_standby` waits for each

@@ -20,6 +20,7 @@ const BUILT_IN_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/recovery.conf.j2"),
     ),
     ("pgpass.j2", include_str!("../templates/pgpass.j2")),
+    ("pgbackrest.conf.j2", include_str!("../templates/pgbackrest.conf.j2")),
 ];
 
 /// The templates built into the binary, by name, for digests of what a plan used.
@@ -50,6 +51,7 @@ impl Renderer {
         environment.add_filter("hba_field", hba_field);
         environment.add_filter("hba_address", hba_address);
         environment.add_filter("pgpass_field", pgpass_field);
+        environment.add_filter("pgbackrest_value", pgbackrest_value);
         // A template marks nothing safe itself: what reaches a file goes through a
         // filter made for that file, or is a plain word (see `write_value`).
         environment.remove_filter("safe");
@@ -127,7 +129,7 @@ fn write_value(
         return Err(Error::new(
             ErrorKind::InvalidOperation,
             format!(
-                "the value {} is written without quoting: pass it through the filter for where it lands (pgconf_value, hba_field, hba_address, pgpass_field, one_line)",
+                "the value {} is written without quoting: pass it through the filter for where it lands (pgconf_value, hba_field, hba_address, pgpass_field, pgbackrest_value, one_line)",
                 shown(value)
             ),
         ));
@@ -229,6 +231,21 @@ fn pgpass_field(field: String) -> Result<Value, Error> {
     Ok(Value::from_safe_string(
         field.replace('\\', "\\\\").replace(':', "\\:"),
     ))
+}
+
+/// A value of `pgbackrest.conf`, which runs from `=` to the end of the line and
+/// is trimmed: a line break, or space at either end (which pgBackRest would drop),
+/// is refused.
+fn pgbackrest_value(value: Value) -> Result<Value, Error> {
+    let text = value.to_string();
+    refuse_line_breaks("the pgbackrest.conf value", &text)?;
+    if text.trim() != text || text.is_empty() {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("the pgbackrest.conf value {text:?} is empty or starts or ends with space, which pgBackRest would drop"),
+        ));
+    }
+    Ok(Value::from_safe_string(text))
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub mod decommission;
 pub mod directory;
 pub mod file;
 pub mod os_user;
+pub mod pgbackrest;
 pub mod pg_hba_conf;
 pub mod postgresql_conf;
 pub mod promotion;
@@ -74,6 +75,12 @@ pub trait RemoteOperation: Clone {
     /// one can be started with that again.
     fn replaced_configuration(&self) -> Option<String> {
         None
+    }
+
+    /// What the step reports, from what its scripts printed (their output, by
+    /// default; a backup turns pgBackRest's JSON into one line).
+    fn reported(&self, output: &str) -> String {
+        output.to_string()
     }
 }
 
@@ -187,6 +194,13 @@ macro_rules! register {
                 }
             }
 
+            pub fn reported(&self, output: &str) -> String {
+                match self {
+                    $($(Operation::$operation(operation) => operation.reported(output),)*)*
+                    $($(Operation::$other_operation(operation) => operation.reported(output),)*)*
+                }
+            }
+
             pub fn undo(&self) -> Option<Undo> {
                 match self {
                     $($(Operation::$operation(operation) => operation.undo(),)*)*
@@ -224,6 +238,7 @@ register! {
     SshKey => ssh_keys::SshKey [GenerateSshKey],
     AuthorizedKeys => ssh_keys::AuthorizedKeys [CollectAuthorizedKeys],
     KnownHosts => ssh_keys::KnownHosts [],
+    PgbackrestStanza => pgbackrest::PgbackrestStanza [PrepareStanza, TakeBackup],
     }
     operations {
         promotion [Checkpoint, StopPrimary, ReadLastCheckpoint, WaitForReplay, Promote],

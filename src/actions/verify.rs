@@ -90,7 +90,7 @@ impl Action for VerifyArchive {
                 .unwrap_or_default()
                 .to_string()
         };
-        let directory = Some(text("wal_archive_path")).filter(|path| !path.is_empty());
+        let directory = Some(text("wal_archive_segment_dir")).filter(|path| !path.is_empty());
         Ok(VerifyArchive {
             directory,
             destination: text("wal_archive_destination"),

@@ -93,6 +93,7 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
         replace_data: args.replace_data,
         restarts: args.restarts.policy(),
         restart_only: None,
+        backup_only: None,
         rejoin: args.rejoin,
         decommission: args.decommission,
         forks: args.forks,

@@ -3,6 +3,7 @@
 
 mod apply;
 mod args;
+mod backup;
 mod check;
 mod failover;
 mod graph;
@@ -44,6 +45,8 @@ enum Command {
     Graph(graph::GraphArgs),
     /// Print the inventory as pgconverge reads it, in `ansible-inventory`'s JSON (--list, --host H); contacts no host
     Inventory(inventory::InventoryCommandArgs),
+    /// Take a pgBackRest backup now (`--type full|diff|incr`), for cron or CI, with a summary line
+    Backup(backup::BackupArgs),
     /// A monitoring check (Nagios/Icinga: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN): roles, streaming, lag, archiving, slots, pending restarts, drift
     Check(check::CheckArgs),
     /// Show what every host is doing (role, upstream, lag) and where it disagrees with the inventory; changes nothing
@@ -74,5 +77,6 @@ pub fn run() -> ExitCode {
         Command::Inventory(args) => inventory::run(args),
         Command::Status(args) => runtime.block_on(status::run(args)),
         Command::Check(args) => runtime.block_on(check::run(args)),
+        Command::Backup(args) => runtime.block_on(backup::run(args)),
     }
 }

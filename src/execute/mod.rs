@@ -186,7 +186,7 @@ async fn run_step(
         };
         let failure = match connection.run(&host_script.script.render()).await {
             Ok(output) if output.success() => {
-                reports.push(output.stdout.trim().to_string());
+                reports.push(operation.reported(output.stdout.trim()));
                 continue;
             }
             Ok(output) => locate_settings(&failure_text(host, &output), operation),

@@ -3,6 +3,7 @@
 
 pub mod fingerprint;
 pub mod parse;
+pub mod pgbackrest;
 pub mod script;
 pub mod timeline;
 
@@ -24,6 +25,8 @@ pub struct FactsRequest {
     /// Files the server must be able to read (a TLS certificate or key a new
     /// configuration names): the script says whether the PostgreSQL OS user can.
     pub readable: Vec<String>,
+    /// The pgBackRest stanza whose repository this host looks after (`pgbackrest info`).
+    pub pgbackrest_stanza: Option<String>,
 }
 
 impl FactsRequest {
@@ -317,6 +320,8 @@ pub struct HostFacts {
     /// `None` when the server does not accept connections; then `server_error` says why.
     pub server: Option<ServerFacts>,
     pub server_error: Option<String>,
+    /// The pgBackRest stanza and its backups, on the host that keeps the repository.
+    pub pgbackrest: Option<pgbackrest::PgbackrestFacts>,
 }
 
 impl HostFacts {

@@ -106,6 +106,12 @@ pub fn parse(request: &FactsRequest, output: &str) -> Result<HostFacts, FactsErr
             timeline::TimelineHistory::parse(&name, &text("timeline.history").unwrap_or_default())
         }),
     };
+    if let Some(stanza) = &request.pgbackrest_stanza {
+        facts.pgbackrest = Some(match text("pgbackrest.info") {
+            Some(output) => pgbackrest::PgbackrestFacts::parse(stanza, &output),
+            None => pgbackrest::PgbackrestFacts::default(),
+        });
+    }
     if let Some(server) = text("server") {
         facts.server = Some(parse_server(&server)?);
     } else {
@@ -325,6 +331,7 @@ mod tests {
             files: vec!["/etc/pg.conf".into(), "/etc/missing.conf".into()],
             directories: vec!["/srv/wal".into()],
             readable: Vec::new(),
+            pgbackrest_stanza: None,
         }
     }
 

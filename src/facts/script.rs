@@ -60,6 +60,13 @@ if [ -d \"$LIBDIR\" ]; then emit libraries \"$(for f in \"$LIBDIR\"/*.so; do [ -
             path = quote(path)
         ));
     }
+    if let Some(stanza) = &request.pgbackrest_stanza {
+        // Read-only: info reads the repository, it changes nothing.
+        script.push_str(&format!(
+            "if command -v pgbackrest >/dev/null 2>&1; then emit pgbackrest.info \"$(as_pg pgbackrest --stanza={stanza} --output=json info 2>&1)\"; else emit pgbackrest.missing yes; fi\n",
+            stanza = quote(stanza)
+        ));
+    }
     script.push_str(&data_directory_section(request));
     script.push_str(super::timeline::SCRIPT);
     script.push_str(&server_section(request));
@@ -253,6 +260,7 @@ mod tests {
             ],
             directories: vec!["/srv/wal archive".into()],
             readable: vec!["/etc/ssl/private/with space.key".into()],
+            pgbackrest_stanza: Some("main".into()),
         }
     }
 

@@ -227,6 +227,7 @@ pub fn fresh_host(system_identifier: &str) -> HostFacts {
         },
         server: Some(server(false)),
         server_error: None,
+        pgbackrest: None,
     }
 }
 
@@ -350,10 +351,10 @@ pub fn converged_cluster(desired: &DesiredState) -> GatheredFacts {
 
 /// An inventory and the facts of its hosts, for one action's test.
 pub struct Fixture {
-    desired: DesiredState,
-    playbook: Playbook,
-    facts: GatheredFacts,
-    options: PlanOptions,
+    pub desired: DesiredState,
+    pub playbook: Playbook,
+    pub facts: GatheredFacts,
+    pub options: PlanOptions,
 }
 
 /// Three hosts and an archive host reached over SSH.
@@ -369,7 +370,39 @@ fn archive_host_inventory() -> String {
         )
 }
 
+/// Three members and a pgBackRest repository host, arch1.
+pub const PGBACKREST_INVENTORY: &str = r#"
+all:
+  vars:
+    pg_version: 15
+    replication_password: "{{ env('PG_REPLICATION_PASSWORD') }}"
+    wal_archive: { pgbackrest: { repo_host: arch1, stanza: main } }
+  children:
+    primary:
+      hosts:
+        db1: { ansible_host: 10.0.0.11 }
+    standby:
+      hosts:
+        db2: { ansible_host: 10.0.0.12 }
+        db3: { ansible_host: 10.0.0.13 }
+    archive:
+      hosts:
+        arch1: { ansible_host: 10.0.0.20 }
+"#;
+
 impl Fixture {
+    /// Hosts of `inventory` that already are what it says.
+    pub fn converged_with(inventory: &str) -> Fixture {
+        let (desired, playbook) = desired(inventory);
+        let facts = converged_cluster(&desired);
+        Fixture {
+            desired,
+            playbook,
+            facts,
+            options: PlanOptions::default(),
+        }
+    }
+
     /// Three hosts as Debian's package leaves them, each with its own cluster.
     pub fn fresh() -> Fixture {
         Fixture::fresh_from(THREE_HOSTS)
@@ -618,6 +651,7 @@ fn every_operation_has_scripts_that_pass_shellcheck() {
         Fixture::fresh().edit("db1", without_cluster),
         Fixture::converged().former_primary("db2"),
         Fixture::archive_host(),
+        Fixture::converged_with(PGBACKREST_INVENTORY),
         Fixture::fresh_version("11"),
         Fixture::converged().altered_system("db2", "primary_conninfo = 'host=elsewhere'\n"),
         Fixture::converged().stale_slot("db1", "pgconverge_gone"),

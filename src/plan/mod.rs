@@ -1,6 +1,7 @@
 //! The plan: plain data saying, host by host and step by step, what would change and
 //! the operation that changes it. `--dry-run` prints it; `apply` executes exactly it.
 
+pub mod backup;
 pub mod build;
 #[cfg(test)]
 pub mod check;

@@ -324,6 +324,11 @@ prepare_host_dir() {
     install -d -m 0755 "$d/etc-ssh" "$d/var-log" "$d/srv" "$d/srv/wal_shared" \
         "$d/shared-stage"
     install -d -m 1775 -o root -g postgres "$d/var-log/postgresql"
+    # pgBackRest's directories as its package makes them, private per host: its
+    # configuration, repository, spool and log.
+    install -d -m 0755 "$d/etc-pgbackrest"
+    install -d -m 0750 -o postgres -g postgres "$d/var-lib-pgbackrest" \
+        "$d/var-spool-pgbackrest" "$d/var-log/pgbackrest"
     install -d -m 0700 "$d/root" "$d/root/.ssh"
     install -d -m 1777 "$d/tmp" "$d/var-tmp"
     install -m 0600 "$IDENTITY.pub" "$d/root/.ssh/authorized_keys"
@@ -618,6 +623,9 @@ cmd_boot() {
     mount --bind /mnt/var-lib-postgresql /var/lib/postgresql
     mount --bind /mnt/var-log /var/log
     mount --bind /mnt/srv /srv
+    mount --bind /mnt/etc-pgbackrest /etc/pgbackrest
+    mount --bind /mnt/var-lib-pgbackrest /var/lib/pgbackrest
+    mount --bind /mnt/var-spool-pgbackrest /var/spool/pgbackrest
     install -d -m 0755 "$SHARED_MOUNT"
     mount --bind /mnt/shared-stage "$SHARED_MOUNT"
     mount --bind /mnt/root /root
@@ -778,6 +786,11 @@ cmd_up() {
     ensure_unreachable_route
     ssh-keygen -q -t ed25519 -N '' -C pgconverge-lab -f "$IDENTITY"
     install -d -m 0750 -o postgres -g postgres "$SHARED_DIR"
+    # Mount points of the hosts' private pgBackRest directories. Debian's package
+    # ships /var/lib, /var/spool and /var/log/pgbackrest but no /etc/pgbackrest
+    # (pgBackRest's own default place for its configuration): the one change to
+    # the machine, an empty directory.
+    install -d -m 0755 /etc/pgbackrest /var/lib/pgbackrest /var/spool/pgbackrest
     setup_bridge
     local -a hosts=() pids=()
     for ((i = 1; i <= n; i++)); do

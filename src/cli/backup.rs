@@ -1,0 +1,57 @@
+//! `pgconverge backup`: a pgBackRest backup now, for cron or CI.
+
+use super::args::{InputArgs, SshArgs};
+use clap::{Args, ValueEnum};
+use pgconverge::actions::pgbackrest::BackupKind;
+use pgconverge::apply::{ApplyOptions, apply};
+use pgconverge::printer::Printer;
+use std::process::ExitCode;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Kind {
+    Full,
+    Diff,
+    Incr,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Runs `pgbackrest backup` where the repository is looked after (the repository host of \
+`wal_archive: { pgbackrest: { repo_host: ... } }`, or the primary), once `apply` made its stanza, and \
+prints one line: the backup's label, size, what it added to the repository, its duration and WAL range.\n\n\
+Exit status: 0 when the backup was taken, 1 when it was not (the reason is printed)."
+)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    ssh: SshArgs,
+    /// What to copy: everything, what changed since the last full, or since the last backup
+    #[arg(long = "type", value_enum, default_value = "incr")]
+    kind: Kind,
+    /// Show the step; take no backup
+    #[arg(long)]
+    dry_run: bool,
+}
+
+pub async fn run(args: BackupArgs) -> ExitCode {
+    let options = ApplyOptions {
+        inventory: args.input.inventory.input(),
+        playbook: args.input.playbook,
+        templates: args.input.templates,
+        dry_run: args.dry_run,
+        backup_only: Some(match args.kind {
+            Kind::Full => BackupKind::Full,
+            Kind::Diff => BackupKind::Diff,
+            Kind::Incr => BackupKind::Incr,
+        }),
+        ssh: args.ssh.options(),
+        ..ApplyOptions::default()
+    };
+    super::apply::exit_code(
+        apply(&options, Printer::new)
+            .await
+            .map_err(|error| error.to_string()),
+        false,
+    )
+}

@@ -1,0 +1,145 @@
+//! `pgconverge backup`: a plan of one step, a pgBackRest backup where the
+//! repository is looked after (the repository host, or the primary), once its
+//! stanza is ready. Pure.
+
+use super::build::PlanOptions;
+use super::{Change, HostPlan, NodeId, Plan, PlannedStep};
+use crate::actions::DesiredStep;
+use crate::actions::pgbackrest::{BackupKind, TakeBackup};
+use crate::desired::DesiredState;
+use crate::facts::GatheredFacts;
+
+/// The id of the backup step.
+pub const BACKUP_STEP: &str = "backup";
+
+/// A backup of `kind` on the host whose playbook step keeps the stanza; blocked
+/// when the inventory has no pgBackRest stanza.
+pub fn plan(
+    desired: &DesiredState,
+    facts: &GatheredFacts,
+    options: &PlanOptions,
+    kind: BackupKind,
+) -> Plan {
+    let in_scope =
+        |host: &str| options.limit.is_empty() || options.limit.iter().any(|name| name == host);
+    let mut hosts = Vec::new();
+    let mut order = Vec::new();
+    for host in desired.hosts.values().filter(|host| in_scope(&host.name)) {
+        let Some(stanza) = host.steps.values().find_map(|step| match step {
+            DesiredStep::PgbackrestStanza(stanza) => Some(stanza.stanza.clone()),
+            _ => None,
+        }) else {
+            continue;
+        };
+        let mut planned = HostPlan::of(host);
+        let step = match facts.get(&host.name) {
+            Some(Ok(host_facts)) => {
+                let ready = host_facts
+                    .pgbackrest
+                    .as_ref()
+                    .is_some_and(|pgbackrest| pgbackrest.status_code == Some(0)
+                        || pgbackrest.status_code == Some(2));
+                let step = PlannedStep::change(
+                    Change::Create,
+                    format!("take a {} backup of stanza {stanza}", kind.name()),
+                    TakeBackup {
+                        stanza: stanza.clone(),
+                        kind,
+                        server: host.settings.clone(),
+                    },
+                );
+                if ready {
+                    step
+                } else {
+                    PlannedStep {
+                        refused: Some(format!(
+                            "the stanza {stanza} on {} is not ready ({}): run `pgconverge apply` first",
+                            host.name,
+                            host_facts
+                                .pgbackrest
+                                .as_ref()
+                                .map(|pgbackrest| pgbackrest.status_message.clone())
+                                .filter(|message| !message.is_empty())
+                                .unwrap_or_else(|| "pgBackRest did not answer".to_string())
+                        )),
+                        ..step
+                    }
+                }
+            }
+            Some(Err(error)) => {
+                planned.error = Some(error.clone());
+                hosts.push(planned);
+                continue;
+            }
+            None => {
+                planned.error = Some("no facts were gathered".to_string());
+                hosts.push(planned);
+                continue;
+            }
+        };
+        planned.steps.push(PlannedStep {
+            id: BACKUP_STEP.to_string(),
+            ..step
+        });
+        order.push(NodeId::new(&host.name, BACKUP_STEP));
+        hosts.push(planned);
+    }
+    let blocked = hosts.is_empty().then(|| {
+        "the inventory archives no WAL with pgBackRest: set `wal_archive: { pgbackrest: ... }` first".to_string()
+    });
+    Plan {
+        hosts,
+        blocked,
+        dependencies: order.iter().map(|node| (node.clone(), Vec::new())).collect(),
+        order,
+        ordering_only: Vec::new(),
+        handover: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::pgbackrest::PgbackrestFacts;
+    use crate::plan::check::{Fixture, PGBACKREST_INVENTORY};
+
+    #[test]
+    fn a_backup_runs_where_the_repository_is_once_its_stanza_is_ready() {
+        let ready = Fixture::converged_with(PGBACKREST_INVENTORY).edit("arch1", |host| {
+            host.pgbackrest = Some(PgbackrestFacts::parse(
+                "main",
+                r#"[{"name":"main","status":{"code":0,"message":"ok"},"backup":[]}]"#,
+            ));
+        });
+        let planned = plan(
+            &ready.desired,
+            &ready.facts,
+            &PlanOptions::default(),
+            BackupKind::Incr,
+        );
+        assert_eq!(planned.order, vec![NodeId::new("arch1", BACKUP_STEP)]);
+        let step = planned.step(&NodeId::new("arch1", BACKUP_STEP));
+        assert!(
+            step.is_some_and(|step| step.summary == "take a incr backup of stanza main"
+                && step.refused.is_none()),
+            "{step:?}"
+        );
+        let missing = Fixture::converged_with(PGBACKREST_INVENTORY);
+        let refused = plan(
+            &missing.desired,
+            &missing.facts,
+            &PlanOptions::default(),
+            BackupKind::Full,
+        );
+        assert!(
+            refused
+                .step(&NodeId::new("arch1", BACKUP_STEP))
+                .and_then(|step| step.refused.as_deref())
+                .is_some_and(|reason| reason.contains("run `pgconverge apply` first")),
+            "{refused:?}"
+        );
+        let none = Fixture::converged();
+        let blocked = plan(&none.desired, &none.facts, &PlanOptions::default(), BackupKind::Full);
+        assert!(blocked.blocked.is_some());
+    }
+}
