@@ -43,8 +43,8 @@ pub struct ApplyOptions {
     pub restarts: Option<RestartPolicy>,
     /// `pgconverge restart`: restart members in rolling order, change nothing else.
     pub restart_only: Option<RestartSelection>,
-    /// `pgconverge backup`: a pgBackRest backup of this kind, nothing else.
-    pub backup_only: Option<crate::actions::pgbackrest::BackupKind>,
+    /// `pgconverge backup` or `verify-backup`: that, nothing else.
+    pub backup_only: Option<crate::plan::backup::BackupTask>,
     /// Writable primaries beside the inventory's primary to stop and rejoin,
     /// discarding what they wrote after the fork (`--rejoin HOST`).
     pub rejoin: Vec<String>,
@@ -267,9 +267,9 @@ async fn plan_from_inventory(
         plan_options,
         printer_for,
     )?;
-    let only = match (options.restart_only, options.backup_only) {
+    let only = match (options.restart_only, &options.backup_only) {
         (Some(selection), _) => Only::Restarts(selection),
-        (None, Some(kind)) => Only::Backup(kind),
+        (None, Some(task)) => Only::Backup(task.clone()),
         (None, None) => Only::Everything,
     };
     Ok(gather_and_plan(session, &options.ssh, only).await)
@@ -359,11 +359,11 @@ fn start(
 
 /// Reads the facts of the hosts in scope, one round trip each, and plans.
 /// What a run plans: everything the inventory says, or only restarts, or only a backup.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Only {
     Everything,
     Restarts(RestartSelection),
-    Backup(crate::actions::pgbackrest::BackupKind),
+    Backup(crate::plan::backup::BackupTask),
 }
 
 async fn gather_and_plan(session: Session, ssh: &SshOptions, only: Only) -> Planned {
@@ -383,8 +383,8 @@ async fn gather_and_plan(session: Session, ssh: &SshOptions, only: Only) -> Plan
         Only::Restarts(selection) => {
             crate::plan::restart::plan(desired, &gathered.facts, &session.plan_options, selection)
         }
-        Only::Backup(kind) => {
-            crate::plan::backup::plan(desired, &gathered.facts, &session.plan_options, kind)
+        Only::Backup(task) => {
+            crate::plan::backup::plan(desired, &gathered.facts, &session.plan_options, &task)
         }
         Only::Everything => plan(
             desired,

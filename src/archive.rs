@@ -91,8 +91,13 @@ fn pgbackrest(
             "`wal_archive.pgbackrest.stanza` must be letters, digits, `_`, `-` and `.`, not {stanza:?}"
         ));
     }
-    let repo_path = text("repo_path").unwrap_or("/var/lib/pgbackrest").to_string();
-    if !repo_path.starts_with('/') || repo_path.contains(['\n', '\r', '\0']) || repo_path.trim() != repo_path {
+    let repo_path = text("repo_path")
+        .unwrap_or("/var/lib/pgbackrest")
+        .to_string();
+    if !repo_path.starts_with('/')
+        || repo_path.contains(['\n', '\r', '\0'])
+        || repo_path.trim() != repo_path
+    {
         return Err(format!(
             "`wal_archive.pgbackrest.repo_path` must be an absolute path on one line, not {repo_path:?}"
         ));
@@ -170,7 +175,10 @@ impl WalArchive {
         };
         if let Some(settings) = map.get("pgbackrest") {
             if map.len() > 1 {
-                return Err("`wal_archive: { pgbackrest: ... }` takes no other key beside `pgbackrest`".to_string());
+                return Err(
+                    "`wal_archive: { pgbackrest: ... }` takes no other key beside `pgbackrest`"
+                        .to_string(),
+                );
             }
             return pgbackrest(settings, archive_host);
         }
@@ -556,7 +564,10 @@ mod tests {
         let Ok(archive) = archive else {
             panic!("{archive:?}");
         };
-        assert_eq!(archive.archive_command(), "pgbackrest --stanza=main archive-push %p");
+        assert_eq!(
+            archive.archive_command(),
+            "pgbackrest --stanza=main archive-push %p"
+        );
         assert_eq!(
             archive.restore_command(),
             "pgbackrest --stanza=main archive-get %f \"%p\""
@@ -566,7 +577,9 @@ mod tests {
         assert_eq!(archive.directory_on("db1"), None);
         assert_eq!(archive.segment_directory_on("arch1"), None);
         assert_eq!(
-            archive.pgbackrest().map(|pgbackrest| (pgbackrest.retention_full, pgbackrest.repo_address.clone())),
+            archive
+                .pgbackrest()
+                .map(|pgbackrest| (pgbackrest.retention_full, pgbackrest.repo_address.clone())),
             Some((3, Some("10.0.0.20".to_string())))
         );
     }

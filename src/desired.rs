@@ -482,9 +482,11 @@ fn template_context(
         );
         map.insert(
             "pgbackrest_repository".into(),
-            Value::from(pgbackrest.as_ref().is_some_and(|context| {
-                context["repository"].as_bool().unwrap_or(false)
-            })),
+            Value::from(
+                pgbackrest
+                    .as_ref()
+                    .is_some_and(|context| context["repository"].as_bool().unwrap_or(false)),
+            ),
         );
         map.insert("pgbackrest".into(), pgbackrest.unwrap_or(Value::Null));
         map.insert("replication_mode".into(), Value::from(mode.name()));

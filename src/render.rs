@@ -20,7 +20,10 @@ const BUILT_IN_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/recovery.conf.j2"),
     ),
     ("pgpass.j2", include_str!("../templates/pgpass.j2")),
-    ("pgbackrest.conf.j2", include_str!("../templates/pgbackrest.conf.j2")),
+    (
+        "pgbackrest.conf.j2",
+        include_str!("../templates/pgbackrest.conf.j2"),
+    ),
 ];
 
 /// The templates built into the binary, by name, for digests of what a plan used.
@@ -242,7 +245,9 @@ fn pgbackrest_value(value: Value) -> Result<Value, Error> {
     if text.trim() != text || text.is_empty() {
         return Err(Error::new(
             ErrorKind::InvalidOperation,
-            format!("the pgbackrest.conf value {text:?} is empty or starts or ends with space, which pgBackRest would drop"),
+            format!(
+                "the pgbackrest.conf value {text:?} is empty or starts or ends with space, which pgBackRest would drop"
+            ),
         ));
     }
     Ok(Value::from_safe_string(text))

@@ -33,7 +33,15 @@ fn inventory(directory: &std::path::Path) -> String {
 fn info(lab: &Lab) -> String {
     lab.exec(
         "h4",
-        &["runuser", "-u", "postgres", "--", "pgbackrest", "--stanza=main", "info"],
+        &[
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            "pgbackrest",
+            "--stanza=main",
+            "info",
+        ],
     )
 }
 
@@ -51,7 +59,12 @@ fn a_cluster_archives_and_backs_up_through_pgbackrest() {
     let converge = lab.apply(&inventory, &password, &[]);
     assert_eq!(converge.code, Some(2), "{converge}");
     assert!(
-        converge.stderr.contains("changed h4/pgbackrest_stanza: created stanza main")
+        converge
+            .stderr
+            .contains("changed h4/pgbackrest_stanza: created stanza main")
+            && converge
+                .stderr
+                .contains("changed h4/pgbackrest_backup: stanza main passes pgbackrest check")
             && converge.stderr.contains("took a full backup"),
         "{converge}"
     );
@@ -74,13 +87,175 @@ fn a_cluster_archives_and_backs_up_through_pgbackrest() {
         .as_deref()
             == Ok("t")
     });
+    // The stanza was made before h1 archived through it: not one push failed.
+    assert_eq!(
+        lab.exec_sql("h1", "select failed_count from pg_stat_archiver"),
+        "0"
+    );
     let settled = lab.apply(&inventory, &password, &[]);
     assert_eq!(settled.code, Some(0), "{settled}");
     assert!(
         settled.stdout.contains("unchanged:") && !settled.stdout.contains("took a full backup"),
         "{settled}"
     );
-    for output in [converge.all(), settled.all()] {
+    // Rows written, then an incremental backup for cron: its summary line.
+    lab.exec_sql(
+        "h1",
+        "create table backup_check (id int primary key); insert into backup_check select generate_series(1, 1000)",
+    );
+    let ssh_config = lab.ssh_config().display().to_string();
+    let backup = support::pgconverge(
+        &[
+            "backup",
+            "-i",
+            &inventory,
+            "--ssh-config",
+            &ssh_config,
+            "--type",
+            "incr",
+        ],
+        &password,
+    );
+    assert_eq!(backup.code, Some(0), "{backup}");
+    assert!(
+        backup.stderr.contains("changed h4/backup: incr backup ")
+            && backup.stderr.contains(" MB added to the repository, in ")
+            && backup.stderr.contains(", WAL 0000000"),
+        "{backup}"
+    );
+    assert!(info(&lab).contains("incr backup: "), "{}", info(&lab));
+
+    // The latest backup restores, on h4, with the rows; the primary is untouched.
+    let h1_started = lab.exec_sql("h1", "select pg_postmaster_start_time()");
+    let verify = support::pgconverge(
+        &[
+            "verify-backup",
+            "-i",
+            &inventory,
+            "--ssh-config",
+            &ssh_config,
+            "--table",
+            "public.backup_check",
+        ],
+        &password,
+    );
+    assert_eq!(verify.code, Some(0), "{verify}");
+    assert!(
+        verify
+            .stderr
+            .contains("ok h4/verify-backup: restored backup ")
+            && verify
+                .stderr
+                .contains("recovered to the end of the archive in ")
+            && verify
+                .stderr
+                .contains("; public.backup_check has 1000 rows"),
+        "{verify}"
+    );
+    assert_eq!(
+        lab.exec_sql("h1", "select pg_postmaster_start_time()"),
+        h1_started,
+        "the primary was not touched"
+    );
+    // The monitoring check sees the fresh backup.
+    let check = support::pgconverge(
+        &[
+            "check",
+            "-i",
+            &inventory,
+            "--ssh-config",
+            &ssh_config,
+            "--format",
+            "json",
+        ],
+        &password,
+    );
+    assert_eq!(check.code, Some(0), "{check}");
+    assert!(
+        check.stdout.contains("\"label\": \"backup_age\""),
+        "{check}"
+    );
+    let leftovers = lab.exec(
+        "h4",
+        &[
+            "sh",
+            "-c",
+            "ls -d /var/tmp/pgconverge-verify-backup.* 2>/dev/null || true",
+        ],
+    );
+    assert_eq!(leftovers.trim(), "", "the scratch directory is removed");
+
+    // h3 lost its data directory: with base_backup_method: pgbackrest it is
+    // restored from the repository as a standby, and streams with every row.
+    lab.exec("h3", &["pg_ctlcluster", "15", "main", "stop", "-m", "fast"]);
+    lab.exec("h3", &["sh", "-c", "rm -rf /var/lib/postgresql/15/main"]);
+    let from_repository = std::fs::read_to_string(&inventory)
+        .unwrap_or_default()
+        .replace(
+            "h3: { ansible_host: 10.77.0.13 }",
+            "h3: { ansible_host: 10.77.0.13, base_backup_method: pgbackrest }",
+        );
+    let from_repository_path = directory.path().join("from-repository.yaml");
+    std::fs::write(&from_repository_path, from_repository)
+        .unwrap_or_else(|error| panic!("write: {error}"));
+    let from_repository_path = from_repository_path.display().to_string();
+    let recloned = lab.apply(&from_repository_path, &password, &[]);
+    assert_eq!(recloned.code, Some(2), "{recloned}");
+    assert!(
+        recloned.stderr.contains(
+            "changed h3/base_backup: cloned from the pgBackRest repository (stanza main)"
+        ),
+        "{recloned}"
+    );
+    lab.eventually(60, "h3 streams with every row", || {
+        lab.try_sql("h3", "select count(*) from backup_check")
+            .as_deref()
+            == Ok("1000")
+            && lab
+                .try_sql("h3", "select status from pg_stat_wal_receiver")
+                .as_deref()
+                == Ok("streaming")
+    });
+
+    // A damaged file in the repository makes it fail, saying what is damaged.
+    lab.exec(
+        "h4",
+        &[
+            "sh",
+            "-c",
+            "f=$(find /var/lib/pgbackrest/backup/main -path '*F/pg_data/base/*' -type f -size +1k | head -n 1); printf 'damaged' | dd of=\"$f\" bs=1 seek=64 conv=notrunc 2>/dev/null; echo \"$f\"",
+        ],
+    );
+    let damaged = support::pgconverge(
+        &[
+            "verify-backup",
+            "-i",
+            &inventory,
+            "--ssh-config",
+            &ssh_config,
+        ],
+        &password,
+    );
+    assert_eq!(damaged.code, Some(1), "{damaged}");
+    assert!(
+        damaged.stderr.contains("failed h4/verify-backup: ")
+            && (damaged
+                .stderr
+                .contains("pgbackrest verify fails for stanza main")
+                || damaged
+                    .stderr
+                    .contains("pgbackrest restore of stanza main failed")),
+        "{damaged}"
+    );
+    for output in [
+        converge.all(),
+        settled.all(),
+        backup.all(),
+        verify.all(),
+        check.all(),
+        recloned.all(),
+        damaged.all(),
+    ] {
         assert!(!output.contains(&password), "the password leaked\n{output}");
     }
 }

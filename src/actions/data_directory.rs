@@ -12,7 +12,11 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BaseBackup {}
+pub struct BaseBackup {
+    /// `base_backup_method: pgbackrest`: the stanza whose latest backup a new
+    /// standby is restored from, instead of loading its upstream with pg_basebackup.
+    pub pgbackrest_stanza: Option<String>,
+}
 
 /// Replaces the data directory with a base backup of the upstream.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -22,6 +26,9 @@ pub struct CloneUpstream {
     pub upstream_port: u16,
     /// The slot on the upstream the clone streams its WAL through.
     pub slot: Option<String>,
+    /// Restore the latest backup of this pgBackRest stanza as a standby, rather
+    /// than copy the upstream with pg_basebackup.
+    pub pgbackrest_stanza: Option<String>,
     #[serde(skip)]
     pub server: HostSettings,
 }
@@ -163,8 +170,33 @@ fn decide(
 }
 
 impl Action for BaseBackup {
-    fn desire(_input: &StepInput) -> Result<BaseBackup, Diagnostic> {
-        Ok(BaseBackup {})
+    fn desire(input: &StepInput) -> Result<BaseBackup, Diagnostic> {
+        let text = |name: &str| {
+            input
+                .variables
+                .get(name)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let pgbackrest_stanza = match text("base_backup_method").as_str() {
+            "" | "pg_basebackup" => None,
+            "pgbackrest" if !text("pgbackrest_stanza").is_empty() => {
+                Some(text("pgbackrest_stanza"))
+            }
+            "pgbackrest" => {
+                return Err((input.problem)(
+                    "`base_backup_method: pgbackrest` needs `wal_archive: { pgbackrest: ... }`"
+                        .to_string(),
+                ));
+            }
+            other => {
+                return Err((input.problem)(format!(
+                    "`base_backup_method` must be `pg_basebackup` or `pgbackrest`, not `{other}`"
+                )));
+            }
+        };
+        Ok(BaseBackup { pgbackrest_stanza })
     }
 
     fn plan(&self, context: &PlanContext) -> PlannedStep {
@@ -199,17 +231,39 @@ impl Action for BaseBackup {
             }
             DataDirectoryAction::Clone(reason) => reason,
         };
+        // From the repository only once it holds a backup: on the first converge it
+        // has none yet, and the clone copies the upstream as without pgBackRest.
+        let from_repository = self.pgbackrest_stanza.as_ref().filter(|_| {
+            context.members.values().any(|member| {
+                member
+                    .facts
+                    .and_then(|facts| facts.pgbackrest.as_ref())
+                    .is_some_and(|pgbackrest| {
+                        pgbackrest.status_code == Some(0) && !pgbackrest.backups.is_empty()
+                    })
+            })
+        });
+        let method = match (&self.pgbackrest_stanza, from_repository) {
+            (_, Some(stanza)) => {
+                format!("from the pgBackRest repository (stanza {stanza}, restored as a standby)")
+            }
+            (Some(_), None) => {
+                "with pg_basebackup (the pgBackRest repository has no backup yet)".to_string()
+            }
+            (None, None) => "with pg_basebackup".to_string(),
+        };
         let operation = CloneUpstream {
             upstream: upstream_name.to_string(),
             upstream_host: upstream.settings.replication_host.clone(),
             upstream_port: upstream.settings.port,
             slot: context.host.replication_slot.map(str::to_string),
+            pgbackrest_stanza: from_repository.cloned(),
             server: settings.clone(),
         };
         if !context.facts.data_directory.exists() {
             return PlannedStep::change(
                 Change::Create,
-                format!("clone {upstream_name} into {data_dir} with pg_basebackup ({reason})"),
+                format!("clone {upstream_name} into {data_dir} {method} ({reason})"),
                 operation,
             );
         }
@@ -265,6 +319,10 @@ impl RemoteOperation for CloneUpstream {
         .number("UPSTREAM_PORT", self.upstream_port)
         .text("REPLICATION_USER", &server.replication_user)
         .text("SLOT_NAME", self.slot.as_deref().unwrap_or_default())
+        .text(
+            "PGBACKREST_STANZA",
+            self.pgbackrest_stanza.as_deref().unwrap_or_default(),
+        )
         .text("SSLMODE", server.replication_sslmode.name())
         .number("WAL_METHOD", wal_method);
         Ok(vec![HostScript::own(script)])
@@ -306,6 +364,35 @@ mod tests {
     #[test]
     fn a_fresh_standby_is_cloned() {
         insta::assert_snapshot!(check(&Fixture::fresh(), "db2", "base_backup"));
+    }
+
+    #[test]
+    fn with_base_backup_method_pgbackrest_a_standby_is_restored_from_the_repository() {
+        let inventory = crate::plan::check::PGBACKREST_INVENTORY.replace(
+            "db3: { ansible_host: 10.0.0.13 }",
+            "db3: { ansible_host: 10.0.0.13, base_backup_method: pgbackrest }",
+        );
+        let lost = |facts: &mut crate::facts::HostFacts| {
+            facts.data_directory = crate::facts::DataDirectory::default();
+            facts.server = None;
+        };
+        let without_backup = Fixture::converged_with(&inventory).edit("db3", lost);
+        assert!(
+            check(&without_backup, "db3", "base_backup")
+                .contains("with pg_basebackup (the pgBackRest repository has no backup yet)")
+        );
+        let with_backup = without_backup.edit("arch1", |facts| {
+            facts.pgbackrest = Some(crate::facts::pgbackrest::PgbackrestFacts::parse(
+                "main",
+                r#"[{"name":"main","status":{"code":0,"message":"ok"},"backup":[{"label":"L1F","type":"full","timestamp":{"start":1,"stop":2}}]}]"#,
+            ));
+        });
+        let text = check(&with_backup, "db3", "base_backup");
+        assert!(
+            text.contains("from the pgBackRest repository (stanza main, restored as a standby)")
+                && text.contains("PGBACKREST_STANZA=main"),
+            "{text}"
+        );
     }
 
     #[test]

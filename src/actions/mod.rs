@@ -17,8 +17,8 @@ pub mod decommission;
 pub mod directory;
 pub mod file;
 pub mod os_user;
-pub mod pgbackrest;
 pub mod pg_hba_conf;
+pub mod pgbackrest;
 pub mod postgresql_conf;
 pub mod promotion;
 pub mod recovery;
@@ -238,7 +238,8 @@ register! {
     SshKey => ssh_keys::SshKey [GenerateSshKey],
     AuthorizedKeys => ssh_keys::AuthorizedKeys [CollectAuthorizedKeys],
     KnownHosts => ssh_keys::KnownHosts [],
-    PgbackrestStanza => pgbackrest::PgbackrestStanza [PrepareStanza, TakeBackup],
+    PgbackrestStanza => pgbackrest::PgbackrestStanza [PrepareStanza, TakeBackup, VerifyBackup],
+    PgbackrestFirstBackup => pgbackrest::PgbackrestFirstBackup [],
     }
     operations {
         promotion [Checkpoint, StopPrimary, ReadLastCheckpoint, WaitForReplay, Promote],

@@ -1,7 +1,8 @@
 //! pgBackRest's stanza where the repository is looked after (the repository host,
 //! or the primary when the repository is a path on each node): created when
-//! missing, checked (`pgbackrest check`: the archive works end to end), and given
-//! a first full backup when it has none. A converged stanza plans nothing.
+//! missing, before the members archive through it; then, once they do, checked
+//! (`pgbackrest check`: the archive works end to end) and given a first full
+//! backup when it has none. A converged stanza plans nothing.
 
 use super::{Action, Change, PlanContext, PlannedStep, RemoteOperation, StepInput};
 use crate::diagnostic::Diagnostic;
@@ -19,12 +20,13 @@ pub struct PgbackrestStanza {
     pub stanza: String,
 }
 
-/// Creates the stanza (when `create`), checks it, and takes a full backup (when
-/// `first_backup`).
+/// Creates the stanza (when `create`), checks it (when `check`), and takes a full
+/// backup (when `first_backup`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PrepareStanza {
     pub stanza: String,
     pub create: bool,
+    pub check: bool,
     pub first_backup: bool,
     #[serde(skip)]
     pub server: HostSettings,
@@ -82,7 +84,10 @@ impl RemoteOperation for TakeBackup {
             .unwrap_or_default();
         let facts = crate::facts::pgbackrest::PgbackrestFacts::parse(&self.stanza, json);
         let Some(backup) = facts.last_backup() else {
-            return format!("{} backup taken (pgbackrest info did not describe it)", self.kind.name());
+            return format!(
+                "{} backup taken (pgbackrest info did not describe it)",
+                self.kind.name()
+            );
         };
         const MB: u64 = 1024 * 1024;
         format!(
@@ -98,8 +103,41 @@ impl RemoteOperation for TakeBackup {
     }
 }
 
-impl Action for PgbackrestStanza {
-    fn desire(input: &StepInput) -> Result<PgbackrestStanza, Diagnostic> {
+/// Restores the latest backup into a scratch directory on its host, recovers it
+/// in a throwaway server to the end of the archive, counts `table`'s rows, and
+/// removes it all (`pgconverge verify-backup`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VerifyBackup {
+    pub stanza: String,
+    pub table: Option<String>,
+    #[serde(skip)]
+    pub server: HostSettings,
+}
+
+/// The first port the throwaway server of `verify-backup` tries, and how long
+/// its start and recovery may take.
+const VERIFY_FIRST_PORT: u16 = 55432;
+const RECOVERY_SECONDS: u32 = 600;
+
+impl RemoteOperation for VerifyBackup {
+    fn scripts(&self) -> Result<Vec<HostScript>, String> {
+        let script = Script::new(
+            "verify_backup",
+            include_str!("scripts/verify_backup.sh"),
+            &self.server.os_user,
+        )
+        .text("STANZA", &self.stanza)
+        .text("TABLE", self.table.as_deref().unwrap_or_default())
+        .text("BIN_DIR", &self.server.bin_dir)
+        .number("FIRST_PORT", VERIFY_FIRST_PORT)
+        .number("RECOVERY_SECONDS", RECOVERY_SECONDS)
+        .text("PACKAGE", PACKAGE);
+        Ok(vec![HostScript::own(script)])
+    }
+}
+
+impl PgbackrestStanza {
+    fn read(input: &StepInput) -> Result<String, Diagnostic> {
         let stanza = input
             .variables
             .get("pgbackrest_stanza")
@@ -108,25 +146,39 @@ impl Action for PgbackrestStanza {
             .to_string();
         if stanza.is_empty() {
             return Err((input.problem)(
-                "the pgbackrest_stanza step needs `wal_archive: { pgbackrest: ... }`".to_string(),
+                "this step needs `wal_archive: { pgbackrest: ... }`".to_string(),
             ));
         }
-        Ok(PgbackrestStanza { stanza })
+        Ok(stanza)
+    }
+
+    fn operation(&self, context: &PlanContext, create: bool, first_backup: bool) -> PrepareStanza {
+        PrepareStanza {
+            stanza: self.stanza.clone(),
+            create,
+            check: !create,
+            first_backup,
+            server: context.settings().clone(),
+        }
+    }
+}
+
+impl Action for PgbackrestStanza {
+    fn desire(input: &StepInput) -> Result<PgbackrestStanza, Diagnostic> {
+        Ok(PgbackrestStanza {
+            stanza: PgbackrestStanza::read(input)?,
+        })
     }
 
     fn facts_needed(&self, request: &mut FactsRequest) {
         request.pgbackrest_stanza = Some(self.stanza.clone());
     }
 
+    /// Creates the stanza when it is missing, before the members archive through it
+    /// (each segment they push before would fail).
     fn plan(&self, context: &PlanContext) -> PlannedStep {
         let stanza = &self.stanza;
         let host = context.host.name;
-        let operation = |create, first_backup| PrepareStanza {
-            stanza: stanza.clone(),
-            create,
-            first_backup,
-            server: context.settings().clone(),
-        };
         let facts = context.facts.pgbackrest.clone().unwrap_or_default();
         if !facts.installed {
             return PlannedStep {
@@ -135,35 +187,20 @@ impl Action for PgbackrestStanza {
                 )),
                 ..PlannedStep::change(
                     Change::Create,
-                    format!("create the pgBackRest stanza {stanza}, check it and take a first full backup"),
-                    operation(true, true),
+                    format!("create the pgBackRest stanza {stanza}"),
+                    self.operation(context, true, false),
                 )
             };
         }
         match facts.status_code {
-            Some(0) => {
-                let Some(last) = facts.last_backup() else {
-                    return PlannedStep::noop(format!("stanza {stanza} is ok"));
-                };
-                PlannedStep::noop(format!(
-                    "stanza {stanza} is ok: {} backup(s), the last {} {}",
-                    facts.backups.len(),
-                    last.kind,
-                    last.label
-                ))
-            }
+            Some(0) | Some(2) => PlannedStep::noop(format!("stanza {stanza} exists")),
             Some(1) | Some(3) => PlannedStep::change(
                 Change::Create,
                 format!(
-                    "create the pgBackRest stanza {stanza}, check it and take a first full backup ({})",
+                    "create the pgBackRest stanza {stanza} ({}), before the members archive through it",
                     facts.status_message
                 ),
-                operation(true, true),
-            ),
-            Some(2) => PlannedStep::change(
-                Change::Create,
-                format!("check the pgBackRest stanza {stanza} and take a first full backup: it has none"),
-                operation(false, true),
+                self.operation(context, true, false),
             ),
             Some(code) => PlannedStep {
                 refused: Some(format!(
@@ -173,7 +210,7 @@ impl Action for PgbackrestStanza {
                 ..PlannedStep::change(
                     Change::Update,
                     format!("check the pgBackRest stanza {stanza}"),
-                    operation(false, false),
+                    self.operation(context, false, false),
                 )
             },
             None => PlannedStep {
@@ -184,9 +221,60 @@ impl Action for PgbackrestStanza {
                 ..PlannedStep::change(
                     Change::Update,
                     format!("check the pgBackRest stanza {stanza}"),
-                    operation(false, false),
+                    self.operation(context, false, false),
                 )
             },
+        }
+    }
+}
+
+/// Once every member archives through pgBackRest: `pgbackrest check`, and a
+/// first full backup when the stanza has none.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PgbackrestFirstBackup {
+    pub stanza: PgbackrestStanza,
+}
+
+impl Action for PgbackrestFirstBackup {
+    fn desire(input: &StepInput) -> Result<PgbackrestFirstBackup, Diagnostic> {
+        Ok(PgbackrestFirstBackup {
+            stanza: PgbackrestStanza {
+                stanza: PgbackrestStanza::read(input)?,
+            },
+        })
+    }
+
+    fn facts_needed(&self, request: &mut FactsRequest) {
+        self.stanza.facts_needed(request);
+    }
+
+    fn plan(&self, context: &PlanContext) -> PlannedStep {
+        let stanza = &self.stanza.stanza;
+        let facts = context.facts.pgbackrest.clone().unwrap_or_default();
+        match facts.status_code {
+            // The stanza step refuses what cannot go on; nothing to add here.
+            _ if !facts.installed => {
+                PlannedStep::noop("no backup without pgBackRest (see the stanza step)".to_string())
+            }
+            Some(0) if !facts.backups.is_empty() => {
+                let last = facts.last_backup();
+                PlannedStep::noop(format!(
+                    "stanza {stanza} is ok: {} backup(s), the last {} {}",
+                    facts.backups.len(),
+                    last.map(|backup| backup.kind.as_str()).unwrap_or_default(),
+                    last.map(|backup| backup.label.as_str()).unwrap_or_default()
+                ))
+            }
+            Some(0) | Some(1) | Some(2) | Some(3) => PlannedStep::change(
+                Change::Create,
+                format!(
+                    "check the pgBackRest stanza {stanza} and take a first full backup: it has none"
+                ),
+                self.stanza.operation(context, false, true),
+            ),
+            _ => PlannedStep::noop(format!(
+                "no backup while the stanza {stanza} is not ok (see the stanza step)"
+            )),
         }
     }
 }
@@ -200,6 +288,7 @@ impl RemoteOperation for PrepareStanza {
         )
         .text("STANZA", &self.stanza)
         .flag("CREATE", self.create)
+        .flag("CHECK", self.check)
         .flag("FIRST_BACKUP", self.first_backup)
         .text("PACKAGE", PACKAGE);
         Ok(vec![HostScript::own(script)])
@@ -208,6 +297,7 @@ impl RemoteOperation for PrepareStanza {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     use crate::facts::pgbackrest::PgbackrestFacts;
     use crate::plan::check::{Fixture, PGBACKREST_INVENTORY, check};
 
@@ -215,7 +305,11 @@ mod tests {
         let fixture = Fixture::converged_with(PGBACKREST_INVENTORY).edit("arch1", |host| {
             host.pgbackrest = facts.clone();
         });
-        check(&fixture, "arch1", "pgbackrest_stanza")
+        format!(
+            "{}\n{}",
+            check(&fixture, "arch1", "pgbackrest_stanza"),
+            check(&fixture, "arch1", "pgbackrest_backup")
+        )
     }
 
     #[test]
@@ -225,10 +319,16 @@ mod tests {
             r#"[{"name":"main","status":{"code":1,"message":"missing stanza path"},"backup":[]}]"#,
         )));
         assert!(
-            text.contains("create the pgBackRest stanza main, check it and take a first full backup (missing stanza path)"),
+            text.contains("create the pgBackRest stanza main (missing stanza path), before the members archive through it"),
             "{text}"
         );
-        assert!(text.contains("CREATE=yes") && text.contains("FIRST_BACKUP=yes"), "{text}");
+        assert!(
+            text.contains(
+                "check the pgBackRest stanza main and take a first full backup: it has none"
+            ) && text.contains("CREATE=yes")
+                && text.contains("FIRST_BACKUP=yes"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -249,6 +349,20 @@ mod tests {
         assert!(
             text.contains("pgBackRest is not installed on arch1: install the package `pgbackrest`"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn a_backup_is_reported_in_one_line_from_pgbackrests_json() {
+        let take = TakeBackup {
+            stanza: "main".into(),
+            kind: BackupKind::Incr,
+            server: HostSettings::example(),
+        };
+        let output = "INFO [{\"name\":\"main\",\"status\":{\"code\":0,\"message\":\"ok\"},\"backup\":[{\"label\":\"20261201-101010F_20261201-111111I\",\"type\":\"incr\",\"timestamp\":{\"start\":200,\"stop\":212},\"info\":{\"size\":33554432,\"repository\":{\"size\":4194304,\"delta\":1048576}},\"archive\":{\"start\":\"000000010000000000000006\",\"stop\":\"000000010000000000000007\"}}]}]";
+        assert_eq!(
+            take.reported(output),
+            "incr backup 20261201-101010F_20261201-111111I: 32 MB, 1 MB added to the repository, in 12 s, WAL 000000010000000000000006 to 000000010000000000000007"
         );
     }
 }

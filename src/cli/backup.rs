@@ -4,6 +4,7 @@ use super::args::{InputArgs, SshArgs};
 use clap::{Args, ValueEnum};
 use pgconverge::actions::pgbackrest::BackupKind;
 use pgconverge::apply::{ApplyOptions, apply};
+use pgconverge::plan::backup::BackupTask;
 use pgconverge::printer::Printer;
 use std::process::ExitCode;
 
@@ -40,10 +41,56 @@ pub async fn run(args: BackupArgs) -> ExitCode {
         playbook: args.input.playbook,
         templates: args.input.templates,
         dry_run: args.dry_run,
-        backup_only: Some(match args.kind {
+        backup_only: Some(BackupTask::Take(match args.kind {
             Kind::Full => BackupKind::Full,
             Kind::Diff => BackupKind::Diff,
             Kind::Incr => BackupKind::Incr,
+        })),
+        ssh: args.ssh.options(),
+        ..ApplyOptions::default()
+    };
+    super::apply::exit_code(
+        apply(&options, Printer::new)
+            .await
+            .map_err(|error| error.to_string()),
+        false,
+    )
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Restores the latest pgBackRest backup into a scratch directory on the repository host (or \
+--host H), starts a throwaway PostgreSQL there on a free local port (no network, no archiving, no upstream) \
+that recovers to the end of the archive, runs a query (the row count of --table), reports the recovery \
+point, the time it took and the rows, then stops it and removes the directory. No member's server or data \
+is touched; `pgbackrest verify` runs first, so a damaged repository fails naming what is damaged.\n\n\
+Exit status: 0 when the backup restored, 1 when it did not (the reason is printed)."
+)]
+pub struct VerifyBackupArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    ssh: SshArgs,
+    /// Restore on this host instead of the repository host (it needs PostgreSQL and pgBackRest)
+    #[arg(long, value_name = "HOST")]
+    host: Option<String>,
+    /// Count the rows of this table (`schema.table`) in the restored server
+    #[arg(long, value_name = "NAME")]
+    table: Option<String>,
+    /// Show the step; restore nothing
+    #[arg(long)]
+    dry_run: bool,
+}
+
+pub async fn verify(args: VerifyBackupArgs) -> ExitCode {
+    let options = ApplyOptions {
+        inventory: args.input.inventory.input(),
+        playbook: args.input.playbook,
+        templates: args.input.templates,
+        dry_run: args.dry_run,
+        backup_only: Some(BackupTask::Verify {
+            host: args.host,
+            table: args.table,
         }),
         ssh: args.ssh.options(),
         ..ApplyOptions::default()

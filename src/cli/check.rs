@@ -19,7 +19,8 @@ enum Format {
     after_help = "Reads every host once over SSH (one round trip each) and changes nothing. Checks per host: \
 reachable, the role the inventory gives, streaming from the right upstream, replay lag, archiver \
 failures and segments waiting, replication slots (lost WAL, WAL kept by an inactive one), settings \
-waiting for a restart, and configuration drift (a non-empty plan).\n\n\
+waiting for a restart, configuration drift (a non-empty plan) and, with pgBackRest, the repository's \
+state and the age of its last backup.\n\n\
 Exit status (Nagios/Icinga): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. The first line is the summary \
 with performance data after `|`; each finding follows on its own line."
 )]
@@ -34,6 +35,9 @@ pub struct CheckArgs {
     /// Replay lag that is critical, as --warn-lag [default: 256MB, 300s]
     #[arg(long, value_name = "LAG", value_parser = lag)]
     crit_lag: Vec<Lag>,
+    /// With pgBackRest: the last backup may be this old (`26h`, `2d`, seconds without a unit) [default: 26h]
+    #[arg(long, value_name = "AGE", value_parser = age)]
+    max_backup_age: Option<u64>,
     /// `json` prints the whole judgement as a JSON document on stdout
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
@@ -67,6 +71,18 @@ fn lag(text: &str) -> Result<Lag, String> {
     }
 }
 
+fn age(text: &str) -> Result<u64, String> {
+    canonical(
+        text,
+        Kind {
+            vartype: "integer",
+            unit: "s",
+        },
+    )
+    .and_then(|value| value.parse::<u64>().ok())
+    .ok_or_else(|| format!("`{text}` is no time (26h, 2d, seconds without a unit)"))
+}
+
 fn limit(given: &[Lag], default: LagLimit) -> LagLimit {
     given.iter().fold(default, |limit, lag| match lag {
         Lag::Bytes(bytes) => LagLimit {
@@ -93,6 +109,7 @@ pub async fn run(args: CheckArgs) -> ExitCode {
         thresholds: Thresholds {
             warn_lag: limit(&args.warn_lag, defaults.warn_lag),
             crit_lag: limit(&args.crit_lag, defaults.crit_lag),
+            max_backup_age: args.max_backup_age.unwrap_or(defaults.max_backup_age),
             ..defaults
         },
         ssh: args.ssh.options(),

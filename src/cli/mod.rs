@@ -47,6 +47,8 @@ enum Command {
     Inventory(inventory::InventoryCommandArgs),
     /// Take a pgBackRest backup now (`--type full|diff|incr`), for cron or CI, with a summary line
     Backup(backup::BackupArgs),
+    /// Prove the latest pgBackRest backup restores: recover it in a throwaway server and count a table's rows
+    VerifyBackup(backup::VerifyBackupArgs),
     /// A monitoring check (Nagios/Icinga: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN): roles, streaming, lag, archiving, slots, pending restarts, drift
     Check(check::CheckArgs),
     /// Show what every host is doing (role, upstream, lag) and where it disagrees with the inventory; changes nothing
@@ -78,5 +80,6 @@ pub fn run() -> ExitCode {
         Command::Status(args) => runtime.block_on(status::run(args)),
         Command::Check(args) => runtime.block_on(check::run(args)),
         Command::Backup(args) => runtime.block_on(backup::run(args)),
+        Command::VerifyBackup(args) => runtime.block_on(backup::verify(args)),
     }
 }

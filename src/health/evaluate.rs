@@ -53,6 +53,8 @@ pub struct Thresholds {
     pub warn_ready_segments: u64,
     /// WAL an inactive slot may keep before the check warns.
     pub warn_slot_bytes: u64,
+    /// Seconds since the last pgBackRest backup finished before the check is critical.
+    pub max_backup_age: u64,
 }
 
 impl Default for Thresholds {
@@ -69,6 +71,8 @@ impl Default for Thresholds {
             },
             warn_ready_segments: 16,
             warn_slot_bytes: 1024 * MIB,
+            // A daily backup, and two hours for it to run late.
+            max_backup_age: 26 * 3600,
         }
     }
 }
@@ -115,13 +119,14 @@ pub struct Health {
     pub measures: Vec<Measure>,
 }
 
-/// Judges the cluster. `drift` is the plan an apply would run now (`None` when it
-/// could not be made).
+/// Judges the cluster at `now` (seconds since the epoch). `plan` is the plan an
+/// apply would run now (`None` when it could not be made).
 pub fn evaluate(
     report: &StatusReport,
     facts: &GatheredFacts,
     plan: Option<&Plan>,
     thresholds: &Thresholds,
+    now: i64,
 ) -> Health {
     let mut findings = Vec::new();
     for disagreement in &report.disagreements {
@@ -140,6 +145,20 @@ pub fn evaluate(
     let mut measures = Vec::new();
     for host in &report.hosts {
         host_findings(host, facts, thresholds, &mut findings, &mut measures);
+    }
+    for (host, host_facts) in facts {
+        if let Ok(host_facts) = host_facts
+            && let Some(pgbackrest) = &host_facts.pgbackrest
+        {
+            backup_findings(
+                host,
+                pgbackrest,
+                thresholds,
+                now,
+                &mut findings,
+                &mut measures,
+            );
+        }
     }
     match plan {
         Some(plan) if plan.blocked.is_none() => {
@@ -300,6 +319,83 @@ fn host_findings(
     }
 }
 
+/// The repository's state and the age of its last backup, where it is looked after.
+fn backup_findings(
+    host: &str,
+    pgbackrest: &crate::facts::pgbackrest::PgbackrestFacts,
+    thresholds: &Thresholds,
+    now: i64,
+    findings: &mut Vec<Finding>,
+    measures: &mut Vec<Measure>,
+) {
+    let mut found = |state: State, message: String| {
+        findings.push(Finding {
+            state,
+            host: Some(host.to_string()),
+            message,
+        })
+    };
+    match pgbackrest.status_code {
+        _ if !pgbackrest.installed => {
+            return found(
+                State::Critical,
+                format!("pgBackRest is not installed on {host}: no backup can be taken"),
+            );
+        }
+        None => {
+            return found(
+                State::Unknown,
+                format!(
+                    "pgbackrest info failed on {host}: {}",
+                    pgbackrest.error.as_deref().unwrap_or("no answer")
+                ),
+            );
+        }
+        Some(0) => {}
+        Some(2) => {
+            return found(
+                State::Critical,
+                format!("the repository on {host} has no backup"),
+            );
+        }
+        Some(code) => {
+            return found(
+                State::Critical,
+                format!(
+                    "pgBackRest's stanza on {host} is not ok: {} (code {code})",
+                    pgbackrest.status_message
+                ),
+            );
+        }
+    }
+    let Some(last) = pgbackrest.last_backup() else {
+        return found(
+            State::Critical,
+            format!("the repository on {host} has no backup"),
+        );
+    };
+    let age = (now - last.finished).max(0) as u64;
+    if age > thresholds.max_backup_age {
+        found(
+            State::Critical,
+            format!(
+                "the last backup on {host} ({} {}) finished {} h ago (--max-backup-age {} h)",
+                last.kind,
+                last.label,
+                age / 3600,
+                thresholds.max_backup_age / 3600
+            ),
+        );
+    }
+    measures.push(Measure {
+        label: "backup_age".to_string(),
+        value: age as i64,
+        unit: "s",
+        warn: None,
+        crit: Some(thresholds.max_backup_age),
+    });
+}
+
 fn summary(
     report: &StatusReport,
     findings: &[Finding],
@@ -353,6 +449,8 @@ mod tests {
     };
     use crate::status::report;
 
+    const NOW: i64 = 1_800_000_000;
+
     fn judge(facts: &GatheredFacts) -> Health {
         let desired = desired(THREE_HOSTS);
         let report = report(&desired, facts);
@@ -364,7 +462,7 @@ mod tests {
             ordering_only: Vec::new(),
             handover: None,
         };
-        evaluate(&report, facts, Some(&plan), &Thresholds::default())
+        evaluate(&report, facts, Some(&plan), &Thresholds::default(), NOW)
     }
 
     #[test]
@@ -481,6 +579,39 @@ mod tests {
             messages.contains(&"slot pgconverge_db9 on db1 lost WAL its standby needs: `pgconverge apply` clones it again")
                 && messages.contains(&"db1 waits for a restart to apply shared_buffers (`pgconverge restart --pending`)"),
             "{messages:?}"
+        );
+    }
+
+    #[test]
+    fn the_last_backup_must_be_younger_than_the_limit() {
+        let with_backup = |finished: i64| {
+            let mut cluster = healthy();
+            if let Some(Ok(db1)) = cluster.get_mut("db1") {
+                db1.pgbackrest = Some(crate::facts::pgbackrest::PgbackrestFacts::parse(
+                    "main",
+                    &format!(
+                        r#"[{{"name":"main","status":{{"code":0,"message":"ok"}},"backup":[{{"label":"L1F","type":"full","timestamp":{{"start":{},"stop":{finished}}}}}]}}]"#,
+                        finished - 60
+                    ),
+                ));
+            }
+            judge(&cluster)
+        };
+        let fresh = with_backup(NOW - 3600);
+        assert_eq!(fresh.state, State::Ok, "{fresh:?}");
+        assert!(
+            fresh.summary.contains("backup_age=3600s;;93600"),
+            "{}",
+            fresh.summary
+        );
+        let stale = with_backup(NOW - 30 * 3600);
+        assert_eq!(stale.state, State::Critical);
+        assert!(
+            stale.summary.contains(
+                "the last backup on db1 (full L1F) finished 30 h ago (--max-backup-age 26 h)"
+            ),
+            "{}",
+            stale.summary
         );
     }
 }

@@ -70,7 +70,17 @@ pub async fn check(options: &CheckOptions, printer_for: impl FnOnce(Redactor) ->
         &gathered.facts,
         &PlanOptions::default(),
     );
-    let health = evaluate::evaluate(&report, &gathered.facts, Some(&drift), &options.thresholds);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs() as i64)
+        .unwrap_or(0);
+    let health = evaluate::evaluate(
+        &report,
+        &gathered.facts,
+        Some(&drift),
+        &options.thresholds,
+        now,
+    );
     gathered.close().await;
     match options.format {
         OutputFormat::Human => {

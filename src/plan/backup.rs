@@ -5,12 +5,26 @@
 use super::build::PlanOptions;
 use super::{Change, HostPlan, NodeId, Plan, PlannedStep};
 use crate::actions::DesiredStep;
-use crate::actions::pgbackrest::{BackupKind, TakeBackup};
+use crate::actions::pgbackrest::{BackupKind, TakeBackup, VerifyBackup};
 use crate::desired::DesiredState;
 use crate::facts::GatheredFacts;
 
 /// The id of the backup step.
 pub const BACKUP_STEP: &str = "backup";
+/// The id of the step that proves a backup restores.
+pub const VERIFY_STEP: &str = "verify-backup";
+
+/// What `pgconverge backup` or `verify-backup` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackupTask {
+    Take(BackupKind),
+    /// Restore the latest backup on `host` (the repository's host when `None`)
+    /// and count the rows of `table`.
+    Verify {
+        host: Option<String>,
+        table: Option<String>,
+    },
+}
 
 /// A backup of `kind` on the host whose playbook step keeps the stanza; blocked
 /// when the inventory has no pgBackRest stanza.
@@ -18,10 +32,24 @@ pub fn plan(
     desired: &DesiredState,
     facts: &GatheredFacts,
     options: &PlanOptions,
-    kind: BackupKind,
+    task: &BackupTask,
 ) -> Plan {
     let in_scope =
         |host: &str| options.limit.is_empty() || options.limit.iter().any(|name| name == host);
+    if let BackupTask::Verify {
+        host: Some(name), ..
+    } = task
+        && !desired.hosts.contains_key(name)
+    {
+        return Plan {
+            hosts: Vec::new(),
+            blocked: Some(format!("--host {name}: not a host of the inventory")),
+            order: Vec::new(),
+            dependencies: Vec::new(),
+            ordering_only: Vec::new(),
+            handover: None,
+        };
+    }
     let mut hosts = Vec::new();
     let mut order = Vec::new();
     for host in desired.hosts.values().filter(|host| in_scope(&host.name)) {
@@ -34,36 +62,67 @@ pub fn plan(
         let mut planned = HostPlan::of(host);
         let step = match facts.get(&host.name) {
             Some(Ok(host_facts)) => {
-                let ready = host_facts
-                    .pgbackrest
-                    .as_ref()
-                    .is_some_and(|pgbackrest| pgbackrest.status_code == Some(0)
-                        || pgbackrest.status_code == Some(2));
-                let step = PlannedStep::change(
-                    Change::Create,
-                    format!("take a {} backup of stanza {stanza}", kind.name()),
-                    TakeBackup {
-                        stanza: stanza.clone(),
-                        kind,
-                        server: host.settings.clone(),
-                    },
-                );
-                if ready {
-                    step
-                } else {
+                let pgbackrest = host_facts.pgbackrest.as_ref();
+                let code = pgbackrest.and_then(|pgbackrest| pgbackrest.status_code);
+                let backups = pgbackrest.map_or(0, |pgbackrest| pgbackrest.backups.len());
+                let (step, not_ready) = match task {
+                    BackupTask::Take(kind) => (
+                        PlannedStep::change(
+                            Change::Create,
+                            format!("take a {} backup of stanza {stanza}", kind.name()),
+                            TakeBackup {
+                                stanza: stanza.clone(),
+                                kind: *kind,
+                                server: host.settings.clone(),
+                            },
+                        ),
+                        !matches!(code, Some(0) | Some(2)),
+                    ),
+                    BackupTask::Verify { host: on, table } => {
+                        let Some(restorer) = desired.hosts.get(on.as_deref().unwrap_or(&host.name))
+                        else {
+                            continue;
+                        };
+                        planned = HostPlan::of(restorer);
+                        (
+                            PlannedStep::check(
+                                format!(
+                                    "restore the latest backup of stanza {stanza} into a scratch directory on {}, recover it to the end of the archive in a throwaway server{}, then remove it",
+                                    restorer.name,
+                                    table
+                                        .as_deref()
+                                        .map(|table| format!(" and count the rows of {table}"))
+                                        .unwrap_or_default()
+                                ),
+                                VerifyBackup {
+                                    stanza: stanza.clone(),
+                                    table: table.clone(),
+                                    server: restorer.settings.clone(),
+                                },
+                            ),
+                            code != Some(0) || backups == 0,
+                        )
+                    }
+                };
+                if not_ready {
                     PlannedStep {
                         refused: Some(format!(
-                            "the stanza {stanza} on {} is not ready ({}): run `pgconverge apply` first",
+                            "the stanza {stanza} on {} is not ready{} ({}): run `pgconverge apply` first",
                             host.name,
-                            host_facts
-                                .pgbackrest
-                                .as_ref()
+                            if matches!(task, BackupTask::Verify { .. }) {
+                                " or has no backup"
+                            } else {
+                                ""
+                            },
+                            pgbackrest
                                 .map(|pgbackrest| pgbackrest.status_message.clone())
                                 .filter(|message| !message.is_empty())
                                 .unwrap_or_else(|| "pgBackRest did not answer".to_string())
                         )),
                         ..step
                     }
+                } else {
+                    step
                 }
             }
             Some(Err(error)) => {
@@ -77,11 +136,15 @@ pub fn plan(
                 continue;
             }
         };
+        let id = match task {
+            BackupTask::Take(_) => BACKUP_STEP,
+            BackupTask::Verify { .. } => VERIFY_STEP,
+        };
+        order.push(NodeId::new(&planned.name, id));
         planned.steps.push(PlannedStep {
-            id: BACKUP_STEP.to_string(),
+            id: id.to_string(),
             ..step
         });
-        order.push(NodeId::new(&host.name, BACKUP_STEP));
         hosts.push(planned);
     }
     let blocked = hosts.is_empty().then(|| {
@@ -90,7 +153,10 @@ pub fn plan(
     Plan {
         hosts,
         blocked,
-        dependencies: order.iter().map(|node| (node.clone(), Vec::new())).collect(),
+        dependencies: order
+            .iter()
+            .map(|node| (node.clone(), Vec::new()))
+            .collect(),
         order,
         ordering_only: Vec::new(),
         handover: None,
@@ -115,7 +181,7 @@ mod tests {
             &ready.desired,
             &ready.facts,
             &PlanOptions::default(),
-            BackupKind::Incr,
+            &BackupTask::Take(BackupKind::Incr),
         );
         assert_eq!(planned.order, vec![NodeId::new("arch1", BACKUP_STEP)]);
         let step = planned.step(&NodeId::new("arch1", BACKUP_STEP));
@@ -129,7 +195,7 @@ mod tests {
             &missing.desired,
             &missing.facts,
             &PlanOptions::default(),
-            BackupKind::Full,
+            &BackupTask::Take(BackupKind::Full),
         );
         assert!(
             refused
@@ -139,7 +205,12 @@ mod tests {
             "{refused:?}"
         );
         let none = Fixture::converged();
-        let blocked = plan(&none.desired, &none.facts, &PlanOptions::default(), BackupKind::Full);
+        let blocked = plan(
+            &none.desired,
+            &none.facts,
+            &PlanOptions::default(),
+            &BackupTask::Take(BackupKind::Full),
+        );
         assert!(blocked.blocked.is_some());
     }
 }

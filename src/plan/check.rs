@@ -704,6 +704,23 @@ fn every_operation_has_scripts_that_pass_shellcheck() {
             assert_eq!(shellcheck(script), "", "undo of {}", operation.name());
         }
     }
+    // What `pgconverge backup` runs, which no playbook step plans either.
+    let backup = Operation::from(crate::actions::pgbackrest::TakeBackup {
+        stanza: "main".into(),
+        kind: crate::actions::pgbackrest::BackupKind::Full,
+        server: server.clone(),
+    });
+    let verify = Operation::from(crate::actions::pgbackrest::VerifyBackup {
+        stanza: "main".into(),
+        table: Some("public.t".into()),
+        server: server.clone(),
+    });
+    for operation in [backup, verify] {
+        seen.insert(operation.name());
+        for host_script in operation.scripts().unwrap_or_default() {
+            assert_eq!(shellcheck(&host_script.script), "", "{}", operation.name());
+        }
+    }
     let missing: Vec<&&str> = Operation::NAMES
         .iter()
         .filter(|name| !seen.contains(**name))

@@ -1,4 +1,7 @@
-# Clones the upstream with pg_basebackup. The old data directory is moved aside
+# Clones the upstream with pg_basebackup, or, with PGBACKREST_STANZA, restores
+# the latest backup of that stanza as a standby (`pgbackrest restore
+# --type=standby`: the repository rather than the upstream does the copying, and
+# the standby catches up from the archive, then streams). The old data directory is moved aside
 # with a timestamp, never deleted (an empty one is reused); if the clone fails, it
 # is moved back and the server started again if it ran before.
 DATA="$PG_DATA_DIR"
@@ -25,22 +28,36 @@ elif [ -e "$DATA" ]; then
   mv "$DATA" "$ASIDE"
 fi
 install -d -o "$PG_OS_USER" -g "$PG_OS_GROUP" -m 0700 "$DATA"
-if ! OUT=$(as_pg env PGPASSFILE="$PASSFILE" PGSSLMODE="$SSLMODE" "$PG_BIN_DIR/pg_basebackup" -h "$UPSTREAM_HOST" -p "$UPSTREAM_PORT" -U "$REPLICATION_USER" -D "$DATA" "$WAL_METHOD" ${SLOT_NAME:+"--slot=$SLOT_NAME"} --checkpoint=fast --no-password 2>&1); then
+clone() {
+  if [ -n "$PGBACKREST_STANZA" ]; then
+    as_pg pgbackrest --stanza="$PGBACKREST_STANZA" --pg1-path="$DATA" --type=standby restore 2>&1
+  else
+    as_pg env PGPASSFILE="$PASSFILE" PGSSLMODE="$SSLMODE" "$PG_BIN_DIR/pg_basebackup" -h "$UPSTREAM_HOST" -p "$UPSTREAM_PORT" -U "$REPLICATION_USER" -D "$DATA" "$WAL_METHOD" ${SLOT_NAME:+"--slot=$SLOT_NAME"} --checkpoint=fast --no-password 2>&1
+  fi
+}
+if [ -n "$PGBACKREST_STANZA" ]; then
+  SOURCE="the pgBackRest repository (stanza $PGBACKREST_STANZA)"
+  TOOL="pgbackrest restore"
+else
+  SOURCE=$UPSTREAM_HOST
+  TOOL=pg_basebackup
+fi
+if ! OUT=$(clone); then
   rm -rf "$DATA"
   if [ -n "$ASIDE" ]; then
     mv "$ASIDE" "$DATA"
     if [ "$WAS_RUNNING" = 1 ]; then
       run_command "$START_COMMAND" >/dev/null 2>&1 && wait_for_server
     fi
-    echo "pg_basebackup from $UPSTREAM_HOST failed; the previous data directory is back in place:" >&2
+    echo "$TOOL from $SOURCE failed; the previous data directory is back in place:" >&2
   else
-    echo "pg_basebackup from $UPSTREAM_HOST failed:" >&2
+    echo "$TOOL from $SOURCE failed:" >&2
   fi
   printf '%s\n' "$OUT" >&2
   exit 1
 fi
 if [ -n "$ASIDE" ]; then
-  echo "cloned from $UPSTREAM_HOST; the previous data directory is kept as $ASIDE"
+  echo "cloned from $SOURCE; the previous data directory is kept as $ASIDE"
 else
-  echo "cloned from $UPSTREAM_HOST"
+  echo "cloned from $SOURCE"
 fi

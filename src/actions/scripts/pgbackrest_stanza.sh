@@ -1,6 +1,7 @@
 # Makes pgBackRest's stanza STANZA ready where its repository is looked after:
 # stanza-create when CREATE is yes (it refuses a repository of another cluster),
-# `check` (a WAL segment goes through archive-push into the repository), and a
+# `check` when CHECK is yes (a WAL segment goes through archive-push into the
+# repository), and a
 # full backup when FIRST_BACKUP is yes. As the PostgreSQL OS user, like the
 # archiver that runs archive-push.
 set -e
@@ -12,8 +13,10 @@ if [ "$CREATE" = yes ]; then
   as_pg pgbackrest --stanza="$STANZA" stanza-create
   echo "created stanza $STANZA"
 fi
-as_pg pgbackrest --stanza="$STANZA" check
-echo "stanza $STANZA passes pgbackrest check"
+if [ "$CHECK" = yes ]; then
+  as_pg pgbackrest --stanza="$STANZA" check
+  echo "stanza $STANZA passes pgbackrest check"
+fi
 if [ "$FIRST_BACKUP" = yes ]; then
   as_pg pgbackrest --stanza="$STANZA" --type=full backup
   LAST=$(as_pg pgbackrest --stanza="$STANZA" --output=json info | sed -n 's/.*"label":"\([^"]*\)".*/\1/p' | tail -n 1)
