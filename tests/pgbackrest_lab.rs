@@ -171,10 +171,30 @@ fn a_cluster_archives_and_backs_up_through_pgbackrest() {
         &password,
     );
     assert_eq!(check.code, Some(0), "{check}");
+    let document: serde_json::Value = serde_json::from_str(&check.stdout)
+        .unwrap_or_else(|error| panic!("check --format json: {error}\n{check}"));
+    assert_eq!(document["state"], "OK", "{check}");
     assert!(
-        check.stdout.contains("\"label\": \"backup_age\""),
+        document["measures"]
+            .as_array()
+            .is_some_and(|measures| measures
+                .iter()
+                .any(|measure| measure["label"] == "backup_age")),
         "{check}"
     );
+    lab.exec("h2", &["pg_ctlcluster", "15", "main", "stop", "-m", "fast"]);
+    let stopped = support::pgconverge(
+        &["check", "-i", &inventory, "--ssh-config", &ssh_config],
+        &password,
+    );
+    assert_eq!(stopped.code, Some(2), "{stopped}");
+    assert!(
+        stopped
+            .stdout
+            .starts_with("PGCONVERGE CRITICAL - h2 is stopped"),
+        "{stopped}"
+    );
+    lab.exec("h2", &["pg_ctlcluster", "15", "main", "start"]);
     let leftovers = lab.exec(
         "h4",
         &[
@@ -258,4 +278,59 @@ fn a_cluster_archives_and_backs_up_through_pgbackrest() {
     ] {
         assert!(!output.contains(&password), "the password leaked\n{output}");
     }
+}
+
+#[test]
+fn without_a_repository_host_the_primary_keeps_a_shared_repository() {
+    if !lab_available() {
+        return;
+    }
+    let lab = Lab::up(3);
+    let directory =
+        tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"));
+    let example = std::fs::read_to_string(repository().join("inventory.example.yaml"))
+        .unwrap_or_else(|error| panic!("example inventory: {error}"));
+    let text = example.replace(
+        "    replication_user: replicator\n",
+        "    replication_user: replicator\n    wal_archive: { pgbackrest: { repo_path: /srv/wal_shared/pgbackrest } }\n",
+    );
+    assert_ne!(text, example);
+    let path = directory.path().join("shared.yaml");
+    std::fs::write(&path, text).unwrap_or_else(|error| panic!("write: {error}"));
+    let inventory = path.display().to_string();
+    let password = format!("pw-pgbackrest-shared-{}", std::process::id());
+
+    let converge = lab.apply(&inventory, &password, &[]);
+    assert_eq!(converge.code, Some(2), "{converge}");
+    assert!(
+        converge
+            .stderr
+            .contains("changed h1/pgbackrest_stanza: created stanza main")
+            && converge.stderr.contains("changed h1/pgbackrest_backup: ")
+            && converge.stderr.contains("took a full backup"),
+        "{converge}"
+    );
+    assert_eq!(
+        lab.exec_sql("h1", "select failed_count from pg_stat_archiver"),
+        "0"
+    );
+    // A standby reads a segment back from the shared repository.
+    lab.exec_sql("h1", "select pg_switch_wal()");
+    let segment = lab.exec_sql("h1", "select last_archived_wal from pg_stat_archiver");
+    lab.exec(
+        "h2",
+        &[
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            "pgbackrest",
+            "--stanza=main",
+            "archive-get",
+            &segment,
+            "/tmp/archive-get-check",
+        ],
+    );
+    let settled = lab.apply(&inventory, &password, &[]);
+    assert_eq!(settled.code, Some(0), "{settled}");
 }
