@@ -36,17 +36,23 @@ pub struct BackupArgs {
 }
 
 pub async fn run(args: BackupArgs) -> ExitCode {
+    let task = BackupTask::Take(match args.kind {
+        Kind::Full => BackupKind::Full,
+        Kind::Diff => BackupKind::Diff,
+        Kind::Incr => BackupKind::Incr,
+    });
+    run_task(args.input, args.ssh, args.dry_run, task).await
+}
+
+/// Plans and runs one backup task; exit 0 when it worked, 1 when not.
+async fn run_task(input: InputArgs, ssh: SshArgs, dry_run: bool, task: BackupTask) -> ExitCode {
     let options = ApplyOptions {
-        inventory: args.input.inventory.input(),
-        playbook: args.input.playbook,
-        templates: args.input.templates,
-        dry_run: args.dry_run,
-        backup_only: Some(BackupTask::Take(match args.kind {
-            Kind::Full => BackupKind::Full,
-            Kind::Diff => BackupKind::Diff,
-            Kind::Incr => BackupKind::Incr,
-        })),
-        ssh: args.ssh.options(),
+        inventory: input.inventory.input(),
+        playbook: input.playbook,
+        templates: input.templates,
+        dry_run,
+        backup_only: Some(task),
+        ssh: ssh.options(),
         ..ApplyOptions::default()
     };
     super::apply::exit_code(
@@ -83,22 +89,9 @@ pub struct VerifyBackupArgs {
 }
 
 pub async fn verify(args: VerifyBackupArgs) -> ExitCode {
-    let options = ApplyOptions {
-        inventory: args.input.inventory.input(),
-        playbook: args.input.playbook,
-        templates: args.input.templates,
-        dry_run: args.dry_run,
-        backup_only: Some(BackupTask::Verify {
-            host: args.host,
-            table: args.table,
-        }),
-        ssh: args.ssh.options(),
-        ..ApplyOptions::default()
+    let task = BackupTask::Verify {
+        host: args.host,
+        table: args.table,
     };
-    super::apply::exit_code(
-        apply(&options, Printer::new)
-            .await
-            .map_err(|error| error.to_string()),
-        false,
-    )
+    run_task(args.input, args.ssh, args.dry_run, task).await
 }
