@@ -20,6 +20,8 @@ pub struct VerifyStreaming {}
 pub struct VerifyArchive {
     pub directory: Option<String>,
     pub destination: String,
+    /// With pgBackRest, its own end-to-end check (`pgbackrest check`) verifies.
+    pub pgbackrest_stanza: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -39,6 +41,7 @@ pub struct CheckStreaming {
 pub struct CheckArchive {
     pub directory: Option<String>,
     pub destination: String,
+    pub pgbackrest_stanza: Option<String>,
     #[serde(skip)]
     pub server: HostSettings,
 }
@@ -94,6 +97,7 @@ impl Action for VerifyArchive {
         Ok(VerifyArchive {
             directory,
             destination: text("wal_archive_destination"),
+            pgbackrest_stanza: Some(text("pgbackrest_stanza")).filter(|stanza| !stanza.is_empty()),
         })
     }
 
@@ -127,6 +131,7 @@ impl Action for VerifyArchive {
                 CheckArchive {
                     directory: self.directory.clone(),
                     destination: destination.clone(),
+                    pgbackrest_stanza: self.pgbackrest_stanza.clone(),
                     server: context.settings().clone(),
                 },
             ),
@@ -174,6 +179,10 @@ impl RemoteOperation for CheckArchive {
         )
         .text("ARCHIVE_DIR", self.directory.as_deref().unwrap_or_default())
         .text("DESTINATION", &self.destination)
+        .text(
+            "PGBACKREST_STANZA",
+            self.pgbackrest_stanza.as_deref().unwrap_or_default(),
+        )
         .number("WAIT_SECONDS", WAIT_SECONDS);
         Ok(vec![HostScript::own(script)])
     }

@@ -1,5 +1,16 @@
 # Switches to a new WAL segment on the primary and waits until the archiver has
 # archived it (and, for a directory, until it is there) with no new failure.
+# With pgBackRest (PGBACKREST_STANZA), its own `check` does that end to end: a
+# segment switched and found in the repository.
+if [ -n "$PGBACKREST_STANZA" ]; then
+  if ! OUT=$(as_pg pgbackrest --stanza="$PGBACKREST_STANZA" check 2>&1); then
+    echo "archiving into $DESTINATION fails: pgbackrest check says:" >&2
+    printf '%s\n' "$OUT" | sed 's/^/    /' >&2
+    exit 1
+  fi
+  echo "pgbackrest check passes: WAL reaches $DESTINATION"
+  exit 0
+fi
 FAILED_BEFORE=$(pg_sql -c 'select failed_count from pg_stat_archiver')
 if [ "$PG_MAJOR_NUM" -ge 1000 ]; then
   SEGMENT=$(pg_sql -c 'select pg_walfile_name(pg_switch_wal())')
