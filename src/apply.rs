@@ -41,10 +41,9 @@ pub struct ApplyOptions {
     /// How restarts treat the live cluster; `None` for the defaults (or, with a
     /// saved plan, the planned ones).
     pub restarts: Option<RestartPolicy>,
-    /// `pgconverge restart`: restart members in rolling order, change nothing else.
-    pub restart_only: Option<RestartSelection>,
-    /// `pgconverge backup` or `verify-backup`: that, nothing else.
-    pub backup_only: Option<crate::plan::backup::BackupTask>,
+    /// What the run plans: everything the inventory says (`apply`), or only
+    /// restarts (`restart`), or only a backup task (`backup`, `verify-backup`).
+    pub only: Only,
     /// Writable primaries beside the inventory's primary to stop and rejoin,
     /// discarding what they wrote after the fork (`--rejoin HOST`).
     pub rejoin: Vec<String>,
@@ -267,11 +266,7 @@ async fn plan_from_inventory(
         plan_options,
         printer_for,
     )?;
-    let only = match (options.restart_only, &options.backup_only) {
-        (Some(selection), _) => Only::Restarts(selection),
-        (None, Some(task)) => Only::Backup(task.clone()),
-        (None, None) => Only::Everything,
-    };
+    let only = options.only.clone();
     Ok(gather_and_plan(session, &options.ssh, only).await)
 }
 
@@ -357,15 +352,16 @@ fn start(
     })
 }
 
-/// Reads the facts of the hosts in scope, one round trip each, and plans.
 /// What a run plans: everything the inventory says, or only restarts, or only a backup.
-#[derive(Debug, Clone)]
-enum Only {
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Only {
+    #[default]
     Everything,
     Restarts(RestartSelection),
     Backup(crate::plan::backup::BackupTask),
 }
 
+/// Reads the facts of the hosts in scope, one round trip each, and plans.
 async fn gather_and_plan(session: Session, ssh: &SshOptions, only: Only) -> Planned {
     let desired = &session.loaded.desired;
     let mut hosts = gather::hosts_to_contact(desired, &session.plan_options.limit);
@@ -558,7 +554,7 @@ fn saved_plan_for(path: &Path, options: &ApplyOptions) -> Result<SavedPlan, Appl
             what: "--replace-data",
         });
     }
-    if options.restart_only.is_some() || options.backup_only.is_some() {
+    if options.only != Only::Everything {
         return Err(ApplyError::NotWithSavedPlan {
             what: "restart or backup",
         });

@@ -48,10 +48,13 @@ pub struct Pgbackrest {
 }
 
 impl Pgbackrest {
-    /// Whether `host` is where backups are taken and the repository is looked at:
-    /// the repository host, or (without one) the primary, which the caller knows.
-    pub fn is_repository_host(&self, host: &str) -> bool {
-        self.repo_host.as_deref() == Some(host)
+    /// Whether `host` is where backups are taken and the repository is looked
+    /// after: the repository host, or (without one) the primary.
+    pub fn keeps_repository(&self, host: &str, is_primary: bool) -> bool {
+        match &self.repo_host {
+            Some(repo_host) => repo_host == host,
+            None => is_primary,
+        }
     }
 
     /// The command line of pgBackRest for this stanza, as a PostgreSQL command.

@@ -468,26 +468,23 @@ fn template_context(
             "wal_archive_segment_dir".into(),
             Value::from(archive.segment_directory_on(&host.name).unwrap_or_default()),
         );
-        let pgbackrest = archive
-            .pgbackrest()
-            .map(|pgbackrest| pgbackrest_context(inventory, host, pgbackrest));
+        let pgbackrest = archive.pgbackrest();
         map.insert(
             "pgbackrest_stanza".into(),
             Value::from(
-                archive
-                    .pgbackrest()
-                    .map(|pgbackrest| pgbackrest.stanza.clone())
+                pgbackrest
+                    .map(|pgbackrest| pgbackrest.stanza.as_str())
                     .unwrap_or_default(),
             ),
         );
         map.insert(
             "pgbackrest_repository".into(),
-            Value::from(
-                pgbackrest
-                    .as_ref()
-                    .is_some_and(|context| context["repository"].as_bool().unwrap_or(false)),
-            ),
+            Value::from(pgbackrest.is_some_and(|pgbackrest| {
+                pgbackrest.keeps_repository(&host.name, host.role == Role::Primary)
+            })),
         );
+        let pgbackrest =
+            pgbackrest.map(|pgbackrest| pgbackrest_context(inventory, host, pgbackrest));
         map.insert("pgbackrest".into(), pgbackrest.unwrap_or(Value::Null));
         map.insert("replication_mode".into(), Value::from(mode.name()));
         map.insert(
@@ -554,10 +551,7 @@ fn pgbackrest_context(
         .hosts
         .values()
         .find(|other| other.role == Role::Primary && other.cluster == host.cluster);
-    let repository = match &pgbackrest.repo_host {
-        Some(repo_host) => repo_host == &host.name,
-        None => host.role == Role::Primary,
-    };
+    let repository = pgbackrest.keeps_repository(&host.name, host.role == Role::Primary);
     serde_json::json!({
         "stanza": pgbackrest.stanza,
         "repo_path": pgbackrest.repo_path,

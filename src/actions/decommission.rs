@@ -151,28 +151,15 @@ mod tests {
     #[test]
     fn a_removed_host_is_stopped_after_the_members_forget_it() {
         let fixture = Fixture::removed_standby();
-        insta::assert_snapshot!(check(&fixture, "db3", STOP_STEP), @r"
-        ! decommission: stop PostgreSQL: db3 is no member of the replication cluster any more (--decommission); its data directory /var/lib/postgresql/15/main is kept
-        on db3: control_server.sh
-          PG_OS_USER=postgres
-          SERVER_WAIT_SECONDS=60
-          PG_OS_GROUP=postgres
-          PG_SOCKET_DIR=/var/run/postgresql
-          PG_PORT=5432
-          PG_MAJOR_NUM=1500
-          PG_BIN_DIR=/usr/lib/postgresql/15/bin
-          PG_DATA_DIR=/var/lib/postgresql/15/main
-          SERVICE_ACTION=stop
-          START_COMMAND='pg_ctlcluster 15 main start'
-          STOP_COMMAND='pg_ctlcluster 15 main stop -m fast'
-          RESTART_COMMAND='pg_ctlcluster 15 main restart -m fast'
-          RELOAD_COMMAND='pg_ctlcluster 15 main reload'
-          ROLL_BACK_FILES=''
-          MAX_LAG_BYTES=''
-          CATCH_UP_SECONDS=120
-          MAX_TRANSACTION_AGE=''
-          TRANSACTION_WAIT_SECONDS=60
-        ");
+        // The stop itself is the service's operation (its parameters are pinned
+        // by the service's tests): here, what the plan says and that it stops.
+        let text = check(&fixture, "db3", STOP_STEP);
+        assert!(
+            text.starts_with("! decommission: stop PostgreSQL: db3 is no member of the replication cluster any more (--decommission); its data directory /var/lib/postgresql/15/main is kept\n")
+                && text.contains("on db3: control_server.sh")
+                && text.contains("SERVICE_ACTION=stop"),
+            "{text}"
+        );
         let autostart = check(&fixture, "db3", AUTOSTART_STEP);
         assert!(
             autostart.starts_with(

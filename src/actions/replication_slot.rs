@@ -136,62 +136,49 @@ impl Action for StaleSlots {
             .filter_map(|member| member.replication_slot)
             .collect();
         let is_stale = |name: &str| name.starts_with(PREFIX) && !wanted.contains(&name);
-        let Some(server) = context.facts.server.as_ref() else {
-            // A stopped server keeps its slots in its data directory (a primary
-            // demoted by a switchover): they are dropped once it runs again.
-            let on_disk: Vec<String> = context
-                .facts
-                .data_directory
-                .slots_on_disk
-                .iter()
-                .filter(|name| is_stale(name))
-                .cloned()
-                .collect();
-            // A rewind keeps `pg_replslot/`; a clone does not, and then there is
-            // nothing left to drop when the server runs.
-            if on_disk.is_empty() {
-                return PlannedStep::noop(
-                    "the server does not run: its slots are looked at when it does".into(),
-                );
-            }
-            return PlannedStep {
-                details: on_disk
+        // Each stale slot with its line in the plan. A stopped server keeps its
+        // slots in its data directory (a primary demoted by a switchover; a rewind
+        // keeps `pg_replslot/`, a clone does not): they are dropped once it runs.
+        let (stale, when): (Vec<(String, String)>, &str) = match context.facts.server.as_ref() {
+            Some(server) => (
+                server
+                    .slots
                     .iter()
-                    .map(|name| format!("- {name}  (in pg_replslot; no member streams through it)"))
+                    .filter(|slot| is_stale(&slot.name))
+                    .map(|slot| (slot.name.clone(), described(slot)))
                     .collect(),
-                ..PlannedStep::change(
-                    Change::Update,
-                    format!(
-                        "drop slots no member streams through, once the server runs: {}",
-                        on_disk.join(", ")
-                    ),
-                    DropSlots {
-                        slots: on_disk,
-                        server: context.settings().clone(),
-                    },
-                )
-            };
+                "",
+            ),
+            None => (
+                context
+                    .facts
+                    .data_directory
+                    .slots_on_disk
+                    .iter()
+                    .filter(|name| is_stale(name))
+                    .map(|name| (name.clone(), format!("{name} (in pg_replslot)")))
+                    .collect(),
+                ", once the server runs",
+            ),
         };
-        let stale: Vec<&ReplicationSlot> = server
-            .slots
-            .iter()
-            .filter(|slot| is_stale(&slot.name))
-            .collect();
         if stale.is_empty() {
-            return PlannedStep::noop(format!(
-                "{} slot(s) for members that stream from it",
-                wanted.len()
-            ));
+            return PlannedStep::noop(match context.facts.server {
+                Some(_) => format!("{} slot(s) for members that stream from it", wanted.len()),
+                None => "the server does not run: its slots are looked at when it does".into(),
+            });
         }
-        let names: Vec<String> = stale.iter().map(|slot| slot.name.clone()).collect();
+        let names: Vec<String> = stale.iter().map(|(name, _)| name.clone()).collect();
         PlannedStep {
             details: stale
                 .iter()
-                .map(|slot| format!("- {}  (no member streams through it)", described(slot)))
+                .map(|(_, shown)| format!("- {shown}  (no member streams through it)"))
                 .collect(),
             ..PlannedStep::change(
                 Change::Update,
-                format!("drop slots no member streams through: {}", names.join(", ")),
+                format!(
+                    "drop slots no member streams through{when}: {}",
+                    names.join(", ")
+                ),
                 DropSlots {
                     slots: names,
                     server: context.settings().clone(),

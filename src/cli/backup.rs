@@ -3,7 +3,7 @@
 use super::args::{InputArgs, SshArgs};
 use clap::{Args, ValueEnum};
 use pgconverge::actions::pgbackrest::BackupKind;
-use pgconverge::apply::{ApplyOptions, apply};
+use pgconverge::apply::{ApplyOptions, Only, apply};
 use pgconverge::plan::backup::BackupTask;
 use pgconverge::printer::Printer;
 use std::process::ExitCode;
@@ -51,7 +51,7 @@ async fn run_task(input: InputArgs, ssh: SshArgs, dry_run: bool, task: BackupTas
         playbook: input.playbook,
         templates: input.templates,
         dry_run,
-        backup_only: Some(task),
+        only: Only::Backup(task),
         ssh: ssh.options(),
         ..ApplyOptions::default()
     };

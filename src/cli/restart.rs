@@ -3,7 +3,7 @@
 
 use super::args::{InputArgs, RestartArgs, SshArgs};
 use clap::Args;
-use pgconverge::apply::ApplyOptions;
+use pgconverge::apply::{ApplyOptions, Only};
 use pgconverge::plan::restart::RestartSelection;
 use pgconverge::printer::Printer;
 use std::process::ExitCode;
@@ -38,7 +38,7 @@ pub async fn run(args: RestartCommandArgs) -> ExitCode {
         dry_run: args.dry_run,
         limit: args.limit,
         restarts: args.restarts.policy(),
-        restart_only: Some(RestartSelection {
+        only: Only::Restarts(RestartSelection {
             pending_only: args.pending,
         }),
         ssh: args.ssh.options(),

@@ -347,28 +347,15 @@ mod tests {
             base_backup.starts_with("rejoin db1 with pg_rewind"),
             "{base_backup}"
         );
-        insta::assert_snapshot!(check(&fixture, "db2", "fence"), @r"
-        ! fence: stop PostgreSQL: it is a writable primary beside `db1`, and --rejoin db2 discards what it wrote after the fork: 16 MB (0/3000060 → 0/4000000) (split-brain guard)
-        on db2: control_server.sh
-          PG_OS_USER=postgres
-          SERVER_WAIT_SECONDS=60
-          PG_OS_GROUP=postgres
-          PG_SOCKET_DIR=/var/run/postgresql
-          PG_PORT=5432
-          PG_MAJOR_NUM=1500
-          PG_BIN_DIR=/usr/lib/postgresql/15/bin
-          PG_DATA_DIR=/var/lib/postgresql/15/main
-          SERVICE_ACTION=stop
-          START_COMMAND='pg_ctlcluster 15 main start'
-          STOP_COMMAND='pg_ctlcluster 15 main stop -m fast'
-          RESTART_COMMAND='pg_ctlcluster 15 main restart -m fast'
-          RELOAD_COMMAND='pg_ctlcluster 15 main reload'
-          ROLL_BACK_FILES=''
-          MAX_LAG_BYTES=''
-          CATCH_UP_SECONDS=120
-          MAX_TRANSACTION_AGE=''
-          TRANSACTION_WAIT_SECONDS=60
-        ");
+        // The stop itself is the service's operation (its parameters are pinned
+        // by the service's tests): here, what the plan says and that it stops.
+        let text = check(&fixture, "db2", "fence");
+        assert!(
+            text.starts_with("! fence: stop PostgreSQL: it is a writable primary beside `db1`, and --rejoin db2 discards what it wrote after the fork: 16 MB (0/3000060 → 0/4000000) (split-brain guard)\n")
+                && text.contains("on db2: control_server.sh")
+                && text.contains("SERVICE_ACTION=stop"),
+            "{text}"
+        );
     }
 
     #[test]
