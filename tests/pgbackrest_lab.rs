@@ -95,7 +95,8 @@ fn a_cluster_archives_and_backs_up_through_pgbackrest() {
     let settled = lab.apply(&inventory, &password, &[]);
     assert_eq!(settled.code, Some(0), "{settled}");
     assert!(
-        settled.stdout.contains("unchanged:") && !settled.stdout.contains("took a full backup"),
+        settled.stdout.contains("pgbackrest_backup")
+            && !settled.stderr.contains("pgbackrest_backup:"),
         "{settled}"
     );
     // Rows written, then an incremental backup for cron: its summary line.

@@ -103,12 +103,14 @@ impl RemoteOperation for TakeBackup {
     }
 }
 
-/// Restores the latest backup into a scratch directory on its host, recovers it
+/// Restores the backup `label` (the latest) into a scratch directory on its host, recovers it
 /// in a throwaway server to the end of the archive, counts `table`'s rows, and
 /// removes it all (`pgconverge verify-backup`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VerifyBackup {
     pub stanza: String,
+    /// The backup to restore: the latest when the plan was made.
+    pub label: String,
     pub table: Option<String>,
     #[serde(skip)]
     pub server: HostSettings,
@@ -127,6 +129,7 @@ impl RemoteOperation for VerifyBackup {
             &self.server.os_user,
         )
         .text("STANZA", &self.stanza)
+        .text("LABEL", &self.label)
         .text("TABLE", self.table.as_deref().unwrap_or_default())
         .text("BIN_DIR", &self.server.bin_dir)
         .number("FIRST_PORT", VERIFY_FIRST_PORT)

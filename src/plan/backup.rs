@@ -96,6 +96,10 @@ pub fn plan(
                                 ),
                                 VerifyBackup {
                                     stanza: stanza.clone(),
+                                    label: pgbackrest
+                                        .and_then(|pgbackrest| pgbackrest.last_backup())
+                                        .map(|backup| backup.label.clone())
+                                        .unwrap_or_default(),
                                     table: table.clone(),
                                     server: restorer.settings.clone(),
                                 },

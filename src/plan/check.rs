@@ -712,6 +712,7 @@ fn every_operation_has_scripts_that_pass_shellcheck() {
     });
     let verify = Operation::from(crate::actions::pgbackrest::VerifyBackup {
         stanza: "main".into(),
+        label: "20261201-101010F".into(),
         table: Some("public.t".into()),
         server: server.clone(),
     });

@@ -1,4 +1,4 @@
-# Proves the latest backup of STANZA restores: pgBackRest restores it into a
+# Proves the backup LABEL (the latest) of STANZA restores: pgBackRest restores it into a
 # scratch directory here, a throwaway PostgreSQL (BIN_DIR) starts on a free local
 # port with no network, no archiving and no upstream, recovers to the end of the
 # archive and answers a query (the rows of TABLE when given); then it is stopped
@@ -39,7 +39,7 @@ if ! VERIFIED=$(as_pg pgbackrest --stanza="$STANZA" verify 2>&1); then
   exit 1
 fi
 as_pg mkdir -m 0700 "$SCRATCH/data"
-if ! RESTORED=$(as_pg pgbackrest --stanza="$STANZA" --reset-pg1-host --pg1-path="$SCRATCH/data" \
+if ! RESTORED=$(as_pg pgbackrest --stanza="$STANZA" --set="$LABEL" --reset-pg1-host --pg1-path="$SCRATCH/data" \
   --type=default --archive-mode=off restore 2>&1); then
   echo "pgbackrest restore of stanza $STANZA failed:" >&2
   printf '%s\n' "$RESTORED" | sed 's/^/    /' >&2
@@ -69,7 +69,6 @@ if ! wait_until "$RECOVERY_SECONDS" recovered; then
   exit 1
 fi
 POINT=$(scratch_sql -c "select coalesce(to_char(pg_last_xact_replay_timestamp(), 'YYYY-MM-DD HH24:MI:SS TZ'), 'no transaction replayed')")
-LABEL=$(printf '%s\n' "$RESTORED" | sed -n 's/.*restore backup set \([^ ,]*\).*/\1/p' | head -n 1)
 ROWS=
 if [ -n "$TABLE" ]; then
   ROWS=$(printf '%s\n' "select format('select count(*) from %s', coalesce(to_regclass(:'table')::text, 'pgconverge_no_such_table')) \gexec" |
@@ -80,6 +79,6 @@ if [ -n "$TABLE" ]; then
 fi
 ELAPSED=$(($(date +%s) - STARTED))
 printf 'restored backup %s of stanza %s and recovered to the end of the archive in %s s: last transaction %s' \
-  "${LABEL:-(latest)}" "$STANZA" "$ELAPSED" "$POINT"
+  "$LABEL" "$STANZA" "$ELAPSED" "$POINT"
 if [ -n "$TABLE" ]; then printf '; %s has %s rows' "$TABLE" "$ROWS"; fi
 printf '\n'
