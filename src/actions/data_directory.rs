@@ -368,7 +368,7 @@ mod tests {
 
     #[test]
     fn with_base_backup_method_pgbackrest_a_standby_is_restored_from_the_repository() {
-        let inventory = crate::plan::check::PGBACKREST_INVENTORY.replace(
+        let inventory = crate::plan::check::pgbackrest_inventory().replace(
             "db3: { ansible_host: 10.0.0.13 }",
             "db3: { ansible_host: 10.0.0.13, base_backup_method: pgbackrest }",
         );

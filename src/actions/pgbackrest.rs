@@ -302,10 +302,10 @@ impl RemoteOperation for PrepareStanza {
 mod tests {
     use super::*;
     use crate::facts::pgbackrest::PgbackrestFacts;
-    use crate::plan::check::{Fixture, PGBACKREST_INVENTORY, check};
+    use crate::plan::check::{Fixture, check, pgbackrest_inventory};
 
     fn with(facts: Option<PgbackrestFacts>) -> String {
-        let fixture = Fixture::converged_with(PGBACKREST_INVENTORY).edit("arch1", |host| {
+        let fixture = Fixture::converged_with(&pgbackrest_inventory()).edit("arch1", |host| {
             host.pgbackrest = facts.clone();
         });
         format!(

@@ -171,11 +171,11 @@ pub fn plan(
 mod tests {
     use super::*;
     use crate::facts::pgbackrest::PgbackrestFacts;
-    use crate::plan::check::{Fixture, PGBACKREST_INVENTORY};
+    use crate::plan::check::{Fixture, pgbackrest_inventory};
 
     #[test]
     fn a_backup_runs_where_the_repository_is_once_its_stanza_is_ready() {
-        let ready = Fixture::converged_with(PGBACKREST_INVENTORY).edit("arch1", |host| {
+        let ready = Fixture::converged_with(&pgbackrest_inventory()).edit("arch1", |host| {
             host.pgbackrest = Some(PgbackrestFacts::parse(
                 "main",
                 r#"[{"name":"main","status":{"code":0,"message":"ok"},"backup":[]}]"#,
@@ -194,7 +194,7 @@ mod tests {
                 && step.refused.is_none()),
             "{step:?}"
         );
-        let missing = Fixture::converged_with(PGBACKREST_INVENTORY);
+        let missing = Fixture::converged_with(&pgbackrest_inventory());
         let refused = plan(
             &missing.desired,
             &missing.facts,

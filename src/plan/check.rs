@@ -370,25 +370,18 @@ fn archive_host_inventory() -> String {
         )
 }
 
-/// Three members and a pgBackRest repository host, arch1.
-pub const PGBACKREST_INVENTORY: &str = r#"
-all:
-  vars:
-    pg_version: 15
-    replication_password: "{{ env('PG_REPLICATION_PASSWORD') }}"
-    wal_archive: { pgbackrest: { repo_host: arch1, stanza: main } }
-  children:
-    primary:
-      hosts:
-        db1: { ansible_host: 10.0.0.11 }
-    standby:
-      hosts:
-        db2: { ansible_host: 10.0.0.12 }
-        db3: { ansible_host: 10.0.0.13 }
-    archive:
-      hosts:
-        arch1: { ansible_host: 10.0.0.20 }
-"#;
+/// The three hosts and a pgBackRest repository host, arch1.
+pub fn pgbackrest_inventory() -> String {
+    THREE_HOSTS
+        .replace(
+            "  children:\n",
+            "    wal_archive: { pgbackrest: { repo_host: arch1, stanza: main } }\n  children:\n",
+        )
+        .replace(
+            "        db3: { ansible_host: 10.0.0.13 }\n",
+            "        db3: { ansible_host: 10.0.0.13 }\n    archive:\n      hosts:\n        arch1: { ansible_host: 10.0.0.20 }\n",
+        )
+}
 
 impl Fixture {
     /// Hosts of `inventory` that already are what it says.
@@ -651,7 +644,7 @@ fn every_operation_has_scripts_that_pass_shellcheck() {
         Fixture::fresh().edit("db1", without_cluster),
         Fixture::converged().former_primary("db2"),
         Fixture::archive_host(),
-        Fixture::converged_with(PGBACKREST_INVENTORY),
+        Fixture::converged_with(&pgbackrest_inventory()),
         Fixture::fresh_version("11"),
         Fixture::converged().altered_system("db2", "primary_conninfo = 'host=elsewhere'\n"),
         Fixture::converged().stale_slot("db1", "pgconverge_gone"),
