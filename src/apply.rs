@@ -367,10 +367,17 @@ async fn gather_and_plan(session: Session, ssh: &SshOptions, only: Only) -> Plan
     let mut hosts = gather::hosts_to_contact(desired, &session.plan_options.limit);
     hosts.extend(session.plan_options.decommission.iter().cloned());
     let started = Instant::now();
-    let gathered = gather::gather(desired, &hosts, ssh).await;
+    let gathered = gather::gather(desired, &hosts, ssh, &|done, total| {
+        session.printer.gathering(done, total)
+    })
+    .await;
     let round_trips: usize = gathered.round_trips().values().sum();
+    let reused = match gathered.reused() {
+        0 => String::new(),
+        reused => format!(", {reused} persisted connections reused"),
+    };
     session.printer.err(&format!(
-        "Gathered facts from {} of {} hosts in {:.2} s ({round_trips} SSH round trips).",
+        "Gathered facts from {} of {} hosts in {:.2} s ({round_trips} SSH round trips{reused}).",
         gathered.connections.len(),
         hosts.len(),
         started.elapsed().as_secs_f64()

@@ -24,6 +24,14 @@ impl Gathered {
             .collect()
     }
 
+    /// How many connections reused a master a run before left (`--persist`).
+    pub fn reused(&self) -> usize {
+        self.connections
+            .values()
+            .filter(|connection| connection.reused())
+            .count()
+    }
+
     pub async fn close(self) {
         for (_, connection) in self.connections {
             if let Ok(connection) = Arc::try_unwrap(connection) {
@@ -62,7 +70,14 @@ pub fn hosts_to_contact(desired: &DesiredState, limit: &[String]) -> Vec<String>
         .collect()
 }
 
-pub async fn gather(desired: &DesiredState, hosts: &[String], options: &SshOptions) -> Gathered {
+/// Connects to every host in parallel and reads its facts, telling `answered`
+/// how many hosts have answered (or failed) so far, of how many.
+pub async fn gather(
+    desired: &DesiredState,
+    hosts: &[String],
+    options: &SshOptions,
+    answered: &(dyn Fn(usize, usize) + Sync),
+) -> Gathered {
     let mut tasks = JoinSet::new();
     for name in hosts {
         let Some(host) = desired
@@ -81,10 +96,13 @@ pub async fn gather(desired: &DesiredState, hosts: &[String], options: &SshOptio
     }
     let mut results: IndexMap<String, Result<(facts::HostFacts, Connection), String>> =
         IndexMap::new();
+    let total = tasks.len();
+    answered(0, total);
     while let Some(joined) = tasks.join_next().await {
         if let Ok((name, result)) = joined {
             results.insert(name, result);
         }
+        answered(total - tasks.len(), total);
     }
     let mut gathered = Gathered {
         facts: IndexMap::new(),

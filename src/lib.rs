@@ -18,6 +18,7 @@ pub mod graph_dot;
 pub mod health;
 pub mod inventory;
 pub mod listing;
+pub mod live_status;
 pub mod load;
 pub mod pgconf;
 pub mod plan;

@@ -5,12 +5,15 @@
 use crate::desired::NodeId;
 use crate::execute::Progress;
 use crate::inventory::Role;
+use crate::live_status::{LiveStatus, copy_progress};
 use crate::plan::Outcome;
 use crate::plan::{Change, HostPlan, Plan, PlannedStep, Summary};
 use crate::secret::Redactor;
 use anstyle::{AnsiColor, Style};
 use indexmap::IndexMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::Instant;
 
 const GREEN: Style = AnsiColor::Green.on_default();
 const YELLOW: Style = AnsiColor::Yellow.on_default();
@@ -22,6 +25,19 @@ const DIM: Style = Style::new().dimmed();
 pub struct Printer {
     redactor: Redactor,
     full_diff: bool,
+    /// What a long run is doing; drawn as the last line of a terminal.
+    live: Mutex<LiveStatus>,
+    /// Whether standard error is a terminal: then the live line is drawn under
+    /// the other lines; else copies are told in plain lines now and then.
+    terminal: bool,
+}
+
+impl Drop for Printer {
+    fn drop(&mut self) {
+        if self.terminal {
+            clear_live_line();
+        }
+    }
 }
 
 impl Printer {
@@ -29,13 +45,16 @@ impl Printer {
         Printer {
             redactor,
             full_diff: false,
+            live: Mutex::new(LiveStatus::default()),
+            terminal: std::io::stderr().is_terminal(),
         }
     }
 
     /// Plans show each file's whole unified diff, also where they show its
     /// settings and rules (`--diff full`).
-    pub fn with_full_diff(self, full_diff: bool) -> Printer {
-        Printer { full_diff, ..self }
+    pub fn with_full_diff(mut self, full_diff: bool) -> Printer {
+        self.full_diff = full_diff;
+        self
     }
 
     /// A line on stdout. A closed pipe (`| head`) is not an error worth reporting.
@@ -43,9 +62,45 @@ impl Printer {
         let _ = writeln!(anstream::stdout(), "{}", self.redactor.redact(line));
     }
 
-    /// A line of progress or diagnostics on stderr.
+    /// A line of progress or diagnostics on stderr (above the live line).
     pub fn err(&self, line: &str) {
+        if self.terminal {
+            clear_live_line();
+        }
         let _ = writeln!(anstream::stderr(), "{}", self.redactor.redact(line));
+        self.draw_live_line();
+    }
+
+    /// How many hosts have answered while facts are gathered.
+    pub fn gathering(&self, done: usize, total: usize) {
+        if let Ok(mut live) = self.live.lock() {
+            live.gathering(done, total);
+        }
+        self.draw_live_line();
+    }
+
+    /// Draws the live line again, on a terminal: unstyled (the control sequences
+    /// go to the terminal itself, which anstream would strip with NO_COLOR) and
+    /// cut to the terminal's width so that it never wraps.
+    fn draw_live_line(&self) {
+        if !self.terminal {
+            return;
+        }
+        let Some(line) = self.live.lock().ok().and_then(|live| live.line()) else {
+            return;
+        };
+        let width = terminal_size::terminal_size_of(std::io::stderr())
+            .map(|(width, _)| usize::from(width.0))
+            .unwrap_or(80);
+        let line: String = self
+            .redactor
+            .redact(&line)
+            .chars()
+            .take(width.saturating_sub(1))
+            .collect();
+        let mut stderr = std::io::stderr().lock();
+        let _ = write!(stderr, "\r\x1b[2K{line}");
+        let _ = stderr.flush();
     }
 
     /// Inputs that have no effect, each with its place, before anything runs.
@@ -160,7 +215,32 @@ impl Progress for Printer {
         self.err(&format!("{DIM}{node}{DIM:#}: {}", shown(summary)));
     }
 
+    fn step_said(&self, node: &NodeId, line: &str) {
+        let Some((copied, total)) = copy_progress(line) else {
+            self.err(&format!("{DIM}{node}{DIM:#}: {}", shown(line)));
+            return;
+        };
+        let plain =
+            self.live.lock().ok().and_then(|mut live| {
+                live.copying(&node.to_string(), copied, total, Instant::now())
+            });
+        match plain {
+            Some(plain) if !self.terminal => self.err(&plain),
+            _ => self.draw_live_line(),
+        }
+    }
+
+    fn steps_counted(&self, done: usize, total: usize) {
+        if let Ok(mut live) = self.live.lock() {
+            live.steps(done, total);
+        }
+        self.draw_live_line();
+    }
+
     fn step_finished(&self, node: &NodeId, outcome: &Outcome) {
+        if let Ok(mut live) = self.live.lock() {
+            live.finished(&node.to_string());
+        }
         match outcome {
             Outcome::Unchanged => {}
             Outcome::Changed(report) => self.err(&format!(
@@ -180,6 +260,13 @@ impl Progress for Printer {
             )),
         }
     }
+}
+
+/// Wipes the live line, so that the next line is written where it was.
+fn clear_live_line() {
+    let mut stderr = std::io::stderr().lock();
+    let _ = write!(stderr, "\r\x1b[2K");
+    let _ = stderr.flush();
 }
 
 /// The plan as `terraform plan` shows one: host by host, step by step, with diffs

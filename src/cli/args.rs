@@ -5,6 +5,7 @@ use pgconverge::diagnostic::Diagnostics;
 use pgconverge::inventory::vault::PasswordSource;
 use pgconverge::inventory::{GroupNames, Input};
 use pgconverge::load::{Loaded, load};
+use pgconverge::pgconf::value::{Kind, canonical};
 use pgconverge::plan::rolling::{PrimaryRestart, RestartPolicy};
 use pgconverge::transport::SshOptions;
 use std::path::PathBuf;
@@ -128,6 +129,9 @@ pub struct SshArgs {
     /// Become root with sudo on every host whose inventory does not set `ansible_become`
     #[arg(short = 'b', long = "become")]
     pub escalate: bool,
+    /// Keep each host's SSH connection open for IDLE (default 10min) after the run, so the next run reuses it; `pgconverge disconnect` ends them
+    #[arg(long, value_name = "IDLE", num_args = 0..=1, default_missing_value = "600", value_parser = seconds)]
+    pub persist: Option<u64>,
 }
 
 impl SshArgs {
@@ -137,6 +141,7 @@ impl SshArgs {
             connect_timeout: Duration::from_secs(self.connect_timeout),
             accept_new_host_keys: self.accept_new_host_keys,
             escalate: self.escalate,
+            persist: self.persist.map(Duration::from_secs),
         }
     }
 }
@@ -182,4 +187,18 @@ impl RestartArgs {
             },
         })
     }
+}
+
+/// A time given as PostgreSQL writes one (`26h`, `10min`, `2d`), or seconds
+/// without a unit.
+pub fn seconds(text: &str) -> Result<u64, String> {
+    canonical(
+        text,
+        Kind {
+            vartype: "integer",
+            unit: "s",
+        },
+    )
+    .and_then(|value| value.parse::<u64>().ok())
+    .ok_or_else(|| format!("`{text}` is no time (26h, 10min, seconds without a unit)"))
 }

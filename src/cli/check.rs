@@ -1,6 +1,6 @@
 //! `pgconverge check`: a monitoring plugin (Nagios/Icinga exit codes).
 
-use super::args::{InputArgs, SshArgs};
+use super::args::{InputArgs, SshArgs, seconds};
 use clap::{Args, ValueEnum};
 use pgconverge::health::{CheckOptions, LagLimit, Thresholds, check};
 use pgconverge::load::OutputFormat;
@@ -36,7 +36,7 @@ pub struct CheckArgs {
     #[arg(long, value_name = "LAG", value_parser = lag)]
     crit_lag: Vec<Lag>,
     /// With pgBackRest: the last backup may be this old (`26h`, `2d`, seconds without a unit) [default: 26h]
-    #[arg(long, value_name = "AGE", value_parser = age)]
+    #[arg(long, value_name = "AGE", value_parser = seconds)]
     max_backup_age: Option<u64>,
     /// `json` prints the whole judgement as a JSON document on stdout
     #[arg(long, value_enum, default_value = "human")]
@@ -69,18 +69,6 @@ fn lag(text: &str) -> Result<Lag, String> {
             "`{text}` is neither a size (16MB, bytes without a unit) nor a time (60s, 5min)"
         )),
     }
-}
-
-fn age(text: &str) -> Result<u64, String> {
-    canonical(
-        text,
-        Kind {
-            vartype: "integer",
-            unit: "s",
-        },
-    )
-    .and_then(|value| value.parse::<u64>().ok())
-    .ok_or_else(|| format!("`{text}` is no time (26h, 2d, seconds without a unit)"))
 }
 
 fn limit(given: &[Lag], default: LagLimit) -> LagLimit {

@@ -5,6 +5,7 @@ mod apply;
 mod args;
 mod backup;
 mod check;
+mod disconnect;
 mod failover;
 mod graph;
 mod inventory;
@@ -53,6 +54,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Show what every host is doing (role, upstream, lag) and where it disagrees with the inventory; changes nothing
     Status(status::StatusArgs),
+    /// End the SSH connections that runs with --persist kept open
+    Disconnect(disconnect::DisconnectArgs),
 }
 
 /// Parses the arguments, runs the subcommand and turns its result into an exit code.
@@ -81,5 +84,6 @@ pub fn run() -> ExitCode {
         Command::Check(args) => runtime.block_on(check::run(args)),
         Command::Backup(args) => runtime.block_on(backup::run(args)),
         Command::VerifyBackup(args) => runtime.block_on(backup::verify(args)),
+        Command::Disconnect(args) => runtime.block_on(disconnect::run(args)),
     }
 }

@@ -5,6 +5,7 @@
 use crate::actions::Operation;
 use crate::actions::ssh_keys::CollectAuthorizedKeys;
 use crate::desired::NodeId;
+use crate::live_status::PROGRESS_MARKER;
 use crate::plan::{Change, Outcome, Plan};
 use crate::transport::{Connection, ScriptOutput};
 use indexmap::IndexMap;
@@ -15,7 +16,17 @@ use tokio::task::JoinSet;
 pub trait Progress: Send + Sync {
     fn step_started(&self, node: &NodeId, summary: &str);
     fn step_finished(&self, node: &NodeId, outcome: &Outcome);
+
+    /// A running step's script reported its progress (a line it marked with
+    /// `PROGRESS_MARKER`, without the marker).
+    fn step_said(&self, _node: &NodeId, _line: &str) {}
+
+    /// How many of the steps that change or check something have finished.
+    fn steps_counted(&self, _done: usize, _total: usize) {}
 }
+
+/// A progress line of a running step, sent from its task to the executor.
+type Said = (NodeId, String);
 
 /// Runs the plan. `connections` holds a connection for every reachable host.
 pub async fn execute(
@@ -29,6 +40,23 @@ pub async fn execute(
     let mut running: JoinSet<(NodeId, Outcome)> = JoinSet::new();
     let mut started: std::collections::HashSet<NodeId> = std::collections::HashSet::new();
     let forks = forks.max(1);
+    let (said, mut heard) = tokio::sync::mpsc::unbounded_channel::<Said>();
+    let counted: std::collections::HashSet<&NodeId> = plan
+        .order
+        .iter()
+        .filter(|node| {
+            plan.step(node)
+                .is_some_and(|step| step.change != Change::Noop && step.operation.is_some())
+        })
+        .collect();
+    let mut done = 0;
+    let mut count = |node: &NodeId| {
+        if counted.contains(node) {
+            done += 1;
+            progress.steps_counted(done, counted.len());
+        }
+    };
+    progress.steps_counted(0, counted.len());
     loop {
         for node in &plan.order {
             if started.contains(node) || running.len() >= forks {
@@ -55,12 +83,14 @@ pub async fn execute(
             }) {
                 let outcome = Outcome::Skipped(format!("{blocker} did not succeed"));
                 progress.step_finished(node, &outcome);
+                count(node);
                 outcomes.insert(node.clone(), outcome);
                 continue;
             }
             match immediate_outcome(plan, node, connections) {
                 Some(outcome) => {
                     progress.step_finished(node, &outcome);
+                    count(node);
                     outcomes.insert(node.clone(), outcome);
                 }
                 None => {
@@ -73,12 +103,14 @@ pub async fn execute(
                     if let Err(reason) = give_report(&mut step, &outcomes) {
                         let outcome = Outcome::Failed(reason);
                         progress.step_finished(&node, &outcome);
+                        count(&node);
                         outcomes.insert(node, outcome);
                         continue;
                     }
                     let connections = connections.clone();
+                    let said = said.clone();
                     running.spawn(async move {
-                        let outcome = run_step(&node, &step, &connections).await;
+                        let outcome = run_step(&node, &step, &connections, &said).await;
                         (node, outcome)
                     });
                 }
@@ -87,9 +119,21 @@ pub async fn execute(
         if outcomes.len() == plan.order.len() {
             break;
         }
-        match running.join_next().await {
+        let joined = tokio::select! {
+            joined = running.join_next() => joined,
+            Some((node, line)) = heard.recv() => {
+                progress.step_said(&node, &line);
+                continue;
+            }
+        };
+        match joined {
             Some(Ok((node, outcome))) => {
+                // Progress lines the step sent before it ended come first.
+                while let Ok((node, line)) = heard.try_recv() {
+                    progress.step_said(&node, &line);
+                }
                 progress.step_finished(&node, &outcome);
+                count(&node);
                 outcomes.insert(node, outcome);
             }
             Some(Err(error)) => {
@@ -158,6 +202,7 @@ async fn run_step(
     node: &NodeId,
     step: &crate::plan::PlannedStep,
     connections: &IndexMap<String, Arc<Connection>>,
+    said: &tokio::sync::mpsc::UnboundedSender<Said>,
 ) -> Outcome {
     let Some(operation) = &step.operation else {
         return Outcome::Unchanged;
@@ -184,7 +229,17 @@ async fn run_step(
         let Some(connection) = connections.get(host) else {
             return Outcome::Failed(format!("no connection to {host}"));
         };
-        let failure = match connection.run(&host_script.script.render()).await {
+        let watch = |line: &str| {
+            if let Some(progress) = line.strip_prefix(PROGRESS_MARKER) {
+                // The executor is the receiver and outlives every step.
+                let _ = said.send((node.clone(), progress.to_string()));
+            }
+        };
+        let output = connection
+            .run_watched(&host_script.script.render(), &watch)
+            .await
+            .map(without_progress);
+        let failure = match output {
             Ok(output) if output.success() => {
                 reports.push(operation.reported(output.stdout.trim()));
                 continue;
@@ -210,6 +265,19 @@ async fn run_step(
     } else {
         Outcome::Changed(report)
     }
+}
+
+/// The output without the progress lines it reported as it ran, so that a
+/// failure is told in the script's own words only.
+fn without_progress(mut output: ScriptOutput) -> ScriptOutput {
+    if output.stderr.contains(PROGRESS_MARKER) {
+        output.stderr = output
+            .stderr
+            .split_inclusive('\n')
+            .filter(|line| !line.starts_with(PROGRESS_MARKER))
+            .collect();
+    }
+    output
 }
 
 /// Runs what puts back a failed step's effect, and says how that went: what

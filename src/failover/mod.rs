@@ -88,7 +88,10 @@ async fn prepare(
         });
     }
     let hosts: Vec<String> = loaded.desired.hosts.keys().cloned().collect();
-    let gathered = gather::gather(&loaded.desired, &hosts, &options.ssh).await;
+    let gathered = gather::gather(&loaded.desired, &hosts, &options.ssh, &|done, total| {
+        printer.gathering(done, total)
+    })
+    .await;
     Ok(Prepared {
         printer,
         desired: loaded.desired,

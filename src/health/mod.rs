@@ -61,7 +61,10 @@ pub async fn check(options: &CheckOptions, printer_for: impl FnOnce(Redactor) ->
     };
     let printer = printer_for(Redactor::new(loaded.desired.secrets.clone()));
     let hosts = gather::hosts_to_contact(&loaded.desired, &[]);
-    let gathered = gather::gather(&loaded.desired, &hosts, &options.ssh).await;
+    let gathered = gather::gather(&loaded.desired, &hosts, &options.ssh, &|done, total| {
+        printer.gathering(done, total)
+    })
+    .await;
     let round_trips = gathered.round_trips();
     let report = crate::status::report(&loaded.desired, &gathered.facts);
     let drift = plan(

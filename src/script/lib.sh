@@ -62,3 +62,21 @@ wait_for_server() {
   return 1
 }
 
+
+# Runs a command (a long copy) so that pgconverge sees its progress while it
+# runs: the lines it writes that read as a copy's progress (pg_basebackup
+# --progress: `12/345 kB (3%), 0/1 tablespace`) go to standard error at once,
+# marked; its other words, standard output and error both, go to standard
+# output. Ends as the command ends.
+with_progress() {
+  progress_status=$(mktemp) || return 1
+  { "$@" 2>&1; echo "$?" >"$progress_status"; } | while IFS= read -r progress_line; do
+    case $progress_line in
+      *' kB ('*'%), '*) printf 'pgconverge-progress: %s\n' "$progress_line" >&2 ;;
+      *) printf '%s\n' "$progress_line" ;;
+    esac
+  done
+  progress_code=$(cat "$progress_status")
+  rm -f "$progress_status"
+  return "${progress_code:-1}"
+}

@@ -222,9 +222,35 @@ pub mod check {
 
     #[test]
     fn the_library_alone_is_clean() {
-        let script = Script::new("library", "as_pg true\nwait_for_server\n", "postgres")
+        let script = Script::new(
+            "library",
+            "as_pg true\nwait_for_server\nwith_progress true\n",
+            "postgres",
+        )
             .text("PG_SOCKET_DIR", "/run/postgresql")
             .number("PG_PORT", 5432);
         assert_eq!(shellcheck(&script), "");
+    }
+
+    #[test]
+    fn with_progress_marks_progress_lines_at_once_and_keeps_the_rest_and_the_exit_code() {
+        let command = "with_progress sh -c 'echo \"  1/20 kB (5%), 0/1 tablespace\" >&2; echo said; echo \"could not connect\" >&2; exit 3'\necho \"ended $?\"\n";
+        let script = Script::new("progress", command, "root");
+        let output = Command::new("sh")
+            .arg("-c")
+            .arg(script.render())
+            .output()
+            .expect("sh runs");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr),
+            format!(
+                "{}  1/20 kB (5%), 0/1 tablespace\n",
+                crate::live_status::PROGRESS_MARKER
+            )
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            "said\ncould not connect\nended 3\n"
+        );
     }
 }

@@ -66,7 +66,10 @@ pub async fn status(
     printer.warnings(&loaded.inventory.warnings);
     let hosts = gather::hosts_to_contact(&loaded.desired, &[]);
     let started = Instant::now();
-    let gathered = gather::gather(&loaded.desired, &hosts, &options.ssh).await;
+    let gathered = gather::gather(&loaded.desired, &hosts, &options.ssh, &|done, total| {
+        printer.gathering(done, total)
+    })
+    .await;
     printer.err(&format!(
         "Gathered facts from {} of {} hosts in {:.2} s.",
         gathered.connections.len(),

@@ -1,0 +1,282 @@
+//! The master connection of a host: the one `ssh` process pgconverge starts per
+//! host, and the control socket every script then goes through (natively, with
+//! no ssh process per script). The socket is private to one run, or, with
+//! `--persist`, kept in the user's own directory so that the next run reuses it.
+
+use super::{SshOptions, Target};
+use openssh::Session;
+use sha2::{Digest, Sha256};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// The environment variable that names the directory of persisted sockets.
+pub const CONTROL_DIRECTORY_VARIABLE: &str = "PGCONVERGE_CONTROL_DIR";
+
+/// A Unix socket's path must fit in `sun_path` (108 bytes on Linux, with its
+/// terminating NUL); ssh adds a temporary suffix while it binds.
+const LONGEST_SOCKET_PATH: usize = 80;
+
+/// Where a master's control socket lives.
+pub(super) enum ControlSocket {
+    /// A directory of this run, removed when the connection ends.
+    Private(tempfile::TempDir),
+    /// A socket in the persisted directory, left to its master's timeout.
+    Persisted(PathBuf),
+}
+
+impl ControlSocket {
+    pub(super) fn path(&self) -> PathBuf {
+        match self {
+            ControlSocket::Private(directory) => directory.path().join("master"),
+            ControlSocket::Persisted(path) => path.clone(),
+        }
+    }
+
+    fn log(&self) -> PathBuf {
+        with_suffix(&self.path(), ".log")
+    }
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut text = path.as_os_str().to_owned();
+    text.push(suffix);
+    PathBuf::from(text)
+}
+
+/// An open master and the socket to reach it through.
+pub(super) struct Master {
+    pub(super) session: Session,
+    pub(super) socket: ControlSocket,
+    /// A persisted master that was already running: no handshake was made.
+    pub(super) reused: bool,
+}
+
+/// Starts a master for `target` (or, when persisting, finds the one a run
+/// before left and checks that it answers). The error is ssh's own words.
+pub(super) async fn open(target: &Target, options: &SshOptions) -> Result<Master, String> {
+    let socket = match options.persist {
+        None => ControlSocket::Private(
+            tempfile::Builder::new()
+                .prefix(".pgconverge-ssh-")
+                .tempdir_in(std::env::temp_dir())
+                .map_err(|error| format!("cannot make the control directory: {error}"))?,
+        ),
+        Some(_) => ControlSocket::Persisted(persisted_socket(target, options)?),
+    };
+    let path = socket.path();
+    if matches!(socket, ControlSocket::Persisted(_)) && path.exists() {
+        let session = Session::resume_mux(path.clone().into_boxed_path(), None);
+        if session.check().await.is_ok() {
+            return Ok(Master {
+                session,
+                socket,
+                reused: true,
+            });
+        }
+        // A master that ended (its timeout, a reboot) can leave its socket behind;
+        // ssh would not bind over it.
+        std::fs::remove_file(&path).map_err(|error| {
+            format!(
+                "cannot remove the stale socket `{}`: {error}",
+                path.display()
+            )
+        })?;
+    }
+    start(target, options, &socket).await?;
+    let session = Session::resume_mux(path.into_boxed_path(), Some(socket.log().into_boxed_path()));
+    Ok(Master {
+        session,
+        socket,
+        reused: false,
+    })
+}
+
+/// Runs `ssh -M`: it forks once authenticated and stays until closed (or, when
+/// persisting, until idle for the persist time).
+async fn start(
+    target: &Target,
+    options: &SshOptions,
+    socket: &ControlSocket,
+) -> Result<(), String> {
+    let log = socket.log();
+    // ssh's usage errors come before it reads `-E`: they go to stderr, which is a
+    // file (a pipe would stay open in the master that ssh forks off).
+    let stderr_path = with_suffix(&socket.path(), ".stderr");
+    let stderr = std::fs::File::create(&stderr_path)
+        .map_err(|error| format!("cannot make the ssh log: {error}"))?;
+    let _ = std::fs::remove_file(&log);
+    let status = command(target, options, &socket.path(), &log)
+        .stderr(stderr)
+        .status()
+        .await
+        .map_err(|error| format!("cannot run ssh: {error}"))?;
+    let printed = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    let _ = std::fs::remove_file(&stderr_path);
+    if status.success() {
+        return Ok(());
+    }
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    Err([logged.trim(), printed.trim()]
+        .into_iter()
+        .find(|text| !text.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("ssh ended with {status}")))
+}
+
+/// `ssh` as the master of the connection, writing its messages to `log`. The
+/// destination comes after `--`, so no inventory value can be read as an option.
+fn command(
+    target: &Target,
+    options: &SshOptions,
+    control: &Path,
+    log: &Path,
+) -> tokio::process::Command {
+    let persist = match options.persist {
+        None => "ControlPersist=yes".to_string(),
+        Some(idle) => format!("ControlPersist={}s", idle.as_secs().max(1)),
+    };
+    let mut command = tokio::process::Command::new("ssh");
+    command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .arg("-E")
+        .arg(log)
+        .arg("-S")
+        .arg(control)
+        .args(["-M", "-f", "-N"])
+        .arg("-o")
+        .arg(persist)
+        .args(["-o", "BatchMode=yes"])
+        .arg("-o")
+        .arg(if options.accept_new_host_keys {
+            "StrictHostKeyChecking=accept-new"
+        } else {
+            "StrictHostKeyChecking=yes"
+        })
+        .arg("-o")
+        .arg(format!(
+            "ConnectTimeout={}",
+            options.connect_timeout.as_secs().max(1)
+        ))
+        .args(["-o", "ServerAliveInterval=15"]);
+    if let Some(config_file) = &options.config_file {
+        command.arg("-F").arg(config_file);
+    }
+    if let Some(port) = target.port {
+        command.arg("-p").arg(port.to_string());
+    }
+    if let Some(user) = &target.user {
+        command.arg("-l").arg(user);
+    }
+    if let Some(identity_file) = &target.identity_file {
+        command.arg("-i").arg(identity_file);
+    }
+    command.args(&target.ssh_args);
+    command.arg("--").arg(&target.address);
+    command
+}
+
+/// The persisted socket of a target: named after everything that decides where
+/// and as whom ssh logs in, so a changed inventory or option never reuses a
+/// connection made for another.
+fn persisted_socket(target: &Target, options: &SshOptions) -> Result<PathBuf, String> {
+    let directory = persisted_directory()?;
+    let mut digest = Sha256::new();
+    let config_file = options
+        .config_file
+        .as_ref()
+        .map(|path| path.to_string_lossy().into_owned());
+    let mut fields = vec![
+        Some(target.address.clone()),
+        target.port.map(|port| port.to_string()),
+        target.user.clone(),
+        target.identity_file.clone(),
+        config_file,
+        Some(options.accept_new_host_keys.to_string()),
+    ];
+    fields.extend(target.ssh_args.iter().cloned().map(Some));
+    for field in &fields {
+        // A length before each field keeps ("ab", "c") apart from ("a", "bc").
+        let text = field.as_deref().unwrap_or("\u{0}none");
+        digest.update((text.len() as u64).to_le_bytes());
+        digest.update(text.as_bytes());
+    }
+    let name = hex::encode(&digest.finalize()[..8]);
+    let socket = directory.join(name);
+    if socket.as_os_str().len() > LONGEST_SOCKET_PATH {
+        return Err(format!(
+            "the socket directory `{}` is too long for a Unix socket; set {CONTROL_DIRECTORY_VARIABLE} to a shorter one",
+            directory.display()
+        ));
+    }
+    Ok(socket)
+}
+
+/// The directory of persisted sockets: `$PGCONVERGE_CONTROL_DIR`, else
+/// `$XDG_RUNTIME_DIR/pgconverge`, else `~/.cache/pgconverge/ssh`. It is made
+/// private (0700) and refused when another user owns it or others may enter it,
+/// since whoever reaches a socket runs commands on the host as its login.
+fn persisted_directory() -> Result<PathBuf, String> {
+    let directory = if let Some(directory) = std::env::var_os(CONTROL_DIRECTORY_VARIABLE) {
+        PathBuf::from(directory)
+    } else if let Some(runtime) = std::env::var_os("XDG_RUNTIME_DIR") {
+        PathBuf::from(runtime).join("pgconverge")
+    } else if let Some(home) = std::env::var_os("HOME") {
+        PathBuf::from(home).join(".cache/pgconverge/ssh")
+    } else {
+        return Err(format!(
+            "no directory for persisted connections: set {CONTROL_DIRECTORY_VARIABLE}, XDG_RUNTIME_DIR or HOME"
+        ));
+    };
+    let shown = directory.display();
+    if !directory.exists() {
+        std::fs::create_dir_all(&directory)
+            .map_err(|error| format!("cannot make `{shown}`: {error}"))?;
+        std::fs::set_permissions(&directory, std::fs::Permissions::from_mode(0o700))
+            .map_err(|error| format!("cannot make `{shown}` private: {error}"))?;
+    }
+    let metadata = std::fs::symlink_metadata(&directory)
+        .map_err(|error| format!("cannot read `{shown}`: {error}"))?;
+    // A file made here now is owned by this process's user: the directory must be too.
+    let probe = tempfile::tempfile_in(&directory)
+        .map_err(|error| format!("cannot write in `{shown}`: {error}"))?;
+    let own_uid = probe
+        .metadata()
+        .map_err(|error| format!("cannot read a file in `{shown}`: {error}"))?
+        .uid();
+    if !metadata.is_dir() || metadata.uid() != own_uid || metadata.mode() & 0o077 != 0 {
+        return Err(format!(
+            "`{shown}` must be a directory of this user that no one else may enter (mode 0700)"
+        ));
+    }
+    Ok(directory)
+}
+
+/// Ends every persisted master (`pgconverge disconnect`); returns how many
+/// answered. Sockets left by masters that already ended are removed.
+pub async fn disconnect_all() -> Result<usize, String> {
+    let directory = persisted_directory()?;
+    let entries = std::fs::read_dir(&directory)
+        .map_err(|error| format!("cannot read `{}`: {error}", directory.display()))?;
+    let mut closed = 0;
+    for entry in entries {
+        let entry =
+            entry.map_err(|error| format!("cannot read `{}`: {error}", directory.display()))?;
+        let path = entry.path();
+        let is_socket = entry
+            .file_type()
+            .map(|kind| std::os::unix::fs::FileTypeExt::is_socket(&kind))
+            .unwrap_or(false);
+        if is_socket {
+            let session = Session::resume_mux(path.clone().into_boxed_path(), None);
+            if session.check().await.is_ok() && session.close().await.is_ok() {
+                closed += 1;
+            }
+            let _ = std::fs::remove_file(&path);
+        }
+        if path.extension().is_some_and(|extension| extension == "log") {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+    Ok(closed)
+}

@@ -1,0 +1,482 @@
+//! SSH transport: the system's OpenSSH client with one multiplexed master
+//! connection per host (so `~/.ssh/config`, agents and `known_hosts` work as users
+//! expect), scripts sent on standard input so that no secret is on a command line,
+//! and each script a new session on the master's socket, with no ssh process of
+//! its own.
+
+mod escalation;
+mod master;
+
+pub use master::{CONTROL_DIRECTORY_VARIABLE, disconnect_all};
+
+use crate::secret::Sensitive;
+use master::{ControlSocket, Master};
+use openssh::{Session, Stdio};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+/// Where and as whom to connect.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Target {
+    pub name: String,
+    pub address: String,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    /// `-i`: the private key to log in with.
+    pub identity_file: Option<String>,
+    /// More options for ssh (`ansible_ssh_common_args`, `ansible_ssh_extra_args`),
+    /// put before the `--` that ends them.
+    pub ssh_args: Vec<String>,
+    /// Run every script as another user, through sudo or su.
+    pub escalation: Option<Escalation>,
+    /// `ansible_connection: local`: this machine is the host; scripts run here.
+    pub local: bool,
+}
+
+/// How a script becomes another user after login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EscalationMethod {
+    Sudo,
+    Su,
+}
+
+impl EscalationMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            EscalationMethod::Sudo => "sudo",
+            EscalationMethod::Su => "su",
+        }
+    }
+}
+
+/// Escalation after login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Escalation {
+    pub method: EscalationMethod,
+    pub user: String,
+    /// Sent on standard input before the script, when sudo or su asks for one.
+    pub password: Option<Sensitive<String>>,
+}
+
+/// How every connection is made.
+#[derive(Debug, Clone)]
+pub struct SshOptions {
+    pub config_file: Option<PathBuf>,
+    pub connect_timeout: Duration,
+    /// Accept and record the key of a host seen for the first time; a changed key is
+    /// always refused. Off by default: host keys are checked strictly.
+    pub accept_new_host_keys: bool,
+    /// `-b`: become root with sudo where the inventory does not say.
+    pub escalate: bool,
+    /// `--persist`: keep each master connection for this long once idle, in the
+    /// user's private directory, and reuse the one a run before left.
+    pub persist: Option<Duration>,
+}
+
+impl Default for SshOptions {
+    fn default() -> Self {
+        SshOptions {
+            config_file: None,
+            connect_timeout: Duration::from_secs(10),
+            accept_new_host_keys: false,
+            escalate: false,
+            persist: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("cannot connect to {host} ({address}): {reason}")]
+    Connect {
+        host: String,
+        address: String,
+        reason: String,
+    },
+    #[error("lost the connection to {host}: {reason}")]
+    Run { host: String, reason: String },
+    #[error("cannot become {user} with {method} on {host}: {reason}")]
+    Become {
+        host: String,
+        method: &'static str,
+        user: String,
+        reason: String,
+    },
+}
+
+/// What a script printed and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptOutput {
+    pub exit_code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl ScriptOutput {
+    pub fn success(&self) -> bool {
+        self.exit_code == Some(0)
+    }
+}
+
+/// An open connection to one host.
+pub struct Connection {
+    host: String,
+    escalation: Option<Escalation>,
+    /// `None` once closed, and for a local connection.
+    master: Option<Master>,
+    round_trips: AtomicUsize,
+}
+
+impl Drop for Connection {
+    /// A connection dropped without `close` still ends a master of its own, which
+    /// would otherwise outlive pgconverge (it was started with `ControlPersist=yes`).
+    fn drop(&mut self) {
+        let Some(master) = &self.master else {
+            return;
+        };
+        let ControlSocket::Private(_) = master.socket else {
+            return;
+        };
+        let control = master.socket.path();
+        if control.exists() {
+            // Nothing more can be done here if ssh cannot be asked to exit; this runs
+            // only when a run ends without closing its connections.
+            let _ = std::process::Command::new("ssh")
+                .arg("-S")
+                .arg(&control)
+                .args(["-O", "exit", "--", "pgconverge-master"])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+}
+
+impl Connection {
+    /// Starts the master connection with the system's ssh (or reuses a persisted
+    /// one), then works through its control socket. A failure is ssh's own words.
+    pub async fn open(target: &Target, options: &SshOptions) -> Result<Connection, TransportError> {
+        let connection = |master| Connection {
+            host: target.name.clone(),
+            escalation: target.escalation.clone(),
+            master,
+            round_trips: AtomicUsize::new(0),
+        };
+        if target.local {
+            return Ok(connection(None));
+        }
+        let failed = |reason: String| TransportError::Connect {
+            host: target.name.clone(),
+            address: target.address.clone(),
+            reason,
+        };
+        for (what, value) in [
+            ("address", Some(&target.address)),
+            ("user", target.user.as_ref()),
+        ] {
+            if value.is_some_and(|value| value.is_empty() || value.starts_with('-')) {
+                return Err(failed(format!("the {what} is empty or starts with `-`")));
+            }
+        }
+        let master = master::open(target, options).await.map_err(failed)?;
+        Ok(connection(Some(master)))
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Whether this connection reused a master a run before left (`--persist`).
+    pub fn reused(&self) -> bool {
+        self.master.as_ref().is_some_and(|master| master.reused)
+    }
+
+    /// Runs a POSIX shell script on the host: one SSH round trip.
+    pub async fn run(&self, script: &str) -> Result<ScriptOutput, TransportError> {
+        self.run_watched(script, &|_| {}).await
+    }
+
+    /// The same, telling `watch` each line the script writes to standard error as
+    /// it comes (a line ends at a newline or a carriage return, as progress
+    /// meters write them); the whole output is returned at the end as well.
+    pub async fn run_watched(
+        &self,
+        script: &str,
+        watch: &(dyn Fn(&str) + Sync),
+    ) -> Result<ScriptOutput, TransportError> {
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        let lost = |reason: String| TransportError::Run {
+            host: self.host.clone(),
+            reason,
+        };
+        let (arguments, input) = escalation::invocation(self.escalation.as_ref(), script);
+        let output = match &self.master {
+            None => run_here(&arguments, &input, watch).await,
+            Some(master) => run_there(&master.session, &arguments, &input, watch).await,
+        }
+        .map_err(lost)?;
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        if let Some(escalation) = &self.escalation
+            && output.exit_code == Some(escalation::ESCALATION_REFUSED)
+        {
+            return Err(TransportError::Become {
+                host: self.host.clone(),
+                method: escalation.method.name(),
+                user: escalation.user.clone(),
+                reason: escalation::reason(&stderr),
+            });
+        }
+        Ok(ScriptOutput {
+            exit_code: output.exit_code,
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr,
+        })
+    }
+
+    /// How many scripts this connection has run.
+    pub fn round_trips(&self) -> usize {
+        self.round_trips.load(Ordering::Relaxed)
+    }
+
+    /// Ends the master connection, unless it is persisted: then it stays for the
+    /// next run until its idle time is over.
+    pub async fn close(mut self) {
+        let Some(master) = self.master.take() else {
+            return;
+        };
+        match master.socket {
+            // Closing only ends the master connection; a failure to do so leaves
+            // nothing to undo (the directory and the socket go with it).
+            ControlSocket::Private(_) => {
+                let _ = master.session.close().await;
+            }
+            ControlSocket::Persisted(_) => {
+                let _ = master.session.detach();
+            }
+        }
+    }
+}
+
+/// What a script wrote and how it ended, before it is read as text.
+struct RawOutput {
+    /// `None` when the script was ended by a signal.
+    exit_code: Option<i32>,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+/// Runs `sh ARGUMENTS` over the connection with `input` on its standard input.
+async fn run_there(
+    session: &Session,
+    arguments: &[&str],
+    input: &[u8],
+    watch: &(dyn Fn(&str) + Sync),
+) -> Result<RawOutput, String> {
+    let mut child = session
+        .command("sh")
+        .args(arguments)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .await
+        .map_err(|error| error_chain(&error))?;
+    let (stdout, stderr) = exchange(
+        child.stdin().take(),
+        child.stdout().take(),
+        child.stderr().take(),
+        input,
+        watch,
+    )
+    .await?;
+    let exit_code = match child.wait().await {
+        Ok(status) => status.code(),
+        // The native client reports 127 (the shell's "not found") as an error of
+        // its own; for a script it is only an exit status.
+        Err(openssh::Error::Remote(error)) if error.kind() == std::io::ErrorKind::NotFound => {
+            Some(127)
+        }
+        Err(openssh::Error::RemoteProcessTerminated) => None,
+        Err(error) => return Err(error_chain(&error)),
+    };
+    Ok(RawOutput {
+        exit_code,
+        stdout,
+        stderr,
+    })
+}
+
+/// Writes the input and reads both outputs at once, so that neither side waits
+/// on a full pipe; standard error is told to `watch` line by line.
+async fn exchange(
+    stdin: Option<impl AsyncWriteExt + Unpin>,
+    stdout: Option<impl AsyncRead + Unpin>,
+    stderr: Option<impl AsyncRead + Unpin>,
+    input: &[u8],
+    watch: &(dyn Fn(&str) + Sync),
+) -> Result<(Vec<u8>, Vec<u8>), String> {
+    let write = async {
+        match stdin {
+            Some(stdin) => feed(stdin, input).await,
+            None => Ok(()),
+        }
+    };
+    let read_stdout = async {
+        let mut bytes = Vec::new();
+        if let Some(mut stdout) = stdout {
+            stdout
+                .read_to_end(&mut bytes)
+                .await
+                .map_err(|error| error.to_string())?;
+        }
+        Ok::<_, String>(bytes)
+    };
+    let read_stderr = async {
+        let mut bytes = Vec::new();
+        if let Some(mut stderr) = stderr {
+            let mut told = 0;
+            let mut chunk = [0u8; 4096];
+            loop {
+                let read = stderr
+                    .read(&mut chunk)
+                    .await
+                    .map_err(|error| error.to_string())?;
+                if read == 0 {
+                    break;
+                }
+                bytes.extend_from_slice(&chunk[..read]);
+                while let Some(end) = bytes[told..]
+                    .iter()
+                    .position(|byte| *byte == b'\n' || *byte == b'\r')
+                {
+                    let line = String::from_utf8_lossy(&bytes[told..told + end]);
+                    if !line.is_empty() {
+                        watch(&line);
+                    }
+                    told += end + 1;
+                }
+            }
+        }
+        Ok::<_, String>(bytes)
+    };
+    // A script may end without reading all of its input: its output still counts.
+    let (_, stdout, stderr) = tokio::join!(write, read_stdout, read_stderr);
+    Ok((stdout?, stderr?))
+}
+
+/// Writes the whole input to a child's standard input and closes it.
+async fn feed(mut stdin: impl AsyncWriteExt + Unpin, input: &[u8]) -> Result<(), String> {
+    stdin
+        .write_all(input)
+        .await
+        .map_err(|error| error.to_string())?;
+    stdin.shutdown().await.map_err(|error| error.to_string())
+}
+
+/// The same on this machine, for `ansible_connection: local`.
+async fn run_here(
+    arguments: &[&str],
+    input: &[u8],
+    watch: &(dyn Fn(&str) + Sync),
+) -> Result<RawOutput, String> {
+    let mut child = tokio::process::Command::new("sh")
+        .args(arguments)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|error| error.to_string())?;
+    let (stdout, stderr) = exchange(
+        child.stdin.take(),
+        child.stdout.take(),
+        child.stderr.take(),
+        input,
+        watch,
+    )
+    .await?;
+    let status = child.wait().await.map_err(|error| error.to_string())?;
+    Ok(RawOutput {
+        exit_code: status.code(),
+        stdout,
+        stderr,
+    })
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(cause_text.trim());
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(address: &str, user: Option<&str>) -> Target {
+        Target {
+            name: "db1".into(),
+            address: address.into(),
+            port: Some(1),
+            user: user.map(str::to_string),
+            ..Target::default()
+        }
+    }
+
+    fn reason(target: &Target) -> String {
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        match runtime.block_on(Connection::open(target, &SshOptions::default())) {
+            Ok(_) => panic!("the connection must fail"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_refused_login_is_reported_in_ssh_s_own_words() {
+        // ssh refuses the user name before it contacts anything.
+        let text = reason(&target("127.0.0.1", Some("bad user$(id)")));
+        assert!(
+            text.contains("remote username contains invalid characters"),
+            "{text}"
+        );
+        assert!(!text.contains("os error 2"), "{text}");
+    }
+
+    #[test]
+    fn a_destination_that_looks_like_an_option_is_never_passed_to_ssh() {
+        let text = reason(&target("-oProxyCommand=touch /tmp/pwned", None));
+        assert!(text.contains("starts with `-`"), "{text}");
+        let text = reason(&target("127.0.0.1", Some("-oProxyCommand=x")));
+        assert!(text.contains("starts with `-`"), "{text}");
+    }
+
+    #[test]
+    fn a_local_connection_runs_scripts_on_this_machine() {
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        let local = Target {
+            name: "controller".into(),
+            local: true,
+            ..Target::default()
+        };
+        let output = runtime.block_on(async {
+            let connection = Connection::open(&local, &SshOptions::default())
+                .await
+                .unwrap_or_else(|error| panic!("{error}"));
+            let output = connection.run("printf '%s' \"$((6 * 7))\"\nexit 3\n").await;
+            connection.close().await;
+            output
+        });
+        let output = output.unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!((output.exit_code, output.stdout.as_str()), (Some(3), "42"));
+    }
+}
