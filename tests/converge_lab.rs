@@ -38,6 +38,123 @@ fn postmaster_start_times(lab: &Lab) -> Vec<String> {
         .collect()
 }
 
+/// Runs pgconverge with an `ssh` first in PATH that logs each time it is run,
+/// then is the system's ssh; returns the run and how many ssh processes it started.
+fn counting_ssh(
+    lab: &Lab,
+    password: &str,
+    args: &[&str],
+    control: &std::path::Path,
+) -> (Run, usize) {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let log = directory.path().join("ssh.log");
+    let wrapper = directory.path().join("ssh");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec /usr/bin/ssh \"$@\"\n",
+            log.display()
+        ),
+    )
+    .expect("the wrapper is written");
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("the wrapper is executable");
+    let path = format!(
+        "{}:{}",
+        directory.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let ssh_config = lab.ssh_config();
+    let mut all = vec![
+        "apply",
+        "-i",
+        INVENTORY,
+        "--ssh-config",
+        ssh_config.to_str().unwrap_or_default(),
+        "--detailed-exitcode",
+        "--dry-run",
+    ];
+    all.extend_from_slice(args);
+    let run = support::pgconverge_with(
+        &all,
+        password,
+        &[
+            ("PATH", path.as_str()),
+            (
+                "PGCONVERGE_CONTROL_DIR",
+                control.to_str().unwrap_or_default(),
+            ),
+        ],
+    );
+    let started = std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .count();
+    (run, started)
+}
+
+fn connections_are_one_ssh_process_per_host_and_persist(lab: &Lab, password: &str) {
+    let control = tempfile::tempdir().expect("a temporary directory");
+    let control_directory = control.path().join("sockets");
+    let (cold, started) = counting_ssh(lab, password, &[], &control_directory);
+    assert_eq!(cold.code, Some(0), "{cold}");
+    assert_eq!(
+        started, 3,
+        "one ssh process per host, none per script or to close\n{cold}"
+    );
+    assert!(
+        !control_directory.exists(),
+        "without --persist nothing is kept\n{cold}"
+    );
+
+    let (first, started) = counting_ssh(lab, password, &["--persist"], &control_directory);
+    assert_eq!((first.code, started), (Some(0), 3), "{first}");
+    let mode = std::fs::metadata(&control_directory)
+        .map(|metadata| std::os::unix::fs::PermissionsExt::mode(&metadata.permissions()) & 0o777);
+    assert_eq!(mode.ok(), Some(0o700), "the sockets' directory is private");
+    let (warm, started) = counting_ssh(lab, password, &["--persist"], &control_directory);
+    assert_eq!(warm.code, Some(0), "{warm}");
+    assert_eq!(
+        started, 0,
+        "a run after a persisted one starts no ssh\n{warm}"
+    );
+    assert!(
+        warm.stderr.contains("3 persisted connections reused"),
+        "{warm}"
+    );
+
+    let disconnect = disconnect(password, &control_directory);
+    assert_eq!(disconnect.code, Some(0), "{disconnect}");
+    assert!(
+        disconnect
+            .stderr
+            .contains("Closed 3 persisted connection(s)"),
+        "{disconnect}"
+    );
+    let (after, started) = counting_ssh(lab, password, &["--persist"], &control_directory);
+    assert_eq!(
+        (after.code, started),
+        (Some(0), 3),
+        "disconnected masters are gone: the next run connects again\n{after}"
+    );
+    let closed = disconnect(password, &control_directory);
+    assert_eq!(closed.code, Some(0), "{closed}");
+}
+
+fn disconnect(password: &str, control_directory: &std::path::Path) -> Run {
+    support::pgconverge_with(
+        &["disconnect"],
+        password,
+        &[(
+            "PGCONVERGE_CONTROL_DIR",
+            control_directory.to_str().unwrap_or_default(),
+        )],
+    )
+}
+
 #[test]
 fn converges_a_fresh_cluster_and_then_changes_nothing() {
     if !lab_available() {
@@ -97,6 +214,18 @@ fn converges_a_fresh_cluster_and_then_changes_nothing() {
         "an apply that made changes exits 2\n{first}"
     );
     assert!(first.stdout.contains("Apply complete"), "{first}");
+    for standby in ["h2", "h3"] {
+        assert!(
+            first.stderr.lines().any(|line| line
+                .starts_with(&format!("{standby}/base_backup: copied "))
+                && line.contains(" kB (")),
+            "a base backup tells its progress in plain lines when stderr is no terminal\n{first}"
+        );
+    }
+    assert!(
+        !first.stderr.contains("pgconverge-progress"),
+        "progress markers are read, never shown\n{first}"
+    );
 
     // 3. A row written on the primary is read on both standbys.
     lab.sql("h1", "create table converge_check (id int primary key, note text); insert into converge_check values (1, 'written on h1')");
@@ -127,6 +256,10 @@ fn converges_a_fresh_cluster_and_then_changes_nothing() {
         started,
         "the second apply restarted a server"
     );
+
+    // 4b. A no-op costs one ssh process per host (its master), and with --persist
+    // a second run reuses those masters: no ssh process at all.
+    connections_are_one_ssh_process_per_host_and_persist(&lab, &password);
 
     // 5. A hand edit on a standby is shown by the dry run and repaired by apply.
     lab.ssh(

@@ -227,8 +227,8 @@ pub mod check {
             "as_pg true\nwait_for_server\nwith_progress true\n",
             "postgres",
         )
-            .text("PG_SOCKET_DIR", "/run/postgresql")
-            .number("PG_PORT", 5432);
+        .text("PG_SOCKET_DIR", "/run/postgresql")
+        .number("PG_PORT", 5432);
         assert_eq!(shellcheck(&script), "");
     }
 
