@@ -126,13 +126,13 @@ fn connections_are_one_ssh_process_per_host_and_persist(lab: &Lab, password: &st
         "{warm}"
     );
 
-    let disconnect = disconnect(password, &control_directory);
-    assert_eq!(disconnect.code, Some(0), "{disconnect}");
+    let disconnected = disconnect(password, &control_directory);
+    assert_eq!(disconnected.code, Some(0), "{disconnected}");
     assert!(
-        disconnect
+        disconnected
             .stderr
             .contains("Closed 3 persisted connection(s)"),
-        "{disconnect}"
+        "{disconnected}"
     );
     let (after, started) = counting_ssh(lab, password, &["--persist"], &control_directory);
     assert_eq!(
