@@ -298,9 +298,31 @@ fn a_live_cluster_changes_one_member_at_a_time() {
             .contains("drop slots no member streams through: pgconverge_h3"),
         "{plan}"
     );
-    let joined = lab.apply(&changed, &password, &[]);
+    // On a terminal, a live line under the step lines shows the steps done and
+    // h4's base backup with its bytes copied.
+    let joined = lab.apply_in_terminal(&changed, &password, &[]);
     outputs.push(joined.all());
     assert_eq!(joined.code, Some(2), "{joined}");
+    let live_lines: Vec<&str> = joined
+        .stdout
+        .split("\r\x1b[2K")
+        .skip(1)
+        .filter(|drawn| !drawn.is_empty() && !drawn.contains('\n'))
+        .collect();
+    assert!(
+        live_lines.iter().any(|line| line.starts_with("steps ")),
+        "the live line counts the steps\n{joined}"
+    );
+    assert!(
+        live_lines
+            .iter()
+            .any(|line| line.contains("h4/base_backup copied ") && line.contains(" kB (")),
+        "the live line shows the base backup's progress\n{joined}"
+    );
+    assert!(
+        !joined.stdout.contains("h4/base_backup: copied"),
+        "no plain progress lines on a terminal\n{joined}"
+    );
     lab.eventually(30, "h2 and h4 stream through their slots", || {
         slots(&lab) == "pgconverge_h2:true,pgconverge_h4:true"
     });

@@ -226,6 +226,38 @@ impl Lab {
         pgconverge(&args, password)
     }
 
+    /// The same with standard output and error on a terminal (util-linux's
+    /// `script` gives it one): the run's `stdout` is the terminal's transcript,
+    /// both streams with every control sequence, and `stderr` is empty.
+    pub fn apply_in_terminal(&self, inventory: &str, password: &str, extra: &[&str]) -> Run {
+        let ssh_config = self.ssh_config().display().to_string();
+        let binary = env!("CARGO_BIN_EXE_pgconverge");
+        let mut words = vec![
+            binary,
+            "apply",
+            "-i",
+            inventory,
+            "--ssh-config",
+            &ssh_config,
+            "--detailed-exitcode",
+        ];
+        words.extend_from_slice(extra);
+        let command = shlex::try_join(words).expect("no argument holds a NUL byte");
+        let output = Command::new("script")
+            .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+            .env("PG_REPLICATION_PASSWORD", password)
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null())
+            .current_dir(repository())
+            .output()
+            .unwrap_or_else(|error| panic!("cannot run script: {error}"));
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
     /// Polls `check` once a second, at most `seconds` times.
     pub fn eventually(&self, seconds: u32, what: &str, mut check: impl FnMut() -> bool) {
         for _ in 0..seconds {
