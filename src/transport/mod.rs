@@ -120,6 +120,15 @@ impl ScriptOutput {
     }
 }
 
+/// How many scripts run at once on one connection. Each is an SSH session on the
+/// host's one master, and sshd refuses sessions beyond its `MaxSessions` (10
+/// unless configured) with "no more sessions": many steps of other hosts run a
+/// script on the same host (every standby makes its slot on its upstream and
+/// checks its stream there), so a primary with more standbys than that would fail
+/// theirs. Kept below 10 because sshd frees a session only once its channel's
+/// close has gone both ways.
+pub const SESSIONS_PER_HOST: usize = 8;
+
 /// An open connection to one host.
 pub struct Connection {
     host: String,
@@ -127,6 +136,8 @@ pub struct Connection {
     /// `None` once closed, and for a local connection.
     master: Option<Master>,
     round_trips: AtomicUsize,
+    /// The sessions a script may take; a script waits for a free one.
+    sessions: tokio::sync::Semaphore,
 }
 
 impl Drop for Connection {
@@ -164,6 +175,7 @@ impl Connection {
             escalation: target.escalation.clone(),
             master,
             round_trips: AtomicUsize::new(0),
+            sessions: tokio::sync::Semaphore::new(SESSIONS_PER_HOST),
         };
         if target.local {
             return Ok(connection(None));
@@ -207,6 +219,8 @@ impl Connection {
         script: &str,
         watch: &(dyn Fn(&str) + Sync),
     ) -> Result<ScriptOutput, TransportError> {
+        // The semaphore is never closed, so acquiring only waits.
+        let _session = self.sessions.acquire().await;
         self.round_trips.fetch_add(1, Ordering::Relaxed);
         let lost = |reason: String| TransportError::Run {
             host: self.host.clone(),
@@ -478,5 +492,51 @@ mod tests {
         });
         let output = output.unwrap_or_else(|error| panic!("{error}"));
         assert_eq!((output.exit_code, output.stdout.as_str()), (Some(3), "42"));
+    }
+
+    /// A primary's sshd refused the slots of the standbys beyond its
+    /// `MaxSessions` ("no more sessions") when a hundred standbys made theirs at
+    /// once: scripts on one connection now wait for a free session.
+    #[test]
+    fn scripts_on_one_connection_wait_for_a_free_session() {
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        let local = Target {
+            name: "primary".into(),
+            local: true,
+            ..Target::default()
+        };
+        let running = tempfile::tempdir().expect("a temporary directory");
+        // Each script is in `running` while it runs and prints how many are there.
+        let script = format!(
+            "mkdir {dir}/$$ && ls {dir} | wc -l && sleep 0.2 && rmdir {dir}/$$",
+            dir = crate::shell::quote(&running.path().to_string_lossy())
+        );
+        let most = runtime.block_on(async {
+            let connection = std::sync::Arc::new(
+                Connection::open(&local, &SshOptions::default())
+                    .await
+                    .unwrap_or_else(|error| panic!("{error}")),
+            );
+            let mut scripts = tokio::task::JoinSet::new();
+            for _ in 0..3 * SESSIONS_PER_HOST {
+                let connection = std::sync::Arc::clone(&connection);
+                let script = script.clone();
+                scripts.spawn(async move { connection.run(&script).await });
+            }
+            let mut most = 0;
+            while let Some(joined) = scripts.join_next().await {
+                let output = joined
+                    .expect("no panic")
+                    .unwrap_or_else(|error| panic!("{error}"));
+                assert!(output.success(), "{output:?}");
+                let seen: usize = output.stdout.trim().parse().expect("a count");
+                most = most.max(seen);
+            }
+            most
+        });
+        assert!(
+            (2..=SESSIONS_PER_HOST).contains(&most),
+            "at most {SESSIONS_PER_HOST} scripts at once, and some in parallel: {most} seen"
+        );
     }
 }
