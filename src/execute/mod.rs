@@ -1,6 +1,7 @@
 //! The executor: carries out exactly the steps of a plan, each after the steps it
-//! depends on, independent ones in parallel (at most `forks` at once). A failed or
-//! refused step stops its dependents on every host; the others go on.
+//! depends on, independent ones in parallel (at most `forks` at once, and at most
+//! `SESSIONS_PER_HOST` scripts at once on any one host). A failed or refused step
+//! stops its dependents on every host; the others go on.
 
 use crate::actions::Operation;
 use crate::actions::ssh_keys::CollectAuthorizedKeys;
@@ -9,7 +10,35 @@ use crate::plan::{Change, Outcome, Plan};
 use crate::transport::{Connection, ScriptOutput};
 use indexmap::IndexMap;
 use std::sync::Arc;
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+
+/// How many scripts run at once on one host. Each is an SSH session on the host's
+/// one connection, and sshd refuses sessions beyond its `MaxSessions` (10 unless
+/// configured) with "no more sessions". Many steps of other hosts run a script on
+/// the same host (every standby makes its slot on its upstream and checks its
+/// stream there), so without this bound a primary with more standbys than that
+/// fails their steps. Kept below 10 because a session whose script has ended is
+/// only freed by sshd once its channel's close has gone both ways.
+const SESSIONS_PER_HOST: usize = 8;
+
+/// A reachable host: its connection, and the sessions a script may take on it.
+struct Reachable {
+    connection: Arc<Connection>,
+    sessions: Semaphore,
+}
+
+impl Reachable {
+    /// Runs a script once a session on the host is free.
+    async fn run(&self, script: &str) -> Result<ScriptOutput, crate::transport::TransportError> {
+        // The semaphore is never closed, so acquiring only waits.
+        let _session = self.sessions.acquire().await;
+        self.connection.run(script).await
+    }
+}
+
+/// Every reachable host by name, shared by the running steps.
+type Hosts = Arc<IndexMap<String, Reachable>>;
 
 /// Reports progress while the executor works (the printer implements it).
 pub trait Progress: Send + Sync {
@@ -29,6 +58,18 @@ pub async fn execute(
     let mut running: JoinSet<(NodeId, Outcome)> = JoinSet::new();
     let mut started: std::collections::HashSet<NodeId> = std::collections::HashSet::new();
     let forks = forks.max(1);
+    let hosts: Hosts = Arc::new(
+        connections
+            .iter()
+            .map(|(host, connection)| {
+                let reachable = Reachable {
+                    connection: Arc::clone(connection),
+                    sessions: Semaphore::new(SESSIONS_PER_HOST),
+                };
+                (host.clone(), reachable)
+            })
+            .collect(),
+    );
     loop {
         for node in &plan.order {
             if started.contains(node) || running.len() >= forks {
@@ -58,7 +99,7 @@ pub async fn execute(
                 outcomes.insert(node.clone(), outcome);
                 continue;
             }
-            match immediate_outcome(plan, node, connections) {
+            match immediate_outcome(plan, node, &hosts) {
                 Some(outcome) => {
                     progress.step_finished(node, &outcome);
                     outcomes.insert(node.clone(), outcome);
@@ -76,9 +117,9 @@ pub async fn execute(
                         outcomes.insert(node, outcome);
                         continue;
                     }
-                    let connections = connections.clone();
+                    let hosts = Arc::clone(&hosts);
                     running.spawn(async move {
-                        let outcome = run_step(&node, &step, &connections).await;
+                        let outcome = run_step(&node, &step, &hosts).await;
                         (node, outcome)
                     });
                 }
@@ -128,11 +169,7 @@ fn give_report(
 }
 
 /// Steps decided without contacting the host: no-ops, refusals, unreachable hosts.
-fn immediate_outcome(
-    plan: &Plan,
-    node: &NodeId,
-    connections: &IndexMap<String, Arc<Connection>>,
-) -> Option<Outcome> {
+fn immediate_outcome(plan: &Plan, node: &NodeId, hosts: &Hosts) -> Option<Outcome> {
     let host = plan.host(&node.host)?;
     if let Some(error) = &host.error {
         return Some(Outcome::Failed(format!("not run: {error}")));
@@ -148,24 +185,19 @@ fn immediate_outcome(
     if step.change == Change::Noop || step.operation.is_none() {
         return Some(Outcome::Unchanged);
     }
-    if !connections.contains_key(&node.host) {
+    if !hosts.contains_key(&node.host) {
         return Some(Outcome::Failed(format!("no connection to {}", node.host)));
     }
     None
 }
 
-async fn run_step(
-    node: &NodeId,
-    step: &crate::plan::PlannedStep,
-    connections: &IndexMap<String, Arc<Connection>>,
-) -> Outcome {
+async fn run_step(node: &NodeId, step: &crate::plan::PlannedStep, hosts: &Hosts) -> Outcome {
     let Some(operation) = &step.operation else {
         return Outcome::Unchanged;
     };
     let collected;
     let operation = match operation {
-        Operation::CollectAuthorizedKeys(collect) => match collect_keys(collect, connections).await
-        {
+        Operation::CollectAuthorizedKeys(collect) => match collect_keys(collect, hosts).await {
             Ok(write) => {
                 collected = Operation::WriteFile(write);
                 &collected
@@ -181,10 +213,10 @@ async fn run_step(
     let mut reports = Vec::new();
     for host_script in host_scripts {
         let host = host_script.other_host.as_deref().unwrap_or(&node.host);
-        let Some(connection) = connections.get(host) else {
+        let Some(reachable) = hosts.get(host) else {
             return Outcome::Failed(format!("no connection to {host}"));
         };
-        let failure = match connection.run(&host_script.script.render()).await {
+        let failure = match reachable.run(&host_script.script.render()).await {
             Ok(output) if output.success() => {
                 reports.push(operation.reported(output.stdout.trim()));
                 continue;
@@ -193,10 +225,7 @@ async fn run_step(
             Err(error) => error.to_string(),
         };
         return Outcome::Failed(match operation.undo() {
-            Some(undo) => format!(
-                "{failure}; {}",
-                run_undo(&node.host, undo, connections).await
-            ),
+            Some(undo) => format!("{failure}; {}", run_undo(&node.host, undo, hosts).await),
             None => failure,
         });
     }
@@ -214,17 +243,13 @@ async fn run_step(
 
 /// Runs what puts back a failed step's effect, and says how that went: what
 /// the first script that fails leaves as it is, and why, in the host's words.
-async fn run_undo(
-    own_host: &str,
-    undo: crate::actions::Undo,
-    connections: &IndexMap<String, Arc<Connection>>,
-) -> String {
+async fn run_undo(own_host: &str, undo: crate::actions::Undo, hosts: &Hosts) -> String {
     for step in &undo.scripts {
         let host = step.script.other_host.as_deref().unwrap_or(own_host);
-        let Some(connection) = connections.get(host) else {
+        let Some(reachable) = hosts.get(host) else {
             return format!("{}: no connection to {host}", step.failed);
         };
-        match connection.run(&step.script.script.render()).await {
+        match reachable.run(&step.script.script.render()).await {
             Ok(output) if output.success() => {}
             Ok(output) => return format!("{}: {}", step.failed, failure_text(host, &output)),
             Err(error) => return format!("{}: {error}", step.failed),
@@ -237,14 +262,14 @@ async fn run_undo(
 /// operation into the file write it stands for.
 async fn collect_keys(
     collect: &CollectAuthorizedKeys,
-    connections: &IndexMap<String, Arc<Connection>>,
+    hosts: &Hosts,
 ) -> Result<crate::actions::file::WriteFile, String> {
     let mut keys = Vec::new();
     for (host, public_path) in &collect.collect {
-        let connection = connections
+        let reachable = hosts
             .get(host)
             .ok_or_else(|| format!("no connection to {host} to read its public key"))?;
-        let output = connection
+        let output = reachable
             .run(&CollectAuthorizedKeys::read_key(public_path).render())
             .await
             .map_err(|error| error.to_string())?;
@@ -310,6 +335,49 @@ mod tests {
     use crate::actions::file::{ConfigCheck, WriteFile};
     use crate::inventory::HostSettings;
     use crate::secret::Sensitive;
+    use crate::transport::{SshOptions, Target};
+
+    /// A primary's sshd refused the slots of the standbys beyond its `MaxSessions`
+    /// ("no more sessions") when a hundred standbys made theirs at once: scripts on
+    /// one host now wait for a free session.
+    #[tokio::test]
+    async fn scripts_on_one_host_wait_for_a_free_session() {
+        let target = Target {
+            name: "primary".into(),
+            local: true,
+            ..Target::default()
+        };
+        let connection = Connection::open(&target, &SshOptions::default())
+            .await
+            .expect("a local connection opens");
+        let reachable = Arc::new(Reachable {
+            connection: Arc::new(connection),
+            sessions: Semaphore::new(SESSIONS_PER_HOST),
+        });
+        let running = tempfile::tempdir().expect("a temporary directory");
+        // Each script is in `running` while it runs and prints how many are there.
+        let script = format!(
+            "mkdir {dir}/$$ && ls {dir} | wc -l && sleep 0.2 && rmdir {dir}/$$",
+            dir = crate::shell::quote(&running.path().to_string_lossy())
+        );
+        let mut scripts = JoinSet::new();
+        for _ in 0..3 * SESSIONS_PER_HOST {
+            let reachable = Arc::clone(&reachable);
+            let script = script.clone();
+            scripts.spawn(async move { reachable.run(&script).await });
+        }
+        let mut most = 0;
+        while let Some(joined) = scripts.join_next().await {
+            let output = joined.expect("no panic").expect("the script runs");
+            assert!(output.success(), "{output:?}");
+            let seen: usize = output.stdout.trim().parse().expect("a count");
+            most = most.max(seen);
+        }
+        assert!(
+            (2..=SESSIONS_PER_HOST).contains(&most),
+            "at most {SESSIONS_PER_HOST} scripts at once, and some in parallel: {most} seen"
+        );
+    }
 
     #[test]
     fn rejected_setting_gets_the_line_that_sets_it() {
