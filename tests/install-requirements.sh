@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs, with apt-get, the Debian packages listed in the given files (one a
-# line) that are not installed yet, and says which. Used by .ci/run and by the lab
-# demo, so a fresh machine gets the same packages either way. Needs root.
+# line; `#` starts a comment) that are not installed yet, and says which. Used by
+# .ci/run and by the lab demo, so a fresh machine gets the same packages either
+# way. Needs root.
 set -euo pipefail
 
 missing=()
 while read -r package; do
+  package=${package%%#*}
+  package=${package//[[:space:]]/}
   [ -n "$package" ] || continue
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done < <(cat "$@")

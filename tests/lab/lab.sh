@@ -10,7 +10,7 @@
 #
 # ---------------------------------------------------------------------------
 # Usage (run as root):
-#   tests/lab/lab.sh up N          bring up hosts h1..hN (1 <= N <= 32); always
+#   tests/lab/lab.sh up N          bring up hosts h1..hN (1 <= N <= 100); always
 #                                  tears down a running lab first; waits until
 #                                  every host accepts ssh with the lab key and
 #                                  PostgreSQL answers `select 1`
@@ -49,6 +49,19 @@
 # rule `hostssl appdb app 10.77.0.0/24 scram-sha-256`, and two settings made
 # with ALTER SYSTEM: wal_keep_size = '512MB' (a setting pgconverge manages) and
 # log_lock_waits = on (one it does not); then restarts the server.
+# Sizes: up to 32 hosts each server has shared_buffers = 64MB and PostgreSQL's
+# 16MB WAL segments; in a bigger lab shared_buffers = 16MB and 1MB segments
+# (initdb --wal-segsize=1), so that 100 hosts fit in one machine's memory and
+# disk: every base backup ends with a switch to a new segment, which each
+# standby cloned before it then keeps, so a first converge of 100 hosts would
+# leave 1.6 GB of WAL on every host with 16MB segments (about 0.13 GB with 1MB).
+# Hosts make and first start their clusters a few at a time
+# (PGCONVERGE_LAB_BOOT_JOBS, default twice the CPUs): all at once, on 2 cores,
+# one host's pg_createcluster and start took up to 55 s of pg_ctl's 60.
+# Seen on 2 cores (24 GB of memory): 100 hosts come up in 160-180 s and take
+# 1.7 GB of memory; converged (1 primary, 99 standbys) 4.4 GB and 13 GB of disk.
+# sshd keeps its default MaxSessions (10 sessions at once on one connection), as
+# on a stock server.
 # Hosts: hI has address 10.77.0.(10+I) on bridge pgcbr0 (10.77.0.1/24) and
 # resolves every other lab host by name through its own /etc/hosts.
 # From the machine:  ssh -F /var/tmp/pgconverge-lab/ssh_config h1 hostname
@@ -117,11 +130,12 @@ IDENTITY=$LAB_DIR/id_ed25519
 INVENTORY=$LAB_DIR/inventory
 SHARED_DIR=$LAB_DIR/shared
 SHARED_MOUNT=/srv/wal_shared
+BOOT_SLOTS=$LAB_DIR/boot-slots
 BRIDGE=pgcbr0
 NET_PREFIX=10.77.0
 NET_CIDR=10.77.0.0/24
 BRIDGE_ADDR=10.77.0.1
-MAX_HOSTS=32
+MAX_HOSTS=100
 PG_VERSION=15
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
 HOST_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -162,7 +176,7 @@ need_tools() {
 # host_index hI -> I (validated)
 host_index() {
     local h=$1
-    [[ $h =~ ^h([1-9][0-9]?)$ ]] || die "bad host name '$h' (expected h1..h$MAX_HOSTS)"
+    [[ $h =~ ^h([1-9][0-9]{0,2})$ ]] || die "bad host name '$h' (expected h1..h$MAX_HOSTS)"
     local i=${BASH_REMATCH[1]}
     ((i <= MAX_HOSTS)) || die "bad host name '$h' (expected h1..h$MAX_HOSTS)"
     printf '%s' "$i"
@@ -351,7 +365,6 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
 UseDNS no
-MaxSessions 64
 MaxStartups 64:30:128
 PrintMotd no
 AcceptEnv LANG LC_*
@@ -467,10 +480,40 @@ EOF
 
 # ---- booting a host ----------------------------------------------------------
 
-# launch_host hI MODE: start the host's PID 1 (tini) in fresh namespaces, with
-# "$SELF __boot" as its child, and record the PID 1 in hosts/hI/pid.
+# How many hosts make and first start their cluster at once (PGCONVERGE_LAB_BOOT_JOBS,
+# default twice the CPUs). initdb and a first start are CPU-bound: a hundred at
+# once on 2 cores each take minutes and come near pg_ctl's 60 s wait for the
+# start, so they take turns. Host hI takes boot slot (I-1) mod JOBS, an flock on
+# $BOOT_SLOTS/K; sshd starts before, so a host waiting for its slot is reachable.
+boot_jobs() {
+    local jobs=${PGCONVERGE_LAB_BOOT_JOBS:-$((2 * $(nproc)))}
+    [[ $jobs =~ ^[1-9][0-9]*$ ]] || die "PGCONVERGE_LAB_BOOT_JOBS must be a positive number (got '$jobs')"
+    printf '%s' "$jobs"
+}
+
+# A lab of more than 32 hosts shares one machine's memory and disk among more
+# servers, so each is made smaller, as a smaller machine's would be.
+# shared_buffers of the operator's tuning: 64MB up to 32 hosts, 16MB beyond.
+shared_buffers_for() {
+    if (($1 > 32)); then printf '16MB'; else printf '64MB'; fi
+}
+
+# initdb's WAL segment size, in MB: PostgreSQL's 16 up to 32 hosts, 1 beyond.
+# Every base backup ends with a switch to a new segment, and a standby receives
+# and keeps the segments written after its own backup began (until a
+# restartpoint, then wal_keep_size of them), so cloning N-1 standbys leaves
+# about N-1 segments on each of N hosts: with 16MB segments, 1.6 GB on each of
+# 100 hosts, more disk than the lab's machine has.
+wal_segment_mb_for() {
+    if (($1 > 32)); then printf '1'; else printf '16'; fi
+}
+
+# launch_host hI MODE [SLOT N]: start the host's PID 1 (tini) in fresh
+# namespaces, with "$SELF __boot" as its child, and record the PID 1 in
+# hosts/hI/pid. A first boot makes its cluster, sized for a lab of N hosts,
+# while it holds the boot slot SLOT (a file to flock).
 launch_host() {
-    local h=$1 mode=$2 i d addr launcher pid="" k children fd
+    local h=$1 mode=$2 slot=${3:-} size=${4:-} i d addr launcher pid="" k children fd
     i=$(host_index "$h")
     d=$HOSTS_DIR/$h
     addr=$(host_addr "$i")
@@ -487,7 +530,7 @@ launch_host() {
         exec setsid env -i PATH="$HOST_PATH" LANG=C.UTF-8 HOME=/root TERM=dumb \
             ip netns exec "pgc-$h" \
             unshare --mount --uts --ipc --pid --fork --mount-proc --propagation private \
-            tini -- "$SELF" __boot "$h" "$addr" "$d" "$LAB_DIR" "$mode"
+            tini -- "$SELF" __boot "$h" "$addr" "$d" "$LAB_DIR" "$mode" "$slot" "$size"
     ) </dev/null >"$d/boot.log" 2>&1 &
     launcher=$!
     printf '%s\n' "$launcher" >"$d/launcher"
@@ -607,9 +650,12 @@ probe_cross() {
 # ---- inside a host (child of its PID 1) --------------------------------------
 
 cmd_boot() {
-    local h=$1 addr=$2 hd=$3 labdir=$4 mode=$5 k out
+    local h=$1 addr=$2 hd=$3 labdir=$4 mode=$5 slot=${6:-} size=${7:-1} k out waited made
     trap 'echo "LAB-BOOT-FAIL: $h: line $LINENO: $BASH_COMMAND" >&2' ERR
     cd /
+    # The boot slot, opened on fd 8 while the lab directory is still in sight;
+    # no process started below inherits it (8<&-), so releasing it frees it.
+    if [[ $mode == first ]]; then exec 8<"$slot"; fi
     echo "lab boot of $h ($addr), mode $mode, $(date -Is)"
     printf '%s\n' "$h" >/proc/sys/kernel/hostname
     # Bind the host's directory on /mnt first, so the sources stay reachable
@@ -651,14 +697,18 @@ cmd_boot() {
     install -d -m 2775 -o postgres -g postgres /run/postgresql
     install -d -m 1777 /run/lock
 
-    /usr/sbin/sshd -t
-    /usr/sbin/sshd -E /var/log/sshd.log
+    /usr/sbin/sshd -t 8<&-
+    /usr/sbin/sshd -E /var/log/sshd.log 8<&-
     echo "sshd started"
 
     if [[ $mode == first ]]; then
-        pg_createcluster "$PG_VERSION" main
-        tune_cluster "/etc/postgresql/$PG_VERSION/main"
-        pg_ctlcluster "$PG_VERSION" main start
+        waited=$SECONDS
+        flock -w 1800 8 || { echo "LAB-BOOT-FAIL: $h: boot slot $slot not free after 1800 s"; exit 1; }
+        made=$SECONDS
+        waited=$((made - waited))
+        pg_createcluster "$PG_VERSION" main -- --wal-segsize="$(wal_segment_mb_for "$size")" 8<&-
+        tune_cluster "/etc/postgresql/$PG_VERSION/main" "$(shared_buffers_for "$size")"
+        pg_ctlcluster "$PG_VERSION" main start 8<&-
     else
         # Reboot after a kill: every process of the old boot is gone, so any
         # postmaster.pid is stale (and its PID may be reused in the new PID
@@ -677,6 +727,9 @@ cmd_boot() {
             sleep 0.1
         done
         [[ $out == 1 ]] || { echo "LAB-BOOT-FAIL: $h: PostgreSQL does not answer after 30 s: $out"; exit 1; }
+        echo "cluster made and started in $((SECONDS - made)) s, after $waited s waiting for boot slot ${slot##*/}"
+        flock -u 8
+        exec 8<&-
     fi
     echo "LAB-BOOT-OK $h"
     trap - ERR
@@ -685,11 +738,11 @@ cmd_boot() {
 
 # The tuning an operator gives a server: in its postgresql.conf and in conf.d.
 tune_cluster() {
-    local conf=$1
-    cat >>"$conf/postgresql.conf" <<'TUNING'
+    local conf=$1 shared_buffers=$2
+    cat >>"$conf/postgresql.conf" <<TUNING
 
 # Tuning of this server, by its operator.
-shared_buffers = 64MB
+shared_buffers = $shared_buffers
 effective_cache_size = 1GB
 work_mem = 8MB
 log_line_prefix = '%m [%p] %q%u@%d app=%a '
@@ -746,7 +799,7 @@ do_down() {
     ensure_unreachable_route
     ((failed == 0)) || die "down: some hosts could not be stopped (see above); $LAB_DIR kept"
     if [[ -d $LAB_DIR ]]; then
-        rm -rf "$HOSTS_DIR" "$SHARED_DIR"
+        rm -rf "$HOSTS_DIR" "$SHARED_DIR" "$BOOT_SLOTS"
         rm -f "$SSH_CONFIG" "$KNOWN_HOSTS" "$INVENTORY" "$IDENTITY" "$IDENTITY.pub" \
             "$LAB_DIR/iptables-rule" "$LAB_DIR"/*.tmp
     fi
@@ -762,7 +815,7 @@ cmd_down() {
 
 cmd_up() {
     local n=${1:-}
-    if ! [[ $n =~ ^[1-9][0-9]?$ ]] || ((n > MAX_HOSTS)); then
+    if ! [[ $n =~ ^[1-9][0-9]{0,2}$ ]] || ((n > MAX_HOSTS)); then
         die "usage: lab.sh up N (1 <= N <= $MAX_HOSTS)"
     fi
     need_root
@@ -805,8 +858,12 @@ cmd_up() {
         setup_host_net "$i"
     done
     write_client_files "$n"
-    for h in "${hosts[@]}"; do
-        launch_host "$h" first
+    local jobs
+    jobs=$(boot_jobs)
+    install -d -m 0755 "$BOOT_SLOTS"
+    for ((i = 0; i < jobs; i++)); do : >"$BOOT_SLOTS/$i"; done
+    for ((i = 1; i <= n; i++)); do
+        launch_host "h$i" first "$BOOT_SLOTS/$(((i - 1) % jobs))" "$n"
     done
     local boot_timeout=${PGCONVERGE_LAB_BOOT_TIMEOUT:-$((60 + 5 * n))}
     wait_booted "$boot_timeout" "${hosts[@]}"
