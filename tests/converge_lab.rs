@@ -4,22 +4,12 @@
 
 mod support;
 
-use support::{Lab, Run, lab_available, pgconverge};
+use support::{Lab, Run, lab_available};
 
 const INVENTORY: &str = "inventory.example.yaml";
 
 fn apply(lab: &Lab, password: &str, extra: &[&str]) -> Run {
-    let ssh_config = lab.ssh_config();
-    let mut args = vec![
-        "apply",
-        "-i",
-        INVENTORY,
-        "--ssh-config",
-        ssh_config.to_str().unwrap_or_default(),
-        "--detailed-exitcode",
-    ];
-    args.extend_from_slice(extra);
-    pgconverge(&args, password)
+    lab.apply(INVENTORY, password, extra)
 }
 
 /// What a dry run must leave as it was: each host's configuration and data directory identity.
@@ -67,17 +57,10 @@ fn counting_ssh(
         directory.path().display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let ssh_config = lab.ssh_config();
-    let mut all = vec![
-        "apply",
-        "-i",
-        INVENTORY,
-        "--ssh-config",
-        ssh_config.to_str().unwrap_or_default(),
-        "--detailed-exitcode",
-        "--dry-run",
-    ];
-    all.extend_from_slice(args);
+    let mut dry_run = vec!["--dry-run"];
+    dry_run.extend_from_slice(args);
+    let all = lab.apply_arguments(INVENTORY, &dry_run);
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
     let run = support::pgconverge_with(
         &all,
         password,

@@ -211,18 +211,28 @@ impl Lab {
         );
     }
 
-    /// `pgconverge apply -i INVENTORY --detailed-exitcode EXTRA...` against the lab.
-    pub fn apply(&self, inventory: &str, password: &str, extra: &[&str]) -> Run {
-        let ssh_config = self.ssh_config().display().to_string();
-        let mut args = vec![
+    /// The arguments of `pgconverge apply -i INVENTORY --detailed-exitcode
+    /// EXTRA...` against the lab.
+    pub fn apply_arguments(&self, inventory: &str, extra: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = [
             "apply",
             "-i",
             inventory,
             "--ssh-config",
-            &ssh_config,
+            &self.ssh_config().display().to_string(),
             "--detailed-exitcode",
-        ];
-        args.extend_from_slice(extra);
+        ]
+        .iter()
+        .map(|arg| arg.to_string())
+        .collect();
+        args.extend(extra.iter().map(|arg| arg.to_string()));
+        args
+    }
+
+    /// Runs that apply.
+    pub fn apply(&self, inventory: &str, password: &str, extra: &[&str]) -> Run {
+        let args = self.apply_arguments(inventory, extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         pgconverge(&args, password)
     }
 
@@ -230,19 +240,10 @@ impl Lab {
     /// `script` gives it one): the run's `stdout` is the terminal's transcript,
     /// both streams with every control sequence, and `stderr` is empty.
     pub fn apply_in_terminal(&self, inventory: &str, password: &str, extra: &[&str]) -> Run {
-        let ssh_config = self.ssh_config().display().to_string();
-        let binary = env!("CARGO_BIN_EXE_pgconverge");
-        let mut words = vec![
-            binary,
-            "apply",
-            "-i",
-            inventory,
-            "--ssh-config",
-            &ssh_config,
-            "--detailed-exitcode",
-        ];
-        words.extend_from_slice(extra);
-        let command = shlex::try_join(words).expect("no argument holds a NUL byte");
+        let mut words = vec![env!("CARGO_BIN_EXE_pgconverge").to_string()];
+        words.extend(self.apply_arguments(inventory, extra));
+        let command = shlex::try_join(words.iter().map(String::as_str))
+            .expect("no argument holds a NUL byte");
         let output = Command::new("script")
             .args(["--quiet", "--return", "--command", &command, "/dev/null"])
             .env("PG_REPLICATION_PASSWORD", password)
