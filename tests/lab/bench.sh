@@ -10,6 +10,9 @@
 #   floor    tests/lab/floor.sh: one fresh ssh per host, in parallel, one round
 #            trip doing the reads of a no-op plan
 #   dry run  pgconverge apply --dry-run --detailed-exitcode, which must exit 0
+#   warm     the same with --persist, right after another such run: it reuses
+#            that run's master connections (the first run of a size, which
+#            only connects, is not counted); `pgconverge disconnect` at the end
 # The order alternates from one run to the next (floor first, then dry run
 # first). One more dry run, untimed, runs under strace to count the ssh
 # processes pgconverge starts per host (skipped without strace).
@@ -194,16 +197,23 @@ for n in "${sizes[@]}"; do
                     ;;
             esac
         done
-        # ---- (c) warm: persisted connections ------------------------------
-        # The place for a third measurement, "warm": a dry run right after
-        # another that reuses its master connections (pgconverge's --persist,
-        # issue 15). Time it here, in the same interleaved loop, with
-        #   timed warm "${apply[@]}" --persist --dry-run --detailed-exitcode
-        # and print it below beside the floor and the cold dry run.
+        # (c) warm: a dry run right after another with --persist, reusing its
+        # master connections (the first warm run of a size only connects).
+        if ! PGCONVERGE_CONTROL_DIR=$work/control timed warm "${apply[@]}" --persist --dry-run --detailed-exitcode; then
+            tail -n 5 "$work/warm.err" >&2
+            fail "$n hosts, run $run: the warm dry run did not exit 0"
+        fi
+        ((run > 1)) || : >"$work/warm.times"
     done
     figure floor_s "$(stats "$work/floor.times")"
     figure dry_run_s "$(stats "$work/dry_run.times")"
     figure ratio_dry_run_to_floor "$(awk -v d="$(median "$work/dry_run.times")" -v f="$(median "$work/floor.times")" 'BEGIN { printf "%.2f", d / f }')"
+    if ((runs > 1)); then
+        figure warm_dry_run_s "$(stats "$work/warm.times")"
+        figure ratio_warm_to_floor "$(awk -v d="$(median "$work/warm.times")" -v f="$(median "$work/floor.times")" 'BEGIN { printf "%.2f", d / f }')"
+        figure warm_reused "$(grep -o '[0-9]* persisted connections reused' "$work/warm.err" || echo none)"
+    fi
+    PGCONVERGE_CONTROL_DIR=$work/control "$bin" disconnect 2>/dev/null 9>&- || fail "$n hosts: pgconverge disconnect failed"
     figure dry_run_max_rss_mb "$(sort -n "$work/dry_run.rss" | tail -n 1 | awk '{ printf "%.1f", $1 / 1024 }')"
     gathered=$(sed -n 's/^Gathered facts from \([0-9]*\) of [0-9]* hosts in .* (\([0-9]*\) SSH round trips).*/\1 \2/p' "$work/dry_run.err")
     per_host=$(round_trips "$work/dry_run.err")
