@@ -16,6 +16,7 @@ pub mod failover;
 pub mod gather;
 pub mod graph_dot;
 pub mod health;
+pub mod human;
 pub mod inventory;
 pub mod listing;
 pub mod live_status;

@@ -201,7 +201,7 @@ fn converges_a_fresh_cluster_and_then_changes_nothing() {
         assert!(
             first.stderr.lines().any(|line| line
                 .starts_with(&format!("{standby}/base_backup: copied "))
-                && line.contains(" kB (")),
+                && line.contains("iB (")),
             "a base backup tells its progress in plain lines when stderr is no terminal\n{first}"
         );
     }

@@ -316,7 +316,7 @@ fn a_live_cluster_changes_one_member_at_a_time() {
     assert!(
         live_lines
             .iter()
-            .any(|line| line.contains("h4/base_backup copied ") && line.contains(" kB (")),
+            .any(|line| line.contains("h4/base_backup copied ") && line.contains("iB (")),
         "the live line shows the base backup's progress\n{joined}"
     );
     assert!(

@@ -2,6 +2,7 @@
 //! disagreements or the line saying there are none.
 
 use super::report::{HostStatus, ObservedState, StatusReport};
+use crate::human::size;
 use anstyle::{AnsiColor, Style};
 
 const GREEN: Style = AnsiColor::Green.on_default();
@@ -263,27 +264,11 @@ fn lag(host: &HostStatus) -> String {
     parts.join(", ")
 }
 
-/// `512 B`, `1.5 KiB`, `16.0 MiB`, `2.0 GiB`.
-fn size(bytes: i64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes.abs() < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value.abs() >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
 #[cfg(test)]
 mod tests {
     //! The table, its lag column and the closing line as the user reads them,
     //! pinned with insta.
 
-    use super::*;
     use crate::status::check::{MIB, check, client, facts, healthy, primary, standby};
 
     #[test]
@@ -334,14 +319,5 @@ mod tests {
         assert!(row("db2").contains("20.0 MiB, 42 s"), "{text}");
         assert!(row("db3").contains("16.0 MiB, 42 s"), "{text}");
         insta::assert_snapshot!(text);
-    }
-
-    #[test]
-    fn sizes_read_like_people_write_them() {
-        assert_eq!(size(0), "0 B");
-        assert_eq!(size(1023), "1023 B");
-        assert_eq!(size(1536), "1.5 KiB");
-        assert_eq!(size(16 * MIB), "16.0 MiB");
-        assert_eq!(size(3 * 1024 * MIB), "3.0 GiB");
     }
 }
