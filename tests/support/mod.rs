@@ -252,11 +252,7 @@ impl Lab {
             .current_dir(repository())
             .output()
             .unwrap_or_else(|error| panic!("cannot run script: {error}"));
-        Run {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        Run::from(output)
     }
 
     /// Polls `check` once a second, at most `seconds` times.
@@ -334,9 +330,15 @@ pub fn pgconverge_with(args: &[&str], password: &str, environment: &[(&str, &str
         .current_dir(repository())
         .output()
         .unwrap_or_else(|error| panic!("cannot run pgconverge: {error}"));
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    Run::from(output)
+}
+
+impl From<std::process::Output> for Run {
+    fn from(output: std::process::Output) -> Run {
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
     }
 }
