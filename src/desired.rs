@@ -7,7 +7,7 @@ use crate::archive::{ArchiveHost, WalArchive};
 use crate::dag::Dag;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::facts::FactsRequest;
-use crate::inventory::{Host, HostSettings, Inventory, ReplicationMode, Role};
+use crate::inventory::{Host, HostSettings, Inventory, ReplicationMode, Role, SharedContext};
 use crate::playbook::{Playbook, Step};
 use crate::render::Renderer;
 use indexmap::IndexMap;
@@ -102,8 +102,9 @@ impl DesiredState {
     ) -> Result<DesiredState, Diagnostics> {
         let mut problems = Vec::new();
         let mut hosts = IndexMap::new();
+        let shared = inventory.shared_context();
         for host in inventory.hosts.values() {
-            match desired_host(inventory, playbook, renderer, host) {
+            match desired_host(inventory, &shared, playbook, renderer, host) {
                 Ok(desired) => {
                     hosts.insert(host.name.clone(), desired);
                 }
@@ -258,12 +259,14 @@ fn step_graph(playbook: &Playbook, hosts: &IndexMap<String, DesiredHost>) -> Dag
 
 fn desired_host(
     inventory: &Inventory,
+    shared: &SharedContext,
     playbook: &Playbook,
     renderer: &Renderer,
     host: &Host,
 ) -> Result<DesiredHost, Vec<Diagnostic>> {
     let settings = host.settings.clone();
     let context = template_context(inventory, host, &settings).map_err(|problem| vec![problem])?;
+    let values = shared.with_own(&host.cluster, &context);
     let mut problems = Vec::new();
     let mut steps = IndexMap::new();
     for step in playbook
@@ -271,7 +274,7 @@ fn desired_host(
         .iter()
         .filter(|step| step.applies_to(host.role))
     {
-        match applies_when(playbook, step, &context) {
+        match applies_when(playbook, step, &values) {
             Ok(true) => {}
             Ok(false) => continue,
             Err(problem) => {
@@ -279,7 +282,7 @@ fn desired_host(
                 continue;
             }
         }
-        match desired_step(renderer, playbook, step, &context, &settings) {
+        match desired_step(renderer, playbook, step, &context, &values, &settings) {
             Ok(desired) => {
                 steps.insert(step.id.clone(), desired);
             }
@@ -305,11 +308,15 @@ fn desired_host(
 }
 
 /// Whether a step's `when` condition holds for this host (no condition: it does).
-fn applies_when(playbook: &Playbook, step: &Step, context: &Value) -> Result<bool, Diagnostic> {
+fn applies_when(
+    playbook: &Playbook,
+    step: &Step,
+    values: &minijinja::Value,
+) -> Result<bool, Diagnostic> {
     let Some(condition) = &step.when else {
         return Ok(true);
     };
-    let rendered = render_string(condition, context).map_err(|message| {
+    let rendered = render_string(condition, values).map_err(|message| {
         Diagnostic::new(
             &playbook.source,
             Some(step.line),
@@ -328,6 +335,7 @@ fn desired_step(
     playbook: &Playbook,
     step: &Step,
     context: &Value,
+    values: &minijinja::Value,
     settings: &HostSettings,
 ) -> Result<DesiredStep, Vec<Diagnostic>> {
     let problem = |message: String| {
@@ -341,7 +349,7 @@ fn desired_step(
     let parameter = |value: &Option<String>| -> Result<Option<String>, Diagnostic> {
         value
             .as_ref()
-            .map(|text| render_string(text, context).map_err(problem))
+            .map(|text| render_string(text, values).map_err(problem))
             .transpose()
     };
     let mode = match &step.mode {
@@ -351,7 +359,7 @@ fn desired_step(
                 .map_err(|_| vec![problem(format!("mode `{text}` is not octal"))])?,
         ),
     };
-    let render = |template: &str| renderer.render(template, context);
+    let render = |template: &str| renderer.render(template, values);
     let rendered = (|| {
         let input = StepInput {
             settings,
@@ -373,22 +381,20 @@ fn desired_step(
 }
 
 /// Renders a playbook parameter (a template string) with the host's context.
-fn render_string(text: &str, context: &Value) -> Result<String, String> {
+fn render_string(text: &str, values: &minijinja::Value) -> Result<String, String> {
     let mut environment = minijinja::Environment::new();
     environment.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     environment
-        .render_str(
-            text,
-            minijinja::Value::from(minijinja::value::Serde(context)),
-        )
+        .render_str(text, values)
         .map_err(|error| match error.detail() {
             Some(detail) => format!("{}: {detail}", error.kind()),
             None => error.kind().to_string(),
         })
 }
 
-/// The variables templates see: the host's own, `hostvars`, `groups`, and values
-/// pgconverge derives: `primary_conninfo`, a numeric `pg_version`, `pg_has` (what
+/// The variables of a host's templates that are its own (its cluster's
+/// `hostvars` and `groups` join them from [`SharedContext`]): its variables and
+/// values pgconverge derives: `primary_conninfo`, a numeric `pg_version`, `pg_has` (what
 /// this version has, from `src/versions.rs`: `pg_has.standby_signal`,
 /// `pg_has.wal_keep_size`, ...), `standby_count` (the standbys of the cluster),
 /// `synchronous_replication` (the cluster has synchronous standbys) and the
@@ -438,7 +444,7 @@ fn template_context(
             "`replication_mode: archive` needs an archive the standby can read: set `wal_archive` to a shared `path` or to `command` and `restore_command`".to_string(),
         ));
     }
-    let mut context = inventory.template_context(&host.name);
+    let mut context = inventory.host_context(&host.name);
     if let Value::Object(map) = &mut context {
         map.insert(
             "archive_command".into(),

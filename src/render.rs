@@ -82,13 +82,13 @@ impl Renderer {
     }
 
     /// Renders `name` with `context`; an error names the template file and line.
-    pub fn render(&self, name: &str, context: &serde_json::Value) -> Result<String, Diagnostic> {
+    pub fn render(&self, name: &str, context: &Value) -> Result<String, Diagnostic> {
         let template = self
             .environment
             .get_template(name)
             .map_err(|error| self.diagnostic(name, &error))?;
         template
-            .render(Value::from(minijinja::value::Serde(context)))
+            .render(context)
             .map_err(|error| self.diagnostic(name, &error))
     }
 
@@ -321,7 +321,9 @@ mod tests {
         );
         write("plain.j2", "port = {{ port }} # {{ word }}\n");
         let renderer = Renderer::new(Some(directory.path()));
-        let context = json!({ "value": "*' \nwork_mem = 1", "port": 5432, "word": "db-1.example" });
+        let context = Value::from(minijinja::value::Serde(
+            json!({ "value": "*' \nwork_mem = 1", "port": 5432, "word": "db-1.example" }),
+        ));
         let refused = renderer
             .render("raw.j2", &context)
             .expect_err("a raw value");
@@ -338,7 +340,7 @@ mod tests {
             renderer.render("filtered.j2", &context).is_err(),
             "a line break is refused"
         );
-        let fine = json!({ "value": "10.0.0.1, 'x'" });
+        let fine = Value::from(minijinja::value::Serde(json!({ "value": "10.0.0.1, 'x'" })));
         assert_eq!(
             renderer.render("filtered.j2", &fine).ok().as_deref(),
             Some("listen_addresses = '10.0.0.1, ''x'''\n")
@@ -359,7 +361,7 @@ mod tests {
         .expect("write template");
         let renderer = Renderer::new(Some(directory.path()));
         let diagnostic = renderer
-            .render("t.j2", &json!({}))
+            .render("t.j2", &Value::UNDEFINED)
             .expect_err("strict undefined");
         assert_eq!(diagnostic.location.line, Some(2));
         assert!(diagnostic.location.file.ends_with("t.j2"));

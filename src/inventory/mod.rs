@@ -34,6 +34,7 @@ mod yaml;
 #[cfg(test)]
 mod tests;
 
+pub use context::SharedContext;
 pub use settings::{ConfigMode, HostSettings, ReplicationMode, SslMode, SyncMethod};
 pub use validate::HOT_STANDBY_SETTINGS;
 

@@ -278,20 +278,29 @@ fn sensitive_vars_collect_every_kind_of_secret() {
 #[test]
 fn template_context_has_the_host_and_every_other_host() {
     let inventory = parse(EXAMPLE);
-    let context = inventory.template_context("db3");
+    let context = inventory.host_context("db3");
     assert_eq!(context["inventory_hostname"], json!("db3"));
     assert_eq!(context["pg_role"], json!("standby"));
     assert_eq!(context["upstream"], json!("db2"));
     assert_eq!(context["group_names"], json!(["standby"]));
     assert_eq!(context["pg_data_dir"], json!("/var/lib/postgresql/15/main"));
-    assert_eq!(context["hostvars"]["db1"]["pg_role"], json!("primary"));
-    assert_eq!(
-        context["hostvars"]["db2"]["ansible_host"],
-        json!("10.0.0.12")
-    );
-    assert_eq!(context["groups"]["standby"], json!(["db2", "db3"]));
-    assert_eq!(inventory.template_context("db1")["upstream"], Value::Null);
-    assert_eq!(inventory.template_context("nowhere"), Value::Null);
+    assert_eq!(inventory.host_context("db1")["upstream"], Value::Null);
+    assert_eq!(inventory.host_context("nowhere"), Value::Null);
+
+    // What templates see: the host's own variables with the cluster's
+    // `hostvars` and `groups`, which win over an own variable of that name.
+    let mut own = context.clone();
+    own["groups"] = json!("the host's own");
+    let values = inventory.shared_context().with_own("main", &own);
+    let seen = |expression: &str| {
+        minijinja::Environment::new()
+            .render_str(&format!("{{{{ {expression} | tojson }}}}"), &values)
+            .unwrap_or_else(|error| panic!("{expression}: {error}"))
+    };
+    assert_eq!(seen("inventory_hostname"), r#""db3""#);
+    assert_eq!(seen("hostvars.db1.pg_role"), r#""primary""#);
+    assert_eq!(seen("hostvars.db2.ansible_host"), r#""10.0.0.12""#);
+    assert_eq!(seen("groups.standby"), r#"["db2", "db3"]"#);
 }
 
 #[test]
