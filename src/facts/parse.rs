@@ -1,4 +1,6 @@
-//! Reads the facts script's output (`KEY BASE64` lines) into `HostFacts`.
+//! Reads the facts script's output into `HostFacts`: the base64 of records
+//! `KEY LENGTH`, a line feed, LENGTH bytes of the value and a line feed (see
+//! `script`); a file's content is itself base64 inside its record.
 
 use super::script::FIELD_SEPARATOR;
 use super::*;
@@ -8,8 +10,12 @@ use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FactsError {
-    #[error("line {line} of the facts output is not `KEY BASE64`")]
-    MalformedLine { line: usize },
+    #[error("the facts output stops before its end")]
+    Incomplete,
+    #[error("the facts output is not base64")]
+    NotBase64,
+    #[error("record {record} of the facts output is not `KEY LENGTH` and that many bytes")]
+    MalformedRecord { record: usize },
     #[error("fact `{key}` is not valid base64")]
     BadEncoding { key: String },
     #[error("fact `{key}` has an unexpected value `{value}`")]
@@ -18,7 +24,7 @@ pub enum FactsError {
 
 /// Parses the output of the script that `script::build(request)` made.
 pub fn parse(request: &FactsRequest, output: &str) -> Result<HostFacts, FactsError> {
-    let values = decode_lines(output)?;
+    let values = decode_records(output)?;
     let text = |key: &str| {
         values
             .get(key)
@@ -40,10 +46,13 @@ pub fn parse(request: &FactsRequest, output: &str) -> Result<HostFacts, FactsErr
     };
     for (index, path) in request.files.iter().enumerate() {
         if let Some(stat) = text(&format!("file.{index}.stat")) {
-            let content = values
-                .get(&format!("file.{index}.content"))
-                .cloned()
-                .unwrap_or_default();
+            let key = format!("file.{index}.content");
+            let content = match values.get(&key) {
+                Some(encoded) => STANDARD
+                    .decode(encoded)
+                    .map_err(|_| FactsError::BadEncoding { key })?,
+                None => Vec::new(),
+            };
             let attributes = parse_attributes(&format!("file.{index}.stat"), &stat)?;
             facts.files.insert(
                 path.clone(),
@@ -139,23 +148,36 @@ fn listening_socket(line: &str) -> Option<ListeningSocket> {
     Some(ListeningSocket { address, port })
 }
 
-fn decode_lines(output: &str) -> Result<HashMap<String, Vec<u8>>, FactsError> {
+fn decode_records(output: &str) -> Result<HashMap<String, Vec<u8>>, FactsError> {
+    let bytes = STANDARD
+        .decode(output.trim())
+        .map_err(|_| FactsError::NotBase64)?;
     let mut values = HashMap::new();
-    for (index, line) in output.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let (key, encoded) = line
-            .split_once(' ')
-            .ok_or(FactsError::MalformedLine { line: index + 1 })?;
-        let bytes = STANDARD
-            .decode(encoded.trim())
-            .map_err(|_| FactsError::BadEncoding {
-                key: key.to_string(),
-            })?;
-        values.insert(key.to_string(), bytes);
+    let mut rest = bytes.as_slice();
+    let mut record = 0;
+    while !rest.is_empty() {
+        record += 1;
+        let (key, value, after) =
+            split_record(rest).ok_or(FactsError::MalformedRecord { record })?;
+        values.insert(key.to_string(), value.to_vec());
+        rest = after;
+    }
+    if values.remove("end").is_none() {
+        return Err(FactsError::Incomplete);
     }
     Ok(values)
+}
+
+/// The first record of `bytes`: its key, its value and what follows it.
+fn split_record(bytes: &[u8]) -> Option<(&str, &[u8], &[u8])> {
+    let header_end = bytes.iter().position(|&byte| byte == b'\n')?;
+    let header = std::str::from_utf8(&bytes[..header_end]).ok()?;
+    let (key, length) = header.split_once(' ')?;
+    let length: usize = length.parse().ok()?;
+    let value_start = header_end + 1;
+    let value_end = value_start.checked_add(length)?;
+    let value = bytes.get(value_start..value_end)?;
+    (bytes.get(value_end) == Some(&b'\n')).then(|| (key, value, &bytes[value_end + 1..]))
 }
 
 fn parse_attributes(key: &str, stat: &str) -> Result<PathAttributes, FactsError> {
@@ -335,8 +357,14 @@ mod tests {
         }
     }
 
+    /// One record as the facts script writes it, before the whole output is
+    /// made base64 (`encoded`).
     fn line(key: &str, value: &str) -> String {
-        format!("{key} {}\n", STANDARD.encode(value))
+        format!("{key} {}\n{value}\n", value.len())
+    }
+
+    fn encoded(records: &str) -> String {
+        STANDARD.encode(format!("{records}{}", line("end", "yes")))
     }
 
     #[test]
@@ -350,7 +378,7 @@ mod tests {
             line("data.postmaster_pid", "5433"),
         ]
         .concat();
-        let facts = parse(&request(), &output).unwrap_or_else(|error| panic!("{error}"));
+        let facts = parse(&request(), &encoded(&output)).unwrap_or_else(|error| panic!("{error}"));
         let sockets: Vec<String> = facts
             .listening
             .unwrap_or_default()
@@ -362,7 +390,7 @@ mod tests {
             ["127.0.0.1:5432", "0.0.0.0:22", "[::1]:5432", "[::]:22"]
         );
         assert_eq!(facts.data_directory.postmaster_port, Some(5433));
-        let unreadable = parse(&request(), "").unwrap_or_else(|error| panic!("{error}"));
+        let unreadable = parse(&request(), &encoded("")).unwrap_or_else(|error| panic!("{error}"));
         assert_eq!(unreadable.listening, None);
     }
 
@@ -376,7 +404,7 @@ mod tests {
             line("os_user", "/var/lib/postgresql"),
             line("postgres_installed", "yes"),
             line("file.0.stat", "postgres:postgres:644:1700000100"),
-            line("file.0.content", "port = 5432\n"),
+            line("file.0.content", &STANDARD.encode("port = 5432\n")),
             line("directory.0.stat", "postgres:postgres:700:1"),
             line("data.pg_version", "15\n"),
             line("data.controldata", "pg_control version number:            1300\nDatabase system identifier:           7301\nDatabase cluster state:               in archive recovery\nLatest checkpoint's TimeLineID:       2\nwal_log_hints setting:                on\nData page checksum version:           0\n"),
@@ -385,7 +413,7 @@ mod tests {
             line("server", &server),
         ]
         .concat();
-        let facts = parse(&request(), &output).expect("parses");
+        let facts = parse(&request(), &encoded(&output)).expect("parses");
         assert_eq!(facts.os_user_home.as_deref(), Some("/var/lib/postgresql"));
         assert_eq!(
             facts
@@ -446,7 +474,7 @@ mod tests {
             ),
         ]
         .concat();
-        let facts = parse(&request(), &output).expect("parses");
+        let facts = parse(&request(), &encoded(&output)).expect("parses");
         let history = facts.data_directory.history.clone().expect("a history");
         assert_eq!(history.timeline, 2);
         assert_eq!(
@@ -462,7 +490,7 @@ mod tests {
     #[test]
     fn a_stopped_server_reports_why() {
         let output = line("server_error", "psql: error: connection refused\n");
-        let facts = parse(&request(), &output).expect("parses");
+        let facts = parse(&request(), &encoded(&output)).expect("parses");
         assert!(!facts.is_running());
         assert_eq!(
             facts.server_error.as_deref(),
@@ -473,14 +501,34 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_empty_facts() {
-        assert_eq!(
-            parse(&request(), "no-space-here\n"),
-            Err(FactsError::MalformedLine { line: 1 })
-        );
+        assert_eq!(parse(&request(), "!!!\n"), Err(FactsError::NotBase64));
+        for malformed in [
+            "no-length-here\nvalue\n",
+            "key 10\nshort\n",
+            "key 3\nlonger\n",
+            "key 3\nabc",
+            "key x\nabc\n",
+        ] {
+            let output = format!("{}{malformed}", line("good", "first"));
+            assert_eq!(
+                parse(&request(), &STANDARD.encode(output)),
+                Err(FactsError::MalformedRecord { record: 2 }),
+                "{malformed:?}"
+            );
+        }
+        let bad_content = [
+            line("file.0.stat", "postgres:postgres:644:1"),
+            line("file.0.content", "not base64!"),
+        ]
+        .concat();
         assert!(matches!(
-            parse(&request(), "key !!!\n"),
+            parse(&request(), &encoded(&bad_content)),
             Err(FactsError::BadEncoding { .. })
         ));
+        // Cut short: every record whole, but not the last one.
+        let cut = STANDARD.encode(line("data.pg_version", "15"));
+        assert_eq!(parse(&request(), &cut), Err(FactsError::Incomplete));
+        assert_eq!(parse(&request(), ""), Err(FactsError::Incomplete));
     }
 
     #[test]

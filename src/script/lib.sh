@@ -11,12 +11,18 @@ PATH="/usr/local/sbin:/usr/sbin:/sbin:$PATH"
 export PATH
 
 # Runs a command as the PostgreSQL OS user, whether we logged in as root, as that
-# user, or as another user with sudo.
+# user, or as another user with sudo. Who we are is asked once, here: a script
+# may run many commands, several in subshells.
+if [ "$(id -un)" = "$PG_OS_USER" ]; then AS_PG_HOW=self
+elif [ "$(id -u)" = 0 ]; then AS_PG_HOW=runuser
+else AS_PG_HOW=sudo
+fi
 as_pg() {
-  if [ "$(id -un)" = "$PG_OS_USER" ]; then "$@"
-  elif [ "$(id -u)" = 0 ]; then runuser -u "$PG_OS_USER" -- "$@"
-  else sudo -n -u "$PG_OS_USER" -- "$@"
-  fi
+  case $AS_PG_HOW in
+    self) "$@" ;;
+    runuser) runuser -u "$PG_OS_USER" -- "$@" ;;
+    *) sudo -n -u "$PG_OS_USER" -- "$@" ;;
+  esac
 }
 
 # psql as the PostgreSQL OS user over the local socket: unaligned, tuples only,
