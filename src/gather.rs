@@ -32,12 +32,15 @@ impl Gathered {
             .count()
     }
 
+    /// Ends every connection, all at once: each waits for its master to go.
     pub async fn close(self) {
+        let mut closing = JoinSet::new();
         for (_, connection) in self.connections {
             if let Ok(connection) = Arc::try_unwrap(connection) {
-                connection.close().await;
+                closing.spawn(connection.close());
             }
         }
+        while closing.join_next().await.is_some() {}
     }
 }
 
