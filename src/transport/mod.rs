@@ -129,6 +129,12 @@ impl ScriptOutput {
 /// close has gone both ways.
 pub const SESSIONS_PER_HOST: usize = 8;
 
+/// How often a session the server refuses is asked for, at most, and the pause
+/// before the first retry (each pause is one longer: 0.1 s, 0.2 s, ... in all
+/// at most 4.5 s).
+const SESSION_OPEN_ATTEMPTS: u32 = 10;
+const SESSION_OPEN_PAUSE: Duration = Duration::from_millis(100);
+
 /// An open connection to one host.
 pub struct Connection {
     host: String,
@@ -289,15 +295,30 @@ async fn run_there(
     input: &[u8],
     watch: &(dyn Fn(&str) + Sync),
 ) -> Result<RawOutput, String> {
-    let mut child = session
-        .command("sh")
-        .args(arguments)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .await
-        .map_err(|error| error_chain(&error))?;
+    let mut refusals = 0;
+    let mut child = loop {
+        let spawned = session
+            .command("sh")
+            .args(arguments)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .await;
+        match spawned {
+            Ok(child) => break child,
+            // sshd refuses a session beyond its MaxSessions, and counts one
+            // until its channel's close has gone both ways: a session just ended
+            // may still count. Nothing ran, so opening it again is safe.
+            Err(openssh::Error::SshMux(openssh_mux_client::Error::RequestFailure(_)))
+                if refusals < SESSION_OPEN_ATTEMPTS - 1 =>
+            {
+                refusals += 1;
+                tokio::time::sleep(SESSION_OPEN_PAUSE * refusals).await;
+            }
+            Err(error) => return Err(error_chain(&error)),
+        }
+    };
     let (stdout, stderr) = exchange(
         child.stdin().take(),
         child.stdout().take(),
