@@ -31,7 +31,10 @@ pub fn parse(request: &FactsRequest, output: &str) -> Result<HostFacts, FactsErr
             .map(|bytes| String::from_utf8_lossy(bytes).trim_end().to_string())
     };
     let mut facts = HostFacts {
-        os_user_home: text("os_user").filter(|home| !home.is_empty()),
+        // The passwd entry's sixth field.
+        os_user_home: text("os_user.passwd")
+            .and_then(|entry| entry.split(':').nth(5).map(str::to_string))
+            .filter(|home| !home.is_empty()),
         postgres_installed: values.contains_key("postgres_installed"),
         memory_kb: text("memory_kb").and_then(|kb| kb.trim().parse().ok()),
         installed_libraries: text("libraries").map(|list| {
@@ -401,7 +404,10 @@ mod tests {
             "@@state\nt{sep}1700000000{sep}1690000000{sep}0/3000148{sep}0/3000060{sep}f{sep}12\n@@settings\nshared_buffers{sep}postmaster{sep}t\nwork_mem{sep}user{sep}f\n@@role\n@@wal_receiver\nstreaming{sep}10.0.0.11{sep}5432\n@@replication\n@@archiver\n3{sep}000000010000000000000002{sep}1700000050{sep}1{sep}000000010000000000000001{sep}1700000040\n@@databases\napp\n"
         );
         let output = [
-            line("os_user", "/var/lib/postgresql"),
+            line(
+                "os_user.passwd",
+                "postgres:x:104:110::/var/lib/postgresql:/bin/bash",
+            ),
             line("postgres_installed", "yes"),
             line("file.0.stat", "postgres:postgres:644:1700000100"),
             line("file.0.content", &STANDARD.encode("port = 5432\n")),

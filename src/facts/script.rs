@@ -34,17 +34,23 @@ emit_path() {
 emit_file() {
   if [ -f "$2" ]; then emit_path "$1" "$2"; emit "$1.content" "$(base64 -w0 < "$2")"; fi
 }
+# count_existing PATH...: how many of the paths exist, in $COUNT (an unmatched
+# pattern stays as written, and does not).
+count_existing() {
+  COUNT=0
+  for f in "$@"; do if [ -e "$f" ]; then COUNT=$((COUNT + 1)); fi; done
+}
 {
 "#,
     );
-    script.push_str("emit os_user \"$(getent passwd \"$PG_OS_USER\" | cut -d: -f6)\"\n");
+    script.push_str("emit os_user.passwd \"$(getent passwd \"$PG_OS_USER\")\"\n");
     let bin_dir = quote(&request.settings.bin_dir);
     script.push_str(&format!(
         "if [ -x {bin_dir}/postgres ]; then emit postgres_installed yes; fi\n"
     ));
     // What a server can start with: the host's memory and the libraries installed.
     script.push_str(&format!(
-        "emit memory_kb \"$(awk '/^MemTotal:/ {{ print $2 }}' /proc/meminfo 2>/dev/null)\"\n\
+        "if [ -r /proc/meminfo ]; then while read -r key value _; do if [ \"$key\" = MemTotal: ]; then emit memory_kb \"$value\"; break; fi; done < /proc/meminfo; fi\n\
 LIBDIR=$({bin_dir}/pg_config --pkglibdir 2>/dev/null || echo {bin_dir}/../lib)\n\
 if [ -d \"$LIBDIR\" ]; then emit libraries \"$(for f in \"$LIBDIR\"/*.so; do [ -e \"$f\" ] && printf '%s\\n' \"${{f##*/}}\"; done)\"; fi\n"
     ));
@@ -91,15 +97,29 @@ fn data_directory_section(request: &FactsRequest) -> String {
     format!(
         r#"DATA={data_dir}
 if [ -f "$DATA/PG_VERSION" ]; then
-  emit data.pg_version "$(cat "$DATA/PG_VERSION")"
+  PG_VERSION_FILE=''
+  IFS= read -r PG_VERSION_FILE < "$DATA/PG_VERSION" || true
+  emit data.pg_version "$PG_VERSION_FILE"
   emit data.controldata "$(as_pg {bin_dir}/pg_controldata -D "$DATA" 2>/dev/null)"
-  emit data.database_directories "$(find "$DATA/base" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)"
+  count_existing "$DATA"/base/*
+  emit data.database_directories "$COUNT"
   [ -f "$DATA/standby.signal" ] && emit data.standby_signal yes
   [ -f "$DATA/recovery.conf" ] && emit data.recovery_conf yes
-  [ -f "$DATA/postmaster.pid" ] && emit data.postmaster_pid "$(sed -n 4p "$DATA/postmaster.pid")"
+  if [ -f "$DATA/postmaster.pid" ]; then
+    # Its fourth line is the port.
+    POSTMASTER_PORT=''
+    {{ read -r _; read -r _; read -r _; read -r POSTMASTER_PORT; }} < "$DATA/postmaster.pid" || true
+    emit data.postmaster_pid "$POSTMASTER_PORT"
+  fi
   [ -f "$DATA/pgconverge-rewind-failed" ] && emit data.rewind_failed "$(head -c 4000 "$DATA/pgconverge-rewind-failed")"
-  [ -d "$DATA/pg_replslot" ] && emit data.slots_on_disk "$(ls -1 "$DATA/pg_replslot" 2>/dev/null)"
-  emit data.wal_ready "$(find "$DATA/pg_wal/archive_status" "$DATA/pg_xlog/archive_status" -maxdepth 1 -name '*.ready' 2>/dev/null | wc -l)"
+  if [ -d "$DATA/pg_replslot" ]; then
+    SLOTS=''
+    for f in "$DATA"/pg_replslot/*; do if [ -e "$f" ]; then SLOTS="$SLOTS${{f##*/}}
+"; fi; done
+    emit data.slots_on_disk "$SLOTS"
+  fi
+  count_existing "$DATA"/pg_wal/archive_status/*.ready "$DATA"/pg_xlog/archive_status/*.ready
+  emit data.wal_ready "$COUNT"
 fi
 "#
     )
@@ -228,7 +248,10 @@ failed_count, coalesce(last_failed_wal, ''), coalesce(extract(epoch from last_fa
     };
     let separator = FIELD_SEPARATOR;
     format!(
-        r#"if SQL_OUT=$(as_pg psql -XAtq -h {socket} -p {port} -d postgres -v ON_ERROR_STOP=1 -v role={role} -F '{separator}' 2>&1 <<'PGCONVERGE_SQL'
+        r#"# The version's own psql where it is: Debian's psql in PATH is a Perl wrapper
+# that finds it, at the cost of a Perl interpreter per host.
+if [ -x {bin_dir}/psql ]; then PSQL={bin_dir}/psql; else PSQL=psql; fi
+if SQL_OUT=$(as_pg "$PSQL" -XAtq -h {socket} -p {port} -d postgres -v ON_ERROR_STOP=1 -v role={role} -F '{separator}' 2>&1 <<'PGCONVERGE_SQL'
 \echo @@state
 {state_query}
 \echo @@settings
@@ -248,6 +271,7 @@ select datname from pg_database where datname not in ('postgres', 'template0', '
 PGCONVERGE_SQL
 ); then emit server "$SQL_OUT"; else emit server_error "$SQL_OUT"; fi
 "#,
+        bin_dir = quote(&request.settings.bin_dir),
         socket = quote(&request.settings.socket_dir),
         port = request.settings.port,
         role = quote(&request.settings.replication_user),
@@ -301,6 +325,64 @@ mod tests {
             .status()
             .expect("sh runs");
         assert!(status.success());
+    }
+
+    #[test]
+    fn what_sh_writes_is_read_back_byte_for_byte() {
+        use std::io::Write;
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        let data = directory.path().join("data");
+        std::fs::create_dir_all(data.join("pg_replslot/slot_a")).expect("a data directory");
+        std::fs::write(data.join("PG_VERSION"), "15\n").expect("PG_VERSION");
+        // Trailing line feeds and a byte that is no UTF-8: a file's content as it is.
+        let content = b"port = 5432\n\xff\n\n".to_vec();
+        let file = directory.path().join("with space.conf");
+        std::fs::write(&file, &content).expect("a file");
+        let text = |path: &std::path::Path| path.to_string_lossy().into_owned();
+        let request = FactsRequest {
+            settings: HostSettings {
+                data_dir: text(&data),
+                bin_dir: text(&directory.path().join("no bin")),
+                socket_dir: text(directory.path()),
+                ..HostSettings::example()
+            },
+            files: vec![text(&file), text(&directory.path().join("missing"))],
+            directories: vec![text(directory.path())],
+            readable: Vec::new(),
+            pgbackrest_stanza: None,
+        };
+        let mut child = std::process::Command::new("sh")
+            .arg("-s")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("sh runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin is piped")
+            .write_all(build(&request).as_bytes())
+            .expect("sh reads the script");
+        let output = child.wait_with_output().expect("sh ends");
+        assert!(output.status.success(), "{output:?}");
+        let stdout = String::from_utf8(output.stdout).expect("base64 is text");
+        let facts = super::super::parse::parse(&request, &stdout)
+            .unwrap_or_else(|error| panic!("{error}: {stdout}"));
+        let read = facts.file(&text(&file)).expect("the file was read");
+        assert_eq!(read.content, content);
+        assert!(
+            facts
+                .file(&text(&directory.path().join("missing")))
+                .is_none()
+        );
+        assert_eq!(facts.directories.len(), 1);
+        assert_eq!(facts.data_directory.pg_version.as_deref(), Some("15"));
+        assert_eq!(facts.data_directory.slots_on_disk, ["slot_a"]);
+        assert!(facts.memory_kb.is_some_and(|kb| kb > 0));
+        // No server listens on the temporary socket directory.
+        assert!(facts.server.is_none());
+        assert!(facts.server_error.is_some_and(|error| !error.is_empty()));
     }
 
     #[test]

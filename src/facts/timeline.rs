@@ -16,7 +16,11 @@ use serde::Serialize;
 /// left timeline 1 has none.
 pub const SCRIPT: &str = r#"if [ -f "$DATA/PG_VERSION" ]; then
   if [ -d "$DATA/pg_wal" ]; then WAL_DIR="$DATA/pg_wal"; else WAL_DIR="$DATA/pg_xlog"; fi
-  HISTORY=$(find "$WAL_DIR" -maxdepth 1 -name '[0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F].history' 2>/dev/null | sort | tail -n 1)
+  # The shell lists the names in order (LC_ALL=C): the last is the newest.
+  HISTORY=''
+  for f in "$WAL_DIR"/[0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F].history; do
+    if [ -f "$f" ]; then HISTORY=$f; fi
+  done
   if [ -n "$HISTORY" ]; then
     emit timeline.file "${HISTORY##*/}"
     emit timeline.history "$(head -c 65536 "$HISTORY")"

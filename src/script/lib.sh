@@ -13,8 +13,8 @@ export PATH
 # Runs a command as the PostgreSQL OS user, whether we logged in as root, as that
 # user, or as another user with sudo. Who we are is asked once, here: a script
 # may run many commands, several in subshells.
-if [ "$(id -un)" = "$PG_OS_USER" ]; then AS_PG_HOW=self
-elif [ "$(id -u)" = 0 ]; then AS_PG_HOW=runuser
+if [ "$(id -u)" = 0 ]; then AS_PG_HOW=runuser
+elif [ "$(id -un)" = "$PG_OS_USER" ]; then AS_PG_HOW=self
 else AS_PG_HOW=sudo
 fi
 as_pg() {

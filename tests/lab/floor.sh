@@ -45,7 +45,7 @@ printf '%s' "$control" | base64 -w0
 echo
 ls -1 "$data/pg_replslot"
 [ -f "$data/standby.signal" ] && echo standby
-answers=$(runuser -u postgres -- psql -XAtq -h /var/run/postgresql -d postgres -v ON_ERROR_STOP=1 <<'SQL'
+answers=$(runuser -u postgres -- /usr/lib/postgresql/15/bin/psql -XAtq -h /var/run/postgresql -d postgres -v ON_ERROR_STOP=1 <<'SQL'
 select pg_is_in_recovery(), pg_conf_load_time(), pg_postmaster_start_time(),
        case when pg_is_in_recovery() then pg_last_wal_receive_lsn() else pg_current_wal_lsn() end;
 select name, context, pending_restart, setting, unit, vartype, source, sourcefile, boot_val from pg_settings;
