@@ -183,7 +183,14 @@ async fn gather_host(
             output.stderr.trim()
         ));
     }
-    let host_facts = facts::parse::parse(&request, &output.stdout)
-        .map_err(|error| format!("cannot read the facts of {}: {error}", host.name))?;
+    // The script's status is its last base64's: a script stopped by an error
+    // shows as output cut short, and what the shell said is in standard error.
+    let host_facts = facts::parse::parse(&request, &output.stdout).map_err(|error| match output
+        .stderr
+        .trim()
+    {
+        "" => format!("cannot read the facts of {}: {error}", host.name),
+        said => format!("cannot read the facts of {}: {error}: {said}", host.name),
+    })?;
     Ok((host_facts, connection))
 }

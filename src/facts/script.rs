@@ -329,7 +329,6 @@ mod tests {
 
     #[test]
     fn what_sh_writes_is_read_back_byte_for_byte() {
-        use std::io::Write;
         let directory = tempfile::tempdir().expect("a temporary directory");
         let data = directory.path().join("data");
         std::fs::create_dir_all(data.join("pg_replslot/slot_a")).expect("a data directory");
@@ -351,20 +350,11 @@ mod tests {
             readable: Vec::new(),
             pgbackrest_stanza: None,
         };
-        let mut child = std::process::Command::new("sh")
-            .arg("-s")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
+        let output = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(build(&request))
+            .output()
             .expect("sh runs");
-        child
-            .stdin
-            .take()
-            .expect("stdin is piped")
-            .write_all(build(&request).as_bytes())
-            .expect("sh reads the script");
-        let output = child.wait_with_output().expect("sh ends");
         assert!(output.status.success(), "{output:?}");
         let stdout = String::from_utf8(output.stdout).expect("base64 is text");
         let facts = super::super::parse::parse(&request, &stdout)

@@ -21,7 +21,7 @@ pub struct SharedContext {
 
 impl SharedContext {
     /// `hostvars` and `groups` for a host of `cluster` (empty for an unknown one).
-    pub fn of_cluster(&self, cluster: &str) -> minijinja::Value {
+    fn of_cluster(&self, cluster: &str) -> minijinja::Value {
         self.clusters
             .get(cluster)
             .cloned()
