@@ -33,4 +33,5 @@ pub mod secret;
 pub mod shell;
 pub mod status;
 pub mod transport;
+pub mod upgrade;
 pub mod versions;

@@ -424,6 +424,17 @@ pub const SETTINGS: &[Setting] = &[
         .after("use recovery_target_action"),
 ];
 
+/// Why a setting that `from`'s postgresql.conf accepts cannot stay in `to`'s
+/// (removed or moved between them), or `None`: what an upgrade comments out of
+/// the configuration it carries over. A name [`SETTINGS`] does not list is kept.
+pub fn dropped_between(name: &str, from: PgVersion, to: PgVersion) -> Option<String> {
+    let setting = SETTINGS.iter().find(|setting| setting.name == name)?;
+    if !setting.in_postgresql_conf(from) || setting.in_postgresql_conf(to) {
+        return None;
+    }
+    setting.problem_in(to)
+}
+
 /// A value of a setting that only some versions accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SettingValue {

@@ -26,6 +26,7 @@ pub mod replication_slot;
 pub mod role;
 pub mod service;
 pub mod ssh_keys;
+pub mod upgrade;
 pub mod verify;
 
 pub use context::{Member, PlanContext, StepInput};
@@ -243,6 +244,7 @@ register! {
     }
     operations {
         promotion [Checkpoint, StopPrimary, ReadLastCheckpoint, WaitForReplay, Promote],
+        upgrade [ProbeUpgrade, StopForUpgrade, CompareCheckpoint, InitNewCluster, CarryConfiguration, RunPgUpgrade, TransferStandby, MarkOldCluster, AnalyzeNewCluster, CleanUpOldCluster],
     }
 }
 

@@ -85,6 +85,7 @@ impl ReadingArgs {
             },
             cluster: self.cluster.clone(),
             outside: Vec::new(),
+            extra_vars: Vec::new(),
         }
     }
 }

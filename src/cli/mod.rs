@@ -12,6 +12,7 @@ mod inventory;
 mod render;
 mod restart;
 mod status;
+mod upgrade;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -36,6 +37,8 @@ enum Command {
     Promote(failover::PromoteArgs),
     /// Hand the primary role to a standby with no data loss, then rejoin the old primary
     Switchover(failover::SwitchoverArgs),
+    /// Upgrade the cluster in place to a new PostgreSQL major version (pg_upgrade --link), after checking the gates; `--cleanup` removes the old clusters after
+    Upgrade(upgrade::UpgradeArgs),
     /// Restart the members in the safe order of an apply (standbys one at a time, caught up, the primary last), changing nothing else
     Restart(restart::RestartCommandArgs),
     /// Check the inventory, playbook and templates, reporting every problem; contacts no host
@@ -76,6 +79,7 @@ pub fn run() -> ExitCode {
         Command::Promote(args) => runtime.block_on(failover::promote(args)),
         Command::Switchover(args) => runtime.block_on(failover::switchover(args)),
         Command::Restart(args) => runtime.block_on(restart::run(args)),
+        Command::Upgrade(args) => runtime.block_on(upgrade::run(args)),
         Command::Validate(args) => validate::run(args),
         Command::Render(args) => render::run(args),
         Command::Graph(args) => graph::run(args),

@@ -72,6 +72,8 @@ pub struct Options<'a> {
     /// Hosts left out of every role group whose variables are read all the same
     /// (`--decommission`), into `Inventory::outside`.
     pub outside: &'a [String],
+    /// Variables above every inventory value (`Input::extra_vars`).
+    pub extra_vars: &'a [(String, Value)],
     pub env: &'a dyn Fn(&str) -> Option<String>,
 }
 
@@ -102,15 +104,7 @@ pub fn build(mut read: Read, options: &Options) -> Result<Inventory, Diagnostics
     let documented = defaults.documented_names();
     validate::check_variable_names(&layout, &documented, &mut problems);
     let renderer = Renderer::new(options.env);
-    let cluster = Cluster::resolve(
-        &layout,
-        &defaults,
-        &renderer,
-        options.groups,
-        options.cluster,
-        options.outside,
-        &mut problems,
-    );
+    let cluster = Cluster::resolve(&layout, &defaults, &renderer, options, &mut problems);
     let settings = cluster.check(&layout, &documented, &mut problems);
     let mut warnings = read.warnings;
     warnings.extend(unknown_owners(&layout, &read.vars_files));
@@ -170,13 +164,18 @@ impl<'doc> Cluster<'doc> {
         layout: &Layout<'doc>,
         defaults: &'doc Defaults,
         renderer: &Renderer<'doc, '_>,
-        names: &GroupNames,
-        only_cluster: Option<&str>,
-        reach: &[String],
+        options: &Options,
         problems: &mut Problems,
     ) -> Cluster<'doc> {
+        let (names, only_cluster, reach, extra_vars) = (
+            options.groups,
+            options.cluster,
+            options.outside,
+            options.extra_vars,
+        );
         let members = layout.members();
-        let sources = Sources::new(layout, defaults.variables(), Path::new(DEFAULTS_PATH));
+        let sources = Sources::new(layout, defaults.variables(), Path::new(DEFAULTS_PATH))
+            .with_extra_vars(extra_vars);
         let hostvars = hostvars(layout, &sources, renderer, &members);
         let mut resolvers: IndexMap<&str, HostResolver> = IndexMap::new();
         for host in layout.hosts.keys() {

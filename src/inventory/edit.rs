@@ -1,7 +1,8 @@
 //! Records a change of roles in the inventory file itself, as a `pg_role` host
-//! variable on each host's own line, keeping every comment, the order and the
-//! layout of the rest of the file. The edited text is parsed again and must give
-//! the wanted roles, or nothing is written.
+//! variable on each host's own line, and a new major version as `pg_version`
+//! where the file sets it, keeping every comment, the order and the layout of
+//! the rest of the file. The edited text is parsed again and must give the
+//! wanted roles or version, or nothing is written.
 
 use super::{Input, Inventory, Role};
 use std::path::Path;
@@ -24,6 +25,10 @@ pub enum EditError {
     NotEditable { inventory: String, reason: String },
     #[error("the edited inventory does not give the wanted roles ({reason}); it was not written")]
     Unverified { reason: String },
+    #[error(
+        "`{inventory}` sets no `pg_version` in a form pgconverge edits and has no `all: vars:` mapping to add it to: set `pg_version: {version}` in it by hand"
+    )]
+    NoVersionLine { inventory: String, version: String },
     #[error("cannot write `{path}`: {reason}")]
     Write { path: String, reason: String },
 }
@@ -92,6 +97,92 @@ pub fn write_roles(input: &Input, roles: &[(&str, Role)]) -> Result<(), EditErro
                 reason: format!("`{host}` would not be {}", role_name(*role)),
             });
         }
+    }
+    let temporary = path.with_extension("pgconverge-edit");
+    std::fs::write(&temporary, edited).map_err(|error| write_error(error.to_string()))?;
+    std::fs::rename(&temporary, path).map_err(|error| write_error(error.to_string()))
+}
+
+/// Sets `pg_version` to `version` on every line of an inventory's text that sets
+/// it (keeping a comment after the value), or, when none does, as the first
+/// variable of `all: vars:`.
+pub fn set_version(text: &str, version: &str) -> Option<String> {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut found = false;
+    for line in &mut lines {
+        let trimmed = line.trim_start();
+        let Some(rest) = trimmed.strip_prefix("pg_version:") else {
+            continue;
+        };
+        // What follows the value (spaces and a comment) stays as written.
+        let value = rest.trim_start();
+        let end = value.find(char::is_whitespace).unwrap_or(value.len());
+        let comment = value[end..].to_string();
+        let own = indentation(line);
+        *line = format!("{}pg_version: {version}{comment}", " ".repeat(own));
+        found = true;
+    }
+    if !found {
+        let all = lines
+            .iter()
+            .position(|line| line.trim_end() == "all:" && indentation(line) == 0)?;
+        let vars = (all + 1..lines.len())
+            .take_while(|&index| !is_content(&lines[index]) || indentation(&lines[index]) > 0)
+            .find(|&index| lines[index].trim_end().trim_start() == "vars:")?;
+        let own = indentation(&lines[vars]);
+        let child = (vars + 1..lines.len())
+            .find(|&index| is_content(&lines[index]))
+            .map(|index| indentation(&lines[index]))
+            .filter(|indent| *indent > own)
+            .unwrap_or(own + 2);
+        lines.insert(
+            vars + 1,
+            format!("{}pg_version: {version}", " ".repeat(child)),
+        );
+    }
+    let mut edited = lines.join("\n");
+    if text.ends_with('\n') {
+        edited.push('\n');
+    }
+    Some(edited)
+}
+
+/// Records `pg_version: version` in the inventory file, checked as `write_roles`
+/// checks roles: the edited file, read with everything beside it, must give every
+/// host that version.
+pub fn write_version(input: &Input, version: crate::versions::PgVersion) -> Result<(), EditError> {
+    let path = editable_file(input)?;
+    let write_error = |reason: String| EditError::Write {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|error| write_error(error.to_string()))?;
+    let written = version.to_string();
+    let edited = set_version(&text, &written).ok_or_else(|| EditError::NoVersionLine {
+        inventory: input.display(),
+        version: written.clone(),
+    })?;
+    // The inventory as read without the override this command may have added.
+    let plain = Input {
+        extra_vars: Vec::new(),
+        ..input.clone()
+    };
+    let inventory = Inventory::load_input_with(&plain, path, &edited).map_err(|error| {
+        EditError::Unverified {
+            reason: error.to_string(),
+        }
+    })?;
+    if let Some(host) = inventory
+        .hosts
+        .values()
+        .find(|host| host.settings.pg_version != version)
+    {
+        return Err(EditError::Unverified {
+            reason: format!(
+                "`{}` would still have pg_version {} (set in group_vars or host_vars?)",
+                host.name, host.settings.pg_version
+            ),
+        });
     }
     let temporary = path.with_extension("pgconverge-edit");
     std::fs::write(&temporary, edited).map_err(|error| write_error(error.to_string()))?;
@@ -259,6 +350,42 @@ mod tests {
                 h4:
                   pg_role: standby
         ");
+    }
+
+    #[test]
+    fn the_version_is_set_where_it_is_written_keeping_the_comment() {
+        let edited = set_version(INVENTORY, "17").expect("edits");
+        assert_eq!(
+            edited,
+            INVENTORY.replace("pg_version: 15  # keep", "pg_version: 17  # keep")
+        );
+        let text = edited.replace("# keep", "# keep\n    replication_password: x");
+        let parsed = Inventory::parse(std::path::Path::new("i.yaml"), &text, &|_| None)
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert!(
+            parsed
+                .hosts
+                .values()
+                .all(|host| host.settings.pg_version == crate::versions::PgVersion(1700))
+        );
+    }
+
+    #[test]
+    fn a_version_written_nowhere_goes_first_into_all_vars() {
+        let text = "# hosts\nall:\n  vars:\n    replication_password: x  # secret\n  children:\n    primary:\n      hosts:\n        h1:\n";
+        let edited = set_version(text, "17").expect("edits");
+        insta::assert_snapshot!(edited, @r"
+        # hosts
+        all:
+          vars:
+            pg_version: 17
+            replication_password: x  # secret
+          children:
+            primary:
+              hosts:
+                h1:
+        ");
+        assert_eq!(set_version("all:\n  hosts:\n    h1:\n", "17"), None);
     }
 
     #[test]

@@ -53,7 +53,12 @@ pub struct Sources<'a, 'doc> {
     depths: IndexMap<&'a str, usize>,
     defaults: &'doc [Entry],
     defaults_file: &'a Path,
+    /// Set above everything else (`Input::extra_vars`), used as given.
+    extra_vars: &'a [(String, Value)],
 }
+
+/// Where an extra variable is said to be written, in messages.
+pub const EXTRA_VARS_PATH: &str = "(command line)";
 
 impl<'a, 'doc> Sources<'a, 'doc> {
     pub fn new(layout: &'a Layout<'doc>, defaults: &'doc [Entry], defaults_file: &'a Path) -> Self {
@@ -62,7 +67,13 @@ impl<'a, 'doc> Sources<'a, 'doc> {
             depths: layout.depths(),
             defaults,
             defaults_file,
+            extra_vars: &[],
         }
+    }
+
+    /// The same sources with `extra_vars` above every other value.
+    pub fn with_extra_vars(self, extra_vars: &'a [(String, Value)]) -> Self {
+        Sources { extra_vars, ..self }
     }
 
     /// The variables of `host`, merged by precedence. `groups` are the groups the
@@ -128,6 +139,13 @@ impl<'a, 'doc> Sources<'a, 'doc> {
             for var in files(host, &self.layout.host_vars_files, source) {
                 insert(&mut merged, var);
             }
+        }
+        for (name, value) in self.extra_vars {
+            let variable = RawVariable {
+                value: RawValue::Computed(value.clone()),
+                location: location(Path::new(EXTRA_VARS_PATH), None),
+            };
+            merged.insert(name.clone(), variable);
         }
         merged
     }

@@ -150,6 +150,10 @@ pub struct Input {
     /// Hosts in no role group that a command must still reach (`apply
     /// --decommission`): their variables are read too, into `Inventory::outside`.
     pub outside: Vec<String>,
+    /// Variables set above every inventory value, as Ansible's extra vars
+    /// (`upgrade --to V` reads the inventory with `pg_version: V`); values are
+    /// used as given, never rendered.
+    pub extra_vars: Vec<(String, Value)>,
 }
 
 impl Input {
@@ -245,6 +249,7 @@ impl Inventory {
             groups: &input.groups,
             cluster: input.cluster.as_deref(),
             outside: &input.outside,
+            extra_vars: &input.extra_vars,
             env: &|name| std::env::var(name).ok(),
         };
         build::build(read, &options)
@@ -283,6 +288,7 @@ impl Inventory {
             groups: &GroupNames::default(),
             cluster: None,
             outside,
+            extra_vars: &[],
             env,
         };
         build::build(read, &options)

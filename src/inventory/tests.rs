@@ -574,6 +574,7 @@ fn parse_cluster(text: &str, cluster: Option<&str>) -> Result<Inventory, Diagnos
         groups: &super::GroupNames::default(),
         cluster,
         outside: &[],
+        extra_vars: &[],
         env: &|_| None,
     };
     super::build::build(read, &options)
@@ -660,6 +661,7 @@ fn a_vault_plaintext_is_never_rendered_as_a_template_and_stays_secret() {
         groups: &super::GroupNames::default(),
         cluster: None,
         outside: &[],
+        extra_vars: &[],
         env: &|_| None,
     };
     let inventory = super::build::build(read, &options).unwrap_or_else(|d| panic!("{d}"));

@@ -91,6 +91,12 @@ pub fn check_host(host: &str, resolved: &ResolvedHost, problems: &mut Problems) 
             check_list_of_strings(host, name, list, problems);
         }
     }
+    if let Some(trust) = vars.get("pg_ssh_trust")
+        && !trust.value.is_boolean()
+    {
+        let after = format!(" must be true or false, not {}", trust.value);
+        problems.add_for_host(trust.location.clone(), host, "`pg_ssh_trust` of ", after);
+    }
 }
 
 fn check_port(host: &str, name: &str, port: &Resolved, problems: &mut Problems) {
@@ -474,6 +480,17 @@ sensitive_vars: []
             &[
                 "inventory.yml:1:14: `pg_data_dir` of host `db1` must be text, not [\"a\"]",
                 "inventory.yml:2:19: `replication_mode` of host `db1` must be `streaming`, `synchronous` or `archive`, not \"warm\"",
+            ],
+        );
+    }
+
+    #[test]
+    fn ssh_trust_is_true_or_false() {
+        check("pg_ssh_trust: true\n", &[]);
+        check(
+            "pg_ssh_trust: \"yes\"\n",
+            &[
+                "inventory.yml:1:15: `pg_ssh_trust` of host `db1` must be true or false, not \"yes\"",
             ],
         );
     }

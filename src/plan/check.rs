@@ -697,6 +697,36 @@ fn every_operation_has_scripts_that_pass_shellcheck() {
             assert_eq!(shellcheck(script), "", "undo of {}", operation.name());
         }
     }
+    // What `pgconverge upgrade` runs, which no playbook step plans either: every
+    // script, and every script of its undo.
+    let new = crate::inventory::HostSettings {
+        pg_version: crate::versions::PgVersion(1700),
+        config_dir: "/etc/postgresql/17/main".into(),
+        data_dir: "/var/lib/postgresql/17/main".into(),
+        bin_dir: "/usr/lib/postgresql/17/bin".into(),
+        ..server.clone()
+    };
+    for operation in crate::actions::upgrade::examples(&server, &new) {
+        seen.insert(operation.name());
+        for host_script in operation.scripts().unwrap_or_default() {
+            let script = &host_script.script;
+            assert_eq!(
+                shellcheck(script),
+                "",
+                "{} ({})",
+                operation.name(),
+                script.name()
+            );
+        }
+        for step in operation
+            .undo()
+            .map(|undo| undo.scripts)
+            .unwrap_or_default()
+        {
+            let script = &step.script.script;
+            assert_eq!(shellcheck(script), "", "undo of {}", operation.name());
+        }
+    }
     // What `pgconverge backup` runs, which no playbook step plans either.
     let backup = Operation::from(crate::actions::pgbackrest::TakeBackup {
         stanza: "main".into(),

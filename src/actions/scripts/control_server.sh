@@ -156,6 +156,8 @@ case "$SERVICE_ACTION" in
     echo started
     ;;
   stop)
+    # An upgrade stops the primary only when no transaction is older than asked.
+    wait_for_old_transactions
     run_command "$STOP_COMMAND"
     wait_until "$SERVER_WAIT_SECONDS" server_is_down || {
       echo "PostgreSQL still answers after the stop" >&2

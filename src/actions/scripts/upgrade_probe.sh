@@ -1,0 +1,120 @@
+# What `pgconverge upgrade` checks before it changes anything, read-only but for
+# the scratch cluster of `pg_upgrade --check` (in a fresh directory under
+# /var/tmp, removed whatever happens). One `KEY VALUE` line per fact; a file's
+# content and pg_upgrade's output are base64 on one line, before their name.
+say() {
+  printf '%s %s\n' "$1" "$2"
+}
+for tool in pg_upgrade postgres initdb pg_controldata; do
+  if [ -x "$PG_BIN_DIR/$tool" ]; then say binary "$tool yes"; else say binary "$tool no"; fi
+done
+if command -v rsync >/dev/null 2>&1; then say rsync yes; else say rsync no; fi
+if ! server_answers; then
+  say server down
+  exit 0
+fi
+say server up
+say checksums "$(pg_sql -c 'show data_checksums')"
+say wal_segment_size "$(pg_sql -c "select setting::bigint * case unit when '8kB' then 8192 when 'MB' then 1048576 else 1 end from pg_settings where name = 'wal_segment_size'")"
+say data_size "$(pg_sql -c 'select sum(pg_database_size(oid))::bigint from pg_database')"
+# The new data directory goes on the filesystem of its nearest existing parent.
+PARENT=$NEW_DATA_DIR
+while [ ! -d "$PARENT" ] && [ "$PARENT" != / ]; do
+  PARENT=$(dirname "$PARENT")
+done
+say free_bytes "$(df -Pk "$PARENT" | awk 'NR == 2 { print $4 * 1024 }')"
+if [ "$(stat -c %d "$PARENT")" = "$(stat -c %d "$OLD_DATA_DIR")" ]; then
+  say same_filesystem yes
+else
+  say same_filesystem no
+fi
+if [ -d "$NEW_DATA_DIR" ] && [ -n "$(ls -A "$NEW_DATA_DIR")" ]; then
+  say new_data_dir exists
+elif [ -e "$NEW_DATA_DIR" ] && [ ! -d "$NEW_DATA_DIR" ]; then
+  say new_data_dir exists
+else
+  say new_data_dir absent
+fi
+if [ "$NEW_CONFIG_DIR" != "$NEW_DATA_DIR" ] && [ -e "$NEW_CONFIG_DIR" ]; then
+  say new_config_dir exists
+else
+  say new_config_dir absent
+fi
+say tablespaces "$(pg_sql -c "select coalesce(string_agg(spcname, ' '), '') from pg_tablespace where spcname not in ('pg_default', 'pg_global')")"
+say encoding "$(pg_sql -c "select pg_encoding_to_char(encoding) from pg_database where datname = 'template0'")"
+say lc_collate "$(pg_sql -c "select datcollate from pg_database where datname = 'template0'")"
+say lc_ctype "$(pg_sql -c "select datctype from pg_database where datname = 'template0'")"
+carry() {
+  if [ -f "$1" ]; then
+    printf 'file %s %s\n' "$(base64 -w0 <"$1")" "$1"
+  fi
+}
+carry "$OLD_CONFIG_DIR/postgresql.base.conf"
+carry "$OLD_CONFIG_DIR/pg_hba.conf"
+carry "$OLD_CONFIG_DIR/pg_ident.conf"
+carry "$OLD_DATA_DIR/postgresql.auto.conf"
+if [ -d "$OLD_CONFIG_DIR/conf.d" ]; then
+  for file in "$OLD_CONFIG_DIR"/conf.d/*; do
+    carry "$file"
+  done
+fi
+[ "$ROLE" = primary ] || exit 0
+# Transactions open longer than MAX_TRANSACTION_AGE seconds.
+printf '%s\n' "select coalesce(string_agg(format('pid %s (user %s, application %s, open %s s)', pid, usename, coalesce(nullif(application_name, ''), '-'), extract(epoch from now() - xact_start)::bigint), '; '), '') from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid() and xact_start < now() - make_interval(secs => :'age');" |
+  pg_sql -v age="$MAX_TRANSACTION_AGE" | sed 's/^/old_transactions /'
+# Every extension of every database, and whether the new version has it.
+SHARE_DIR=""
+if [ -x "$PG_BIN_DIR/pg_config" ]; then
+  SHARE_DIR=$("$PG_BIN_DIR/pg_config" --sharedir 2>/dev/null) || SHARE_DIR=""
+fi
+if [ -z "$SHARE_DIR" ] && [ -d "/usr/share/postgresql/$NEW_VERSION" ]; then
+  SHARE_DIR="/usr/share/postgresql/$NEW_VERSION"
+fi
+pg_sql -c 'select datname from pg_database where datallowconn' | while IFS= read -r database; do
+  as_pg env PGDATABASE="$database" psql -XAtq -h "$PG_SOCKET_DIR" -p "$PG_PORT" -c "select extname from pg_extension where extname <> 'plpgsql'" | while IFS= read -r extension; do
+    if [ -n "$SHARE_DIR" ] && [ -f "$SHARE_DIR/extension/$extension.control" ]; then
+      say extension "$extension yes $database"
+    else
+      say extension "$extension no $database"
+    fi
+  done
+done
+# SSH from the primary's PostgreSQL user to each standby's, for rsync.
+printf '%s\n' "$STANDBY_LOGINS" | while IFS= read -r login; do
+  [ -n "$login" ] || continue
+  if as_pg ssh -n -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=5 -- "$login" true >/dev/null 2>&1; then
+    say ssh "yes $login"
+  else
+    say ssh "no $login"
+  fi
+done
+[ "$RUN_CHECK" = yes ] || exit 0
+# pg_upgrade --check against the live server, with a scratch new cluster made
+# as the real one will be.
+SCRATCH=$(mktemp -d /var/tmp/pgconverge-upgrade-check.XXXXXX) || exit 1
+trap 'rm -rf "$SCRATCH"' EXIT
+chown "$PG_OS_USER:$PG_OS_GROUP" "$SCRATCH"
+set -- -D "$SCRATCH/data" --encoding="$(pg_sql -c "select pg_encoding_to_char(encoding) from pg_database where datname = 'template0'")"
+set -- "$@" --lc-collate="$(pg_sql -c "select datcollate from pg_database where datname = 'template0'")"
+set -- "$@" --lc-ctype="$(pg_sql -c "select datctype from pg_database where datname = 'template0'")"
+if [ "$(pg_sql -c 'show data_checksums')" = on ]; then
+  set -- "$@" --data-checksums
+fi
+SEGMENT_MB=$(pg_sql -c "select setting::bigint * case unit when '8kB' then 8192 when 'MB' then 1048576 else 1 end / 1048576 from pg_settings where name = 'wal_segment_size'")
+set -- "$@" --wal-segsize="$SEGMENT_MB"
+if ! INIT_OUT=$(cd "$SCRATCH" && as_pg "$PG_BIN_DIR/initdb" "$@" 2>&1); then
+  say check_status 1
+  printf 'check_output %s\n' "$(printf 'initdb of the scratch cluster failed:\n%s\n' "$INIT_OUT" | base64 -w0)"
+  exit 0
+fi
+set -- --check -b "$OLD_BIN_DIR" -B "$PG_BIN_DIR" -d "$OLD_DATA_DIR" -D "$SCRATCH/data" -p "$PG_PORT" -P "$CHECK_PORT" -s "$PG_SOCKET_DIR"
+if [ -n "$OLD_CONFIG_FILE" ]; then
+  set -- "$@" -o "-c config_file=$OLD_CONFIG_FILE"
+fi
+CHECK_OUT=$(cd "$SCRATCH" && as_pg "$PG_BIN_DIR/pg_upgrade" "$@" 2>&1)
+say check_status "$?"
+printf 'check_output %s\n' "$(printf '%s\n' "$CHECK_OUT" | base64 -w0)"
+# The lists pg_upgrade writes of what it refuses (tables_using_aclitem.txt).
+find "$SCRATCH" -name '*.txt' -type f 2>/dev/null | head -n 10 | while IFS= read -r list; do
+  printf 'check_list %s %s\n' "$(head -n 20 "$list" | base64 -w0)" "$(basename "$list")"
+done
