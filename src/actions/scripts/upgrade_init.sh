@@ -9,6 +9,9 @@ fi
 set -- --encoding="$ENCODING" --lc-collate="$LC_COLLATE" --lc-ctype="$LC_CTYPE" --wal-segsize="$WAL_SEGMENT_MB"
 if [ "$CHECKSUMS" = yes ]; then
   set -- "$@" --data-checksums
+elif [ "$PG_MAJOR_NUM" -ge 1800 ]; then
+  # From 18 initdb turns checksums on unless told not to.
+  set -- "$@" --no-data-checksums
 fi
 case "$INIT_COMMAND" in
   *pg_createcluster*) set -- -- "$@" ;;

@@ -99,6 +99,8 @@ set -- "$@" --lc-collate="$(pg_sql -c "select datcollate from pg_database where 
 set -- "$@" --lc-ctype="$(pg_sql -c "select datctype from pg_database where datname = 'template0'")"
 if [ "$(pg_sql -c 'show data_checksums')" = on ]; then
   set -- "$@" --data-checksums
+elif [ "$PG_MAJOR_NUM" -ge 1800 ]; then
+  set -- "$@" --no-data-checksums
 fi
 SEGMENT_MB=$(pg_sql -c "select setting::bigint * case unit when '8kB' then 8192 when 'MB' then 1048576 else 1 end / 1048576 from pg_settings where name = 'wal_segment_size'")
 set -- "$@" --wal-segsize="$SEGMENT_MB"

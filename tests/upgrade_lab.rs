@@ -1,0 +1,228 @@
+//! End to end on a lab of Debian 13 hosts with PostgreSQL 15 and 17 side by side:
+//! `pgconverge upgrade` refuses what `pg_upgrade --check` refuses without
+//! restarting anything, changes nothing in a dry run, puts every member back on
+//! 15 when pg_upgrade fails after the gates passed, and upgrades the cluster to
+//! 17 with every row on every member, h2 rsynced from the primary over the
+//! members' SSH trust and h3 cloned again; `--cleanup` then removes the old
+//! clusters.
+
+mod support;
+
+use std::path::Path;
+use support::{Lab, Run, lab_available, pgconverge, repository};
+
+const HOSTS: [&str; 3] = ["h1", "h2", "h3"];
+
+struct Cluster<'a> {
+    lab: &'a Lab,
+    inventory: String,
+    password: String,
+}
+
+impl Cluster<'_> {
+    fn run(&self, args: &[&str]) -> Run {
+        let ssh_config = self.lab.ssh_config().display().to_string();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend([
+            "-i",
+            &self.inventory,
+            "--ssh-config",
+            &ssh_config,
+            "--connect-timeout",
+            "5",
+        ]);
+        pgconverge(&all, &self.password)
+    }
+
+    /// Each member's `pg_postmaster_start_time()`.
+    fn start_times(&self) -> Vec<String> {
+        HOSTS
+            .iter()
+            .map(|host| self.lab.sql(host, "select pg_postmaster_start_time()"))
+            .collect()
+    }
+
+    /// What a change would show: the clusters and configuration directories,
+    /// every configuration file's checksum, the top of each data directory, and
+    /// leftovers of a scratch check.
+    fn fingerprint(&self) -> Vec<String> {
+        HOSTS
+            .iter()
+            .map(|host| {
+                self.lab.ssh(
+                    host,
+                    "ls /var/lib/postgresql /etc/postgresql; find /etc/postgresql -type f -exec sha256sum {} + | sort; ls -A /var/lib/postgresql/15/main; ls -d /var/tmp/pgconverge-upgrade* 2>/dev/null; true",
+                )
+            })
+            .collect()
+    }
+
+    fn versions(&self) -> Vec<String> {
+        HOSTS
+            .iter()
+            .map(|host| self.lab.sql(host, "show server_version_num"))
+            .collect()
+    }
+
+    fn wait_for_rows(&self, rows: &str) {
+        self.lab
+            .eventually(60, &format!("{rows} rows on every member"), || {
+                HOSTS.iter().all(|host| {
+                    self.lab
+                        .try_sql(host, "select count(*) from upgrade_rows")
+                        .is_ok_and(|count| count == rows)
+                })
+            });
+    }
+
+    fn streaming_standbys(&self) -> String {
+        self.lab.sql(
+            "h1",
+            "select count(*) from pg_stat_replication where state = 'streaming'",
+        )
+    }
+}
+
+/// The example inventory, with the SSH trust that rsync needs between h1 and h2.
+fn inventory(directory: &Path) -> String {
+    let text = std::fs::read_to_string(repository().join("inventory.example.yaml"))
+        .unwrap_or_else(|error| panic!("read the example inventory: {error}"))
+        .replace(
+            "h1: { ansible_host: 10.77.0.11 }",
+            "h1: { ansible_host: 10.77.0.11, pg_ssh_trust: true }",
+        )
+        .replace(
+            "h2: { ansible_host: 10.77.0.12 }",
+            "h2: { ansible_host: 10.77.0.12, pg_ssh_trust: true }",
+        );
+    let path = directory.join("inventory.yaml");
+    std::fs::write(&path, text).unwrap_or_else(|error| panic!("write: {error}"));
+    path.display().to_string()
+}
+
+#[test]
+fn an_upgrade_to_17_keeps_every_row_and_goes_back_when_it_fails() {
+    if !lab_available() {
+        return;
+    }
+    let lab = Lab::up_release(3, "trixie", 15);
+    let directory =
+        tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"));
+    let cluster = Cluster {
+        lab: &lab,
+        inventory: inventory(directory.path()),
+        password: format!("pw-upgrade-{}", std::process::id()),
+    };
+    let converge = cluster.run(&["apply"]);
+    assert_eq!(converge.code, Some(0), "{converge}");
+    lab.sql(
+        "h1",
+        "create table upgrade_rows (id int primary key, note text); insert into upgrade_rows select n, 'before' from generate_series(1, 100) n",
+    );
+    cluster.wait_for_rows("100");
+    lab.eventually(60, "two standbys streaming", || {
+        cluster.streaming_standbys() == "2"
+    });
+
+    // A column type pg_upgrade refuses from 15 to 17: the gate names the check,
+    // and no server restarted.
+    lab.sql("h1", "create table refused (a aclitem)");
+    let started = cluster.start_times();
+    let refused = cluster.run(&["upgrade", "--to", "17"]);
+    assert_eq!(refused.code, Some(1), "{refused}");
+    let all = refused.all();
+    assert!(
+        all.contains("CLOSED  pg_upgrade --check")
+            && all.contains("Checking for incompatible \"aclitem\" data type in user tables")
+            && all.contains("Your installation contains the \"aclitem\" data type in user tables"),
+        "{refused}"
+    );
+    assert!(all.contains("nothing was changed"), "{refused}");
+    assert_eq!(cluster.start_times(), started, "no server restarted");
+    lab.sql("h1", "drop table refused");
+
+    // A dry run changes nothing, and runs every gate.
+    let before = cluster.fingerprint();
+    let dry = cluster.run(&["upgrade", "--to", "17", "--dry-run"]);
+    assert_eq!(dry.code, Some(0), "{dry}");
+    assert!(
+        dry.stdout.contains("ok  pg_upgrade --check: clusters are compatible"),
+        "{dry}"
+    );
+    assert!(
+        dry.stdout.contains("h2 gets the upgraded cluster by rsync from h1")
+            && dry.stdout.contains("h3 gets its new data directory by a base backup of h1"),
+        "{dry}"
+    );
+    assert_eq!(cluster.fingerprint(), before, "{dry}");
+    assert_eq!(cluster.start_times(), started, "{dry}");
+
+    // pg_upgrade fails after the gates passed: a view on a column PostgreSQL 17
+    // moved out of pg_stat_bgwriter dumps, but does not restore in 17. Every
+    // member is put back on 15, running, with its rows, the standbys streaming.
+    lab.sql(
+        "h1",
+        "create view checkpoints as select buffers_checkpoint from pg_stat_bgwriter",
+    );
+    let failed = cluster.run(&["upgrade", "--to", "17"]);
+    assert_eq!(failed.code, Some(1), "{failed}");
+    assert!(
+        failed.all().contains("pg_upgrade failed")
+            && failed.all().contains("nothing was upgraded: every member runs PostgreSQL 15 again"),
+        "{failed}"
+    );
+    for (host, version) in HOSTS.iter().zip(cluster.versions()) {
+        assert!(version.starts_with("15"), "{host} runs {version}: {failed}");
+    }
+    cluster.wait_for_rows("100");
+    lab.eventually(60, "two standbys streaming after the rollback", || {
+        cluster.streaming_standbys() == "2"
+    });
+    for host in HOSTS {
+        lab.ssh(host, "test ! -e /var/lib/postgresql/17/main && test ! -e /etc/postgresql/17/main && test ! -e /var/lib/postgresql/15/main/global/pg_control.old");
+    }
+    lab.sql("h1", "drop view checkpoints");
+
+    // The upgrade.
+    let upgraded = cluster.run(&["upgrade", "--to", "17", "--write-inventory"]);
+    assert_eq!(upgraded.code, Some(0), "{upgraded}");
+    let written = std::fs::read_to_string(&cluster.inventory)
+        .unwrap_or_else(|error| panic!("read: {error}"));
+    assert!(written.contains("pg_version: 17"), "{written}");
+    for (host, version) in HOSTS.iter().zip(cluster.versions()) {
+        let number: u32 = version.parse().unwrap_or(0);
+        assert!(number >= 170_000, "{host} runs {version}: {upgraded}");
+    }
+    lab.eventually(60, "two standbys streaming from h1 on 17", || {
+        cluster.streaming_standbys() == "2"
+    });
+    lab.sql(
+        "h1",
+        "insert into upgrade_rows select n, 'after' from generate_series(101, 150) n",
+    );
+    cluster.wait_for_rows("150");
+    assert_eq!(
+        lab.sql("h2", "select count(*) from upgrade_rows where note = 'before'"),
+        "100"
+    );
+    let again = cluster.run(&["apply", "--detailed-exitcode"]);
+    assert_eq!(again.code, Some(0), "{again}");
+
+    // The old clusters go only with --cleanup.
+    for host in HOSTS {
+        lab.ssh(host, "test -d /var/lib/postgresql/15/main");
+    }
+    let cleanup = cluster.run(&["upgrade", "--cleanup"]);
+    assert_eq!(cleanup.code, Some(0), "{cleanup}");
+    assert!(
+        cleanup.all().contains("removed /var/lib/postgresql/15/main"),
+        "{cleanup}"
+    );
+    for host in HOSTS {
+        lab.ssh(
+            host,
+            "test ! -e /var/lib/postgresql/15/main && test ! -e /etc/postgresql/15/main",
+        );
+    }
+    cluster.wait_for_rows("150");
+}
