@@ -410,6 +410,10 @@ prepare_host_dir() {
     install -d -m 0750 -o "$PG_UID" -g "$PG_GID" "$d/var-lib-pgbackrest" \
         "$d/var-spool-pgbackrest" "$d/var-log/pgbackrest"
     install -d -m 0700 "$d/root" "$d/root/.ssh"
+    # apt's configuration, which postgresql-common writes when a cluster is made
+    # or dropped (pg_updateaptconfig): private, as the hosts' /usr and /etc are
+    # the machine's or a read-only root.
+    cp -a "$LAB_ROOTFS/etc/apt/apt.conf.d" "$d/etc-apt-conf.d"
     install -d -m 1777 "$d/tmp" "$d/var-tmp"
     install -m 0600 "$IDENTITY.pub" "$d/root/.ssh/authorized_keys"
     cp "$LAB_ROOTFS/etc/skel/.bashrc" "$LAB_ROOTFS/etc/skel/.profile" "$d/root/" 2>/dev/null || true
@@ -761,6 +765,7 @@ cmd_boot() {
     mount --bind /mnt/etc-passwd "$r/etc/passwd"
     mount --bind /mnt/etc-group "$r/etc/group"
     mount --bind /mnt/etc-sudoers.d "$r/etc/sudoers.d"
+    mount --bind /mnt/etc-apt-conf.d "$r/etc/apt/apt.conf.d"
     mount --bind /mnt/home "$r/home"
     mount -t tmpfs -o mode=0755,nosuid,nodev,size=64m tmpfs "$r/run"
     # lab.sh itself, for tini to run in the host's root: copied while it is in
