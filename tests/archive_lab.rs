@@ -6,12 +6,12 @@
 
 mod support;
 
-use support::{Lab, lab_available, pgconverge, repository};
+use support::{Lab, Release, lab_available, pgconverge};
 
 const ARCHIVE: &str = "/srv/wal_shared";
 
-fn inventory(directory: &std::path::Path) -> String {
-    let example = std::fs::read_to_string(repository().join("inventory.example.yaml"))
+fn inventory(release: Release, directory: &std::path::Path) -> String {
+    let example = std::fs::read_to_string(release.example_inventory(directory))
         .unwrap_or_else(|error| panic!("example inventory: {error}"));
     let text = example
         .replace(
@@ -33,13 +33,22 @@ fn inventory(directory: &std::path::Path) -> String {
 
 #[test]
 fn a_shared_archive_feeds_a_warm_standby_and_a_broken_one_fails_the_apply() {
+    a_shared_archive_feeds_a_warm_standby_on(Release::BOOKWORM_15);
+}
+
+#[test]
+fn a_shared_archive_feeds_a_warm_standby_of_postgresql_17_and_a_broken_one_fails_the_apply() {
+    a_shared_archive_feeds_a_warm_standby_on(Release::TRIXIE_17);
+}
+
+fn a_shared_archive_feeds_a_warm_standby_on(release: Release) {
     if !lab_available() {
         return;
     }
-    let lab = Lab::up(3);
+    let lab = Lab::up_on(3, release);
     let directory =
         tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"));
-    let inventory = inventory(directory.path());
+    let inventory = inventory(release, directory.path());
     let ssh_config = lab.ssh_config().display().to_string();
     let password = format!("pw-archive-{}", std::process::id());
     let mut outputs = Vec::new();

@@ -1,23 +1,24 @@
 //! End to end on a fresh 3-host lab (h1 primary, h2 and h3 standbys), with the
 //! real pgconverge binary, real OpenSSH and real PostgreSQL: the scenario of the
-//! README, from a dry run that changes nothing to a repaired hand edit.
+//! README, from a dry run that changes nothing to a repaired hand edit, on
+//! PostgreSQL 15 (Debian 12) and 17 (Debian 13).
 
 mod support;
 
-use support::{Lab, Run, lab_available};
-
-const INVENTORY: &str = "inventory.example.yaml";
-
-fn apply(lab: &Lab, password: &str, extra: &[&str]) -> Run {
-    lab.apply(INVENTORY, password, extra)
-}
+use support::{Lab, Release, Run, lab_available};
 
 /// What a dry run must leave as it was: each host's configuration and data directory identity.
 fn fingerprint(lab: &Lab, host: &str) -> String {
+    let release = lab.release;
     lab.ssh(
         host,
-        "cd / && sha256sum /etc/postgresql/15/main/*.conf; ls -a /etc/postgresql/15/main /var/lib/postgresql; \
-         LC_ALL=C /usr/lib/postgresql/15/bin/pg_controldata -D /var/lib/postgresql/15/main | grep 'system identifier'",
+        &format!(
+            "cd / && sha256sum {config}/*.conf; ls -a {config} /var/lib/postgresql; \
+             LC_ALL=C {bin}/pg_controldata -D {data} | grep 'system identifier'",
+            config = release.config_dir(),
+            bin = release.bin_dir(),
+            data = release.data_dir(),
+        ),
     )
 }
 
@@ -32,6 +33,7 @@ fn postmaster_start_times(lab: &Lab) -> Vec<String> {
 /// then is the system's ssh; returns the run and how many ssh processes it started.
 fn counting_ssh(
     lab: &Lab,
+    inventory: &str,
     password: &str,
     args: &[&str],
     control: &std::path::Path,
@@ -59,7 +61,7 @@ fn counting_ssh(
     );
     let mut dry_run = vec!["--dry-run"];
     dry_run.extend_from_slice(args);
-    let all = lab.apply_arguments(INVENTORY, &dry_run);
+    let all = lab.apply_arguments(inventory, &dry_run);
     let all: Vec<&str> = all.iter().map(String::as_str).collect();
     let run = support::pgconverge_with(
         &all,
@@ -79,10 +81,14 @@ fn counting_ssh(
     (run, started)
 }
 
-fn connections_are_one_ssh_process_per_host_and_persist(lab: &Lab, password: &str) {
+fn connections_are_one_ssh_process_per_host_and_persist(
+    lab: &Lab,
+    inventory: &str,
+    password: &str,
+) {
     let control = tempfile::tempdir().expect("a temporary directory");
     let control_directory = control.path().join("sockets");
-    let (cold, started) = counting_ssh(lab, password, &[], &control_directory);
+    let (cold, started) = counting_ssh(lab, inventory, password, &[], &control_directory);
     assert_eq!(cold.code, Some(0), "{cold}");
     assert_eq!(
         started, 3,
@@ -93,12 +99,14 @@ fn connections_are_one_ssh_process_per_host_and_persist(lab: &Lab, password: &st
         "without --persist nothing is kept\n{cold}"
     );
 
-    let (first, started) = counting_ssh(lab, password, &["--persist"], &control_directory);
+    let (first, started) =
+        counting_ssh(lab, inventory, password, &["--persist"], &control_directory);
     assert_eq!((first.code, started), (Some(0), 3), "{first}");
     let mode = std::fs::metadata(&control_directory)
         .map(|metadata| std::os::unix::fs::PermissionsExt::mode(&metadata.permissions()) & 0o777);
     assert_eq!(mode.ok(), Some(0o700), "the sockets' directory is private");
-    let (warm, started) = counting_ssh(lab, password, &["--persist"], &control_directory);
+    let (warm, started) =
+        counting_ssh(lab, inventory, password, &["--persist"], &control_directory);
     assert_eq!(warm.code, Some(0), "{warm}");
     assert_eq!(
         started, 0,
@@ -117,7 +125,8 @@ fn connections_are_one_ssh_process_per_host_and_persist(lab: &Lab, password: &st
             .contains("Closed 3 persisted connection(s)"),
         "{disconnected}"
     );
-    let (after, started) = counting_ssh(lab, password, &["--persist"], &control_directory);
+    let (after, started) =
+        counting_ssh(lab, inventory, password, &["--persist"], &control_directory);
     assert_eq!(
         (after.code, started),
         (Some(0), 3),
@@ -140,10 +149,22 @@ fn disconnect(password: &str, control_directory: &std::path::Path) -> Run {
 
 #[test]
 fn converges_a_fresh_cluster_and_then_changes_nothing() {
+    converges_and_then_changes_nothing_on(Release::BOOKWORM_15);
+}
+
+#[test]
+fn converges_a_fresh_cluster_of_postgresql_17_and_then_changes_nothing() {
+    converges_and_then_changes_nothing_on(Release::TRIXIE_17);
+}
+
+fn converges_and_then_changes_nothing_on(release: Release) {
     if !lab_available() {
         return;
     }
-    let lab = Lab::up(3);
+    let lab = Lab::up_on(3, release);
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let inventory = release.example_inventory(directory.path());
+    let apply = |lab: &Lab, password: &str, extra: &[&str]| lab.apply(&inventory, password, extra);
     // A password unique to this run, so that finding it in any output is a real leak.
     let password = format!(
         "pw-{}-{}",
@@ -210,7 +231,19 @@ fn converges_a_fresh_cluster_and_then_changes_nothing() {
         "progress markers are read, never shown\n{first}"
     );
 
-    // 3. A row written on the primary is read on both standbys.
+    // 3. A row written on the primary is read on both standbys, every server of
+    // the release's major.
+    for host in ["h1", "h2", "h3"] {
+        assert_eq!(
+            lab.sql(
+                host,
+                "select current_setting('server_version_num')::int / 10000"
+            ),
+            release.postgres.to_string(),
+            "{host} runs PostgreSQL {}",
+            release.postgres
+        );
+    }
     lab.sql("h1", "create table converge_check (id int primary key, note text); insert into converge_check values (1, 'written on h1')");
     for standby in ["h2", "h3"] {
         lab.eventually(30, &format!("the row reaches {standby}"), || {
@@ -242,12 +275,13 @@ fn converges_a_fresh_cluster_and_then_changes_nothing() {
 
     // 4b. A no-op costs one ssh process per host (its master), and with --persist
     // a second run reuses those masters: no ssh process at all.
-    connections_are_one_ssh_process_per_host_and_persist(&lab, &password);
+    connections_are_one_ssh_process_per_host_and_persist(&lab, &inventory, &password);
 
     // 5. A hand edit on a standby is shown by the dry run and repaired by apply.
+    let config = release.config_dir();
     lab.ssh(
         "h2",
-        "echo \"work_mem = '64MB'\" >> /etc/postgresql/15/main/postgresql.conf",
+        &format!("echo \"work_mem = '64MB'\" >> {config}/postgresql.conf"),
     );
     let drift = apply(&lab, &password, &["--dry-run"]);
     outputs.push(drift.all());
@@ -260,7 +294,7 @@ fn converges_a_fresh_cluster_and_then_changes_nothing() {
     outputs.push(repair.all());
     assert_eq!(repair.code, Some(2), "{repair}");
     assert!(
-        !lab.ssh("h2", "cat /etc/postgresql/15/main/postgresql.conf")
+        !lab.ssh("h2", &format!("cat {config}/postgresql.conf"))
             .contains("64MB"),
         "the hand edit is gone"
     );

@@ -4,7 +4,7 @@
 mod support;
 
 use std::path::Path;
-use support::{Lab, Run, lab_available, pgconverge, repository};
+use support::{Lab, Release, Run, lab_available, pgconverge, repository};
 
 struct Cluster<'a> {
     lab: &'a Lab,
@@ -18,7 +18,7 @@ impl<'a> Cluster<'a> {
     fn new(lab: &'a Lab, directory: &Path, password_prefix: &str) -> Cluster<'a> {
         Cluster {
             lab,
-            inventory: copy_of_example(directory),
+            inventory: lab.release.example_inventory(directory),
             password: format!("{password_prefix}-{}", std::process::id()),
             outputs: Vec::new(),
         }
@@ -51,19 +51,21 @@ impl<'a> Cluster<'a> {
     }
 }
 
-fn copy_of_example(directory: &Path) -> String {
-    let path = directory.join("inventory.yaml");
-    std::fs::copy(repository().join("inventory.example.yaml"), &path)
-        .unwrap_or_else(|error| panic!("copy: {error}"));
-    path.display().to_string()
+#[test]
+fn failover_rejoin_and_switchover_lose_no_row() {
+    failover_rejoin_and_switchover_on(Release::BOOKWORM_15);
 }
 
 #[test]
-fn failover_rejoin_and_switchover_lose_no_row() {
+fn failover_rejoin_and_switchover_of_postgresql_17_lose_no_row() {
+    failover_rejoin_and_switchover_on(Release::TRIXIE_17);
+}
+
+fn failover_rejoin_and_switchover_on(release: Release) {
     if !lab_available() {
         return;
     }
-    let lab = Lab::up(3);
+    let lab = Lab::up_on(3, release);
     let directory =
         tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"));
     let mut cluster = Cluster::new(&lab, directory.path(), "pw-failover");
@@ -228,7 +230,10 @@ fn failover_rejoin_and_switchover_lose_no_row() {
     );
     let settled = cluster.run(&["apply", "--detailed-exitcode", "--templates", &templates]);
     assert_eq!(settled.code, Some(0), "{settled}");
-    let conf = lab.ssh_output("h1", "cat /etc/postgresql/15/main/postgresql.conf");
+    let conf = lab.ssh_output(
+        "h1",
+        &format!("cat {}/postgresql.conf", release.config_dir()),
+    );
     assert!(
         String::from_utf8_lossy(&conf.stdout).contains("# rendered from the operator's templates"),
         "the apply after the switchover did not use the given templates"

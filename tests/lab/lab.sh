@@ -6,14 +6,22 @@
 # Required Debian packages (keep in sync with lab_requirements below and
 # tests/lab/requirements-apt.txt; `lab.sh requirements` prints the list):
 #   iproute2 util-linux mount openssh-client openssh-server postgresql-15
-#   postgresql-client-15 tini sudo openssl
+#   postgresql-client-15 tini sudo openssl debootstrap
 #
 # ---------------------------------------------------------------------------
 # Usage (run as root):
-#   tests/lab/lab.sh up N          bring up hosts h1..hN (1 <= N <= 100); always
+#   tests/lab/lab.sh up N [--release R] [--pg V]
+#                                  bring up hosts h1..hN (1 <= N <= 100); always
 #                                  tears down a running lab first; waits until
 #                                  every host accepts ssh with the lab key and
-#                                  PostgreSQL answers `select 1`
+#                                  PostgreSQL answers `select 1`. R is the Debian
+#                                  release the hosts run: bookworm (the machine's
+#                                  own, Debian 12, PostgreSQL 15: the default) or
+#                                  trixie (Debian 13, PostgreSQL 17 and 15 side by
+#                                  side, in a root that release-root.sh builds once
+#                                  and caches; about 1 minute the first time). V is
+#                                  the major each host's cluster is made with: 15
+#                                  on bookworm, 17 (default) or 15 on trixie
 #   tests/lab/lab.sh down          tear everything down (safe when nothing is up)
 #   tests/lab/lab.sh status        per host: address, PID 1, sshd, PostgreSQL
 #                                  (exit 0 only if the lab is up and all healthy)
@@ -85,8 +93,16 @@
 # metric 4000" (installed by up and kept by down) stops any traffic to lab
 # addresses from leaving the machine.
 # Notes: only one lab per machine (bridge and namespace names are global);
-# hosts share /usr and the rest of /etc with the machine, so never apt-get or
-# useradd inside a host; run `su postgres` from `/`.
+# bookworm hosts share /usr and the rest of /etc with the machine, trixie hosts
+# the same of the release root (bound read-only), so never apt-get or useradd
+# inside a host; run `su postgres` from `/`.
+# Another release: each host's PID 1 binds the release root read-only over
+# itself in the host's own mount namespace, binds the host's private
+# directories into it, then chroots into it and execs tini there, so that
+# `lab.sh exec` and every ssh login see that release (nsenter -r enters PID 1's
+# root). The postgres account may have another uid in the root than on the
+# machine: the private directories are owned by the root's uid. The release and
+# version of the running lab are in $LAB_DIR/release.
 # Each host has private /etc/passwd, /etc/group, /etc/sudoers.d and /home with
 # the lab's logins deploy (sudo without a password), opsadmin (sudo with the
 # password lab-sudo-password) and visitor (no sudo; su to root with root's lab
@@ -104,7 +120,7 @@ set -euo pipefail
 
 lab_requirements() {
     printf '%s\n' iproute2 util-linux mount openssh-client openssh-server \
-        postgresql-15 postgresql-client-15 tini sudo openssl
+        postgresql-15 postgresql-client-15 tini sudo openssl debootstrap
 }
 
 # The lab's logins besides root, name:uid (the group has the same id), in every
@@ -136,6 +152,11 @@ NET_PREFIX=10.77.0
 NET_CIDR=10.77.0.0/24
 BRIDGE_ADDR=10.77.0.1
 MAX_HOSTS=100
+RELEASE_FILE=$LAB_DIR/release
+# The lab's release, its root ("" for the machine's own) and the major of its
+# clusters: set by up, read back from $RELEASE_FILE by every other command.
+LAB_RELEASE=bookworm
+LAB_ROOTFS=""
 PG_VERSION=15
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
 HOST_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -169,6 +190,51 @@ need_tools() {
     done
     ((${#missing[@]} == 0)) ||
         die "missing tools: ${missing[*]} (install: apt-get install -y $(lab_requirements | tr '\n' ' '))"
+}
+
+# ---- releases ----------------------------------------------------------------
+
+# choose_release RELEASE [VERSION]: the release the hosts run and the major
+# their clusters are made with; builds (once) the release's root if it is not
+# the machine's own. Sets LAB_RELEASE, LAB_ROOTFS, PG_VERSION, PG_UID, PG_GID.
+choose_release() {
+    local release=$1 pg=$2
+    case $release in
+        bookworm)
+            pg=${pg:-15}
+            [[ $pg == 15 ]] || die "--release bookworm has PostgreSQL 15 only (got --pg $pg)"
+            LAB_ROOTFS=""
+            ;;
+        trixie)
+            pg=${pg:-17}
+            [[ $pg == 15 || $pg == 17 ]] || die "--release trixie has PostgreSQL 15 and 17 (got --pg $pg)"
+            LAB_ROOTFS=$(bash "$(dirname "$SELF")/release-root.sh" ensure trixie) ||
+                die "could not build the trixie root (see above)"
+            ;;
+        *) die "unknown release '$release' (bookworm, the machine's own, or trixie)" ;;
+    esac
+    LAB_RELEASE=$release
+    PG_VERSION=$pg
+    set_postgres_ids
+}
+
+# The postgres account's uid and gid in the hosts' root, which may differ from
+# the machine's.
+set_postgres_ids() {
+    local entry
+    entry=$(grep '^postgres:' "$LAB_ROOTFS/etc/passwd") || die "no postgres account in ${LAB_ROOTFS:-/}etc/passwd"
+    IFS=: read -r _ _ PG_UID PG_GID _ <<<"$entry"
+}
+
+# The running lab's release, read back from $RELEASE_FILE (the machine's own
+# when there is none: a lab brought up before releases existed).
+read_release() {
+    local rootfs
+    [[ -f $RELEASE_FILE ]] || { set_postgres_ids; return 0; }
+    read -r LAB_RELEASE PG_VERSION rootfs <"$RELEASE_FILE"
+    [[ $rootfs == - ]] && rootfs=""
+    LAB_ROOTFS=$rootfs
+    set_postgres_ids
 }
 
 # ---- host names --------------------------------------------------------------
@@ -334,22 +400,26 @@ prepare_host_dir() {
     local i=$1 n=$2 h=h$1 d j
     d=$HOSTS_DIR/$h
     mkdir -p "$d"
-    install -d -m 0755 -o postgres -g postgres "$d/etc-postgresql" "$d/var-lib-postgresql"
+    install -d -m 0755 -o "$PG_UID" -g "$PG_GID" "$d/etc-postgresql" "$d/var-lib-postgresql"
     install -d -m 0755 "$d/etc-ssh" "$d/var-log" "$d/srv" "$d/srv/wal_shared" \
         "$d/shared-stage"
-    install -d -m 1775 -o root -g postgres "$d/var-log/postgresql"
+    install -d -m 1775 -o root -g "$PG_GID" "$d/var-log/postgresql"
     # pgBackRest's directories as its package makes them, private per host: its
     # configuration, repository, spool and log.
     install -d -m 0755 "$d/etc-pgbackrest"
-    install -d -m 0750 -o postgres -g postgres "$d/var-lib-pgbackrest" \
+    install -d -m 0750 -o "$PG_UID" -g "$PG_GID" "$d/var-lib-pgbackrest" \
         "$d/var-spool-pgbackrest" "$d/var-log/pgbackrest"
     install -d -m 0700 "$d/root" "$d/root/.ssh"
+    # apt's configuration, which postgresql-common writes when a cluster is made
+    # or dropped (pg_updateaptconfig): private, as the hosts' /usr and /etc are
+    # the machine's or a read-only root.
+    cp -a "$LAB_ROOTFS/etc/apt/apt.conf.d" "$d/etc-apt-conf.d"
     install -d -m 1777 "$d/tmp" "$d/var-tmp"
     install -m 0600 "$IDENTITY.pub" "$d/root/.ssh/authorized_keys"
-    cp /etc/skel/.bashrc /etc/skel/.profile "$d/root/" 2>/dev/null || true
-    # client side of OpenSSH as shipped by Debian, then the lab's sshd_config
-    [[ -f /etc/ssh/ssh_config ]] && cp /etc/ssh/ssh_config "$d/etc-ssh/"
-    [[ -f /etc/ssh/moduli ]] && cp /etc/ssh/moduli "$d/etc-ssh/"
+    cp "$LAB_ROOTFS/etc/skel/.bashrc" "$LAB_ROOTFS/etc/skel/.profile" "$d/root/" 2>/dev/null || true
+    # client side of OpenSSH as the release ships it, then the lab's sshd_config
+    [[ -f $LAB_ROOTFS/etc/ssh/ssh_config ]] && cp "$LAB_ROOTFS/etc/ssh/ssh_config" "$d/etc-ssh/"
+    [[ -f $LAB_ROOTFS/etc/ssh/moduli ]] && cp "$LAB_ROOTFS/etc/ssh/moduli" "$d/etc-ssh/"
     install -d -m 0755 "$d/etc-ssh/ssh_config.d" "$d/etc-ssh/sshd_config.d"
     ssh-keygen -q -t ed25519 -N '' -C "root@$h" -f "$d/etc-ssh/ssh_host_ed25519_key"
     cat >"$d/etc-ssh/sshd_config" <<EOF
@@ -379,7 +449,7 @@ EOF
     } >"$d/etc-hosts"
     printf '%s\n' "$h" >"$d/etc-hostname"
     chmod 0644 "$d/etc-hosts" "$d/etc-hostname"
-    # Private /etc/shadow: the machine's, with postgres's password field "*"
+    # Private /etc/shadow: the release's, with postgres's password field "*"
     # (no password, not locked: sshd with UsePAM no refuses locked accounts).
     # Same owner and mode as the machine's, never readable by others.
     # root gets the lab's su password (LAB_ROOT_PASSWORD), for logins that
@@ -389,10 +459,10 @@ EOF
     (
         umask 077
         awk -F: -v OFS=: -v root_hash="$root_hash" \
-            '$1 == "postgres" { $2 = "*" } $1 == "root" { $2 = root_hash } { print }' /etc/shadow >"$d/etc-shadow"
+            '$1 == "postgres" { $2 = "*" } $1 == "root" { $2 = root_hash } { print }' "$LAB_ROOTFS/etc/shadow" >"$d/etc-shadow"
     )
-    chown --reference=/etc/shadow "$d/etc-shadow"
-    chmod --reference=/etc/shadow "$d/etc-shadow"
+    chown --reference="$LAB_ROOTFS/etc/shadow" "$d/etc-shadow"
+    chmod --reference="$LAB_ROOTFS/etc/shadow" "$d/etc-shadow"
     lab_accounts "$d"
 }
 
@@ -413,16 +483,16 @@ bastion_of() {
 }
 
 # lab_accounts DIR: private /etc/passwd, /etc/group, /etc/sudoers.d and /home of
-# a host: the machine's, plus the lab's logins (LAB_LOGINS), each reached with
+# a host: the release's, plus the lab's logins (LAB_LOGINS), each reached with
 # the lab's key. The machine's own files are never changed.
 lab_accounts() {
     local d=$1 entry name id password hash
-    cp /etc/passwd "$d/etc-passwd"
-    cp /etc/group "$d/etc-group"
+    cp "$LAB_ROOTFS/etc/passwd" "$d/etc-passwd"
+    cp "$LAB_ROOTFS/etc/group" "$d/etc-group"
     chmod 0644 "$d/etc-passwd" "$d/etc-group"
     install -d -m 0755 "$d/home"
     install -d -m 0750 "$d/etc-sudoers.d"
-    if [[ -d /etc/sudoers.d ]]; then cp -a /etc/sudoers.d/. "$d/etc-sudoers.d/"; fi
+    if [[ -d $LAB_ROOTFS/etc/sudoers.d ]]; then cp -a "$LAB_ROOTFS/etc/sudoers.d/." "$d/etc-sudoers.d/"; fi
     hash=$(openssl passwd -6 "$LAB_SUDO_PASSWORD")
     for entry in "${LAB_LOGINS[@]}"; do
         name=${entry%%:*}
@@ -508,8 +578,8 @@ wal_segment_mb_for() {
     if (($1 > 32)); then printf '1'; else printf '16'; fi
 }
 
-# launch_host hI MODE [SLOT N]: start the host's PID 1 (tini) in fresh
-# namespaces, with "$SELF __boot" as its child, and record the PID 1 in
+# launch_host hI MODE [SLOT N]: start the host's PID 1 ("$SELF __boot", which
+# becomes tini) in fresh namespaces, and record the PID 1 in
 # hosts/hI/pid. A first boot makes its cluster, sized for a lab of N hosts,
 # while it holds the boot slot SLOT (a file to flock).
 launch_host() {
@@ -530,7 +600,7 @@ launch_host() {
         exec setsid env -i PATH="$HOST_PATH" LANG=C.UTF-8 HOME=/root TERM=dumb \
             ip netns exec "pgc-$h" \
             unshare --mount --uts --ipc --pid --fork --mount-proc --propagation private \
-            tini -- "$SELF" __boot "$h" "$addr" "$d" "$LAB_DIR" "$mode" "$slot" "$size"
+            bash "$SELF" __boot "$h" "$addr" "$d" "$LAB_DIR" "$mode" "$slot" "$size" "$LAB_ROOTFS" "$PG_VERSION"
     ) </dev/null >"$d/boot.log" 2>&1 &
     launcher=$!
     printf '%s\n' "$launcher" >"$d/launcher"
@@ -647,52 +717,84 @@ probe_cross() {
         bash -c "exec 3<>/dev/tcp/$taddr/22" </dev/null >/dev/null 2>&1
 }
 
-# ---- inside a host (child of its PID 1) --------------------------------------
+# ---- inside a host -----------------------------------------------------------
 
+# The host's PID 1, at first: its private directories bound over the release's
+# root (the machine's own, or the release root bound read-only), then tini in
+# that root, with `__services` as its child.
 cmd_boot() {
-    local h=$1 addr=$2 hd=$3 labdir=$4 mode=$5 slot=${6:-} size=${7:-1} k out waited made
+    local h=$1 addr=$2 hd=$3 labdir=$4 mode=$5 slot=${6:-} size=${7:-1} rootfs=${8:-} pg=${9:-15}
     trap 'echo "LAB-BOOT-FAIL: $h: line $LINENO: $BASH_COMMAND" >&2' ERR
     cd /
-    # The boot slot, opened on fd 8 while the lab directory is still in sight;
-    # no process started below inherits it (8<&-), so releasing it frees it.
+    # The boot slot, opened on fd 8 while the lab directory is still in sight.
+    # tini and __services inherit it; __services takes the lock, releases it and
+    # closes it, so no process started below holds it (8<&-).
     if [[ $mode == first ]]; then exec 8<"$slot"; fi
-    echo "lab boot of $h ($addr), mode $mode, $(date -Is)"
+    echo "lab boot of $h ($addr), mode $mode, release root ${rootfs:-/}, $(date -Is)"
     printf '%s\n' "$h" >/proc/sys/kernel/hostname
+    local r=$rootfs
+    if [[ -n $r ]]; then
+        # The release root, read-only for this host; its kernel filesystems fresh
+        # (this host's PID namespace in /proc, its network namespace in /sys).
+        mount --bind "$r" "$r"
+        mount -o remount,bind,ro "$r"
+        mount -t proc -o nosuid,nodev,noexec proc "$r/proc"
+        mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$r/sys"
+        mount --rbind /dev "$r/dev"
+    fi
     # Bind the host's directory on /mnt first, so the sources stay reachable
     # whatever LAB_DIR is; /tmp and /var/tmp go last (LAB_DIR may be below them).
     mount --bind "$hd" /mnt
     # The shared directory, staged below /mnt while $labdir is surely reachable
     # (it may be below a directory bound over next).
     mount --bind "$labdir/shared" /mnt/shared-stage
-    mount --bind /mnt/etc-postgresql /etc/postgresql
-    mount --bind /mnt/etc-ssh /etc/ssh
-    mount --bind /mnt/var-lib-postgresql /var/lib/postgresql
-    mount --bind /mnt/var-log /var/log
-    mount --bind /mnt/srv /srv
-    mount --bind /mnt/etc-pgbackrest /etc/pgbackrest
-    mount --bind /mnt/var-lib-pgbackrest /var/lib/pgbackrest
-    mount --bind /mnt/var-spool-pgbackrest /var/spool/pgbackrest
-    install -d -m 0755 "$SHARED_MOUNT"
-    mount --bind /mnt/shared-stage "$SHARED_MOUNT"
-    mount --bind /mnt/root /root
-    mount --bind /mnt/etc-hosts /etc/hosts
-    mount --bind /mnt/etc-hostname /etc/hostname
-    mount --bind /mnt/etc-shadow /etc/shadow
-    mount --bind /mnt/etc-passwd /etc/passwd
-    mount --bind /mnt/etc-group /etc/group
-    mount --bind /mnt/etc-sudoers.d /etc/sudoers.d
-    mount --bind /mnt/home /home
-    mount -t tmpfs -o mode=0755,nosuid,nodev,size=64m tmpfs /run
-    mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
-    mount --bind /mnt/tmp /tmp
-    mount --bind /mnt/var-tmp /var/tmp
+    mount --bind /mnt/etc-postgresql "$r/etc/postgresql"
+    mount --bind /mnt/etc-ssh "$r/etc/ssh"
+    mount --bind /mnt/var-lib-postgresql "$r/var/lib/postgresql"
+    mount --bind /mnt/var-log "$r/var/log"
+    mount --bind /mnt/srv "$r/srv"
+    mount --bind /mnt/etc-pgbackrest "$r/etc/pgbackrest"
+    mount --bind /mnt/var-lib-pgbackrest "$r/var/lib/pgbackrest"
+    mount --bind /mnt/var-spool-pgbackrest "$r/var/spool/pgbackrest"
+    install -d -m 0755 "$r$SHARED_MOUNT"
+    mount --bind /mnt/shared-stage "$r$SHARED_MOUNT"
+    mount --bind /mnt/root "$r/root"
+    mount --bind /mnt/etc-hosts "$r/etc/hosts"
+    mount --bind /mnt/etc-hostname "$r/etc/hostname"
+    mount --bind /mnt/etc-shadow "$r/etc/shadow"
+    mount --bind /mnt/etc-passwd "$r/etc/passwd"
+    mount --bind /mnt/etc-group "$r/etc/group"
+    mount --bind /mnt/etc-sudoers.d "$r/etc/sudoers.d"
+    mount --bind /mnt/etc-apt-conf.d "$r/etc/apt/apt.conf.d"
+    mount --bind /mnt/home "$r/home"
+    mount -t tmpfs -o mode=0755,nosuid,nodev,size=64m tmpfs "$r/run"
+    # lab.sh itself, for tini to run in the host's root: copied while it is in
+    # sight (the repository may be below /tmp, which is bound over next).
+    install -m 0755 "$SELF" "$r/run/pgconverge-lab.sh"
+    mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$r/dev/shm"
+    mount --bind /mnt/tmp "$r/tmp"
+    mount --bind /mnt/var-tmp "$r/var/tmp"
     umount /mnt/shared-stage
     umount /mnt
     # Hide the lab directory (other hosts' files, the client key) if it is
-    # still visible, i.e. not below /tmp or /var/tmp.
-    if [[ -e $labdir ]]; then
+    # still visible, i.e. not below /tmp or /var/tmp (a release root never
+    # shows it).
+    if [[ -z $r && -e $labdir ]]; then
         mount -t tmpfs -o ro,mode=0755,size=4k lab-hidden "$labdir"
     fi
+    trap - ERR
+    if [[ -n $r ]]; then
+        exec chroot "$r" /usr/bin/tini -- /run/pgconverge-lab.sh __services "$h" "$mode" "$size" "$pg"
+    fi
+    exec tini -- /run/pgconverge-lab.sh __services "$h" "$mode" "$size" "$pg"
+}
+
+# The host's services, as tini's child in the host's root: sshd, then the
+# cluster (made on a first boot, every "auto" one started on a reboot).
+cmd_services() {
+    local h=$1 mode=$2 size=${3:-1} pg=${4:-15} k out waited made
+    trap 'echo "LAB-BOOT-FAIL: $h: line $LINENO: $BASH_COMMAND" >&2' ERR
+    cd /
     install -d -m 0755 /run/sshd
     install -d -m 2775 -o postgres -g postgres /run/postgresql
     install -d -m 1777 /run/lock
@@ -703,12 +805,12 @@ cmd_boot() {
 
     if [[ $mode == first ]]; then
         waited=$SECONDS
-        flock -w 1800 8 || { echo "LAB-BOOT-FAIL: $h: boot slot $slot not free after 1800 s"; exit 1; }
+        flock -w 1800 8 || { echo "LAB-BOOT-FAIL: $h: boot slot not free after 1800 s"; exit 1; }
         made=$SECONDS
         waited=$((made - waited))
-        pg_createcluster "$PG_VERSION" main -- --wal-segsize="$(wal_segment_mb_for "$size")" 8<&-
-        tune_cluster "/etc/postgresql/$PG_VERSION/main" "$(shared_buffers_for "$size")"
-        pg_ctlcluster "$PG_VERSION" main start 8<&-
+        pg_createcluster "$pg" main -- --wal-segsize="$(wal_segment_mb_for "$size")" 8<&-
+        tune_cluster "/etc/postgresql/$pg/main" "$(shared_buffers_for "$size")"
+        pg_ctlcluster "$pg" main start 8<&-
     else
         # Reboot after a kill: every process of the old boot is gone, so any
         # postmaster.pid is stale (and its PID may be reused in the new PID
@@ -727,7 +829,7 @@ cmd_boot() {
             sleep 0.1
         done
         [[ $out == 1 ]] || { echo "LAB-BOOT-FAIL: $h: PostgreSQL does not answer after 30 s: $out"; exit 1; }
-        echo "cluster made and started in $((SECONDS - made)) s, after $waited s waiting for boot slot ${slot##*/}"
+        echo "cluster made and started in $((SECONDS - made)) s, after $waited s waiting for its boot slot"
         flock -u 8
         exec 8<&-
     fi
@@ -800,7 +902,7 @@ do_down() {
     ((failed == 0)) || die "down: some hosts could not be stopped (see above); $LAB_DIR kept"
     if [[ -d $LAB_DIR ]]; then
         rm -rf "$HOSTS_DIR" "$SHARED_DIR" "$BOOT_SLOTS"
-        rm -f "$SSH_CONFIG" "$KNOWN_HOSTS" "$INVENTORY" "$IDENTITY" "$IDENTITY.pub" \
+        rm -f "$SSH_CONFIG" "$KNOWN_HOSTS" "$INVENTORY" "$IDENTITY" "$IDENTITY.pub" "$RELEASE_FILE" \
             "$LAB_DIR/iptables-rule" "$LAB_DIR"/*.tmp
     fi
 }
@@ -814,13 +916,22 @@ cmd_down() {
 }
 
 cmd_up() {
-    local n=${1:-}
+    local n=${1:-} release=bookworm pg=""
     if ! [[ $n =~ ^[1-9][0-9]{0,2}$ ]] || ((n > MAX_HOSTS)); then
-        die "usage: lab.sh up N (1 <= N <= $MAX_HOSTS)"
+        die "usage: lab.sh up N [--release bookworm|trixie] [--pg VERSION] (1 <= N <= $MAX_HOSTS)"
     fi
+    shift
+    while (($# > 0)); do
+        case $1 in
+            --release) (($# >= 2)) || die "--release needs a value"; release=$2; shift 2 ;;
+            --pg) (($# >= 2)) || die "--pg needs a value"; pg=$2; shift 2 ;;
+            *) die "up: unknown option '$1'" ;;
+        esac
+    done
     need_root
     check_lab_dir
     need_tools
+    choose_release "$release" "$pg"
     local t0 i h pid
     t0=$(now)
     lab_lock
@@ -836,9 +947,10 @@ cmd_up() {
     mkdir -p "$LAB_DIR" "$HOSTS_DIR"
     chmod 0755 "$LAB_DIR"
     : >"$MARKER"
+    printf '%s %s %s\n' "$LAB_RELEASE" "$PG_VERSION" "${LAB_ROOTFS:--}" >"$RELEASE_FILE"
     ensure_unreachable_route
     ssh-keygen -q -t ed25519 -N '' -C pgconverge-lab -f "$IDENTITY"
-    install -d -m 0750 -o postgres -g postgres "$SHARED_DIR"
+    install -d -m 0750 -o "$PG_UID" -g "$PG_GID" "$SHARED_DIR"
     # Mount points of the hosts' private pgBackRest directories. Debian's package
     # ships /var/lib, /var/spool and /var/log/pgbackrest but no /etc/pgbackrest
     # (pgBackRest's own default place for its configuration): the one change to
@@ -869,7 +981,7 @@ cmd_up() {
     wait_booted "$boot_timeout" "${hosts[@]}"
     verify_hosts "${hosts[@]}"
     trap - EXIT
-    log "$n host(s) up in $(elapsed "$t0") s (of which ${lock_wait} s waiting for the lock); ssh -F $SSH_CONFIG h1"
+    log "$n host(s) up ($LAB_RELEASE, PostgreSQL $PG_VERSION) in $(elapsed "$t0") s (of which ${lock_wait} s waiting for the lock); ssh -F $SSH_CONFIG h1"
 }
 
 # verify_hosts HOST...: ssh + psql from outside, then cross-host TCP, in parallel
@@ -932,6 +1044,7 @@ cmd_application() {
     (($# == 1)) || die "usage: lab.sh application HOST"
     local h=$1 pid
     pid=$(running_host_pid "$h")
+    read_release
     nsenter -t "$pid" -m -u -i -n -p -r -w \
         env LAB_APP_PASSWORD="$LAB_APP_PASSWORD" PG_VERSION="$PG_VERSION" bash -s \
         <"$(dirname "$SELF")/application.sh"
@@ -959,6 +1072,7 @@ cmd_start() {
     require_up_host "$h"
     lab_lock
     ! recorded_pid "$HOSTS_DIR/$h" >/dev/null || die "$h: host is already running"
+    read_release
     ip netns list | grep -qw "^pgc-$h" || die "$h: network namespace pgc-$h is gone; run lab.sh up again"
     launch_host "$h" reboot
     wait_booted "${PGCONVERGE_LAB_BOOT_TIMEOUT:-60}" "$h"
@@ -1080,7 +1194,7 @@ usage() {
 
 main() {
     local cmd=${1:-}
-    if [[ $cmd != __boot ]]; then
+    if [[ $cmd != __boot && $cmd != __services ]]; then
         set -E
         trap 'log "command failed (line $LINENO): $BASH_COMMAND"' ERR
     fi
@@ -1098,6 +1212,7 @@ main() {
         paths) cmd_paths "$@" ;;
         requirements) lab_requirements ;;
         __boot) cmd_boot "$@" ;;
+        __services) cmd_services "$@" ;;
         -h | --help | help | "") usage ;;
         *) log "unknown command '$cmd'"; usage ;;
     esac

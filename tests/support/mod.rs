@@ -24,6 +24,71 @@ pub fn lab_dir() -> PathBuf {
 pub struct Lab {
     _lock: File,
     pub hosts: usize,
+    pub release: Release,
+}
+
+/// The Debian release a lab's hosts run (`lab.sh up --release`) and the
+/// PostgreSQL major their clusters are made with (`--pg`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Release {
+    pub debian: &'static str,
+    pub postgres: u32,
+}
+
+impl Release {
+    /// The machine's own Debian 12 and its PostgreSQL 15.
+    pub const BOOKWORM_15: Release = Release {
+        debian: "bookworm",
+        postgres: 15,
+    };
+    /// Debian 13 (a root built once by `tests/lab/release-root.sh`) with its
+    /// PostgreSQL 17; Debian 12's 15 is installed beside it.
+    pub const TRIXIE_17: Release = Release {
+        debian: "trixie",
+        postgres: 17,
+    };
+    /// Debian 13 with clusters of PostgreSQL 15 (17's binaries beside them).
+    pub const TRIXIE_15: Release = Release {
+        debian: "trixie",
+        postgres: 15,
+    };
+
+    /// Debian's configuration directory of the cluster `main`.
+    pub fn config_dir(&self) -> String {
+        format!("/etc/postgresql/{}/main", self.postgres)
+    }
+
+    /// Its data directory.
+    pub fn data_dir(&self) -> String {
+        format!("/var/lib/postgresql/{}/main", self.postgres)
+    }
+
+    /// The version's server binaries.
+    pub fn bin_dir(&self) -> String {
+        format!("/usr/lib/postgresql/{}/bin", self.postgres)
+    }
+
+    /// A copy in `directory` of the README's example inventory, with this
+    /// release's `pg_version` (tests edit it, or commands record roles in it).
+    pub fn example_inventory(&self, directory: &Path) -> String {
+        let example = repository().join("inventory.example.yaml");
+        let text = std::fs::read_to_string(&example)
+            .unwrap_or_else(|error| panic!("cannot read {}: {error}", example.display()));
+        assert!(
+            text.contains("    pg_version: 15\n"),
+            "the example sets pg_version: 15"
+        );
+        let copy = directory.join("inventory.yaml");
+        std::fs::write(
+            &copy,
+            text.replace(
+                "    pg_version: 15\n",
+                &format!("    pg_version: {}\n", self.postgres),
+            ),
+        )
+        .unwrap_or_else(|error| panic!("cannot write {}: {error}", copy.display()));
+        copy.display().to_string()
+    }
 }
 
 /// Whether the machine can run the lab (root, sshd, PostgreSQL). When it cannot,
@@ -53,7 +118,12 @@ pub fn lab_available() -> bool {
 
 impl Lab {
     pub fn up(hosts: usize) -> Lab {
-        Lab::up_with(hosts, &[])
+        Lab::up_with(hosts, Release::BOOKWORM_15, &[])
+    }
+
+    /// A lab whose hosts run `release`.
+    pub fn up_on(hosts: usize, release: Release) -> Lab {
+        Lab::up_with(hosts, release, &[])
     }
 
     /// A lab whose sshd refuses root logins, and whose h3 accepts logins only
@@ -63,6 +133,7 @@ impl Lab {
     pub fn up_without_root_login(hosts: usize) -> Lab {
         Lab::up_with(
             hosts,
+            Release::BOOKWORM_15,
             &[
                 ("PGCONVERGE_LAB_ROOT_LOGIN", "no"),
                 ("PGCONVERGE_LAB_ONLY_THROUGH", "h3=h1"),
@@ -70,7 +141,7 @@ impl Lab {
         )
     }
 
-    fn up_with(hosts: usize, environment: &[(&str, &str)]) -> Lab {
+    fn up_with(hosts: usize, release: Release, environment: &[(&str, &str)]) -> Lab {
         let lock_path = PathBuf::from(format!("{}.lock", lab_dir().display()));
         let lock = File::create(&lock_path)
             .unwrap_or_else(|error| panic!("cannot create {}: {error}", lock_path.display()));
@@ -79,6 +150,8 @@ impl Lab {
         let output = Command::new("bash")
             .arg(repository().join("tests/lab/lab.sh"))
             .args(["up", &hosts.to_string()])
+            .args(["--release", release.debian])
+            .args(["--pg", &release.postgres.to_string()])
             .env("PGCONVERGE_LAB_LOCK_HELD", "1")
             .envs(environment.iter().copied())
             .output()
@@ -89,7 +162,11 @@ impl Lab {
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
-        Lab { _lock: lock, hosts }
+        Lab {
+            _lock: lock,
+            hosts,
+            release,
+        }
     }
 
     pub fn ssh_config(&self) -> PathBuf {

@@ -12,6 +12,10 @@ if [ -n "$PGBACKREST_STANZA" ]; then
   exit 0
 fi
 FAILED_BEFORE=$(pg_sql -c 'select failed_count from pg_stat_archiver')
+# A switch with no WAL written since the last one does nothing and returns a
+# place in the segment in use, which is not archived until it fills: a
+# transaction's commit record first makes sure there is something to switch.
+pg_sql -c 'select txid_current()' >/dev/null
 if [ "$PG_MAJOR_NUM" -ge 1000 ]; then
   SEGMENT=$(pg_sql -c 'select pg_walfile_name(pg_switch_wal())')
 else
