@@ -9,7 +9,7 @@
 mod support;
 
 use std::path::Path;
-use support::{Lab, Run, lab_available, pgconverge, repository};
+use support::{Lab, Release, Run, lab_available, pgconverge};
 
 const HOSTS: [&str; 3] = ["h1", "h2", "h3"];
 
@@ -83,9 +83,10 @@ impl Cluster<'_> {
     }
 }
 
-/// The example inventory, with the SSH trust that rsync needs between h1 and h2.
+/// The example inventory on 15, with the SSH trust that rsync needs between h1 and h2.
 fn inventory(directory: &Path) -> String {
-    let text = std::fs::read_to_string(repository().join("inventory.example.yaml"))
+    let path = Release::TRIXIE_15.example_inventory(directory);
+    let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|error| panic!("read the example inventory: {error}"))
         .replace(
             "h1: { ansible_host: 10.77.0.11 }",
@@ -95,9 +96,8 @@ fn inventory(directory: &Path) -> String {
             "h2: { ansible_host: 10.77.0.12 }",
             "h2: { ansible_host: 10.77.0.12, pg_ssh_trust: true }",
         );
-    let path = directory.join("inventory.yaml");
     std::fs::write(&path, text).unwrap_or_else(|error| panic!("write: {error}"));
-    path.display().to_string()
+    path
 }
 
 #[test]
@@ -105,7 +105,7 @@ fn an_upgrade_to_17_keeps_every_row_and_goes_back_when_it_fails() {
     if !lab_available() {
         return;
     }
-    let lab = Lab::up_release(3, "trixie", 15);
+    let lab = Lab::up_on(3, Release::TRIXIE_15);
     let directory =
         tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"));
     let cluster = Cluster {
@@ -146,12 +146,16 @@ fn an_upgrade_to_17_keeps_every_row_and_goes_back_when_it_fails() {
     let dry = cluster.run(&["upgrade", "--to", "17", "--dry-run"]);
     assert_eq!(dry.code, Some(0), "{dry}");
     assert!(
-        dry.stdout.contains("ok  pg_upgrade --check: clusters are compatible"),
+        dry.stdout
+            .contains("ok  pg_upgrade --check: clusters are compatible"),
         "{dry}"
     );
     assert!(
-        dry.stdout.contains("h2 gets the upgraded cluster by rsync from h1")
-            && dry.stdout.contains("h3 gets its new data directory by a base backup of h1"),
+        dry.stdout
+            .contains("h2 gets the upgraded cluster by rsync from h1")
+            && dry
+                .stdout
+                .contains("h3 gets its new data directory by a base backup of h1"),
         "{dry}"
     );
     assert_eq!(cluster.fingerprint(), before, "{dry}");
@@ -168,7 +172,9 @@ fn an_upgrade_to_17_keeps_every_row_and_goes_back_when_it_fails() {
     assert_eq!(failed.code, Some(1), "{failed}");
     assert!(
         failed.all().contains("pg_upgrade failed")
-            && failed.all().contains("nothing was upgraded: every member runs PostgreSQL 15 again"),
+            && failed
+                .all()
+                .contains("nothing was upgraded: every member runs PostgreSQL 15 again"),
         "{failed}"
     );
     for (host, version) in HOSTS.iter().zip(cluster.versions()) {
@@ -186,8 +192,8 @@ fn an_upgrade_to_17_keeps_every_row_and_goes_back_when_it_fails() {
     // The upgrade.
     let upgraded = cluster.run(&["upgrade", "--to", "17", "--write-inventory"]);
     assert_eq!(upgraded.code, Some(0), "{upgraded}");
-    let written = std::fs::read_to_string(&cluster.inventory)
-        .unwrap_or_else(|error| panic!("read: {error}"));
+    let written =
+        std::fs::read_to_string(&cluster.inventory).unwrap_or_else(|error| panic!("read: {error}"));
     assert!(written.contains("pg_version: 17"), "{written}");
     for (host, version) in HOSTS.iter().zip(cluster.versions()) {
         let number: u32 = version.parse().unwrap_or(0);
@@ -202,7 +208,10 @@ fn an_upgrade_to_17_keeps_every_row_and_goes_back_when_it_fails() {
     );
     cluster.wait_for_rows("150");
     assert_eq!(
-        lab.sql("h2", "select count(*) from upgrade_rows where note = 'before'"),
+        lab.sql(
+            "h2",
+            "select count(*) from upgrade_rows where note = 'before'"
+        ),
         "100"
     );
     let again = cluster.run(&["apply", "--detailed-exitcode"]);
@@ -215,7 +224,9 @@ fn an_upgrade_to_17_keeps_every_row_and_goes_back_when_it_fails() {
     let cleanup = cluster.run(&["upgrade", "--cleanup"]);
     assert_eq!(cleanup.code, Some(0), "{cleanup}");
     assert!(
-        cleanup.all().contains("removed /var/lib/postgresql/15/main"),
+        cleanup
+            .all()
+            .contains("removed /var/lib/postgresql/15/main"),
         "{cleanup}"
     );
     for host in HOSTS {

@@ -182,10 +182,12 @@ impl RemoteOperation for ProbeUpgrade {
 }
 
 /// A member's clean stop with the old version's command; the primary's waits
-/// (boundedly) for transactions older than `--max-transaction-age` first.
+/// (boundedly) for transactions older than `--max-transaction-age` first, a
+/// standby's until it replayed all it received.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StopForUpgrade {
     pub max_transaction_age_seconds: Option<u64>,
+    pub standby: bool,
     #[serde(skip)]
     pub server: HostSettings,
     pub roll_back: RollBack,
@@ -202,7 +204,16 @@ impl RemoteOperation for StopForUpgrade {
             },
             server: self.server.clone(),
         };
-        Ok(vec![HostScript::own(stop.script())])
+        let mut scripts = Vec::new();
+        if self.standby {
+            scripts.push(HostScript::own(Script::for_server(
+                "upgrade_replayed",
+                include_str!("scripts/upgrade_replayed.sh"),
+                &self.server,
+            )));
+        }
+        scripts.push(HostScript::own(stop.script()));
+        Ok(scripts)
     }
 
     fn undo(&self) -> Option<Undo> {
@@ -606,7 +617,8 @@ pub fn examples(old: &HostSettings, new: &HostSettings) -> Vec<super::Operation>
         }
         .into(),
         StopForUpgrade {
-            max_transaction_age_seconds: Some(300),
+            max_transaction_age_seconds: None,
+            standby: true,
             server: old.clone(),
             roll_back: roll_back.clone(),
         }

@@ -162,7 +162,9 @@ pub fn upgrade(
                 "stop PostgreSQL {from} cleanly, once no transaction is older than {max_transaction_age_seconds} s; {way_back}"
             )
         } else {
-            format!("stop PostgreSQL {from} cleanly, after the primary")
+            format!(
+                "once it replayed all it received, stop PostgreSQL {from} cleanly, after the primary"
+            )
         };
         sequence.add(
             host,
@@ -171,6 +173,7 @@ pub fn upgrade(
             summary,
             StopForUpgrade {
                 max_transaction_age_seconds: is_primary.then_some(max_transaction_age_seconds),
+                standby: !is_primary,
                 server: old.clone(),
                 roll_back: roll_back.clone(),
             }
