@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pgconverge local test lab: N fake "hosts" (h1..hN) on one Linux machine, each
 # with its own network, mount, UTS, IPC and PID namespaces, a real OpenSSH
-# sshd and a fresh Debian PostgreSQL 15 cluster (pg_createcluster 15 main).
+# sshd and a fresh Debian PostgreSQL cluster (pg_createcluster V main): 15 on
+# the machine's own Debian 12, or 17 or 15 on Debian 13 (--release trixie).
 #
 # Required Debian packages (keep in sync with lab_requirements below and
 # tests/lab/requirements-apt.txt; `lab.sh requirements` prints the list):
