@@ -133,7 +133,7 @@ fn an_upgrade_to_17_keeps_every_row_and_goes_back_when_it_fails() {
     let all = refused.all();
     assert!(
         all.contains("CLOSED  pg_upgrade --check")
-            && all.contains("Checking for incompatible \"aclitem\" data type in user tables")
+            && all.contains("Checking for incompatible \"aclitem\" data type: Your installation contains the \"aclitem\" data type in user tables")
             && all.contains("Your installation contains the \"aclitem\" data type in user tables"),
         "{refused}"
     );
@@ -172,6 +172,7 @@ fn an_upgrade_to_17_keeps_every_row_and_goes_back_when_it_fails() {
     assert_eq!(failed.code, Some(1), "{failed}");
     assert!(
         failed.all().contains("pg_upgrade failed")
+            && failed.all().contains("buffers_checkpoint")
             && failed
                 .all()
                 .contains("nothing was upgraded: every member runs PostgreSQL 15 again"),
@@ -217,6 +218,23 @@ fn an_upgrade_to_17_keeps_every_row_and_goes_back_when_it_fails() {
     let again = cluster.run(&["apply", "--detailed-exitcode"]);
     assert_eq!(again.code, Some(0), "{again}");
 
+    // h2 was rsynced: its new files are hard links to its old ones, as on the
+    // primary; h3 was cloned: none is.
+    let linked = "find /var/lib/postgresql/17/main/base -type f -links +1 | head -n 1";
+    assert!(!lab.ssh("h1", linked).is_empty(), "h1's files are linked");
+    assert!(
+        !lab.ssh("h2", linked).is_empty(),
+        "h2 kept the links: {upgraded}"
+    );
+    assert!(
+        lab.ssh("h3", linked).is_empty(),
+        "h3 was cloned: {upgraded}"
+    );
+    lab.ssh(
+        "h2",
+        "test -d /var/lib/postgresql/15/main.pgconverge-before-upgrade",
+    );
+
     // The old clusters go only with --cleanup.
     for host in HOSTS {
         lab.ssh(host, "test -d /var/lib/postgresql/15/main");
@@ -232,7 +250,7 @@ fn an_upgrade_to_17_keeps_every_row_and_goes_back_when_it_fails() {
     for host in HOSTS {
         lab.ssh(
             host,
-            "test ! -e /var/lib/postgresql/15/main && test ! -e /etc/postgresql/15/main",
+            "test ! -e /var/lib/postgresql/15/main && test ! -e /etc/postgresql/15/main && test ! -e /var/lib/postgresql/15/main.pgconverge-before-upgrade",
         );
     }
     cluster.wait_for_rows("150");

@@ -154,35 +154,40 @@ impl Probe {
 }
 
 /// The checks `pg_upgrade --check` failed, by the names it prints them with,
-/// and its explanation: `Checking for incompatible "aclitem" data type in user
-/// tables   fatal` (or, from 17, `failed check: ...` under `Checking data type
-/// usage`) and the text after it.
+/// and its explanation. Up to 16 a failed check is its status line ending in
+/// `fatal` (`Checking for incompatible "aclitem" data type in user tables   fatal`);
+/// from 17 the data type checks run as one step, which names each failed one
+/// (`Checking data type usage   failed check: Checking for incompatible "aclitem"
+/// data type`). The explanation is the text after, up to `Failure, exiting`.
 pub fn failed_checks(output: &str) -> (Vec<String>, String) {
-    let mut named: Vec<String> = Vec::new();
-    let mut fatal: Vec<String> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
     let mut explanation: Vec<String> = Vec::new();
-    let mut after_fatal = false;
+    let mut failed = false;
     for line in output.lines() {
         let trimmed = line.trim();
-        if let Some(name) = trimmed.strip_prefix("failed check:") {
-            named.push(name.trim().to_string());
+        if let Some((_, name)) = trimmed.split_once("failed check:") {
+            let name = name.trim().to_string();
+            if !name.is_empty() && !names.contains(&name) {
+                names.push(name);
+            }
+            failed = true;
             continue;
         }
         if let Some(name) = trimmed.strip_suffix("fatal")
             && (name.is_empty() || name.ends_with([' ', '\t']))
         {
-            let name = name.trim();
-            if !name.is_empty() {
-                fatal.push(name.to_string());
+            let name = name.trim().to_string();
+            if !name.is_empty() && !names.contains(&name) {
+                names.push(name);
             }
-            after_fatal = true;
+            failed = true;
             continue;
         }
         if trimmed == "Failure, exiting" {
-            after_fatal = false;
+            failed = false;
             continue;
         }
-        if after_fatal && !trimmed.is_empty() {
+        if failed && !trimmed.is_empty() {
             let text = trimmed
                 .strip_prefix("Data type checks failed:")
                 .unwrap_or(trimmed)
@@ -190,13 +195,6 @@ pub fn failed_checks(output: &str) -> (Vec<String>, String) {
             if !text.is_empty() {
                 explanation.push(text.to_string());
             }
-        }
-    }
-    // Names of the failed data type checks say more than the step they ran in.
-    let mut names = named;
-    for name in fatal {
-        if (names.is_empty() || name != "Checking data type usage") && !names.contains(&name) {
-            names.push(name);
         }
     }
     if names.is_empty() && explanation.is_empty() {
@@ -575,7 +573,8 @@ mod tests {
 
     const REFUSED: &str = "Performing Consistency Checks on Old Live Server\n------------------------------------------------\nChecking cluster versions                                     ok\nChecking database user is the install user                    ok\nChecking for incompatible \"aclitem\" data type in user tables  fatal\n\nYour installation contains the \"aclitem\" data type in user tables.\nThe internal format of \"aclitem\" changed in PostgreSQL version 16\nso this cluster cannot currently be upgraded.\n\nFailure, exiting\n";
 
-    const REFUSED_17: &str = "Checking for prepared transactions                            ok\nChecking data type usage                                      \nfailed check: Checking for incompatible \"aclitem\" data type in user tables\nfatal\n\nData type checks failed: \nYour installation contains the \"aclitem\" data type in user tables.\nThe internal format of \"aclitem\" changed in PostgreSQL version 16\nA list of the problem columns is in the file:\n    /var/tmp/x/tables_using_aclitem.txt\nFailure, exiting\n";
+    /// As pg_upgrade 17 prints it (seen on the lab).
+    const REFUSED_17: &str = "Checking for contrib/isn with bigint-passing mismatch         ok\nChecking data type usage                                      failed check: Checking for incompatible \"aclitem\" data type\n\nData type checks failed: \nYour installation contains the \"aclitem\" data type in user tables.\nThe internal format of \"aclitem\" changed in PostgreSQL version 16\nso this cluster cannot currently be upgraded.  You can drop the\nproblem columns and restart the upgrade.\n\nA list of the problem columns is in the file:\n    /var/tmp/x/data/pg_upgrade_output.d/20261202T063458.686/tables_using_aclitem.txt\n\nFailure, exiting\n";
 
     fn primary_with_standbys(lags: &[(&str, i64)]) -> crate::facts::HostFacts {
         let clients = lags
@@ -795,9 +794,12 @@ mod tests {
             "{explanation}"
         );
         let (names, explanation) = failed_checks(REFUSED_17);
-        assert_eq!(
-            names,
-            ["Checking for incompatible \"aclitem\" data type in user tables"]
+        assert_eq!(names, ["Checking for incompatible \"aclitem\" data type"]);
+        assert!(
+            explanation.starts_with(
+                "Your installation contains the \"aclitem\" data type in user tables."
+            ),
+            "{explanation}"
         );
         assert!(
             explanation.contains("The internal format of \"aclitem\" changed"),

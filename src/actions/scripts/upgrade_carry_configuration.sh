@@ -15,7 +15,10 @@ fi
 printf '%s\n' "$FILES" | while read -r mode path content; do
   [ -n "$path" ] || continue
   path=$(printf '%s' "$path" | base64 -d)
-  install -d -o "$PG_OS_USER" -g "$PG_OS_GROUP" "$(dirname "$path")"
+  # Only a missing directory is made: `install -d` would reset the mode of a
+  # data directory, which PostgreSQL then refuses to start in.
+  directory=$(dirname "$path")
+  [ -d "$directory" ] || install -d -o "$PG_OS_USER" -g "$PG_OS_GROUP" "$directory"
   printf '%s' "$content" | base64 -d >"$path.pgconverge-new"
   chown "$PG_OS_USER:$PG_OS_GROUP" "$path.pgconverge-new"
   chmod "$mode" "$path.pgconverge-new"

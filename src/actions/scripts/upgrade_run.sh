@@ -19,10 +19,18 @@ fi
 {
   echo "pg_upgrade failed; the last lines of $LOG:"
   tail -n 25 "$LOG" | sed 's/^/    /'
-  for detail in "$PG_DATA_DIR"/pg_upgrade_output.d/*/log/*.log; do
+  # The server's log says why a server did not start; the dumps' logs are long.
+  for detail in "$PG_DATA_DIR"/pg_upgrade_output.d/*/log/pg_upgrade_server.log; do
     [ -f "$detail" ] || continue
     echo "the last lines of $detail:"
-    tail -n 10 "$detail" | sed 's/^/    /'
+    tail -n 8 "$detail" | sed 's/^/    /'
+  done
+  for detail in "$PG_DATA_DIR"/pg_upgrade_output.d/*/log/pg_upgrade_dump_*.log; do
+    [ -f "$detail" ] || continue
+    if grep -qi 'error' "$detail"; then
+      echo "errors in $detail:"
+      grep -i -m 5 'error' "$detail" | sed 's/^/    /'
+    fi
   done
 } >&2
 exit 1
