@@ -1,7 +1,8 @@
 //! End to end on a lab of Debian 13 hosts with PostgreSQL 15 and 17 side by side:
 //! `pgconverge upgrade` refuses what `pg_upgrade --check` refuses without
 //! restarting anything, changes nothing in a dry run, puts every member back on
-//! 15 when pg_upgrade fails after the gates passed, and upgrades the cluster to
+//! 15 when pg_upgrade fails after the gates passed, or a step fails after
+//! pg_upgrade linked the files and a standby was rsynced, and upgrades the cluster to
 //! 17 with every row on every member, h2 rsynced from the primary over the
 //! members' SSH trust and h3 cloned again; `--cleanup` then removes the old
 //! clusters.
@@ -189,6 +190,38 @@ fn an_upgrade_to_17_keeps_every_row_and_goes_back_when_it_fails() {
         lab.ssh(host, "test ! -e /var/lib/postgresql/17/main && test ! -e /etc/postgresql/17/main && test ! -e /var/lib/postgresql/15/main/global/pg_control.old");
     }
     lab.sql("h1", "drop view checkpoints");
+
+    // A failure after pg_upgrade linked h1's files into the new cluster and h2
+    // was rsynced from it: h3's new configuration directory cannot be made (a
+    // file stands where it goes). Every member is put back on 15 all the same,
+    // h1 from its `pg_control.old`, h2 from its restore point.
+    lab.ssh("h3", "touch /etc/postgresql/17");
+    let late = cluster.run(&["upgrade", "--to", "17"]);
+    assert_eq!(late.code, Some(1), "{late}");
+    let all = late.all();
+    assert!(
+        all.contains("h1: pg_upgrade: upgraded with pg_upgrade --link")
+            && all.contains("h2: rsync: kept /var/lib/postgresql/15/main as the restore point")
+            && all.contains("cannot create directory '/etc/postgresql/17'")
+            && all.contains("nothing was upgraded: every member runs PostgreSQL 15 again"),
+        "{late}"
+    );
+    for (host, version) in HOSTS.iter().zip(cluster.versions()) {
+        assert!(version.starts_with("15"), "{host} runs {version}: {late}");
+    }
+    cluster.wait_for_rows("100");
+    lab.eventually(60, "two standbys streaming after the late rollback", || {
+        cluster.streaming_standbys() == "2"
+    });
+    lab.ssh(
+        "h1",
+        "test -f /var/lib/postgresql/15/main/global/pg_control && test ! -e /var/lib/postgresql/15/main/global/pg_control.old",
+    );
+    lab.ssh(
+        "h2",
+        "test -f /var/lib/postgresql/15/main/standby.signal && test ! -e /var/lib/postgresql/15/main.pgconverge-before-upgrade",
+    );
+    lab.ssh("h3", "rm /etc/postgresql/17");
 
     // The upgrade.
     let upgraded = cluster.run(&["upgrade", "--to", "17", "--write-inventory"]);

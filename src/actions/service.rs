@@ -82,13 +82,14 @@ impl Action for Service {
             let why = if replaced {
                 "new data directory".to_string()
             } else {
-                context
-                    .facts
-                    .server_error
-                    .clone()
-                    .unwrap_or_else(|| "not running".into())
+                match &context.facts.server_error {
+                    Some(error) => format!(
+                        "it does not answer: {}",
+                        error.lines().next().unwrap_or_default()
+                    ),
+                    None => "not running".into(),
+                }
             };
-            let why = why.lines().next().unwrap_or_default().to_string();
             return PlannedStep::change(
                 Change::Start,
                 format!("start PostgreSQL ({why})"),

@@ -24,7 +24,7 @@ pub struct UpgradeArgs {
     /// Record `pg_version: VERSION` in the inventory file, keeping its comments and order
     #[arg(long)]
     write_inventory: bool,
-    /// The primary stops only when no transaction has been open longer than this (`10min`, seconds) [default: 300]
+    /// The primary stops only when no transaction has been open longer than this (`10min`, or seconds)
     #[arg(long, value_name = "DURATION", value_parser = seconds, default_value = "300")]
     max_transaction_age: u64,
     /// After a finished upgrade (with the updated inventory): DELETE the old clusters' directories it kept
