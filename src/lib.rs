@@ -13,6 +13,7 @@ pub mod diagnostic;
 pub mod execute;
 pub mod facts;
 pub mod failover;
+pub mod gate;
 pub mod gather;
 pub mod graph_dot;
 pub mod health;

@@ -113,6 +113,21 @@ impl Printer {
         }
     }
 
+    /// A command's gates, one a line: `ok` or `CLOSED`, the name, what was seen.
+    pub fn gates(&self, gates: &[crate::gate::Gate]) {
+        for gate in gates {
+            let (style, word) = if gate.passed {
+                (GREEN, "ok")
+            } else {
+                (RED, "CLOSED")
+            };
+            self.out(&format!(
+                "  {style}{word:>6}{style:#}  {}: {}",
+                gate.name, gate.detail
+            ));
+        }
+    }
+
     pub fn error(&self, message: &str) {
         self.err(&format!("{RED}error{RED:#}: {}", shown_lines(message)));
     }
@@ -207,6 +222,30 @@ impl Printer {
             }
         }
         self.out("Run the same command again once the cause is fixed: it continues from where this run stopped.");
+    }
+}
+
+/// The progress of a command's steps run one after the other (a failover's, an
+/// upgrade's) as `HOST: STEP: line`: what each reported when it finished and,
+/// with `starts`, what it is about to do.
+pub struct StepReports<'a> {
+    pub printer: &'a Printer,
+    pub starts: bool,
+}
+
+impl Progress for StepReports<'_> {
+    fn step_started(&self, node: &NodeId, summary: &str) {
+        if self.starts {
+            self.printer
+                .err(&format!("{}: {}: {summary}", node.host, node.step));
+        }
+    }
+
+    fn step_finished(&self, node: &NodeId, outcome: &Outcome) {
+        if let Outcome::Changed(report) | Outcome::Verified(report) = outcome {
+            self.printer
+                .err(&format!("{}: {}: {report}", node.host, node.step));
+        }
     }
 }
 

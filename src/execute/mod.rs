@@ -28,6 +28,19 @@ pub trait Progress: Send + Sync {
 /// A progress line of a running step, sent from its task to the executor.
 type Said = (NodeId, String);
 
+/// The first step of `plan`'s order that failed or did not run, with why: what
+/// a command that runs its steps one after the other reports.
+pub fn first_failure<'a>(
+    plan: &'a Plan,
+    outcomes: &'a IndexMap<NodeId, Outcome>,
+) -> Option<(&'a NodeId, &'a str)> {
+    plan.order.iter().find_map(|node| match outcomes.get(node) {
+        Some(Outcome::Failed(reason)) => Some((node, reason.as_str())),
+        Some(_) => None,
+        None => Some((node, "it did not run")),
+    })
+}
+
 /// Runs the plan. `connections` holds a connection for every reachable host.
 pub async fn execute(
     plan: &Plan,

@@ -5,25 +5,8 @@ use crate::desired::{DesiredHost, DesiredState};
 use crate::facts::GatheredFacts;
 use crate::facts::HostFacts;
 use crate::inventory::{ReplicationMode, Role};
-use serde::Serialize;
 
-/// One check, with what was seen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Gate {
-    pub name: &'static str,
-    pub passed: bool,
-    pub detail: String,
-}
-
-impl Gate {
-    fn new(name: &'static str, passed: bool, detail: String) -> Gate {
-        Gate {
-            name,
-            passed,
-            detail,
-        }
-    }
-}
+pub use crate::gate::Gate;
 
 /// The gates, and the old primary to stop first when `--fence` was asked for and it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,23 +5,17 @@ pub mod gates;
 pub mod plan;
 
 use crate::apply::{self, ApplyOptions, ApplyResult};
-use crate::desired::NodeId;
 use crate::diagnostic::Diagnostics;
-use crate::execute::{self, Progress};
+use crate::execute;
 use crate::gather::{self, Gathered};
 use crate::inventory::Role;
 use crate::inventory::edit::{self, EditError};
+use crate::plan::Plan;
 use crate::plan::rolling::PrimaryRestart;
-use crate::plan::{Outcome, Plan};
-use crate::printer::Printer;
+use crate::printer::{Printer, StepReports};
 use crate::secret::Redactor;
 use crate::transport::SshOptions;
-use anstyle::{AnsiColor, Style};
-use gates::Checked;
 use std::path::PathBuf;
-
-const GREEN: Style = AnsiColor::Green.on_default();
-const RED: Style = AnsiColor::Red.on_default();
 
 #[derive(Debug, Clone)]
 pub struct FailoverOptions {
@@ -99,54 +93,22 @@ async fn prepare(
     })
 }
 
-fn print_gates(printer: &Printer, checked: &Checked) {
-    for gate in &checked.gates {
-        let (style, word) = if gate.passed {
-            (GREEN, "ok")
-        } else {
-            (RED, "CLOSED")
-        };
-        printer.out(&format!(
-            "  {style}{word:>6}{style:#}  {}: {}",
-            gate.name, gate.detail
-        ));
-    }
-}
-
-/// Progress of a failover's steps as `HOST: STEP: what it reported`.
-struct StepReports<'a>(&'a Printer);
-
-impl Progress for StepReports<'_> {
-    fn step_started(&self, _node: &NodeId, _summary: &str) {}
-
-    fn step_finished(&self, node: &NodeId, outcome: &Outcome) {
-        if let Outcome::Changed(report) | Outcome::Verified(report) = outcome {
-            self.0
-                .err(&format!("{}: {}: {report}", node.host, node.step));
-        }
-    }
-}
-
 impl Prepared {
     /// Runs the plan's steps in order; the first failure is the error.
     async fn run(&self, plan: &Plan) -> Result<(), FailoverError> {
-        let outcomes = execute::execute(
-            plan,
-            &self.gathered.connections,
-            1,
-            &StepReports(&self.printer),
-        )
-        .await;
-        for node in &plan.order {
-            if let Some(Outcome::Failed(reason)) = outcomes.get(node) {
-                return Err(FailoverError::Step {
-                    step: node.step.clone(),
-                    host: node.host.clone(),
-                    reason: reason.clone(),
-                });
-            }
+        let reports = StepReports {
+            printer: &self.printer,
+            starts: false,
+        };
+        let outcomes = execute::execute(plan, &self.gathered.connections, 1, &reports).await;
+        match execute::first_failure(plan, &outcomes) {
+            Some((node, reason)) => Err(FailoverError::Step {
+                step: node.step.clone(),
+                host: node.host.clone(),
+                reason: reason.to_string(),
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -207,7 +169,7 @@ pub async fn promote(
         options.accept_async,
     );
     printer.out(&format!("Promote {}:", options.host));
-    print_gates(printer, &checked);
+    printer.gates(&checked.gates);
     if !checked.passed() {
         prepared.gathered.close().await;
         return Err(FailoverError::GateClosed);
@@ -252,7 +214,7 @@ pub async fn switchover(
         options.max_lag,
     );
     printer.out(&format!("Switch over to {}:", options.host));
-    print_gates(printer, &checked);
+    printer.gates(&checked.gates);
     let Some(old) = checked.old_primary.clone().filter(|_| checked.passed()) else {
         prepared.gathered.close().await;
         return Err(FailoverError::GateClosed);

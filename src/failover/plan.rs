@@ -2,127 +2,68 @@
 //! step after the other, which `--dry-run` prints and the executor runs like any
 //! other. Pure.
 
+use crate::actions::Change;
 use crate::actions::promotion::{
     Checkpoint, Promote, ReadLastCheckpoint, StopPrimary, WaitForReplay,
 };
-use crate::actions::{Change, Operation, PlannedStep};
-use crate::desired::{DesiredState, NodeId};
-use crate::plan::{HostPlan, Plan};
+use crate::desired::DesiredState;
+use crate::plan::Plan;
+use crate::plan::sequence::Sequence;
 
 /// The step of the old primary whose report is its last checkpoint.
 pub const LAST_CHECKPOINT: &str = "last checkpoint";
 
-/// Steps in the order they run, each on its host.
-struct Sequence<'a> {
-    desired: &'a DesiredState,
-    steps: Vec<(String, PlannedStep)>,
+fn stop(sequence: &mut Sequence, host: &str, id: &str, why: &str) {
+    if let Some(desired) = sequence.desired().hosts.get(host) {
+        let operation = StopPrimary {
+            primary: host.to_string(),
+            server: desired.settings.clone(),
+        };
+        sequence.add(
+            host,
+            id,
+            Change::Stop,
+            format!("stop PostgreSQL ({why})"),
+            operation.into(),
+        );
+    }
 }
 
-impl Sequence<'_> {
-    fn add(&mut self, host: &str, id: &str, change: Change, summary: String, operation: Operation) {
-        let step = PlannedStep {
-            id: id.to_string(),
-            ..PlannedStep::change(change, summary, operation)
+/// Promotes `host`; `stopped` is the old primary this command stopped, which
+/// runs again if the promotion fails.
+fn promote(sequence: &mut Sequence, host: &str, stopped: Option<&str>) {
+    if let Some(desired) = sequence.desired().hosts.get(host) {
+        let old_server = stopped
+            .and_then(|old| sequence.desired().hosts.get(old))
+            .map(|old| old.settings.clone());
+        let summary = match stopped {
+            Some(old) => format!(
+                "promote it and wait until it accepts writes; if it does not, {old} is started again once {host} is shown to stay a standby"
+            ),
+            None => "promote it and wait until it accepts writes".to_string(),
         };
-        self.steps.push((host.to_string(), step));
-    }
-
-    fn stop(&mut self, host: &str, id: &str, why: &str) {
-        if let Some(desired) = self.desired.hosts.get(host) {
-            let operation = StopPrimary {
-                primary: host.to_string(),
-                server: desired.settings.clone(),
-            };
-            self.add(
-                host,
-                id,
-                Change::Stop,
-                format!("stop PostgreSQL ({why})"),
-                operation.into(),
-            );
-        }
-    }
-
-    /// Promotes `host`; `stopped` is the old primary this command stopped, which
-    /// runs again if the promotion fails.
-    fn promote(&mut self, host: &str, stopped: Option<&str>) {
-        if let Some(desired) = self.desired.hosts.get(host) {
-            let old_server = stopped
-                .and_then(|old| self.desired.hosts.get(old))
-                .map(|old| old.settings.clone());
-            let summary = match stopped {
-                Some(old) => format!(
-                    "promote it and wait until it accepts writes; if it does not, {old} is started again once {host} is shown to stay a standby"
-                ),
-                None => "promote it and wait until it accepts writes".to_string(),
-            };
-            let operation = Promote {
-                host: host.to_string(),
-                old_primary: old_server.as_ref().and(stopped).map(str::to_string),
-                server: desired.settings.clone(),
-                old_server,
-            };
-            self.add(host, "promote", Change::Update, summary, operation.into());
-        }
-    }
-
-    /// The plan: hosts in inventory order, each step depending on the one before.
-    fn into_plan(self) -> Plan {
-        let order: Vec<NodeId> = self
-            .steps
-            .iter()
-            .map(|(host, step)| NodeId::new(host, &step.id))
-            .collect();
-        let dependencies = order
-            .iter()
-            .enumerate()
-            .map(|(index, node)| {
-                (
-                    node.clone(),
-                    order[..index].last().cloned().into_iter().collect(),
-                )
-            })
-            .collect();
-        let hosts = self
-            .desired
-            .hosts
-            .values()
-            .filter(|host| self.steps.iter().any(|(name, _)| name == &host.name))
-            .map(|host| HostPlan {
-                steps: self
-                    .steps
-                    .iter()
-                    .filter(|(name, _)| name == &host.name)
-                    .map(|(_, step)| step.clone())
-                    .collect(),
-                ..HostPlan::of(host)
-            })
-            .collect();
-        Plan {
-            hosts,
-            blocked: None,
-            order,
-            dependencies,
-            ordering_only: Vec::new(),
-            handover: None,
-        }
+        let operation = Promote {
+            host: host.to_string(),
+            old_primary: old_server.as_ref().and(stopped).map(str::to_string),
+            server: desired.settings.clone(),
+            old_server,
+        };
+        sequence.add(host, "promote", Change::Update, summary, operation.into());
     }
 }
 
 /// A failover: stop the old primary first when asked to fence it, then promote.
 pub fn promotion(desired: &DesiredState, host: &str, fence: Option<&str>) -> Plan {
-    let mut sequence = Sequence {
-        desired,
-        steps: Vec::new(),
-    };
+    let mut sequence = Sequence::new(desired);
     if let Some(old) = fence {
-        sequence.stop(
+        stop(
+            &mut sequence,
             old,
             "fence",
             &format!("fence: {host} becomes the primary; if it does not, {old} is started again"),
         );
     }
-    sequence.promote(host, fence);
+    promote(&mut sequence, host, fence);
     sequence.into_plan()
 }
 
@@ -130,10 +71,7 @@ pub fn promotion(desired: &DesiredState, host: &str, fence: Option<&str>) -> Pla
 /// primary cleanly, read its last checkpoint, wait until the new primary has
 /// replayed it (or start the old one again), then promote.
 pub fn switchover(desired: &DesiredState, old: &str, new: &str) -> Plan {
-    let mut sequence = Sequence {
-        desired,
-        steps: Vec::new(),
-    };
+    let mut sequence = Sequence::new(desired);
     let (Some(old_host), Some(new_host)) = (desired.hosts.get(old), desired.hosts.get(new)) else {
         return sequence.into_plan();
     };
@@ -147,10 +85,13 @@ pub fn switchover(desired: &DesiredState, old: &str, new: &str) -> Plan {
         }
         .into(),
     );
-    sequence.stop(
+    stop(
+        &mut sequence,
         old,
         "stop",
-        &format!("cleanly, so that {new} can replay its last record; if anything after fails, it is started again"),
+        &format!(
+            "cleanly, so that {new} can replay its last record; if anything after fails, it is started again"
+        ),
     );
     sequence.add(
         old,
@@ -177,13 +118,14 @@ pub fn switchover(desired: &DesiredState, old: &str, new: &str) -> Plan {
         }
         .into(),
     );
-    sequence.promote(new, Some(old));
+    promote(&mut sequence, new, Some(old));
     sequence.into_plan()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::desired::NodeId;
     use crate::inventory::Inventory;
     use crate::playbook::Playbook;
     use crate::render::Renderer;

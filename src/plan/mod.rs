@@ -10,6 +10,7 @@ pub mod guard;
 pub mod restart;
 pub mod rolling;
 pub mod saved;
+pub mod sequence;
 #[cfg(test)]
 mod tests;
 

@@ -6,7 +6,6 @@
 use crate::facts::GatheredFacts;
 use base64::Engine;
 use indexmap::IndexMap;
-use serde::Serialize;
 
 /// How far (bytes) a standby's replay may be behind the primary at the gate.
 /// The real guarantee comes after the stops: every standby's latest checkpoint
@@ -18,23 +17,7 @@ pub const CAUGHT_UP_BYTES: i64 = 1024 * 1024;
 /// and logs; the user data is linked, not copied).
 pub const MINIMUM_HEADROOM_BYTES: u64 = 256 * 1024 * 1024;
 
-/// One check, with what was seen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Gate {
-    pub name: &'static str,
-    pub passed: bool,
-    pub detail: String,
-}
-
-impl Gate {
-    fn new(name: &'static str, passed: bool, detail: String) -> Gate {
-        Gate {
-            name,
-            passed,
-            detail,
-        }
-    }
-}
+pub use crate::gate::Gate;
 
 /// What `pg_upgrade --check` said, when the probe ran it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

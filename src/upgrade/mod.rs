@@ -14,24 +14,20 @@ pub mod plan;
 use crate::actions::RemoteOperation;
 use crate::actions::upgrade::{ClusterShape, ProbeUpgrade};
 use crate::apply::{self, ApplyOptions, ApplyResult};
-use crate::desired::{DesiredState, NodeId};
+use crate::desired::DesiredState;
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::execute::{self, Progress};
+use crate::execute;
 use crate::gather::{self, Gathered};
 use crate::inventory::edit::{self, EditError};
 use crate::inventory::{Input, Role};
-use crate::plan::{Outcome, Plan};
-use crate::printer::Printer;
+use crate::plan::Plan;
+use crate::printer::{Printer, StepReports};
 use crate::secret::Redactor;
 use crate::transport::SshOptions;
 use crate::versions::PgVersion;
-use anstyle::{AnsiColor, Style};
-use gates::{Gate, Probe};
+use gates::Probe;
 use indexmap::IndexMap;
 use std::path::PathBuf;
-
-const GREEN: Style = AnsiColor::Green.on_default();
-const RED: Style = AnsiColor::Red.on_default();
 
 #[derive(Debug, Clone)]
 pub struct UpgradeOptions {
@@ -79,60 +75,21 @@ pub enum UpgradeError {
     Apply(#[from] apply::ApplyError),
 }
 
-fn print_gates(printer: &Printer, gates: &[Gate]) {
-    for gate in gates {
-        let (style, word) = if gate.passed {
-            (GREEN, "ok")
-        } else {
-            (RED, "CLOSED")
-        };
-        printer.out(&format!(
-            "  {style}{word:>6}{style:#}  {}: {}",
-            gate.name, gate.detail
-        ));
-    }
-}
-
-/// Progress of the steps as `HOST: STEP: what it reported`.
-struct StepReports<'a>(&'a Printer);
-
-impl Progress for StepReports<'_> {
-    fn step_started(&self, node: &NodeId, summary: &str) {
-        self.0
-            .err(&format!("{}: {}: {summary}", node.host, node.step));
-    }
-
-    fn step_finished(&self, node: &NodeId, outcome: &Outcome) {
-        if let Outcome::Changed(report) | Outcome::Verified(report) = outcome {
-            self.0
-                .err(&format!("{}: {}: {report}", node.host, node.step));
-        }
-    }
-}
-
 /// Runs `plan` one step after the other; the first failure is the error.
 async fn run(plan: &Plan, gathered: &Gathered, printer: &Printer) -> Result<(), UpgradeError> {
-    let outcomes = execute::execute(plan, &gathered.connections, 1, &StepReports(printer)).await;
-    for node in &plan.order {
-        match outcomes.get(node) {
-            Some(Outcome::Failed(reason)) => {
-                return Err(UpgradeError::Step {
-                    step: node.step.clone(),
-                    host: node.host.clone(),
-                    reason: reason.clone(),
-                });
-            }
-            Some(_) => {}
-            None => {
-                return Err(UpgradeError::Step {
-                    step: node.step.clone(),
-                    host: node.host.clone(),
-                    reason: "it did not run".to_string(),
-                });
-            }
-        }
+    let reports = StepReports {
+        printer,
+        starts: true,
+    };
+    let outcomes = execute::execute(plan, &gathered.connections, 1, &reports).await;
+    match execute::first_failure(plan, &outcomes) {
+        Some((node, reason)) => Err(UpgradeError::Step {
+            step: node.step.clone(),
+            host: node.host.clone(),
+            reason: reason.to_string(),
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// The steps in the order they run: `1. db1/stop, 2. db2/stop, ...`.
@@ -352,7 +309,7 @@ pub async fn upgrade(
         target,
         max_transaction_age_seconds: options.max_transaction_age_seconds,
     });
-    print_gates(&printer, &gate_list);
+    printer.gates(&gate_list);
     if gate_list.iter().any(|gate| !gate.passed) {
         gathered.close().await;
         return Err(UpgradeError::GateClosed);

@@ -16,10 +16,11 @@ use crate::actions::upgrade::{
     InitNewCluster, MarkOldCluster, MemberVersions, RollBack, RunPgUpgrade, StopForUpgrade,
     TransferStandby, restore_point,
 };
-use crate::actions::{Change, Operation, PlannedStep};
-use crate::desired::{DesiredState, NodeId};
+use crate::actions::{Change, PlannedStep};
+use crate::desired::DesiredState;
 use crate::inventory::HostSettings;
-use crate::plan::{HostPlan, Plan};
+use crate::plan::Plan;
+use crate::plan::sequence::Sequence;
 use indexmap::IndexMap;
 
 /// The step of the primary whose report is its latest checkpoint.
@@ -74,64 +75,6 @@ impl Members<'_> {
     }
 }
 
-/// Steps in the order they run, each on its host.
-struct Sequence<'a> {
-    desired: &'a DesiredState,
-    steps: Vec<(String, PlannedStep)>,
-}
-
-impl Sequence<'_> {
-    fn add(&mut self, host: &str, id: &str, change: Change, summary: String, operation: Operation) {
-        let step = PlannedStep {
-            id: id.to_string(),
-            ..PlannedStep::change(change, summary, operation)
-        };
-        self.steps.push((host.to_string(), step));
-    }
-
-    /// The plan: hosts in inventory order, each step depending on the one before.
-    fn into_plan(self) -> Plan {
-        let order: Vec<NodeId> = self
-            .steps
-            .iter()
-            .map(|(host, step)| NodeId::new(host, &step.id))
-            .collect();
-        let dependencies = order
-            .iter()
-            .enumerate()
-            .map(|(index, node)| {
-                (
-                    node.clone(),
-                    order[..index].last().cloned().into_iter().collect(),
-                )
-            })
-            .collect();
-        let hosts = self
-            .desired
-            .hosts
-            .values()
-            .filter(|host| self.steps.iter().any(|(name, _)| name == &host.name))
-            .map(|host| HostPlan {
-                steps: self
-                    .steps
-                    .iter()
-                    .filter(|(name, _)| name == &host.name)
-                    .map(|(_, step)| step.clone())
-                    .collect(),
-                ..HostPlan::of(host)
-            })
-            .collect();
-        Plan {
-            hosts,
-            blocked: None,
-            order,
-            dependencies,
-            ordering_only: Vec::new(),
-            handover: None,
-        }
-    }
-}
-
 /// The upgrade up to the first start of the new primary.
 pub fn upgrade(
     members: &Members,
@@ -139,10 +82,7 @@ pub fn upgrade(
     carried: &IndexMap<String, Carried>,
     max_transaction_age_seconds: u64,
 ) -> Plan {
-    let mut sequence = Sequence {
-        desired: members.new,
-        steps: Vec::new(),
-    };
+    let mut sequence = Sequence::new(members.new);
     let roll_back = members.roll_back();
     let primary = members.primary;
     let Some((primary_old, primary_new)) = members.settings(primary) else {
@@ -329,10 +269,7 @@ pub fn upgrade(
 
 /// After the new version runs: its statistics, on the primary.
 pub fn analyze(desired: &DesiredState, primary: &str) -> Plan {
-    let mut sequence = Sequence {
-        desired,
-        steps: Vec::new(),
-    };
+    let mut sequence = Sequence::new(desired);
     if let Some(host) = desired.hosts.get(primary) {
         sequence.add(
             primary,
@@ -351,10 +288,7 @@ pub fn analyze(desired: &DesiredState, primary: &str) -> Plan {
 
 /// `upgrade --cleanup`: each member's old directories, as its marker lists them.
 pub fn cleanup(desired: &DesiredState, members: &[&str]) -> Plan {
-    let mut sequence = Sequence {
-        desired,
-        steps: Vec::new(),
-    };
+    let mut sequence = Sequence::new(desired);
     for host in members {
         let Some(desired_host) = desired.hosts.get(*host) else {
             continue;
@@ -374,7 +308,7 @@ pub fn cleanup(desired: &DesiredState, members: &[&str]) -> Plan {
             )
         };
         step.destructive = true;
-        sequence.steps.push((host.to_string(), step));
+        sequence.push(host, step);
     }
     sequence.into_plan()
 }
@@ -382,6 +316,8 @@ pub fn cleanup(desired: &DesiredState, members: &[&str]) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::actions::Operation;
+    use crate::desired::NodeId;
     use crate::inventory::{Input, Inventory};
     use crate::playbook::Playbook;
     use crate::render::Renderer;
