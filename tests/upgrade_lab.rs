@@ -228,7 +228,12 @@ fn an_upgrade_to_17_keeps_every_row_and_goes_back_when_it_fails() {
     assert_eq!(upgraded.code, Some(0), "{upgraded}");
     let written =
         std::fs::read_to_string(&cluster.inventory).unwrap_or_else(|error| panic!("read: {error}"));
-    assert!(written.contains("pg_version: 17"), "{written}");
+    assert!(
+        written.contains("    pg_version: 17\n    ansible_user: root\n")
+            && written.starts_with("# An inventory for the local lab")
+            && !written.contains("pg_version: 15"),
+        "pg_version is set in place, the comments and order kept:\n{written}"
+    );
     for (host, version) in HOSTS.iter().zip(cluster.versions()) {
         let number: u32 = version.parse().unwrap_or(0);
         assert!(number >= 170_000, "{host} runs {version}: {upgraded}");

@@ -57,17 +57,36 @@ pub struct Probe {
     pub check: Option<CheckRun>,
 }
 
-fn decode(text: &str) -> String {
-    base64::engine::general_purpose::STANDARD
+/// Why a probe's output could not be read. Nothing of it is then used: a carried
+/// file read as empty would lose the host's settings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProbeError {
+    #[error("the probe's `{key}` record is not base64")]
+    NotBase64 { key: String },
+    #[error("the probe's `{key}` record is not UTF-8")]
+    NotUtf8 { key: String },
+    #[error("the probe wrote a record pgconverge does not know: `{line}`")]
+    Unknown { line: String },
+    #[error("the probe's output ends before its `end` record (cut short)")]
+    Incomplete,
+}
+
+fn decode(key: &str, text: &str) -> Result<String, ProbeError> {
+    let bytes = base64::engine::general_purpose::STANDARD
         .decode(text.trim())
-        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-        .unwrap_or_default()
+        .map_err(|_| ProbeError::NotBase64 {
+            key: key.to_string(),
+        })?;
+    String::from_utf8(bytes).map_err(|_| ProbeError::NotUtf8 {
+        key: key.to_string(),
+    })
 }
 
 impl Probe {
-    /// Reads the probe's `KEY VALUE` lines.
-    pub fn parse(output: &str) -> Probe {
+    /// Reads the probe's `KEY VALUE` lines, which end with an `end` record.
+    pub fn parse(output: &str) -> Result<Probe, ProbeError> {
         let mut probe = Probe::default();
+        let mut ended = false;
         for line in output.lines() {
             let (key, value) = line.split_once(' ').unwrap_or((line, ""));
             let number = || value.trim().parse::<u64>().ok();
@@ -95,9 +114,10 @@ impl Probe {
                 "lc_ctype" => probe.lc_ctype = text(),
                 "old_transactions" => probe.old_transactions = Some(value.to_string()),
                 "file" => {
-                    if let Some((content, path)) = value.split_once(' ') {
-                        probe.files.insert(path.to_string(), decode(content));
-                    }
+                    let (content, path) = value.split_once(' ').unwrap_or((value, ""));
+                    probe
+                        .files
+                        .insert(path.to_string(), decode(&format!("file {path}"), content)?);
                 }
                 "extension" => {
                     let mut parts = value.splitn(3, ' ');
@@ -118,21 +138,30 @@ impl Probe {
                         value.trim().parse().unwrap_or(1);
                 }
                 "check_output" => {
-                    probe.check.get_or_insert_with(CheckRun::default).output = decode(value);
+                    probe.check.get_or_insert_with(CheckRun::default).output = decode(key, value)?;
                 }
                 "check_list" => {
-                    if let Some((content, name)) = value.split_once(' ') {
-                        probe
-                            .check
-                            .get_or_insert_with(CheckRun::default)
-                            .lists
-                            .push((name.to_string(), decode(content)));
-                    }
+                    let (content, name) = value.split_once(' ').unwrap_or((value, ""));
+                    let list = decode(key, content)?;
+                    probe
+                        .check
+                        .get_or_insert_with(CheckRun::default)
+                        .lists
+                        .push((name.to_string(), list));
                 }
-                _ => {}
+                "end" => ended = true,
+                _ => {
+                    return Err(ProbeError::Unknown {
+                        line: line.chars().take(80).collect(),
+                    });
+                }
             }
         }
-        probe
+        if ended {
+            Ok(probe)
+        } else {
+            Err(ProbeError::Incomplete)
+        }
     }
 }
 
@@ -551,7 +580,8 @@ mod tests {
                 base64::engine::general_purpose::STANDARD.encode("*Clusters are compatible*\n")
             ));
         }
-        Probe::parse(&text)
+        text.push_str("end yes\n");
+        Probe::parse(&text).expect("the probe output is whole")
     }
 
     const REFUSED: &str = "Performing Consistency Checks on Old Live Server\n------------------------------------------------\nChecking cluster versions                                     ok\nChecking database user is the install user                    ok\nChecking for incompatible \"aclitem\" data type in user tables  fatal\n\nYour installation contains the \"aclitem\" data type in user tables.\nThe internal format of \"aclitem\" changed in PostgreSQL version 16\nso this cluster cannot currently be upgraded.\n\nFailure, exiting\n";
@@ -790,7 +820,7 @@ mod tests {
         );
         let encoded = base64::engine::general_purpose::STANDARD.encode(REFUSED);
         let cluster = Cluster::healthy().probe("db1", |probe| {
-            *probe = Probe::parse(&format!("check_status 1\ncheck_output {encoded}\ncheck_list SW4gZGF0YWJhc2U6IHBvc3RncmVzCiAgcHVibGljLnJlZnVzZWQuYQo= tables_using_aclitem.txt\n"));
+            *probe = Probe::parse(&format!("check_status 1\ncheck_output {encoded}\ncheck_list SW4gZGF0YWJhc2U6IHBvc3RncmVzCiAgcHVibGljLnJlZnVzZWQuYQo= tables_using_aclitem.txt\nend yes\n")).expect("the probe output is whole");
             probe.running = true;
         });
         let gate = cluster.gate("pg_upgrade --check");
@@ -822,5 +852,33 @@ mod tests {
         );
         assert_eq!(probe.ssh.get("postgres@10.0.0.12"), Some(&true));
         assert!(probe.tablespaces.is_empty());
+    }
+
+    #[test]
+    fn a_probe_output_cut_short_or_damaged_is_refused_never_read_as_empty() {
+        let whole = "server up\nfile cG9ydCA9IDU0MzIK /etc/postgresql/15/main/postgresql.base.conf\nend yes\n";
+        assert!(Probe::parse(whole).is_ok());
+        assert_eq!(
+            Probe::parse(
+                "server up\nfile cG9ydCA9IDU0MzIK /etc/postgresql/15/main/postgresql.base.conf\n"
+            ),
+            Err(ProbeError::Incomplete)
+        );
+        assert_eq!(
+            Probe::parse("file not*base64 /etc/postgresql/15/main/postgresql.base.conf\nend yes\n"),
+            Err(ProbeError::NotBase64 {
+                key: "file /etc/postgresql/15/main/postgresql.base.conf".to_string()
+            })
+        );
+        assert_eq!(
+            Probe::parse("file /w== /etc/postgresql/15/main/pg_hba.conf\nend yes\n"),
+            Err(ProbeError::NotUtf8 {
+                key: "file /etc/postgresql/15/main/pg_hba.conf".to_string()
+            })
+        );
+        assert!(matches!(
+            Probe::parse("server up\nsomething new\nend yes\n"),
+            Err(ProbeError::Unknown { .. })
+        ));
     }
 }

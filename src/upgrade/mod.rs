@@ -194,7 +194,9 @@ async fn probe_all(
         let mut result = Err("the probe has no script".to_string());
         for host_script in scripts {
             result = match connection.run(&host_script.script.render()).await {
-                Ok(output) if output.success() => Ok(Probe::parse(&output.stdout)),
+                Ok(output) if output.success() => {
+                    Probe::parse(&output.stdout).map_err(|error| error.to_string())
+                }
                 Ok(output) => Err(format!(
                     "the probe failed (exit code {}): {}",
                     output.exit_code.unwrap_or(-1),

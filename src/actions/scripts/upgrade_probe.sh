@@ -2,8 +2,13 @@
 # the scratch cluster of `pg_upgrade --check` (in a fresh directory under
 # /var/tmp, removed whatever happens). One `KEY VALUE` line per fact; a file's
 # content and pg_upgrade's output are base64 on one line, before their name.
+# The last line is `end yes`: an output without it was cut short.
 say() {
   printf '%s %s\n' "$1" "$2"
+}
+finish() {
+  say end yes
+  exit 0
 }
 for tool in pg_upgrade postgres initdb pg_controldata; do
   if [ -x "$PG_BIN_DIR/$tool" ]; then say binary "$tool yes"; else say binary "$tool no"; fi
@@ -11,7 +16,7 @@ done
 if command -v rsync >/dev/null 2>&1; then say rsync yes; else say rsync no; fi
 if ! server_answers; then
   say server down
-  exit 0
+  finish
 fi
 say server up
 say checksums "$(pg_sql -c 'show data_checksums')"
@@ -58,7 +63,7 @@ if [ -d "$OLD_CONFIG_DIR/conf.d" ]; then
     carry "$file"
   done
 fi
-[ "$ROLE" = primary ] || exit 0
+[ "$ROLE" = primary ] || finish
 # Transactions open longer than MAX_TRANSACTION_AGE seconds.
 printf '%s\n' "select coalesce(string_agg(format('pid %s (user %s, application %s, open %s s)', pid, usename, coalesce(nullif(application_name, ''), '-'), extract(epoch from now() - xact_start)::bigint), '; '), '') from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid() and xact_start < now() - make_interval(secs => :'age');" |
   pg_sql -v age="$MAX_TRANSACTION_AGE" | sed 's/^/old_transactions /'
@@ -88,7 +93,7 @@ printf '%s\n' "$STANDBY_LOGINS" | while IFS= read -r login; do
     say ssh "no $login"
   fi
 done
-[ "$RUN_CHECK" = yes ] || exit 0
+[ "$RUN_CHECK" = yes ] || finish
 # pg_upgrade --check against the live server, with a scratch new cluster made
 # as the real one will be.
 SCRATCH=$(mktemp -d /var/tmp/pgconverge-upgrade-check.XXXXXX) || exit 1
@@ -107,7 +112,7 @@ set -- "$@" --wal-segsize="$SEGMENT_MB"
 if ! INIT_OUT=$(cd "$SCRATCH" && as_pg "$PG_BIN_DIR/initdb" "$@" 2>&1); then
   say check_status 1
   printf 'check_output %s\n' "$(printf 'initdb of the scratch cluster failed:\n%s\n' "$INIT_OUT" | base64 -w0)"
-  exit 0
+  finish
 fi
 set -- --check -b "$OLD_BIN_DIR" -B "$PG_BIN_DIR" -d "$OLD_DATA_DIR" -D "$SCRATCH/data" -p "$PG_PORT" -P "$CHECK_PORT" -s "$PG_SOCKET_DIR"
 if [ -n "$OLD_CONFIG_FILE" ]; then
@@ -120,3 +125,4 @@ printf 'check_output %s\n' "$(printf '%s\n' "$CHECK_OUT" | base64 -w0)"
 find "$SCRATCH" -name '*.txt' -type f 2>/dev/null | head -n 10 | while IFS= read -r list; do
   printf 'check_list %s %s\n' "$(head -n 20 "$list" | base64 -w0)" "$(basename "$list")"
 done
+say end yes
