@@ -3,7 +3,7 @@
 use super::args::{InputArgs, SshArgs};
 use clap::Args;
 use pgconverge::apply::ApplyResult;
-use pgconverge::failover::{self, FailoverError, FailoverOptions};
+use pgconverge::failover::{self, FailoverOptions};
 use pgconverge::printer::Printer;
 use pgconverge::secret::Redactor;
 use std::process::ExitCode;
@@ -72,7 +72,9 @@ fn options(
     }
 }
 
-fn exit(result: Result<ApplyResult, FailoverError>) -> ExitCode {
+/// The exit code of a command whose run ends in an `ApplyResult` (failover,
+/// switchover, upgrade): 1 for a failed run, its error printed line by line.
+pub fn exit(result: Result<ApplyResult, impl std::fmt::Display>) -> ExitCode {
     match result {
         Ok(ApplyResult::Failed) => ExitCode::from(1),
         Ok(_) => ExitCode::SUCCESS,

@@ -2,9 +2,7 @@
 
 use super::args::{InputArgs, SshArgs, seconds};
 use clap::Args;
-use pgconverge::apply::ApplyResult;
 use pgconverge::printer::Printer;
-use pgconverge::secret::Redactor;
 use pgconverge::upgrade::{self, UpgradeOptions};
 use pgconverge::versions::PgVersion;
 use std::process::ExitCode;
@@ -49,15 +47,5 @@ pub async fn run(args: UpgradeArgs) -> ExitCode {
         cleanup: args.cleanup,
         ssh: args.ssh.options(),
     };
-    match upgrade::upgrade(&options, Printer::new).await {
-        Ok(ApplyResult::Failed) => ExitCode::from(1),
-        Ok(_) => ExitCode::SUCCESS,
-        Err(error) => {
-            let printer = Printer::new(Redactor::default());
-            for line in error.to_string().lines() {
-                printer.error(line);
-            }
-            ExitCode::from(1)
-        }
-    }
+    super::failover::exit(upgrade::upgrade(&options, Printer::new).await)
 }
