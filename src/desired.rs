@@ -61,13 +61,7 @@ pub struct DesiredHost {
 impl DesiredHost {
     /// What the facts script must look at so the plan can compare every step.
     pub fn facts_request(&self) -> FactsRequest {
-        let mut request = FactsRequest {
-            settings: self.settings.clone(),
-            files: Vec::new(),
-            directories: Vec::new(),
-            readable: Vec::new(),
-            pgbackrest_stanza: None,
-        };
+        let mut request = FactsRequest::new(self.settings.clone());
         for step in self.steps.values() {
             step.facts_needed(&mut request);
         }

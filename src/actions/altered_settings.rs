@@ -129,7 +129,8 @@ impl RemoteOperation for ResetAlteredSettings {
             include_str!("scripts/reset_altered_settings.sh"),
             &self.server,
         )
-        .text("SETTING_NAMES", &self.names.join("\n"));
+        .text("SETTING_NAMES", &self.names.join("\n"))
+        .as_pg_user();
         Ok(vec![HostScript::own(script)])
     }
 

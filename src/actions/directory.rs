@@ -12,6 +12,8 @@ pub struct Directory {
     pub owner: String,
     pub group: String,
     pub mode: u32,
+    /// The PostgreSQL OS user, who makes a directory under one it owns.
+    pub pg_os_user: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -20,6 +22,7 @@ pub struct EnsureDirectory {
     pub owner: String,
     pub group: String,
     pub mode: u32,
+    pub pg_os_user: String,
 }
 
 impl Action for Directory {
@@ -31,6 +34,7 @@ impl Action for Directory {
             owner: input.owner.clone(),
             group: input.group.clone(),
             mode: input.mode_or(0o700),
+            pg_os_user: input.settings.os_user.clone(),
         })
     }
 
@@ -44,12 +48,14 @@ impl Action for Directory {
             owner,
             group,
             mode,
+            pg_os_user,
         } = self;
         let operation = EnsureDirectory {
             path: path.clone(),
             owner: owner.clone(),
             group: group.clone(),
             mode: *mode,
+            pg_os_user: pg_os_user.clone(),
         };
         let Some(observed) = context.facts.directories.get(path) else {
             return PlannedStep::change(
@@ -75,7 +81,7 @@ impl RemoteOperation for EnsureDirectory {
         let script = Script::new(
             "ensure_directory",
             include_str!("scripts/ensure_directory.sh"),
-            "root",
+            &self.pg_os_user,
         )
         .text("DIR_PATH", &self.path)
         .text("OWNER", &self.owner)
@@ -102,6 +108,26 @@ mod tests {
             }
         });
         insta::assert_snapshot!(check(&fixture, "db1", "wal_archive_dir"));
+    }
+
+    /// The PostgreSQL OS user replaced the archive directory with a link to a
+    /// directory of root's: the plan names it and refuses, never plans a mode
+    /// change that root would make on the link's target.
+    #[test]
+    fn a_directory_replaced_by_a_link_is_refused_by_name() {
+        let fixture = Fixture::converged().edit("db1", |facts| {
+            let paths: Vec<String> = facts.directories.keys().cloned().collect();
+            for path in paths {
+                facts.directories.shift_remove(&path);
+                facts.links.insert(path, "/usr/local/sbin".into());
+            }
+        });
+        let plan = check(&fixture, "db1", "wal_archive_dir");
+        assert!(
+            plan.contains("is a link to `/usr/local/sbin`") && plan.contains("refused"),
+            "{plan}"
+        );
+        assert!(!plan.contains("ensure_directory"), "{plan}");
     }
 
     #[test]

@@ -190,6 +190,12 @@ impl RemoteOperation for WriteFile {
         .number("MODE", format!("{:04o}", self.mode))
         .text("KEEP_AS", self.keep_as.as_deref().unwrap_or_default())
         .number("CHECK", ConfigCheck::name(self.check));
+        // The PostgreSQL OS user's own file is written by that user (see the script).
+        let script = if self.owner == self.server.os_user {
+            script.as_pg_user()
+        } else {
+            script
+        };
         Ok(vec![HostScript::own(script)])
     }
 

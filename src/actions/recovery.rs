@@ -68,7 +68,8 @@ impl RemoteOperation for WriteStandbySignal {
             "write_standby_signal",
             include_str!("scripts/write_standby_signal.sh"),
             &self.server,
-        );
+        )
+        .as_pg_user();
         Ok(vec![HostScript::own(script)])
     }
 }

@@ -292,14 +292,17 @@ impl RemoteOperation for GenerateSshKey {
 }
 
 impl CollectAuthorizedKeys {
-    /// The script that reads one collected public key on its host.
-    pub fn read_key(public_path: &str) -> Script {
+    /// The script that reads one collected public key on its host, as the
+    /// PostgreSQL OS user `os_user` whose key it is: a link planted there leads
+    /// to nothing root alone may read.
+    pub fn read_key(public_path: &str, os_user: &str) -> Script {
         Script::new(
             "read_public_key",
             include_str!("scripts/read_public_key.sh"),
-            "root",
+            os_user,
         )
         .text("KEY_PATH", public_path)
+        .as_pg_user()
     }
 
     /// The file write this stands for, once the collected keys are read.

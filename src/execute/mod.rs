@@ -326,7 +326,7 @@ async fn collect_keys(
             .get(host)
             .ok_or_else(|| format!("no connection to {host} to read its public key"))?;
         let output = connection
-            .run(&CollectAuthorizedKeys::read_key(public_path).render())
+            .run(&CollectAuthorizedKeys::read_key(public_path, &collect.owner).render())
             .await
             .map_err(|error| error.to_string())?;
         if !output.success() || output.stdout.trim().is_empty() {

@@ -30,6 +30,37 @@ pub struct FactsRequest {
 }
 
 impl FactsRequest {
+    /// A request for the host with these settings that asks for no path yet.
+    pub fn new(settings: HostSettings) -> FactsRequest {
+        FactsRequest {
+            settings,
+            files: Vec::new(),
+            directories: Vec::new(),
+            readable: Vec::new(),
+            pgbackrest_stanza: None,
+        }
+    }
+
+    /// Why pgconverge refuses to act on a path of this request, as the facts
+    /// show them: a link (root would follow it, a write would land where it
+    /// leads), or a file the PostgreSQL OS user, who reads and writes the files
+    /// pgconverge manages, cannot read.
+    pub fn refused_path(&self, facts: &HostFacts) -> Option<String> {
+        for path in self.files.iter().chain(&self.directories) {
+            if let Some(target) = facts.links.get(path) {
+                return Some(format!(
+                    "`{path}` is a link to `{target}`: pgconverge never acts through a link (another user may have planted it); remove it, or name its target in the inventory"
+                ));
+            }
+            if facts.unreadable.contains(path) {
+                return Some(format!(
+                    "`{path}` cannot be read by the PostgreSQL OS user `{}`, as whom pgconverge reads the files it manages; give it to that user",
+                    self.settings.os_user
+                ));
+            }
+        }
+        None
+    }
     /// The facts script reports this file's content and attributes.
     pub fn want_file(&mut self, path: &str) {
         if !self.files.iter().any(|file| file == path) {
@@ -311,6 +342,11 @@ pub struct HostFacts {
     pub installed_libraries: Option<Vec<String>>,
     pub files: IndexMap<String, ObservedFile>,
     pub directories: IndexMap<String, PathAttributes>,
+    /// Requested files and directories that are symbolic links, with where each
+    /// leads: never read through, and the plan refuses to act on them.
+    pub links: IndexMap<String, String>,
+    /// Requested files the PostgreSQL OS user cannot read (the facts read as it).
+    pub unreadable: Vec<String>,
     /// For each file of `FactsRequest::readable`, whether the PostgreSQL OS user can read it.
     pub readable: IndexMap<String, bool>,
     /// The TCP sockets that listen on the host (`/proc/net/tcp` and `tcp6`), the

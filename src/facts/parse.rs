@@ -48,6 +48,12 @@ pub fn parse(request: &FactsRequest, output: &str) -> Result<HostFacts, FactsErr
         ..HostFacts::default()
     };
     for (index, path) in request.files.iter().enumerate() {
+        if let Some(target) = text(&format!("file.{index}.link")) {
+            facts.links.insert(path.clone(), target);
+        }
+        if text(&format!("file.{index}.unreadable")).is_some() {
+            facts.unreadable.push(path.clone());
+        }
         if let Some(stat) = text(&format!("file.{index}.stat")) {
             let key = format!("file.{index}.content");
             let content = match values.get(&key) {
@@ -72,6 +78,9 @@ pub fn parse(request: &FactsRequest, output: &str) -> Result<HostFacts, FactsErr
         }
     }
     for (index, path) in request.directories.iter().enumerate() {
+        if let Some(target) = text(&format!("directory.{index}.link")) {
+            facts.links.insert(path.clone(), target);
+        }
         if let Some(stat) = text(&format!("directory.{index}.stat")) {
             facts.directories.insert(
                 path.clone(),

@@ -23,16 +23,56 @@ fn prelude(os_user: &str) -> String {
     crate::script::Script::new("facts", "", os_user).render()
 }
 
-/// Builds the facts script for one host.
+/// The function that writes one record, which both parts of the script use.
+const EMIT: &str = "emit() { printf '%s %s\\n%s\\n' \"$1\" \"${#2}\" \"$2\"; }\n";
+
+/// Builds the facts script for one host. Its outer part, run as the login
+/// (root), reads only the OS user's passwd entry; everything else is read by an
+/// inner script run as the PostgreSQL OS user (`as_pg sh -s`, the script on
+/// standard input). Most paths the plan compares are in directories that user
+/// owns (the data directory, its home, `/etc/postgresql/V/C` on Debian): read
+/// as root, a link planted there would show root-only files in the plan. Where
+/// the user does not exist yet, nothing can be theirs, and the login reads.
 pub fn build(request: &FactsRequest) -> String {
     let mut script = prelude(&request.settings.os_user);
+    script.push_str(EMIT);
+    script.push_str(&format!(
+        "# shellcheck disable=SC2016\nPGCONVERGE_FACTS={}\n",
+        quote(&inner(request))
+    ));
     script.push_str(
-        r#"emit() { printf '%s %s\n%s\n' "$1" "${#2}" "$2"; }
+        r#"{
+PASSWD=$(getent passwd "$PG_OS_USER")
+emit os_user.passwd "$PASSWD"
+if [ -n "$PASSWD" ]; then
+  printf '%s' "$PGCONVERGE_FACTS" | as_pg sh -s
+else
+  printf '%s' "$PGCONVERGE_FACTS" | sh -s
+fi
+} | base64 -w0
+"#,
+    );
+    script
+}
+
+/// The part of the facts script run as the PostgreSQL OS user: every record
+/// but the passwd entry, ended by the `end` record.
+pub(crate) fn inner(request: &FactsRequest) -> String {
+    let mut script = prelude(&request.settings.os_user);
+    script.push_str(EMIT);
+    script.push_str(
+        r#"# A link is reported as a link (with where it leads), never read through:
+# the plan refuses to act on it.
 emit_path() {
-  if [ -e "$2" ]; then emit "$1.stat" "$(stat -c '%U:%G:%a:%Y' "$2")"; fi
+  if [ -L "$2" ]; then emit "$1.link" "$(readlink "$2")"
+  elif [ -e "$2" ]; then emit "$1.stat" "$(stat -c '%U:%G:%a:%Y' "$2")"; fi
 }
 emit_file() {
-  if [ -f "$2" ]; then emit_path "$1" "$2"; emit "$1.content" "$(base64 -w0 < "$2")"; fi
+  if [ -L "$2" ]; then emit_path "$1" "$2"
+  elif [ -f "$2" ]; then
+    emit_path "$1" "$2"
+    if [ -r "$2" ]; then emit "$1.content" "$(base64 -w0 < "$2")"; else emit "$1.unreadable" yes; fi
+  fi
 }
 # count_existing PATH...: how many of the paths exist, in $COUNT (an unmatched
 # pattern stays as written, and does not).
@@ -40,10 +80,8 @@ count_existing() {
   COUNT=0
   for f in "$@"; do if [ -e "$f" ]; then COUNT=$((COUNT + 1)); fi; done
 }
-{
 "#,
     );
-    script.push_str("emit os_user.passwd \"$(getent passwd \"$PG_OS_USER\")\"\n");
     let bin_dir = quote(&request.settings.bin_dir);
     script.push_str(&format!(
         "if [ -x {bin_dir}/postgres ]; then emit postgres_installed yes; fi\n"
@@ -65,7 +103,7 @@ if [ -d \"$LIBDIR\" ]; then emit libraries \"$(for f in \"$LIBDIR\"/*.so; do [ -
     }
     for (index, path) in request.directories.iter().enumerate() {
         script.push_str(&format!(
-            "[ -d {path} ] && emit_path directory.{index} {path}\n",
+            "if [ -L {path} ] || [ -d {path} ]; then emit_path directory.{index} {path}; fi\n",
             path = quote(path)
         ));
     }
@@ -87,7 +125,7 @@ if [ -d \"$LIBDIR\" ]; then emit libraries \"$(for f in \"$LIBDIR\"/*.so; do [ -
     script.push_str(&server_section(request));
     // The last record: without it the output was cut short (the script stopped
     // at an error, or the connection broke).
-    script.push_str("emit end yes\n} | base64 -w0\n");
+    script.push_str("emit end yes\n");
     script
 }
 
@@ -301,7 +339,7 @@ mod tests {
 
     #[test]
     fn script_quotes_every_value_it_interpolates() {
-        let script = build(&request());
+        let script = inner(&request());
         assert!(
             script.contains("emit_file file.1 '/tmp/with space'"),
             "{script}"
@@ -338,15 +376,27 @@ mod tests {
         let file = directory.path().join("with space.conf");
         std::fs::write(&file, &content).expect("a file");
         let text = |path: &std::path::Path| path.to_string_lossy().into_owned();
+        // Links where a file and a directory are asked for: reported as links.
+        let linked_file = directory.path().join("linked.conf");
+        std::os::unix::fs::symlink(&file, &linked_file).expect("a link");
+        let linked_directory = directory.path().join("linked");
+        std::os::unix::fs::symlink(directory.path(), &linked_directory).expect("a link");
         let request = FactsRequest {
             settings: HostSettings {
                 data_dir: text(&data),
                 bin_dir: text(&directory.path().join("no bin")),
                 socket_dir: text(directory.path()),
+                // The inner part runs as this user: the one running the test,
+                // who can read the temporary directory.
+                os_user: current_user(),
                 ..HostSettings::example()
             },
-            files: vec![text(&file), text(&directory.path().join("missing"))],
-            directories: vec![text(directory.path())],
+            files: vec![
+                text(&file),
+                text(&directory.path().join("missing")),
+                text(&linked_file),
+            ],
+            directories: vec![text(directory.path()), text(&linked_directory)],
             readable: Vec::new(),
             pgbackrest_stanza: None,
         };
@@ -367,12 +417,30 @@ mod tests {
                 .is_none()
         );
         assert_eq!(facts.directories.len(), 1);
+        assert!(facts.file(&text(&linked_file)).is_none());
+        assert_eq!(
+            facts.links.get(&text(&linked_file)),
+            Some(&text(&file)),
+            "a linked file is reported as a link, not read"
+        );
+        assert_eq!(
+            facts.links.get(&text(&linked_directory)),
+            Some(&text(directory.path()))
+        );
         assert_eq!(facts.data_directory.pg_version.as_deref(), Some("15"));
         assert_eq!(facts.data_directory.slots_on_disk, ["slot_a"]);
         assert!(facts.memory_kb.is_some_and(|kb| kb > 0));
         // No server listens on the temporary socket directory.
         assert!(facts.server.is_none());
         assert!(facts.server_error.is_some_and(|error| !error.is_empty()));
+    }
+
+    fn current_user() -> String {
+        let output = std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .expect("id runs");
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::actions::ssh_keys::SshKey;
 use crate::actions::{DesiredStep, Member, PlanContext};
 use crate::actions::{data_directory, decommission};
 use crate::desired::{DesiredHost, DesiredState};
-use crate::facts::{GatheredFacts, HostFacts};
+use crate::facts::{FactsRequest, GatheredFacts, HostFacts};
 use crate::playbook::Playbook;
 use indexmap::IndexMap;
 
@@ -307,9 +307,14 @@ impl HostPlanner<'_> {
                 replaced_configuration: &replaced_configuration,
                 server_changes: !notified.is_empty(),
             };
+            let mut paths = FactsRequest::new(self.host.settings.clone());
+            desired_step.facts_needed(&mut paths);
             let planned = PlannedStep {
                 id: id.to_string(),
-                ..desired_step.plan(&context)
+                ..match paths.refused_path(self.facts) {
+                    Some(reason) => PlannedStep::refused(reason),
+                    None => desired_step.plan(&context),
+                }
             };
             if planned.change.is_change() {
                 for handler in self

@@ -228,6 +228,7 @@ pub fn fresh_host(system_identifier: &str) -> HostFacts {
         server: Some(server(false)),
         server_error: None,
         pgbackrest: None,
+        ..HostFacts::default()
     }
 }
 
@@ -660,7 +661,7 @@ fn every_operation_has_scripts_that_pass_shellcheck() {
             if let Operation::CollectAuthorizedKeys(collect) = operation {
                 // The executor reads the keys made in this run, then writes the file.
                 for (_, path) in &collect.collect {
-                    scripts.push(CollectAuthorizedKeys::read_key(path));
+                    scripts.push(CollectAuthorizedKeys::read_key(path, &collect.owner));
                 }
                 let write = Operation::WriteFile(collect.with_keys(Vec::new()));
                 scripts.extend(
@@ -755,8 +756,15 @@ fn every_operation_has_scripts_that_pass_shellcheck() {
 #[test]
 fn the_facts_script_passes_shellcheck() {
     for host in Fixture::archive_host().desired.hosts.values() {
-        let script = crate::facts::script::build(&host.facts_request());
-        let findings = crate::script::check::shellcheck_text(&script);
-        assert_eq!(findings, "", "facts of {}", host.name);
+        // The whole script, and the part it runs as the PostgreSQL OS user, which
+        // the whole holds as one quoted string.
+        let request = host.facts_request();
+        for script in [
+            crate::facts::script::build(&request),
+            crate::facts::script::inner(&request),
+        ] {
+            let findings = crate::script::check::shellcheck_text(&script);
+            assert_eq!(findings, "", "facts of {}", host.name);
+        }
     }
 }

@@ -25,6 +25,52 @@ as_pg() {
   esac
 }
 
+# Whether root may act by path in the directory $1: it and every directory above
+# it are real directories (no link), owned by root and writable by no one else,
+# so no other user can change what a name in it leads to. A relative path, or
+# one with `.` or `..` in it, never is.
+root_owns_path() {
+  owned_path=$1
+  case $owned_path in /*) ;; *) return 1 ;; esac
+  case $owned_path/ in */./* | */../*) return 1 ;; esac
+  while :; do
+    if [ -L "$owned_path" ] || [ ! -d "$owned_path" ]; then return 1; fi
+    owned_stat=$(stat -c '%u %a' "$owned_path") || return 1
+    [ "${owned_stat% *}" = 0 ] || return 1
+    [ $((0${owned_stat#* } & 022)) = 0 ] || return 1
+    [ "$owned_path" = / ] && return 0
+    owned_path=$(dirname "$owned_path")
+  done
+}
+
+# The nearest of $1 and the directories above it that exists (or is a link).
+existing_ancestor() {
+  ancestor=$1
+  while [ ! -e "$ancestor" ] && [ ! -L "$ancestor" ]; do ancestor=$(dirname "$ancestor"); done
+  printf '%s' "$ancestor"
+}
+
+# Runs a command that acts on a name in the directory $1: as root only where
+# root alone owns that directory, else as the PostgreSQL OS user, who can then
+# do nothing it could not do by itself (a data directory moved aside in
+# /var/lib/postgresql, which that user owns).
+in_directory() {
+  in_directory_path=$1
+  shift
+  if [ "$(id -u)" = 0 ] && root_owns_path "$in_directory_path"; then "$@"; else as_pg "$@"; fi
+}
+
+# Makes the directory $1 with mode $2 for the PostgreSQL OS user: root makes it
+# only in a directory root alone owns (then no one can swap the new name for a
+# link before its owner is set), else that user makes it.
+make_pg_directory() {
+  if [ "$(id -u)" = 0 ] && root_owns_path "$(dirname "$1")"; then
+    mkdir -m "$2" "$1" && chown -h "$PG_OS_USER:$PG_OS_GROUP" "$1"
+  else
+    as_pg mkdir -m "$2" "$1"
+  fi
+}
+
 # psql as the PostgreSQL OS user over the local socket: unaligned, tuples only,
 # stopping at the first error. SQL comes on standard input or with -c; values
 # reach it only as psql variables (-v name=value, then :'name' or :"name").

@@ -20,6 +20,8 @@ pub struct Script {
     parameters: Vec<(&'static str, String)>,
     /// Parameters that descriptions leave out: secrets and bulky content.
     hidden: Vec<&'static str>,
+    /// The whole script runs as the PostgreSQL OS user (`as_pg_user`).
+    as_pg_user: bool,
 }
 
 impl Script {
@@ -33,7 +35,21 @@ impl Script {
                 ("SERVER_WAIT_SECONDS", SERVER_WAIT_SECONDS.to_string()),
             ],
             hidden: Vec::new(),
+            as_pg_user: false,
         }
+    }
+
+    /// The whole script runs as the PostgreSQL OS user, not as the login (root):
+    /// what concerns only PostgreSQL's own files is done by their owner, so a
+    /// link that user planted can lead the script nowhere that user could not go.
+    pub fn as_pg_user(mut self) -> Script {
+        self.as_pg_user = true;
+        self
+    }
+
+    /// Whether the script runs as the PostgreSQL OS user.
+    pub fn runs_as_pg_user(&self) -> bool {
+        self.as_pg_user
     }
 
     /// A script that reaches PostgreSQL over its local socket.
@@ -89,7 +105,15 @@ impl Script {
 
     /// The script's name and parameters, hidden ones left out: what tests pin.
     pub fn describe(&self) -> String {
-        let mut text = format!("{}.sh\n", self.name);
+        let mut text = format!(
+            "{}.sh{}\n",
+            self.name,
+            if self.as_pg_user {
+                " (as the PostgreSQL OS user)"
+            } else {
+                ""
+            }
+        );
         for (name, value) in &self.parameters {
             let shown = if self.hidden.contains(name) {
                 "(hidden)"
@@ -101,9 +125,31 @@ impl Script {
         text
     }
 
-    /// The whole script: the header, the library, the body.
+    /// The whole script: the header, the library, the body. A script that runs as
+    /// the PostgreSQL OS user is that whole text inside a small one that hands it
+    /// to `as_pg sh -s` on standard input (never on a command line, where other
+    /// users could read its secrets).
     pub fn render(&self) -> String {
-        self.render_with(|_, value| value.to_string())
+        let inner = self.render_with(|_, value| value.to_string());
+        if !self.as_pg_user {
+            return inner;
+        }
+        let mut outer = format!(
+            "#!/bin/sh\n# pgconverge: {}, run as the PostgreSQL OS user\n",
+            self.name
+        );
+        for (name, value) in &self.parameters {
+            if *name == "PG_OS_USER" {
+                outer.push_str(&format!("{name}={value}\n"));
+            }
+        }
+        outer.push_str(&format!(
+            "# shellcheck disable=SC2016\nPGCONVERGE_SCRIPT={}\n",
+            quote(&inner)
+        ));
+        outer.push_str(LIBRARY);
+        outer.push_str("printf '%s' \"$PGCONVERGE_SCRIPT\" | as_pg sh -s\n");
+        outer
     }
 
     /// The script with every parameter's value unknown to a reader, as shellcheck

@@ -19,15 +19,23 @@ if [ -f "$DATA/postmaster.pid" ]; then
     exit 1
   }
 fi
+# The directory holding the data directory is usually the PostgreSQL OS user's
+# (/var/lib/postgresql/V): moved aside and made by that user there, by root only
+# where root alone owns it, and a new directory is never made through a link.
+PARENT=$(dirname "$DATA")
 ASIDE=""
-if [ -d "$DATA" ] && [ -z "$(ls -A "$DATA")" ]; then
+if [ -d "$DATA" ] && [ ! -L "$DATA" ] && [ -z "$(as_pg ls -A "$DATA")" ]; then
   # An empty directory (left by a rewind that failed part way) holds nothing to keep.
-  rmdir "$DATA"
-elif [ -e "$DATA" ]; then
+  in_directory "$PARENT" rmdir "$DATA"
+elif [ -e "$DATA" ] || [ -L "$DATA" ]; then
   ASIDE="$DATA.pgconverge-$(date -u +%Y%m%dT%H%M%SZ)"
-  mv "$DATA" "$ASIDE"
+  in_directory "$PARENT" mv -T "$DATA" "$ASIDE"
 fi
-install -d -o "$PG_OS_USER" -g "$PG_OS_GROUP" -m 0700 "$DATA"
+make_pg_directory "$DATA" 0700 || {
+  echo "could not make the data directory $DATA" >&2
+  [ -z "$ASIDE" ] || in_directory "$PARENT" mv -T "$ASIDE" "$DATA"
+  exit 1
+}
 clone() {
   if [ -n "$PGBACKREST_STANZA" ]; then
     as_pg pgbackrest --stanza="$PGBACKREST_STANZA" --pg1-path="$DATA" --type=standby restore 2>&1
@@ -43,9 +51,9 @@ else
   TOOL=pg_basebackup
 fi
 if ! OUT=$(clone); then
-  rm -rf "$DATA"
+  in_directory "$PARENT" rm -rf "$DATA"
   if [ -n "$ASIDE" ]; then
-    mv "$ASIDE" "$DATA"
+    in_directory "$PARENT" mv -T "$ASIDE" "$DATA"
     if [ "$WAS_RUNNING" = 1 ]; then
       run_command "$START_COMMAND" >/dev/null 2>&1 && wait_for_server
     fi

@@ -107,8 +107,10 @@ put_back_previous_configuration() {
   printf '%s\n' "$ROLL_BACK_FILES" | while IFS= read -r file; do
     [ -n "$file" ] || continue
     if [ -f "$file.pgconverge-backup" ]; then
-      cp -p "$file" "$file.pgconverge-rejected"
-      cp -p "$file.pgconverge-backup" "$file"
+      # The PostgreSQL OS user's own files, so that user copies them: root never
+      # writes through a name in a directory that user may change.
+      as_pg cp -p "$file" "$file.pgconverge-rejected"
+      as_pg cp -p "$file.pgconverge-backup" "$file"
       echo "put back the previous $file (the rejected one is $file.pgconverge-rejected)"
     fi
   done

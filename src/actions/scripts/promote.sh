@@ -20,7 +20,7 @@ unfinished() {
     if run_command "$STOP_COMMAND" >/dev/null 2>&1 && wait_until "$SERVER_WAIT_SECONDS" server_is_down; then
       echo "stopped it, so that the promotion cannot finish later" >&2
     else
-      touch "$UNFINISHED"
+      as_pg touch "$UNFINISHED"
       echo "it could not be stopped: the promotion may still finish" >&2
     fi
   fi
@@ -41,7 +41,8 @@ if [ "$PG_MAJOR_NUM" -ge 1200 ]; then
 elif [ "$PG_MAJOR_NUM" -ge 901 ]; then
   as_pg "$PG_BIN_DIR/pg_ctl" promote -D "$PG_DATA_DIR" >/dev/null || exit 1
 else
-  touch "$PG_DATA_DIR/promote.trigger" && chown "$PG_OS_USER" "$PG_DATA_DIR/promote.trigger"
+  # The PostgreSQL OS user's data directory: that user makes the trigger file.
+  as_pg touch "$PG_DATA_DIR/promote.trigger"
 fi
 if [ "$PG_MAJOR_NUM" -ge 1300 ]; then
   XID_QUERY='select pg_current_xact_id()'

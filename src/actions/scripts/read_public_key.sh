@@ -1,1 +1,3 @@
+# Prints the PostgreSQL OS user's public key. Runs as that user, so a link there
+# leads to nothing root alone may read; pgconverge checks it is one key line.
 cat "$KEY_PATH"

@@ -3,10 +3,12 @@
 # digits, `_` and `.` only. A running server resets them itself (ALTER SYSTEM RESET,
 # the name passed as a psql variable); for a stopped one their lines are removed
 # from postgresql.auto.conf, which PostgreSQL writes one `name = 'value'` a line.
+# Runs as the PostgreSQL OS user, who owns the data directory and every file here.
 set -e
 AUTO="$PG_DATA_DIR/postgresql.auto.conf"
 # The version before, for a server that does not start without these settings.
 if [ -f "$AUTO" ]; then
+  rm -f "$AUTO.pgconverge-backup"
   cp -p "$AUTO" "$AUTO.pgconverge-backup"
 fi
 if server_answers; then
@@ -28,9 +30,8 @@ awk -v names="$SETTING_NAMES" '
     sub(/[ \t=].*$/, "", key)
     if (!(tolower(key) in drop)) print
   }' "$AUTO" >"$TMP"
-chown "$PG_OS_USER:$PG_OS_GROUP" "$TMP"
 chmod 0600 "$TMP"
-mv -f "$TMP" "$AUTO"
+mv -fT "$TMP" "$AUTO"
 printf '%s\n' "$SETTING_NAMES" | while IFS= read -r name; do
   [ -n "$name" ] && echo "removed $name from $AUTO (the server is not running)"
 done

@@ -25,7 +25,7 @@ case "$STATE" in
     fi
     ;;
 esac
-rm -f "$DATA/pgconverge-rewind-failed"
+as_pg rm -f "$DATA/pgconverge-rewind-failed"
 if ! OUT=$(as_pg env PGPASSFILE="$PASSFILE" "$PG_BIN_DIR/pg_rewind" --dry-run --target-pgdata="$DATA" --source-server="$SOURCE_CONNINFO" 2>&1); then
   printf '%s\n' "$OUT" | as_pg tee "$DATA/pgconverge-rewind-failed" >/dev/null
   echo "pg_rewind --dry-run from $UPSTREAM_HOST failed; the data directory is unchanged, and the next apply plans a base backup instead:" >&2
@@ -34,8 +34,10 @@ if ! OUT=$(as_pg env PGPASSFILE="$PASSFILE" "$PG_BIN_DIR/pg_rewind" --dry-run --
 fi
 if ! OUT=$(as_pg env PGPASSFILE="$PASSFILE" "$PG_BIN_DIR/pg_rewind" --target-pgdata="$DATA" --source-server="$SOURCE_CONNINFO" 2>&1); then
   ASIDE="$DATA.pgconverge-rewind-failed-$(date -u +%Y%m%dT%H%M%SZ)"
-  mv "$DATA" "$ASIDE"
-  install -d -o "$PG_OS_USER" -g "$PG_OS_GROUP" -m 0700 "$DATA"
+  # Moved and made by the PostgreSQL OS user where it owns the directory above
+  # (root would follow a link planted between the two).
+  in_directory "$(dirname "$DATA")" mv -T "$DATA" "$ASIDE"
+  make_pg_directory "$DATA" 0700
   echo "pg_rewind from $UPSTREAM_HOST failed part way; the data directory is kept as $ASIDE and the next apply clones $UPSTREAM_HOST into an empty one:" >&2
   printf '%s\n' "$OUT" >&2
   exit 1

@@ -14,7 +14,7 @@ cleanup() {
   if [ -n "$PGPID" ] && [ -f "$SCRATCH/data/postmaster.pid" ]; then
     as_pg "$BIN_DIR/pg_ctl" -D "$SCRATCH/data" -m immediate stop >/dev/null 2>&1 || true
   fi
-  rm -rf "$SCRATCH"
+  as_pg rm -rf "$SCRATCH"
 }
 trap cleanup EXIT
 port_taken() {

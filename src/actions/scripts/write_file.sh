@@ -4,8 +4,24 @@
 # keeps the version it replaced as FILE.pgconverge-backup. With KEEP_AS, a file there
 # before the first write is kept under that name (the host's own postgresql.conf, which
 # the new one includes), unless that name exists already; a rejected write removes it.
+#
+# A file of the PostgreSQL OS user (every configuration file, .pgpass, its SSH
+# files) is written by that user: pgconverge runs this whole script as it. Root
+# writes only another owner's file, and only in a directory root alone owns
+# (every part of its path a real, root-owned directory no one else can write),
+# where no other user can swap a name for a link between two commands.
 set -e
 DIR=$(dirname "$FILE_PATH")
+if [ "$(id -u)" = 0 ] && ! root_owns_path "$(existing_ancestor "$DIR")"; then
+  echo "$DIR can be changed by a user other than root: refusing to write $FILE_PATH there as root" >&2
+  exit 1
+fi
+for name in "$FILE_PATH" ${KEEP_AS:+"$KEEP_AS"}; do
+  if [ -L "$name" ]; then
+    echo "$name is a link: refusing to write through it; remove it" >&2
+    exit 1
+  fi
+done
 if [ ! -d "$DIR" ]; then
   mkdir -p "$DIR"
   chown "$OWNER:$GROUP" "$DIR"
@@ -149,7 +165,7 @@ put_back() {
     rm -f "$KEEP_AS"
   fi
   if [ -n "$PREVIOUS" ]; then
-    mv -f "$PREVIOUS" "$FILE_PATH"
+    mv -fT "$PREVIOUS" "$FILE_PATH"
     PREVIOUS=""
   else
     rm -f "$FILE_PATH"
@@ -159,7 +175,7 @@ rejected() {
   put_back
   echo "PostgreSQL rejects the new $FILE_PATH; the previous file is back in place:" >&2
 }
-mv -f "$TMP" "$FILE_PATH"
+mv -fT "$TMP" "$FILE_PATH"
 set +e
 case "$CHECK" in
   postgresql_conf)
@@ -188,7 +204,7 @@ case "$CHECK" in
     ;;
 esac
 if [ -n "$PREVIOUS" ]; then
-  mv -f "$PREVIOUS" "$FILE_PATH.pgconverge-backup"
+  mv -fT "$PREVIOUS" "$FILE_PATH.pgconverge-backup"
   PREVIOUS=""
 fi
 if [ -n "$KEPT" ]; then

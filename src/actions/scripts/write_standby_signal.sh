@@ -1,5 +1,10 @@
+# Creates standby.signal in the data directory. Runs as the PostgreSQL OS user,
+# who owns that directory; a link there is refused, never followed.
 set -e
 SIGNAL="$PG_DATA_DIR/standby.signal"
-touch "$SIGNAL"
-chown "$PG_OS_USER" "$SIGNAL"
+if [ -L "$SIGNAL" ]; then
+  echo "$SIGNAL is a link: refusing to follow it; remove it" >&2
+  exit 1
+fi
+: >>"$SIGNAL"
 echo "created $SIGNAL"
