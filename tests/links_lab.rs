@@ -1,0 +1,203 @@
+//! End to end on the lab: the PostgreSQL OS user, which any database superuser
+//! reaches (`COPY ... TO PROGRAM`), plants links at every path pgconverge's root
+//! scripts touch, each pointing at a file or directory only root may touch, then
+//! an operator runs `apply` with steps that write through each of those paths (a
+//! managed `ALTER SYSTEM` setting reset, a deleted `standby.signal`, a password
+//! rotation, key trust on). Root must follow none of them: every root-owned
+//! target keeps its owner, mode and content, nothing appears where only root may
+//! write, no root-only content reaches any output, and the plan refuses the
+//! links by name; once they are gone, the cluster converges.
+//!
+//! Links point only into each host's private `/root` (LAB-NOTES 18), never at a
+//! file the hosts share with the machine.
+
+mod support;
+
+use support::{Lab, Release, lab_available};
+
+const HOSTS: [&str; 3] = ["h1", "h2", "h3"];
+
+/// What root alone owns on a host: `/root`'s entries, with the owner, mode and
+/// digest of each bait file and of the bait directory's contents.
+fn root_state(lab: &Lab, host: &str) -> String {
+    lab.ssh(
+        host,
+        "cd / && ls -A /root | sort && stat -c '%n %U:%G %a' /root /root/bait* /root/bait-dir/* && sha256sum /root/bait-* /root/bait-dir/* 2>/dev/null | sort",
+    )
+}
+
+/// Runs a shell command as the PostgreSQL OS user on a host (what a database
+/// superuser can do with `COPY ... TO PROGRAM`).
+fn as_postgres(lab: &Lab, host: &str, command: &str) -> String {
+    let quoted = shlex::try_quote(command)
+        .map(|quoted| quoted.into_owned())
+        .unwrap_or_default();
+    lab.ssh(
+        host,
+        &format!("cd / && runuser -u postgres -- sh -ec {quoted}"),
+    )
+}
+
+fn unique_password(tag: &str) -> String {
+    format!(
+        "{tag}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|duration| duration.as_nanos())
+            .unwrap_or(0)
+    )
+}
+
+#[test]
+fn root_follows_no_link_the_postgres_user_plants() {
+    if !lab_available() {
+        return;
+    }
+    let release = Release::BOOKWORM_15;
+    let lab = Lab::up_on(3, release);
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let inventory = release.example_inventory(directory.path());
+    // Key trust on: every member authorizes the others' keys.
+    let text = std::fs::read_to_string(&inventory).expect("the inventory");
+    std::fs::write(
+        &inventory,
+        text.replace("    pg_version:", "    pg_ssh_trust: true\n    pg_version:"),
+    )
+    .expect("the inventory is written");
+    let password = unique_password("first");
+    let converged = lab.apply(&inventory, &password, &[]);
+    assert!(
+        matches!(converged.code, Some(0 | 2)),
+        "the cluster converges\n{converged}"
+    );
+
+    // Root's bait on every host: a 0700 directory with a secret, and 0600 files.
+    for host in HOSTS {
+        lab.ssh(
+            host,
+            "cd / && umask 077 && mkdir /root/bait-dir && echo ROOT-ONLY-DIRECTORY > /root/bait-dir/secret \
+             && for name in keys auto pgpass conf hba known; do echo ROOT-ONLY-$name > /root/bait-$name; done",
+        );
+    }
+    let before: Vec<String> = HOSTS.iter().map(|host| root_state(&lab, host)).collect();
+
+    // The PostgreSQL OS user plants its links.
+    let data = release.data_dir();
+    let config = release.config_dir();
+    for host in HOSTS {
+        as_postgres(
+            &lab,
+            host,
+            &format!(
+                "cd ~ && mv wal_archive wal_archive.moved && ln -s /root/bait-dir wal_archive \
+                 && ln -sfn /root/bait-keys .ssh/authorized_keys \
+                 && ln -sfn /root/bait-known .ssh/known_hosts.pgconverge-backup \
+                 && ln -sfn /root/bait-pgpass .pgpass.pgconverge-backup \
+                 && ln -sfn /root/bait-auto {data}/postgresql.auto.conf.pgconverge-backup \
+                 && ln -sfn /root/bait-conf {config}/postgresql.conf.pgconverge-backup \
+                 && ln -sfn /root/bait-hba {config}/pg_hba.conf.pgconverge-backup"
+            ),
+        );
+    }
+    for standby in ["h2", "h3"] {
+        // A deleted standby.signal, in its place a link to a file root would make.
+        as_postgres(
+            &lab,
+            standby,
+            &format!("rm {data}/standby.signal && ln -s /root/made-by-root {data}/standby.signal"),
+        );
+    }
+    // A managed setting set with ALTER SYSTEM, which the next apply resets, and
+    // a new setting, so every member's postgresql.conf is written again.
+    lab.sql("h1", "alter system set archive_mode = off");
+    let text = std::fs::read_to_string(&inventory).expect("the inventory");
+    std::fs::write(
+        &inventory,
+        text.replace(
+            "    pg_version:",
+            "    pg_settings: { work_mem: 8MB }\n    pg_version:",
+        ),
+    )
+    .expect("the inventory is written");
+
+    // The operator's apply, with the replication password rotated.
+    let rotated = unique_password("rotated");
+    let apply = lab.apply(&inventory, &rotated, &[]);
+    let after: Vec<String> = HOSTS.iter().map(|host| root_state(&lab, host)).collect();
+    for (host, (before, after)) in HOSTS.iter().zip(before.iter().zip(&after)) {
+        assert_eq!(
+            before, after,
+            "{host}: root's files kept owner, mode and content, and nothing new appeared in /root\n{apply}"
+        );
+    }
+    assert!(
+        !apply.all().contains("ROOT-ONLY"),
+        "no root-only content reaches the output\n{apply}"
+    );
+    assert!(
+        !apply.all().contains(&rotated),
+        "the rotated password is never shown\n{apply}"
+    );
+    for refused in [
+        "`/var/lib/postgresql/wal_archive` is a link to `/root/bait-dir`",
+        "`/var/lib/postgresql/.ssh/authorized_keys` is a link to `/root/bait-keys`",
+    ] {
+        assert!(
+            apply.stdout.contains(refused),
+            "refused by name: {refused}\n{apply}"
+        );
+    }
+    assert_ne!(apply.code, Some(0), "a refused plan is no success\n{apply}");
+    for standby in ["h2", "h3"] {
+        let signal = lab.ssh(
+            standby,
+            &format!("cd / && stat -c %F {data}/standby.signal"),
+        );
+        assert_eq!(
+            signal, "symbolic link",
+            "{standby}: the link is left, never followed"
+        );
+    }
+
+    // The links removed, the cluster converges again, with the rotated password.
+    for host in HOSTS {
+        as_postgres(
+            &lab,
+            host,
+            &format!(
+                "cd ~ && rm wal_archive && mv wal_archive.moved wal_archive && rm .ssh/authorized_keys \
+                 .ssh/known_hosts.pgconverge-backup .pgpass.pgconverge-backup \
+                 {data}/postgresql.auto.conf.pgconverge-backup {config}/postgresql.conf.pgconverge-backup \
+                 {config}/pg_hba.conf.pgconverge-backup"
+            ),
+        );
+    }
+    for standby in ["h2", "h3"] {
+        as_postgres(&lab, standby, &format!("rm {data}/standby.signal"));
+    }
+    let repaired = lab.apply(&inventory, &rotated, &[]);
+    assert!(
+        matches!(repaired.code, Some(0 | 2)),
+        "the cluster converges once the links are gone\n{repaired}"
+    );
+    let quiet = lab.apply(&inventory, &rotated, &["--dry-run"]);
+    assert_eq!(quiet.code, Some(0), "nothing is left to do\n{quiet}");
+    lab.eventually(30, "both standbys stream from h1", || {
+        lab.sql(
+            "h1",
+            "select count(*) from pg_stat_replication where state = 'streaming'",
+        ) == "2"
+    });
+    assert_eq!(
+        lab.sql("h1", "select count(*) from pg_file_settings where name = 'archive_mode' and sourcefile like '%auto.conf'"),
+        "0",
+        "the ALTER SYSTEM setting of a managed name was reset"
+    );
+    let final_state: Vec<String> = HOSTS.iter().map(|host| root_state(&lab, host)).collect();
+    assert_eq!(
+        before, final_state,
+        "root's files untouched after the repair\n{repaired}"
+    );
+    assert_eq!(lab.sql("h2", "show work_mem"), "8MB");
+}
