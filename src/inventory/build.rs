@@ -46,8 +46,35 @@ fn cluster_name(host: &str, resolved: &ResolvedHost, problems: &mut Problems) ->
 /// The group of hosts that are in no other group.
 const UNGROUPED: &str = "ungrouped";
 
-/// Suffixes that mark a variable's value as secret.
-const SECRET_SUFFIXES: [&str; 3] = ["_password", "_secret", "_token"];
+/// Ansible's own names for the passwords it logs in and becomes root with.
+const ANSIBLE_SECRET_NAMES: [&str; 5] = [
+    "ansible_password",
+    "ansible_ssh_pass",
+    "ansible_become_pass",
+    "ansible_become_password",
+    "ansible_sudo_pass",
+];
+
+/// Suffixes that mark a variable's value as secret. `_key` is a whole suffix, so
+/// `ansible_ssh_private_key_file`, a path, is not one.
+const SECRET_SUFFIXES: [&str; 7] = [
+    "_password",
+    "_passwd",
+    "_pass",
+    "_key",
+    "_secret",
+    "_token",
+    "_cipher",
+];
+
+/// Whether a variable's name says its value is a secret: one of Ansible's login
+/// passwords, a name ending in a secret suffix, or one naming a cipher anywhere
+/// (`pgbackrest_repo1_cipher_pass`, `vault_cipher_text`).
+pub(super) fn is_secret_name(name: &str) -> bool {
+    ANSIBLE_SECRET_NAMES.contains(&name)
+        || SECRET_SUFFIXES.iter().any(|suffix| name.ends_with(suffix))
+        || name.contains("cipher")
+}
 
 /// What the files of an inventory gave, before any check.
 pub struct Read {
@@ -671,8 +698,9 @@ fn secret_values(hosts: &IndexMap<String, ResolvedHost>, vaulted: &[String]) -> 
         .collect()
 }
 
-/// `replication_password`, every name listed in a `sensitive_vars`, and every
-/// variable whose name ends in a secret suffix, each once.
+/// `replication_password`, every name listed in a `sensitive_vars`, every name
+/// of a vaulted value, and every variable whose name says it is a secret
+/// (`is_secret_name`), each once.
 fn sensitive_vars(hosts: &IndexMap<String, ResolvedHost>, vaulted: &[String]) -> Vec<String> {
     let mut names = indexmap::IndexSet::new();
     names.insert("replication_password".to_string());
@@ -689,10 +717,7 @@ fn sensitive_vars(hosts: &IndexMap<String, ResolvedHost>, vaulted: &[String]) ->
         }
     }
     for resolved in hosts.values() {
-        let secret = resolved
-            .vars
-            .keys()
-            .filter(|name| SECRET_SUFFIXES.iter().any(|suffix| name.ends_with(suffix)));
+        let secret = resolved.vars.keys().filter(|name| is_secret_name(name));
         names.extend(secret.cloned());
     }
     names.into_iter().collect()
