@@ -225,4 +225,47 @@ mod tests {
         assert!(seen >= 2, "the fixture's vaulted variables are listed");
         assert!(!inventory.sensitive_vars.is_empty());
     }
+
+    /// An inventory file encrypted whole with Ansible Vault: every variable written
+    /// in it is `(sensitive)` and its values are redacted everywhere, while one
+    /// from a plain group_vars file beside it is shown.
+    #[test]
+    fn every_variable_of_a_vault_encrypted_inventory_file_is_sensitive() {
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        let plain = "all:\n  vars:\n    replication_password: longsecret\n    site_motto: hidden-motto\n  children:\n    primary:\n      hosts:\n        db1: { pg_port: 5433 }\n";
+        let hosts = directory.path().join("hosts.yml");
+        let vault = crate::inventory::vault::encrypt_for_tests(plain.as_bytes(), b"pgconverge");
+        std::fs::write(&hosts, vault).expect("write the inventory");
+        std::fs::create_dir(directory.path().join("group_vars")).expect("mkdir");
+        std::fs::write(
+            directory.path().join("group_vars").join("all.yml"),
+            "shown_note: in plain text\n",
+        )
+        .expect("write group_vars");
+        let password_file = directory.path().join("password");
+        std::fs::write(&password_file, "pgconverge\n").expect("write the password");
+        let input = crate::inventory::Input {
+            sources: vec![hosts],
+            vault_passwords: vec![crate::inventory::vault::PasswordSource {
+                label: None,
+                file: password_file,
+            }],
+            ..crate::inventory::Input::default()
+        };
+        let inventory = Inventory::load_input(&input).unwrap_or_else(|d| panic!("{d}"));
+        assert_eq!(
+            host(&inventory, "db1"),
+            Some(serde_json::json!({
+                "replication_password": "(sensitive)",
+                "site_motto": "(sensitive)",
+                "pg_port": "(sensitive)",
+                "shown_note": "in plain text",
+            }))
+        );
+        assert!(
+            inventory
+                .secret_values()
+                .contains(&"hidden-motto".to_string())
+        );
+    }
 }

@@ -88,6 +88,9 @@ pub struct Read {
     /// since every later problem could come from what is missing.
     pub incomplete: bool,
     pub warnings: Vec<Diagnostic>,
+    /// The documents that were vault-encrypted files: every variable written in
+    /// them is a secret.
+    pub encrypted_documents: Vec<PathBuf>,
 }
 
 /// How to read the inventory beyond its files.
@@ -132,6 +135,19 @@ pub fn build(mut read: Read, options: &Options) -> Result<Inventory, Diagnostics
     validate::check_variable_names(&layout, &documented, &mut problems);
     let renderer = Renderer::new(options.env);
     let cluster = Cluster::resolve(&layout, &defaults, &renderer, options, &mut problems);
+    // A variable written in a vault-encrypted inventory file is a secret, as one of
+    // an encrypted group_vars file is, whatever its name.
+    for resolved in cluster.hosts.values().chain(cluster.outside.values()) {
+        for (name, variable) in &resolved.vars {
+            if !read.encrypted_documents.contains(&variable.location.file) {
+                continue;
+            }
+            if !vaulted.names.contains(name) {
+                vaulted.names.push(name.clone());
+            }
+            vaulted.values.extend(text(&variable.value));
+        }
+    }
     let settings = cluster.check(&layout, &documented, &mut problems);
     let mut warnings = read.warnings;
     warnings.extend(unknown_owners(&layout, &read.vars_files));

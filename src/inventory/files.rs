@@ -68,6 +68,9 @@ pub struct Read {
     pub files: Vec<PathBuf>,
     /// Whether a file could not be read or parsed at all.
     pub incomplete: bool,
+    /// The inventory files that were vault-encrypted whole: every variable
+    /// written in them is a secret.
+    pub encrypted_documents: Vec<PathBuf>,
     /// The real directories and files of the inventory sources read so far.
     inventory_seen: Seen,
 }
@@ -146,9 +149,12 @@ impl Read {
     }
 
     fn inventory_file(&mut self, path: &Path, passwords: &Passwords) {
-        let Some((text, _)) = self.text(path, passwords) else {
+        let Some((text, encrypted)) = self.text(path, passwords) else {
             return;
         };
+        if encrypted {
+            self.encrypted_documents.push(path.to_path_buf());
+        }
         let (document, problems) = formats::read(path, &text);
         self.incomplete |= document.is_none();
         self.problems.extend(problems);
@@ -418,7 +424,7 @@ mod tests {
         link("..", &nested.join("up"));
         link("hosts.yml", &root.join("same-hosts.yml"));
 
-        let read = read(&[root.clone()], &Passwords::default());
+        let read = read(std::slice::from_ref(&root), &Passwords::default());
         assert!(read.problems.is_empty(), "{:?}", read.problems);
         assert!(!read.incomplete);
         let documents: Vec<&Path> = read
