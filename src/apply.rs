@@ -96,6 +96,8 @@ pub enum ApplyError {
     Read { path: PathBuf, reason: String },
     #[error("cannot write the plan to `{path}`: {reason}")]
     Write { path: PathBuf, reason: String },
+    #[error("cannot save the plan: {0}")]
+    Save(crate::replace_file::ReplaceError),
 }
 
 /// The three inputs of a plan with their digests.
@@ -618,16 +620,15 @@ fn check_hosts(desired: &DesiredState, options: &PlanOptions) -> Result<(), Appl
 }
 
 /// Writes the plan through the redactor, so that even a secret that slipped into a
-/// diff does not reach the file.
+/// diff does not reach the file. The file is its owner's alone (0600) from its
+/// creation on: a plan shows the cluster's configuration and hosts.
 fn write_plan(path: &Path, saved: &SavedPlan, printer: &Printer) -> Result<(), ApplyError> {
     let text = serde_json::to_string_pretty(saved).map_err(|error| ApplyError::Write {
         path: path.to_path_buf(),
         reason: error.to_string(),
     })?;
-    std::fs::write(path, printer.redact(&text) + "\n").map_err(|error| ApplyError::Write {
-        path: path.to_path_buf(),
-        reason: error.to_string(),
-    })?;
+    let contents = printer.redact(&text) + "\n";
+    crate::replace_file::write_private(path, contents.as_bytes()).map_err(ApplyError::Save)?;
     printer.err(&format!(
         "Saved the plan to `{}`: apply it with `pgconverge apply {}`.",
         path.display(),

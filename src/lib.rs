@@ -28,6 +28,7 @@ pub mod playbook;
 pub mod printer;
 pub mod render;
 pub mod render_out;
+pub mod replace_file;
 pub mod scram;
 pub mod script;
 pub mod secret;

@@ -162,4 +162,110 @@ mod tests {
             "(sensitive)"
         );
     }
+
+    #[test]
+    fn ansible_login_passwords_and_secret_names_are_sensitive() {
+        let inventory = inventory(
+            "[primary]\ndb1 ansible_password=login-pw ansible_ssh_pass=ssh-pw-1 ansible_become_pass=become-1 ansible_become_password=become-2 ansible_sudo_pass=sudo-pw-1\n[standby]\ndb2 api_pass=apipass1 ldap_passwd=ldappw-1 admin_password=admin-pw-1 signing_key=keyvalue1 pgbackrest_repo1_cipher_type=aes-256-cbc ansible_ssh_private_key_file=/home/me/.ssh/id_ed25519 keyring=plainvalue\n[all:vars]\nreplication_password=longsecret\n",
+        );
+        let db1 = host(&inventory, "db1").expect("db1 is listed");
+        for name in [
+            "ansible_password",
+            "ansible_ssh_pass",
+            "ansible_become_pass",
+            "ansible_become_password",
+            "ansible_sudo_pass",
+        ] {
+            assert_eq!(db1[name], "(sensitive)", "{name}");
+        }
+        let db2 = host(&inventory, "db2").expect("db2 is listed");
+        for name in [
+            "api_pass",
+            "ldap_passwd",
+            "admin_password",
+            "signing_key",
+            "pgbackrest_repo1_cipher_type",
+        ] {
+            assert_eq!(db2[name], "(sensitive)", "{name}");
+        }
+        // A key file's path is not the key, and `_key` is a whole suffix.
+        assert_eq!(
+            db2["ansible_ssh_private_key_file"],
+            "/home/me/.ssh/id_ed25519"
+        );
+        assert_eq!(db2["keyring"], "plainvalue");
+    }
+
+    /// A group_vars file encrypted whole with Ansible Vault: every variable in it
+    /// is `(sensitive)`, whatever its name.
+    #[test]
+    fn every_value_of_a_vault_encrypted_group_vars_file_is_sensitive() {
+        let fixture =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ansible/17-vault-file");
+        let input = crate::inventory::Input {
+            sources: vec![fixture.join("inventory.yml")],
+            vault_passwords: vec![crate::inventory::vault::PasswordSource {
+                label: Some("prod".to_string()),
+                file: fixture.join("prod-password"),
+            }],
+            ..crate::inventory::Input::default()
+        };
+        let inventory = Inventory::load_input(&input).unwrap_or_else(|d| panic!("{d}"));
+        let listed = list(&inventory);
+        let hostvars = listed["_meta"]["hostvars"]
+            .as_object()
+            .expect("hosts have variables");
+        let mut seen = 0;
+        for (name, vars) in hostvars {
+            for (variable, value) in vars.as_object().expect("variables are a map") {
+                assert_eq!(value, "(sensitive)", "{variable} of {name}");
+                seen += 1;
+            }
+        }
+        assert!(seen >= 2, "the fixture's vaulted variables are listed");
+        assert!(!inventory.sensitive_vars.is_empty());
+    }
+
+    /// An inventory file encrypted whole with Ansible Vault: every variable written
+    /// in it is `(sensitive)` and its values are redacted everywhere, while one
+    /// from a plain group_vars file beside it is shown.
+    #[test]
+    fn every_variable_of_a_vault_encrypted_inventory_file_is_sensitive() {
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        let plain = "all:\n  vars:\n    replication_password: longsecret\n    site_motto: hidden-motto\n  children:\n    primary:\n      hosts:\n        db1: { pg_port: 5433 }\n";
+        let hosts = directory.path().join("hosts.yml");
+        let vault = crate::inventory::vault::encrypt_for_tests(plain.as_bytes(), b"pgconverge");
+        std::fs::write(&hosts, vault).expect("write the inventory");
+        std::fs::create_dir(directory.path().join("group_vars")).expect("mkdir");
+        std::fs::write(
+            directory.path().join("group_vars").join("all.yml"),
+            "shown_note: in plain text\n",
+        )
+        .expect("write group_vars");
+        let password_file = directory.path().join("password");
+        std::fs::write(&password_file, "pgconverge\n").expect("write the password");
+        let input = crate::inventory::Input {
+            sources: vec![hosts],
+            vault_passwords: vec![crate::inventory::vault::PasswordSource {
+                label: None,
+                file: password_file,
+            }],
+            ..crate::inventory::Input::default()
+        };
+        let inventory = Inventory::load_input(&input).unwrap_or_else(|d| panic!("{d}"));
+        assert_eq!(
+            host(&inventory, "db1"),
+            Some(serde_json::json!({
+                "replication_password": "(sensitive)",
+                "site_motto": "(sensitive)",
+                "pg_port": "(sensitive)",
+                "shown_note": "in plain text",
+            }))
+        );
+        assert!(
+            inventory
+                .secret_values()
+                .contains(&"hidden-motto".to_string())
+        );
+    }
 }

@@ -73,6 +73,12 @@ use unicode_normalization::UnicodeNormalization as _;
 /// and the default of `scram_iterations` from PostgreSQL 16 on.
 pub const DEFAULT_ITERATIONS: u32 = 4096;
 
+/// The most iterations a stored verifier may have for pgconverge to compare a password
+/// with it: far beyond PostgreSQL's default. A verifier on a host is not to be trusted,
+/// and one of 10^9 iterations would cost minutes of CPU per comparison; it reads as
+/// different instead, so the role's password is set again, with the default count.
+pub const MOST_ITERATIONS_COMPARED: u32 = 1_000_000;
+
 /// The salt length, in bytes, that PostgreSQL uses for new verifiers.
 pub const SALT_LENGTH: usize = 16;
 
@@ -218,9 +224,14 @@ impl ScramVerifier {
     ///
     /// The password is hashed in the form PostgreSQL and libpq hash it, after SASLprep (see
     /// the module documentation). Passwords [`new_verifier`] refuses (empty, containing NUL,
-    /// or of undecided SASLprep form) never match. The keys are compared in constant time.
+    /// or of undecided SASLprep form) never match, nor does a verifier of more than
+    /// [`MOST_ITERATIONS_COMPARED`] iterations, which is not computed. The keys are compared
+    /// in constant time.
     #[must_use]
     pub fn matches(&self, password: &str) -> bool {
+        if self.iterations > MOST_ITERATIONS_COMPARED {
+            return false;
+        }
         let Ok(prepared) = prepare_password(password) else {
             return false;
         };
@@ -295,7 +306,9 @@ impl Eq for ScramVerifier {}
 /// that `password` produces with the stored salt and iteration count.
 ///
 /// False means the password must be set: an MD5 hash, an empty string (pass `""` for a
-/// NULL `rolpassword`), anything unparseable and a different password all give false.
+/// NULL `rolpassword`), anything unparseable, a verifier of more iterations than
+/// [`MOST_ITERATIONS_COMPARED`] (read as different without being computed) and a
+/// different password all give false.
 #[must_use]
 pub fn verifier_matches(stored: &str, password: &str) -> bool {
     ScramVerifier::parse(stored).is_ok_and(|verifier| verifier.matches(password))
@@ -1049,5 +1062,25 @@ mod tests {
             assert!(verifier_matches(stored, password), "{password:?}");
             assert!(!verifier_matches(stored, "pw"), "{password:?}");
         }
+    }
+
+    #[test]
+    fn a_verifier_of_a_billion_iterations_differs_without_being_computed() {
+        let honest = new_verifier("the password")
+            .expect("a verifier")
+            .to_string();
+        let (_, rest) = honest.split_once(':').expect("iterations, then the salt");
+        let hostile = format!("SCRAM-SHA-256$1000000000:{rest}");
+        assert_eq!(
+            ScramVerifier::parse(&hostile).map(|verifier| verifier.iterations()),
+            Ok(1_000_000_000)
+        );
+        let started = std::time::Instant::now();
+        assert!(!verifier_matches(&hostile, "the password"));
+        // PBKDF2 of 10^9 rounds takes minutes; not computing it takes no time.
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        // At the bound the verifier is still computed and compared.
+        let bounded = format!("SCRAM-SHA-256${MOST_ITERATIONS_COMPARED}:{rest}");
+        assert!(ScramVerifier::parse(&bounded).is_ok());
     }
 }

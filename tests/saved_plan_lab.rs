@@ -91,6 +91,13 @@ fn saved_plans_apply_exactly_or_not_at_all() {
         vec!["8MB"; 3],
         "the dry run changed a host"
     );
+    // The saved plan is its owner's alone: it shows the cluster's hosts and settings.
+    let plan_mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&plan_file)
+            .unwrap_or_else(|error| panic!("{plan_path}: {error}"))
+            .permissions(),
+    );
+    assert_eq!(plan_mode & 0o777, 0o600, "{plan_path}");
     let applied = run(&lab, &password, &[&plan_path]);
     assert_eq!(applied.code, Some(2), "{applied}");
     assert!(

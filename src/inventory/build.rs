@@ -46,8 +46,35 @@ fn cluster_name(host: &str, resolved: &ResolvedHost, problems: &mut Problems) ->
 /// The group of hosts that are in no other group.
 const UNGROUPED: &str = "ungrouped";
 
-/// Suffixes that mark a variable's value as secret.
-const SECRET_SUFFIXES: [&str; 3] = ["_password", "_secret", "_token"];
+/// Ansible's own names for the passwords it logs in and becomes root with.
+const ANSIBLE_SECRET_NAMES: [&str; 5] = [
+    "ansible_password",
+    "ansible_ssh_pass",
+    "ansible_become_pass",
+    "ansible_become_password",
+    "ansible_sudo_pass",
+];
+
+/// Suffixes that mark a variable's value as secret. `_key` is a whole suffix, so
+/// `ansible_ssh_private_key_file`, a path, is not one.
+const SECRET_SUFFIXES: [&str; 7] = [
+    "_password",
+    "_passwd",
+    "_pass",
+    "_key",
+    "_secret",
+    "_token",
+    "_cipher",
+];
+
+/// Whether a variable's name says its value is a secret: one of Ansible's login
+/// passwords, a name ending in a secret suffix, or one naming a cipher anywhere
+/// (`pgbackrest_repo1_cipher_pass`, `vault_cipher_text`).
+pub(super) fn is_secret_name(name: &str) -> bool {
+    ANSIBLE_SECRET_NAMES.contains(&name)
+        || SECRET_SUFFIXES.iter().any(|suffix| name.ends_with(suffix))
+        || name.contains("cipher")
+}
 
 /// What the files of an inventory gave, before any check.
 pub struct Read {
@@ -61,6 +88,9 @@ pub struct Read {
     /// since every later problem could come from what is missing.
     pub incomplete: bool,
     pub warnings: Vec<Diagnostic>,
+    /// The documents that were vault-encrypted files: every variable written in
+    /// them is a secret.
+    pub encrypted_documents: Vec<PathBuf>,
 }
 
 /// How to read the inventory beyond its files.
@@ -105,6 +135,19 @@ pub fn build(mut read: Read, options: &Options) -> Result<Inventory, Diagnostics
     validate::check_variable_names(&layout, &documented, &mut problems);
     let renderer = Renderer::new(options.env);
     let cluster = Cluster::resolve(&layout, &defaults, &renderer, options, &mut problems);
+    // A variable written in a vault-encrypted inventory file is a secret, as one of
+    // an encrypted group_vars file is, whatever its name.
+    for resolved in cluster.hosts.values().chain(cluster.outside.values()) {
+        for (name, variable) in &resolved.vars {
+            if !read.encrypted_documents.contains(&variable.location.file) {
+                continue;
+            }
+            if !vaulted.names.contains(name) {
+                vaulted.names.push(name.clone());
+            }
+            vaulted.values.extend(text(&variable.value));
+        }
+    }
     let settings = cluster.check(&layout, &documented, &mut problems);
     let mut warnings = read.warnings;
     warnings.extend(unknown_owners(&layout, &read.vars_files));
@@ -671,8 +714,9 @@ fn secret_values(hosts: &IndexMap<String, ResolvedHost>, vaulted: &[String]) -> 
         .collect()
 }
 
-/// `replication_password`, every name listed in a `sensitive_vars`, and every
-/// variable whose name ends in a secret suffix, each once.
+/// `replication_password`, every name listed in a `sensitive_vars`, every name
+/// of a vaulted value, and every variable whose name says it is a secret
+/// (`is_secret_name`), each once.
 fn sensitive_vars(hosts: &IndexMap<String, ResolvedHost>, vaulted: &[String]) -> Vec<String> {
     let mut names = indexmap::IndexSet::new();
     names.insert("replication_password".to_string());
@@ -689,10 +733,7 @@ fn sensitive_vars(hosts: &IndexMap<String, ResolvedHost>, vaulted: &[String]) ->
         }
     }
     for resolved in hosts.values() {
-        let secret = resolved
-            .vars
-            .keys()
-            .filter(|name| SECRET_SUFFIXES.iter().any(|suffix| name.ends_with(suffix)));
+        let secret = resolved.vars.keys().filter(|name| is_secret_name(name));
         names.extend(secret.cloned());
     }
     names.into_iter().collect()

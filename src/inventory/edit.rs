@@ -31,6 +31,8 @@ pub enum EditError {
     NoVersionLine { inventory: String, version: String },
     #[error("cannot write `{path}`: {reason}")]
     Write { path: String, reason: String },
+    #[error("{0}")]
+    Replace(#[from] crate::replace_file::ReplaceError),
 }
 
 fn role_name(role: Role) -> &'static str {
@@ -98,9 +100,9 @@ pub fn write_roles(input: &Input, roles: &[(&str, Role)]) -> Result<(), EditErro
             });
         }
     }
-    let temporary = path.with_extension("pgconverge-edit");
-    std::fs::write(&temporary, edited).map_err(|error| write_error(error.to_string()))?;
-    std::fs::rename(&temporary, path).map_err(|error| write_error(error.to_string()))
+    // The edited file keeps the mode, owner and group of the one it replaces.
+    crate::replace_file::write_keeping_mode_and_owner(path, edited.as_bytes())?;
+    Ok(())
 }
 
 /// Sets `pg_version` to `version` on every line of an inventory's text that sets
@@ -184,9 +186,9 @@ pub fn write_version(input: &Input, version: crate::versions::PgVersion) -> Resu
             ),
         });
     }
-    let temporary = path.with_extension("pgconverge-edit");
-    std::fs::write(&temporary, edited).map_err(|error| write_error(error.to_string()))?;
-    std::fs::rename(&temporary, path).map_err(|error| write_error(error.to_string()))
+    // The edited file keeps the mode, owner and group of the one it replaces.
+    crate::replace_file::write_keeping_mode_and_owner(path, edited.as_bytes())?;
+    Ok(())
 }
 
 fn indentation(line: &str) -> usize {
@@ -410,5 +412,40 @@ mod tests {
             set_roles(anchored, &[("h1", Role::Primary)]),
             Err(EditError::UnsupportedForm { line: 3, .. })
         ));
+    }
+
+    #[test]
+    fn write_inventory_keeps_the_files_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        let path = directory.path().join("inventory.yml");
+        let text = "all:\n  vars:\n    replication_password: secret-pw\n  children:\n    primary:\n      hosts:\n        h1:\n    standby:\n      hosts:\n        h2:\n";
+        std::fs::write(&path, text).expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        let input = Input::from_path(&path);
+        write_roles(&input, &[("h2", Role::Primary), ("h1", Role::Standby)])
+            .unwrap_or_else(|error| panic!("{error}"));
+        let written = std::fs::read_to_string(&path).expect("read");
+        assert!(written.contains("pg_role: primary"), "{written}");
+        let mode = std::fs::metadata(&path)
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o7777, 0o640);
+        write_version(
+            &input,
+            crate::versions::PgVersion::parse(&serde_json::json!(16)).expect("a version"),
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+        let mode = std::fs::metadata(&path)
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o7777, 0o640);
+        // Only the inventory is left in the directory: no temporary file.
+        assert_eq!(
+            std::fs::read_dir(directory.path()).expect("listed").count(),
+            1
+        );
     }
 }

@@ -8,6 +8,11 @@
 //! `NAME.yaml`, `NAME.json`; a directory's files are read in lexical order,
 //! subdirectories included, skipping hidden files and backups (`~`). Files that
 //! Ansible passes over are named in a warning rather than skipped in silence.
+//!
+//! Links to directories are followed, but each real directory is read once, and
+//! each real file once where it would give the same variables twice: a link to
+//! `.` or to a parent directory is read no further, and two links to one
+//! inventory file add its hosts once.
 
 use super::formats;
 use super::layout::Document;
@@ -15,6 +20,7 @@ use super::report::location;
 use super::vault::{self, Passwords};
 use super::yaml;
 use crate::diagnostic::Diagnostic;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// The extensions of variable files.
@@ -62,6 +68,32 @@ pub struct Read {
     pub files: Vec<PathBuf>,
     /// Whether a file could not be read or parsed at all.
     pub incomplete: bool,
+    /// The inventory files that were vault-encrypted whole: every variable
+    /// written in them is a secret.
+    pub encrypted_documents: Vec<PathBuf>,
+    /// The real directories and files of the inventory sources read so far.
+    inventory_seen: Seen,
+}
+
+/// The real paths (every link resolved) of the directories and files a walk has
+/// reached, so that a link back to one of them is not followed again.
+#[derive(Debug, Default)]
+struct Seen {
+    directories: HashSet<PathBuf>,
+    files: HashSet<PathBuf>,
+}
+
+impl Seen {
+    /// Whether `directory` is reached for the first time. A path that cannot be
+    /// resolved counts as new: reading it then reports why.
+    fn first_directory(&mut self, directory: &Path) -> bool {
+        std::fs::canonicalize(directory).map_or(true, |real| self.directories.insert(real))
+    }
+
+    /// Whether `file` is reached for the first time, as `first_directory`.
+    fn first_file(&mut self, file: &Path) -> bool {
+        std::fs::canonicalize(file).map_or(true, |real| self.files.insert(real))
+    }
 }
 
 /// Reads every `-i` source in order, with the variable files beside each.
@@ -117,9 +149,12 @@ impl Read {
     }
 
     fn inventory_file(&mut self, path: &Path, passwords: &Passwords) {
-        let Some((text, _)) = self.text(path, passwords) else {
+        let Some((text, encrypted)) = self.text(path, passwords) else {
             return;
         };
+        if encrypted {
+            self.encrypted_documents.push(path.to_path_buf());
+        }
         let (document, problems) = formats::read(path, &text);
         self.incomplete |= document.is_none();
         self.problems.extend(problems);
@@ -130,6 +165,9 @@ impl Read {
         if depth > DEEPEST {
             let message = format!("inventory directories nest more than {DEEPEST} deep");
             return self.problem(directory, message);
+        }
+        if !self.inventory_seen.first_directory(directory) {
+            return;
         }
         let mut skipped = Vec::new();
         for path in self.sorted_entries(directory) {
@@ -157,7 +195,9 @@ impl Read {
                 self.problem(&path, message);
                 continue;
             }
-            self.inventory_file(&path, passwords);
+            if self.inventory_seen.first_file(&path) {
+                self.inventory_file(&path, passwords);
+            }
         }
         if !skipped.is_empty() {
             let message = format!(
@@ -231,9 +271,11 @@ impl Read {
                 self.warning(passed_over, message);
             }
             let files = if chosen.is_dir() {
+                // Within one group's or host's directory a real file is read once;
+                // the same file linked for two names gives each its variables.
                 let mut files = Vec::new();
-                self.vars_files_in(&chosen, &mut files, 0);
-                files
+                self.vars_files_in(&chosen, &mut files, &mut Seen::default(), 0);
+                last_of_each_real_file(files)
             } else {
                 vec![chosen]
             };
@@ -243,11 +285,21 @@ impl Read {
         }
     }
 
-    /// The files of a `group_vars/NAME/` directory, in lexical order.
-    fn vars_files_in(&mut self, directory: &Path, files: &mut Vec<PathBuf>, depth: usize) {
+    /// The files of a `group_vars/NAME/` directory, in lexical order, each real
+    /// directory once.
+    fn vars_files_in(
+        &mut self,
+        directory: &Path,
+        files: &mut Vec<PathBuf>,
+        seen: &mut Seen,
+        depth: usize,
+    ) {
         if depth > DEEPEST {
             let message = format!("variable directories nest more than {DEEPEST} deep");
             return self.problem(directory, message);
+        }
+        if !seen.first_directory(directory) {
+            return;
         }
         for path in self.sorted_entries(directory) {
             let name = file_name(&path);
@@ -256,7 +308,7 @@ impl Read {
             }
             let extension = path.extension().and_then(|extension| extension.to_str());
             match extension {
-                None if path.is_dir() => self.vars_files_in(&path, files, depth + 1),
+                None if path.is_dir() => self.vars_files_in(&path, files, seen, depth + 1),
                 None => files.push(path),
                 Some(extension) if VARS_EXTENSIONS.contains(&extension) && path.is_file() => {
                     files.push(path);
@@ -318,6 +370,20 @@ impl Read {
     }
 }
 
+/// `files` with each real file once, at its last place. Ansible reads a file
+/// reached through two names twice, and the later reading is the one whose
+/// values stand; keeping only that one gives the same variables.
+fn last_of_each_real_file(files: Vec<PathBuf>) -> Vec<PathBuf> {
+    let mut seen = Seen::default();
+    let mut kept: Vec<PathBuf> = files
+        .into_iter()
+        .rev()
+        .filter(|file| seen.first_file(file))
+        .collect();
+    kept.reverse();
+    kept
+}
+
 fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|name| name.to_string_lossy().into_owned())
@@ -327,4 +393,93 @@ fn file_name(path: &Path) -> String {
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).is_ok_and(|metadata| metadata.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    const INVENTORY: &str = "all:\n  children:\n    primary:\n      hosts:\n        db1:\n";
+
+    fn write(path: &Path, text: &str) {
+        std::fs::write(path, text).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    }
+
+    fn link(target: impl AsRef<Path>, at: &Path) {
+        symlink(target, at).unwrap_or_else(|error| panic!("{}: {error}", at.display()));
+    }
+
+    #[test]
+    fn an_inventory_directory_with_link_loops_is_read_once() {
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        let root = directory.path().join("inventory");
+        let nested = root.join("nested");
+        std::fs::create_dir_all(&nested).expect("mkdir");
+        write(&root.join("hosts.yml"), INVENTORY);
+        write(&nested.join("more.yml"), "standby:\n  hosts:\n    db2:\n");
+        // A link to the directory itself, one to its parent, and a second name
+        // for a file already read.
+        link(".", &root.join("loop"));
+        link("..", &nested.join("up"));
+        link("hosts.yml", &root.join("same-hosts.yml"));
+
+        let read = read(std::slice::from_ref(&root), &Passwords::default());
+        assert!(read.problems.is_empty(), "{:?}", read.problems);
+        assert!(!read.incomplete);
+        let documents: Vec<&Path> = read
+            .documents
+            .iter()
+            .map(|document| document.path.as_path())
+            .collect();
+        assert_eq!(
+            documents,
+            [
+                root.join("hosts.yml").as_path(),
+                nested.join("more.yml").as_path()
+            ]
+        );
+        assert_eq!(read.files.len(), 2, "{:?}", read.files);
+    }
+
+    #[test]
+    fn a_group_vars_directory_with_link_loops_is_read_once() {
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        let hosts = directory.path().join("hosts.yml");
+        write(&hosts, INVENTORY);
+        let all = directory.path().join("group_vars").join("all");
+        let deeper = all.join("deeper");
+        std::fs::create_dir_all(&deeper).expect("mkdir");
+        write(&all.join("main.yml"), "pg_port: 5433\n");
+        write(&deeper.join("extra.yml"), "pg_version: 15\n");
+        link(".", &all.join("loop"));
+        link("..", &deeper.join("up"));
+        link("main.yml", &all.join("again.yml"));
+        // The same file linked for another group gives that group its variables.
+        link(
+            "all/main.yml",
+            &directory.path().join("group_vars").join("primary.yml"),
+        );
+
+        let read = read(&[hosts], &Passwords::default());
+        assert!(read.problems.is_empty(), "{:?}", read.problems);
+        let files: Vec<(String, PathBuf)> = read
+            .vars_files
+            .iter()
+            .map(|file| (file.name.clone(), file.document.path.clone()))
+            .collect();
+        assert_eq!(
+            files,
+            // `again.yml` comes first in name order, but `main.yml`, read after
+            // `deeper/extra.yml`, is the reading whose values stand.
+            [
+                ("all".to_string(), deeper.join("extra.yml")),
+                ("all".to_string(), all.join("main.yml")),
+                (
+                    "primary".to_string(),
+                    directory.path().join("group_vars").join("primary.yml")
+                ),
+            ]
+        );
+    }
 }

@@ -134,6 +134,19 @@ pub fn read(host: &str, resolved: &ResolvedHost, problems: &mut Problems) -> Log
         );
     }
     let password = text("ansible_become_password").map(Sensitive::new);
+    // The password is sent to sudo or su as the first line of the script's standard
+    // input: past a line break, the rest of it would be run as the script, and a
+    // NUL would cut it short. The value itself is a secret and is not shown.
+    if let (Some(found), Some(secret)) = (vars.get("ansible_become_password"), &password)
+        && secret.expose().contains(['\n', '\r', '\0'])
+    {
+        refuse(
+            problems,
+            found,
+            "ansible_become_password",
+            " holds a line break or NUL, which cannot be sent to sudo or su as one line: give the password on one line".to_string(),
+        );
+    }
     if let (true, Some(method)) = (become_on, method) {
         login.escalation = Some(Become {
             method,
@@ -247,5 +260,41 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_become_password_with_a_line_break_or_nul_is_refused_where_written() {
+        for password in ["first\nrm -rf /", "carriage\rreturn", "nul\0byte"] {
+            let mut problems = Problems::default();
+            read(
+                "db1",
+                &host(&[
+                    ("ansible_become", Value::from(true)),
+                    ("ansible_become_password", Value::from(password)),
+                ]),
+                &mut problems,
+            );
+            let text = problems.into_diagnostics().to_string();
+            assert!(
+                text.contains(
+                    "inventory.yml:2:3: `ansible_become_password` of host `db1` holds a line break or NUL"
+                ),
+                "{text}"
+            );
+            assert!(!text.contains("rm -rf") && !text.contains("byte"), "{text}");
+        }
+        let mut problems = Problems::default();
+        read(
+            "db1",
+            &host(&[
+                ("ansible_become", Value::from(true)),
+                (
+                    "ansible_become_password",
+                    Value::from("one line; with spaces"),
+                ),
+            ]),
+            &mut problems,
+        );
+        assert!(problems.is_empty());
     }
 }

@@ -243,6 +243,7 @@ impl Inventory {
             problems: read.problems,
             warnings: read.warnings,
             incomplete: read.incomplete,
+            encrypted_documents: read.encrypted_documents,
         };
         let options = build::Options {
             passwords,
@@ -282,6 +283,7 @@ impl Inventory {
             vars_files: Vec::new(),
             problems,
             warnings: Vec::new(),
+            encrypted_documents: Vec::new(),
         };
         let options = build::Options {
             passwords: &vault::Passwords::default(),

@@ -568,6 +568,7 @@ fn parse_cluster(text: &str, cluster: Option<&str>) -> Result<Inventory, Diagnos
         vars_files: Vec::new(),
         problems,
         warnings: Vec::new(),
+        encrypted_documents: Vec::new(),
     };
     let options = super::build::Options {
         passwords: &super::vault::Passwords::default(),
@@ -655,6 +656,7 @@ fn a_vault_plaintext_is_never_rendered_as_a_template_and_stays_secret() {
         vars_files: Vec::new(),
         problems,
         warnings: Vec::new(),
+        encrypted_documents: Vec::new(),
     };
     let options = super::build::Options {
         passwords: &passwords,

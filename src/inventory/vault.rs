@@ -340,6 +340,39 @@ fn walk(
     }
 }
 
+/// A vault of format 1.1 holding `plain`, as `ansible-vault encrypt` writes one
+/// (a fixed salt, which only tests may use): for fixtures made in the test.
+#[cfg(test)]
+pub(crate) fn encrypt_for_tests(plain: &[u8], password: &[u8]) -> String {
+    use ctr::cipher::{KeyIvInit as _, StreamCipher as _};
+    let salt = [7u8; 32];
+    let mut keys = [0u8; 80];
+    pbkdf2::pbkdf2_hmac::<Sha256>(password, &salt, ROUNDS, &mut keys);
+    let (cipher_key, rest) = keys.split_at(32);
+    let (mac_key, counter) = rest.split_at(32);
+    let padding = 16 - plain.len() % 16;
+    let mut ciphertext = plain.to_vec();
+    ciphertext.extend(std::iter::repeat_n(padding as u8, padding));
+    ctr::Ctr128BE::<aes::Aes256>::new_from_slices(cipher_key, counter)
+        .expect("the key and counter lengths are AES-256-CTR's")
+        .apply_keystream(&mut ciphertext);
+    let mut mac = Hmac::<Sha256>::new_from_slice(mac_key).expect("HMAC takes any key");
+    mac.update(&ciphertext);
+    let inner = format!(
+        "{}\n{}\n{}",
+        hex::encode(salt),
+        hex::encode(mac.finalize().into_bytes()),
+        hex::encode(&ciphertext)
+    );
+    let body = hex::encode(inner);
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(80)
+        .map(|chunk| std::str::from_utf8(chunk).expect("hex is ASCII"))
+        .collect();
+    format!("{HEADER}1.1;AES256\n{}\n", lines.join("\n"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,5 +428,14 @@ mod tests {
     fn password_files_are_trimmed() {
         assert_eq!(trim(b"  pw \n"), b"pw");
         assert_eq!(trim(b"\n"), b"");
+    }
+
+    #[test]
+    fn a_vault_made_for_tests_decrypts() {
+        let vault = encrypt_for_tests(b"all:\n  vars: {a: 1}\n", b"pgconverge");
+        assert_eq!(
+            decrypt(&vault, &passwords("default", "pgconverge")),
+            Ok("all:\n  vars: {a: 1}\n".to_string())
+        );
     }
 }

@@ -123,6 +123,49 @@ async fn start(
         .unwrap_or_else(|| format!("ssh ended with {status}")))
 }
 
+/// The variables of pgconverge's own environment that ssh is given; no other one
+/// reaches it. A master lives as long as the run, or past it with `--persist`,
+/// and runs the `ProxyCommand` of an inventory: the vault password file's name,
+/// `PG_REPLICATION_PASSWORD` and whatever else a template read with `env()` are
+/// not for it.
+///
+/// - `PATH` finds ssh's helpers and a `ProxyCommand`'s program; `SHELL` is the
+///   shell ssh runs a `ProxyCommand` with.
+/// - `HOME`, `USER` and `LOGNAME` are who the user is, as ssh and the programs
+///   it starts expect them (`~/.ssh`, `%u`).
+/// - `SSH_AUTH_SOCK` reaches the user's agent, which holds the login key.
+/// - `KRB5CCNAME` is the Kerberos ticket of a `GSSAPIAuthentication` login.
+/// - `LANG`, `LC_ALL` and `LC_CTYPE` decide how ssh shows its messages.
+///
+/// `SSH_ASKPASS` and `DISPLAY` are left out: the master runs with
+/// `BatchMode=yes`, so ssh never asks for a passphrase or password. An ssh
+/// configuration that reads another variable (`IdentityFile ${KEYS}/id`, a
+/// `ProxyCommand` that needs cloud credentials from the environment) does not
+/// see it: write the value into the configuration instead.
+const SSH_ENVIRONMENT: [&str; 10] = [
+    "PATH",
+    "SHELL",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SSH_AUTH_SOCK",
+    "KRB5CCNAME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+];
+
+/// The environment ssh runs with: each of `SSH_ENVIRONMENT` that `lookup` finds
+/// set, in that order.
+pub(super) fn ssh_environment(
+    lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Vec<(&'static str, std::ffi::OsString)> {
+    SSH_ENVIRONMENT
+        .iter()
+        .filter_map(|name| lookup(name).map(|value| (*name, value)))
+        .collect()
+}
+
 /// `ssh` as the master of the connection, writing its messages to `log`. The
 /// destination comes after `--`, so no inventory value can be read as an option.
 fn command(
@@ -137,6 +180,8 @@ fn command(
     };
     let mut command = tokio::process::Command::new("ssh");
     command
+        .env_clear()
+        .envs(ssh_environment(|name| std::env::var_os(name)))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .arg("-E")
@@ -279,4 +324,63 @@ pub async fn disconnect_all() -> Result<usize, String> {
         }
     }
     Ok(closed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::ffi::OsString;
+
+    #[test]
+    fn ssh_is_given_only_what_it_needs_of_the_environment() {
+        let environment: HashMap<&str, &str> = [
+            ("PATH", "/usr/bin:/bin"),
+            ("HOME", "/home/me"),
+            ("USER", "me"),
+            ("SSH_AUTH_SOCK", "/run/user/1000/agent"),
+            ("LC_ALL", "C.UTF-8"),
+            ("PG_REPLICATION_PASSWORD", "the secret"),
+            ("ANSIBLE_VAULT_PASSWORD_FILE", "/home/me/.vault"),
+            ("PGCONVERGE_CONTROL_DIR", "/home/me/.pgconverge"),
+            ("SSH_ASKPASS", "/usr/bin/ksshaskpass"),
+        ]
+        .into_iter()
+        .collect();
+        let given = ssh_environment(|name| environment.get(name).map(OsString::from));
+        let names: Vec<&str> = given.iter().map(|(name, _)| *name).collect();
+        assert_eq!(names, ["PATH", "HOME", "USER", "SSH_AUTH_SOCK", "LC_ALL"]);
+        assert_eq!(given[1].1, OsString::from("/home/me"));
+    }
+
+    #[test]
+    fn the_master_command_sets_no_variable_beyond_those() {
+        let target = Target {
+            name: "db1".to_string(),
+            address: "10.0.0.11".to_string(),
+            port: None,
+            user: None,
+            identity_file: None,
+            ssh_args: Vec::new(),
+            escalation: None,
+            local: false,
+        };
+        let command = command(
+            &target,
+            &SshOptions::default(),
+            Path::new("/tmp/control"),
+            Path::new("/tmp/log"),
+        );
+        // std writes a command as a shell would run it: a cleared environment
+        // shows as `env -i`, which is the only way to see it from outside.
+        let shown = format!("{:?}", command.as_std());
+        assert!(shown.starts_with("env -i "), "{shown}");
+        for (name, _) in command.as_std().get_envs() {
+            let name = name.to_string_lossy();
+            assert!(
+                SSH_ENVIRONMENT.contains(&name.as_ref()),
+                "ssh is given `{name}`"
+            );
+        }
+    }
 }

@@ -161,6 +161,8 @@ impl Drop for Connection {
             // Nothing more can be done here if ssh cannot be asked to exit; this runs
             // only when a run ends without closing its connections.
             let _ = std::process::Command::new("ssh")
+                .env_clear()
+                .envs(master::ssh_environment(|name| std::env::var_os(name)))
                 .arg("-S")
                 .arg(&control)
                 .args(["-O", "exit", "--", "pgconverge-master"])
