@@ -605,7 +605,8 @@ pub fn primary_conninfo(host: &Host, upstream: &Host, settings: &HostSettings) -
         ("application_name", host.name.clone()),
         ("sslmode", settings.replication_sslmode.name().to_string()),
     ];
-    if settings.pg_version.0 >= 1000 {
+    pairs.extend(settings.replication_auth());
+    if crate::versions::CONNINFO_PASSFILE.in_version(settings.pg_version) {
         pairs.push(("passfile", format!("{}/.pgpass", settings.home_dir)));
     }
     crate::conninfo::join(&pairs)
@@ -671,6 +672,108 @@ mod tests {
             }))
         );
         assert!(!file_content(&desired, "db1", "postgresql_conf").contains("primary_conninfo"));
+    }
+
+    /// The standby's `primary_conninfo` line in the version's configuration
+    /// file, with `extra` added to the inventory's variables.
+    fn conninfo_line(version: &str, extra: &str) -> String {
+        let text = format!(
+            "all:\n  vars:\n    pg_version: {version}\n    replication_password: secret-pw\n{extra}  children:\n    primary:\n      hosts:\n        db1: {{ ansible_host: 10.0.0.11 }}\n    standby:\n      hosts:\n        db2: {{ ansible_host: 10.0.0.12 }}\n"
+        );
+        let inventory = Inventory::parse(std::path::Path::new("inventory.yaml"), &text, &|_| None)
+            .unwrap_or_else(|error| panic!("{error}"));
+        let playbook = Playbook::load(None).unwrap_or_else(|error| panic!("{error}"));
+        let desired = DesiredState::build(&inventory, &playbook, &Renderer::new(None))
+            .unwrap_or_else(|error| panic!("{error}"));
+        let content = match desired
+            .hosts
+            .get("db2")
+            .and_then(|host| host.steps.get("recovery_config"))
+        {
+            Some(DesiredStep::RecoveryConfig(RecoveryConfig {
+                recovery_conf: Some(recovery),
+            })) => recovery.content.clone(),
+            _ => file_content(&desired, "db2", "postgresql_conf").to_string(),
+        };
+        content
+            .lines()
+            .find(|line| line.starts_with("primary_conninfo"))
+            .unwrap_or_else(|| panic!("no primary_conninfo in {content}"))
+            .to_string()
+    }
+
+    #[test]
+    fn primary_conninfo_requires_scram_from_16_when_libpq_has_require_auth() {
+        for (version, required) in [
+            ("\"9.6\"", false),
+            ("15", false),
+            ("16", true),
+            ("17", true),
+        ] {
+            let line = conninfo_line(version, "");
+            assert_eq!(
+                line.contains(" require_auth=scram-sha-256 "),
+                required,
+                "PostgreSQL {version}: {line}"
+            );
+        }
+    }
+
+    #[test]
+    fn primary_conninfo_requires_channel_binding_only_where_tls_is_required() {
+        for (sslmode, bound) in [
+            ("disable", false),
+            ("allow", false),
+            ("prefer", false),
+            ("require", true),
+            ("verify-ca", true),
+            ("verify-full", true),
+        ] {
+            let extra = format!("    replication_sslmode: {sslmode}\n");
+            let line = conninfo_line("15", &extra);
+            assert_eq!(
+                line.contains(" channel_binding=require "),
+                bound,
+                "{sslmode}: {line}"
+            );
+            assert!(!line.contains("require_auth"), "{line}");
+            // libpq before 13 has no channel_binding and would refuse the whole string.
+            let line = conninfo_line("12", &extra);
+            assert!(!line.contains("channel_binding"), "{sslmode} on 12: {line}");
+        }
+        assert_eq!(
+            conninfo_line("17", "    replication_sslmode: verify-full\n"),
+            "primary_conninfo = 'host=10.0.0.11 port=5432 user=replicator application_name=db2 sslmode=verify-full require_auth=scram-sha-256 channel_binding=require passfile=/var/lib/postgresql/.pgpass'"
+        );
+    }
+
+    #[test]
+    fn the_pgpass_names_each_member_address_port_and_database_never_any_server() {
+        let text = "all:\n  vars:\n    pg_version: 17\n    replication_password: secret-pw\n    wal_archive: { host: arch1, path: /srv/wal }\n  children:\n    primary:\n      hosts:\n        db1: { ansible_host: 10.0.0.11 }\n    standby:\n      hosts:\n        db2: { ansible_host: 10.0.0.12, pg_port: 5433 }\n        db3: { ansible_host: 'fd00::13' }\n    archive:\n      hosts:\n        arch1: { ansible_host: 10.0.0.20 }\n";
+        let inventory = Inventory::parse(std::path::Path::new("inventory.yaml"), text, &|_| None)
+            .unwrap_or_else(|error| panic!("{error}"));
+        let playbook = Playbook::load(None).unwrap_or_else(|error| panic!("{error}"));
+        let desired = DesiredState::build(&inventory, &playbook, &Renderer::new(None))
+            .unwrap_or_else(|error| panic!("{error}"));
+        let expected = "\
+10.0.0.11:5432:replication:replicator:secret-pw
+10.0.0.11:5432:postgres:replicator:secret-pw
+10.0.0.12:5433:replication:replicator:secret-pw
+10.0.0.12:5433:postgres:replicator:secret-pw
+fd00\\:\\:13:5432:replication:replicator:secret-pw
+fd00\\:\\:13:5432:postgres:replicator:secret-pw
+";
+        for host in ["db1", "db2", "db3"] {
+            let pgpass = file_content(&desired, host, "pgpass");
+            assert_eq!(pgpass, expected, "{host}");
+            assert!(!pgpass.contains('*'), "{pgpass}");
+        }
+        // The archive host is no member: no rule lets it stream or rewind.
+        for host in ["db1", "db2", "db3"] {
+            let hba = file_content(&desired, host, "pg_hba_conf");
+            assert!(hba.contains("10.0.0.12/32"), "{hba}");
+            assert!(!hba.contains("10.0.0.20"), "{host}: {hba}");
+        }
     }
 
     #[test]

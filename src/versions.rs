@@ -199,8 +199,29 @@ pub const STANDBY_SIGNAL: Feature = Feature {
     window: Window::from(1200),
 };
 
+/// 13: libpq's `channel_binding` connection parameter. With `require`, the
+/// client accepts only SCRAM-SHA-256-PLUS, which binds the authentication to the
+/// TLS connection, so a server in the middle that holds a certificate of its own
+/// cannot relay the exchange. It needs TLS, so pgconverge asks for it only where
+/// `replication_sslmode` requires TLS.
+pub const CHANNEL_BINDING: Feature = Feature {
+    name: "channel_binding",
+    window: Window::from(1300),
+};
+
+/// 16: libpq's `require_auth` connection parameter: the client refuses a server
+/// that asks for another method than the one named. pgconverge's replication
+/// role has a SCRAM verifier (src/scram.rs) and its rules say `scram-sha-256`,
+/// so `require_auth=scram-sha-256` costs nothing, and a server (or something
+/// posing as one) that asks for the password in clear text or as md5 gets no
+/// answer.
+pub const REQUIRE_AUTH: Feature = Feature {
+    name: "require_auth",
+    window: Window::from(1600),
+};
+
 /// Every feature, for the templates.
-pub const FEATURES: [Feature; 9] = [
+pub const FEATURES: [Feature; 11] = [
     STREAMING_REPLICATION,
     IDENT_WITHOUT_MAP,
     PEER_AUTHENTICATION,
@@ -210,6 +231,8 @@ pub const FEATURES: [Feature; 9] = [
     CONNINFO_PASSFILE,
     PG_WAL,
     STANDBY_SIGNAL,
+    CHANNEL_BINDING,
+    REQUIRE_AUTH,
 ];
 
 /// A setting that exists only in some versions.

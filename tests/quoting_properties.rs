@@ -236,11 +236,14 @@ proptest! {
             prop_assert_eq!(fields[4].len(), 1);
             prop_assert_eq!(&fields[4][0].0, "scram-sha-256");
         }
-        // .pgpass: five fields, the fourth the user.
+        // .pgpass: a line per member and database, five fields each, the fourth the user.
         let pgpass = file(&desired, "db2", "pgpass");
-        let fields = pgpass_fields(pgpass.trim_end_matches('\n'));
-        prop_assert_eq!(fields.len(), 5, "{}", pgpass);
-        prop_assert_eq!(&fields[3], &user);
+        prop_assert_eq!(pgpass.lines().count(), 4, "{}", pgpass);
+        for line in pgpass.lines() {
+            let fields = pgpass_fields(line);
+            prop_assert_eq!(fields.len(), 5, "{}", pgpass);
+            prop_assert_eq!(&fields[3], &user);
+        }
         // postgresql.conf of the standby: primary_conninfo's user, and no other setting.
         let conf = file(&desired, "db2", "postgresql_conf");
         let settings = conf_settings(&conf);
@@ -261,11 +264,26 @@ proptest! {
             prop_assert!(password.contains('\n'), "refused {password:?}");
             return Ok(());
         };
+        // A line per member and database, each only for that server.
         let pgpass = file(&desired, "db2", "pgpass");
-        prop_assert_eq!(pgpass.lines().count(), 1);
-        let fields = pgpass_fields(pgpass.trim_end_matches('\n'));
-        prop_assert_eq!(fields.len(), 5, "{}", pgpass);
-        prop_assert_eq!(&fields[4], &password);
+        let lines: Vec<Vec<String>> = pgpass.lines().map(pgpass_fields).collect();
+        let servers: Vec<[&str; 3]> = lines
+            .iter()
+            .map(|fields| [fields[0].as_str(), fields[1].as_str(), fields[2].as_str()])
+            .collect();
+        prop_assert_eq!(
+            servers,
+            vec![
+                ["10.0.0.11", "5432", "replication"],
+                ["10.0.0.11", "5432", "postgres"],
+                ["10.0.0.12", "5432", "replication"],
+                ["10.0.0.12", "5432", "postgres"],
+            ]
+        );
+        for fields in &lines {
+            prop_assert_eq!(fields.len(), 5, "{}", pgpass);
+            prop_assert_eq!(&fields[4], &password);
+        }
     }
 
     #[test]

@@ -302,10 +302,20 @@ fn passfile(server: &HostSettings) -> String {
 impl RemoteOperation for CloneUpstream {
     fn scripts(&self) -> Result<Vec<HostScript>, String> {
         let server = &self.server;
-        let wal_method = if server.pg_version.0 >= 1000 {
+        let wal_method = if crate::versions::PG_WAL.in_version(server.pg_version) {
             "--wal-method=stream"
         } else {
             "--xlog-method=stream"
+        };
+        // pg_basebackup takes these from the environment (PGREQUIREAUTH,
+        // PGCHANNELBINDING), as it takes sslmode; an empty one is not set.
+        let auth_pairs = server.replication_auth();
+        let auth = |name: &str| {
+            auth_pairs
+                .iter()
+                .find(|(pair, _)| *pair == name)
+                .map(|(_, value)| value.clone())
+                .unwrap_or_default()
         };
         let script = Script::for_server(
             "clone_upstream",
@@ -324,6 +334,8 @@ impl RemoteOperation for CloneUpstream {
             self.pgbackrest_stanza.as_deref().unwrap_or_default(),
         )
         .text("SSLMODE", server.replication_sslmode.name())
+        .text("REQUIRE_AUTH", &auth("require_auth"))
+        .text("CHANNEL_BINDING", &auth("channel_binding"))
         .number("WAL_METHOD", wal_method);
         Ok(vec![HostScript::own(script)])
     }
@@ -332,13 +344,15 @@ impl RemoteOperation for CloneUpstream {
 impl RemoteOperation for Rewind {
     fn scripts(&self) -> Result<Vec<HostScript>, String> {
         let server = &self.server;
-        let source = crate::conninfo::join(&[
+        let mut pairs = vec![
             ("host", self.upstream_host.clone()),
             ("port", self.upstream_port.to_string()),
             ("user", server.replication_user.clone()),
             ("dbname", "postgres".to_string()),
             ("sslmode", server.replication_sslmode.name().to_string()),
-        ]);
+        ];
+        pairs.extend(server.replication_auth());
+        let source = crate::conninfo::join(&pairs);
         let script = Script::for_server("rewind", include_str!("scripts/rewind.sh"), server)
             .text("STOP_COMMAND", &server.stop_command)
             .text(
@@ -409,6 +423,36 @@ mod tests {
     fn a_former_primary_of_the_same_cluster_is_rewound() {
         let fixture = Fixture::converged().former_primary("db2");
         insta::assert_snapshot!(check(&fixture, "db2", "base_backup"));
+    }
+
+    /// The three hosts on PostgreSQL 17 with replication over verified TLS.
+    fn hardened_inventory() -> String {
+        crate::plan::check::THREE_HOSTS.replace(
+            "pg_version: 15",
+            "pg_version: 17\n    replication_sslmode: verify-full",
+        )
+    }
+
+    #[test]
+    fn pg_rewind_of_17_over_tls_requires_scram_and_channel_binding() {
+        let fixture = Fixture::converged_with(&hardened_inventory()).former_primary("db2");
+        let text = check(&fixture, "db2", "base_backup");
+        assert!(
+            text.contains("SOURCE_CONNINFO='host=10.0.0.11 port=5432 user=replicator dbname=postgres sslmode=verify-full require_auth=scram-sha-256 channel_binding=require'"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn pg_basebackup_of_17_over_tls_requires_scram_and_channel_binding() {
+        let lost = |facts: &mut crate::facts::HostFacts| {
+            facts.data_directory = crate::facts::DataDirectory::default();
+            facts.server = None;
+        };
+        let fixture = Fixture::converged_with(&hardened_inventory()).edit("db2", lost);
+        let text = check(&fixture, "db2", "base_backup");
+        assert!(text.contains("REQUIRE_AUTH=scram-sha-256"), "{text}");
+        assert!(text.contains("CHANNEL_BINDING=require"), "{text}");
     }
 
     #[test]

@@ -321,7 +321,8 @@ async fn collect_keys(
     connections: &IndexMap<String, Arc<Connection>>,
 ) -> Result<crate::actions::file::WriteFile, String> {
     let mut keys = Vec::new();
-    for (host, public_path) in &collect.collect {
+    for key in &collect.collect {
+        let (host, public_path) = (&key.host, &key.public_path);
         let connection = connections
             .get(host)
             .ok_or_else(|| format!("no connection to {host} to read its public key"))?;
@@ -329,15 +330,17 @@ async fn collect_keys(
             .run(&CollectAuthorizedKeys::read_key(public_path, &collect.owner).render())
             .await
             .map_err(|error| error.to_string())?;
-        if !output.success() || output.stdout.trim().is_empty() {
+        if !output.success() {
             return Err(format!(
                 "cannot read the public key {public_path} of {host}: {}",
                 output.stderr.trim()
             ));
         }
-        keys.push(output.stdout.trim().to_string());
+        // Checked (one key line of a known type) before anything of it is kept
+        // or shown: the file belongs to the host's PostgreSQL user.
+        keys.push(output.stdout);
     }
-    Ok(collect.with_keys(keys))
+    collect.with_keys(&keys)
 }
 
 /// PostgreSQL names the setting it rejects but not always the line: add the line of

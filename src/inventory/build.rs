@@ -420,6 +420,14 @@ impl<'doc> Cluster<'doc> {
         vaulted: vault::Decrypted,
     ) -> Inventory {
         warnings.extend(unhonoured_variables(&self.hosts));
+        // A line set for several hosts (in `all`'s variables) is named once.
+        for resolved in self.hosts.values() {
+            for warning in validate::weak_access_rules(resolved) {
+                if !warnings.contains(&warning) {
+                    warnings.push(warning);
+                }
+            }
+        }
         if !self.left_out.is_empty() {
             let GroupNames {
                 primary,

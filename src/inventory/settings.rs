@@ -481,6 +481,29 @@ impl Reader<'_, '_> {
     }
 }
 
+impl HostSettings {
+    /// What this host's libpq is told about authenticating its replication and
+    /// rewind connections to another member (after `sslmode`), as connection
+    /// parameters: `require_auth=scram-sha-256` where libpq has it (16), since
+    /// the members' rules and the replication role's verifier are SCRAM, and
+    /// `channel_binding=require` where libpq has it (13) and the connection is
+    /// encrypted (channel binding binds SCRAM to the TLS connection; without TLS
+    /// libpq would refuse to connect at all).
+    pub fn replication_auth(&self) -> Vec<(&'static str, String)> {
+        let version = self.pg_version;
+        let mut pairs = Vec::new();
+        if crate::versions::REQUIRE_AUTH.in_version(version) {
+            pairs.push(("require_auth", "scram-sha-256".to_string()));
+        }
+        if crate::versions::CHANNEL_BINDING.in_version(version)
+            && self.replication_sslmode.requires_tls()
+        {
+            pairs.push(("channel_binding", "require".to_string()));
+        }
+        pairs
+    }
+}
+
 #[cfg(test)]
 impl HostSettings {
     /// The settings of a Debian PostgreSQL 15 host, for unit tests.

@@ -705,3 +705,52 @@ fn synchronous_standbys_that_cannot_work_are_refused_where_written() {
         "{error}"
     );
 }
+
+#[test]
+fn pg_hba_extra_lines_weak_over_the_network_are_warned_of_where_written() {
+    let inventory = parse(
+        r#"all:
+  vars:
+    replication_password: x
+    pg_hba_extra:
+      - "host all all 10.0.0.0/24 scram-sha-256"
+      - "host all all 0.0.0.0/0 trust"
+      - "local all all trust"
+      - "hostssl app app 10.0.1.0 255.255.255.0 password"
+      - "hostnossl all all 10.0.2.0/24 md5  # legacy clients"
+      - "hostgssenc all all samenet trust"
+      - "host all all 10.0.3.0/24 cert"
+  children:
+    primary:
+      hosts:
+        db1: {}
+    standby:
+      hosts:
+        db2: {}
+"#,
+    );
+    let warnings: Vec<String> = inventory.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [
+            "inventory.yml:6:9: `pg_hba_extra` line 2: `host` from `0.0.0.0/0` with `trust` lets anyone who reaches the server from there in without a password",
+            "inventory.yml:8:9: `pg_hba_extra` line 4: `hostssl` from `10.0.1.0 255.255.255.0` with `password` sends the password as it is, which whoever sees the connection reads unless it is TLS: use scram-sha-256",
+            "inventory.yml:9:9: `pg_hba_extra` line 5: `hostnossl` from `10.0.2.0/24` with `md5` accepts md5 password hashes, which are weak: use scram-sha-256",
+            "inventory.yml:10:9: `pg_hba_extra` line 6: `hostgssenc` from `samenet` with `trust` lets anyone who reaches the server from there in without a password",
+        ]
+    );
+}
+
+#[test]
+fn a_pg_hba_extra_line_of_one_host_is_warned_of_for_that_host_only_once() {
+    let inventory = parse(
+        "all:\n  vars:\n    replication_password: x\n  children:\n    primary:\n      hosts:\n        db1: { pg_hba_extra: [\"host all all 10.0.0.0/8 trust\"] }\n    standby:\n      hosts:\n        db2: {}\n        db3: { pg_hba_extra: [\"local all all trust\"] }\n",
+    );
+    let warnings: Vec<String> = inventory.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [
+            "inventory.yml:7:31: `pg_hba_extra` line 1: `host` from `10.0.0.0/8` with `trust` lets anyone who reaches the server from there in without a password"
+        ]
+    );
+}

@@ -8,7 +8,8 @@ use super::layout::{Layout, Var};
 use super::report::{Problems, location};
 use super::resolve::{Resolved, ResolvedHost};
 use super::suggest;
-use crate::diagnostic::Location;
+use super::yaml::NodeValue;
+use crate::diagnostic::{Diagnostic, Location};
 use indexmap::IndexMap;
 use serde_json::Value;
 use std::path::Path;
@@ -285,6 +286,99 @@ fn check_list_of_strings(host: &str, name: &str, list: &Resolved, problems: &mut
         let after = format!(" must be a list of strings, not {}", list.value);
         problems.add_for_host(list.location.clone(), host, format!("`{name}` of "), after);
     }
+}
+
+/// `pg_hba_extra` lines that let a client in over the network without a
+/// password (`trust`) or with a weak one (`password` sends it as it is, `md5`
+/// accepts the md5 hash): a warning each, at the line in the inventory. They are
+/// the user's to decide (a trusted network exists), so they do not block.
+pub fn weak_access_rules(resolved: &ResolvedHost) -> Vec<Diagnostic> {
+    let Some(extra) = resolved.vars.get("pg_hba_extra") else {
+        return Vec::new();
+    };
+    let Value::Array(lines) = &extra.value else {
+        return Vec::new();
+    };
+    // Each line's own place when the list is written in the inventory, else the variable's.
+    let written = extra.node.and_then(|node| match &node.value {
+        NodeValue::Sequence(items) if items.len() == lines.len() => Some(items),
+        _ => None,
+    });
+    let mut warnings = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        let Some(problem) = line.as_str().and_then(weak_access_rule) else {
+            continue;
+        };
+        let place = match written.and_then(|items| items.get(index)) {
+            Some(item) => location(&extra.location.file, Some(item.position)),
+            None => extra.location.clone(),
+        };
+        warnings.push(Diagnostic {
+            location: place,
+            message: format!("`pg_hba_extra` line {}: {problem}", index + 1),
+        });
+    }
+    warnings
+}
+
+/// What is weak about one `pg_hba.conf` line, if anything: a `host*` line
+/// (any connection over the network) whose method is `trust`, `password` or `md5`.
+fn weak_access_rule(line: &str) -> Option<String> {
+    let fields = hba_fields(line);
+    let kind = fields.first()?.as_str();
+    if !matches!(
+        kind,
+        "host" | "hostssl" | "hostnossl" | "hostgssenc" | "hostnogssenc"
+    ) {
+        return None;
+    }
+    // TYPE DATABASE USER ADDRESS [MASK] METHOD: an IP address without a prefix
+    // length is followed by its mask.
+    let address = fields.get(3)?;
+    let has_mask = !address.contains('/')
+        && address.parse::<std::net::IpAddr>().is_ok()
+        && fields
+            .get(4)
+            .is_some_and(|mask| mask.parse::<std::net::IpAddr>().is_ok());
+    let method = fields.get(if has_mask { 5 } else { 4 })?;
+    let from = if has_mask {
+        format!("{address} {}", fields[4])
+    } else {
+        address.clone()
+    };
+    let why = match method.as_str() {
+        "trust" => "lets anyone who reaches the server from there in without a password",
+        "password" => {
+            "sends the password as it is, which whoever sees the connection reads unless it is TLS: use scram-sha-256"
+        }
+        "md5" => "accepts md5 password hashes, which are weak: use scram-sha-256",
+        _ => return None,
+    };
+    Some(format!("`{kind}` from `{from}` with `{method}` {why}"))
+}
+
+/// The fields of a `pg_hba.conf` line without its comment; a double-quoted
+/// field keeps its spaces and `#`.
+fn hba_fields(line: &str) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '#' if !quoted => break,
+            c if c.is_whitespace() && !quoted => {
+                if !field.is_empty() {
+                    fields.push(std::mem::take(&mut field));
+                }
+            }
+            c => field.push(c),
+        }
+    }
+    if !field.is_empty() {
+        fields.push(field);
+    }
+    fields
 }
 
 /// One side of a replication link.

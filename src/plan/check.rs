@@ -182,6 +182,10 @@ pub fn server(in_recovery: bool) -> ServerFacts {
     }
 }
 
+/// A public key line as `ssh-keygen -t ed25519` writes it.
+pub const EXAMPLE_PUBLIC_KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFJYQiUmpirszI82vqiOpEmIIuI2wBPfnKSdCK24EOZq postgres@db2";
+
 /// A host as Debian's postgresql package leaves it: a running default cluster.
 pub fn fresh_host(system_identifier: &str) -> HostFacts {
     let mut files = IndexMap::new();
@@ -502,6 +506,21 @@ impl Fixture {
         })
     }
 
+    /// `host`'s PostgreSQL user has `text` in its public key file
+    /// (`~/.ssh/id_ed25519.pub`), as the facts read it.
+    pub fn public_key(self, host: &str, text: &str) -> Fixture {
+        let text = text.to_string();
+        self.edit(host, move |facts| {
+            facts.files.insert(
+                "/var/lib/postgresql/.ssh/id_ed25519.pub".into(),
+                ObservedFile {
+                    attributes: attributes("postgres", 0o644),
+                    content: text.clone().into_bytes(),
+                },
+            );
+        })
+    }
+
     /// `host` has `text` as its `postgresql.auto.conf` (settings made with ALTER SYSTEM).
     pub fn altered_system(self, host: &str, text: &str) -> Fixture {
         let text = text.to_string();
@@ -660,10 +679,18 @@ fn every_operation_has_scripts_that_pass_shellcheck() {
             let mut scripts: Vec<crate::script::Script> = Vec::new();
             if let Operation::CollectAuthorizedKeys(collect) = operation {
                 // The executor reads the keys made in this run, then writes the file.
-                for (_, path) in &collect.collect {
-                    scripts.push(CollectAuthorizedKeys::read_key(path, &collect.owner));
+                let mut read = Vec::new();
+                for key in &collect.collect {
+                    scripts.push(CollectAuthorizedKeys::read_key(
+                        &key.public_path,
+                        &collect.owner,
+                    ));
+                    read.push(format!("{EXAMPLE_PUBLIC_KEY}\n"));
                 }
-                let write = Operation::WriteFile(collect.with_keys(Vec::new()));
+                let write = collect
+                    .with_keys(&read)
+                    .unwrap_or_else(|error| panic!("{error}"));
+                let write = Operation::WriteFile(write);
                 scripts.extend(
                     write
                         .scripts()

@@ -40,7 +40,7 @@ clone() {
   if [ -n "$PGBACKREST_STANZA" ]; then
     as_pg pgbackrest --stanza="$PGBACKREST_STANZA" --pg1-path="$DATA" --type=standby restore 2>&1
   else
-    with_progress as_pg env PGPASSFILE="$PASSFILE" PGSSLMODE="$SSLMODE" "$PG_BIN_DIR/pg_basebackup" -h "$UPSTREAM_HOST" -p "$UPSTREAM_PORT" -U "$REPLICATION_USER" -D "$DATA" "$WAL_METHOD" ${SLOT_NAME:+"--slot=$SLOT_NAME"} --checkpoint=fast --no-password --progress
+    with_progress as_pg env PGPASSFILE="$PASSFILE" PGSSLMODE="$SSLMODE" ${REQUIRE_AUTH:+PGREQUIREAUTH="$REQUIRE_AUTH"} ${CHANNEL_BINDING:+PGCHANNELBINDING="$CHANNEL_BINDING"} "$PG_BIN_DIR/pg_basebackup" -h "$UPSTREAM_HOST" -p "$UPSTREAM_PORT" -U "$REPLICATION_USER" -D "$DATA" "$WAL_METHOD" ${SLOT_NAME:+"--slot=$SLOT_NAME"} --checkpoint=fast --no-password --progress
   fi
 }
 if [ -n "$PGBACKREST_STANZA" ]; then
