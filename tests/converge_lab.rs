@@ -307,11 +307,63 @@ fn converges_and_then_changes_nothing_on(release: Release) {
     outputs.push(settled.all());
     assert_eq!(settled.code, Some(0), "{settled}");
 
-    // 6. The password never appears in any output.
+    // 6. From PostgreSQL 16 a standby asks for SCRAM and nothing less: an
+    // upstream that asks for a cleartext password is refused, not answered.
+    if release.postgres >= 16 {
+        a_standby_refuses_an_upstream_that_asks_for_a_cleartext_password(&lab, release);
+    }
+
+    // 7. The password never appears in any output.
     for output in &outputs {
         assert!(
             !output.contains(&password),
             "the password leaked into the output:\n{output}"
         );
     }
+}
+
+/// h1 gets a first `pg_hba.conf` rule that asks h2 for its replication password
+/// in clear text, and h2's connection is broken: libpq on h2 must refuse to send
+/// the password (`require_auth=scram-sha-256` in its `primary_conninfo`). Once
+/// the rule is gone, h2 streams again.
+fn a_standby_refuses_an_upstream_that_asks_for_a_cleartext_password(lab: &Lab, release: Release) {
+    let config = release.config_dir();
+    let log = format!(
+        "/var/log/postgresql/postgresql-{}-main.log",
+        release.postgres
+    );
+    lab.ssh(
+        "h1",
+        &format!(
+            "cd / && cp -p {config}/pg_hba.conf /root/pg_hba.conf.kept \
+             && {{ echo 'host replication replicator 10.77.0.12/32 password'; cat /root/pg_hba.conf.kept; }} > {config}/pg_hba.conf \
+             && runuser -u postgres -- psql -XAtq -c 'select pg_reload_conf()' \
+             && runuser -u postgres -- psql -XAtq -c \"select pg_terminate_backend(pid) from pg_stat_replication where client_addr = '10.77.0.12'\""
+        ),
+    );
+    lab.eventually(30, "h2 refuses the cleartext password", || {
+        lab.ssh("h2", &format!("cd / && cat {log}"))
+            .contains("server requested a cleartext password")
+    });
+    assert_eq!(
+        lab.sql(
+            "h1",
+            "select count(*) from pg_stat_replication where client_addr = '10.77.0.12'"
+        ),
+        "0",
+        "h2 does not stream while its upstream asks for a cleartext password"
+    );
+    lab.ssh(
+        "h1",
+        &format!(
+            "cd / && cp -p /root/pg_hba.conf.kept {config}/pg_hba.conf \
+             && runuser -u postgres -- psql -XAtq -c 'select pg_reload_conf()'"
+        ),
+    );
+    lab.eventually(60, "h2 streams again once the rule is gone", || {
+        lab.sql(
+            "h1",
+            "select count(*) from pg_stat_replication where client_addr = '10.77.0.12' and state = 'streaming'",
+        ) == "1"
+    });
 }

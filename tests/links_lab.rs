@@ -81,6 +81,12 @@ fn root_follows_no_link_the_postgres_user_plants() {
         );
     }
     let before: Vec<String> = HOSTS.iter().map(|host| root_state(&lab, host)).collect();
+    assert!(
+        before
+            .iter()
+            .all(|state| state.contains("/root/bait-dir root:root 700")),
+        "the bait is in place: {before:?}"
+    );
 
     // The PostgreSQL OS user plants its links.
     let data = release.data_dir();
@@ -200,4 +206,72 @@ fn root_follows_no_link_the_postgres_user_plants() {
         "root's files untouched after the repair\n{repaired}"
     );
     assert_eq!(lab.sql("h2", "show work_mem"), "8MB");
+
+    switchovers_follow_no_link(&lab, &inventory, &rotated, &before);
+}
+
+/// The role changes' scripts (promotion, its markers, the rejoin of the old
+/// primary, the apply that follows) with links planted at the names they touch:
+/// a switchover to h2 and back to h1 succeed, and root's files stay as they were.
+fn switchovers_follow_no_link(lab: &Lab, inventory: &str, password: &str, before: &[String]) {
+    let data = Release::BOOKWORM_15.data_dir();
+    let config = Release::BOOKWORM_15.config_dir();
+    for host in HOSTS {
+        as_postgres(
+            lab,
+            host,
+            &format!(
+                "ln -sfn /root/bait-auto {data}/pgconverge-promotion-unfinished \
+                 && ln -sfn /root/made-by-root {data}/promote.trigger \
+                 && ln -sfn /root/bait-auto {data}/postgresql.auto.conf.pgconverge-backup \
+                 && ln -sfn /root/bait-conf {config}/postgresql.conf.pgconverge-backup \
+                 && ln -sfn /root/bait-hba {config}/pg_hba.conf.pgconverge-backup"
+            ),
+        );
+    }
+    // A rewind's reason, which the facts read: a link must not show root's file.
+    as_postgres(
+        lab,
+        "h3",
+        &format!("ln -sfn /root/bait-known {data}/pgconverge-rewind-failed"),
+    );
+    let ssh_config = lab.ssh_config().display().to_string();
+    let mut outputs = Vec::new();
+    for (target, old_primary) in [("h2", "h1"), ("h1", "h2")] {
+        let run = support::pgconverge(
+            &[
+                "switchover",
+                target,
+                "-i",
+                inventory,
+                "--ssh-config",
+                &ssh_config,
+                "--connect-timeout",
+                "3",
+            ],
+            password,
+        );
+        outputs.push(run.all());
+        assert_eq!(
+            run.code,
+            Some(0),
+            "the switchover to {target} succeeds with the links in place\n{run}"
+        );
+        assert_eq!(lab.sql(target, "select pg_is_in_recovery()"), "f");
+        lab.eventually(60, &format!("{old_primary} streams from {target}"), || {
+            lab.sql(old_primary, "select pg_is_in_recovery()") == "t"
+        });
+        let after: Vec<String> = HOSTS.iter().map(|host| root_state(lab, host)).collect();
+        assert_eq!(
+            before,
+            after.as_slice(),
+            "root's files kept owner, mode and content through the switchover to {target}\n{run}"
+        );
+    }
+    for output in &outputs {
+        assert!(
+            !output.contains("ROOT-ONLY"),
+            "no root-only content reaches the output\n{output}"
+        );
+    }
 }
