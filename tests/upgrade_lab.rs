@@ -5,7 +5,9 @@
 //! pg_upgrade linked the files and a standby was rsynced, and upgrades the cluster to
 //! 17 with every row on every member, h2 rsynced from the primary over the
 //! members' SSH trust and h3 cloned again; `--cleanup` then removes the old
-//! clusters.
+//! clusters. Links the PostgreSQL OS user plants where the upgrade's root
+//! scripts act (any database superuser can become that user) are refused or
+//! left unfollowed: root's own files they lead to keep owner, mode and content.
 
 mod support;
 
@@ -82,6 +84,33 @@ impl Cluster<'_> {
             "select count(*) from pg_stat_replication where state = 'streaming'",
         )
     }
+}
+
+/// Root's own files on every host, private to it (in /root and /srv), that the
+/// links below lead to.
+const SECRETS: &str = "install -d -m 0700 /root/secret-dir && echo root-secret >/root/secret-dir/file && chmod 0600 /root/secret-dir/file && echo root-secret-file >/root/secret-file && chmod 0600 /root/secret-file && install -d -m 0755 /srv/secret-parent /srv/secret-parent/main && echo srv-secret >/srv/secret-parent/main/file && chmod 0644 /srv/secret-parent/main/file";
+
+/// Owner, mode, size and checksum of each of root's files the links lead to.
+fn secrets(lab: &Lab) -> Vec<String> {
+    HOSTS
+        .iter()
+        .map(|host| {
+            lab.ssh(
+                host,
+                "find /root/secret-dir /root/secret-file /srv/secret-parent -exec stat -c '%n %U:%G %a %s' {} + | sort; sha256sum /root/secret-dir/file /root/secret-file /srv/secret-parent/main/file",
+            )
+        })
+        .collect()
+}
+
+/// Runs a command as the PostgreSQL OS user on a lab host, as a database
+/// superuser can (COPY ... TO PROGRAM).
+fn as_postgres(lab: &Lab, host: &str, command: &str) {
+    assert!(!command.contains('\''), "{command}");
+    lab.ssh(
+        host,
+        &format!("cd / && su postgres -s /bin/sh -c '{command}'"),
+    );
 }
 
 /// The example inventory on 15, with the SSH trust that rsync needs between h1 and h2.
@@ -223,6 +252,51 @@ fn an_upgrade_to_17_keeps_every_row_and_goes_back_when_it_fails() {
     );
     lab.ssh("h3", "rm /etc/postgresql/17");
 
+    // A link the PostgreSQL OS user plants on the way to the new configuration
+    // directory, to root's own directory: the init command, which runs as root,
+    // would make the cluster through it. It is refused, naming it, and every
+    // member is put back on 15; what it leads to is untouched.
+    for host in HOSTS {
+        lab.ssh(host, SECRETS);
+    }
+    let secrets_before = secrets(&lab);
+    as_postgres(
+        &lab,
+        "h1",
+        "rmdir /etc/postgresql/17 2>/dev/null; ln -sT /root/secret-dir /etc/postgresql/17",
+    );
+    let planted = cluster.run(&["upgrade", "--to", "17"]);
+    assert_eq!(planted.code, Some(1), "{planted}");
+    let all = planted.all();
+    assert!(
+        all.contains("/etc/postgresql/17 is a link (to /root/secret-dir) in a directory another user can write: refusing to make the new cluster through it")
+            && all.contains("nothing was upgraded: every member runs PostgreSQL 15 again"),
+        "{planted}"
+    );
+    for (host, version) in HOSTS.iter().zip(cluster.versions()) {
+        assert!(
+            version.starts_with("15"),
+            "{host} runs {version}: {planted}"
+        );
+    }
+    assert_eq!(secrets(&lab), secrets_before, "{planted}");
+    as_postgres(&lab, "h1", "rm /etc/postgresql/17");
+    cluster.wait_for_rows("100");
+    lab.eventually(60, "two standbys streaming after the refused link", || {
+        cluster.streaming_standbys() == "2"
+    });
+
+    // Links that let the upgrade go on, where a root that followed them would
+    // overwrite root's file (the kept start.conf) or carry it over into the new
+    // configuration, readable by the PostgreSQL OS user (a conf.d file).
+    for host in HOSTS {
+        as_postgres(
+            &lab,
+            host,
+            "ln -s /root/secret-file /etc/postgresql/15/main/start.conf.pgconverge-upgrade && mkdir -p /etc/postgresql/15/main/conf.d && ln -s /root/secret-file /etc/postgresql/15/main/conf.d/secret.txt",
+        );
+    }
+
     // The upgrade.
     let upgraded = cluster.run(&["upgrade", "--to", "17", "--write-inventory"]);
     assert_eq!(upgraded.code, Some(0), "{upgraded}");
@@ -272,11 +346,82 @@ fn an_upgrade_to_17_keeps_every_row_and_goes_back_when_it_fails() {
         "h2",
         "test -d /var/lib/postgresql/15/main.pgconverge-before-upgrade",
     );
+    // No planted link was followed; the marker is root's, where only root writes.
+    assert_eq!(secrets(&lab), secrets_before, "{upgraded}");
+    for host in HOSTS {
+        lab.ssh(
+            host,
+            "test -f /etc/postgresql/15/main/start.conf.pgconverge-upgrade && test ! -L /etc/postgresql/15/main/start.conf.pgconverge-upgrade && test ! -e /etc/postgresql/17/main/conf.d/secret.txt && test ! -L /etc/postgresql/17/main/conf.d/secret.txt",
+        );
+        assert_eq!(
+            lab.ssh(
+                host,
+                "stat -c '%U %a' /var/lib/pgconverge /var/lib/pgconverge/upgrade-etc-postgresql-17-main.marker"
+            ),
+            "root 700\nroot 600",
+            "{host}"
+        );
+    }
 
-    // The old clusters go only with --cleanup.
+    // The old clusters go only with --cleanup, whose dry run names every path.
     for host in HOSTS {
         lab.ssh(host, "test -d /var/lib/postgresql/15/main");
     }
+    let dry = cluster.run(&["upgrade", "--cleanup", "--dry-run"]);
+    assert_eq!(dry.code, Some(0), "{dry}");
+    assert!(
+        dry.stdout.contains("DELETE /var/lib/postgresql/15/main (the old data directory), /etc/postgresql/15/main (the old configuration directory)")
+            && dry.stdout.contains("/var/lib/postgresql/15/main.pgconverge-before-upgrade (the restore point of the old data directory)"),
+        "{dry}"
+    );
+    for host in HOSTS {
+        lab.ssh(
+            host,
+            "test -d /var/lib/postgresql/15/main && test -d /etc/postgresql/15/main",
+        );
+    }
+
+    // A marker that names anything but the old version's directories is
+    // refused by name, and nothing is deleted anywhere.
+    let marker = "/var/lib/pgconverge/upgrade-etc-postgresql-17-main.marker";
+    lab.ssh(
+        "h3",
+        &format!("cp -p {marker} /root/marker.saved && sed -i 's|^old_config_dir .*|old_config_dir /srv/secret-parent|' {marker}"),
+    );
+    let tampered = cluster.run(&["upgrade", "--cleanup"]);
+    assert_eq!(tampered.code, Some(1), "{tampered}");
+    assert!(
+        tampered.all().contains("h3: refusing to delete /srv/secret-parent: the marker names it as the old configuration directory, which the inventory puts at /etc/postgresql/15/main for PostgreSQL 15")
+            && tampered.all().contains("nothing was removed"),
+        "{tampered}"
+    );
+    lab.ssh("h3", &format!("mv -f /root/marker.saved {marker}"));
+    for host in HOSTS {
+        lab.ssh(host, "test -d /var/lib/postgresql/15/main");
+    }
+
+    // A link the PostgreSQL OS user puts in place of the old version's
+    // directory, to root's own: the delete runs as that user there, so it
+    // fails and root's files stay.
+    as_postgres(
+        &lab,
+        "h1",
+        "mv /var/lib/postgresql/15 /var/lib/postgresql/15.real && ln -s /srv/secret-parent /var/lib/postgresql/15",
+    );
+    let through = cluster.run(&["upgrade", "--cleanup"]);
+    assert_eq!(through.code, Some(1), "{through}");
+    assert!(
+        through
+            .all()
+            .contains("could not remove all of /var/lib/postgresql/15/main"),
+        "{through}"
+    );
+    assert_eq!(secrets(&lab), secrets_before, "{through}");
+    as_postgres(
+        &lab,
+        "h1",
+        "rm /var/lib/postgresql/15 && mv /var/lib/postgresql/15.real /var/lib/postgresql/15",
+    );
     let cleanup = cluster.run(&["upgrade", "--cleanup"]);
     assert_eq!(cleanup.code, Some(0), "{cleanup}");
     assert!(

@@ -244,7 +244,7 @@ register! {
     }
     operations {
         promotion [Checkpoint, StopPrimary, ReadLastCheckpoint, WaitForReplay, Promote],
-        upgrade [ProbeUpgrade, StopForUpgrade, CompareCheckpoint, InitNewCluster, CarryConfiguration, RunPgUpgrade, TransferStandby, MarkOldCluster, AnalyzeNewCluster, CleanUpOldCluster],
+        upgrade [ProbeUpgrade, StopForUpgrade, CompareCheckpoint, InitNewCluster, CarryConfiguration, RunPgUpgrade, TransferStandby, MarkOldCluster, AnalyzeNewCluster, ReadUpgradeMarker, CleanUpOldCluster],
     }
 }
 

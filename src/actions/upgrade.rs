@@ -5,6 +5,11 @@
 //! rsync from the primary, the old cluster marked, the statistics after, and
 //! `--cleanup`.
 //!
+//! What concerns only PostgreSQL's own files runs as the PostgreSQL OS user (the
+//! probe, pg_upgrade, the rsync, the checks: `Script::as_pg_user`); the scripts
+//! that need root act by path only where root alone owns the directory, and
+//! the marker `--cleanup` deletes by is root's, where only root can write.
+//!
 //! Every step from the first stop until the new primary first starts has the
 //! same undo: every member back on the old version, running (the new
 //! directories moved aside, `pg_control` and a standby's data directory put
@@ -43,20 +48,17 @@ pub fn restore_point(old: &HostSettings) -> String {
     format!("{}.pgconverge-before-upgrade", old.data_dir)
 }
 
-/// The marker beside the new configuration that lists the old directories.
+/// Where the markers of upgrades are kept: root's, 0700, made by the upgrade in
+/// `/var/lib` (root's). A marker names what `--cleanup` deletes, so it must be
+/// where no other user, the PostgreSQL OS user above all, can write.
+pub const MARKER_DIRECTORY: &str = "/var/lib/pgconverge";
+
+/// The marker of the upgrade to the cluster whose configuration is in
+/// `new.config_dir`, which lists the old directories: named after that path.
 pub fn marker(new: &HostSettings) -> String {
-    let parent = std::path::Path::new(&new.config_dir)
-        .parent()
-        .map(|parent| parent.to_string_lossy().into_owned())
-        .filter(|parent| !parent.is_empty())
-        .unwrap_or_else(|| "/".to_string());
     format!(
-        "{}/pgconverge-upgrade-{}.marker",
-        parent.trim_end_matches('/'),
-        std::path::Path::new(&new.config_dir)
-            .file_name()
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_default()
+        "{MARKER_DIRECTORY}/upgrade{}.marker",
+        new.config_dir.trim_end_matches('/').replace('/', "-")
     )
 }
 
@@ -176,7 +178,8 @@ impl RemoteOperation for ProbeUpgrade {
             "OLD_CONFIG_FILE",
             &config_file(&self.old).unwrap_or_default(),
         )
-        .number("MAX_TRANSACTION_AGE", self.max_transaction_age_seconds);
+        .number("MAX_TRANSACTION_AGE", self.max_transaction_age_seconds)
+        .as_pg_user();
         Ok(vec![HostScript::own(script)])
     }
 }
@@ -206,11 +209,14 @@ impl RemoteOperation for StopForUpgrade {
         };
         let mut scripts = Vec::new();
         if self.standby {
-            scripts.push(HostScript::own(Script::for_server(
-                "upgrade_replayed",
-                include_str!("scripts/upgrade_replayed.sh"),
-                &self.server,
-            )));
+            scripts.push(HostScript::own(
+                Script::for_server(
+                    "upgrade_replayed",
+                    include_str!("scripts/upgrade_replayed.sh"),
+                    &self.server,
+                )
+                .as_pg_user(),
+            ));
         }
         scripts.push(HostScript::own(stop.script()));
         Ok(scripts)
@@ -263,7 +269,8 @@ impl RemoteOperation for CompareCheckpoint {
             include_str!("scripts/upgrade_checkpoint.sh"),
             &self.server,
         )
-        .text("EXPECTED", self.expected.as_deref().unwrap_or_default());
+        .text("EXPECTED", self.expected.as_deref().unwrap_or_default())
+        .as_pg_user();
         Ok(vec![HostScript::own(script)])
     }
 
@@ -397,7 +404,8 @@ impl RemoteOperation for RunPgUpgrade {
         .text(
             "NEW_CONFIG_FILE",
             &config_file(&self.new).unwrap_or_default(),
-        );
+        )
+        .as_pg_user();
         Ok(vec![HostScript::own(script)])
     }
 
@@ -478,12 +486,14 @@ impl RemoteOperation for TransferStandby {
         .text("COMMON_PARENT", &parent)
         .text("OLD_RELATIVE", &old_relative)
         .text("NEW_RELATIVE", &new_relative)
-        .text("STANDBY_LOGIN", &self.standby_login);
+        .text("STANDBY_LOGIN", &self.standby_login)
+        .as_pg_user();
         let signal = Script::for_server(
             "upgrade_standby_signal",
             include_str!("scripts/upgrade_standby_signal.sh"),
             &self.new,
-        );
+        )
+        .as_pg_user();
         Ok(vec![
             HostScript::own(prepare),
             HostScript {
@@ -561,26 +571,131 @@ impl RemoteOperation for AnalyzeNewCluster {
             "upgrade_analyze",
             include_str!("scripts/upgrade_analyze.sh"),
             &self.server,
-        );
+        )
+        .as_pg_user();
         Ok(vec![HostScript::own(script)])
     }
 }
 
-/// `upgrade --cleanup`: the old directories the marker lists, removed.
+/// What an old directory `--cleanup` deletes is, as the marker names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OldDirectoryKind {
+    DataDirectory,
+    ConfigurationDirectory,
+    RestorePoint,
+}
+
+impl OldDirectoryKind {
+    /// The marker's word for it.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            OldDirectoryKind::DataDirectory => "old_data_dir",
+            OldDirectoryKind::ConfigurationDirectory => "old_config_dir",
+            OldDirectoryKind::RestorePoint => "restore_point",
+        }
+    }
+
+    pub fn from_keyword(word: &str) -> Option<OldDirectoryKind> {
+        [
+            OldDirectoryKind::DataDirectory,
+            OldDirectoryKind::ConfigurationDirectory,
+            OldDirectoryKind::RestorePoint,
+        ]
+        .into_iter()
+        .find(|kind| kind.keyword() == word)
+    }
+
+    /// What it is, in a sentence.
+    pub fn description(self) -> &'static str {
+        match self {
+            OldDirectoryKind::DataDirectory => "the old data directory",
+            OldDirectoryKind::ConfigurationDirectory => "the old configuration directory",
+            OldDirectoryKind::RestorePoint => "the restore point of the old data directory",
+        }
+    }
+}
+
+/// One old directory `--cleanup` deletes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OldDirectory {
+    pub kind: OldDirectoryKind,
+    pub path: String,
+}
+
+/// `upgrade --cleanup`'s read of the marker an upgrade left on one member,
+/// which the command runs before any plan (read-only).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReadUpgradeMarker {
+    #[serde(skip)]
+    pub server: HostSettings,
+}
+
+impl ReadUpgradeMarker {
+    /// The marker's content (its trailing newlines left out, as a shell's
+    /// `$(cat)` reads it), or `None` when there is none; an output cut short
+    /// or of another shape is an error.
+    pub fn parse(output: &str) -> Result<Option<String>, String> {
+        use base64::Engine;
+        let mut lines = output.lines();
+        let found = match lines.next() {
+            Some("marker absent") => None,
+            Some(line) if line.starts_with("marker ") => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(line["marker ".len()..].trim())
+                    .map_err(|error| format!("the marker's content is unreadable: {error}"))?;
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| "the marker is not UTF-8 text".to_string())?;
+                Some(text.trim_end_matches('\n').to_string())
+            }
+            _ => return Err(format!("unexpected output reading the marker: `{output}`")),
+        };
+        if lines.next() != Some("end yes") {
+            return Err("the read of the marker was cut short".to_string());
+        }
+        Ok(found)
+    }
+}
+
+impl RemoteOperation for ReadUpgradeMarker {
+    fn scripts(&self) -> Result<Vec<HostScript>, String> {
+        let script = Script::new(
+            "upgrade_read_marker",
+            include_str!("scripts/upgrade_read_marker.sh"),
+            &self.server.os_user,
+        )
+        .text("MARKER", &marker(&self.server));
+        Ok(vec![HostScript::own(script)])
+    }
+}
+
+/// `upgrade --cleanup`: the old directories the plan names, which the command
+/// read from the marker and checked against the inventory's directories of
+/// the old version, deleted once the new version runs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CleanUpOldCluster {
+    pub directories: Vec<OldDirectory>,
+    /// The marker as it was read: the script deletes nothing if it changed.
+    pub marker_content: String,
     #[serde(skip)]
     pub server: HostSettings,
 }
 
 impl RemoteOperation for CleanUpOldCluster {
     fn scripts(&self) -> Result<Vec<HostScript>, String> {
+        let paths: Vec<&str> = self
+            .directories
+            .iter()
+            .map(|directory| directory.path.as_str())
+            .collect();
         let script = Script::for_server(
             "upgrade_cleanup",
             include_str!("scripts/upgrade_cleanup.sh"),
             &self.server,
         )
         .text("MARKER", &marker(&self.server))
+        .text("MARKER_CONTENT", &self.marker_content)
+        .text("PATHS", &paths.join("\n"))
         .text("CONFIG_DIR", &self.server.config_dir)
         .number("NEW_VERSION", self.server.pg_version);
         Ok(vec![HostScript::own(script)])
@@ -681,7 +796,22 @@ pub fn examples(old: &HostSettings, new: &HostSettings) -> Vec<super::Operation>
             server: new.clone(),
         }
         .into(),
+        ReadUpgradeMarker {
+            server: new.clone(),
+        }
+        .into(),
         CleanUpOldCluster {
+            directories: vec![
+                OldDirectory {
+                    kind: OldDirectoryKind::DataDirectory,
+                    path: old.data_dir.clone(),
+                },
+                OldDirectory {
+                    kind: OldDirectoryKind::ConfigurationDirectory,
+                    path: old.config_dir.clone(),
+                },
+            ],
+            marker_content: MarkOldCluster::content(old, None),
             server: new.clone(),
         }
         .into(),
@@ -728,11 +858,11 @@ mod tests {
     }
 
     #[test]
-    fn the_marker_sits_beside_the_new_configuration_and_lists_the_old_directories() {
+    fn the_marker_is_roots_and_lists_the_old_directories() {
         let new = new_settings();
         assert_eq!(
             marker(&new),
-            "/etc/postgresql/17/pgconverge-upgrade-main.marker"
+            "/var/lib/pgconverge/upgrade-etc-postgresql-17-main.marker"
         );
         let old = HostSettings::example();
         assert_eq!(
@@ -789,6 +919,65 @@ mod tests {
             "{standby}"
         );
         assert!(undo.done.starts_with("nothing was upgraded"));
+    }
+
+    #[test]
+    fn the_marker_is_read_strictly() {
+        assert_eq!(
+            ReadUpgradeMarker::parse("marker absent\nend yes\n"),
+            Ok(None)
+        );
+        assert_eq!(
+            ReadUpgradeMarker::parse("marker b2xkX3ZlcnNpb24gMTUK\nend yes\n"),
+            Ok(Some("old_version 15".to_string()))
+        );
+        assert!(ReadUpgradeMarker::parse("marker b2xkX3ZlcnNpb24gMTUK\n").is_err());
+        assert!(ReadUpgradeMarker::parse("something\nend yes\n").is_err());
+        assert!(ReadUpgradeMarker::parse("marker !!\nend yes\n").is_err());
+    }
+
+    #[test]
+    fn only_what_concerns_postgresql_alone_runs_as_its_os_user() {
+        let old = HostSettings::example();
+        let new = new_settings();
+        let mut as_pg = Vec::new();
+        let mut as_root = Vec::new();
+        for operation in examples(&old, &new) {
+            for host_script in operation.scripts().unwrap_or_default() {
+                let script = host_script.script;
+                if script.runs_as_pg_user() {
+                    as_pg.push(script.name());
+                } else {
+                    as_root.push(script.name());
+                }
+            }
+        }
+        assert_eq!(
+            as_pg,
+            [
+                "upgrade_probe",
+                "upgrade_replayed",
+                "upgrade_checkpoint",
+                "upgrade_run",
+                "upgrade_rsync",
+                "upgrade_standby_signal",
+                "upgrade_analyze"
+            ]
+        );
+        // Root's: the service's stop, the init command, directories made in
+        // root's directories, the marker, and deletes checked at run time.
+        assert_eq!(
+            as_root,
+            [
+                "control_server",
+                "upgrade_init",
+                "upgrade_carry_configuration",
+                "upgrade_prepare_standby",
+                "upgrade_mark_old",
+                "upgrade_read_marker",
+                "upgrade_cleanup"
+            ]
+        );
     }
 
     #[test]

@@ -71,6 +71,16 @@ make_pg_directory() {
   fi
 }
 
+# Makes the directory $1 and each missing one above it with mode $2 for the
+# PostgreSQL OS user, one level at a time by make_pg_directory: root makes a
+# level only in a directory root alone owns. An existing directory is left as
+# it is.
+make_pg_directories() {
+  [ -d "$1" ] && return 0
+  make_pg_directories "$(dirname "$1")" "$2" || return 1
+  make_pg_directory "$1" "$2"
+}
+
 # psql as the PostgreSQL OS user over the local socket: unaligned, tuples only,
 # stopping at the first error. SQL comes on standard input or with -c; values
 # reach it only as psql variables (-v name=value, then :'name' or :"name").

@@ -12,7 +12,7 @@ pub mod gates;
 pub mod plan;
 
 use crate::actions::RemoteOperation;
-use crate::actions::upgrade::{ClusterShape, ProbeUpgrade};
+use crate::actions::upgrade::{ClusterShape, ProbeUpgrade, ReadUpgradeMarker};
 use crate::apply::{self, ApplyOptions, ApplyResult};
 use crate::desired::DesiredState;
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -482,7 +482,11 @@ pub async fn upgrade(
     Ok(ApplyResult::Changes)
 }
 
-/// `pgconverge upgrade --cleanup`: the old directories an upgrade left.
+/// `pgconverge upgrade --cleanup`: the old directories an upgrade left. Each
+/// member's marker is read first (read-only, also in a dry run), and the paths
+/// it names are checked against the inventory's directories of the old version
+/// it records: the plan names every path it deletes, and a marker naming
+/// anything else stops the whole run before anything is deleted.
 async fn cleanup(
     options: &UpgradeOptions,
     printer_for: impl Fn(Redactor) -> Printer,
@@ -496,20 +500,131 @@ async fn cleanup(
     printer.warnings(&loaded.inventory.warnings);
     let (primary, standbys) = members(&loaded.desired)?;
     let everyone: Vec<String> = std::iter::once(primary).chain(standbys).collect();
-    let names: Vec<&str> = everyone.iter().map(String::as_str).collect();
-    let plan = plan::cleanup(&loaded.desired, &names);
-    printer.out("Remove the old clusters an upgrade left (destructive: the data of the old version is deleted):");
-    printer.plan(&plan);
-    if options.dry_run {
-        printer.out("Dry run: nothing was removed.");
-        return Ok(ApplyResult::Changes);
-    }
     let gathered = gather::gather(&loaded.desired, &everyone, &options.ssh, &|done, total| {
         printer.gathering(done, total)
     })
     .await;
+    let markers = read_markers(&gathered, &loaded.desired, &everyone).await;
+    let mut found = IndexMap::new();
+    let mut refused = Vec::new();
+    let mut old_states: IndexMap<u32, DesiredState> = IndexMap::new();
+    for (host, marker) in markers {
+        let content = match marker {
+            Ok(Some(content)) => content,
+            Ok(None) => {
+                printer.out(&format!("{host}: no upgrade marker: nothing to clean up"));
+                continue;
+            }
+            Err(reason) => {
+                refused.push(format!("{host}: {reason}"));
+                continue;
+            }
+        };
+        let version = match plan::marker_version(&content) {
+            Ok(version) => version,
+            Err(reason) => {
+                refused.push(format!("{host}: {reason}"));
+                continue;
+            }
+        };
+        if !old_states.contains_key(&version.0) {
+            let old_input = with_version(&options.inventory, version);
+            match crate::load::load(
+                &old_input,
+                options.playbook.as_deref(),
+                options.templates.as_deref(),
+            ) {
+                Ok(old) => {
+                    old_states.insert(version.0, old.desired);
+                }
+                Err(error) => {
+                    gathered.close().await;
+                    return Err(error.into());
+                }
+            }
+        }
+        let (Some(old), Some(new)) = (
+            old_states
+                .get(&version.0)
+                .and_then(|state| state.hosts.get(&host)),
+            loaded.desired.hosts.get(&host),
+        ) else {
+            continue;
+        };
+        match plan::checked_directories(&content, &old.settings, &new.settings) {
+            Ok(directories) => {
+                found.insert(
+                    host,
+                    plan::MemberCleanup {
+                        marker_content: content,
+                        directories,
+                    },
+                );
+            }
+            Err(reasons) => refused.extend(
+                reasons
+                    .into_iter()
+                    .map(|reason| format!("{host}: {reason}")),
+            ),
+        }
+    }
+    if !refused.is_empty() {
+        gathered.close().await;
+        return Err(UpgradeError::Cluster(format!(
+            "the upgrade markers name what `--cleanup` does not delete; nothing was removed:\n  {}",
+            refused.join("\n  ")
+        )));
+    }
+    let plan = plan::cleanup(&loaded.desired, &found);
+    printer.out("Remove the old clusters an upgrade left (destructive: the data of the old version is deleted):");
+    printer.plan(&plan);
+    if options.dry_run {
+        gathered.close().await;
+        printer.out("Dry run: nothing was removed.");
+        return Ok(ApplyResult::Changes);
+    }
     let result = run(&plan, &gathered, &printer).await;
     gathered.close().await;
     result?;
     Ok(ApplyResult::Changes)
+}
+
+/// Each member's upgrade marker: its content, `None` without one, or why it
+/// could not be read.
+async fn read_markers(
+    gathered: &Gathered,
+    desired: &DesiredState,
+    hosts: &[String],
+) -> IndexMap<String, Result<Option<String>, String>> {
+    let mut found = IndexMap::new();
+    for host in hosts {
+        let (Some(connection), Some(desired_host)) =
+            (gathered.connections.get(host), desired.hosts.get(host))
+        else {
+            let why = gathered
+                .facts
+                .get(host)
+                .and_then(|facts| facts.as_ref().err().cloned())
+                .unwrap_or_else(|| "no connection".to_string());
+            found.insert(host.clone(), Err(why));
+            continue;
+        };
+        let read = ReadUpgradeMarker {
+            server: desired_host.settings.clone(),
+        };
+        let mut result = Err("reading the marker has no script".to_string());
+        for host_script in read.scripts().unwrap_or_default() {
+            result = match connection.run(&host_script.script.render()).await {
+                Ok(output) if output.success() => ReadUpgradeMarker::parse(&output.stdout),
+                Ok(output) => Err(format!(
+                    "reading the upgrade marker failed (exit code {}): {}",
+                    output.exit_code.unwrap_or(-1),
+                    output.stderr.trim()
+                )),
+                Err(error) => Err(error.to_string()),
+            };
+        }
+        found.insert(host.clone(), result);
+    }
+    found
 }

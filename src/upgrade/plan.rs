@@ -13,14 +13,15 @@
 use super::carry::Carried;
 use crate::actions::upgrade::{
     AnalyzeNewCluster, CarryConfiguration, CleanUpOldCluster, ClusterShape, CompareCheckpoint,
-    InitNewCluster, MarkOldCluster, MemberVersions, RollBack, RunPgUpgrade, StopForUpgrade,
-    TransferStandby, restore_point,
+    InitNewCluster, MarkOldCluster, MemberVersions, OldDirectory, OldDirectoryKind, RollBack,
+    RunPgUpgrade, StopForUpgrade, TransferStandby, restore_point,
 };
 use crate::actions::{Change, PlannedStep};
 use crate::desired::DesiredState;
 use crate::inventory::HostSettings;
 use crate::plan::Plan;
 use crate::plan::sequence::Sequence;
+use crate::versions::PgVersion;
 use indexmap::IndexMap;
 
 /// The step of the primary whose report is its latest checkpoint.
@@ -286,23 +287,135 @@ pub fn analyze(desired: &DesiredState, primary: &str) -> Plan {
     sequence.into_plan()
 }
 
-/// `upgrade --cleanup`: each member's old directories, as its marker lists them.
-pub fn cleanup(desired: &DesiredState, members: &[&str]) -> Plan {
+/// What `upgrade --cleanup` deletes on one member: its marker as it was read
+/// (the script deletes nothing if it changed since) and the directories it
+/// names, each checked against the inventory (`checked_directories`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberCleanup {
+    pub marker_content: String,
+    pub directories: Vec<OldDirectory>,
+}
+
+/// The old version a marker records (`old_version V`), whose directories the
+/// inventory gives with that `pg_version`.
+pub fn marker_version(content: &str) -> Result<PgVersion, String> {
+    let versions: Vec<&str> = content
+        .lines()
+        .filter_map(|line| line.strip_prefix("old_version "))
+        .collect();
+    let [version] = versions.as_slice() else {
+        return Err(format!(
+            "the marker records {} old versions, not one: refusing every path it names",
+            versions.len()
+        ));
+    };
+    PgVersion::parse(&serde_json::Value::String((*version).to_string()))
+        .ok_or_else(|| format!("the marker's old version `{version}` is not a PostgreSQL version: refusing every path it names"))
+}
+
+/// The directories a marker names that `--cleanup` may delete: only the old
+/// version's data directory, its configuration directory (when apart from
+/// it) and a standby's restore point, each exactly where the inventory puts
+/// them with the old `pg_version` (`old`), and none that is, or holds, the
+/// new version's data or configuration directory (`new`). Anything else the
+/// marker names is refused by name, and then nothing is deleted.
+pub fn checked_directories(
+    content: &str,
+    old: &HostSettings,
+    new: &HostSettings,
+) -> Result<Vec<OldDirectory>, Vec<String>> {
+    let mut directories: Vec<OldDirectory> = Vec::new();
+    let mut refused = Vec::new();
+    if old.pg_version >= new.pg_version {
+        refused.push(format!(
+            "the marker's old version {} is not older than PostgreSQL {}, which the inventory names: refusing every path it names",
+            old.pg_version, new.pg_version
+        ));
+    }
+    for line in content.lines().filter(|line| !line.is_empty()) {
+        let (word, path) = line.split_once(' ').unwrap_or((line, ""));
+        if word == "old_version" {
+            continue;
+        }
+        let Some(kind) = OldDirectoryKind::from_keyword(word) else {
+            refused.push(format!(
+                "refusing `{line}`: not a directory an upgrade records"
+            ));
+            continue;
+        };
+        let expected = match kind {
+            OldDirectoryKind::DataDirectory => Some(old.data_dir.clone()),
+            OldDirectoryKind::ConfigurationDirectory => {
+                (old.config_dir != old.data_dir).then(|| old.config_dir.clone())
+            }
+            OldDirectoryKind::RestorePoint => Some(restore_point(old)),
+        };
+        let holds = |inner: &str| {
+            inner == path || inner.starts_with(&format!("{}/", path.trim_end_matches('/')))
+        };
+        if expected.as_deref() != Some(path) {
+            refused.push(format!(
+                "refusing to delete {path}: the marker names it as {}, which the inventory puts {} for PostgreSQL {}",
+                kind.description(),
+                match &expected {
+                    Some(expected) => format!("at {expected}"),
+                    None => "nowhere apart from the data directory".to_string(),
+                },
+                old.pg_version
+            ));
+        } else if !path.starts_with('/')
+            || path == "/"
+            || holds(&new.data_dir)
+            || holds(&new.config_dir)
+        {
+            refused.push(format!(
+                "refusing to delete {path}: it is, or holds, PostgreSQL {}'s data or configuration directory",
+                new.pg_version
+            ));
+        } else if !directories.iter().any(|known| known.path == path) {
+            directories.push(OldDirectory {
+                kind,
+                path: path.to_string(),
+            });
+        }
+    }
+    if refused.is_empty() {
+        Ok(directories)
+    } else {
+        Err(refused)
+    }
+}
+
+/// `upgrade --cleanup`: on each member with a marker, the old directories it
+/// names (checked), each listed in the step's summary.
+pub fn cleanup(desired: &DesiredState, members: &IndexMap<String, MemberCleanup>) -> Plan {
     let mut sequence = Sequence::new(desired);
-    for host in members {
-        let Some(desired_host) = desired.hosts.get(*host) else {
+    for (host, found) in members {
+        let Some(desired_host) = desired.hosts.get(host) else {
             continue;
         };
         let marker = crate::actions::upgrade::marker(&desired_host.settings);
+        let listed: Vec<String> = found
+            .directories
+            .iter()
+            .map(|directory| format!("{} ({})", directory.path, directory.kind.description()))
+            .collect();
         let mut step = PlannedStep {
             id: "cleanup".to_string(),
             ..PlannedStep::change(
                 Change::Update,
                 format!(
-                    "DELETE the old cluster's directories that {marker} lists (data directory, configuration, restore point), once PostgreSQL {} runs here",
+                    "DELETE {}, once PostgreSQL {} runs here (as {marker} lists them)",
+                    if listed.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        listed.join(", ")
+                    },
                     desired_host.settings.pg_version
                 ),
                 CleanUpOldCluster {
+                    directories: found.directories.clone(),
+                    marker_content: found.marker_content.clone(),
                     server: desired_host.settings.clone(),
                 },
             )
@@ -317,6 +430,7 @@ pub fn cleanup(desired: &DesiredState, members: &[&str]) -> Plan {
 mod tests {
     use super::*;
     use crate::actions::Operation;
+    use crate::actions::RemoteOperation;
     use crate::desired::NodeId;
     use crate::inventory::{Input, Inventory};
     use crate::playbook::Playbook;
@@ -448,18 +562,134 @@ mod tests {
         assert_eq!(waits, [Some(300), None, None]);
     }
 
+    fn found(old: &HostSettings, new: &HostSettings, point: Option<&str>) -> MemberCleanup {
+        let content = MarkOldCluster::content(old, point);
+        let directories =
+            checked_directories(&content, old, new).unwrap_or_else(|refused| panic!("{refused:?}"));
+        MemberCleanup {
+            marker_content: content,
+            directories,
+        }
+    }
+
     #[test]
-    fn cleanup_is_destructive_and_says_so() {
-        let new = desired(Some(17));
-        let plan = cleanup(&new, &["db1", "db2"]);
+    fn cleanup_lists_every_path_it_deletes_and_is_destructive() {
+        let (old, new) = (desired(None), desired(Some(17)));
+        let mut members = IndexMap::new();
+        members.insert(
+            "db1".to_string(),
+            found(&old.hosts["db1"].settings, &new.hosts["db1"].settings, None),
+        );
+        let point = restore_point(&old.hosts["db2"].settings);
+        members.insert(
+            "db2".to_string(),
+            found(
+                &old.hosts["db2"].settings,
+                &new.hosts["db2"].settings,
+                Some(&point),
+            ),
+        );
+        let plan = cleanup(&new, &members);
         let text = anstream::adapter::strip_str(&crate::printer::plan_text(&plan)).to_string();
-        assert!(text.contains("DELETE the old cluster's directories that /etc/postgresql/17/pgconverge-upgrade-main.marker lists"), "{text}");
+        assert!(
+            text.contains("DELETE /var/lib/postgresql/15/main (the old data directory), /etc/postgresql/15/main (the old configuration directory), once PostgreSQL 17 runs here (as /var/lib/pgconverge/upgrade-etc-postgresql-17-main.marker lists them)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("/var/lib/postgresql/15/main.pgconverge-before-upgrade (the restore point of the old data directory)"),
+            "{text}"
+        );
         assert!(
             plan.hosts
                 .iter()
                 .all(|host| host.steps.iter().all(|step| step.destructive))
         );
+        // The script is given exactly those paths, and the marker as it was read.
+        let Some(Operation::CleanUpOldCluster(clean)) = plan.hosts[1].steps[0].operation.as_ref()
+        else {
+            panic!("db2 cleans up");
+        };
+        let described = clean.scripts().unwrap_or_else(|error| panic!("{error}"))[0]
+            .script
+            .describe();
+        assert!(
+            described.contains("PATHS='/var/lib/postgresql/15/main\n/etc/postgresql/15/main\n/var/lib/postgresql/15/main.pgconverge-before-upgrade'"),
+            "{described}"
+        );
         let analyze = analyze(&new, "db1");
         assert_eq!(analyze.order.len(), 1);
+    }
+
+    #[test]
+    fn a_marker_naming_anything_but_the_old_directories_is_refused_by_name() {
+        let (old, new) = (desired(None), desired(Some(17)));
+        let (old, new) = (&old.hosts["db1"].settings, &new.hosts["db1"].settings);
+        let refused = |content: &str| {
+            checked_directories(content, old, new)
+                .err()
+                .unwrap_or_else(|| panic!("`{content}` must be refused"))
+                .join("\n")
+        };
+        let planted = refused(
+            "old_version 15\nold_data_dir /root/secret\nold_config_dir /etc/postgresql/15/main",
+        );
+        assert!(
+            planted.contains("refusing to delete /root/secret: the marker names it as the old data directory, which the inventory puts at /var/lib/postgresql/15/main for PostgreSQL 15"),
+            "{planted}"
+        );
+        assert!(!planted.contains("/etc/postgresql/15/main"), "{planted}");
+        let config = refused(
+            "old_version 15\nold_data_dir /var/lib/postgresql/15/main\nold_config_dir /etc",
+        );
+        assert!(
+            config.contains(
+                "refusing to delete /etc: the marker names it as the old configuration directory"
+            ),
+            "{config}"
+        );
+        let point = refused("old_version 15\nrestore_point /srv/backup");
+        assert!(point.contains("refusing to delete /srv/backup"), "{point}");
+        let unknown = refused("old_version 15\nold_wal_dir /var/lib/postgresql/15/wal");
+        assert!(
+            unknown.contains("refusing `old_wal_dir /var/lib/postgresql/15/wal`: not a directory an upgrade records"),
+            "{unknown}"
+        );
+        // The new version's own directories, even where the old settings agree.
+        let same = HostSettings {
+            data_dir: new.data_dir.clone(),
+            ..old.clone()
+        };
+        let in_use = checked_directories(
+            &format!("old_version 15\nold_data_dir {}", new.data_dir),
+            &same,
+            new,
+        )
+        .err()
+        .unwrap_or_default()
+        .join("\n");
+        assert!(
+            in_use.contains("refusing to delete /var/lib/postgresql/17/main: it is, or holds, PostgreSQL 17's data or configuration directory"),
+            "{in_use}"
+        );
+        // A marker of the version that runs now names that version's directories.
+        let current = checked_directories(
+            "old_version 17\nold_data_dir /var/lib/postgresql/17/main",
+            new,
+            new,
+        )
+        .err()
+        .unwrap_or_default()
+        .join("\n");
+        assert!(
+            current.contains("is not older than PostgreSQL 17"),
+            "{current}"
+        );
+        assert_eq!(
+            marker_version("old_version 15\nold_data_dir /x"),
+            Ok(crate::versions::PgVersion(1500))
+        );
+        assert!(marker_version("old_data_dir /x").is_err());
+        assert!(marker_version("old_version 15\nold_version 16").is_err());
+        assert!(marker_version("old_version fifteen").is_err());
     }
 }

@@ -416,6 +416,9 @@ prepare_host_dir() {
     # the machine's or a read-only root.
     cp -a "$LAB_ROOTFS/etc/apt/apt.conf.d" "$d/etc-apt-conf.d"
     install -d -m 1777 "$d/tmp" "$d/var-tmp"
+    # pgconverge's own state on the host (an upgrade's marker), root's alone, as
+    # /var/lib/pgconverge is on a real host; bound in only over a release root.
+    install -d -m 0700 "$d/var-lib-pgconverge"
     install -m 0600 "$IDENTITY.pub" "$d/root/.ssh/authorized_keys"
     cp "$LAB_ROOTFS/etc/skel/.bashrc" "$LAB_ROOTFS/etc/skel/.profile" "$d/root/" 2>/dev/null || true
     # client side of OpenSSH as the release ships it, then the lab's sshd_config
@@ -735,6 +738,9 @@ cmd_boot() {
     printf '%s\n' "$h" >/proc/sys/kernel/hostname
     local r=$rootfs
     if [[ -n $r ]]; then
+        # Where /var/lib/pgconverge, writable per host, is bound: made in the
+        # shared release root (empty there) before it is bound read-only.
+        [[ -d $r/var/lib/pgconverge ]] || install -d -m 0755 "$r/var/lib/pgconverge"
         # The release root, read-only for this host; its kernel filesystems fresh
         # (this host's PID namespace in /proc, its network namespace in /sys).
         mount --bind "$r" "$r"
@@ -752,6 +758,10 @@ cmd_boot() {
     mount --bind /mnt/etc-postgresql "$r/etc/postgresql"
     mount --bind /mnt/etc-ssh "$r/etc/ssh"
     mount --bind /mnt/var-lib-postgresql "$r/var/lib/postgresql"
+    if [[ -n $r ]]; then
+        # Not over the machine's own /var/lib (bookworm hosts share it).
+        mount --bind /mnt/var-lib-pgconverge "$r/var/lib/pgconverge"
+    fi
     mount --bind /mnt/var-log "$r/var/log"
     mount --bind /mnt/srv "$r/srv"
     mount --bind /mnt/etc-pgbackrest "$r/etc/pgbackrest"

@@ -31,7 +31,9 @@ elif [ -e "$DATA" ] || [ -L "$DATA" ]; then
   ASIDE="$DATA.pgconverge-$(date -u +%Y%m%dT%H%M%SZ)"
   in_directory "$PARENT" mv -T "$DATA" "$ASIDE"
 fi
-make_pg_directory "$DATA" 0700 || {
+# A missing parent (/var/lib/postgresql/17 on a standby an upgrade left to be
+# cloned) is made as well, each level as make_pg_directory makes it.
+{ make_pg_directories "$PARENT" 0755 && make_pg_directory "$DATA" 0700; } || {
   echo "could not make the data directory $DATA" >&2
   [ -z "$ASIDE" ] || in_directory "$PARENT" mv -T "$ASIDE" "$DATA"
   exit 1

@@ -2,7 +2,9 @@
 # the scratch cluster of `pg_upgrade --check` (in a fresh directory under
 # /var/tmp, removed whatever happens). One `KEY VALUE` line per fact; a file's
 # content and pg_upgrade's output are base64 on one line, before their name.
-# The last line is `end yes`: an output without it was cut short.
+# The last line is `end yes`: an output without it was cut short. Runs as the
+# PostgreSQL OS user: the files it reads and carries over are that user's, so
+# a link planted among them leads to nothing that user could not read.
 say() {
   printf '%s %s\n' "$1" "$2"
 }
@@ -33,14 +35,14 @@ if [ "$(stat -c %d "$PARENT")" = "$(stat -c %d "$OLD_DATA_DIR")" ]; then
 else
   say same_filesystem no
 fi
-if [ -d "$NEW_DATA_DIR" ] && [ -n "$(ls -A "$NEW_DATA_DIR")" ]; then
+if [ -d "$NEW_DATA_DIR" ] && { ! LISTING=$(ls -A "$NEW_DATA_DIR" 2>/dev/null) || [ -n "$LISTING" ]; }; then
   say new_data_dir exists
 elif [ -e "$NEW_DATA_DIR" ] && [ ! -d "$NEW_DATA_DIR" ]; then
   say new_data_dir exists
 else
   say new_data_dir absent
 fi
-if [ "$NEW_CONFIG_DIR" != "$NEW_DATA_DIR" ] && [ -e "$NEW_CONFIG_DIR" ]; then
+if [ "$NEW_CONFIG_DIR" != "$NEW_DATA_DIR" ] && { [ -e "$NEW_CONFIG_DIR" ] || [ -L "$NEW_CONFIG_DIR" ]; }; then
   say new_config_dir exists
 else
   say new_config_dir absent
@@ -98,7 +100,6 @@ done
 # as the real one will be.
 SCRATCH=$(mktemp -d /var/tmp/pgconverge-upgrade-check.XXXXXX) || exit 1
 trap 'rm -rf "$SCRATCH"' EXIT
-chown "$PG_OS_USER:$PG_OS_GROUP" "$SCRATCH"
 set -- -D "$SCRATCH/data" --encoding="$(pg_sql -c "select pg_encoding_to_char(encoding) from pg_database where datname = 'template0'")"
 set -- "$@" --lc-collate="$(pg_sql -c "select datcollate from pg_database where datname = 'template0'")"
 set -- "$@" --lc-ctype="$(pg_sql -c "select datctype from pg_database where datname = 'template0'")"

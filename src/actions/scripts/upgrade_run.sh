@@ -1,9 +1,9 @@
-# pg_upgrade --link from the old cluster to the new one, both stopped, run as
-# the PostgreSQL user in a fresh working directory under /var/tmp that keeps its
-# log. On failure the log's tail is shown; the old cluster is put back by the
-# step's undo (its pg_control.old renamed back).
+# pg_upgrade --link from the old cluster to the new one, both stopped, in a
+# fresh working directory under /var/tmp that keeps its log. Runs as the
+# PostgreSQL OS user, whose files these all are. On failure the log's tail is
+# shown; the old cluster is put back by the step's undo (its pg_control.old
+# renamed back).
 WORK=$(mktemp -d /var/tmp/pgconverge-upgrade.XXXXXX) || exit 1
-chown "$PG_OS_USER:$PG_OS_GROUP" "$WORK"
 set -- --link -b "$OLD_BIN_DIR" -B "$PG_BIN_DIR" -d "$OLD_DATA_DIR" -D "$PG_DATA_DIR" -p "$UPGRADE_PORT" -P "$UPGRADE_PORT" -s "$WORK"
 if [ -n "$OLD_CONFIG_FILE" ]; then
   set -- "$@" -o "-c config_file=$OLD_CONFIG_FILE"
@@ -12,7 +12,7 @@ if [ -n "$NEW_CONFIG_FILE" ]; then
   set -- "$@" -O "-c config_file=$NEW_CONFIG_FILE"
 fi
 LOG="$WORK/pg_upgrade.log"
-if (cd "$WORK" && as_pg "$PG_BIN_DIR/pg_upgrade" "$@") >"$LOG" 2>&1; then
+if (cd "$WORK" && "$PG_BIN_DIR/pg_upgrade" "$@") >"$LOG" 2>&1; then
   echo "upgraded with pg_upgrade --link (its output: $LOG)"
   exit 0
 fi
