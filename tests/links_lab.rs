@@ -222,7 +222,6 @@ fn switchovers_follow_no_link(lab: &Lab, inventory: &str, password: &str, before
             host,
             &format!(
                 "ln -sfn /root/bait-auto {data}/pgconverge-promotion-unfinished \
-                 && ln -sfn /root/made-by-root {data}/promote.trigger \
                  && ln -sfn /root/bait-auto {data}/postgresql.auto.conf.pgconverge-backup \
                  && ln -sfn /root/bait-conf {config}/postgresql.conf.pgconverge-backup \
                  && ln -sfn /root/bait-hba {config}/pg_hba.conf.pgconverge-backup"
@@ -235,6 +234,10 @@ fn switchovers_follow_no_link(lab: &Lab, inventory: &str, password: &str, before
         "h3",
         &format!("ln -sfn /root/bait-known {data}/pgconverge-rewind-failed"),
     );
+    // Not `promote.trigger`: PostgreSQL 15 itself stops when it cannot stat its
+    // promote_trigger_file (a link into /root), which the PostgreSQL OS user
+    // could do to its own server anyway; pgconverge writes that file only
+    // before 9.1, as that user.
     let ssh_config = lab.ssh_config().display().to_string();
     let mut outputs = Vec::new();
     for (target, old_primary) in [("h2", "h1"), ("h1", "h2")] {

@@ -323,30 +323,11 @@ pub fn weak_access_rules(resolved: &ResolvedHost) -> Vec<Diagnostic> {
 
 /// What is weak about one `pg_hba.conf` line, if anything: a `host*` line
 /// (any connection over the network) whose method is `trust`, `password` or `md5`.
+/// The line is read as `pgconf::hba` reads the host's file.
 fn weak_access_rule(line: &str) -> Option<String> {
-    let fields = hba_fields(line);
-    let kind = fields.first()?.as_str();
-    if !matches!(
-        kind,
-        "host" | "hostssl" | "hostnossl" | "hostgssenc" | "hostnogssenc"
-    ) {
-        return None;
-    }
-    // TYPE DATABASE USER ADDRESS [MASK] METHOD: an IP address without a prefix
-    // length is followed by its mask.
-    let address = fields.get(3)?;
-    let has_mask = !address.contains('/')
-        && address.parse::<std::net::IpAddr>().is_ok()
-        && fields
-            .get(4)
-            .is_some_and(|mask| mask.parse::<std::net::IpAddr>().is_ok());
-    let method = fields.get(if has_mask { 5 } else { 4 })?;
-    let from = if has_mask {
-        format!("{address} {}", fields[4])
-    } else {
-        address.clone()
-    };
-    let why = match method.as_str() {
+    let rule = crate::pgconf::hba::rules(line).into_iter().next()?;
+    let from = rule.address.as_deref()?;
+    let why = match rule.method.as_str() {
         "trust" => "lets anyone who reaches the server from there in without a password",
         "password" => {
             "sends the password as it is, which whoever sees the connection reads unless it is TLS: use scram-sha-256"
@@ -354,31 +335,10 @@ fn weak_access_rule(line: &str) -> Option<String> {
         "md5" => "accepts md5 password hashes, which are weak: use scram-sha-256",
         _ => return None,
     };
-    Some(format!("`{kind}` from `{from}` with `{method}` {why}"))
-}
-
-/// The fields of a `pg_hba.conf` line without its comment; a double-quoted
-/// field keeps its spaces and `#`.
-fn hba_fields(line: &str) -> Vec<String> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    for c in line.chars() {
-        match c {
-            '"' => quoted = !quoted,
-            '#' if !quoted => break,
-            c if c.is_whitespace() && !quoted => {
-                if !field.is_empty() {
-                    fields.push(std::mem::take(&mut field));
-                }
-            }
-            c => field.push(c),
-        }
-    }
-    if !field.is_empty() {
-        fields.push(field);
-    }
-    fields
+    Some(format!(
+        "`{}` from `{from}` with `{}` {why}",
+        rule.kind, rule.method
+    ))
 }
 
 /// One side of a replication link.
