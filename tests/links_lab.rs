@@ -208,6 +208,7 @@ fn root_follows_no_link_the_postgres_user_plants() {
     assert_eq!(lab.sql("h2", "show work_mem"), "8MB");
 
     switchovers_follow_no_link(&lab, &inventory, &rotated, &before);
+    a_failover_and_rejoin_follow_no_link(&lab, &inventory, &rotated, &before);
 }
 
 /// The role changes' scripts (promotion, its markers, the rejoin of the old
@@ -272,6 +273,74 @@ fn switchovers_follow_no_link(lab: &Lab, inventory: &str, password: &str, before
         );
     }
     for output in &outputs {
+        assert!(
+            !output.contains("ROOT-ONLY"),
+            "no root-only content reaches the output\n{output}"
+        );
+    }
+}
+
+/// The primary dies, h2 is promoted, and h1 comes back and is rejoined with
+/// pg_rewind (`apply --rejoin h1`), with links planted at the names the
+/// promotion, the rewind and the apply touch: root's files stay as they were.
+fn a_failover_and_rejoin_follow_no_link(
+    lab: &Lab,
+    inventory: &str,
+    password: &str,
+    before: &[String],
+) {
+    let data = Release::BOOKWORM_15.data_dir();
+    let config = Release::BOOKWORM_15.config_dir();
+    for host in HOSTS {
+        as_postgres(
+            lab,
+            host,
+            &format!(
+                "ln -sfn /root/bait-auto {data}/pgconverge-promotion-unfinished \\
+                 && ln -sfn /root/bait-conf {config}/postgresql.conf.pgconverge-backup \\
+                 && ln -sfn /root/bait-hba {config}/pg_hba.conf.pgconverge-backup"
+            ),
+        );
+    }
+    let ssh_config = lab.ssh_config().display().to_string();
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend([
+            "-i",
+            inventory,
+            "--ssh-config",
+            &ssh_config,
+            "--connect-timeout",
+            "3",
+        ]);
+        support::pgconverge(&all, password)
+    };
+    lab.command(&["kill", "h1"]);
+    let promote = run(&["promote", "h2", "--write-inventory"]);
+    assert_eq!(promote.code, Some(0), "h2 is promoted\n{promote}");
+    lab.command(&["start", "h1"]);
+    // What rewind.sh removes before it runs: a link there is removed, never followed.
+    as_postgres(
+        lab,
+        "h1",
+        &format!("ln -sfn /root/bait-known {data}/pgconverge-rewind-failed"),
+    );
+    let rejoin = run(&["apply", "--rejoin", "h1"]);
+    assert_eq!(rejoin.code, Some(0), "h1 is rewound and rejoined\n{rejoin}");
+    lab.eventually(60, "h1 streams from h2", || {
+        lab.sql("h1", "select pg_is_in_recovery()") == "t"
+            && lab.sql(
+                "h2",
+                "select count(*) from pg_stat_replication where state = 'streaming'",
+            ) == "2"
+    });
+    let after: Vec<String> = HOSTS.iter().map(|host| root_state(lab, host)).collect();
+    assert_eq!(
+        before,
+        after.as_slice(),
+        "root's files kept owner, mode and content through the failover and rejoin\n{promote}\n{rejoin}"
+    );
+    for output in [promote.all(), rejoin.all()] {
         assert!(
             !output.contains("ROOT-ONLY"),
             "no root-only content reaches the output\n{output}"
