@@ -291,17 +291,28 @@ fn a_failover_and_rejoin_follow_no_link(
 ) {
     let data = Release::BOOKWORM_15.data_dir();
     let config = Release::BOOKWORM_15.config_dir();
+    // No link stays in a data directory that pg_rewind reads from: the source
+    // server stats every file there, and one leading into /root stops it (the
+    // PostgreSQL OS user can stop its own cluster anyway). Links go only where a
+    // root script of the failover or the rejoin acts: the configuration files'
+    // backups, the candidate's promotion marker (removed before promoting), and
+    // h1's rewind marker below (removed before pg_rewind runs).
     for host in HOSTS {
         as_postgres(
             lab,
             host,
             &format!(
-                "ln -sfn /root/bait-auto {data}/pgconverge-promotion-unfinished \\
+                "rm -f {data}/postgresql.auto.conf.pgconverge-backup {data}/pgconverge-promotion-unfinished \\
                  && ln -sfn /root/bait-conf {config}/postgresql.conf.pgconverge-backup \\
                  && ln -sfn /root/bait-hba {config}/pg_hba.conf.pgconverge-backup"
             ),
         );
     }
+    as_postgres(
+        lab,
+        "h2",
+        &format!("ln -sfn /root/bait-auto {data}/pgconverge-promotion-unfinished"),
+    );
     let ssh_config = lab.ssh_config().display().to_string();
     let run = |args: &[&str]| {
         let mut all = args.to_vec();
