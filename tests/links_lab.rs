@@ -242,6 +242,7 @@ fn switchovers_follow_no_link(lab: &Lab, inventory: &str, password: &str, before
     let ssh_config = lab.ssh_config().display().to_string();
     let mut outputs = Vec::new();
     for (target, old_primary) in [("h2", "h1"), ("h1", "h2")] {
+        let started = lab.sql(target, "select pg_postmaster_start_time()");
         let run = support::pgconverge(
             &[
                 "switchover",
@@ -262,6 +263,11 @@ fn switchovers_follow_no_link(lab: &Lab, inventory: &str, password: &str, before
             "the switchover to {target} succeeds with the links in place\n{run}"
         );
         assert_eq!(lab.sql(target, "select pg_is_in_recovery()"), "f");
+        assert_eq!(
+            lab.sql(target, "select pg_postmaster_start_time()"),
+            started,
+            "the switchover and its apply promote {target} without restarting it\n{run}"
+        );
         lab.eventually(60, &format!("{old_primary} streams from {target}"), || {
             lab.sql(old_primary, "select pg_is_in_recovery()") == "t"
         });
@@ -326,6 +332,7 @@ fn a_failover_and_rejoin_follow_no_link(
         ]);
         support::pgconverge(&all, password)
     };
+    let started = lab.sql("h2", "select pg_postmaster_start_time()");
     lab.command(&["kill", "h1"]);
     let promote = run(&["promote", "h2", "--write-inventory"]);
     assert_eq!(promote.code, Some(0), "h2 is promoted\n{promote}");
@@ -345,6 +352,11 @@ fn a_failover_and_rejoin_follow_no_link(
                 "select count(*) from pg_stat_replication where state = 'streaming'",
             ) == "2"
     });
+    assert_eq!(
+        lab.sql("h2", "select pg_postmaster_start_time()"),
+        started,
+        "neither the promotion nor the apply after it restarted h2\n{rejoin}"
+    );
     let after: Vec<String> = HOSTS.iter().map(|host| root_state(lab, host)).collect();
     assert_eq!(
         before,
@@ -357,4 +369,32 @@ fn a_failover_and_rejoin_follow_no_link(
             "no root-only content reaches the output\n{output}"
         );
     }
+
+    // The rejoined standby's postmaster is killed (a crash): the next apply
+    // converges it. It used to plan a rewind whose crash recovery ran in
+    // single-user mode, which refuses standby.signal, on every apply for good.
+    lab.exec(
+        "h1",
+        &[
+            "sh",
+            "-c",
+            &format!("kill -9 \"$(head -n 1 {data}/postmaster.pid)\""),
+        ],
+    );
+    lab.eventually(30, "h1's server is down", || {
+        lab.try_sql("h1", "select 1").is_err()
+    });
+    let recovered = run(&["apply"]);
+    assert!(
+        matches!(recovered.code, Some(0 | 2)),
+        "a crashed standby is brought back by the next apply\n{recovered}"
+    );
+    lab.eventually(60, "h1 streams from h2 again", || {
+        lab.sql(
+            "h2",
+            "select count(*) from pg_stat_replication where state = 'streaming'",
+        ) == "2"
+    });
+    let quiet = run(&["apply", "--dry-run", "--detailed-exitcode"]);
+    assert_eq!(quiet.code, Some(0), "nothing is left to do\n{quiet}");
 }

@@ -473,7 +473,18 @@ impl Observed<'_> {
         if reverts_to.is_none()
             && setting.is_some_and(|setting| setting.value == setting.default_value)
         {
-            return None;
+            // PostgreSQL asks for a restart whenever a postmaster setting leaves
+            // the file it was read from, though its value stays the default.
+            return setting
+                .filter(|setting| {
+                    setting.context == "postmaster" && setting.source == "configuration file"
+                })
+                .map(|_| SettingChange {
+                    name: name.to_string(),
+                    old: self.now(name),
+                    new,
+                    needs: "restart",
+                });
         }
         if reverts_to.is_some_and(|value| self.same(name, value)) {
             return None;
@@ -605,6 +616,33 @@ mod tests {
             text.contains("refused: the server runs with max_connections = 300 and the inventory does not set it"),
             "{text}"
         );
+    }
+
+    /// A postmaster setting at its default, read from pgconverge's file, that the
+    /// new file no longer sets: PostgreSQL still asks for a restart, so the plan
+    /// says restart, not reload (a role change used to restart a new primary
+    /// its plan said it would only reload).
+    #[test]
+    fn a_postmaster_setting_leaving_the_file_is_planned_as_a_restart() {
+        let fixture = Fixture::converged().edit("db1", |facts| {
+            if let Some(server) = facts.server.as_mut() {
+                let mut setting = crate::plan::check::setting("postmaster", "try", "", "enum");
+                setting.default_value = "try".into();
+                setting.source = "configuration file".into();
+                setting.source_file = "/etc/postgresql/15/main/postgresql.conf".into();
+                server.settings.insert("huge_pages".into(), setting);
+            }
+            if let Some(file) = facts
+                .files
+                .get_mut("/etc/postgresql/15/main/postgresql.conf")
+            {
+                file.content.extend_from_slice(b"huge_pages = try\n");
+            }
+        });
+        let text = check(&fixture, "db1", "postgresql_conf");
+        assert!(text.contains("huge_pages  try → try  (restart)"), "{text}");
+        let service = check(&fixture, "db1", "pg_service");
+        assert!(service.contains("restart"), "{service}");
     }
 
     #[test]

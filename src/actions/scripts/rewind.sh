@@ -18,7 +18,25 @@ case "$STATE" in
   "shut down" | "shut down in recovery") ;;
   *)
     # pg_rewind needs a cleanly shut down target: finish crash recovery first.
-    if ! OUT=$(as_pg "$PG_BIN_DIR/postgres" --single -D "$DATA" -c "config_file=$CONFIG_FILE" postgres </dev/null 2>&1); then
+    if [ -f "$DATA/standby.signal" ] || [ -f "$DATA/recovery.conf" ]; then
+      # A standby that crashed. Single-user mode refuses standby mode, and
+      # ending its recovery would write WAL its upstream does not have: it
+      # starts as the standby it is, recovers, and stops cleanly ("shut down in
+      # recovery"). Its log is kept beside its data.
+      LOG="$DATA/pgconverge-recovery.log"
+      if ! OUT=$(as_pg "$PG_BIN_DIR/pg_ctl" start -w -t "$SERVER_WAIT_SECONDS" -D "$DATA" -o "-c config_file=$CONFIG_FILE" -l "$LOG" 2>&1); then
+        as_pg "$PG_BIN_DIR/pg_ctl" stop -w -m fast -D "$DATA" >/dev/null 2>&1
+        echo "crash recovery of the standby $DATA before pg_rewind failed:" >&2
+        printf '%s\n' "$OUT" >&2
+        as_pg tail -n 20 "$LOG" >&2
+        exit 1
+      fi
+      if ! OUT=$(as_pg "$PG_BIN_DIR/pg_ctl" stop -w -m fast -D "$DATA" 2>&1); then
+        echo "the standby $DATA recovered but did not stop before pg_rewind:" >&2
+        printf '%s\n' "$OUT" >&2
+        exit 1
+      fi
+    elif ! OUT=$(as_pg "$PG_BIN_DIR/postgres" --single -D "$DATA" -c "config_file=$CONFIG_FILE" postgres </dev/null 2>&1); then
       echo "crash recovery of $DATA before pg_rewind failed:" >&2
       printf '%s\n' "$OUT" >&2
       exit 1
