@@ -44,6 +44,20 @@ pub fn build(request: &FactsRequest) -> String {
         r#"{
 PASSWD=$(getent passwd "$PG_OS_USER")
 emit os_user.passwd "$PASSWD"
+# The run lock's holder, read only by root, only in root's own 0700 directory,
+# and only while the lock is held: its lock file's flock is in /proc/locks
+# (DEVICE MAJOR:MINOR:INODE in hex, hex, decimal). Nothing here takes the lock.
+if [ "$(id -u)" = 0 ] && [ ! -L /run/pgconverge ] && [ -d /run/pgconverge ] \
+  && [ "$(stat -c '%u %a' /run/pgconverge)" = "0 700" ] \
+  && [ -f /run/pgconverge/holder ] && [ ! -L /run/pgconverge/holder ] \
+  && [ -f /run/pgconverge/lock ] && [ ! -L /run/pgconverge/lock ]; then
+  LOCK_ID=$(stat -c '%d %i' /run/pgconverge/lock)
+  LOCK_DEVICE=${LOCK_ID% *}
+  LOCK_KEY=$(printf '%02x:%02x:%s' $((LOCK_DEVICE >> 8 & 4095)) $((LOCK_DEVICE & 255 | (LOCK_DEVICE >> 12 & 1048320))) "${LOCK_ID#* }")
+  if grep -q " FLOCK .* $LOCK_KEY " /proc/locks 2>/dev/null; then
+    emit run_lock.holder "$(head -c 4000 /run/pgconverge/holder)"
+  fi
+fi
 if [ -n "$PASSWD" ]; then
   printf '%s' "$PGCONVERGE_FACTS" | as_pg sh -s
 else
