@@ -10,7 +10,9 @@
 # process (PID, start time) as it starts. When the lock is let go, and when it
 # is taken after a holder that was killed, every recorded process still running
 # is ended with what runs under it (a server pg_ctl started is its own, and is
-# left alone), and the lock is free only once they are gone.
+# left alone), and the lock is free only once they are gone. The record names
+# this process and its start time, so a reader can tell a live holder's record
+# from one a killed holder left.
 #
 # Lines on standard output, for pgconverge: `pgconverge-lock: held`,
 # `pgconverge-lock: busy RECORD`, `pgconverge-lock: waiting RECORD` (RECORD the
@@ -145,7 +147,11 @@ hold() {
   fi
   # A holder killed before it let go may have left sessions running.
   end_sessions
-  printf '%s\n' "$HOLDER" >"$LOCK_DIR/holder.new" && mv -f "$LOCK_DIR/holder.new" "$LOCK_DIR/holder"
+  # The record ends with this process and its start time: the lock is held
+  # exactly while it runs (a reader of /proc/locks in a PID namespace does not
+  # see a lock whose taker, flock(1), has ended).
+  printf '%sholder_pid=%s\nholder_start=%s\n' "$HOLDER" "$$" "$(start_time "$$")" >"$LOCK_DIR/holder.new" \
+    && mv -f "$LOCK_DIR/holder.new" "$LOCK_DIR/holder"
   echo 'pgconverge-lock: held'
   # Until standard input ends; nothing is ever written to it.
   while IFS= read -r _; do :; done
