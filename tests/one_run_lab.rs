@@ -12,6 +12,11 @@
 //! 4. A live run that stalls (stopped with its ssh masters, as on a network
 //!    that carries nothing for a while) keeps its lock: a run meanwhile waits
 //!    and stops, naming it; resumed, the stalled run ends well.
+//! 5. A real client (psql, a multi-host connection string with
+//!    `target_session_attrs=read-write`, one sequential id per transaction)
+//!    writes through a switchover there and back: every acknowledged row is on
+//!    every member after, and the longest gap between acknowledged commits is
+//!    printed.
 
 mod support;
 
@@ -122,6 +127,13 @@ fn one_run_at_a_time_and_a_killed_run_leaves_nothing_running() {
     let scenario = Instant::now();
     a_stalled_live_run_keeps_its_lock(&lab, &inventory, &password);
     eprintln!("stalled holder: {:.1} s", scenario.elapsed().as_secs_f64());
+
+    let scenario = Instant::now();
+    a_client_loses_no_acknowledged_write_through_switchovers(&lab, &inventory, &password);
+    eprintln!(
+        "client through switchovers: {:.1} s",
+        scenario.elapsed().as_secs_f64()
+    );
     eprintln!("all: {:.1} s", started.elapsed().as_secs_f64());
 }
 
@@ -405,5 +417,137 @@ fn a_stalled_live_run_keeps_its_lock(lab: &Lab, inventory: &str, password: &str)
         resumed.code,
         Some(0),
         "the stalled run ends well once resumed\n{resumed}"
+    );
+}
+
+/// What a client saw: the ids it was told were committed, each with when.
+struct Acknowledged {
+    ids: Vec<u64>,
+    at: Vec<Instant>,
+}
+
+impl Acknowledged {
+    /// The longest time between two acknowledged commits.
+    fn longest_gap(&self) -> Duration {
+        self.at
+            .windows(2)
+            .map(|pair| pair[1] - pair[0])
+            .max()
+            .unwrap_or_default()
+    }
+}
+
+/// Inserts id after id, one transaction each, through libpq's multi-host
+/// connection to whichever member accepts writes, until `stop` is set.
+fn client(stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Acknowledged {
+    let mut acknowledged = Acknowledged {
+        ids: Vec::new(),
+        at: Vec::new(),
+    };
+    let mut id = 0u64;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        id += 1;
+        let status = Command::new("psql")
+            .args([
+                "-XAtq",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                "host=10.77.0.11,10.77.0.12,10.77.0.13 port=5432 dbname=postgres user=writer target_session_attrs=read-write connect_timeout=2",
+                "-c",
+                &format!("insert into client_writes values ({id})"),
+            ])
+            .env("PGPASSWORD", "writer-password")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if status.is_ok_and(|status| status.success()) {
+            acknowledged.ids.push(id);
+            acknowledged.at.push(Instant::now());
+        }
+    }
+    acknowledged
+}
+
+fn a_client_loses_no_acknowledged_write_through_switchovers(
+    lab: &Lab,
+    inventory: &str,
+    password: &str,
+) {
+    // The client connects from the machine (the bridge's address) as `writer`.
+    let text = std::fs::read_to_string(inventory).expect("the inventory");
+    std::fs::write(
+        inventory,
+        text.replacen(
+            "    replication_user: replicator\n",
+            "    replication_user: replicator\n    pg_hba_extra:\n      - host postgres writer 10.77.0.1/32 scram-sha-256\n",
+            1,
+        ),
+    )
+    .expect("the inventory is written");
+    let access = lab.apply(inventory, password, &[]);
+    assert_eq!(access.code, Some(2), "{access}");
+    lab.exec_sql(
+        "h1",
+        "create role writer login password 'writer-password'; create table client_writes (id bigint primary key); grant insert on client_writes to writer",
+    );
+    let switch = |to: &str| {
+        support::pgconverge(
+            &[
+                "switchover",
+                to,
+                "-i",
+                inventory,
+                "--ssh-config",
+                &lab.ssh_config().display().to_string(),
+                "--connect-timeout",
+                "3",
+            ],
+            password,
+        )
+    };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || client(stop))
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    let there = switch("h2");
+    let back = if there.code == Some(0) {
+        std::thread::sleep(Duration::from_secs(2));
+        Some(switch("h1"))
+    } else {
+        None
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let acknowledged = writer.join().expect("the client ends");
+    assert_eq!(there.code, Some(0), "switchover to h2\n{there}");
+    let back = back.expect("switched there");
+    assert_eq!(back.code, Some(0), "switchover back to h1\n{back}");
+    assert!(
+        acknowledged.ids.len() > 20,
+        "the client wrote: {} rows acknowledged",
+        acknowledged.ids.len()
+    );
+    let wanted = acknowledged.ids.len().to_string();
+    let list = acknowledged
+        .ids
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let present = format!("select count(*) from client_writes where id in ({list})");
+    for host in HOSTS {
+        lab.eventually(30, &format!("every acknowledged row on {host}"), || {
+            lab.try_sql(host, &present)
+                .is_ok_and(|count| count == wanted)
+        });
+    }
+    eprintln!(
+        "client through a switchover there and back: {} rows acknowledged, none lost; longest gap between acknowledged commits {:.2} s",
+        acknowledged.ids.len(),
+        acknowledged.longest_gap().as_secs_f64()
     );
 }
