@@ -98,6 +98,8 @@ pub enum ApplyError {
     Write { path: PathBuf, reason: String },
     #[error("cannot save the plan: {0}")]
     Save(crate::replace_file::ReplaceError),
+    #[error("{0}")]
+    Locked(#[from] crate::run_lock::LockError),
 }
 
 /// The three inputs of a plan with their digests.
@@ -269,7 +271,7 @@ async fn plan_from_inventory(
         printer_for,
     )?;
     let only = options.only.clone();
-    Ok(gather_and_plan(session, &options.ssh, only).await)
+    gather_and_plan(session, &options.ssh, only).await
 }
 
 /// Plans again from the inputs a saved plan was made from (unless the options
@@ -314,7 +316,7 @@ async fn plan_from_saved(
     let loaded = &session.loaded;
     saved.check_secrets(&loaded.desired.secrets, &loaded.inventory.sensitive_vars)?;
 
-    let planned = gather_and_plan(session, &options.ssh, Only::Everything).await;
+    let planned = gather_and_plan(session, &options.ssh, Only::Everything).await?;
     let checked = saved
         .check_facts(
             &planned.gathered.facts,
@@ -364,15 +366,26 @@ pub enum Only {
 }
 
 /// Reads the facts of the hosts in scope, one round trip each, and plans.
-async fn gather_and_plan(session: Session, ssh: &SshOptions, only: Only) -> Planned {
+async fn gather_and_plan(
+    session: Session,
+    ssh: &SshOptions,
+    only: Only,
+) -> Result<Planned, ApplyError> {
     let desired = &session.loaded.desired;
     let mut hosts = gather::hosts_to_contact(desired, &session.plan_options.limit);
     hosts.extend(session.plan_options.decommission.iter().cloned());
     let started = Instant::now();
-    let gathered = gather::gather(desired, &hosts, ssh, &|done, total| {
-        session.printer.gathering(done, total)
-    })
-    .await;
+    let gathered = gather::gather_telling(
+        desired,
+        &hosts,
+        ssh,
+        &|done, total| session.printer.gathering(done, total),
+        &|said| session.printer.err(said),
+    )
+    .await?;
+    if ssh.run_lock.is_none() {
+        session.printer.locks_held(&gathered.facts);
+    }
     let round_trips: usize = gathered.round_trips().values().sum();
     let reused = match gathered.reused() {
         0 => String::new(),
@@ -399,12 +412,12 @@ async fn gather_and_plan(session: Session, ssh: &SshOptions, only: Only) -> Plan
         ),
     };
     let document = PlanDocument::of_plan(&plan);
-    Planned {
+    Ok(Planned {
         session,
         gathered,
         plan,
         document,
-    }
+    })
 }
 
 /// Ends a dry run: saves the plan when asked to, prints the JSON document when

@@ -5,6 +5,7 @@ use crate::desired::{DesiredHost, DesiredState};
 use crate::facts;
 use crate::facts::GatheredFacts;
 use crate::inventory::login::BecomeMethod;
+use crate::run_lock::{self, HeldLocks, HolderRecord, LockError, LockTarget};
 use crate::transport::{Connection, Escalation, EscalationMethod, SshOptions, Target};
 use indexmap::IndexMap;
 use std::sync::Arc;
@@ -13,6 +14,8 @@ use tokio::task::JoinSet;
 pub struct Gathered {
     pub facts: GatheredFacts,
     pub connections: IndexMap<String, Arc<Connection>>,
+    /// The run locks this run holds (none for a run that changes nothing).
+    pub locks: HeldLocks,
 }
 
 impl Gathered {
@@ -32,15 +35,11 @@ impl Gathered {
             .count()
     }
 
-    /// Ends every connection, all at once: each waits for its master to go.
+    /// Lets go of the run locks, then ends every connection, all at once: each
+    /// waits for its master to go.
     pub async fn close(self) {
-        let mut closing = JoinSet::new();
-        for (_, connection) in self.connections {
-            if let Ok(connection) = Arc::try_unwrap(connection) {
-                closing.spawn(connection.close());
-            }
-        }
-        while closing.join_next().await.is_some() {}
+        self.locks.release().await;
+        close_all(self.connections.into_values()).await;
     }
 }
 
@@ -73,56 +72,147 @@ pub fn hosts_to_contact(desired: &DesiredState, limit: &[String]) -> Vec<String>
         .collect()
 }
 
-/// Connects to every host in parallel and reads its facts, telling `answered`
-/// how many hosts have answered (or failed) so far, of how many.
+/// Connects to every host in parallel, takes the run lock of each when the
+/// options ask for it (before any fact is read: a plan is made only from hosts
+/// no other run is changing), and reads its facts, telling `answered` how many
+/// hosts have answered (or failed) so far, of how many. A host another run
+/// holds stops it all: every lock taken is let go and every connection closed.
 pub async fn gather(
     desired: &DesiredState,
     hosts: &[String],
     options: &SshOptions,
     answered: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Gathered, LockError> {
+    gather_telling(desired, hosts, options, answered, &|_| {}).await
+}
+
+/// Gathering for a command that changes nothing (`status`, `check`): no lock
+/// is taken, whatever the options say.
+pub async fn gather_reading(
+    desired: &DesiredState,
+    hosts: &[String],
+    options: &SshOptions,
+    answered: &(dyn Fn(usize, usize) + Sync),
 ) -> Gathered {
-    let mut tasks = JoinSet::new();
-    for name in hosts {
-        let Some(host) = desired
+    let options = SshOptions {
+        run_lock: None,
+        ..options.clone()
+    };
+    match gather(desired, hosts, &options, answered).await {
+        Ok(gathered) => gathered,
+        // Without a lock to take, nothing refuses.
+        Err(error) => Gathered {
+            facts: hosts
+                .iter()
+                .map(|host| (host.clone(), Err(error.to_string())))
+                .collect(),
+            connections: IndexMap::new(),
+            locks: HeldLocks::default(),
+        },
+    }
+}
+
+/// The same, telling `said` what the locks' holders say (a wait, the sessions
+/// of a killed run ended).
+pub async fn gather_telling(
+    desired: &DesiredState,
+    hosts: &[String],
+    options: &SshOptions,
+    answered: &(dyn Fn(usize, usize) + Sync),
+    said: &(dyn Fn(&str) + Sync),
+) -> Result<Gathered, LockError> {
+    let member = |name: &String| {
+        desired
             .hosts
             .get(name)
             .or_else(|| desired.outside.get(name))
-        else {
+    };
+    let mut tasks = JoinSet::new();
+    for name in hosts {
+        let Some(host) = member(name) else {
             continue;
         };
-        let host = host.clone();
+        let target = target(host, options);
         let options = options.clone();
+        let name = name.clone();
         tasks.spawn(async move {
-            let result = gather_host(&host, &options).await;
-            (host.name.clone(), result)
+            let result = Connection::open(&target, &options)
+                .await
+                .map_err(|error| error.to_string());
+            (name, result)
         });
     }
-    let mut results: IndexMap<String, Result<(facts::HostFacts, Connection), String>> =
-        IndexMap::new();
     let total = tasks.len();
     answered(0, total);
+    let mut connected: IndexMap<String, Result<Arc<Connection>, String>> = IndexMap::new();
     while let Some(joined) = tasks.join_next().await {
+        if let Ok((name, result)) = joined {
+            connected.insert(name, result.map(Arc::new));
+        }
+    }
+    let mut locks = HeldLocks::default();
+    if let Some(run_lock) = &options.run_lock {
+        // Every run takes the locks in the same order, by address, so that two
+        // runs never each hold a host the other waits for.
+        let mut targets: Vec<LockTarget> = hosts
+            .iter()
+            .filter_map(|name| {
+                let host = member(name)?;
+                let connection = connected.get(name)?.as_ref().ok()?;
+                Some(LockTarget {
+                    host: name.clone(),
+                    connection: Arc::clone(connection),
+                    os_user: host.settings.os_user.clone(),
+                    order: (host.address.clone(), host.ssh_port.unwrap_or(22)),
+                })
+            })
+            .collect();
+        targets.sort_by(|a, b| a.order.cmp(&b.order));
+        let record = HolderRecord::of_this_run(&run_lock.command);
+        match run_lock::take(targets, &record, run_lock.wait, said).await {
+            Ok(taken) => locks = taken,
+            Err(error) => {
+                close_all(connected.into_values().filter_map(Result::ok)).await;
+                return Err(error);
+            }
+        }
+    }
+    let mut facts_tasks = JoinSet::new();
+    for (name, connection) in &connected {
+        let (Some(host), Ok(connection)) = (member(name), connection) else {
+            continue;
+        };
+        let request = host.facts_request();
+        let connection = Arc::clone(connection);
+        let name = name.clone();
+        facts_tasks.spawn(async move {
+            let result = read_facts(&name, &request, &connection).await;
+            (name, result)
+        });
+    }
+    let mut results: IndexMap<String, Result<facts::HostFacts, String>> = IndexMap::new();
+    answered(total - facts_tasks.len(), total);
+    while let Some(joined) = facts_tasks.join_next().await {
         if let Ok((name, result)) = joined {
             results.insert(name, result);
         }
-        answered(total - tasks.len(), total);
+        answered(total - facts_tasks.len(), total);
     }
     let mut gathered = Gathered {
         facts: IndexMap::new(),
         connections: IndexMap::new(),
+        locks,
     };
     for name in hosts {
-        match results.shift_remove(name) {
-            Some(Ok((host_facts, connection))) => {
+        match (connected.shift_remove(name), results.shift_remove(name)) {
+            (Some(Ok(connection)), Some(Ok(host_facts))) => {
                 gathered.facts.insert(name.clone(), Ok(host_facts));
-                gathered
-                    .connections
-                    .insert(name.clone(), Arc::new(connection));
+                gathered.connections.insert(name.clone(), connection);
             }
-            Some(Err(error)) => {
+            (Some(Err(error)), _) | (_, Some(Err(error))) => {
                 gathered.facts.insert(name.clone(), Err(error));
             }
-            None => {
+            _ => {
                 gathered.facts.insert(
                     name.clone(),
                     Err("gathering facts stopped unexpectedly".to_string()),
@@ -130,7 +220,18 @@ pub async fn gather(
             }
         }
     }
-    gathered
+    Ok(gathered)
+}
+
+/// Ends connections all at once.
+async fn close_all(connections: impl Iterator<Item = Arc<Connection>>) {
+    let mut closing = JoinSet::new();
+    for connection in connections {
+        if let Ok(connection) = Arc::try_unwrap(connection) {
+            closing.spawn(connection.close());
+        }
+    }
+    while closing.join_next().await.is_some() {}
 }
 
 /// Where and how to log in to the host: its inventory login, and `-b` where the
@@ -163,34 +264,25 @@ pub fn target(host: &DesiredHost, options: &SshOptions) -> Target {
     }
 }
 
-async fn gather_host(
-    host: &DesiredHost,
-    options: &SshOptions,
-) -> Result<(facts::HostFacts, Connection), String> {
-    let target = target(host, options);
-    let connection = Connection::open(&target, options)
-        .await
-        .map_err(|error| error.to_string())?;
-    let request = host.facts_request();
+async fn read_facts(
+    name: &str,
+    request: &facts::FactsRequest,
+    connection: &Connection,
+) -> Result<facts::HostFacts, String> {
     let output = connection
-        .run(&facts::script::build(&request))
+        .run(&facts::script::build(request))
         .await
         .map_err(|error| error.to_string())?;
     if !output.success() {
         return Err(format!(
-            "the facts script failed on {}: {}",
-            host.name,
+            "the facts script failed on {name}: {}",
             output.stderr.trim()
         ));
     }
     // The script's status is its last base64's: a script stopped by an error
     // shows as output cut short, and what the shell said is in standard error.
-    let host_facts = facts::parse::parse(&request, &output.stdout).map_err(|error| match output
-        .stderr
-        .trim()
-    {
-        "" => format!("cannot read the facts of {}: {error}", host.name),
-        said => format!("cannot read the facts of {}: {error}: {said}", host.name),
-    })?;
-    Ok((host_facts, connection))
+    facts::parse::parse(request, &output.stdout).map_err(|error| match output.stderr.trim() {
+        "" => format!("cannot read the facts of {name}: {error}"),
+        said => format!("cannot read the facts of {name}: {error}: {said}"),
+    })
 }

@@ -29,6 +29,7 @@ pub mod printer;
 pub mod render;
 pub mod render_out;
 pub mod replace_file;
+pub mod run_lock;
 pub mod scram;
 pub mod script;
 pub mod secret;

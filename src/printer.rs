@@ -113,6 +113,21 @@ impl Printer {
         }
     }
 
+    /// A line per host whose run lock another run held when its facts were read
+    /// (`status`, `check`, dry runs, which never take it).
+    pub fn locks_held(&self, facts: &crate::facts::GatheredFacts) {
+        for (host, facts) in facts {
+            if let Ok(facts) = facts
+                && let Some(holder) = &facts.run_lock_holder
+            {
+                self.err(&format!(
+                    "{YELLOW}note{YELLOW:#}: {host} is locked by {}: another run is at work there",
+                    crate::run_lock::held_text(holder)
+                ));
+            }
+        }
+    }
+
     /// A command's gates, one a line: `ok` or `CLOSED`, the name, what was seen.
     pub fn gates(&self, gates: &[crate::gate::Gate]) {
         for gate in gates {

@@ -264,8 +264,8 @@ fn converges_and_then_changes_nothing_on(release: Release) {
     );
     assert!(second.stdout.contains("No changes"), "{second}");
     assert!(
-        second.stderr.contains("SSH round trips: h1 1, h2 1, h3 1."),
-        "a no-op apply is one round trip per host\n{second}"
+        second.stderr.contains("SSH round trips: h1 2, h2 2, h3 2."),
+        "a no-op apply is two round trips per host: its run lock and its facts\n{second}"
     );
     assert_eq!(
         postmaster_start_times(&lab),

@@ -1,6 +1,6 @@
 //! `pgconverge apply`.
 
-use super::args::{ReadingArgs, RestartArgs, SshArgs};
+use super::args::{LockArgs, ReadingArgs, RestartArgs, SshArgs};
 use clap::{Args, ValueEnum};
 use pgconverge::apply::{ApplyOptions, ApplyResult};
 use pgconverge::failover;
@@ -26,6 +26,8 @@ enum DiffView {
 pub struct ApplyArgs {
     #[command(flatten)]
     ssh: SshArgs,
+    #[command(flatten)]
+    lock: LockArgs,
     /// A plan saved with `--dry-run --out FILE`: apply exactly it, or nothing if a host or input changed since
     #[arg(value_name = "PLAN")]
     plan: Option<PathBuf>,
@@ -96,7 +98,7 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
         rejoin: args.rejoin,
         decommission: args.decommission,
         forks: args.forks,
-        ssh: args.ssh.options(),
+        ssh: args.lock.options(&args.ssh, "apply", args.dry_run),
     };
     let full_diff = matches!(args.diff, DiffView::Full);
     let printer_for = move |redactor| Printer::new(redactor).with_full_diff(full_diff);

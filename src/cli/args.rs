@@ -143,7 +143,31 @@ impl SshArgs {
             accept_new_host_keys: self.accept_new_host_keys,
             escalate: self.escalate,
             persist: self.persist.map(Duration::from_secs),
+            run_lock: None,
         }
+    }
+}
+
+/// The run lock, for the commands that change something.
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// Wait up to SECONDS for a host another pgconverge run holds (default: stop at once, changing nothing)
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    pub lock_timeout: u64,
+}
+
+impl LockArgs {
+    /// The connection options of `command`: it takes each host's run lock
+    /// unless it is a dry run, which changes nothing and never waits.
+    pub fn options(&self, ssh: &SshArgs, command: &str, dry_run: bool) -> SshOptions {
+        let mut options = ssh.options();
+        if !dry_run {
+            options.run_lock = Some(pgconverge::transport::RunLock {
+                command: command.to_string(),
+                wait: Duration::from_secs(self.lock_timeout),
+            });
+        }
+        options
     }
 }
 

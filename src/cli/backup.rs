@@ -1,6 +1,6 @@
 //! `pgconverge backup`: a pgBackRest backup now, for cron or CI.
 
-use super::args::{InputArgs, SshArgs};
+use super::args::{InputArgs, LockArgs, SshArgs};
 use clap::{Args, ValueEnum};
 use pgconverge::actions::pgbackrest::BackupKind;
 use pgconverge::apply::{ApplyOptions, Only, apply};
@@ -27,6 +27,8 @@ pub struct BackupArgs {
     input: InputArgs,
     #[command(flatten)]
     ssh: SshArgs,
+    #[command(flatten)]
+    lock: LockArgs,
     /// What to copy: everything, what changed since the last full, or since the last backup
     #[arg(long = "type", value_enum, default_value = "incr")]
     kind: Kind,
@@ -41,18 +43,24 @@ pub async fn run(args: BackupArgs) -> ExitCode {
         Kind::Diff => BackupKind::Diff,
         Kind::Incr => BackupKind::Incr,
     });
-    run_task(args.input, args.ssh, args.dry_run, task).await
+    let ssh = args.lock.options(&args.ssh, "backup", args.dry_run);
+    run_task(args.input, ssh, args.dry_run, task).await
 }
 
 /// Plans and runs one backup task; exit 0 when it worked, 1 when not.
-async fn run_task(input: InputArgs, ssh: SshArgs, dry_run: bool, task: BackupTask) -> ExitCode {
+async fn run_task(
+    input: InputArgs,
+    ssh: pgconverge::transport::SshOptions,
+    dry_run: bool,
+    task: BackupTask,
+) -> ExitCode {
     let options = ApplyOptions {
         inventory: input.inventory.input(),
         playbook: input.playbook,
         templates: input.templates,
         dry_run,
         only: Only::Backup(task),
-        ssh: ssh.options(),
+        ssh,
         ..ApplyOptions::default()
     };
     super::apply::exit_code(
@@ -77,6 +85,8 @@ pub struct VerifyBackupArgs {
     input: InputArgs,
     #[command(flatten)]
     ssh: SshArgs,
+    #[command(flatten)]
+    lock: LockArgs,
     /// Restore on this host instead of the repository host (it needs PostgreSQL and pgBackRest)
     #[arg(long, value_name = "HOST")]
     host: Option<String>,
@@ -93,5 +103,6 @@ pub async fn verify(args: VerifyBackupArgs) -> ExitCode {
         host: args.host,
         table: args.table,
     };
-    run_task(args.input, args.ssh, args.dry_run, task).await
+    let ssh = args.lock.options(&args.ssh, "verify-backup", args.dry_run);
+    run_task(args.input, ssh, args.dry_run, task).await
 }

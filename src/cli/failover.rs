@@ -1,6 +1,6 @@
 //! `pgconverge promote` and `pgconverge switchover`.
 
-use super::args::{InputArgs, SshArgs};
+use super::args::{InputArgs, LockArgs, SshArgs};
 use clap::Args;
 use pgconverge::apply::ApplyResult;
 use pgconverge::failover::{self, FailoverOptions};
@@ -44,6 +44,8 @@ struct CommonArgs {
     #[command(flatten)]
     ssh: SshArgs,
     #[command(flatten)]
+    lock: LockArgs,
+    #[command(flatten)]
     input: InputArgs,
     /// Check the gates and show the plan; change nothing
     #[arg(long)]
@@ -51,6 +53,7 @@ struct CommonArgs {
 }
 
 fn options(
+    command: &str,
     host: String,
     common: CommonArgs,
     max_lag: u64,
@@ -68,7 +71,7 @@ fn options(
         fence,
         accept_async,
         write_inventory,
-        ssh: common.ssh.options(),
+        ssh: common.lock.options(&common.ssh, command, common.dry_run),
     }
 }
 
@@ -90,6 +93,7 @@ pub fn exit(result: Result<ApplyResult, impl std::fmt::Display>) -> ExitCode {
 
 pub async fn promote(args: PromoteArgs) -> ExitCode {
     let options = options(
+        "promote",
         args.host,
         args.common,
         args.max_lag,
@@ -101,6 +105,14 @@ pub async fn promote(args: PromoteArgs) -> ExitCode {
 }
 
 pub async fn switchover(args: SwitchoverArgs) -> ExitCode {
-    let options = options(args.host, args.common, args.max_lag, false, false, true);
+    let options = options(
+        "switchover",
+        args.host,
+        args.common,
+        args.max_lag,
+        false,
+        false,
+        true,
+    );
     exit(failover::switchover(&options, Printer::new).await)
 }

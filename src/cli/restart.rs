@@ -1,7 +1,7 @@
 //! `pgconverge restart`: the members restarted in the safe order of an apply,
 //! with no configuration change.
 
-use super::args::{InputArgs, RestartArgs, SshArgs};
+use super::args::{InputArgs, LockArgs, RestartArgs, SshArgs};
 use clap::Args;
 use pgconverge::apply::{ApplyOptions, Only};
 use pgconverge::plan::restart::RestartSelection;
@@ -12,6 +12,8 @@ use std::process::ExitCode;
 pub struct RestartCommandArgs {
     #[command(flatten)]
     ssh: SshArgs,
+    #[command(flatten)]
+    lock: LockArgs,
     #[command(flatten)]
     input: InputArgs,
     /// Only the members with a setting that waits for a restart (`pending_restart`)
@@ -41,7 +43,7 @@ pub async fn run(args: RestartCommandArgs) -> ExitCode {
         only: Only::Restarts(RestartSelection {
             pending_only: args.pending,
         }),
-        ssh: args.ssh.options(),
+        ssh: args.lock.options(&args.ssh, "restart", args.dry_run),
         ..ApplyOptions::default()
     };
     super::apply::exit_code(

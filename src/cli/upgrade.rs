@@ -1,6 +1,6 @@
 //! `pgconverge upgrade`: an in-place major-version upgrade of the cluster.
 
-use super::args::{InputArgs, SshArgs, seconds};
+use super::args::{InputArgs, LockArgs, SshArgs, seconds};
 use clap::Args;
 use pgconverge::printer::Printer;
 use pgconverge::upgrade::{self, UpgradeOptions};
@@ -11,6 +11,8 @@ use std::process::ExitCode;
 pub struct UpgradeArgs {
     #[command(flatten)]
     ssh: SshArgs,
+    #[command(flatten)]
+    lock: LockArgs,
     #[command(flatten)]
     input: InputArgs,
     /// The new major version (17); the inventory's `pg_version` is the current one
@@ -45,7 +47,7 @@ pub async fn run(args: UpgradeArgs) -> ExitCode {
         write_inventory: args.write_inventory,
         max_transaction_age_seconds: args.max_transaction_age,
         cleanup: args.cleanup,
-        ssh: args.ssh.options(),
+        ssh: args.lock.options(&args.ssh, "upgrade", args.dry_run),
     };
     super::failover::exit(upgrade::upgrade(&options, Printer::new).await)
 }

@@ -358,6 +358,11 @@ pub struct HostFacts {
     pub server_error: Option<String>,
     /// The pgBackRest stanza and its backups, on the host that keeps the repository.
     pub pgbackrest: Option<pgbackrest::PgbackrestFacts>,
+    /// The record of the run that holds the host's run lock (`run_lock`) when
+    /// the facts were read, if one held it; read by root from root's own
+    /// directory, and left out of plans and fingerprints.
+    #[serde(skip)]
+    pub run_lock_holder: Option<String>,
 }
 
 impl HostFacts {

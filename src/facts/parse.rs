@@ -36,6 +36,7 @@ pub fn parse(request: &FactsRequest, output: &str) -> Result<HostFacts, FactsErr
             .and_then(|entry| entry.split(':').nth(5).map(str::to_string))
             .filter(|home| !home.is_empty()),
         postgres_installed: values.contains_key("postgres_installed"),
+        run_lock_holder: text("run_lock.holder"),
         memory_kb: text("memory_kb").and_then(|kb| kb.trim().parse().ok()),
         installed_libraries: text("libraries").map(|list| {
             list.lines()

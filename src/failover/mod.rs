@@ -56,6 +56,8 @@ pub enum FailoverError {
     Inventory(#[from] EditError),
     #[error("{0}")]
     Apply(#[from] apply::ApplyError),
+    #[error("{0}")]
+    Locked(#[from] crate::run_lock::LockError),
 }
 
 /// What the loaded inventory and the gathered facts give a failover.
@@ -82,10 +84,17 @@ async fn prepare(
         });
     }
     let hosts: Vec<String> = loaded.desired.hosts.keys().cloned().collect();
-    let gathered = gather::gather(&loaded.desired, &hosts, &options.ssh, &|done, total| {
-        printer.gathering(done, total)
-    })
-    .await;
+    let gathered = gather::gather_telling(
+        &loaded.desired,
+        &hosts,
+        &options.ssh,
+        &|done, total| printer.gathering(done, total),
+        &|said| printer.err(said),
+    )
+    .await?;
+    if options.ssh.run_lock.is_none() {
+        printer.locks_held(&gathered.facts);
+    }
     Ok(Prepared {
         printer,
         desired: loaded.desired,

@@ -61,10 +61,11 @@ pub async fn check(options: &CheckOptions, printer_for: impl FnOnce(Redactor) ->
     };
     let printer = printer_for(Redactor::new(loaded.desired.secrets.clone()));
     let hosts = gather::hosts_to_contact(&loaded.desired, &[]);
-    let gathered = gather::gather(&loaded.desired, &hosts, &options.ssh, &|done, total| {
+    let gathered = gather::gather_reading(&loaded.desired, &hosts, &options.ssh, &|done, total| {
         printer.gathering(done, total)
     })
     .await;
+    printer.locks_held(&gathered.facts);
     let round_trips = gathered.round_trips();
     let report = crate::status::report(&loaded.desired, &gathered.facts);
     let drift = plan(

@@ -66,10 +66,11 @@ pub async fn status(
     printer.warnings(&loaded.inventory.warnings);
     let hosts = gather::hosts_to_contact(&loaded.desired, &[]);
     let started = Instant::now();
-    let gathered = gather::gather(&loaded.desired, &hosts, &options.ssh, &|done, total| {
+    let gathered = gather::gather_reading(&loaded.desired, &hosts, &options.ssh, &|done, total| {
         printer.gathering(done, total)
     })
     .await;
+    printer.locks_held(&gathered.facts);
     printer.err(&format!(
         "Gathered facts from {} of {} hosts in {:.2} s.",
         gathered.connections.len(),

@@ -2,6 +2,13 @@
 //! host, and the control socket every script then goes through (natively, with
 //! no ssh process per script). The socket is private to one run, or, with
 //! `--persist`, kept in the user's own directory so that the next run reuses it.
+//!
+//! A private master is a child of pgconverge that never outlives it: it stays in
+//! the foreground (no `-f`, `ControlPersist=no`), in a process group of its own
+//! (a terminal's Ctrl-C reaches pgconverge, not it first), and the kernel ends it
+//! when pgconverge ends, however pgconverge ends (`PR_SET_PDEATHSIG`, even for
+//! SIGKILL). Its TCP connection then closes, sshd ends the run's sessions'
+//! channels, and the run lock's session sees its standard input end.
 
 use super::{SshOptions, Target};
 use openssh::Session;
@@ -49,6 +56,8 @@ pub(super) struct Master {
     pub(super) socket: ControlSocket,
     /// A persisted master that was already running: no handshake was made.
     pub(super) reused: bool,
+    /// The `ssh` process of a private master, a child of this one.
+    pub(super) process: Option<tokio::process::Child>,
 }
 
 /// Starts a master for `target` (or, when persisting, finds the one a run
@@ -71,6 +80,7 @@ pub(super) async fn open(target: &Target, options: &SshOptions) -> Result<Master
                 session,
                 socket,
                 reused: true,
+                process: None,
             });
         }
         // A master that ended (its timeout, a reboot) can leave its socket behind;
@@ -82,17 +92,100 @@ pub(super) async fn open(target: &Target, options: &SshOptions) -> Result<Master
             )
         })?;
     }
-    start(target, options, &socket).await?;
+    let process = match socket {
+        ControlSocket::Persisted(_) => {
+            start(target, options, &socket).await?;
+            None
+        }
+        ControlSocket::Private(_) => Some(start_private(target, options, &socket).await?),
+    };
     let session = Session::resume_mux(path.into_boxed_path(), Some(socket.log().into_boxed_path()));
     Ok(Master {
         session,
         socket,
         reused: false,
+        process,
     })
 }
 
-/// Runs `ssh -M`: it forks once authenticated and stays until closed (or, when
-/// persisting, until idle for the persist time).
+/// How often a private master's socket is looked for while ssh logs in.
+const MASTER_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// How long a private master may take to log in beyond the connect timeout (a
+/// `ProxyCommand`, a slow authentication); ssh's own limits usually end it first.
+const LOGIN_MARGIN: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs `ssh -M` in the foreground as a child of this process, ended by the
+/// kernel when this process ends, and waits until its control socket answers.
+async fn start_private(
+    target: &Target,
+    options: &SshOptions,
+    socket: &ControlSocket,
+) -> Result<tokio::process::Child, String> {
+    let log = socket.log();
+    let stderr_path = with_suffix(&socket.path(), ".stderr");
+    let stderr = std::fs::File::create(&stderr_path)
+        .map_err(|error| format!("cannot make the ssh log: {error}"))?;
+    let _ = std::fs::remove_file(&log);
+    let mut command = command(target, options, &socket.path(), &log);
+    command.stderr(stderr).process_group(0);
+    let parent = std::process::id();
+    // SAFETY: between fork and exec only async-signal-safe calls: prctl and getppid.
+    unsafe {
+        command.pre_exec(move || end_with_parent(parent));
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|error| format!("cannot run ssh: {error}"))?;
+    let path = socket.path();
+    let started = std::time::Instant::now();
+    let limit = options.connect_timeout + LOGIN_MARGIN;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            let logged = std::fs::read_to_string(&log).unwrap_or_default();
+            let printed = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+            return Err([logged.trim(), printed.trim()]
+                .into_iter()
+                .find(|text| !text.is_empty())
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("ssh ended with {status}")));
+        }
+        if path.exists() {
+            let probe = Session::resume_mux(path.clone().into_boxed_path(), None);
+            if probe.check().await.is_ok() {
+                let _ = probe.detach();
+                return Ok(child);
+            }
+            let _ = probe.detach();
+        }
+        if started.elapsed() > limit {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            return Err(format!("ssh did not log in within {} s", limit.as_secs()));
+        }
+        tokio::time::sleep(MASTER_POLL).await;
+    }
+}
+
+/// In the child, before ssh runs: ask the kernel to kill it when its parent
+/// ends, and end at once if the parent (`parent`) already did. The signal comes
+/// when the thread that forked ends; tokio's worker threads live as long as the
+/// runtime, which is the whole run.
+fn end_with_parent(parent: u32) -> std::io::Result<()> {
+    // SAFETY: prctl with PR_SET_PDEATHSIG and a signal number reads no memory.
+    let set = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    if set != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: getppid has no preconditions.
+    if unsafe { libc::getppid() } as u32 != parent {
+        return Err(std::io::Error::other("pgconverge ended"));
+    }
+    Ok(())
+}
+
+/// Runs `ssh -M -f` for a persisted master: it forks once authenticated and stays
+/// until closed or idle for the persist time.
 async fn start(
     target: &Target,
     options: &SshOptions,
@@ -174,9 +267,14 @@ fn command(
     control: &Path,
     log: &Path,
 ) -> tokio::process::Command {
-    let persist = match options.persist {
-        None => "ControlPersist=yes".to_string(),
-        Some(idle) => format!("ControlPersist={}s", idle.as_secs().max(1)),
+    // A private master stays in the foreground, a child of this process; a
+    // persisted one forks off and stays until idle for the persist time.
+    let (persist, fork) = match options.persist {
+        None => ("ControlPersist=no".to_string(), None),
+        Some(idle) => (
+            format!("ControlPersist={}s", idle.as_secs().max(1)),
+            Some("-f"),
+        ),
     };
     let mut command = tokio::process::Command::new("ssh");
     command
@@ -188,7 +286,8 @@ fn command(
         .arg(log)
         .arg("-S")
         .arg(control)
-        .args(["-M", "-f", "-N"])
+        .args(["-M", "-N"])
+        .args(fork)
         .arg("-o")
         .arg(persist)
         .args(["-o", "BatchMode=yes"])

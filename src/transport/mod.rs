@@ -73,6 +73,17 @@ pub struct SshOptions {
     /// `--persist`: keep each master connection for this long once idle, in the
     /// user's private directory, and reuse the one a run before left.
     pub persist: Option<Duration>,
+    /// Take each host's run lock before its facts are read, and hold it to the
+    /// end of the run: every command that changes anything.
+    pub run_lock: Option<RunLock>,
+}
+
+/// The run lock a command takes (`run_lock`): what it is, and how long it waits
+/// for a host another run holds (`--lock-timeout`; zero: not at all).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunLock {
+    pub command: String,
+    pub wait: Duration,
 }
 
 impl Default for SshOptions {
@@ -83,6 +94,7 @@ impl Default for SshOptions {
             accept_new_host_keys: false,
             escalate: false,
             persist: None,
+            run_lock: None,
         }
     }
 }
@@ -144,32 +156,19 @@ pub struct Connection {
     round_trips: AtomicUsize,
     /// The sessions a script may take; a script waits for a free one.
     sessions: tokio::sync::Semaphore,
+    /// Shell text run before every script from now on (the run lock's record of
+    /// each session, once this run holds the host's lock).
+    prologue: std::sync::OnceLock<String>,
 }
 
 impl Drop for Connection {
-    /// A connection dropped without `close` still ends a master of its own, which
-    /// would otherwise outlive pgconverge (it was started with `ControlPersist=yes`).
+    /// A connection dropped without `close` still ends a master of its own: its
+    /// ssh process is killed (the kernel would end it with pgconverge anyway).
     fn drop(&mut self) {
-        let Some(master) = &self.master else {
-            return;
-        };
-        let ControlSocket::Private(_) = master.socket else {
-            return;
-        };
-        let control = master.socket.path();
-        if control.exists() {
-            // Nothing more can be done here if ssh cannot be asked to exit; this runs
-            // only when a run ends without closing its connections.
-            let _ = std::process::Command::new("ssh")
-                .env_clear()
-                .envs(master::ssh_environment(|name| std::env::var_os(name)))
-                .arg("-S")
-                .arg(&control)
-                .args(["-O", "exit", "--", "pgconverge-master"])
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status();
+        if let Some(master) = &mut self.master
+            && let Some(process) = &mut master.process
+        {
+            let _ = process.start_kill();
         }
     }
 }
@@ -184,6 +183,7 @@ impl Connection {
             master,
             round_trips: AtomicUsize::new(0),
             sessions: tokio::sync::Semaphore::new(SESSIONS_PER_HOST),
+            prologue: std::sync::OnceLock::new(),
         };
         if target.local {
             return Ok(connection(None));
@@ -234,7 +234,12 @@ impl Connection {
             host: self.host.clone(),
             reason,
         };
-        let (arguments, input) = escalation::invocation(self.escalation.as_ref(), script);
+        let (arguments, input) = match self.prologue.get() {
+            Some(prologue) => {
+                escalation::invocation(self.escalation.as_ref(), &format!("{prologue}{script}"))
+            }
+            None => escalation::invocation(self.escalation.as_ref(), script),
+        };
         let output = match &self.master {
             None => run_here(&arguments, &input, watch).await,
             Some(master) => run_there(&master.session, &arguments, &input, watch).await,
@@ -258,6 +263,11 @@ impl Connection {
         })
     }
 
+    /// Runs `prologue` before every script from now on; set once.
+    pub fn set_prologue(&self, prologue: String) {
+        let _ = self.prologue.set(prologue);
+    }
+
     /// How many scripts this connection has run.
     pub fn round_trips(&self) -> usize {
         self.round_trips.load(Ordering::Relaxed)
@@ -274,12 +284,223 @@ impl Connection {
             // nothing to undo (the directory and the socket go with it).
             ControlSocket::Private(_) => {
                 let _ = master.session.close().await;
+                if let Some(mut process) = master.process {
+                    let _ = process.wait().await;
+                }
             }
             ControlSocket::Persisted(_) => {
                 let _ = master.session.detach();
             }
         }
     }
+}
+
+/// A script that runs as a session of its own until it is released: it sees its
+/// standard input end when the run releases it, when the run ends, or when the
+/// connection does (the run lock's holder). Its standard output comes line by
+/// line as it is written.
+pub struct HeldScript {
+    pub lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+    release: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<ScriptOutput, TransportError>>,
+}
+
+impl HeldScript {
+    /// Closes the script's standard input and waits for it to end.
+    pub async fn release(mut self) -> Result<ScriptOutput, TransportError> {
+        if let Some(release) = self.release.take() {
+            let _ = release.send(());
+        }
+        match (&mut self.task).await {
+            Ok(result) => result,
+            Err(error) => Err(TransportError::Run {
+                host: String::new(),
+                reason: error.to_string(),
+            }),
+        }
+    }
+}
+
+/// Starts `script` on `connection` as a session held open (`HeldScript`). It
+/// takes none of the connection's script sessions: sshd's ten are eight
+/// scripts, this one, and one to spare.
+pub fn hold(connection: std::sync::Arc<Connection>, script: &str) -> HeldScript {
+    let (lines_sender, lines) = tokio::sync::mpsc::unbounded_channel();
+    let (release, released) = tokio::sync::oneshot::channel();
+    let (arguments, input) = escalation::invocation(connection.escalation.as_ref(), script);
+    let arguments: Vec<String> = arguments.into_iter().map(str::to_string).collect();
+    let task = tokio::spawn(async move {
+        connection.round_trips.fetch_add(1, Ordering::Relaxed);
+        let arguments: Vec<&str> = arguments.iter().map(String::as_str).collect();
+        let held = Held {
+            input: &input,
+            lines: lines_sender,
+            released,
+        };
+        let output = match &connection.master {
+            None => hold_here(&arguments, held).await,
+            Some(master) => hold_there(&master.session, &arguments, held).await,
+        }
+        .map_err(|reason| TransportError::Run {
+            host: connection.host.clone(),
+            reason,
+        })?;
+        Ok(ScriptOutput {
+            exit_code: output.exit_code,
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
+    });
+    HeldScript {
+        lines,
+        release: Some(release),
+        task,
+    }
+}
+
+/// What a held script is given: its input, where its lines go, and the signal
+/// that releases it.
+struct Held<'a> {
+    input: &'a [u8],
+    lines: tokio::sync::mpsc::UnboundedSender<String>,
+    released: tokio::sync::oneshot::Receiver<()>,
+}
+
+/// Opens a session for `sh ARGUMENTS` on the master, asking again (boundedly)
+/// while sshd refuses it for its `MaxSessions`.
+async fn open_session<'s>(
+    session: &'s Session,
+    arguments: &[&str],
+) -> Result<openssh::Child<&'s Session>, String> {
+    let mut refusals = 0;
+    loop {
+        let spawned = session
+            .command("sh")
+            .args(arguments)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .await;
+        match spawned {
+            Ok(child) => return Ok(child),
+            // sshd refuses a session beyond its MaxSessions, and counts one
+            // until its channel's close has gone both ways: a session just ended
+            // may still count. Nothing ran, so opening it again is safe.
+            Err(openssh::Error::SshMux(openssh_mux_client::Error::RequestFailure(_)))
+                if refusals < SESSION_OPEN_ATTEMPTS - 1 =>
+            {
+                refusals += 1;
+                tokio::time::sleep(SESSION_OPEN_PAUSE * refusals).await;
+            }
+            Err(error) => return Err(error_chain(&error)),
+        }
+    }
+}
+
+async fn hold_there(
+    session: &Session,
+    arguments: &[&str],
+    held: Held<'_>,
+) -> Result<RawOutput, String> {
+    let mut child = open_session(session, arguments).await?;
+    let (stdout, stderr) = keep(
+        child.stdin().take(),
+        child.stdout().take(),
+        child.stderr().take(),
+        held,
+    )
+    .await?;
+    let exit_code = match child.wait().await {
+        Ok(status) => status.code(),
+        Err(openssh::Error::RemoteProcessTerminated) => None,
+        Err(error) => return Err(error_chain(&error)),
+    };
+    Ok(RawOutput {
+        exit_code,
+        stdout,
+        stderr,
+    })
+}
+
+async fn hold_here(arguments: &[&str], held: Held<'_>) -> Result<RawOutput, String> {
+    let mut child = tokio::process::Command::new("sh")
+        .args(arguments)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|error| error.to_string())?;
+    let (stdout, stderr) = keep(
+        child.stdin.take(),
+        child.stdout.take(),
+        child.stderr.take(),
+        held,
+    )
+    .await?;
+    let status = child.wait().await.map_err(|error| error.to_string())?;
+    Ok(RawOutput {
+        exit_code: status.code(),
+        stdout,
+        stderr,
+    })
+}
+
+/// Writes the input and keeps standard input open until released; tells each
+/// line of standard output as it comes and collects both outputs until the
+/// script ends.
+async fn keep(
+    stdin: Option<impl AsyncWriteExt + Unpin>,
+    stdout: Option<impl AsyncRead + Unpin>,
+    stderr: Option<impl AsyncRead + Unpin>,
+    held: Held<'_>,
+) -> Result<(Vec<u8>, Vec<u8>), String> {
+    let Held {
+        input,
+        lines,
+        released,
+    } = held;
+    let write = async move {
+        if let Some(mut stdin) = stdin {
+            // A script that ended early no longer reads: that is its answer.
+            if stdin.write_all(input).await.is_ok() && stdin.flush().await.is_ok() {
+                let _ = released.await;
+            }
+            drop(stdin);
+        }
+    };
+    let read_stdout = async move {
+        let mut bytes = Vec::new();
+        if let Some(stdout) = stdout {
+            let mut reader = tokio::io::BufReader::new(stdout);
+            loop {
+                let mut line = Vec::new();
+                let read = tokio::io::AsyncBufReadExt::read_until(&mut reader, b'\n', &mut line)
+                    .await
+                    .map_err(|error| error.to_string())?;
+                if read == 0 {
+                    break;
+                }
+                bytes.extend_from_slice(&line);
+                let text = String::from_utf8_lossy(&line).trim_end().to_string();
+                let _ = lines.send(text);
+            }
+        }
+        Ok::<_, String>(bytes)
+    };
+    let read_stderr = async move {
+        let mut bytes = Vec::new();
+        if let Some(mut stderr) = stderr {
+            stderr
+                .read_to_end(&mut bytes)
+                .await
+                .map_err(|error| error.to_string())?;
+        }
+        Ok::<_, String>(bytes)
+    };
+    let (_, stdout, stderr) = tokio::join!(write, read_stdout, read_stderr);
+    Ok((stdout?, stderr?))
 }
 
 /// What a script wrote and how it ended, before it is read as text.
@@ -297,30 +518,7 @@ async fn run_there(
     input: &[u8],
     watch: &(dyn Fn(&str) + Sync),
 ) -> Result<RawOutput, String> {
-    let mut refusals = 0;
-    let mut child = loop {
-        let spawned = session
-            .command("sh")
-            .args(arguments)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .await;
-        match spawned {
-            Ok(child) => break child,
-            // sshd refuses a session beyond its MaxSessions, and counts one
-            // until its channel's close has gone both ways: a session just ended
-            // may still count. Nothing ran, so opening it again is safe.
-            Err(openssh::Error::SshMux(openssh_mux_client::Error::RequestFailure(_)))
-                if refusals < SESSION_OPEN_ATTEMPTS - 1 =>
-            {
-                refusals += 1;
-                tokio::time::sleep(SESSION_OPEN_PAUSE * refusals).await;
-            }
-            Err(error) => return Err(error_chain(&error)),
-        }
-    };
+    let mut child = open_session(session, arguments).await?;
     let (stdout, stderr) = exchange(
         child.stdin().take(),
         child.stdout().take(),

@@ -49,6 +49,8 @@ pub enum UpgradeError {
     #[error("{0}")]
     Input(#[from] Diagnostics),
     #[error("{0}")]
+    Locked(#[from] crate::run_lock::LockError),
+    #[error("{0}")]
     Cluster(String),
     #[error("a gate is closed: nothing was changed, no server was restarted")]
     GateClosed,
@@ -255,10 +257,17 @@ pub async fn upgrade(
     let everyone: Vec<String> = std::iter::once(primary.clone())
         .chain(standbys.iter().cloned())
         .collect();
-    let gathered = gather::gather(old, &everyone, &options.ssh, &|done, total| {
-        printer.gathering(done, total)
-    })
-    .await;
+    let gathered = gather::gather_telling(
+        old,
+        &everyone,
+        &options.ssh,
+        &|done, total| printer.gathering(done, total),
+        &|said| printer.err(said),
+    )
+    .await?;
+    if options.ssh.run_lock.is_none() {
+        printer.locks_held(&gathered.facts);
+    }
     // Standbys go by rsync when they and the primary trust each other over SSH
     // and keep their data in the same place.
     let mut rsync_logins = IndexMap::new();
@@ -462,7 +471,7 @@ pub async fn upgrade(
         &options.ssh,
         &|_, _| {},
     )
-    .await;
+    .await?;
     let analyze = plan::analyze(new, &primary);
     let result = run(&analyze, &analyzed, &printer).await;
     analyzed.close().await;
@@ -503,7 +512,7 @@ async fn cleanup(
     let gathered = gather::gather(&loaded.desired, &everyone, &options.ssh, &|done, total| {
         printer.gathering(done, total)
     })
-    .await;
+    .await?;
     let markers = read_markers(&gathered, &loaded.desired, &everyone).await;
     let mut found = IndexMap::new();
     let mut refused = Vec::new();

@@ -4,6 +4,11 @@
 # the standby catches up from the archive, then streams). The old data directory is moved aside
 # with a timestamp, never deleted (an empty one is reused); if the clone fails, it
 # is moved back and the server started again if it ran before.
+#
+# The copy is made in DATA.pgconverge-cloning beside it and renamed into place
+# only once the tool finished: a copy cut short (the run killed, the connection
+# lost) is never at the data directory's name, so no later run takes it for a
+# finished one; the next clone removes it first (it holds nothing of its own).
 DATA="$PG_DATA_DIR"
 case "$DATA" in
   / | "")
@@ -23,6 +28,10 @@ fi
 # (/var/lib/postgresql/V): moved aside and made by that user there, by root only
 # where root alone owns it, and a new directory is never made through a link.
 PARENT=$(dirname "$DATA")
+STAGING="$DATA.pgconverge-cloning"
+if [ -e "$STAGING" ] || [ -L "$STAGING" ]; then
+  in_directory "$PARENT" rm -rf "$STAGING"
+fi
 ASIDE=""
 if [ -d "$DATA" ] && [ ! -L "$DATA" ] && [ -z "$(as_pg ls -A "$DATA")" ]; then
   # An empty directory (left by a rewind that failed part way) holds nothing to keep.
@@ -33,16 +42,16 @@ elif [ -e "$DATA" ] || [ -L "$DATA" ]; then
 fi
 # A missing parent (/var/lib/postgresql/17 on a standby an upgrade left to be
 # cloned) is made as well, each level as make_pg_directory makes it.
-{ make_pg_directories "$PARENT" 0755 && make_pg_directory "$DATA" 0700; } || {
-  echo "could not make the data directory $DATA" >&2
+{ make_pg_directories "$PARENT" 0755 && make_pg_directory "$STAGING" 0700; } || {
+  echo "could not make the directory $STAGING for the copy" >&2
   [ -z "$ASIDE" ] || in_directory "$PARENT" mv -T "$ASIDE" "$DATA"
   exit 1
 }
 clone() {
   if [ -n "$PGBACKREST_STANZA" ]; then
-    as_pg pgbackrest --stanza="$PGBACKREST_STANZA" --pg1-path="$DATA" --type=standby restore 2>&1
+    as_pg pgbackrest --stanza="$PGBACKREST_STANZA" --pg1-path="$STAGING" --type=standby restore 2>&1
   else
-    with_progress as_pg env PGPASSFILE="$PASSFILE" PGSSLMODE="$SSLMODE" ${REQUIRE_AUTH:+PGREQUIREAUTH="$REQUIRE_AUTH"} ${CHANNEL_BINDING:+PGCHANNELBINDING="$CHANNEL_BINDING"} "$PG_BIN_DIR/pg_basebackup" -h "$UPSTREAM_HOST" -p "$UPSTREAM_PORT" -U "$REPLICATION_USER" -D "$DATA" "$WAL_METHOD" ${SLOT_NAME:+"--slot=$SLOT_NAME"} --checkpoint=fast --no-password --progress
+    with_progress as_pg env PGPASSFILE="$PASSFILE" PGSSLMODE="$SSLMODE" ${REQUIRE_AUTH:+PGREQUIREAUTH="$REQUIRE_AUTH"} ${CHANNEL_BINDING:+PGCHANNELBINDING="$CHANNEL_BINDING"} "$PG_BIN_DIR/pg_basebackup" -h "$UPSTREAM_HOST" -p "$UPSTREAM_PORT" -U "$REPLICATION_USER" -D "$STAGING" "$WAL_METHOD" ${SLOT_NAME:+"--slot=$SLOT_NAME"} --checkpoint=fast --no-password --progress
   fi
 }
 if [ -n "$PGBACKREST_STANZA" ]; then
@@ -52,8 +61,18 @@ else
   SOURCE=$UPSTREAM_HOST
   TOOL=pg_basebackup
 fi
-if ! OUT=$(clone); then
-  in_directory "$PARENT" rm -rf "$DATA"
+if OUT=$(clone); then
+  if ! in_directory "$PARENT" mv -T "$STAGING" "$DATA"; then
+    OUT="could not rename $STAGING to $DATA"
+    CLONED=no
+  else
+    CLONED=yes
+  fi
+else
+  CLONED=no
+fi
+if [ "$CLONED" = no ]; then
+  in_directory "$PARENT" rm -rf "$STAGING"
   if [ -n "$ASIDE" ]; then
     in_directory "$PARENT" mv -T "$ASIDE" "$DATA"
     if [ "$WAS_RUNNING" = 1 ]; then

@@ -33,10 +33,13 @@ back_in_replication() {
 # After a standby restarted and streams again, it must catch up to within
 # MAX_LAG_BYTES of its upstream before the rollout goes on: the upstream's
 # position comes from the replication connection the standby itself uses
-# (IDENTIFY_SYSTEM), the standby's from its replay. Bounded.
+# (IDENTIFY_SYSTEM), the standby's from its replay. Bounded. `dbname=replication`
+# is what the walreceiver gives libpq too: the .pgpass line of a physical
+# replication connection names that database, and without it libpq looks for
+# one of the user's name and finds no password.
 lag_behind_upstream() {
   conninfo=$(pg_sql -c 'show primary_conninfo')
-  upstream_position=$(as_pg psql -XAtq -d "$conninfo replication=true connect_timeout=5" -c IDENTIFY_SYSTEM 2>/dev/null | cut -d'|' -f3)
+  upstream_position=$(as_pg psql -XAtq -d "$conninfo dbname=replication replication=true connect_timeout=5" -c IDENTIFY_SYSTEM 2>/dev/null | cut -d'|' -f3)
   [ -n "$upstream_position" ] || return 1
   printf '%s\n' "select greatest(pg_wal_lsn_diff(:'upstream', pg_last_wal_replay_lsn()), 0)::bigint;" |
     pg_sql -v upstream="$upstream_position" 2>/dev/null
