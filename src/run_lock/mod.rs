@@ -213,6 +213,9 @@ pub enum LockError {
     Busy { host: String, holder: String },
     #[error("cannot take the run lock on {host}: {reason}; nothing was changed")]
     Failed { host: String, reason: String },
+    /// The login could not become root to take it (sudo or su refused).
+    #[error("{0}; nothing was changed")]
+    Escalation(transport::TransportError),
 }
 
 /// The locks a run holds, one per host, in the order they were taken.
@@ -307,6 +310,9 @@ pub async fn take(
                 let output = held.release().await;
                 locks.release().await;
                 let reason = match output {
+                    Err(error @ transport::TransportError::Become { .. }) => {
+                        return Err(LockError::Escalation(error));
+                    }
                     Ok(output) => match output.stderr.trim() {
                         "" => format!(
                             "the lock script ended (exit code {}) without taking it",

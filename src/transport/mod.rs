@@ -345,6 +345,19 @@ pub fn hold(connection: std::sync::Arc<Connection>, script: &str) -> HeldScript 
             host: connection.host.clone(),
             reason,
         })?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        // sudo or su refused: said as for any other script, never as the held
+        // script's own failure.
+        if let Some(escalation) = &connection.escalation
+            && output.exit_code == Some(escalation::ESCALATION_REFUSED)
+        {
+            return Err(TransportError::Become {
+                host: connection.host.clone(),
+                method: escalation.method.name(),
+                user: escalation.user.clone(),
+                reason: escalation::reason(&stderr),
+            });
+        }
         Ok(ScriptOutput {
             exit_code: output.exit_code,
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
