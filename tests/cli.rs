@@ -168,3 +168,58 @@ fn validate_reports_vault_version_undefined_and_name_problems_at_once() {
     assert_eq!(stderr.lines().count(), 3, "{stderr}");
     assert!(!stderr.contains("decrypt"), "{stderr}");
 }
+
+/// A mistyped flag once exited 2, which `--detailed-exitcode` uses for "changes
+/// pending", `status` for disagreements and `check` for CRITICAL: a CI job read a
+/// typo as a plan. Every usage error now exits 64, a code no command gives a result.
+#[test]
+fn a_usage_error_exits_with_a_code_no_result_uses() {
+    // Every result code of every command (README.md's table of exit codes).
+    const RESULT_CODES: [i32; 4] = [0, 1, 2, 3];
+    let cases: &[&[&str]] = &[
+        &["apply", "--formt", "json"],
+        &[
+            "apply",
+            "--dry-run",
+            "--detailed-exitcode",
+            "--formt",
+            "json",
+        ],
+        &["apply", "--detailed-exitcode", "--no-such-flag"],
+        &["restart", "--detailed-exitcode", "--no-such-flag"],
+        &["status", "--formt", "json"],
+        &["check", "--warn-lag"],
+        &["validate", "--inventroy", "inventory.yaml"],
+        &["upgrade", "--to", "fifteen"],
+        &["no-such-command"],
+        &[],
+    ];
+    for args in cases {
+        let output = pgconverge()
+            .args(*args)
+            .output()
+            .unwrap_or_else(|error| panic!("run: {error}"));
+        let code = output.status.code();
+        assert_eq!(
+            code,
+            Some(64),
+            "pgconverge {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            code.is_some_and(|code| !RESULT_CODES.contains(&code)),
+            "pgconverge {args:?} exits with a result's code"
+        );
+        assert!(
+            !output.stderr.is_empty(),
+            "pgconverge {args:?} says nothing"
+        );
+    }
+    for args in [["--help"], ["--version"]] {
+        let output = pgconverge()
+            .args(args)
+            .output()
+            .unwrap_or_else(|error| panic!("run: {error}"));
+        assert_eq!(output.status.code(), Some(0), "pgconverge {args:?}");
+    }
+}
