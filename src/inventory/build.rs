@@ -150,6 +150,7 @@ pub fn build(mut read: Read, options: &Options) -> Result<Inventory, Diagnostics
     }
     let settings = cluster.check(&layout, &documented, &mut problems);
     let mut warnings = read.warnings;
+    warnings.extend(problems.take_warnings());
     warnings.extend(unknown_owners(&layout, &read.vars_files));
     if !problems.is_empty() {
         // A message may quote a value that came from a secret (`pg_port:
@@ -262,6 +263,7 @@ impl<'doc> Cluster<'doc> {
                 roles.insert(host.to_string(), assigned);
             }
         }
+        misspelt_role_groups(layout, &members, names, &left_out, problems);
         let mut outside_resolvers = Vec::new();
         for host in left_out.iter().filter(|host| reach.contains(host)) {
             if let Some(resolver) = resolvers.shift_remove(host.as_str()) {
@@ -523,6 +525,51 @@ impl<'doc> Cluster<'doc> {
                 })
                 .collect(),
         }
+    }
+}
+
+/// A group named almost as a role group (`standy`, `[primry]`) gives its hosts
+/// no role: those it would otherwise leave out of the cluster make it an error,
+/// with the role group it most likely means.
+fn misspelt_role_groups(
+    layout: &Layout,
+    members: &IndexMap<String, Vec<String>>,
+    names: &GroupNames,
+    left_out: &[String],
+    problems: &mut Problems,
+) {
+    let role_groups = [
+        names.primary.as_str(),
+        names.standby.as_str(),
+        names.archive.as_str(),
+    ];
+    for group in layout.groups.keys() {
+        if role_groups.contains(&group.as_str()) {
+            continue;
+        }
+        let Some(meant) = super::suggest::closest(group, role_groups) else {
+            continue;
+        };
+        let dropped: Vec<String> = members
+            .get(group)
+            .into_iter()
+            .flatten()
+            .filter(|host| left_out.contains(host))
+            .cloned()
+            .collect();
+        if dropped.is_empty() {
+            continue;
+        }
+        let (is, them) = if dropped.len() == 1 {
+            ("is", "it")
+        } else {
+            ("are", "them")
+        };
+        let message = format!(
+            "group `{group}` gives no role, so {} {is} left out of the cluster (did you mean `{meant}`?): rename the group, or give {them} `pg_role`",
+            hosts_phrase(&dropped)
+        );
+        problems.add(group_location(layout, group), message);
     }
 }
 

@@ -754,3 +754,44 @@ fn a_pg_hba_extra_line_of_one_host_is_warned_of_for_that_host_only_once() {
         ]
     );
 }
+
+/// A misspelt role group once left its hosts out with a warning at 1:1, and
+/// `validate` said "valid" for a primary alone.
+#[test]
+fn a_group_named_almost_as_a_role_group_is_an_error_naming_the_group_meant() {
+    check_errors(
+        "all:\n  vars:\n    replication_password: x\n  children:\n    primary:\n      hosts:\n        db1: {}\n    standy:\n      hosts:\n        db2: {}\n        db3: {}\n",
+        &[
+            "inventory.yml:8:5: group `standy` gives no role, so hosts `db2` and `db3` are left out of the cluster (did you mean `standby`?): rename the group, or give them `pg_role`",
+        ],
+    );
+    let errors =
+        match parse_ini("[primry]\ndb1\n[standby]\ndb2\n[all:vars]\nreplication_password=x\n") {
+            Ok(_) => Vec::new(),
+            Err(diagnostics) => diagnostics.0.iter().map(ToString::to_string).collect(),
+        };
+    assert!(
+        errors.contains(&"hosts:1:2: group `primry` gives no role, so host `db1` is left out of the cluster (did you mean `primary`?): rename the group, or give it `pg_role`".to_string()),
+        "{errors:?}"
+    );
+    // A close name whose hosts have a role through another group, or `pg_role`,
+    // leaves no one out: no error.
+    parse(
+        "all:\n  vars:\n    replication_password: x\n  children:\n    primary:\n      hosts:\n        db1: {}\n    standby:\n      hosts:\n        db2: {}\n    standbys:\n      hosts:\n        db2: {}\n    primry:\n      hosts:\n        db3: { pg_role: standby }\n",
+    );
+}
+
+#[test]
+fn an_unknown_variable_close_to_a_known_one_is_a_warning_with_the_name_meant() {
+    let inventory = parse(
+        "all:\n  vars:\n    replication_password: x\n    replicaton_user: repl\n    app_port: 8080\n  children:\n    primary:\n      hosts:\n        db1: {}\n    standby:\n      hosts:\n        db2: { upstrem: db1 }\n",
+    );
+    let warnings: Vec<String> = inventory.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [
+            "inventory.yml:4:5: pgconverge does not know the variable `replicaton_user` and reads none by that name (did you mean `replication_user`?)",
+            "inventory.yml:12:16: pgconverge does not know the variable `upstrem` and reads none by that name (did you mean `upstream`?)",
+        ]
+    );
+}
