@@ -201,6 +201,67 @@ impl<'doc, 'env> Renderer<'doc, 'env> {
         })
     }
 
+    /// An undefined value named by what is undefined: minijinja's detail names
+    /// the failing expression, which may be larger than the name (or absent), so
+    /// the names the failing template uses that the context lacks are named
+    /// instead, each with why pgconverge cannot know it when it is Ansible's.
+    fn name_undefined(
+        &self,
+        node: &'doc Node,
+        position: Position,
+        failure: Failure,
+        context: &Map<String, Value>,
+    ) -> Failure {
+        let Failure::Undefined(detail) = failure else {
+            return failure;
+        };
+        let source = templates_in(node)
+            .into_iter()
+            .find(|(place, _)| *place == position)
+            .map(|(_, source)| source);
+        let Some(template) = source.and_then(|source| self.compile(source).ok()) else {
+            return Failure::Undefined(detail);
+        };
+        let globals: Vec<&str> = self.templates.globals().map(|(name, _)| name).collect();
+        let mut missing: Vec<String> = template
+            .undeclared_variables(false)
+            .into_iter()
+            .filter(|name| !context.contains_key(name) && !globals.contains(&name.as_str()))
+            .collect();
+        missing.sort();
+        // minijinja's detail reads "`EXPRESSION` is undefined": the names in that
+        // expression are those that failed (others may be guarded by `default`).
+        let expression = detail
+            .strip_prefix('`')
+            .and_then(|rest| rest.split_once("` is undefined"))
+            .map(|(expression, _)| expression);
+        if let Some(expression) = expression {
+            missing.retain(|name| mentions_name(expression, name));
+        }
+        let quoted: Vec<String> = missing.iter().map(|name| format!("`{name}`")).collect();
+        let mut text = match quoted.as_slice() {
+            [] => detail,
+            [one] => format!("{one} is undefined"),
+            [init @ .., last] => format!("{} and {last} are undefined", init.join(", ")),
+        };
+        let ansibles: Vec<String> = missing
+            .iter()
+            .filter(|name| is_ansible_runtime_variable(name))
+            .map(|name| format!("`{name}`"))
+            .collect();
+        if !ansibles.is_empty() {
+            let (is, word) = match ansibles.len() {
+                1 => ("is", "a fact or a magic variable"),
+                _ => ("are", "facts or magic variables"),
+            };
+            text.push_str(&format!(
+                ": {} {is} set by Ansible while a play runs ({word}), which pgconverge, reading only the inventory, cannot know; write the value instead",
+                ansibles.join(" and ")
+            ));
+        }
+        Failure::Undefined(text)
+    }
+
     /// The top-level names the templates in `node` refer to.
     fn referenced_names(&self, node: &'doc Node) -> Result<Vec<String>, (Position, Failure)> {
         let mut names = Vec::new();
@@ -266,6 +327,38 @@ fn read_environment_variable(
             Err(minijinja::Error::new(ErrorKind::InvalidOperation, message))
         }
     }
+}
+
+/// The magic variables Ansible sets while a play runs (beyond those pgconverge
+/// gives every template: `inventory_hostname`, `group_names`, `groups`,
+/// `hostvars`), from its "Special Variables".
+const ANSIBLE_RUNTIME_VARIABLES: &[&str] = &[
+    "omit",
+    "play_hosts",
+    "playbook_dir",
+    "role_name",
+    "role_names",
+    "role_path",
+    "inventory_dir",
+    "inventory_file",
+    "inventory_hostname_short",
+];
+
+/// Whether `name` is one Ansible sets while it runs: a magic variable, or a fact
+/// (`ansible_facts`, `ansible_env`, `ansible_playbook_python`: every `ansible_*`
+/// name the inventory did not write, since it is undefined here).
+fn is_ansible_runtime_variable(name: &str) -> bool {
+    name.starts_with("ansible_") || ANSIBLE_RUNTIME_VARIABLES.contains(&name)
+}
+
+/// Whether `expression` uses the name `name` as a whole word.
+fn mentions_name(expression: &str, name: &str) -> bool {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    expression.match_indices(name).any(|(start, _)| {
+        let before = expression[..start].chars().next_back();
+        let after = expression[start + name.len()..].chars().next();
+        !before.is_some_and(is_word) && !after.is_some_and(is_word)
+    })
 }
 
 /// The expression of a template that is one `{{ ... }}` and nothing else.
@@ -425,7 +518,15 @@ impl<'r, 'doc, 'env> HostResolver<'r, 'doc, 'env> {
             context.insert(dependency, value);
         }
         context.extend(self.magic.clone());
-        let rendered = self.renderer.render_node(node, &context);
+        let rendered = self
+            .renderer
+            .render_node(node, &context)
+            .map_err(|(position, failure)| {
+                let failure = self
+                    .renderer
+                    .name_undefined(node, position, failure, &context);
+                (position, failure)
+            });
         self.report(name, &raw.location, rendered, problems)
     }
 
@@ -667,6 +768,30 @@ mod tests {
                 "failed b",
                 "failed c",
                 "inventory.yml:4:5: `pg_verion` is undefined (used by `b` of host `db1`)",
+            ],
+        );
+    }
+
+    /// `"repl_{{ cluster_nmae }}"` once said "a value is undefined" without the
+    /// name: each undefined name is named wherever it stands in the expression,
+    /// and those Ansible sets while it runs say so.
+    #[test]
+    fn an_undefined_name_inside_an_expression_is_named() {
+        check(
+            "a: \"repl_{{ cluster_nmae }}\"\nb: \"{{ 'repl_' ~ cluster_nmae | upper }}\"\nc: \"{% if cluster_nmae == 'x' %}y{% endif %}\"\nd: \"{{ (pg_clustr | default('main')) ~ '_' ~ other_nmae }}\"\ne: \"{{ ansible_env.HOME }}/x\"\nf: \"{{ 1 + (x.y if cluster_nmae) }}\"\n",
+            &[
+                "failed a",
+                "failed b",
+                "failed c",
+                "failed d",
+                "failed e",
+                "failed f",
+                "inventory.yml:1:4: `cluster_nmae` is undefined (used by `a` of host `db1`)",
+                "inventory.yml:2:4: `cluster_nmae` is undefined (used by `b` of host `db1`)",
+                "inventory.yml:3:4: `cluster_nmae` is undefined (used by `c` of host `db1`)",
+                "inventory.yml:4:4: `other_nmae` is undefined (used by `d` of host `db1`)",
+                "inventory.yml:5:4: `ansible_env` is undefined: `ansible_env` is set by Ansible while a play runs (a fact or a magic variable), which pgconverge, reading only the inventory, cannot know; write the value instead (used by `e` of host `db1`)",
+                "inventory.yml:6:4: `cluster_nmae` is undefined (used by `f` of host `db1`)",
             ],
         );
     }
