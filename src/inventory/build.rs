@@ -167,6 +167,12 @@ pub fn build(mut read: Read, options: &Options) -> Result<Inventory, Diagnostics
     Ok(cluster.into_inventory(&read.source, &layout, settings, warnings, vaulted))
 }
 
+/// Whether pgconverge reads the variable `name`: a documented one, or an
+/// `ansible_*` one it honours. Only these (and what they refer to) must render.
+fn reads(documented: &[&str], name: &str) -> bool {
+    documented.contains(&name) || super::login::HONOURED.contains(&name)
+}
+
 /// A `group_vars` or `host_vars` file for a name the inventory does not have
 /// is read by no host: each is named.
 fn unknown_owners(layout: &Layout, vars_files: &[VarsFile]) -> Vec<Diagnostic> {
@@ -220,7 +226,9 @@ impl<'doc> Cluster<'doc> {
         let members = layout.members();
         let sources = Sources::new(layout, defaults.variables(), Path::new(DEFAULTS_PATH))
             .with_extra_vars(extra_vars);
-        let hostvars = hostvars(layout, &sources, renderer, &members);
+        let documented = defaults.documented_names();
+        let reads = |name: &str| reads(&documented, name);
+        let hostvars = hostvars(layout, &sources, renderer, &members, &reads);
         let mut resolvers: IndexMap<&str, HostResolver> = IndexMap::new();
         for host in layout.hosts.keys() {
             let groups = groups_of(host, &members);
@@ -280,14 +288,14 @@ impl<'doc> Cluster<'doc> {
             for (name, value) in defaults::computed(standby_count) {
                 resolver.insert_default(name, value, computed_at.clone());
             }
-            outside.insert(host, resolver.finish(problems));
+            outside.insert(host, resolver.finish(&reads, problems));
         }
         let mut hosts = IndexMap::new();
         for (host, mut resolver) in resolvers {
             for (name, value) in defaults::computed(standby_count) {
                 resolver.insert_default(name, value, computed_at.clone());
             }
-            hosts.insert(host.to_string(), resolver.finish(problems));
+            hosts.insert(host.to_string(), resolver.finish(&reads, problems));
         }
         let mut clusters: IndexMap<String, String> = hosts
             .iter()
@@ -584,7 +592,9 @@ fn host_of(name: &str, resolved: ResolvedHost, settings: HostSettings, login: Lo
     // Ansible's older names win over the newer ones when both are set,
     // as its ssh connection reads them.
     let either = |older: &str, newer: &str| vars.get(older).or_else(|| vars.get(newer));
+    let unrendered = resolved.unrendered.clone();
     Host {
+        unrendered,
         address: either("ansible_ssh_host", "ansible_host")
             .and_then(text)
             .unwrap_or_else(|| name.to_string()),
@@ -694,6 +704,7 @@ fn hostvars<'doc>(
     sources: &Sources<'_, 'doc>,
     renderer: &Renderer<'doc, '_>,
     members: &IndexMap<String, Vec<String>>,
+    reads: &dyn Fn(&str) -> bool,
 ) -> Option<Value> {
     let mentioned = layout
         .every_var()
@@ -708,7 +719,8 @@ fn hostvars<'doc>(
         let groups = groups_of(host, members);
         let raw = sources.merge(host, &groups);
         let magic = magic_variables(host, &groups, members);
-        let resolved = HostResolver::new(renderer, host, raw, magic.clone()).finish(&mut ignored);
+        let resolved =
+            HostResolver::new(renderer, host, raw, magic.clone()).finish(reads, &mut ignored);
         let mut vars: Map<String, Value> = resolved
             .vars
             .into_iter()

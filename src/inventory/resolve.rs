@@ -52,6 +52,9 @@ pub struct ResolvedHost<'doc> {
     /// Variables that could not be rendered. Each failure has been reported
     /// already, so later checks skip these rather than report them again.
     pub failed: HashSet<String>,
+    /// Variables nothing pgconverge reads needs that could not be rendered: in
+    /// `vars` as written, never given to a template.
+    pub unrendered: Vec<String>,
 }
 
 /// Environment variables read through the injected lookup.
@@ -478,16 +481,52 @@ impl<'r, 'doc, 'env> HostResolver<'r, 'doc, 'env> {
     }
 
     /// Renders every variable and returns them in merge order.
-    pub fn finish(mut self, problems: &mut Problems) -> ResolvedHost<'doc> {
+    ///
+    /// Only what is used is evaluated, as in Ansible: the variables pgconverge
+    /// `reads`, with everything they refer to, must render, and each failure is a
+    /// problem. Any other variable (`ansible_python_interpreter: "{{
+    /// ansible_playbook_python }}"`, another role's) is rendered when it can be;
+    /// when it cannot, nothing reads it, so it stops nothing: it keeps its value
+    /// as written, as `ansible-inventory --list` shows it, and is named in
+    /// `ResolvedHost::unrendered`, out of the templates' reach.
+    pub fn finish(
+        mut self,
+        reads: &dyn Fn(&str) -> bool,
+        problems: &mut Problems,
+    ) -> ResolvedHost<'doc> {
         let names: Vec<String> = self.raw.keys().cloned().collect();
+        // What is read first, so that a variable it refers to is reported as
+        // the reason it fails.
+        for name in names.iter().filter(|name| reads(name)) {
+            self.lookup(name, problems);
+        }
+        let mut unread_problems = Problems::default();
         let mut resolved = ResolvedHost::default();
         for name in names {
+            let problems = if reads(&name) {
+                &mut *problems
+            } else {
+                &mut unread_problems
+            };
             match self.lookup(&name, problems) {
                 Lookup::Found(variable) => {
                     resolved.vars.insert(name, variable);
                 }
-                Lookup::Failed => {
+                Lookup::Failed if reads(&name) => {
                     resolved.failed.insert(name);
+                }
+                Lookup::Failed => {
+                    if let Some(raw) = self.raw.get(&name)
+                        && let RawValue::Written(node) = raw.value
+                    {
+                        let written = Resolved {
+                            value: node.to_json(),
+                            location: raw.location.clone(),
+                            node: Some(node),
+                        };
+                        resolved.vars.insert(name.clone(), written);
+                        resolved.unrendered.push(name);
+                    }
                 }
                 Lookup::Unset => {}
             }
@@ -631,7 +670,8 @@ mod tests {
         });
         let magic = magic.as_object().cloned().unwrap_or_default();
         let mut problems = Problems::default();
-        let resolved = HostResolver::new(&renderer, "db1", raw, magic).finish(&mut problems);
+        let resolved =
+            HostResolver::new(&renderer, "db1", raw, magic).finish(&|_| true, &mut problems);
         let mut lines: Vec<String> = resolved
             .vars
             .iter()
@@ -851,7 +891,7 @@ mod tests {
         let mut resolver = HostResolver::new(&renderer, "db1", raw, Map::new());
         resolver.insert_default("a", Value::from(1), place.clone());
         resolver.insert_default("b", Value::from("{{ a }}"), place);
-        let resolved = resolver.finish(&mut problems);
+        let resolved = resolver.finish(&|_| true, &mut problems);
         assert!(problems.is_empty());
         assert_eq!(resolved.vars["a"].value, Value::from(5));
         assert_eq!(resolved.vars["b"].value, Value::from("{{ a }}"));

@@ -545,7 +545,7 @@ pub fn check_replication_password(
         if resolved.vars.contains_key(name) || resolved.failed.contains(name) {
             continue;
         }
-        let after = ": standbys need it to connect to their upstream; set it under `all.vars`, for example to \"{{ env('PG_REPLICATION_PASSWORD') }}\"";
+        let after = ": standbys need it to connect to their upstream; set it under `all.vars`, for example to \"{{ lookup('env', 'PG_REPLICATION_PASSWORD') }}\"";
         problems.add_for_host(
             place.clone(),
             host,
@@ -926,7 +926,7 @@ sensitive_vars: [1]
         assert_eq!(
             problems_text(problems),
             [
-                "inventory.yml:1:9: `replication_password` is not set for hosts `db1` and `db2`: standbys need it to connect to their upstream; set it under `all.vars`, for example to \"{{ env('PG_REPLICATION_PASSWORD') }}\""
+                "inventory.yml:1:9: `replication_password` is not set for hosts `db1` and `db2`: standbys need it to connect to their upstream; set it under `all.vars`, for example to \"{{ lookup('env', 'PG_REPLICATION_PASSWORD') }}\""
             ]
         );
     }
