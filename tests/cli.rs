@@ -223,3 +223,47 @@ fn a_usage_error_exits_with_a_code_no_result_uses() {
         assert_eq!(output.status.code(), Some(0), "pgconverge {args:?}");
     }
 }
+
+/// `validate --format json`: every diagnostic with its severity, message, file,
+/// line and column, for a CI job or an editor to read.
+#[test]
+fn validate_json_lists_every_diagnostic_with_its_place() {
+    let directory =
+        tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"));
+    let inventory = directory.path().join("inventory.yml");
+    let text = "all:\n  vars:\n    replication_password: x\n    replicaton_user: repl\n    pg_settings:\n      shared_bufers: 1GB\n  children:\n    primary:\n      hosts:\n        db1: {}\n";
+    std::fs::write(&inventory, text).unwrap_or_else(|error| panic!("write: {error}"));
+    let run = |inventory: &std::path::Path| {
+        let output = pgconverge()
+            .args(["validate", "--format", "json", "-i"])
+            .arg(inventory)
+            .output()
+            .unwrap_or_else(|error| panic!("run: {error}"));
+        let document: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|error| panic!("JSON on stdout: {error}"));
+        (output.status.code(), document)
+    };
+    let file = inventory.display().to_string();
+    let (code, document) = run(&inventory);
+    assert_eq!(code, Some(1));
+    assert_eq!(document["valid"], false);
+    assert_eq!(
+        document["diagnostics"],
+        serde_json::json!([{
+            "severity": "error",
+            "message": "`pg_settings` of host `db1`: `shared_bufers` is no setting of PostgreSQL 15 (did you mean `shared_buffers`?)",
+            "file": file,
+            "line": 6,
+            "column": 7,
+        }])
+    );
+    std::fs::write(&inventory, text.replace("shared_bufers", "shared_buffers"))
+        .unwrap_or_else(|error| panic!("write: {error}"));
+    let (code, document) = run(&inventory);
+    assert_eq!(code, Some(0));
+    assert_eq!(document["valid"], true);
+    assert_eq!(document["warning_count"], 1);
+    assert_eq!(document["diagnostics"][0]["severity"], "warning");
+    assert_eq!(document["diagnostics"][0]["line"], 4);
+    assert_eq!(document["diagnostics"][0]["column"], 5);
+}
