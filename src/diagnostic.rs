@@ -37,6 +37,31 @@ impl Diagnostic {
     }
 }
 
+/// How serious a diagnostic is, in `validate --format json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Blocks every command.
+    Error,
+    /// Shown, blocks nothing.
+    Warning,
+}
+
+impl Diagnostic {
+    /// The diagnostic as `validate --format json` lists it, as `terraform
+    /// validate -json` does: severity, message, file, line, column (`null`
+    /// where unknown).
+    pub fn to_json(&self, severity: Severity) -> serde_json::Value {
+        serde_json::json!({
+            "severity": severity,
+            "message": self.message,
+            "file": self.location.file.display().to_string(),
+            "line": self.location.line,
+            "column": self.location.column,
+        })
+    }
+}
+
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file.display())?;

@@ -595,6 +595,111 @@ pub fn template_flags(version: PgVersion) -> Value {
     Value::Object(flags)
 }
 
+/// The versions whose every setting [`catalog`] knows (`pg_settings.tsv`): 15 and
+/// 17 read from their servers, 16 from the differences between them.
+pub const CATALOG_VERSIONS: Window = Window::between(1500, 1800);
+
+/// How the server types a setting, as `pg_settings` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettingType {
+    pub name: &'static str,
+    /// The versions that have it, as far as the catalog knows (before 15: `since` is [`OLDEST`]).
+    pub window: Window,
+    /// `bool`, `integer`, `real`, `string` or `enum`.
+    pub vartype: &'static str,
+    /// The base unit of a number (`8kB`, `ms`), or empty.
+    pub unit: &'static str,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    /// The values an enum lists (a few hidden ones are accepted too: [`hidden_enum_values`]).
+    pub enum_values: Vec<&'static str>,
+    /// `internal` settings cannot be set at all; any other can be in postgresql.conf.
+    pub context: &'static str,
+}
+
+/// Every row of `pg_settings.tsv`, read once.
+pub fn catalog() -> &'static [SettingType] {
+    static CATALOG: std::sync::LazyLock<Vec<SettingType>> = std::sync::LazyLock::new(|| {
+        include_str!("pg_settings.tsv")
+            .lines()
+            .filter(|line| !line.starts_with('#') && !line.is_empty())
+            .filter_map(catalog_row)
+            .collect()
+    });
+    &CATALOG
+}
+
+/// One line of `pg_settings.tsv`; the test `the_settings_catalog_reads_whole`
+/// proves every line reads.
+fn catalog_row(line: &'static str) -> Option<SettingType> {
+    let fields: Vec<&'static str> = line.split('\t').collect();
+    let [
+        name,
+        since,
+        until,
+        vartype,
+        unit,
+        min,
+        max,
+        enum_values,
+        context,
+    ] = fields[..]
+    else {
+        return None;
+    };
+    let version = |text: &str| text.parse::<u32>().ok().map(|major| major * 100);
+    Some(SettingType {
+        name,
+        window: Window {
+            since: PgVersion(version(since).unwrap_or(OLDEST.0)),
+            until: version(until).map(PgVersion),
+        },
+        vartype,
+        unit,
+        min: min.parse().ok(),
+        max: max.parse().ok(),
+        enum_values: enum_values
+            .split(',')
+            .filter(|value| !value.is_empty())
+            .collect(),
+        context,
+    })
+}
+
+/// The catalog's type of `name` in `version`: its row for that version, else
+/// (a version outside [`CATALOG_VERSIONS`]) the row nearest to it.
+pub fn setting_type(name: &str, version: PgVersion) -> Option<&'static SettingType> {
+    let rows = catalog().iter().filter(|row| row.name == name);
+    let mut nearest = None;
+    for row in rows {
+        if row.window.contains(version) {
+            return Some(row);
+        }
+        nearest = Some(row);
+    }
+    nearest.filter(|_| !CATALOG_VERSIONS.contains(version))
+}
+
+/// The values PostgreSQL accepts for an enum setting besides those
+/// `pg_settings.enumvals` lists: its hidden ones. An enum offering `on` and `off`
+/// also takes the other Boolean words (`synchronous_commit`, `huge_pages`,
+/// `archive_mode`, `wal_compression`...); the message levels take `debug` (as
+/// `debug2`); `wal_level` keeps `archive` and `hot_standby` as names of `replica`.
+pub fn hidden_enum_values(setting: &SettingType) -> Vec<&'static str> {
+    let mut hidden = Vec::new();
+    let lists = |value: &str| setting.enum_values.contains(&value);
+    if lists("on") && lists("off") {
+        hidden.extend(["true", "false", "yes", "no", "1", "0"]);
+    }
+    if lists("debug1") {
+        hidden.push("debug");
+    }
+    if setting.name == "wal_level" {
+        hidden.extend(["archive", "hot_standby"]);
+    }
+    hidden
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -732,6 +837,62 @@ mod tests {
             )
         );
         assert_eq!(problem("wal_level", json!("hot_standby"), "15"), None);
+    }
+
+    #[test]
+    fn the_settings_catalog_reads_whole() {
+        let lines = include_str!("pg_settings.tsv")
+            .lines()
+            .filter(|line| !line.starts_with('#') && !line.is_empty())
+            .count();
+        assert_eq!(
+            catalog().len(),
+            lines,
+            "a line of pg_settings.tsv does not read"
+        );
+        for row in catalog() {
+            assert!(
+                ["bool", "integer", "real", "string", "enum"].contains(&row.vartype),
+                "{}: {}",
+                row.name,
+                row.vartype
+            );
+            assert_eq!(
+                row.vartype == "enum",
+                !row.enum_values.is_empty(),
+                "{}",
+                row.name
+            );
+            if let (Some(min), Some(max)) = (row.min, row.max) {
+                assert!(min <= max, "{}", row.name);
+            }
+        }
+        // Each version of the catalog has each name at most once.
+        for major in [15, 16, 17] {
+            let version = PgVersion(major * 100);
+            let mut names: Vec<&str> = catalog()
+                .iter()
+                .filter(|row| row.window.contains(version))
+                .map(|row| row.name)
+                .collect();
+            let count = names.len();
+            names.sort_unstable();
+            names.dedup();
+            assert_eq!(names.len(), count, "a name is listed twice for {version}");
+        }
+        // The versioned settings agree with the catalog where both know a setting.
+        for setting in SETTINGS {
+            for major in [15, 16, 17] {
+                let version = PgVersion(major * 100);
+                let in_catalog = setting_type(setting.name, version).is_some();
+                assert_eq!(
+                    in_catalog,
+                    setting.in_postgresql_conf(version),
+                    "{} in {version}",
+                    setting.name
+                );
+            }
+        }
     }
 
     #[test]

@@ -203,7 +203,14 @@ fn input(fixture: &Fixture) -> Input {
         sources: fixture
             .sources
             .iter()
-            .map(|source| fixture.directory.join(source))
+            .map(|source| {
+                // A host list (`db1,db2,`) is no file.
+                if source.contains(',') {
+                    PathBuf::from(source)
+                } else {
+                    fixture.directory.join(source)
+                }
+            })
             .collect(),
         ..Input::default()
     };

@@ -168,3 +168,102 @@ fn validate_reports_vault_version_undefined_and_name_problems_at_once() {
     assert_eq!(stderr.lines().count(), 3, "{stderr}");
     assert!(!stderr.contains("decrypt"), "{stderr}");
 }
+
+/// A mistyped flag once exited 2, which `--detailed-exitcode` uses for "changes
+/// pending", `status` for disagreements and `check` for CRITICAL: a CI job read a
+/// typo as a plan. Every usage error now exits 64, a code no command gives a result.
+#[test]
+fn a_usage_error_exits_with_a_code_no_result_uses() {
+    // Every result code of every command (README.md's table of exit codes).
+    const RESULT_CODES: [i32; 4] = [0, 1, 2, 3];
+    let cases: &[&[&str]] = &[
+        &["apply", "--formt", "json"],
+        &[
+            "apply",
+            "--dry-run",
+            "--detailed-exitcode",
+            "--formt",
+            "json",
+        ],
+        &["apply", "--detailed-exitcode", "--no-such-flag"],
+        &["restart", "--detailed-exitcode", "--no-such-flag"],
+        &["status", "--formt", "json"],
+        &["check", "--warn-lag"],
+        &["validate", "--inventroy", "inventory.yaml"],
+        &["upgrade", "--to", "fifteen"],
+        &["no-such-command"],
+        &[],
+    ];
+    for args in cases {
+        let output = pgconverge()
+            .args(*args)
+            .output()
+            .unwrap_or_else(|error| panic!("run: {error}"));
+        let code = output.status.code();
+        assert_eq!(
+            code,
+            Some(64),
+            "pgconverge {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            code.is_some_and(|code| !RESULT_CODES.contains(&code)),
+            "pgconverge {args:?} exits with a result's code"
+        );
+        assert!(
+            !output.stderr.is_empty(),
+            "pgconverge {args:?} says nothing"
+        );
+    }
+    for args in [["--help"], ["--version"]] {
+        let output = pgconverge()
+            .args(args)
+            .output()
+            .unwrap_or_else(|error| panic!("run: {error}"));
+        assert_eq!(output.status.code(), Some(0), "pgconverge {args:?}");
+    }
+}
+
+/// `validate --format json`: every diagnostic with its severity, message, file,
+/// line and column, for a CI job or an editor to read.
+#[test]
+fn validate_json_lists_every_diagnostic_with_its_place() {
+    let directory =
+        tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"));
+    let inventory = directory.path().join("inventory.yml");
+    let text = "all:\n  vars:\n    replication_password: x\n    replicaton_user: repl\n    pg_settings:\n      shared_bufers: 1GB\n  children:\n    primary:\n      hosts:\n        db1: {}\n";
+    std::fs::write(&inventory, text).unwrap_or_else(|error| panic!("write: {error}"));
+    let run = |inventory: &std::path::Path| {
+        let output = pgconverge()
+            .args(["validate", "--format", "json", "-i"])
+            .arg(inventory)
+            .output()
+            .unwrap_or_else(|error| panic!("run: {error}"));
+        let document: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|error| panic!("JSON on stdout: {error}"));
+        (output.status.code(), document)
+    };
+    let file = inventory.display().to_string();
+    let (code, document) = run(&inventory);
+    assert_eq!(code, Some(1));
+    assert_eq!(document["valid"], false);
+    assert_eq!(
+        document["diagnostics"],
+        serde_json::json!([{
+            "severity": "error",
+            "message": "`pg_settings` of host `db1`: `shared_bufers` is no setting of PostgreSQL 15 (did you mean `shared_buffers`?)",
+            "file": file,
+            "line": 6,
+            "column": 7,
+        }])
+    );
+    std::fs::write(&inventory, text.replace("shared_bufers", "shared_buffers"))
+        .unwrap_or_else(|error| panic!("write: {error}"));
+    let (code, document) = run(&inventory);
+    assert_eq!(code, Some(0));
+    assert_eq!(document["valid"], true);
+    assert_eq!(document["warning_count"], 1);
+    assert_eq!(document["diagnostics"][0]["severity"], "warning");
+    assert_eq!(document["diagnostics"][0]["line"], 4);
+    assert_eq!(document["diagnostics"][0]["column"], 5);
+}

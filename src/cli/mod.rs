@@ -61,9 +61,19 @@ enum Command {
     Disconnect(disconnect::DisconnectArgs),
 }
 
+/// The exit code of a usage error (a mistyped flag, a missing argument): 64, as
+/// `sysexits.h`'s `EX_USAGE`. No command uses it for a result (apply and restart
+/// use 0 to 2, status 0 to 2, check 0 to 3, every other command 0 and 1), so a CI
+/// job never reads a typo as "changes pending" or CRITICAL; a monitoring system
+/// shows a code above 3 as UNKNOWN. README.md's table of exit codes lists them all.
+pub const USAGE_ERROR: u8 = 64;
+
 /// Parses the arguments, runs the subcommand and turns its result into an exit code.
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage(&error),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -89,5 +99,17 @@ pub fn run() -> ExitCode {
         Command::Backup(args) => runtime.block_on(backup::run(args)),
         Command::VerifyBackup(args) => runtime.block_on(backup::verify(args)),
         Command::Disconnect(args) => runtime.block_on(disconnect::run(args)),
+    }
+}
+
+/// Prints clap's message: help and version on stdout with exit 0, any other on
+/// stderr with [`USAGE_ERROR`].
+fn usage(error: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    // A broken pipe while printing help is no error of ours.
+    let _ = error.print();
+    match error.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+        _ => ExitCode::from(USAGE_ERROR),
     }
 }

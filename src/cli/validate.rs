@@ -2,33 +2,78 @@
 //! contacting any host.
 
 use super::args::InputArgs;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use pgconverge::desired::DesiredState;
-use pgconverge::diagnostic::Diagnostics;
+use pgconverge::diagnostic::{Diagnostic, Diagnostics, Severity};
 use pgconverge::inventory::{Input, Inventory, Role};
 use pgconverge::printer::Printer;
 use pgconverge::secret::Redactor;
 use std::process::ExitCode;
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     #[command(flatten)]
     input: InputArgs,
+    /// `json` prints one document on stdout: `format_version`, `valid`, the counts and every
+    /// diagnostic with its `severity`, `message`, `file`, `line` and `column`
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
 }
 
 pub fn run(args: ValidateArgs) -> ExitCode {
-    match args.input.load() {
-        Ok(loaded) => {
+    let input = args.input.inventory.input();
+    match (args.input.load(), args.format) {
+        (Ok(loaded), Format::Human) => {
             let printer = Printer::new(Redactor::new(loaded.desired.secrets.clone()));
             printer.warnings(&loaded.inventory.warnings);
-            printer.out(&summary(&args.input.inventory.input(), &loaded.desired));
+            printer.out(&summary(&input, &loaded.desired));
             ExitCode::SUCCESS
         }
-        Err(diagnostics) => {
-            report(&args.input.inventory.input(), &diagnostics);
+        (Ok(loaded), Format::Json) => {
+            let printer = Printer::new(Redactor::new(loaded.desired.secrets.clone()));
+            let summary = summary(&input, &loaded.desired);
+            printer.out(&document(&[], &loaded.inventory.warnings, Some(&summary)));
+            ExitCode::SUCCESS
+        }
+        (Err(diagnostics), Format::Human) => {
+            report(&input, &diagnostics);
+            ExitCode::from(1)
+        }
+        (Err(diagnostics), Format::Json) => {
+            let printer = Printer::new(redactor_for(&input));
+            printer.out(&document(&diagnostics.0, &[], None));
             ExitCode::from(1)
         }
     }
+}
+
+/// The JSON document of `validate --format json`. A broken inventory gives its
+/// errors only: warnings are found once it reads whole.
+fn document(errors: &[Diagnostic], warnings: &[Diagnostic], summary: Option<&str>) -> String {
+    let diagnostics: Vec<serde_json::Value> = errors
+        .iter()
+        .map(|error| error.to_json(Severity::Error))
+        .chain(
+            warnings
+                .iter()
+                .map(|warning| warning.to_json(Severity::Warning)),
+        )
+        .collect();
+    let document = serde_json::json!({
+        "format_version": 1,
+        "valid": errors.is_empty(),
+        "error_count": errors.len(),
+        "warning_count": warnings.len(),
+        "summary": summary,
+        "diagnostics": diagnostics,
+    });
+    serde_json::to_string_pretty(&document).unwrap_or_default()
 }
 
 /// `inventory.yaml: 3 hosts (1 primary, 2 standbys), 24 steps: valid`.

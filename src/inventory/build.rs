@@ -150,6 +150,7 @@ pub fn build(mut read: Read, options: &Options) -> Result<Inventory, Diagnostics
     }
     let settings = cluster.check(&layout, &documented, &mut problems);
     let mut warnings = read.warnings;
+    warnings.extend(problems.take_warnings());
     warnings.extend(unknown_owners(&layout, &read.vars_files));
     if !problems.is_empty() {
         // A message may quote a value that came from a secret (`pg_port:
@@ -164,6 +165,12 @@ pub fn build(mut read: Read, options: &Options) -> Result<Inventory, Diagnostics
         return Err(diagnostics);
     }
     Ok(cluster.into_inventory(&read.source, &layout, settings, warnings, vaulted))
+}
+
+/// Whether pgconverge reads the variable `name`: a documented one, or an
+/// `ansible_*` one it honours. Only these (and what they refer to) must render.
+fn reads(documented: &[&str], name: &str) -> bool {
+    documented.contains(&name) || super::login::HONOURED.contains(&name)
 }
 
 /// A `group_vars` or `host_vars` file for a name the inventory does not have
@@ -219,7 +226,9 @@ impl<'doc> Cluster<'doc> {
         let members = layout.members();
         let sources = Sources::new(layout, defaults.variables(), Path::new(DEFAULTS_PATH))
             .with_extra_vars(extra_vars);
-        let hostvars = hostvars(layout, &sources, renderer, &members);
+        let documented = defaults.documented_names();
+        let reads = |name: &str| reads(&documented, name);
+        let hostvars = hostvars(layout, &sources, renderer, &members, &reads);
         let mut resolvers: IndexMap<&str, HostResolver> = IndexMap::new();
         for host in layout.hosts.keys() {
             let groups = groups_of(host, &members);
@@ -262,6 +271,7 @@ impl<'doc> Cluster<'doc> {
                 roles.insert(host.to_string(), assigned);
             }
         }
+        misspelt_role_groups(layout, &members, names, &left_out, problems);
         let mut outside_resolvers = Vec::new();
         for host in left_out.iter().filter(|host| reach.contains(host)) {
             if let Some(resolver) = resolvers.shift_remove(host.as_str()) {
@@ -278,14 +288,14 @@ impl<'doc> Cluster<'doc> {
             for (name, value) in defaults::computed(standby_count) {
                 resolver.insert_default(name, value, computed_at.clone());
             }
-            outside.insert(host, resolver.finish(problems));
+            outside.insert(host, resolver.finish(&reads, problems));
         }
         let mut hosts = IndexMap::new();
         for (host, mut resolver) in resolvers {
             for (name, value) in defaults::computed(standby_count) {
                 resolver.insert_default(name, value, computed_at.clone());
             }
-            hosts.insert(host.to_string(), resolver.finish(problems));
+            hosts.insert(host.to_string(), resolver.finish(&reads, problems));
         }
         let mut clusters: IndexMap<String, String> = hosts
             .iter()
@@ -526,6 +536,51 @@ impl<'doc> Cluster<'doc> {
     }
 }
 
+/// A group named almost as a role group (`standy`, `[primry]`) gives its hosts
+/// no role: those it would otherwise leave out of the cluster make it an error,
+/// with the role group it most likely means.
+fn misspelt_role_groups(
+    layout: &Layout,
+    members: &IndexMap<String, Vec<String>>,
+    names: &GroupNames,
+    left_out: &[String],
+    problems: &mut Problems,
+) {
+    let role_groups = [
+        names.primary.as_str(),
+        names.standby.as_str(),
+        names.archive.as_str(),
+    ];
+    for group in layout.groups.keys() {
+        if role_groups.contains(&group.as_str()) {
+            continue;
+        }
+        let Some(meant) = super::suggest::closest(group, role_groups) else {
+            continue;
+        };
+        let dropped: Vec<String> = members
+            .get(group)
+            .into_iter()
+            .flatten()
+            .filter(|host| left_out.contains(host))
+            .cloned()
+            .collect();
+        if dropped.is_empty() {
+            continue;
+        }
+        let (is, them) = if dropped.len() == 1 {
+            ("is", "it")
+        } else {
+            ("are", "them")
+        };
+        let message = format!(
+            "group `{group}` gives no role, so {} {is} left out of the cluster (did you mean `{meant}`?): rename the group, or give {them} `pg_role`",
+            hosts_phrase(&dropped)
+        );
+        problems.add(group_location(layout, group), message);
+    }
+}
+
 /// A host with its variables, its login and settings; a standby of no one in
 /// the default cluster until its role says otherwise.
 fn host_of(name: &str, resolved: ResolvedHost, settings: HostSettings, login: Login) -> Host {
@@ -537,7 +592,9 @@ fn host_of(name: &str, resolved: ResolvedHost, settings: HostSettings, login: Lo
     // Ansible's older names win over the newer ones when both are set,
     // as its ssh connection reads them.
     let either = |older: &str, newer: &str| vars.get(older).or_else(|| vars.get(newer));
+    let unrendered = resolved.unrendered.clone();
     Host {
+        unrendered,
         address: either("ansible_ssh_host", "ansible_host")
             .and_then(text)
             .unwrap_or_else(|| name.to_string()),
@@ -647,6 +704,7 @@ fn hostvars<'doc>(
     sources: &Sources<'_, 'doc>,
     renderer: &Renderer<'doc, '_>,
     members: &IndexMap<String, Vec<String>>,
+    reads: &dyn Fn(&str) -> bool,
 ) -> Option<Value> {
     let mentioned = layout
         .every_var()
@@ -661,7 +719,8 @@ fn hostvars<'doc>(
         let groups = groups_of(host, members);
         let raw = sources.merge(host, &groups);
         let magic = magic_variables(host, &groups, members);
-        let resolved = HostResolver::new(renderer, host, raw, magic.clone()).finish(&mut ignored);
+        let resolved =
+            HostResolver::new(renderer, host, raw, magic.clone()).finish(reads, &mut ignored);
         let mut vars: Map<String, Value> = resolved
             .vars
             .into_iter()

@@ -128,6 +128,7 @@ fn host_variables(host: &Host) -> Map<String, Value> {
     let mut variables: Map<String, Value> = host
         .vars
         .iter()
+        .filter(|(name, _)| !host.unrendered.contains(name))
         .map(|(name, value)| (name.clone(), value.clone()))
         .collect();
     let role = match host.role {

@@ -13,10 +13,16 @@ const DEFAULTS_TEXT: &str = include_str!("defaults.yaml");
 pub const DEFAULTS_PATH: &str = "<built-in defaults.yaml>";
 
 /// Documented variables that deliberately have no written default: `pg_role`
-/// comes from group membership and `replication_password` must be chosen by the
-/// user.
-const DOCUMENTED_WITHOUT_DEFAULT: [&str; 3] =
-    ["pg_role", "replication_password", "replication_cluster"];
+/// comes from group membership, `replication_password` must be chosen by the
+/// user, a standby without `upstream` follows its cluster's primary, and a
+/// cluster without `wal_archive` archives no WAL.
+const DOCUMENTED_WITHOUT_DEFAULT: [&str; 5] = [
+    "pg_role",
+    "replication_password",
+    "replication_cluster",
+    "upstream",
+    "wal_archive",
+];
 
 /// The computed defaults, by name.
 const COMPUTED: [&str; 2] = ["max_wal_senders", "max_replication_slots"];
@@ -113,6 +119,8 @@ mod tests {
             "max_wal_senders",
             "pg_role",
             "replication_password",
+            "upstream",
+            "wal_archive",
         ] {
             assert!(names.contains(&name), "{name} missing from {names:?}");
         }

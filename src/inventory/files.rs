@@ -100,6 +100,13 @@ impl Seen {
 pub fn read(sources: &[PathBuf], passwords: &Passwords) -> Read {
     let mut read = Read::default();
     for (index, source) in sources.iter().enumerate() {
+        if let Some(list) = host_list(source) {
+            // Ansible reads no `group_vars` beside a host list: it has no place.
+            let (document, problems) = formats::read_host_list(list);
+            read.problems.extend(problems);
+            read.documents.extend(document);
+            continue;
+        }
         let base = if source.is_dir() {
             read.inventory_directory(source, passwords, 0);
             source.clone()
@@ -111,6 +118,13 @@ pub fn read(sources: &[PathBuf], passwords: &Passwords) -> Read {
         read.vars_directory(index, &base.join("host_vars"), Owner::Host, passwords);
     }
     read
+}
+
+/// A source that is a list of hosts (`-i 'db1,db2:2222,'`), as Ansible's
+/// `host_list` plugin takes one: no such file, and a comma in it.
+fn host_list(source: &Path) -> Option<&str> {
+    let text = source.to_str()?;
+    (text.contains(',') && !source.exists()).then_some(text)
 }
 
 impl Read {

@@ -33,6 +33,20 @@ pub fn read(path: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
     }
 }
 
+/// A host list (`db1,db2:2222,`) as Ansible's `host_list` plugin reads it: each
+/// name between commas a host of no group (`ungrouped`), `HOST:PORT` with its
+/// port; read as the INI lines that say the same, one host a line, so that
+/// the file of a message is the list and its line the host's place in it.
+pub fn read_host_list(list: &str) -> (Option<Document>, Vec<Diagnostic>) {
+    let text: String = list
+        .split(',')
+        .map(str::trim)
+        .filter(|host| !host.is_empty())
+        .map(|host| format!("{host}\n"))
+        .collect();
+    read_ini(Path::new(list), &text)
+}
+
 fn read_ini(path: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
     let (root, errors) = ini::parse(text);
     let problems = errors

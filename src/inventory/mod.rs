@@ -81,6 +81,10 @@ pub struct Host {
     pub login: login::Login,
     /// All resolved variables, including the documented defaults, in a stable order.
     pub vars: IndexMap<String, Value>,
+    /// Variables of `vars` that nothing pgconverge reads needs and that could not
+    /// be rendered (a fact, a magic variable of a play): kept as written, as
+    /// `ansible-inventory --list` shows them, and given to no template.
+    pub unrendered: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -34,6 +34,9 @@ struct HostMessageKey {
 pub struct Problems {
     diagnostics: Vec<Diagnostic>,
     host_messages: IndexMap<HostMessageKey, Vec<String>>,
+    /// What is probably a mistake but may be meant (a name close to a known
+    /// one): shown, never blocking; each once.
+    warnings: Vec<Diagnostic>,
 }
 
 impl Problems {
@@ -67,6 +70,23 @@ impl Problems {
         }
     }
 
+    /// Records a warning, once however many hosts share it.
+    pub fn warn(&mut self, location: Location, message: impl Into<String>) {
+        let warning = Diagnostic {
+            location,
+            message: message.into(),
+        };
+        if !self.warnings.contains(&warning) {
+            self.warnings.push(warning);
+        }
+    }
+
+    /// The warnings recorded so far, in the order found.
+    pub fn take_warnings(&mut self) -> Vec<Diagnostic> {
+        std::mem::take(&mut self.warnings)
+    }
+
+    /// Whether no problem (warnings aside) was found.
     pub fn is_empty(&self) -> bool {
         self.diagnostics.is_empty() && self.host_messages.is_empty()
     }

@@ -52,6 +52,9 @@ pub struct ResolvedHost<'doc> {
     /// Variables that could not be rendered. Each failure has been reported
     /// already, so later checks skip these rather than report them again.
     pub failed: HashSet<String>,
+    /// Variables nothing pgconverge reads needs that could not be rendered: in
+    /// `vars` as written, never given to a template.
+    pub unrendered: Vec<String>,
 }
 
 /// Environment variables read through the injected lookup.
@@ -201,6 +204,67 @@ impl<'doc, 'env> Renderer<'doc, 'env> {
         })
     }
 
+    /// An undefined value named by what is undefined: minijinja's detail names
+    /// the failing expression, which may be larger than the name (or absent), so
+    /// the names the failing template uses that the context lacks are named
+    /// instead, each with why pgconverge cannot know it when it is Ansible's.
+    fn name_undefined(
+        &self,
+        node: &'doc Node,
+        position: Position,
+        failure: Failure,
+        context: &Map<String, Value>,
+    ) -> Failure {
+        let Failure::Undefined(detail) = failure else {
+            return failure;
+        };
+        let source = templates_in(node)
+            .into_iter()
+            .find(|(place, _)| *place == position)
+            .map(|(_, source)| source);
+        let Some(template) = source.and_then(|source| self.compile(source).ok()) else {
+            return Failure::Undefined(detail);
+        };
+        let globals: Vec<&str> = self.templates.globals().map(|(name, _)| name).collect();
+        let mut missing: Vec<String> = template
+            .undeclared_variables(false)
+            .into_iter()
+            .filter(|name| !context.contains_key(name) && !globals.contains(&name.as_str()))
+            .collect();
+        missing.sort();
+        // minijinja's detail reads "`EXPRESSION` is undefined": the names in that
+        // expression are those that failed (others may be guarded by `default`).
+        let expression = detail
+            .strip_prefix('`')
+            .and_then(|rest| rest.split_once("` is undefined"))
+            .map(|(expression, _)| expression);
+        if let Some(expression) = expression {
+            missing.retain(|name| mentions_name(expression, name));
+        }
+        let quoted: Vec<String> = missing.iter().map(|name| format!("`{name}`")).collect();
+        let mut text = match quoted.as_slice() {
+            [] => detail,
+            [one] => format!("{one} is undefined"),
+            [init @ .., last] => format!("{} and {last} are undefined", init.join(", ")),
+        };
+        let ansibles: Vec<String> = missing
+            .iter()
+            .filter(|name| is_ansible_runtime_variable(name))
+            .map(|name| format!("`{name}`"))
+            .collect();
+        if !ansibles.is_empty() {
+            let (is, word) = match ansibles.len() {
+                1 => ("is", "a fact or a magic variable"),
+                _ => ("are", "facts or magic variables"),
+            };
+            text.push_str(&format!(
+                ": {} {is} set by Ansible while a play runs ({word}), which pgconverge, reading only the inventory, cannot know; write the value instead",
+                ansibles.join(" and ")
+            ));
+        }
+        Failure::Undefined(text)
+    }
+
     /// The top-level names the templates in `node` refer to.
     fn referenced_names(&self, node: &'doc Node) -> Result<Vec<String>, (Position, Failure)> {
         let mut names = Vec::new();
@@ -266,6 +330,38 @@ fn read_environment_variable(
             Err(minijinja::Error::new(ErrorKind::InvalidOperation, message))
         }
     }
+}
+
+/// The magic variables Ansible sets while a play runs (beyond those pgconverge
+/// gives every template: `inventory_hostname`, `group_names`, `groups`,
+/// `hostvars`), from its "Special Variables".
+const ANSIBLE_RUNTIME_VARIABLES: &[&str] = &[
+    "omit",
+    "play_hosts",
+    "playbook_dir",
+    "role_name",
+    "role_names",
+    "role_path",
+    "inventory_dir",
+    "inventory_file",
+    "inventory_hostname_short",
+];
+
+/// Whether `name` is one Ansible sets while it runs: a magic variable, or a fact
+/// (`ansible_facts`, `ansible_env`, `ansible_playbook_python`: every `ansible_*`
+/// name the inventory did not write, since it is undefined here).
+fn is_ansible_runtime_variable(name: &str) -> bool {
+    name.starts_with("ansible_") || ANSIBLE_RUNTIME_VARIABLES.contains(&name)
+}
+
+/// Whether `expression` uses the name `name` as a whole word.
+fn mentions_name(expression: &str, name: &str) -> bool {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    expression.match_indices(name).any(|(start, _)| {
+        let before = expression[..start].chars().next_back();
+        let after = expression[start + name.len()..].chars().next();
+        !before.is_some_and(is_word) && !after.is_some_and(is_word)
+    })
 }
 
 /// The expression of a template that is one `{{ ... }}` and nothing else.
@@ -385,16 +481,52 @@ impl<'r, 'doc, 'env> HostResolver<'r, 'doc, 'env> {
     }
 
     /// Renders every variable and returns them in merge order.
-    pub fn finish(mut self, problems: &mut Problems) -> ResolvedHost<'doc> {
+    ///
+    /// Only what is used is evaluated, as in Ansible: the variables pgconverge
+    /// `reads`, with everything they refer to, must render, and each failure is a
+    /// problem. Any other variable (`ansible_python_interpreter: "{{
+    /// ansible_playbook_python }}"`, another role's) is rendered when it can be;
+    /// when it cannot, nothing reads it, so it stops nothing: it keeps its value
+    /// as written, as `ansible-inventory --list` shows it, and is named in
+    /// `ResolvedHost::unrendered`, out of the templates' reach.
+    pub fn finish(
+        mut self,
+        reads: &dyn Fn(&str) -> bool,
+        problems: &mut Problems,
+    ) -> ResolvedHost<'doc> {
         let names: Vec<String> = self.raw.keys().cloned().collect();
+        // What is read first, so that a variable it refers to is reported as
+        // the reason it fails.
+        for name in names.iter().filter(|name| reads(name)) {
+            self.lookup(name, problems);
+        }
+        let mut unread_problems = Problems::default();
         let mut resolved = ResolvedHost::default();
         for name in names {
+            let problems = if reads(&name) {
+                &mut *problems
+            } else {
+                &mut unread_problems
+            };
             match self.lookup(&name, problems) {
                 Lookup::Found(variable) => {
                     resolved.vars.insert(name, variable);
                 }
-                Lookup::Failed => {
+                Lookup::Failed if reads(&name) => {
                     resolved.failed.insert(name);
+                }
+                Lookup::Failed => {
+                    if let Some(raw) = self.raw.get(&name)
+                        && let RawValue::Written(node) = raw.value
+                    {
+                        let written = Resolved {
+                            value: node.to_json(),
+                            location: raw.location.clone(),
+                            node: Some(node),
+                        };
+                        resolved.vars.insert(name.clone(), written);
+                        resolved.unrendered.push(name);
+                    }
                 }
                 Lookup::Unset => {}
             }
@@ -425,7 +557,15 @@ impl<'r, 'doc, 'env> HostResolver<'r, 'doc, 'env> {
             context.insert(dependency, value);
         }
         context.extend(self.magic.clone());
-        let rendered = self.renderer.render_node(node, &context);
+        let rendered = self
+            .renderer
+            .render_node(node, &context)
+            .map_err(|(position, failure)| {
+                let failure = self
+                    .renderer
+                    .name_undefined(node, position, failure, &context);
+                (position, failure)
+            });
         self.report(name, &raw.location, rendered, problems)
     }
 
@@ -530,7 +670,8 @@ mod tests {
         });
         let magic = magic.as_object().cloned().unwrap_or_default();
         let mut problems = Problems::default();
-        let resolved = HostResolver::new(&renderer, "db1", raw, magic).finish(&mut problems);
+        let resolved =
+            HostResolver::new(&renderer, "db1", raw, magic).finish(&|_| true, &mut problems);
         let mut lines: Vec<String> = resolved
             .vars
             .iter()
@@ -671,6 +812,30 @@ mod tests {
         );
     }
 
+    /// `"repl_{{ cluster_nmae }}"` once said "a value is undefined" without the
+    /// name: each undefined name is named wherever it stands in the expression,
+    /// and those Ansible sets while it runs say so.
+    #[test]
+    fn an_undefined_name_inside_an_expression_is_named() {
+        check(
+            "a: \"repl_{{ cluster_nmae }}\"\nb: \"{{ 'repl_' ~ cluster_nmae | upper }}\"\nc: \"{% if cluster_nmae == 'x' %}y{% endif %}\"\nd: \"{{ (pg_clustr | default('main')) ~ '_' ~ other_nmae }}\"\ne: \"{{ ansible_env.HOME }}/x\"\nf: \"{{ 1 + (x.y if cluster_nmae) }}\"\n",
+            &[
+                "failed a",
+                "failed b",
+                "failed c",
+                "failed d",
+                "failed e",
+                "failed f",
+                "inventory.yml:1:4: `cluster_nmae` is undefined (used by `a` of host `db1`)",
+                "inventory.yml:2:4: `cluster_nmae` is undefined (used by `b` of host `db1`)",
+                "inventory.yml:3:4: `cluster_nmae` is undefined (used by `c` of host `db1`)",
+                "inventory.yml:4:4: `other_nmae` is undefined (used by `d` of host `db1`)",
+                "inventory.yml:5:4: `ansible_env` is undefined: `ansible_env` is set by Ansible while a play runs (a fact or a magic variable), which pgconverge, reading only the inventory, cannot know; write the value instead (used by `e` of host `db1`)",
+                "inventory.yml:6:4: `cluster_nmae` is undefined (used by `f` of host `db1`)",
+            ],
+        );
+    }
+
     #[test]
     fn is_defined_guards_work_under_strict_undefined() {
         check(
@@ -726,7 +891,7 @@ mod tests {
         let mut resolver = HostResolver::new(&renderer, "db1", raw, Map::new());
         resolver.insert_default("a", Value::from(1), place.clone());
         resolver.insert_default("b", Value::from("{{ a }}"), place);
-        let resolved = resolver.finish(&mut problems);
+        let resolved = resolver.finish(&|_| true, &mut problems);
         assert!(problems.is_empty());
         assert_eq!(resolved.vars["a"].value, Value::from(5));
         assert_eq!(resolved.vars["b"].value, Value::from("{{ a }}"));

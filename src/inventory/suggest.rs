@@ -8,13 +8,31 @@
 /// be a typo, far enough apart that unrelated names are not suggested) and no
 /// other candidate is as close, since a guess between equals would mislead.
 pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    const MOST_EDITS: usize = 2;
+    closest_within(name, candidates, 2)
+}
+
+/// As [`closest`], for a name that may well be meant as written (a variable of
+/// another role in a shared inventory): one edit for a name under ten characters,
+/// so that `app_port` is not taken for `pg_port`, two for a longer one.
+pub fn likely_typo<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let most_edits = if name.chars().count() < 10 { 1 } else { 2 };
+    closest_within(name, candidates, most_edits)
+}
+
+fn closest_within<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+    most_edits: usize,
+) -> Option<&'a str> {
     let mut best: Option<(usize, &str)> = None;
     let mut tied = false;
     for candidate in candidates {
         let distance = strsim::levenshtein(name, candidate);
         match best {
-            _ if distance > MOST_EDITS => {}
+            _ if distance > most_edits => {}
             Some((closest, _)) if distance > closest => {}
             Some((closest, _)) if distance == closest => tied = true,
             _ => {
@@ -61,5 +79,16 @@ mod tests {
             "a tie suggests nothing"
         );
         assert_eq!(closest("db9", ["dbxx1", "db9x"]), Some("db9x"));
+    }
+
+    #[test]
+    fn a_likely_typo_of_a_short_name_is_one_edit_away() {
+        let names = ["pg_port", "upstream", "replication_user"];
+        assert_eq!(likely_typo("upstrem", names), Some("upstream"));
+        assert_eq!(likely_typo("app_port", names), None);
+        assert_eq!(
+            likely_typo("replicaton_usr", names),
+            Some("replication_user")
+        );
     }
 }

@@ -79,7 +79,7 @@ all:
   vars:
     pg_version: 15
     replication_user: replicator
-    replication_password: \"{{ env('PG_REPLICATION_PASSWORD') }}\"
+    replication_password: \"{{ lookup('env', 'PG_REPLICATION_PASSWORD') }}\"
   children:
     primary:
       hosts:
@@ -352,13 +352,13 @@ fn single_problems_are_reported_with_their_place() {
             "standby:\n  hosts:\n    db2:\n",
             &[
                 "inventory.yml:1:1: the inventory has no primary: put one host in group `primary`",
-                "inventory.yml:1:1: `replication_password` is not set for host `db2`: standbys need it to connect to their upstream; set it under `all.vars`, for example to \"{{ env('PG_REPLICATION_PASSWORD') }}\"",
+                "inventory.yml:1:1: `replication_password` is not set for host `db2`: standbys need it to connect to their upstream; set it under `all.vars`, for example to \"{{ lookup('env', 'PG_REPLICATION_PASSWORD') }}\"",
             ],
         ),
         (
             "primary:\n  hosts:\n    db1:\nstandby:\n  hosts:\n    db2:\n",
             &[
-                "inventory.yml:1:1: `replication_password` is not set for hosts `db1` and `db2`: standbys need it to connect to their upstream; set it under `all.vars`, for example to \"{{ env('PG_REPLICATION_PASSWORD') }}\"",
+                "inventory.yml:1:1: `replication_password` is not set for hosts `db1` and `db2`: standbys need it to connect to their upstream; set it under `all.vars`, for example to \"{{ lookup('env', 'PG_REPLICATION_PASSWORD') }}\"",
             ],
         ),
         (
@@ -752,5 +752,81 @@ fn a_pg_hba_extra_line_of_one_host_is_warned_of_for_that_host_only_once() {
         [
             "inventory.yml:7:31: `pg_hba_extra` line 1: `host` from `10.0.0.0/8` with `trust` lets anyone who reaches the server from there in without a password"
         ]
+    );
+}
+
+/// A misspelt role group once left its hosts out with a warning at 1:1, and
+/// `validate` said "valid" for a primary alone.
+#[test]
+fn a_group_named_almost_as_a_role_group_is_an_error_naming_the_group_meant() {
+    check_errors(
+        "all:\n  vars:\n    replication_password: x\n  children:\n    primary:\n      hosts:\n        db1: {}\n    standy:\n      hosts:\n        db2: {}\n        db3: {}\n",
+        &[
+            "inventory.yml:8:5: group `standy` gives no role, so hosts `db2` and `db3` are left out of the cluster (did you mean `standby`?): rename the group, or give them `pg_role`",
+        ],
+    );
+    let errors =
+        match parse_ini("[primry]\ndb1\n[standby]\ndb2\n[all:vars]\nreplication_password=x\n") {
+            Ok(_) => Vec::new(),
+            Err(diagnostics) => diagnostics.0.iter().map(ToString::to_string).collect(),
+        };
+    assert!(
+        errors.contains(&"hosts:1:2: group `primry` gives no role, so host `db1` is left out of the cluster (did you mean `primary`?): rename the group, or give it `pg_role`".to_string()),
+        "{errors:?}"
+    );
+    // A close name whose hosts have a role through another group, or `pg_role`,
+    // leaves no one out: no error.
+    parse(
+        "all:\n  vars:\n    replication_password: x\n  children:\n    primary:\n      hosts:\n        db1: {}\n    standby:\n      hosts:\n        db2: {}\n    standbys:\n      hosts:\n        db2: {}\n    primry:\n      hosts:\n        db3: { pg_role: standby }\n",
+    );
+}
+
+#[test]
+fn an_unknown_variable_close_to_a_known_one_is_a_warning_with_the_name_meant() {
+    let inventory = parse(
+        "all:\n  vars:\n    replication_password: x\n    replicaton_user: repl\n    app_port: 8080\n  children:\n    primary:\n      hosts:\n        db1: {}\n    standby:\n      hosts:\n        db2: { upstrem: db1 }\n",
+    );
+    let warnings: Vec<String> = inventory.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [
+            "inventory.yml:4:5: pgconverge does not know the variable `replicaton_user` and reads none by that name (did you mean `replication_user`?)",
+            "inventory.yml:12:16: pgconverge does not know the variable `upstrem` and reads none by that name (did you mean `upstream`?)",
+        ]
+    );
+}
+
+/// 25 of the inventories of Ansible's own integration tests set
+/// `ansible_python_interpreter: "{{ ansible_playbook_python }}"` on some host,
+/// which once stopped every run though pgconverge never reads it.
+#[test]
+fn only_what_pgconverge_reads_is_evaluated() {
+    let inventory = parse(
+        "all:\n  vars:\n    replication_password: \"{{ lookup('env', 'PG_REPLICATION_PASSWORD') }}\"\n    deploy_home: \"{{ ansible_env.HOME }}/deploy\"\n    greeting: \"{{ 'hello' | upper }}\"\n  children:\n    primary:\n      hosts:\n        db1:\n          ansible_python_interpreter: \"{{ ansible_playbook_python }}\"\n",
+    );
+    let db1 = &inventory.hosts["db1"];
+    assert_eq!(db1.vars["replication_password"], json!("s3cret"));
+    // What cannot be rendered offline keeps its value as written, as
+    // `ansible-inventory --list` shows it; what can be is rendered.
+    assert_eq!(
+        db1.vars["ansible_python_interpreter"],
+        json!("{{ ansible_playbook_python }}")
+    );
+    assert_eq!(
+        db1.vars["deploy_home"],
+        json!("{{ ansible_env.HOME }}/deploy")
+    );
+    assert_eq!(db1.vars["greeting"], json!("HELLO"));
+    assert_eq!(
+        db1.unrendered,
+        ["deploy_home", "ansible_python_interpreter"]
+    );
+    // What pgconverge reads, and what that refers to, must render: the error
+    // names the fact.
+    check_errors(
+        "all:\n  vars:\n    replication_password: x\n    app_user: \"{{ ansible_user_id }}\"\n    replication_user: \"{{ app_user }}\"\n  children:\n    primary:\n      hosts:\n        db1: {}\n",
+        &[
+            "inventory.yml:4:15: `ansible_user_id` is undefined: `ansible_user_id` is set by Ansible while a play runs (a fact or a magic variable), which pgconverge, reading only the inventory, cannot know; write the value instead (used by `app_user` of host `db1`)",
+        ],
     );
 }

@@ -10,6 +10,7 @@ use super::resolve::{Resolved, ResolvedHost};
 use super::suggest;
 use super::yaml::NodeValue;
 use crate::diagnostic::{Diagnostic, Location};
+use crate::versions::{self, PgVersion};
 use indexmap::IndexMap;
 use serde_json::Value;
 use std::path::Path;
@@ -82,7 +83,7 @@ pub fn check_host(host: &str, resolved: &ResolvedHost, problems: &mut Problems) 
         check_pg_settings(host, settings, problems);
         let version = vars
             .get("pg_version")
-            .and_then(|version| crate::versions::PgVersion::parse(&version.value));
+            .and_then(|version| PgVersion::parse(&version.value));
         if let Some(version) = version {
             check_pg_settings_exist_in(host, settings, version, problems);
         }
@@ -249,18 +250,162 @@ fn check_pg_settings(host: &str, settings: &Resolved, problems: &mut Problems) {
 fn check_pg_settings_exist_in(
     host: &str,
     settings: &Resolved,
-    version: crate::versions::PgVersion,
+    version: PgVersion,
     problems: &mut Problems,
 ) {
     let Value::Object(map) = &settings.value else {
         return;
     };
     for (name, value) in map {
-        let Some(problem) = crate::versions::setting_problem(name, value, version) else {
+        // Those are refused above, with what to do instead.
+        if HOT_STANDBY_SETTINGS.contains(&name.as_str()) {
             continue;
-        };
+        }
         let place = key_location(settings, name);
-        problems.add_for_host(place, host, "`pg_settings` of ", format!(": {problem}"));
+        if let Some(problem) = versions::setting_problem(name, value, version) {
+            problems.add_for_host(place, host, "`pg_settings` of ", format!(": {problem}"));
+            continue;
+        }
+        match check_setting(name, value, version) {
+            CatalogCheck::Accepted => {}
+            CatalogCheck::Refused(problem) => {
+                problems.add_for_host(place, host, "`pg_settings` of ", format!(": {problem}"));
+            }
+            CatalogCheck::Unknown(doubt) => problems.warn(place, format!("`pg_settings`: {doubt}")),
+        }
+    }
+}
+
+/// What the catalog says of `name = value` in `version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CatalogCheck {
+    /// The server accepts it, or the catalog cannot tell (a custom `extension.name`).
+    Accepted,
+    /// The server refuses it: the text follows "`pg_settings` of host `h`: ".
+    Refused(String),
+    /// A name the catalog does not know in a version outside [`versions::CATALOG_VERSIONS`]:
+    /// it may exist there; a warning.
+    Unknown(String),
+}
+
+/// Checks one `pg_settings` entry as the server would read it: the name exists in
+/// `version` (a name with a dot is an extension's and is not checked), it may be
+/// set (not `internal`), and the value is one of its type (a Boolean, a number
+/// with a unit of the right kind, in range, one of an enum's values). Names with a
+/// version window in `versions::SETTINGS` are checked there first (`versions::setting_problem`).
+fn check_setting(name: &str, value: &Value, version: PgVersion) -> CatalogCheck {
+    if name.contains('.') {
+        return CatalogCheck::Accepted;
+    }
+    let Some(setting) = versions::setting_type(name, version) else {
+        let mut known: Vec<&'static str> = versions::catalog()
+            .iter()
+            .filter(|row| {
+                row.window.contains(version) || !versions::CATALOG_VERSIONS.contains(version)
+            })
+            .map(|row| row.name)
+            .collect();
+        known.dedup();
+        let close = suggest::closest(name, known.iter().copied());
+        let hint = close
+            .map(|close| format!(" (did you mean `{close}`?)"))
+            .unwrap_or_default();
+        if versions::CATALOG_VERSIONS.contains(version) || close.is_some() {
+            return CatalogCheck::Refused(format!(
+                "`{name}` is no setting of PostgreSQL {version}{hint}"
+            ));
+        }
+        return CatalogCheck::Unknown(format!(
+            "`{name}` is no setting pgconverge knows (it knows every setting of PostgreSQL 15 to 17): check that PostgreSQL {version} has it"
+        ));
+    };
+    if setting.context == "internal" {
+        return CatalogCheck::Refused(format!(
+            "`{name}` cannot be set: PostgreSQL {version} fixes it (internal)"
+        ));
+    }
+    let written = match value {
+        Value::String(text) => text.trim().to_string(),
+        Value::Bool(flag) => if *flag { "on" } else { "off" }.to_string(),
+        Value::Number(number) => number.to_string(),
+        // Lists, maps and null are refused as `pg_settings` shapes elsewhere.
+        _ => return CatalogCheck::Accepted,
+    };
+    match value_refusal(setting, &written) {
+        Some(why) => CatalogCheck::Refused(format!(
+            "`{name} = {written}` is refused by PostgreSQL {version}: {why}"
+        )),
+        None => CatalogCheck::Accepted,
+    }
+}
+
+/// Why the server refuses `written` for `setting`, as its `parse_bool`,
+/// `parse_int`, `parse_real` and enum lookup would.
+fn value_refusal(setting: &versions::SettingType, written: &str) -> Option<String> {
+    use crate::pgconf::value::{self, Kind};
+    let kind = Kind {
+        vartype: setting.vartype,
+        unit: setting.unit,
+    };
+    let name = setting.name;
+    match setting.vartype {
+        "bool" => value::canonical(written, kind)
+            .is_none()
+            .then(|| format!("`{name}` is on or off (true, false, yes, no, 1, 0)")),
+        "integer" | "real" => {
+            let what = if setting.vartype == "integer" {
+                "a whole number"
+            } else {
+                "a number"
+            };
+            let Some(amount) =
+                value::canonical(written, kind).and_then(|text| text.parse::<f64>().ok())
+            else {
+                let units = match value::unit_names(setting.unit) {
+                    Some(names) => format!(
+                        ", in {} unless a unit follows it ({})",
+                        setting.unit,
+                        names.join(", ")
+                    ),
+                    None => " without a unit".to_string(),
+                };
+                return Some(format!("`{name}` is {what}{units}"));
+            };
+            let below = setting.min.is_some_and(|min| amount < min);
+            let above = setting.max.is_some_and(|max| amount > max);
+            (below || above).then(|| {
+                let bound = |bound: Option<f64>| bound.map(|number| number.to_string());
+                let range = format!(
+                    "`{name}` goes from {} to {}",
+                    bound(setting.min).unwrap_or_else(|| "any".to_string()),
+                    bound(setting.max).unwrap_or_else(|| "any".to_string()),
+                );
+                if setting.unit.is_empty() {
+                    range
+                } else {
+                    format!("{range} of {} ({written} is {amount})", setting.unit)
+                }
+            })
+        }
+        "enum" => {
+            let lower = written.to_lowercase();
+            let hidden = versions::hidden_enum_values(setting);
+            let accepted = setting.enum_values.iter().chain(&hidden);
+            if accepted.clone().any(|value| value.to_lowercase() == lower) {
+                return None;
+            }
+            let listed: Vec<String> = setting
+                .enum_values
+                .iter()
+                .map(|value| format!("`{value}`"))
+                .collect();
+            let candidates: Vec<&'static str> = accepted.copied().collect();
+            let close = suggest::closest(&lower, candidates.iter().copied())
+                .map(|close| format!(" (did you mean `{close}`?)"))
+                .unwrap_or_default();
+            Some(format!("`{name}` is one of {}{close}", listed.join(", ")))
+        }
+        _ => None,
     }
 }
 
@@ -400,7 +545,7 @@ pub fn check_replication_password(
         if resolved.vars.contains_key(name) || resolved.failed.contains(name) {
             continue;
         }
-        let after = ": standbys need it to connect to their upstream; set it under `all.vars`, for example to \"{{ env('PG_REPLICATION_PASSWORD') }}\"";
+        let after = ": standbys need it to connect to their upstream; set it under `all.vars`, for example to \"{{ lookup('env', 'PG_REPLICATION_PASSWORD') }}\"";
         problems.add_for_host(
             place.clone(),
             host,
@@ -410,11 +555,12 @@ pub fn check_replication_password(
     }
 }
 
-/// Reports variables written in the inventory whose names start like
-/// pgconverge's but are not among the documented ones.
-/// A shared inventory holds other roles' variables, and those may start with
-/// `pg_` too: only a name close to a documented one, most likely a typo of it,
-/// is reported.
+/// Reports variables written in the inventory that pgconverge does not know but
+/// whose names are close to one it does, most likely typos of it. A name with one
+/// of pgconverge's prefixes (`pg_verison`) is an error; any other (`upstrem`,
+/// `replicaton_user`) a warning, since a shared inventory holds other roles'
+/// variables too, and pgconverge cannot know they are no typo. `ansible_*` names
+/// are Ansible's: those pgconverge does not honour are named apart.
 pub fn check_variable_names(layout: &Layout, documented: &[&str], problems: &mut Problems) {
     for var in layout.every_var() {
         check_variable_name(var, documented, problems);
@@ -423,15 +569,28 @@ pub fn check_variable_names(layout: &Layout, documented: &[&str], problems: &mut
 
 fn check_variable_name(var: &Var, documented: &[&str], problems: &mut Problems) {
     let name = var.entry.key.as_str();
+    if documented.contains(&name) || name.starts_with("ansible_") {
+        return;
+    }
     let reserved = RESERVED_PREFIXES
         .iter()
         .any(|prefix| name.starts_with(prefix));
-    if !reserved || documented.contains(&name) {
+    let close = if reserved {
+        suggest::closest(name, documented.iter().copied())
+    } else {
+        suggest::likely_typo(name, documented.iter().copied())
+    };
+    let Some(close) = close else {
         return;
-    }
-    if let Some(close) = suggest::closest(name, documented.iter().copied()) {
+    };
+    if reserved {
         let message = format!("unknown variable `{name}` (did you mean `{close}`?)");
         problems.add(var.key_location(), message);
+    } else {
+        let message = format!(
+            "pgconverge does not know the variable `{name}` and reads none by that name (did you mean `{close}`?)"
+        );
+        problems.warn(var.key_location(), message);
     }
 }
 
@@ -608,6 +767,51 @@ sensitive_vars: [1]
         );
     }
 
+    /// `shared_bufers`, `12XB` and `-3GB` once went into postgresql.conf and
+    /// failed only at apply.
+    #[test]
+    fn pg_settings_names_and_values_are_checked_as_the_server_reads_them() {
+        check(
+            "pg_version: 15\npg_settings:\n  shared_bufers: 1GB\n  work_mem: 12XB\n  effective_cache_size: -3GB\n  synchronous_commit: remote_aply\n  jit: maybe\n  max_wal_size: 5s\n  block_size: 8192\n",
+            &[
+                "inventory.yml:3:3: `pg_settings` of host `db1`: `shared_bufers` is no setting of PostgreSQL 15 (did you mean `shared_buffers`?)",
+                "inventory.yml:4:3: `pg_settings` of host `db1`: `work_mem = 12XB` is refused by PostgreSQL 15: `work_mem` is a whole number, in kB unless a unit follows it (B, kB, MB, GB, TB)",
+                "inventory.yml:5:3: `pg_settings` of host `db1`: `effective_cache_size = -3GB` is refused by PostgreSQL 15: `effective_cache_size` goes from 1 to 2147483647 of 8kB (-3GB is -393216)",
+                "inventory.yml:6:3: `pg_settings` of host `db1`: `synchronous_commit = remote_aply` is refused by PostgreSQL 15: `synchronous_commit` is one of `local`, `remote_write`, `remote_apply`, `on`, `off` (did you mean `remote_apply`?)",
+                "inventory.yml:7:3: `pg_settings` of host `db1`: `jit = maybe` is refused by PostgreSQL 15: `jit` is on or off (true, false, yes, no, 1, 0)",
+                "inventory.yml:8:3: `pg_settings` of host `db1`: `max_wal_size = 5s` is refused by PostgreSQL 15: `max_wal_size` is a whole number, in MB unless a unit follows it (B, kB, MB, GB, TB)",
+                "inventory.yml:9:3: `pg_settings` of host `db1`: `block_size` cannot be set: PostgreSQL 15 fixes it (internal)",
+            ],
+        );
+        check(
+            "pg_version: 17\npg_settings:\n  max_connections_x: 1\n  maintenance_work_mem: 64kB\n  wal_level: hot_standby\n  log_min_messages: DEBUG\n  huge_pages: \"true\"\n  random_page_cost: 1.1\n  checkpoint_timeout: 15min\n  pg_stat_statements.max: 10000\n  jit: off\n  transaction_timeout: 0\n",
+            &[
+                "inventory.yml:3:3: `pg_settings` of host `db1`: `max_connections_x` is no setting of PostgreSQL 17 (did you mean `max_connections`?)",
+            ],
+        );
+    }
+
+    #[test]
+    fn pg_settings_values_are_checked_for_the_hosts_version() {
+        // 64kB is below the minimum of 15, not of 17; `transaction_timeout` came in 17.
+        check(
+            "pg_version: 15\npg_settings:\n  maintenance_work_mem: 64kB\n  transaction_timeout: 10s\n",
+            &[
+                "inventory.yml:3:3: `pg_settings` of host `db1`: `maintenance_work_mem = 64kB` is refused by PostgreSQL 15: `maintenance_work_mem` goes from 1024 to 2147483647 of kB (64kB is 64)",
+                "inventory.yml:4:3: `pg_settings` of host `db1`: `transaction_timeout` is no setting of PostgreSQL 15",
+            ],
+        );
+        // Outside the versions the catalog knows whole, a typo is still an error,
+        // and a name it does not know is left to the server.
+        check(
+            "pg_version: 12\npg_settings:\n  shared_bufers: 1GB\n  operator_precedence_warning: on\n  work_mem: 12XB\n",
+            &[
+                "inventory.yml:3:3: `pg_settings` of host `db1`: `shared_bufers` is no setting of PostgreSQL 12 (did you mean `shared_buffers`?)",
+                "inventory.yml:5:3: `pg_settings` of host `db1`: `work_mem = 12XB` is refused by PostgreSQL 12: `work_mem` is a whole number, in kB unless a unit follows it (B, kB, MB, GB, TB)",
+            ],
+        );
+    }
+
     #[test]
     fn pg_settings_are_not_checked_against_an_invalid_version() {
         check(
@@ -722,7 +926,7 @@ sensitive_vars: [1]
         assert_eq!(
             problems_text(problems),
             [
-                "inventory.yml:1:9: `replication_password` is not set for hosts `db1` and `db2`: standbys need it to connect to their upstream; set it under `all.vars`, for example to \"{{ env('PG_REPLICATION_PASSWORD') }}\""
+                "inventory.yml:1:9: `replication_password` is not set for hosts `db1` and `db2`: standbys need it to connect to their upstream; set it under `all.vars`, for example to \"{{ lookup('env', 'PG_REPLICATION_PASSWORD') }}\""
             ]
         );
     }

@@ -58,6 +58,16 @@ pub fn shown(value: &str, kind: Kind) -> String {
     value.to_string()
 }
 
+/// The unit names a value of a setting whose base unit is `unit` may carry
+/// (`8kB`: B, kB, MB, GB, TB), or `None` for a setting without a unit.
+pub fn unit_names(unit: &str) -> Option<Vec<&'static str>> {
+    let units = match base_unit(unit)?.1 {
+        Family::Memory => MEMORY_UNITS,
+        Family::Time => TIME_UNITS,
+    };
+    Some(units.iter().map(|(name, _)| *name).collect())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Family {
     Memory,
