@@ -53,6 +53,12 @@ accepts_writes() {
   [ "$(pg_sql -c 'select pg_is_in_recovery()')" = f ] && pg_sql -c "$XID_QUERY" >/dev/null 2>&1
 }
 if wait_until "$WAIT_SECONDS" accepts_writes; then
+  # pg_rewind reads a source's timeline from its last checkpoint: until one is
+  # made on the new timeline, the old primary's rewind from here would start at
+  # the wrong place. A restart used to make it; a promotion no longer restarts.
+  if ! OUT=$(pg_sql -c 'checkpoint' 2>&1); then
+    echo "promoted, but the checkpoint after it failed (a pg_rewind from here waits for the next one): $OUT" >&2
+  fi
   echo "promoted: out of recovery and accepting writes"
   exit 0
 fi
