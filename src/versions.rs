@@ -548,14 +548,15 @@ fn value_text(value: &Value) -> Option<String> {
 pub fn setting_problem(name: &str, value: &Value, version: PgVersion) -> Option<String> {
     if let Some(problem) = SETTINGS
         .iter()
-        .find(|setting| setting.name == name)
+        .find(|setting| setting.name.eq_ignore_ascii_case(name))
         .and_then(|setting| setting.problem_in(version))
     {
         return Some(problem);
     }
     let text = value_text(value)?;
     let rule = SETTING_VALUES.iter().find(|rule| {
-        rule.setting == name && (rule.value == text || rule.aliases.contains(&text.as_str()))
+        rule.setting.eq_ignore_ascii_case(name)
+            && (rule.value == text || rule.aliases.contains(&text.as_str()))
     })?;
     if rule.window.contains(version) {
         return None;
@@ -669,7 +670,10 @@ fn catalog_row(line: &'static str) -> Option<SettingType> {
 /// The catalog's type of `name` in `version`: its row for that version, else
 /// (a version outside [`CATALOG_VERSIONS`]) the row nearest to it.
 pub fn setting_type(name: &str, version: PgVersion) -> Option<&'static SettingType> {
-    let rows = catalog().iter().filter(|row| row.name == name);
+    // PostgreSQL reads setting names without regard to case (`timezone` is `TimeZone`).
+    let rows = catalog()
+        .iter()
+        .filter(|row| row.name.eq_ignore_ascii_case(name));
     let mut nearest = None;
     for row in rows {
         if row.window.contains(version) {

@@ -769,6 +769,16 @@ sensitive_vars: [1]
 
     /// `shared_bufers`, `12XB` and `-3GB` once went into postgresql.conf and
     /// failed only at apply.
+    /// PostgreSQL reads setting names without regard to case: `timezone` is
+    /// `TimeZone`, and `Shared_Buffers` a setting like any other.
+    #[test]
+    fn pg_settings_names_are_read_whatever_their_case() {
+        check(
+            "pg_version: 15\npg_settings:\n  timezone: UTC\n  Shared_Buffers: 128MB\n",
+            &[],
+        );
+    }
+
     #[test]
     fn pg_settings_names_and_values_are_checked_as_the_server_reads_them() {
         check(
