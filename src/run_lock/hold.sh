@@ -51,6 +51,18 @@ holder_record() {
   fi
 }
 
+# The holder's record for a run that finds the lock taken: a holder that has
+# just taken it writes its record a moment later (after ending what a killed
+# holder left running), so it is waited for, at most 5 s.
+busy_record() {
+  record_wait=0
+  while [ "$record_wait" -lt 10 ] && { [ ! -f "$LOCK_DIR/holder" ] || [ -L "$LOCK_DIR/holder" ]; }; do
+    sleep 0.5
+    record_wait=$((record_wait + 1))
+  done
+  holder_record
+}
+
 # The start time of process $1 (field 22 of /proc/PID/stat, after the command
 # name in parentheses, which may hold anything), or nothing.
 start_time() {
@@ -135,13 +147,13 @@ hold() {
   exec 9>>"$LOCK_DIR/lock" || refuse "cannot open $LOCK_DIR/lock"
   if ! flock -n 9; then
     if [ "$LOCK_WAIT_SECONDS" -gt 0 ]; then
-      printf 'pgconverge-lock: waiting %s\n' "$(holder_record)"
+      printf 'pgconverge-lock: waiting %s\n' "$(busy_record)"
       if ! flock -w "$LOCK_WAIT_SECONDS" 9; then
-        printf 'pgconverge-lock: busy %s\n' "$(holder_record)"
+        printf 'pgconverge-lock: busy %s\n' "$(busy_record)"
         exit 3
       fi
     else
-      printf 'pgconverge-lock: busy %s\n' "$(holder_record)"
+      printf 'pgconverge-lock: busy %s\n' "$(busy_record)"
       exit 3
     fi
   fi
