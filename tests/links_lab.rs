@@ -38,6 +38,21 @@ fn as_postgres(lab: &Lab, host: &str, command: &str) -> String {
     )
 }
 
+/// Runs pgconverge with `args` against the lab's hosts, as `inventory` names them.
+fn pgconverge_on(lab: &Lab, inventory: &str, password: &str, args: &[&str]) -> support::Run {
+    let ssh_config = lab.ssh_config().display().to_string();
+    let mut all = args.to_vec();
+    all.extend([
+        "-i",
+        inventory,
+        "--ssh-config",
+        &ssh_config,
+        "--connect-timeout",
+        "3",
+    ]);
+    support::pgconverge(&all, password)
+}
+
 fn unique_password(tag: &str) -> String {
     format!(
         "{tag}-{}-{}",
@@ -239,23 +254,10 @@ fn switchovers_follow_no_link(lab: &Lab, inventory: &str, password: &str, before
     // promote_trigger_file (a link into /root), which the PostgreSQL OS user
     // could do to its own server anyway; pgconverge writes that file only
     // before 9.1, as that user.
-    let ssh_config = lab.ssh_config().display().to_string();
     let mut outputs = Vec::new();
     for (target, old_primary) in [("h2", "h1"), ("h1", "h2")] {
         let started = lab.sql(target, "select pg_postmaster_start_time()");
-        let run = support::pgconverge(
-            &[
-                "switchover",
-                target,
-                "-i",
-                inventory,
-                "--ssh-config",
-                &ssh_config,
-                "--connect-timeout",
-                "3",
-            ],
-            password,
-        );
+        let run = pgconverge_on(lab, inventory, password, &["switchover", target]);
         outputs.push(run.all());
         assert_eq!(
             run.code,
@@ -319,19 +321,7 @@ fn a_failover_and_rejoin_follow_no_link(
         "h2",
         &format!("ln -sfn /root/bait-auto {data}/pgconverge-promotion-unfinished"),
     );
-    let ssh_config = lab.ssh_config().display().to_string();
-    let run = |args: &[&str]| {
-        let mut all = args.to_vec();
-        all.extend([
-            "-i",
-            inventory,
-            "--ssh-config",
-            &ssh_config,
-            "--connect-timeout",
-            "3",
-        ]);
-        support::pgconverge(&all, password)
-    };
+    let run = |args: &[&str]| pgconverge_on(lab, inventory, password, args);
     let started = lab.sql("h2", "select pg_postmaster_start_time()");
     lab.command(&["kill", "h1"]);
     let promote = run(&["promote", "h2", "--write-inventory"]);
