@@ -30,6 +30,43 @@ back_in_replication() {
     exit 1
   fi
 }
+# A primary's restart is complete only once the standbys that streamed from it
+# before stream from it again: they reconnect on their own, and a run that said
+# "complete" while they were still away would let the next role change find no
+# caught-up standby. The names (application_name) are read before the restart;
+# a name may appear more than once, so each is counted. Bounded.
+streaming_standbys() {
+  pg_sql -c "select application_name from pg_stat_replication where state = 'streaming' order by 1" 2>/dev/null || true
+}
+remember_standbys() {
+  STANDBYS_BEFORE=
+  STANDBYS_BACK=
+  [ "$PG_MAJOR_NUM" -ge 1000 ] || return 0
+  server_answers || return 0
+  ! in_recovery || return 0
+  STANDBYS_BEFORE=$(streaming_standbys)
+}
+missing_standbys() {
+  now=$(streaming_standbys)
+  printf '%s\n' "$STANDBYS_BEFORE" | sort | uniq -c | while read -r count name; do
+    [ -n "$name" ] || continue
+    back=$(printf '%s\n' "$now" | grep -cxF -- "$name" || true)
+    [ "$back" -ge "$count" ] || printf '%s ' "$name"
+  done
+}
+standbys_stream_again() {
+  MISSING=$(missing_standbys)
+  [ -z "$MISSING" ]
+}
+standbys_back() {
+  [ -n "$STANDBYS_BEFORE" ] || return 0
+  MISSING=
+  if ! wait_until "$CATCH_UP_SECONDS" standbys_stream_again; then
+    echo "PostgreSQL restarted, but these standbys, streaming from it before, do not stream again after $CATCH_UP_SECONDS s: ${MISSING% }" >&2
+    exit 1
+  fi
+  STANDBYS_BACK="; $(printf '%s\n' "$STANDBYS_BEFORE" | paste -sd' ' - | sed 's/ /, /g') stream from it again"
+}
 # After a standby restarted and streams again, it must catch up to within
 # MAX_LAG_BYTES of its upstream before the rollout goes on: the upstream's
 # position comes from the replication connection the standby itself uses
@@ -173,10 +210,12 @@ case "$SERVICE_ACTION" in
   restart)
     wait_for_primary_limits
     wait_for_old_transactions
+    remember_standbys
     start_with_way_back "$RESTART_COMMAND"
     back_in_replication
     caught_up
-    echo restarted
+    standbys_back
+    echo "restarted$STANDBYS_BACK"
     ;;
   reload)
     # After a reload PostgreSQL reports settings that need a restart; the restart
@@ -188,10 +227,12 @@ case "$SERVICE_ACTION" in
     if [ -n "$PENDING" ]; then
       wait_for_primary_limits
       wait_for_old_transactions
+      remember_standbys
       start_with_way_back "$RESTART_COMMAND"
       back_in_replication
       caught_up
-      echo "reloaded, then restarted: $PENDING need a restart"
+      standbys_back
+      echo "reloaded, then restarted: $PENDING need a restart$STANDBYS_BACK"
     else
       echo reloaded
     fi
