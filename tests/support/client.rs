@@ -1,0 +1,147 @@
+//! A real client for the write-loss tests: psql, from the machine, inserting one
+//! sequential id per transaction through libpq's multi-host connection string
+//! (`target_session_attrs=read-write`), so it writes to whichever member accepts
+//! writes. An id counts as acknowledged only when psql exits 0.
+
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The lab's first three hosts, as the client connects to them.
+pub const LAB_HOSTS: &str = "10.77.0.11,10.77.0.12,10.77.0.13";
+/// The client's role and password: the tests create it, and give it INSERT on
+/// [`TABLE`]; the inventory lets it in from the machine's bridge address.
+pub const USER: &str = "writer";
+pub const PASSWORD: &str = "writer-password";
+pub const TABLE: &str = "client_writes";
+/// The `pg_hba_extra` line that lets the client in.
+pub const HBA_LINE: &str = "host postgres writer 10.77.0.1/32 scram-sha-256";
+/// The SQL that makes the client's role and table, run on the primary.
+pub const SETUP_SQL: &str = "create role writer login password 'writer-password'; create table client_writes (id bigint primary key); grant insert on client_writes to writer";
+
+/// A commit that takes longer than this (a synchronous commit waiting for a
+/// standby that is away) is given up: psql is killed, and the id is not
+/// acknowledged. No `statement_timeout`: a cancelled wait for synchronous
+/// replication still reports the commit as done.
+const ONE_INSERT_SECONDS: u64 = 10;
+
+/// What a client saw: the ids it was told were committed, each with when.
+#[derive(Debug, Default, Clone)]
+pub struct Acknowledged {
+    pub ids: Vec<u64>,
+    pub at: Vec<Instant>,
+}
+
+impl Acknowledged {
+    /// The longest time between two acknowledged commits.
+    pub fn longest_gap(&self) -> Duration {
+        self.at
+            .windows(2)
+            .map(|pair| pair[1] - pair[0])
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// `select count(*)` of the acknowledged ids present in the table.
+    pub fn count_present_sql(&self) -> String {
+        let list = self
+            .ids
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        format!("select count(*) from {TABLE} where id in ({list})")
+    }
+}
+
+/// A client writing in a thread of its own until [`Writer::stop`].
+pub struct Writer {
+    stop: Arc<AtomicBool>,
+    seen: Arc<Mutex<Acknowledged>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    pub fn start() -> Writer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new(Acknowledged::default()));
+        let thread = {
+            let stop = Arc::clone(&stop);
+            let seen = Arc::clone(&seen);
+            std::thread::spawn(move || write_until(&stop, &seen))
+        };
+        Writer {
+            stop,
+            seen,
+            thread: Some(thread),
+        }
+    }
+
+    /// What was acknowledged so far (the client goes on).
+    pub fn so_far(&self) -> Acknowledged {
+        self.seen
+            .lock()
+            .map(|seen| seen.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn stop(mut self) -> Acknowledged {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            thread.join().expect("the client ends");
+        }
+        self.so_far()
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn write_until(stop: &AtomicBool, seen: &Mutex<Acknowledged>) {
+    let conninfo = format!(
+        "host={LAB_HOSTS} port=5432 dbname=postgres user={USER} target_session_attrs=read-write connect_timeout=2"
+    );
+    let mut id = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        id += 1;
+        let child = Command::new("psql")
+            .args(["-XAtq", "-v", "ON_ERROR_STOP=1", "-d", &conninfo, "-c"])
+            .arg(format!("insert into {TABLE} values ({id})"))
+            .env("PGPASSWORD", PASSWORD)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let Ok(mut child) = child else {
+            std::thread::sleep(Duration::from_millis(200));
+            continue;
+        };
+        if committed(&mut child)
+            && let Ok(mut seen) = seen.lock()
+        {
+            seen.ids.push(id);
+            seen.at.push(Instant::now());
+        }
+    }
+}
+
+/// Waits for one psql, at most [`ONE_INSERT_SECONDS`]; one still running then is
+/// killed and its insert is not acknowledged.
+fn committed(child: &mut std::process::Child) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(ONE_INSERT_SECONDS);
+    while Instant::now() < deadline {
+        match child.try_wait() {
+            Ok(Some(status)) => return status.success(),
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(_) => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    false
+}
