@@ -194,15 +194,28 @@ pub async fn apply(
     options: &ApplyOptions,
     printer_for: impl FnOnce(Redactor) -> Printer,
 ) -> Result<ApplyResult, ApplyError> {
-    Ok(apply_with_handover(options, printer_for).await?.0)
+    let (result, handover) = apply_with_handover(options, printer_for).await?;
+    if let Some(pending) = handover {
+        pending.gathered.close().await;
+    }
+    Ok(result)
 }
 
-/// `apply`, also saying which primary's restart is a switchover still to run
-/// (`--restart-primary switchover`; `failover::apply_handing_over` runs it).
+/// A primary's restart that is a switchover still to run, and the run's
+/// connections, kept open so that its locks are held until that switchover
+/// ends.
+pub struct PendingHandover {
+    pub handover: Handover,
+    pub gathered: Gathered,
+}
+
+/// `apply`, also giving the primary's restart that is a switchover still to run
+/// (`--restart-primary switchover`; `failover::apply_handing_over` runs it) with
+/// the run's connections still open. None after a dry run or a failure.
 pub async fn apply_with_handover(
     options: &ApplyOptions,
     printer_for: impl FnOnce(Redactor) -> Printer,
-) -> Result<(ApplyResult, Option<Handover>), ApplyError> {
+) -> Result<(ApplyResult, Option<PendingHandover>), ApplyError> {
     let planned = match &options.saved_plan {
         Some(path) => plan_from_saved(path, options, printer_for).await?,
         None => plan_from_inventory(options, printer_for).await?,
@@ -219,11 +232,20 @@ pub async fn apply_with_handover(
         planned.gathered.close().await;
         return Ok((ApplyResult::Failed, None));
     }
-    let handover = planned.plan.handover.clone();
     if options.dry_run {
-        return Ok((finish_dry_run(options, planned).await?, handover));
+        return Ok((finish_dry_run(options, planned).await?, None));
     }
-    Ok((execute_and_report(options, planned).await, handover))
+    let handover = planned.plan.handover.clone();
+    let (result, gathered) = execute_and_report(options, planned).await;
+    match handover {
+        Some(handover) if result != ApplyResult::Failed => {
+            Ok((result, Some(PendingHandover { handover, gathered })))
+        }
+        _ => {
+            gathered.close().await;
+            Ok((result, None))
+        }
+    }
 }
 
 /// The bytes a saved plan's inventory digest covers: the one file, or every
@@ -499,8 +521,8 @@ fn saved_plan_of(
 }
 
 /// Executes the plan, prints the results and the SSH round trips per host, and
-/// says how it went.
-async fn execute_and_report(options: &ApplyOptions, planned: Planned) -> ApplyResult {
+/// says how it went; the connections (and locks) are the caller's to close.
+async fn execute_and_report(options: &ApplyOptions, planned: Planned) -> (ApplyResult, Gathered) {
     let Planned {
         session,
         gathered,
@@ -524,8 +546,7 @@ async fn execute_and_report(options: &ApplyOptions, planned: Planned) -> ApplyRe
         .map(|(host, count)| format!("{host} {count}"))
         .collect();
     printer.err(&format!("SSH round trips: {}.", per_host.join(", ")));
-    gathered.close().await;
-    result_of(&outcomes)
+    (result_of(&outcomes), gathered)
 }
 
 /// Failed when a step failed or was skipped, else whether any step changed something.

@@ -154,8 +154,17 @@ pub async fn gather_telling(
     if let Some(run_lock) = &options.run_lock {
         // Every run takes the locks in the same order, by address, so that two
         // runs never each hold a host the other waits for.
+        // A host an earlier part of this command holds is not taken again; its
+        // new connection's scripts are recorded for that holder, as every
+        // script of a holding run is.
+        for name in &run_lock.held {
+            if let Some(Ok(connection)) = connected.get(name) {
+                connection.set_prologue(run_lock::REGISTER_SESSION.to_string());
+            }
+        }
         let mut targets: Vec<LockTarget> = hosts
             .iter()
+            .filter(|name| !run_lock.held.contains(name))
             .filter_map(|name| {
                 let host = member(name)?;
                 let connection = connected.get(name)?.as_ref().ok()?;

@@ -17,12 +17,16 @@
 //!    writes through a switchover there and back: every acknowledged row is on
 //!    every member after, and the longest gap between acknowledged commits is
 //!    printed.
+//! 6. Applies started again and again while a switchover runs (its promotion,
+//!    then its apply that rejoins the old primary): each is refused by the
+//!    switchover's lock, which is held from the first part to the end of the
+//!    last, or finds nothing to do once it ended; none gets in between.
 
 mod support;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{Lab, Release, Run, lab_available};
+use support::{Lab, Release, Run, client, lab_available};
 
 const HOSTS: [&str; 3] = ["h1", "h2", "h3"];
 
@@ -132,6 +136,13 @@ fn one_run_at_a_time_and_a_killed_run_leaves_nothing_running() {
     a_client_loses_no_acknowledged_write_through_switchovers(&lab, &inventory, &password);
     eprintln!(
         "client through switchovers: {:.1} s",
+        scenario.elapsed().as_secs_f64()
+    );
+
+    let scenario = Instant::now();
+    no_run_gets_in_between_the_parts_of_a_switchover(&lab, &inventory, &password);
+    eprintln!(
+        "applies during a switchover: {:.1} s",
         scenario.elapsed().as_secs_f64()
     );
     eprintln!("all: {:.1} s", started.elapsed().as_secs_f64());
@@ -420,56 +431,6 @@ fn a_stalled_live_run_keeps_its_lock(lab: &Lab, inventory: &str, password: &str)
     );
 }
 
-/// What a client saw: the ids it was told were committed, each with when.
-struct Acknowledged {
-    ids: Vec<u64>,
-    at: Vec<Instant>,
-}
-
-impl Acknowledged {
-    /// The longest time between two acknowledged commits.
-    fn longest_gap(&self) -> Duration {
-        self.at
-            .windows(2)
-            .map(|pair| pair[1] - pair[0])
-            .max()
-            .unwrap_or_default()
-    }
-}
-
-/// Inserts id after id, one transaction each, through libpq's multi-host
-/// connection to whichever member accepts writes, until `stop` is set.
-fn client(stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Acknowledged {
-    let mut acknowledged = Acknowledged {
-        ids: Vec::new(),
-        at: Vec::new(),
-    };
-    let mut id = 0u64;
-    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-        id += 1;
-        let status = Command::new("psql")
-            .args([
-                "-XAtq",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-d",
-                "host=10.77.0.11,10.77.0.12,10.77.0.13 port=5432 dbname=postgres user=writer target_session_attrs=read-write connect_timeout=2",
-                "-c",
-                &format!("insert into client_writes values ({id})"),
-            ])
-            .env("PGPASSWORD", "writer-password")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        if status.is_ok_and(|status| status.success()) {
-            acknowledged.ids.push(id);
-            acknowledged.at.push(Instant::now());
-        }
-    }
-    acknowledged
-}
-
 fn a_client_loses_no_acknowledged_write_through_switchovers(
     lab: &Lab,
     inventory: &str,
@@ -481,17 +442,17 @@ fn a_client_loses_no_acknowledged_write_through_switchovers(
         inventory,
         text.replacen(
             "    replication_user: replicator\n",
-            "    replication_user: replicator\n    pg_hba_extra:\n      - host postgres writer 10.77.0.1/32 scram-sha-256\n",
+            &format!(
+                "    replication_user: replicator\n    pg_hba_extra:\n      - {}\n",
+                client::HBA_LINE
+            ),
             1,
         ),
     )
     .expect("the inventory is written");
     let access = lab.apply(inventory, password, &[]);
     assert_eq!(access.code, Some(2), "{access}");
-    lab.exec_sql(
-        "h1",
-        "create role writer login password 'writer-password'; create table client_writes (id bigint primary key); grant insert on client_writes to writer",
-    );
+    lab.exec_sql("h1", client::SETUP_SQL);
     let switch = |to: &str| {
         support::pgconverge(
             &[
@@ -507,11 +468,7 @@ fn a_client_loses_no_acknowledged_write_through_switchovers(
             password,
         )
     };
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writer = {
-        let stop = std::sync::Arc::clone(&stop);
-        std::thread::spawn(move || client(stop))
-    };
+    let writer = client::Writer::start();
     std::thread::sleep(Duration::from_secs(2));
     let there = switch("h2");
     let back = if there.code == Some(0) {
@@ -521,8 +478,7 @@ fn a_client_loses_no_acknowledged_write_through_switchovers(
         None
     };
     std::thread::sleep(Duration::from_secs(2));
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let acknowledged = writer.join().expect("the client ends");
+    let acknowledged = writer.stop();
     assert_eq!(there.code, Some(0), "switchover to h2\n{there}");
     let back = back.expect("switched there");
     assert_eq!(back.code, Some(0), "switchover back to h1\n{back}");
@@ -532,13 +488,7 @@ fn a_client_loses_no_acknowledged_write_through_switchovers(
         acknowledged.ids.len()
     );
     let wanted = acknowledged.ids.len().to_string();
-    let list = acknowledged
-        .ids
-        .iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
-    let present = format!("select count(*) from client_writes where id in ({list})");
+    let present = acknowledged.count_present_sql();
     for host in HOSTS {
         lab.eventually(30, &format!("every acknowledged row on {host}"), || {
             lab.try_sql(host, &present)
@@ -550,4 +500,75 @@ fn a_client_loses_no_acknowledged_write_through_switchovers(
         acknowledged.ids.len(),
         acknowledged.longest_gap().as_secs_f64()
     );
+}
+
+fn no_run_gets_in_between_the_parts_of_a_switchover(lab: &Lab, inventory: &str, password: &str) {
+    let switchover: Vec<String> = [
+        "switchover",
+        "h2",
+        "-i",
+        inventory,
+        "--ssh-config",
+        &lab.ssh_config().display().to_string(),
+    ]
+    .iter()
+    .map(|arg| arg.to_string())
+    .collect();
+    let mut running = spawn(&switchover, password);
+    let mut refused = 0;
+    let mut nothing_to_do = 0;
+    // When each refusal says the lock was taken: one time, or the lock was let
+    // go and taken again between the parts (each part takes a second or more).
+    let mut taken_at: Vec<String> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while Instant::now() < deadline {
+        if running.try_wait().ok().flatten().is_some() {
+            break;
+        }
+        let apply = lab.apply(inventory, password, &[]);
+        match apply.code {
+            Some(1) if apply.stderr.contains("pgconverge switchover) since ") => {
+                refused += 1;
+                let since = apply
+                    .stderr
+                    .split("pgconverge switchover) since ")
+                    .nth(1)
+                    .and_then(|rest| rest.split(" UTC").next())
+                    .unwrap_or_default()
+                    .to_string();
+                if !taken_at.contains(&since) {
+                    taken_at.push(since);
+                }
+            }
+            Some(0) => nothing_to_do += 1,
+            _ => panic!(
+                "an apply started during the switchover neither waited for its lock nor found nothing to do\n{apply}"
+            ),
+        }
+    }
+    let switched = finish(running);
+    assert_eq!(
+        switched.code,
+        Some(0),
+        "the switchover succeeds\n{switched}"
+    );
+    assert!(
+        switched.all().contains("Rejoining h1 as a standby of h2"),
+        "the switchover ran its apply\n{switched}"
+    );
+    assert!(
+        refused > 0,
+        "at least one apply ran while the switchover did ({nothing_to_do} found nothing to do)"
+    );
+    assert_eq!(
+        taken_at.len(),
+        1,
+        "the switchover held one lock from its first part to its last, never let go between them: taken at {taken_at:?}"
+    );
+    eprintln!(
+        "applies during the switchover: {refused} refused by its lock (taken once, at {}), {nothing_to_do} after it with nothing to do",
+        taken_at[0]
+    );
+    let back = lab.apply(inventory, password, &[]);
+    assert_eq!(back.code, Some(0), "the cluster is converged\n{back}");
 }

@@ -165,6 +165,7 @@ impl LockArgs {
             options.run_lock = Some(pgconverge::transport::RunLock {
                 command: command.to_string(),
                 wait: Duration::from_secs(self.lock_timeout),
+                held: Vec::new(),
             });
         }
         options

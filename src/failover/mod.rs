@@ -211,9 +211,24 @@ pub async fn switchover(
     options: &FailoverOptions,
     printer_for: impl Fn(Redactor) -> Printer,
 ) -> Result<ApplyResult, FailoverError> {
+    switchover_holding(options, printer_for, &[]).await
+}
+
+/// The switchover, after an earlier part of the same command that still holds
+/// the run locks of `held`. Its own locks are held through the apply that ends
+/// it: no other run finds the cluster between the promotion and the rejoin.
+async fn switchover_holding(
+    options: &FailoverOptions,
+    printer_for: impl Fn(Redactor) -> Printer,
+    held: &[&str],
+) -> Result<ApplyResult, FailoverError> {
     // A switchover records the new roles: an inventory they cannot be written
     // into is refused before anything changes.
     edit::editable_file(&options.inventory)?;
+    let options = &FailoverOptions {
+        ssh: options.ssh.holding(held),
+        ..options.clone()
+    };
     let prepared = prepare(options, &printer_for).await?;
     let printer = &prepared.printer;
     let checked = gates::switchover(
@@ -239,9 +254,12 @@ pub async fn switchover(
         return Ok(ApplyResult::Changes);
     }
     let result = prepared.run(&plan).await;
-    prepared.gathered.close().await;
-    result?;
-    record_roles(printer, options, &options.host, Some(&old), true)?;
+    let recorded =
+        result.and_then(|()| record_roles(printer, options, &options.host, Some(&old), true));
+    if let Err(error) = recorded {
+        prepared.gathered.close().await;
+        return Err(error);
+    }
     printer.out(&format!(
         "Rejoining {old} as a standby of {}:",
         options.host
@@ -250,10 +268,12 @@ pub async fn switchover(
         inventory: options.inventory.clone(),
         playbook: options.playbook.clone(),
         templates: options.templates.clone(),
-        ssh: options.ssh.clone(),
+        ssh: options.ssh.holding(&prepared.gathered.locks.hosts()),
         ..ApplyOptions::default()
     };
-    Ok(apply::apply(&apply_options, printer_for).await?)
+    let rejoined = apply::apply(&apply_options, printer_for).await;
+    prepared.gathered.close().await;
+    Ok(rejoined?)
 }
 
 /// `apply --restart-primary switchover` (and `restart`): the plan runs with the
@@ -271,13 +291,10 @@ pub async fn apply_handing_over(
         // The switchover records the new roles: refused before anything changes.
         edit::editable_file(&options.inventory)?;
     }
-    let (result, handover) = apply::apply_with_handover(options, &printer_for).await?;
-    let Some(handover) = handover.filter(|_| result != ApplyResult::Failed) else {
+    let (result, pending) = apply::apply_with_handover(options, &printer_for).await?;
+    let Some(apply::PendingHandover { handover, gathered }) = pending else {
         return Ok(result);
     };
-    if options.dry_run {
-        return Ok(result);
-    }
     let switchover_options = FailoverOptions {
         inventory: options.inventory.clone(),
         playbook: options.playbook.clone(),
@@ -290,6 +307,10 @@ pub async fn apply_handing_over(
         write_inventory: true,
         ssh: options.ssh.clone(),
     };
-    switchover(&switchover_options, printer_for).await?;
+    // The apply's locks are held until the switchover and its apply ended.
+    let switched =
+        switchover_holding(&switchover_options, printer_for, &gathered.locks.hosts()).await;
+    gathered.close().await;
+    switched?;
     Ok(ApplyResult::Changes)
 }

@@ -84,6 +84,25 @@ pub struct SshOptions {
 pub struct RunLock {
     pub command: String,
     pub wait: Duration,
+    /// Hosts whose lock an earlier part of this same command still holds (the
+    /// apply that ends a switchover, the switchover that ends an apply with
+    /// `--restart-primary switchover`): not taken again, never let go between
+    /// the parts.
+    pub held: Vec<String>,
+}
+
+impl SshOptions {
+    /// The same options for a later part of the command, whose earlier part
+    /// still holds the run locks of `held`.
+    pub fn holding(&self, held: &[&str]) -> SshOptions {
+        let mut ssh = self.clone();
+        if let Some(run_lock) = &mut ssh.run_lock {
+            run_lock
+                .held
+                .extend(held.iter().map(|host| host.to_string()));
+        }
+        ssh
+    }
 }
 
 impl Default for SshOptions {

@@ -408,87 +408,97 @@ pub async fn upgrade(
         return Ok(ApplyResult::Changes);
     }
     let result = run(&upgrade_plan, &gathered, &printer).await;
-    gathered.close().await;
-    result?;
-    // The new version's state is the truth from here: recorded first when asked,
-    // so that the apply reads it from the inventory itself.
-    let apply_input = if options.write_inventory {
-        edit::write_version(&options.inventory, target)?;
-        printer.out(&format!(
-            "Recorded in `{inventory_name}`: `pg_version: {target}`."
-        ));
-        options.inventory.clone()
-    } else {
-        new_input.clone()
-    };
-    printer.out(&format!("Starting PostgreSQL {target}:"));
-    let apply_options = ApplyOptions {
-        inventory: apply_input,
-        playbook: options.playbook.clone(),
-        templates: options.templates.clone(),
-        ssh: options.ssh.clone(),
-        ..ApplyOptions::default()
-    };
-    let record = if options.write_inventory {
-        String::new()
-    } else {
-        format!(" (set it in `{inventory_name}` first)")
-    };
-    let after_start = |reason: String, states: String| UpgradeError::AfterStart {
-        from: current,
-        to: target,
-        reason,
-        states,
-        inventory: inventory_name.clone(),
-        record: record.clone(),
-    };
-    let applied = apply::apply(&apply_options, &printer_for).await;
-    let states = format!(
-        "{primary} has the upgraded cluster in {}; {}",
-        new.hosts[&primary].settings.data_dir,
-        standbys
-            .iter()
-            .map(|standby| match rsync_logins.get(standby) {
-                Some(_) => format!("{standby} has the rsynced cluster"),
-                None => format!("{standby} is cloned by the apply"),
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    match applied {
-        Ok(ApplyResult::Failed) => {
-            return Err(after_start(
-                "the apply of the new version failed (its steps are above)".into(),
-                states,
+    if let Err(error) = result {
+        gathered.close().await;
+        return Err(error);
+    }
+    // The locks stay held to the end: the apply of the new version and the
+    // analyze are parts of this run, and no other run may come in between.
+    let ssh = options.ssh.holding(&gathered.locks.hosts());
+    let finished: Result<ApplyResult, UpgradeError> = async {
+        // The new version's state is the truth from here: recorded first when asked,
+        // so that the apply reads it from the inventory itself.
+        let apply_input = if options.write_inventory {
+            edit::write_version(&options.inventory, target)?;
+            printer.out(&format!(
+                "Recorded in `{inventory_name}`: `pg_version: {target}`."
+            ));
+            options.inventory.clone()
+        } else {
+            new_input.clone()
+        };
+        printer.out(&format!("Starting PostgreSQL {target}:"));
+        let apply_options = ApplyOptions {
+            inventory: apply_input,
+            playbook: options.playbook.clone(),
+            templates: options.templates.clone(),
+            ssh: ssh.clone(),
+            ..ApplyOptions::default()
+        };
+        let record = if options.write_inventory {
+            String::new()
+        } else {
+            format!(" (set it in `{inventory_name}` first)")
+        };
+        let after_start = |reason: String, states: String| UpgradeError::AfterStart {
+            from: current,
+            to: target,
+            reason,
+            states,
+            inventory: inventory_name.clone(),
+            record: record.clone(),
+        };
+        let applied = apply::apply(&apply_options, &printer_for).await;
+        let states = format!(
+            "{primary} has the upgraded cluster in {}; {}",
+            new.hosts[&primary].settings.data_dir,
+            standbys
+                .iter()
+                .map(|standby| match rsync_logins.get(standby) {
+                    Some(_) => format!("{standby} has the rsynced cluster"),
+                    None => format!("{standby} is cloned by the apply"),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        match applied {
+            Ok(ApplyResult::Failed) => {
+                return Err(after_start(
+                    "the apply of the new version failed (its steps are above)".into(),
+                    states,
+                ));
+            }
+            Err(error) => return Err(after_start(error.to_string(), states)),
+            Ok(_) => {}
+        }
+        let analyzed = gather::gather(
+            new,
+            std::slice::from_ref(&primary),
+            &ssh,
+            &|_, _| {},
+        )
+        .await?;
+        let analyze = plan::analyze(new, &primary);
+        let result = run(&analyze, &analyzed, &printer).await;
+        analyzed.close().await;
+        if let Err(error) = result {
+            printer.error(&format!(
+                "{error}; the upgrade itself is done: run `vacuumdb --all --analyze-in-stages` on {primary} by hand"
             ));
         }
-        Err(error) => return Err(after_start(error.to_string(), states)),
-        Ok(_) => {}
-    }
-    let analyzed = gather::gather(
-        new,
-        std::slice::from_ref(&primary),
-        &options.ssh,
-        &|_, _| {},
-    )
-    .await?;
-    let analyze = plan::analyze(new, &primary);
-    let result = run(&analyze, &analyzed, &printer).await;
-    analyzed.close().await;
-    if let Err(error) = result {
-        printer.error(&format!(
-            "{error}; the upgrade itself is done: run `vacuumdb --all --analyze-in-stages` on {primary} by hand"
-        ));
-    }
-    printer.out(&format!(
-        "Every member runs PostgreSQL {target}. The old clusters are kept (they start only by hand); remove them with `pgconverge upgrade --cleanup -i {inventory_name}` once you are sure."
-    ));
-    if !options.write_inventory {
         printer.out(&format!(
-            "Record the new version in the inventory: set `pg_version: {target}` in `{inventory_name}`, or run upgrades with --write-inventory."
+            "Every member runs PostgreSQL {target}. The old clusters are kept (they start only by hand); remove them with `pgconverge upgrade --cleanup -i {inventory_name}` once you are sure."
         ));
+        if !options.write_inventory {
+            printer.out(&format!(
+                "Record the new version in the inventory: set `pg_version: {target}` in `{inventory_name}`, or run upgrades with --write-inventory."
+            ));
+        }
+        Ok(ApplyResult::Changes)
     }
-    Ok(ApplyResult::Changes)
+    .await;
+    gathered.close().await;
+    finished
 }
 
 /// `pgconverge upgrade --cleanup`: the old directories an upgrade left. Each
