@@ -75,6 +75,17 @@ enum Operation {
 }
 
 impl Operation {
+    fn kind(&self) -> &'static str {
+        match self {
+            Operation::Switchover { .. } => "switchover",
+            Operation::RollingRestart => "rolling restart",
+            Operation::StandbyCrash { .. } => "standby crashed, then apply",
+            Operation::StandbyCutDuringApply { .. } => "standby cut during an apply",
+            Operation::Failover { .. } => "failover (primary killed and cut, promote, apply)",
+            Operation::ControllerKilledDuringApply { .. } => "controller killed during an apply",
+        }
+    }
+
     fn draw(rng: &mut StdRng) -> Operation {
         let standby = rng.random_range(0..2);
         match rng.random_range(0..6) {
@@ -562,6 +573,10 @@ fn any_sequence_of_role_changes_and_faults_converges() {
 
     let writer = client::Writer::start();
     let sampler = WritableSampler::start();
+    // Per kind of operation: the longest write outage the client saw, and how
+    // many ran.
+    let mut gaps: std::collections::BTreeMap<&str, (Duration, u32)> =
+        std::collections::BTreeMap::new();
     for index in 0..sequences {
         let sequence_seed = sequence_seed(seed, index);
         let mut rng = StdRng::seed_from_u64(sequence_seed);
@@ -578,7 +593,14 @@ fn any_sequence_of_role_changes_and_faults_converges() {
             let at = Instant::now();
             chaos.note(format!("{operation:?}"));
             chaos.apply_operation(operation);
-            chaos.note(format!("  done in {:.1} s", at.elapsed().as_secs_f64()));
+            let gap = writer.so_far().longest_gap_within(at, Instant::now());
+            chaos.note(format!(
+                "  done in {:.1} s; longest gap between acknowledged commits {:.2} s",
+                at.elapsed().as_secs_f64(),
+                gap.as_secs_f64()
+            ));
+            let worst = gaps.entry(operation.kind()).or_insert((Duration::ZERO, 0));
+            *worst = (worst.0.max(gap), worst.1 + 1);
             let two = sampler.two_writable();
             if !two.is_empty() {
                 chaos.fail(&format!("two hosts accepted writes at once: {two:?}"));
@@ -619,6 +641,12 @@ fn any_sequence_of_role_changes_and_faults_converges() {
         started.elapsed().as_secs_f64(),
         acknowledged.ids.len()
     );
+    for (kind, (gap, count)) in &gaps {
+        eprintln!(
+            "chaos: {kind} ({count}): longest gap between acknowledged commits {:.2} s",
+            gap.as_secs_f64()
+        );
+    }
 }
 
 /// Regression: a restart of the primary (a rolling restart, or an apply that

@@ -44,6 +44,29 @@ impl Acknowledged {
             .unwrap_or_default()
     }
 
+    /// The longest time without an acknowledged commit between `from` and
+    /// `to`: a gap counts when it overlaps that time.
+    pub fn longest_gap_within(&self, from: Instant, to: Instant) -> Duration {
+        let mut edges: Vec<Instant> = vec![from];
+        edges.extend(self.at.iter().copied().filter(|at| *at > from && *at < to));
+        edges.push(to);
+        let before = self.at.iter().copied().filter(|at| *at <= from).max();
+        let after = self.at.iter().copied().find(|at| *at >= to);
+        if let Some(before) = before {
+            edges[0] = before;
+        }
+        if let Some(after) = after
+            && let Some(last) = edges.last_mut()
+        {
+            *last = after;
+        }
+        edges
+            .windows(2)
+            .map(|pair| pair[1] - pair[0])
+            .max()
+            .unwrap_or_default()
+    }
+
     /// `select count(*)` of the acknowledged ids present in the table.
     pub fn count_present_sql(&self) -> String {
         let list = self
