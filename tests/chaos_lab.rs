@@ -66,12 +66,56 @@ fn setting(name: &str, default: u64) -> u64 {
 /// operations whichever host is primary.
 #[derive(Debug, Clone, Copy)]
 enum Operation {
-    Switchover { standby: usize },
+    Switchover {
+        standby: usize,
+    },
     RollingRestart,
-    StandbyCrash { standby: usize },
-    StandbyCutDuringApply { standby: usize, after_ms: u64 },
-    Failover { standby: usize },
-    ControllerKilledDuringApply { after_ms: u64 },
+    StandbyCrash {
+        standby: usize,
+    },
+    StandbyCutDuringApply {
+        standby: usize,
+        after_ms: u64,
+    },
+    Failover {
+        standby: usize,
+        /// The apply that rejoins the old primary (a pg_rewind) interrupted
+        /// this long after it started, by this signal.
+        rejoin_interrupted: Option<(u64, Signal)>,
+    },
+    ControllerKilledDuringApply {
+        after_ms: u64,
+        signal: Signal,
+    },
+    /// A setting only a restart applies changed, applied with
+    /// `--restart-primary switchover`: the primary role moves to a standby.
+    RestartPrimaryBySwitchover,
+}
+
+/// How the controller is stopped: as by `kill -9`, Ctrl-C, or a service manager.
+#[derive(Debug, Clone, Copy)]
+enum Signal {
+    Kill,
+    Interrupt,
+    Terminate,
+}
+
+impl Signal {
+    fn draw(rng: &mut StdRng) -> Signal {
+        match rng.random_range(0..3) {
+            0 => Signal::Kill,
+            1 => Signal::Interrupt,
+            _ => Signal::Terminate,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Signal::Kill => "KILL",
+            Signal::Interrupt => "INT",
+            Signal::Terminate => "TERM",
+        }
+    }
 }
 
 impl Operation {
@@ -83,12 +127,13 @@ impl Operation {
             Operation::StandbyCutDuringApply { .. } => "standby cut during an apply",
             Operation::Failover { .. } => "failover (primary killed and cut, promote, apply)",
             Operation::ControllerKilledDuringApply { .. } => "controller killed during an apply",
+            Operation::RestartPrimaryBySwitchover => "apply --restart-primary switchover",
         }
     }
 
     fn draw(rng: &mut StdRng) -> Operation {
         let standby = rng.random_range(0..2);
-        match rng.random_range(0..6) {
+        match rng.random_range(0..7) {
             0 => Operation::Switchover { standby },
             1 => Operation::RollingRestart,
             2 => Operation::StandbyCrash { standby },
@@ -96,10 +141,19 @@ impl Operation {
                 standby,
                 after_ms: rng.random_range(0..2000),
             },
-            4 => Operation::Failover { standby },
-            _ => Operation::ControllerKilledDuringApply {
-                after_ms: rng.random_range(500..6000),
+            4 => Operation::Failover {
+                standby,
+                rejoin_interrupted: if rng.random_bool(0.5) {
+                    Some((rng.random_range(200..3000), Signal::draw(rng)))
+                } else {
+                    None
+                },
             },
+            5 => Operation::ControllerKilledDuringApply {
+                after_ms: rng.random_range(500..6000),
+                signal: Signal::draw(rng),
+            },
+            _ => Operation::RestartPrimaryBySwitchover,
         }
     }
 }
@@ -470,7 +524,10 @@ impl Chaos<'_> {
                 }
                 self.lab_command(&["heal", host]);
             }
-            Operation::Failover { standby } => {
+            Operation::Failover {
+                standby,
+                rejoin_interrupted,
+            } => {
                 let old = self.primary.clone();
                 let candidates = [self.standby(standby), self.standby(standby + 1)];
                 self.kill_postmaster(&old);
@@ -493,17 +550,59 @@ impl Chaos<'_> {
                 };
                 self.primary = promoted.to_string();
                 self.lab_command(&["heal", &old]);
+                if let Some((after_ms, signal)) = rejoin_interrupted {
+                    self.interrupted_apply(&["apply"], after_ms, signal);
+                }
             }
-            Operation::ControllerKilledDuringApply { after_ms } => {
+            Operation::ControllerKilledDuringApply { after_ms, signal } => {
                 self.change_max_connections();
-                let mut child = self.spawn(&["apply"]);
-                std::thread::sleep(Duration::from_millis(after_ms));
-                let _ = child.kill();
-                let _ = child.wait();
-                self.note(format!("  SIGKILL to the apply after {after_ms} ms"));
+                self.interrupted_apply(&["apply"], after_ms, signal);
+            }
+            Operation::RestartPrimaryBySwitchover => {
+                self.change_max_connections();
+                let run = self.run(&["apply", "--restart-primary", "switchover"]);
+                if run.code != Some(0) {
+                    self.fail(&format!("apply --restart-primary switchover failed\n{run}"));
+                }
+                self.primary = self.inventory_primary();
             }
         }
         self.converge();
+    }
+
+    /// Starts `pgconverge ARGS`, stops it with SIGNAL after `after_ms`, and
+    /// waits for it (bounded).
+    fn interrupted_apply(&mut self, args: &[&str], after_ms: u64, signal: Signal) {
+        let child = self.spawn(args);
+        std::thread::sleep(Duration::from_millis(after_ms));
+        let sent = Command::new("kill")
+            .args(["-s", signal.name(), &child.id().to_string()])
+            .status()
+            .is_ok_and(|status| status.success());
+        self.note(format!(
+            "  SIG{} to it after {after_ms} ms ({})",
+            signal.name(),
+            if sent { "sent" } else { "it had ended" }
+        ));
+        self.finish(child, 120);
+    }
+
+    /// The primary the inventory names, as `status` reads it.
+    fn inventory_primary(&mut self) -> String {
+        let status = self.run(&["status", "--format", "json"]);
+        let report: serde_json::Value = serde_json::from_str(&status.stdout)
+            .unwrap_or_else(|error| self.fail(&format!("status --format json: {error}\n{status}")));
+        let primaries: Vec<String> = report["hosts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|host| host["inventory_role"] == "primary")
+            .filter_map(|host| host["name"].as_str().map(str::to_string))
+            .collect();
+        match primaries.as_slice() {
+            [one] => one.clone(),
+            _ => self.fail(&format!("the inventory names {primaries:?} as primary")),
+        }
     }
 
     /// Right after a run that restarted the primary said it was complete, every

@@ -515,6 +515,12 @@ fn no_run_gets_in_between_the_parts_of_a_switchover(lab: &Lab, inventory: &str, 
     .map(|arg| arg.to_string())
     .collect();
     let mut running = spawn(&switchover, password);
+    // The applies start once the switchover holds h1's lock: one started
+    // before would take it first, and the switchover would rightly stop.
+    lab.eventually(30, "the switchover holds h1's lock", || {
+        on_host(lab, "h1", "cat /run/pgconverge/holder 2>/dev/null || true")
+            .contains("command=switchover")
+    });
     let mut refused = 0;
     let mut nothing_to_do = 0;
     // When each refusal says the lock was taken: one time, or the lock was let
