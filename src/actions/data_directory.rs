@@ -8,6 +8,7 @@ use crate::diagnostic::Diagnostic;
 use crate::facts::HostFacts;
 use crate::inventory::HostSettings;
 use crate::script::{HostScript, Script};
+use crate::versions::{PG_WAL, REWIND_WITHOUT_SUPERUSER};
 use indexmap::IndexMap;
 use serde::Serialize;
 
@@ -131,7 +132,8 @@ fn decide(
                     .any(|slot| slot.name == name && slot.lost())
             })
     });
-    let rewind_possible = version.0 >= 1100 && (data.wal_log_hints || data.checksums);
+    let rewind_possible =
+        REWIND_WITHOUT_SUPERUSER.in_version(version) && (data.wal_log_hints || data.checksums);
     match (facts.system_identifier(), upstream_id) {
         _ if upstream_initialised_now => {
             clone(format!("{upstream_name} gets a new cluster in this run"))
@@ -154,7 +156,7 @@ fn decide(
         _ if is_standby => rewind(format!(
             "it does not stream from {upstream_name}, whose timeline is newer (it may have received WAL past the fork)"
         )),
-        _ if version.0 < 1100 => clone(format!(
+        _ if !REWIND_WITHOUT_SUPERUSER.in_version(version) => clone(format!(
             "it ran as a primary, and pg_rewind needs PostgreSQL 11 or later to run without a superuser (this is {version})"
         )),
         _ if !rewind_possible => clone(
@@ -302,7 +304,7 @@ fn passfile(server: &HostSettings) -> String {
 impl RemoteOperation for CloneUpstream {
     fn scripts(&self) -> Result<Vec<HostScript>, String> {
         let server = &self.server;
-        let wal_method = if crate::versions::PG_WAL.in_version(server.pg_version) {
+        let wal_method = if PG_WAL.in_version(server.pg_version) {
             "--wal-method=stream"
         } else {
             "--xlog-method=stream"

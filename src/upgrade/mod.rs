@@ -142,11 +142,7 @@ fn members(desired: &DesiredState) -> Result<(String, Vec<String>), UpgradeError
 
 /// The inventory with `pg_version` set to `version` above everything it says.
 fn with_version(input: &Input, version: PgVersion) -> Input {
-    let value = if version.0 >= 1000 {
-        serde_json::Value::from(version.0 / 100)
-    } else {
-        serde_json::Value::from(version.to_string())
-    };
+    let value = version.inventory_value();
     let mut extra_vars: Vec<(String, serde_json::Value)> = input
         .extra_vars
         .iter()
