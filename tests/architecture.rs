@@ -1,7 +1,8 @@
 //! The module graph against the layering `ARCHITECTURE.md` states: every
 //! `crate::` reference in a top-level module's non-test code must point to a
-//! module of a lower layer, so the graph has no cycle; and the code map must name
-//! every module there is.
+//! module of a lower layer, so the graph has no cycle; the code map must name
+//! every module there is, and every path the code points to must exist; and no
+//! code outside `src/versions.rs` may compare a PostgreSQL version with a number.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -337,4 +338,108 @@ fn every_feature_is_in_the_table_of_features() {
         missing.is_empty(),
         "features missing from `FEATURES` in src/versions.rs: {missing:?}"
     );
+}
+
+/// The rows of the code map: the first cell (the paths it is about) and the row.
+fn code_map_rows(text: &str) -> Vec<(&str, &str)> {
+    text.lines()
+        .filter(|line| line.starts_with("| `src/"))
+        .filter_map(|line| {
+            let first = line.trim_start_matches('|').split('|').next()?;
+            Some((first, line))
+        })
+        .collect()
+}
+
+/// Every module inside a directory of `src/` is named in its directory's row of
+/// the code map, as `NAME.rs` (`mod.rs` is the directory itself, named by its
+/// row), so a new module cannot hide from the next reader.
+#[test]
+fn the_code_map_names_every_module_inside_a_directory() {
+    let text = fs::read_to_string(Path::new(ROOT).join("ARCHITECTURE.md"))
+        .expect("ARCHITECTURE.md is readable");
+    let rows = code_map_rows(&text);
+    let source = Path::new(ROOT).join("src");
+    let mut files = Vec::new();
+    rust_files(&source, &mut files);
+    let mut missing = Vec::new();
+    for file in files {
+        let Ok(relative) = file.strip_prefix(&source) else {
+            continue;
+        };
+        let mut parts = relative.iter().map(|part| part.to_string_lossy());
+        let (Some(directory), inside) = (parts.next(), parts.collect::<Vec<_>>().join("/")) else {
+            continue;
+        };
+        if inside.is_empty() || inside == "mod.rs" {
+            continue;
+        }
+        let heading = format!("`src/{directory}/`");
+        let named = rows
+            .iter()
+            .filter(|(first, _)| first.contains(&heading))
+            .any(|(_, row)| row.contains(&format!("`{inside}`")));
+        if !named {
+            missing.push(format!("src/{directory}/{inside}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "these modules are not in the code map of ARCHITECTURE.md: name each, as `NAME.rs` \
+with what it is for, in the row of its directory:\n{}",
+        missing.join("\n")
+    );
+}
+
+/// The paths of this repository that comments and ARCHITECTURE.md point to
+/// exist (a pointer to a file that moved sends the reader nowhere). Paths of
+/// other projects that happen to look like ours are listed here.
+#[test]
+fn every_path_the_code_points_to_exists() {
+    const OTHER_PROJECTS: &[&str] = &[
+        // PostgreSQL's SASLprep, in src/scram.rs.
+        "src/common/saslprep.c",
+    ];
+    let source = Path::new(ROOT).join("src");
+    let mut files = Vec::new();
+    rust_files(&source, &mut files);
+    files.push(Path::new(ROOT).join("ARCHITECTURE.md"));
+    let mut broken = Vec::new();
+    for file in files {
+        let text = fs::read_to_string(&file).unwrap_or_default();
+        for prefix in ["src/", "tests/", "templates/", "playbooks/", "docs/"] {
+            for (index, _) in text.match_indices(prefix) {
+                // A path starts a word: not `ansible/src/...`, nor part of a longer name.
+                let before = text[..index].chars().next_back();
+                if before.is_some_and(|c| c.is_ascii_alphanumeric() || "_/.-".contains(c)) {
+                    continue;
+                }
+                let path: String = text[index..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || "_./-".contains(*c))
+                    .collect();
+                let path = path.trim_end_matches(['.', '/', '-']);
+                // Only paths to files: `src/` alone or a directory with a wildcard after it are not pointers.
+                if !path
+                    .rsplit('/')
+                    .next()
+                    .is_some_and(|name| name.contains('.'))
+                {
+                    continue;
+                }
+                if OTHER_PROJECTS.contains(&path) || Path::new(ROOT).join(path).exists() {
+                    continue;
+                }
+                let shown = file
+                    .strip_prefix(ROOT)
+                    .unwrap_or(&file)
+                    .display()
+                    .to_string();
+                broken.push(format!("{shown} names `{path}`, which does not exist"));
+            }
+        }
+    }
+    broken.sort();
+    broken.dedup();
+    assert!(broken.is_empty(), "{}", broken.join("\n"));
 }
