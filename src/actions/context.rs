@@ -57,6 +57,36 @@ pub struct Member<'a> {
     pub managed_settings: Vec<String>,
     /// The slot the host streams through on its upstream, when it has a slot step.
     pub replication_slot: Option<&'a str>,
+    /// The host has a base backup step: this run may clone its data directory
+    /// from its upstream.
+    pub clones_upstream: bool,
+}
+
+impl<'a> Member<'a> {
+    /// A host as no step has described it yet: each of its steps then adds what
+    /// it exposes (`Action::expose`).
+    pub fn new(
+        name: &'a str,
+        address: &'a str,
+        upstream: Option<&'a str>,
+        settings: &'a HostSettings,
+        facts: Option<&'a HostFacts>,
+    ) -> Member<'a> {
+        Member {
+            name,
+            address,
+            upstream,
+            settings,
+            facts,
+            initialises_cluster: false,
+            ssh_public_key_path: None,
+            config_files: Vec::new(),
+            data_replaced: false,
+            managed_settings: Vec::new(),
+            replication_slot: None,
+            clones_upstream: false,
+        }
+    }
 }
 
 /// Everything an action's `plan` may look at, all gathered before planning.

@@ -58,19 +58,14 @@ enum DataDirectoryAction {
 
 /// Whether this run gives the host a new data directory: a new cluster, a base
 /// backup, or a rewind that stops it and brings it onto its upstream's timeline.
-/// `clones_upstream`: the host has a base-backup step.
-pub fn replaces_data(
-    host: &Member,
-    clones_upstream: bool,
-    members: &IndexMap<String, Member>,
-) -> bool {
+pub fn replaces_data(host: &Member, members: &IndexMap<String, Member>) -> bool {
     let Some(facts) = host.facts else {
         return false;
     };
     if host.initialises_cluster && !facts.data_directory.exists() {
         return true;
     }
-    clones_upstream && decide(host, facts, members) != DataDirectoryAction::Keep
+    host.clones_upstream && decide(host, facts, members) != DataDirectoryAction::Keep
 }
 
 /// A standby not streaming from its upstream, on an older timeline than the upstream.
@@ -199,6 +194,10 @@ impl Action for BaseBackup {
             }
         };
         Ok(BaseBackup { pgbackrest_stanza })
+    }
+
+    fn expose<'a>(&'a self, member: &mut Member<'a>) {
+        member.clones_upstream = true;
     }
 
     fn plan(&self, context: &PlanContext) -> PlannedStep {
