@@ -5,15 +5,33 @@ use crate::diagnostic::Diagnostic;
 use crate::facts::HostFacts;
 use crate::inventory::HostSettings;
 use indexmap::IndexMap;
-use serde_json::Value;
 
 use super::file::ConfigCheck;
+
+/// What pgconverge derives for a host that actions read, typed. Templates see
+/// each under its field's name (`replication_slot`, `pgbackrest_stanza`, ...):
+/// `desired.rs` writes them there from this, so an action and a template can
+/// never read two different things.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DerivedValues {
+    /// The slot the host streams through on its upstream.
+    pub replication_slot: String,
+    /// The pgBackRest stanza, when `wal_archive` is pgBackRest.
+    pub pgbackrest_stanza: Option<String>,
+    /// The directory on this host that holds the archived segments, when the
+    /// archive is a directory this host reaches.
+    pub wal_archive_segment_dir: Option<String>,
+    /// Where WAL is archived, as the plan names it.
+    pub wal_archive_destination: String,
+    /// The inventory's `base_backup_method`, as written (empty when it is not text).
+    pub base_backup_method: String,
+}
 
 /// One playbook step for one host, with its string parameters rendered.
 pub struct StepInput<'a> {
     pub settings: &'a HostSettings,
-    /// The host's template variables (what templates and `when` see).
-    pub variables: &'a Value,
+    /// What pgconverge derives for the host that actions read.
+    pub derived: &'a DerivedValues,
     pub path: Option<String>,
     pub dest: Option<String>,
     pub template: Option<&'a str>,

@@ -168,18 +168,11 @@ fn decide(
 
 impl Action for BaseBackup {
     fn desire(input: &StepInput) -> Result<BaseBackup, Diagnostic> {
-        let text = |name: &str| {
-            input
-                .variables
-                .get(name)
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
-        let pgbackrest_stanza = match text("base_backup_method").as_str() {
+        let derived = input.derived;
+        let pgbackrest_stanza = match derived.base_backup_method.as_str() {
             "" | "pg_basebackup" => None,
-            "pgbackrest" if !text("pgbackrest_stanza").is_empty() => {
-                Some(text("pgbackrest_stanza"))
+            "pgbackrest" if derived.pgbackrest_stanza.is_some() => {
+                derived.pgbackrest_stanza.clone()
             }
             "pgbackrest" => {
                 return Err((input.problem)(

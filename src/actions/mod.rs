@@ -29,7 +29,7 @@ pub mod ssh_keys;
 pub mod upgrade;
 pub mod verify;
 
-pub use context::{Member, PlanContext, StepInput};
+pub use context::{DerivedValues, Member, PlanContext, StepInput};
 pub use outcome::{Change, PlannedStep};
 
 use crate::diagnostic::Diagnostic;

@@ -75,13 +75,9 @@ fn described(slot: &ReplicationSlot) -> String {
 
 impl Action for StandbySlot {
     fn desire(input: &StepInput) -> Result<StandbySlot, Diagnostic> {
-        let slot = input
-            .variables
-            .get("replication_slot")
-            .and_then(|value| value.as_str())
-            .unwrap_or_default()
-            .to_string();
-        Ok(StandbySlot { slot })
+        Ok(StandbySlot {
+            slot: input.derived.replication_slot.clone(),
+        })
     }
 
     fn expose<'a>(&'a self, member: &mut Member<'a>) {
