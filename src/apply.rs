@@ -7,7 +7,6 @@ use crate::execute;
 use crate::facts::{GatheredFacts, fingerprint};
 use crate::gather::{self, Gathered};
 use crate::inventory::Input;
-use crate::load::{Loaded, OutputFormat, load};
 use crate::plan::build::{PlanOptions, plan};
 use crate::plan::document::PlanDocument;
 use crate::plan::restart::RestartSelection;
@@ -15,9 +14,10 @@ use crate::plan::rolling::RestartPolicy;
 use crate::plan::saved::{self, InputRecord, SavedPlan, StalePlan};
 use crate::plan::{Handover, Outcome, Plan};
 use crate::playbook::DEFAULT_PLAYBOOK;
-use crate::printer::Printer;
+use crate::printer::{Format, Printer};
 use crate::render::built_in_templates;
 use crate::secret::Redactor;
+use crate::session::Session;
 use crate::transport::SshOptions;
 use indexmap::IndexMap;
 use std::path::{Path, PathBuf};
@@ -35,7 +35,7 @@ pub struct ApplyOptions {
     pub dry_run: bool,
     /// With a dry run: where to save the plan.
     pub out: Option<PathBuf>,
-    pub format: OutputFormat,
+    pub format: Format,
     pub limit: Vec<String>,
     pub replace_data: Vec<String>,
     /// How restarts treat the live cluster; `None` for the defaults (or, with a
@@ -172,19 +172,18 @@ fn read_inputs(
     })
 }
 
-/// What an apply works from once its inputs are read and checked: the desired
-/// state, the inputs' digests, the printer, and the hosts it is limited to and
-/// may replace the data of.
-struct Session {
-    loaded: Loaded,
+/// What an apply works from once its inputs are read and checked: the session
+/// (the desired state, the printer), the inputs' digests, and the hosts it is
+/// limited to and may replace the data of.
+struct Run {
+    session: Session,
     inputs: Inputs,
-    printer: Printer,
     plan_options: PlanOptions,
 }
 
-/// A session with the facts of its hosts and the plan made from them.
+/// A run with the facts of its hosts and the plan made from them.
 struct Planned {
-    session: Session,
+    run: Run,
     gathered: Gathered,
     plan: Plan,
     document: PlanDocument,
@@ -220,13 +219,13 @@ pub async fn apply_with_handover(
         Some(path) => plan_from_saved(path, options, printer_for).await?,
         None => plan_from_inventory(options, printer_for).await?,
     };
-    let printer = &planned.session.printer;
+    let printer = &planned.run.session.printer;
     match options.format {
-        OutputFormat::Human => printer.plan(&planned.plan),
-        OutputFormat::Json => printer.plan_to_stderr(&planned.plan),
+        Format::Human => printer.plan(&planned.plan),
+        Format::Json => printer.plan_to_stderr(&planned.plan),
     }
     if planned.plan.blocked.is_some() {
-        if options.format == OutputFormat::Json {
+        if options.format == Format::Json {
             printer.json(&planned.document);
         }
         planned.gathered.close().await;
@@ -285,7 +284,7 @@ async fn plan_from_inventory(
         rejoin: options.rejoin.clone(),
         decommission: options.decommission.clone(),
     };
-    let session = start(
+    let run = start(
         &inventory,
         options.playbook.clone(),
         options.templates.clone(),
@@ -293,7 +292,7 @@ async fn plan_from_inventory(
         printer_for,
     )?;
     let only = options.only.clone();
-    gather_and_plan(session, &options.ssh, only).await
+    gather_and_plan(run, &options.ssh, only).await
 }
 
 /// Plans again from the inputs a saved plan was made from (unless the options
@@ -330,19 +329,19 @@ async fn plan_from_saved(
         rejoin: saved.rejoin.clone(),
         decommission: saved.decommission.clone(),
     };
-    let session = start(&inventory, playbook, templates, plan_options, printer_for)?;
-    let inputs = &session.inputs;
+    let run = start(&inventory, playbook, templates, plan_options, printer_for)?;
+    let inputs = &run.inputs;
     SavedPlan::check_input("inventory", &saved.inventory, &inputs.inventory)?;
     SavedPlan::check_input("playbook", &saved.playbook, &inputs.playbook)?;
     SavedPlan::check_input("templates", &saved.templates, &inputs.templates)?;
-    let loaded = &session.loaded;
+    let loaded = &run.session.loaded;
     saved.check_secrets(&loaded.desired.secrets, &loaded.inventory.sensitive_vars)?;
 
-    let planned = gather_and_plan(session, &options.ssh, Only::Everything).await?;
+    let planned = gather_and_plan(run, &options.ssh, Only::Everything).await?;
     let checked = saved
         .check_facts(
             &planned.gathered.facts,
-            &secret_files(&planned.session.loaded.desired),
+            &secret_files(planned.run.session.desired()),
         )
         .and_then(|()| saved.check_plan(&planned.document));
     if let Err(stale) = checked {
@@ -350,6 +349,7 @@ async fn plan_from_saved(
         return Err(stale.into());
     }
     planned
+        .run
         .session
         .printer
         .err("The saved plan still holds: every input and every host is as planned.");
@@ -364,16 +364,18 @@ fn start(
     templates: Option<PathBuf>,
     plan_options: PlanOptions,
     printer_for: impl FnOnce(Redactor) -> Printer,
-) -> Result<Session, ApplyError> {
+) -> Result<Run, ApplyError> {
     let inputs = read_inputs(inventory, playbook.as_deref(), templates.as_deref())?;
-    let loaded = load(inventory, playbook.as_deref(), templates.as_deref())?;
-    let printer = printer_for(Redactor::new(loaded.desired.secrets.clone()));
-    printer.warnings(&loaded.inventory.warnings);
-    check_hosts(&loaded.desired, &plan_options)?;
-    Ok(Session {
-        loaded,
+    let session = Session::start(
+        inventory,
+        playbook.as_deref(),
+        templates.as_deref(),
+        printer_for,
+    )?;
+    check_hosts(session.desired(), &plan_options)?;
+    Ok(Run {
+        session,
         inputs,
-        printer,
         plan_options,
     })
 }
@@ -388,26 +390,13 @@ pub enum Only {
 }
 
 /// Reads the facts of the hosts in scope, one round trip each, and plans.
-async fn gather_and_plan(
-    session: Session,
-    ssh: &SshOptions,
-    only: Only,
-) -> Result<Planned, ApplyError> {
-    let desired = &session.loaded.desired;
-    let mut hosts = gather::hosts_to_contact(desired, &session.plan_options.limit);
-    hosts.extend(session.plan_options.decommission.iter().cloned());
+async fn gather_and_plan(run: Run, ssh: &SshOptions, only: Only) -> Result<Planned, ApplyError> {
+    let (session, plan_options) = (&run.session, &run.plan_options);
+    let desired = session.desired();
+    let mut hosts = gather::hosts_to_contact(desired, &plan_options.limit);
+    hosts.extend(plan_options.decommission.iter().cloned());
     let started = Instant::now();
-    let gathered = gather::gather_telling(
-        desired,
-        &hosts,
-        ssh,
-        &|done, total| session.printer.gathering(done, total),
-        &|said| session.printer.err(said),
-    )
-    .await?;
-    if ssh.run_lock.is_none() {
-        session.printer.locks_held(&gathered.facts);
-    }
+    let gathered = session.gather(&hosts, ssh).await?;
     let round_trips: usize = gathered.round_trips().values().sum();
     let reused = match gathered.reused() {
         0 => String::new(),
@@ -421,21 +410,21 @@ async fn gather_and_plan(
     ));
     let plan = match only {
         Only::Restarts(selection) => {
-            crate::plan::restart::plan(desired, &gathered.facts, &session.plan_options, selection)
+            crate::plan::restart::plan(desired, &gathered.facts, plan_options, selection)
         }
         Only::Backup(task) => {
-            crate::plan::backup::plan(desired, &gathered.facts, &session.plan_options, &task)
+            crate::plan::backup::plan(desired, &gathered.facts, plan_options, &task)
         }
         Only::Everything => plan(
             desired,
             &session.loaded.playbook,
             &gathered.facts,
-            &session.plan_options,
+            plan_options,
         ),
     };
     let document = PlanDocument::of_plan(&plan);
     Ok(Planned {
-        session,
+        run,
         gathered,
         plan,
         document,
@@ -449,23 +438,24 @@ async fn finish_dry_run(
     planned: Planned,
 ) -> Result<ApplyResult, ApplyError> {
     let Planned {
-        session,
+        run,
         gathered,
         plan,
         document,
     } = planned;
+    let printer = &run.session.printer;
     if let Some(out) = &options.out {
         let saved_plan = saved_plan_of(
-            &session.loaded.desired,
-            session.inputs,
-            session.plan_options,
+            run.session.desired(),
+            run.inputs,
+            run.plan_options,
             &gathered.facts,
             &document,
         );
-        write_plan(out, &saved_plan, &session.printer)?;
+        write_plan(out, &saved_plan, printer)?;
     }
-    if options.format == OutputFormat::Json {
-        session.printer.json(&document);
+    if options.format == Format::Json {
+        printer.json(&document);
     }
     gathered.close().await;
     let summary = plan.summary();
@@ -524,12 +514,12 @@ fn saved_plan_of(
 /// says how it went; the connections (and locks) are the caller's to close.
 async fn execute_and_report(options: &ApplyOptions, planned: Planned) -> (ApplyResult, Gathered) {
     let Planned {
-        session,
+        run,
         gathered,
         plan,
         ..
     } = planned;
-    let printer = &session.printer;
+    let printer = &run.session.printer;
     let forks = if options.forks == 0 {
         usize::MAX
     } else {
@@ -537,8 +527,8 @@ async fn execute_and_report(options: &ApplyOptions, planned: Planned) -> (ApplyR
     };
     let outcomes = execute::execute(&plan, &gathered.connections, forks, printer).await;
     match options.format {
-        OutputFormat::Human => printer.results(&plan, &outcomes),
-        OutputFormat::Json => printer.json(&PlanDocument::of_apply(&plan, &outcomes)),
+        Format::Human => printer.results(&plan, &outcomes),
+        Format::Json => printer.json(&PlanDocument::of_apply(&plan, &outcomes)),
     }
     let per_host: Vec<String> = gathered
         .round_trips()

@@ -2,7 +2,7 @@
 //! the playbook rendered for it, plus the dependency graph of all steps of all hosts.
 //! Pure: no IO beyond reading templates from disk when a template directory is given.
 
-use crate::actions::{DesiredStep, StepInput};
+use crate::actions::{DerivedValues, DesiredStep, StepInput};
 use crate::archive::{ArchiveHost, WalArchive};
 use crate::dag::Dag;
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -259,7 +259,8 @@ fn desired_host(
     host: &Host,
 ) -> Result<DesiredHost, Vec<Diagnostic>> {
     let settings = host.settings.clone();
-    let context = template_context(inventory, host, &settings).map_err(|problem| vec![problem])?;
+    let (context, derived) =
+        template_context(inventory, host, &settings).map_err(|problem| vec![problem])?;
     let values = shared.with_own(&host.cluster, &context);
     let mut problems = Vec::new();
     let mut steps = IndexMap::new();
@@ -276,7 +277,7 @@ fn desired_host(
                 continue;
             }
         }
-        match desired_step(renderer, playbook, step, &context, &values, &settings) {
+        match desired_step(renderer, playbook, step, &derived, &values, &settings) {
             Ok(desired) => {
                 steps.insert(step.id.clone(), desired);
             }
@@ -328,7 +329,7 @@ fn desired_step(
     renderer: &Renderer,
     playbook: &Playbook,
     step: &Step,
-    context: &Value,
+    derived: &DerivedValues,
     values: &minijinja::Value,
     settings: &HostSettings,
 ) -> Result<DesiredStep, Vec<Diagnostic>> {
@@ -357,7 +358,7 @@ fn desired_step(
     let rendered = (|| {
         let input = StepInput {
             settings,
-            variables: context,
+            derived,
             path: parameter(&step.path)?,
             dest: parameter(&step.dest)?,
             template: step.template.as_deref(),
@@ -392,12 +393,13 @@ fn render_string(text: &str, values: &minijinja::Value) -> Result<String, String
 /// this version has, from `src/versions.rs`: `pg_has.standby_signal`,
 /// `pg_has.wal_keep_size`, ...), `standby_count` (the standbys of the cluster),
 /// `synchronous_replication` (the cluster has synchronous standbys) and the
-/// primary's `synchronous_standby_names` (empty on a standby).
+/// primary's `synchronous_standby_names` (empty on a standby); and, typed, the
+/// values actions read, which templates see under the same names.
 fn template_context(
     inventory: &Inventory,
     host: &Host,
     settings: &HostSettings,
-) -> Result<Value, Diagnostic> {
+) -> Result<(Value, DerivedValues), Diagnostic> {
     let problem = |message: String| {
         Diagnostic::new(
             &inventory.source,
@@ -439,6 +441,23 @@ fn template_context(
         ));
     }
     let mut context = inventory.host_context(&host.name);
+    let pgbackrest = archive.pgbackrest();
+    let derived = DerivedValues {
+        replication_slot: crate::actions::replication_slot::slot_name(&host.name),
+        pgbackrest_stanza: pgbackrest
+            .map(|pgbackrest| pgbackrest.stanza.clone())
+            .filter(|stanza| !stanza.is_empty()),
+        wal_archive_segment_dir: archive
+            .segment_directory_on(&host.name)
+            .filter(|path| !path.is_empty())
+            .map(str::to_string),
+        wal_archive_destination: archive.destination(),
+        base_backup_method: context
+            .get("base_backup_method")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+    };
     if let Value::Object(map) = &mut context {
         map.insert(
             "archive_command".into(),
@@ -458,7 +477,7 @@ fn template_context(
         );
         map.insert(
             "wal_archive_destination".into(),
-            Value::from(archive.destination()),
+            Value::from(derived.wal_archive_destination.clone()),
         );
         map.insert(
             "wal_archive_over_ssh".into(),
@@ -466,16 +485,11 @@ fn template_context(
         );
         map.insert(
             "wal_archive_segment_dir".into(),
-            Value::from(archive.segment_directory_on(&host.name).unwrap_or_default()),
+            Value::from(derived.wal_archive_segment_dir.clone().unwrap_or_default()),
         );
-        let pgbackrest = archive.pgbackrest();
         map.insert(
             "pgbackrest_stanza".into(),
-            Value::from(
-                pgbackrest
-                    .map(|pgbackrest| pgbackrest.stanza.as_str())
-                    .unwrap_or_default(),
-            ),
+            Value::from(derived.pgbackrest_stanza.clone().unwrap_or_default()),
         );
         map.insert(
             "pgbackrest_repository".into(),
@@ -500,7 +514,7 @@ fn template_context(
         );
         map.insert(
             "replication_slot".into(),
-            Value::from(crate::actions::replication_slot::slot_name(&host.name)),
+            Value::from(derived.replication_slot.clone()),
         );
         let replication_hba_type = if settings.replication_sslmode.requires_tls() {
             "hostssl"
@@ -535,7 +549,7 @@ fn template_context(
             Value::from(pg_standby_command(settings, local_directory, standby_count)),
         );
     }
-    Ok(context)
+    Ok((context, derived))
 }
 
 /// What `pgbackrest.conf` needs on `host`: the stanza and repository, whether this
@@ -868,7 +882,9 @@ fd00\\:\\:13:5432:postgres:replicator:secret-pw
             .hosts
             .get(host)
             .unwrap_or_else(|| panic!("no host {host}"));
-        template_context(&inventory, host, &host.settings).unwrap_or_else(|error| panic!("{error}"))
+        template_context(&inventory, host, &host.settings)
+            .unwrap_or_else(|error| panic!("{error}"))
+            .0
     }
 
     #[test]

@@ -22,6 +22,17 @@ const CYAN: Style = AnsiColor::Cyan.on_default();
 const BOLD: Style = Style::new().bold();
 const DIM: Style = Style::new().dimmed();
 
+/// How a command prints its result (`--format`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    // For people, on stdout. (Plain comments: clap would list doc comments as
+    // the values' help, changing every `--help`.)
+    #[default]
+    Human,
+    // A versioned JSON document on stdout; the human text and progress on stderr.
+    Json,
+}
+
 pub struct Printer {
     redactor: Redactor,
     full_diff: bool,

@@ -7,9 +7,9 @@ use crate::actions::recovery::RecoveryConfig;
 use crate::desired::{DesiredHost, DesiredState};
 use crate::diagnostic::Diagnostics;
 use crate::inventory::Role;
-use crate::load::load;
 use crate::printer::Printer;
 use crate::secret::Redactor;
+use crate::session::load;
 use std::path::{Component, Path, PathBuf};
 
 /// What a sensitive file (the `.pgpass`) holds when rendered: a placeholder and a

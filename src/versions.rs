@@ -1,5 +1,9 @@
-//! What changed between PostgreSQL major versions, as data: the forms a file must
-//! take ([`FEATURES`], which templates read as `pg_has.NAME`) and the settings that
+//! What changed between PostgreSQL major versions, as data: the features every
+//! version-dependent decision asks about ([`FEATURES`]: the forms a file must
+//! take, the catalog views and functions the facts read, what pg_rewind and
+//! synchronous replication allow; templates read them as `pg_has.NAME`, Rust as
+//! `FEATURE.in_version(version)`, never comparing version numbers itself), the
+//! names the WAL functions have in each version ([`WalFunctions`]) and the settings that
 //! exist only in some versions ([`SETTINGS`] and [`SETTING_VALUES`], against which
 //! validation checks the inventory's `pg_settings`), so that a host's `pg_version`
 //! picks the right form and a setting its server would refuse is reported before
@@ -46,6 +50,16 @@ impl PgVersion {
         match self.to_string().parse::<f64>() {
             Ok(number) => serde_json::json!(number),
             Err(_) => Value::from(self.0),
+        }
+    }
+
+    /// The version as an inventory writes it for [`PgVersion::parse`] to read
+    /// back: `15`, or the text `"9.6"` for the old two-part versions.
+    pub fn inventory_value(self) -> Value {
+        if self.0 >= 1000 {
+            Value::from(self.0 / 100)
+        } else {
+            Value::from(self.to_string())
         }
     }
 }
@@ -114,7 +128,9 @@ impl Window {
     }
 }
 
-/// A change in the way a configuration file must be written.
+/// Something a major version added or changed that a decision depends on: the
+/// way a configuration file must be written, a catalog column the facts read, a
+/// capability a plan relies on. Named after what it decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Feature {
     /// The name templates test, as `pg_has.NAME`.
@@ -183,8 +199,10 @@ pub const CONNINFO_PASSFILE: Feature = Feature {
     window: Window::from(1000),
 };
 
-/// 10: "xlog" became "wal": the directory `pg_xlog` is `pg_wal`, and
-/// `pg_basebackup --xlog-method` is `--wal-method` (src/execute/script.rs).
+/// 10: "xlog" became "wal": the directory `pg_xlog` is `pg_wal`,
+/// `pg_basebackup --xlog-method` is `--wal-method`
+/// (src/actions/data_directory.rs), and the WAL functions and columns say `wal`
+/// and `lsn` where they said `xlog` and `location` ([`WalFunctions`]).
 pub const PG_WAL: Feature = Feature {
     name: "pg_wal",
     window: Window::from(1000),
@@ -220,20 +238,156 @@ pub const REQUIRE_AUTH: Feature = Feature {
     window: Window::from(1600),
 };
 
-/// Every feature, for the templates.
-pub const FEATURES: [Feature; 11] = [
-    STREAMING_REPLICATION,
+/// 8.4: `pg_settings` shows each setting's type (`vartype`), the file that set
+/// it (`sourcefile`) and its built-in value (`boot_val`). Before, the facts read
+/// only the value, and a plan compares the files' text.
+pub const SETTING_SOURCES: Feature = Feature {
+    name: "setting_sources",
+    window: Window::from(804),
+};
+
+/// 9.1: synchronous replication (`synchronous_standby_names`, and
+/// `pg_stat_replication.sync_state`). Before, every standby is asynchronous.
+pub const SYNCHRONOUS_REPLICATION: Feature = Feature {
+    name: "synchronous_replication",
+    window: Window::from(901),
+};
+
+/// 9.4: physical replication slots (`pg_replication_slots`), which keep WAL for
+/// a standby until it has received it.
+pub const REPLICATION_SLOTS: Feature = Feature {
+    name: "replication_slots",
+    window: Window::from(904),
+};
+
+/// 9.4: `pg_stat_archiver`, the archiver's counts of archived and failed WAL
+/// segments. Before, archiving can be judged only by the files waiting.
+pub const ARCHIVER_STATISTICS: Feature = Feature {
+    name: "archiver_statistics",
+    window: Window::from(904),
+};
+
+/// 9.5: `pg_stat_ssl`, whether each connection (a standby's too) uses TLS.
+pub const CONNECTION_TLS_STATISTICS: Feature = Feature {
+    name: "connection_tls_statistics",
+    window: Window::from(905),
+};
+
+/// 9.5: `pg_settings.pending_restart`, true when a changed setting waits for a
+/// restart. Before, a plan knows that only from the files it writes itself.
+pub const PENDING_RESTART: Feature = Feature {
+    name: "pending_restart",
+    window: Window::from(905),
+};
+
+/// 9.6: `synchronous_standby_names` may ask for several synchronous standbys
+/// (`N (a, b, c)`); before, a commit waits for one.
+pub const SEVERAL_SYNCHRONOUS_STANDBYS: Feature = Feature {
+    name: "several_synchronous_standbys",
+    window: Window::from(906),
+};
+
+/// 10: quorum commit, `synchronous_standby_names = 'ANY N (...)'`: a commit
+/// waits for any N of the standbys listed, not the first N.
+pub const QUORUM_COMMIT: Feature = Feature {
+    name: "quorum_commit",
+    window: Window::from(1000),
+};
+
+/// 11: pg_rewind runs as a role that is not a superuser, given `EXECUTE` on the
+/// functions that read the source's files (`pg_read_binary_file`, ...).
+/// pgconverge's replication role gets those grants, and pgconverge rewinds only
+/// from 11 on; before, it clones instead.
+pub const REWIND_WITHOUT_SUPERUSER: Feature = Feature {
+    name: "rewind_without_superuser",
+    window: Window::from(1100),
+};
+
+/// 11: `pg_stat_wal_receiver` shows the host and port a standby streams from
+/// (`sender_host`, `sender_port`). Before, they are read from its `conninfo`.
+pub const WAL_RECEIVER_SENDER: Feature = Feature {
+    name: "wal_receiver_sender",
+    window: Window::from(1100),
+};
+
+/// 13: `pg_replication_slots.wal_status`, which says whether a slot has lost
+/// WAL its standby needs (`lost`, with `max_slot_wal_keep_size`).
+pub const SLOT_WAL_STATUS: Feature = Feature {
+    name: "slot_wal_status",
+    window: Window::from(1300),
+};
+
+/// Every feature: the templates see each as `pg_has.NAME`.
+pub const FEATURES: [Feature; 22] = [
+    SETTING_SOURCES,
     IDENT_WITHOUT_MAP,
+    STREAMING_REPLICATION,
     PEER_AUTHENTICATION,
+    SYNCHRONOUS_REPLICATION,
+    REPLICATION_SLOTS,
+    ARCHIVER_STATISTICS,
+    CONNECTION_TLS_STATISTICS,
+    PENDING_RESTART,
     WAL_LEVEL_REPLICA,
+    SEVERAL_SYNCHRONOUS_STANDBYS,
     SCRAM_SHA_256,
-    SCRAM_SHA_256_BY_DEFAULT,
     CONNINFO_PASSFILE,
     PG_WAL,
+    QUORUM_COMMIT,
+    REWIND_WITHOUT_SUPERUSER,
+    WAL_RECEIVER_SENDER,
     STANDBY_SIGNAL,
     CHANNEL_BINDING,
+    SLOT_WAL_STATUS,
+    SCRAM_SHA_256_BY_DEFAULT,
     REQUIRE_AUTH,
 ];
+
+/// The names of the WAL functions and columns, which PostgreSQL 10 renamed from
+/// `xlog` and `location` to `wal` and `lsn` ([`PG_WAL`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalFunctions {
+    /// The primary's current write position.
+    pub current: &'static str,
+    /// The position a standby has received.
+    pub receive: &'static str,
+    /// The position a standby has replayed.
+    pub replay: &'static str,
+    /// Whether a standby's replay is paused.
+    pub paused: &'static str,
+    /// The function that resumes a paused replay (without its parentheses).
+    pub replay_resume: &'static str,
+    /// The bytes between two positions (without its parentheses).
+    pub diff: &'static str,
+    /// `pg_stat_replication`'s column of the position a standby has replayed.
+    pub replay_column: &'static str,
+}
+
+impl WalFunctions {
+    pub fn for_version(version: PgVersion) -> WalFunctions {
+        if PG_WAL.in_version(version) {
+            WalFunctions {
+                current: "pg_current_wal_lsn()",
+                receive: "pg_last_wal_receive_lsn()",
+                replay: "pg_last_wal_replay_lsn()",
+                paused: "pg_is_wal_replay_paused()",
+                replay_resume: "pg_wal_replay_resume",
+                diff: "pg_wal_lsn_diff",
+                replay_column: "replay_lsn",
+            }
+        } else {
+            WalFunctions {
+                current: "pg_current_xlog_location()",
+                receive: "pg_last_xlog_receive_location()",
+                replay: "pg_last_xlog_replay_location()",
+                paused: "pg_is_xlog_replay_paused()",
+                replay_resume: "pg_xlog_replay_resume",
+                diff: "pg_xlog_location_diff",
+                replay_column: "replay_location",
+            }
+        }
+    }
+}
 
 /// A setting that exists only in some versions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -918,6 +1072,28 @@ mod tests {
                 !FEATURES.iter().any(|feature| feature.name == setting.name),
                 "{} is both a feature and a setting",
                 setting.name
+            );
+        }
+    }
+
+    #[test]
+    fn the_wal_functions_are_named_wal_from_10_on() {
+        let names = |text: &str| WalFunctions::for_version(version(text));
+        assert_eq!(names("9.6").current, "pg_current_xlog_location()");
+        assert_eq!(names("9.6").replay_column, "replay_location");
+        assert_eq!(names("10").current, "pg_current_wal_lsn()");
+        assert_eq!(names("10").replay_resume, "pg_wal_replay_resume");
+    }
+
+    #[test]
+    fn every_feature_has_its_own_name() {
+        for (index, feature) in FEATURES.iter().enumerate() {
+            assert!(
+                !FEATURES[..index]
+                    .iter()
+                    .any(|other| other.name == feature.name),
+                "{} is listed twice",
+                feature.name
             );
         }
     }

@@ -1,7 +1,8 @@
 //! The module graph against the layering `ARCHITECTURE.md` states: every
 //! `crate::` reference in a top-level module's non-test code must point to a
-//! module of a lower layer, so the graph has no cycle; and the code map must name
-//! every module there is.
+//! module of a lower layer, so the graph has no cycle; the code map must name
+//! every module there is, and every path the code points to must exist; and no
+//! code outside `src/versions.rs` may compare a PostgreSQL version with a number.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -191,4 +192,254 @@ fn the_code_map_names_every_source_file_and_directory() {
         }
     }
     assert!(missing.is_empty(), "not in the code map: {missing:?}");
+}
+
+/// Every `.rs` file under `dir`, recursively.
+fn rust_files(dir: &Path, files: &mut Vec<PathBuf>) {
+    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
+        .expect("the directory is readable")
+        .flatten()
+        .map(|entry| entry.path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            rust_files(&path, files);
+        } else if path.extension().is_some_and(|extension| extension == "rs") {
+            files.push(path);
+        }
+    }
+}
+
+/// Whether a line of code compares a version with a number by order: `pg_version.0
+/// >= 1100`, `version < PgVersion(906)`, `1200 <= version_num`, `.major() < 12`.
+fn compares_a_version_with_a_number(code: &str) -> bool {
+    const ORDER: [&str; 4] = ["<=", ">=", "<", ">"];
+    let is_version = |operand: &str| {
+        let operand = operand.trim().trim_start_matches('(').trim_end_matches(')');
+        let name = operand
+            .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '('))
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        name.contains("version") || name.ends_with(".major(")
+    };
+    let is_number = |operand: &str| {
+        let operand = operand.trim();
+        let operand = operand.strip_prefix("PgVersion(").unwrap_or(operand);
+        operand.starts_with(|c: char| c.is_ascii_digit())
+    };
+    let ends_with_number = |operand: &str| {
+        let operand = operand.trim_end().trim_end_matches(')');
+        operand.ends_with(|c: char| c.is_ascii_digit())
+    };
+    for (index, _) in code.match_indices(['<', '>']) {
+        // The whole operator (`<`, `<=`), not an arrow, a shift or a generic's `<`.
+        let rest = &code[index..];
+        let Some(operator) = ORDER.iter().find(|operator| rest.starts_with(**operator)) else {
+            continue;
+        };
+        if code[..index].ends_with(['-', '=', '<', '>'])
+            || rest[operator.len()..].starts_with(['<', '>'])
+        {
+            continue;
+        }
+        let (left, right) = (&code[..index], &rest[operator.len()..]);
+        let version_left = is_version(left.trim_end());
+        let version_right = right
+            .trim_start()
+            .split(|c: char| c.is_whitespace() || c == '&' || c == '|' || c == '{' || c == ',')
+            .next()
+            .is_some_and(is_version);
+        if (version_left && is_number(right)) || (version_right && ends_with_number(left)) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Version differences live in `versions.rs`, as features a decision asks about
+/// (`versions::PG_WAL.in_version(version)`), never as a comparison with a version
+/// number where the decision is made: a reader wondering what changed in 12 then
+/// finds it in one file.
+#[test]
+fn no_code_compares_a_version_with_a_number_outside_versions_rs() {
+    let source = Path::new(ROOT).join("src");
+    let mut files = Vec::new();
+    rust_files(&source, &mut files);
+    let mut found = Vec::new();
+    for file in files {
+        if file == source.join("versions.rs") {
+            continue;
+        }
+        let text = fs::read_to_string(&file).unwrap_or_default();
+        for (number, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            if compares_a_version_with_a_number(code) {
+                let shown = file
+                    .strip_prefix(ROOT)
+                    .unwrap_or(&file)
+                    .display()
+                    .to_string();
+                found.push(format!("{shown}:{}: {}", number + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "these lines compare a PostgreSQL version with a number; name the difference as a \
+`Feature` in src/versions.rs (after what it decides, with what changed in which version) \
+and ask `FEATURE.in_version(version)` instead:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_version_comparison_check_finds_every_form() {
+    for code in [
+        "if request.settings.pg_version.0 >= 1100 {",
+        "let ok = version.0 < 901;",
+        "if version >= PgVersion(1200) {",
+        "if 1000 <= settings.pg_version.0 {",
+        "fn for_version(version_num: u32) -> bool { version_num >= 1000 }",
+        "if server.major() < 12 {",
+    ] {
+        assert!(compares_a_version_with_a_number(code), "not found: {code}");
+    }
+    for code in [
+        "if STANDBY_SIGNAL.in_version(version) {",
+        "if version < crate::versions::OLDEST {",
+        "let count: Vec<PgVersion> = Vec::new();",
+        "if count > 1 && !SEVERAL_SYNCHRONOUS_STANDBYS.in_version(version) {",
+        "assert_eq!(host.settings.pg_version, PgVersion(1700));",
+        "fn version(text: &str) -> PgVersion {",
+    ] {
+        assert!(!compares_a_version_with_a_number(code), "found: {code}");
+    }
+}
+
+/// Each feature is in `FEATURES`, the one table templates see and the tests walk.
+#[test]
+fn every_feature_is_in_the_table_of_features() {
+    let text = fs::read_to_string(Path::new(ROOT).join("src/versions.rs"))
+        .expect("src/versions.rs is readable");
+    let table = text
+        .split("pub const FEATURES")
+        .nth(1)
+        .and_then(|rest| rest.split("];").next())
+        .expect("src/versions.rs has `pub const FEATURES`");
+    let missing: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("pub const "))
+        .filter_map(|rest| rest.strip_suffix(": Feature = Feature {"))
+        .filter(|name| !table.contains(&format!("    {name},")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "features missing from `FEATURES` in src/versions.rs: {missing:?}"
+    );
+}
+
+/// The rows of the code map: the first cell (the paths it is about) and the row.
+fn code_map_rows(text: &str) -> Vec<(&str, &str)> {
+    text.lines()
+        .filter(|line| line.starts_with("| `src/"))
+        .filter_map(|line| {
+            let first = line.trim_start_matches('|').split('|').next()?;
+            Some((first, line))
+        })
+        .collect()
+}
+
+/// Every module inside a directory of `src/` is named in its directory's row of
+/// the code map, as `NAME.rs` (`mod.rs` is the directory itself, named by its
+/// row), so a new module cannot hide from the next reader.
+#[test]
+fn the_code_map_names_every_module_inside_a_directory() {
+    let text = fs::read_to_string(Path::new(ROOT).join("ARCHITECTURE.md"))
+        .expect("ARCHITECTURE.md is readable");
+    let rows = code_map_rows(&text);
+    let source = Path::new(ROOT).join("src");
+    let mut files = Vec::new();
+    rust_files(&source, &mut files);
+    let mut missing = Vec::new();
+    for file in files {
+        let Ok(relative) = file.strip_prefix(&source) else {
+            continue;
+        };
+        let mut parts = relative.iter().map(|part| part.to_string_lossy());
+        let (Some(directory), inside) = (parts.next(), parts.collect::<Vec<_>>().join("/")) else {
+            continue;
+        };
+        if inside.is_empty() || inside == "mod.rs" {
+            continue;
+        }
+        let heading = format!("`src/{directory}/`");
+        let named = rows
+            .iter()
+            .filter(|(first, _)| first.contains(&heading))
+            .any(|(_, row)| row.contains(&format!("`{inside}`")));
+        if !named {
+            missing.push(format!("src/{directory}/{inside}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "these modules are not in the code map of ARCHITECTURE.md: name each, as `NAME.rs` \
+with what it is for, in the row of its directory:\n{}",
+        missing.join("\n")
+    );
+}
+
+/// The paths of this repository that comments and ARCHITECTURE.md point to
+/// exist (a pointer to a file that moved sends the reader nowhere). Paths of
+/// other projects that happen to look like ours are listed here.
+#[test]
+fn every_path_the_code_points_to_exists() {
+    const OTHER_PROJECTS: &[&str] = &[
+        // PostgreSQL's SASLprep, in src/scram.rs.
+        "src/common/saslprep.c",
+    ];
+    let source = Path::new(ROOT).join("src");
+    let mut files = Vec::new();
+    rust_files(&source, &mut files);
+    files.push(Path::new(ROOT).join("ARCHITECTURE.md"));
+    let mut broken = Vec::new();
+    for file in files {
+        let text = fs::read_to_string(&file).unwrap_or_default();
+        for prefix in ["src/", "tests/", "templates/", "playbooks/", "docs/"] {
+            for (index, _) in text.match_indices(prefix) {
+                // A path starts a word: not `ansible/src/...`, nor part of a longer name.
+                let before = text[..index].chars().next_back();
+                if before.is_some_and(|c| c.is_ascii_alphanumeric() || "_/.-".contains(c)) {
+                    continue;
+                }
+                let path: String = text[index..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || "_./-".contains(*c))
+                    .collect();
+                let path = path.trim_end_matches(['.', '/', '-']);
+                // Only paths to files: `src/` alone or a directory with a wildcard after it are not pointers.
+                if !path
+                    .rsplit('/')
+                    .next()
+                    .is_some_and(|name| name.contains('.'))
+                {
+                    continue;
+                }
+                if OTHER_PROJECTS.contains(&path) || Path::new(ROOT).join(path).exists() {
+                    continue;
+                }
+                let shown = file
+                    .strip_prefix(ROOT)
+                    .unwrap_or(&file)
+                    .display()
+                    .to_string();
+                broken.push(format!("{shown} names `{path}`, which does not exist"));
+            }
+        }
+    }
+    broken.sort();
+    broken.dedup();
+    assert!(broken.is_empty(), "{}", broken.join("\n"));
 }

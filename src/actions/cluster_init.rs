@@ -1,7 +1,7 @@
 //! A primary's cluster: made with the inventory's `pg_init_command` when its data
 //! directory holds none.
 
-use super::{Action, Change, PlanContext, PlannedStep, RemoteOperation, StepInput};
+use super::{Action, Change, Member, PlanContext, PlannedStep, RemoteOperation, StepInput};
 use crate::diagnostic::Diagnostic;
 use crate::script::{HostScript, Script};
 use serde::Serialize;
@@ -17,6 +17,10 @@ pub struct InitCluster {
 impl Action for ClusterInit {
     fn desire(_input: &StepInput) -> Result<ClusterInit, Diagnostic> {
         Ok(ClusterInit {})
+    }
+
+    fn expose<'a>(&'a self, member: &mut Member<'a>) {
+        member.initialises_cluster = true;
     }
 
     fn plan(&self, context: &PlanContext) -> PlannedStep {

@@ -5,15 +5,33 @@ use crate::diagnostic::Diagnostic;
 use crate::facts::HostFacts;
 use crate::inventory::HostSettings;
 use indexmap::IndexMap;
-use serde_json::Value;
 
 use super::file::ConfigCheck;
+
+/// What pgconverge derives for a host that actions read, typed. Templates see
+/// each under its field's name (`replication_slot`, `pgbackrest_stanza`, ...):
+/// `desired.rs` writes them there from this, so an action and a template can
+/// never read two different things.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DerivedValues {
+    /// The slot the host streams through on its upstream.
+    pub replication_slot: String,
+    /// The pgBackRest stanza, when `wal_archive` is pgBackRest.
+    pub pgbackrest_stanza: Option<String>,
+    /// The directory on this host that holds the archived segments, when the
+    /// archive is a directory this host reaches.
+    pub wal_archive_segment_dir: Option<String>,
+    /// Where WAL is archived, as the plan names it.
+    pub wal_archive_destination: String,
+    /// The inventory's `base_backup_method`, as written (empty when it is not text).
+    pub base_backup_method: String,
+}
 
 /// One playbook step for one host, with its string parameters rendered.
 pub struct StepInput<'a> {
     pub settings: &'a HostSettings,
-    /// The host's template variables (what templates and `when` see).
-    pub variables: &'a Value,
+    /// What pgconverge derives for the host that actions read.
+    pub derived: &'a DerivedValues,
     pub path: Option<String>,
     pub dest: Option<String>,
     pub template: Option<&'a str>,
@@ -57,6 +75,36 @@ pub struct Member<'a> {
     pub managed_settings: Vec<String>,
     /// The slot the host streams through on its upstream, when it has a slot step.
     pub replication_slot: Option<&'a str>,
+    /// The host has a base backup step: this run may clone its data directory
+    /// from its upstream.
+    pub clones_upstream: bool,
+}
+
+impl<'a> Member<'a> {
+    /// A host as no step has described it yet: each of its steps then adds what
+    /// it exposes (`Action::expose`).
+    pub fn new(
+        name: &'a str,
+        address: &'a str,
+        upstream: Option<&'a str>,
+        settings: &'a HostSettings,
+        facts: Option<&'a HostFacts>,
+    ) -> Member<'a> {
+        Member {
+            name,
+            address,
+            upstream,
+            settings,
+            facts,
+            initialises_cluster: false,
+            ssh_public_key_path: None,
+            config_files: Vec::new(),
+            data_replaced: false,
+            managed_settings: Vec::new(),
+            replication_slot: None,
+            clones_upstream: false,
+        }
+    }
 }
 
 /// Everything an action's `plan` may look at, all gathered before planning.

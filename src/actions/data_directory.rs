@@ -8,6 +8,7 @@ use crate::diagnostic::Diagnostic;
 use crate::facts::HostFacts;
 use crate::inventory::HostSettings;
 use crate::script::{HostScript, Script};
+use crate::versions::{PG_WAL, REWIND_WITHOUT_SUPERUSER};
 use indexmap::IndexMap;
 use serde::Serialize;
 
@@ -57,19 +58,14 @@ enum DataDirectoryAction {
 
 /// Whether this run gives the host a new data directory: a new cluster, a base
 /// backup, or a rewind that stops it and brings it onto its upstream's timeline.
-/// `clones_upstream`: the host has a base-backup step.
-pub fn replaces_data(
-    host: &Member,
-    clones_upstream: bool,
-    members: &IndexMap<String, Member>,
-) -> bool {
+pub fn replaces_data(host: &Member, members: &IndexMap<String, Member>) -> bool {
     let Some(facts) = host.facts else {
         return false;
     };
     if host.initialises_cluster && !facts.data_directory.exists() {
         return true;
     }
-    clones_upstream && decide(host, facts, members) != DataDirectoryAction::Keep
+    host.clones_upstream && decide(host, facts, members) != DataDirectoryAction::Keep
 }
 
 /// A standby not streaming from its upstream, on an older timeline than the upstream.
@@ -131,7 +127,8 @@ fn decide(
                     .any(|slot| slot.name == name && slot.lost())
             })
     });
-    let rewind_possible = version.0 >= 1100 && (data.wal_log_hints || data.checksums);
+    let rewind_possible =
+        REWIND_WITHOUT_SUPERUSER.in_version(version) && (data.wal_log_hints || data.checksums);
     match (facts.system_identifier(), upstream_id) {
         _ if upstream_initialised_now => {
             clone(format!("{upstream_name} gets a new cluster in this run"))
@@ -154,7 +151,7 @@ fn decide(
         _ if is_standby => rewind(format!(
             "it does not stream from {upstream_name}, whose timeline is newer (it may have received WAL past the fork)"
         )),
-        _ if version.0 < 1100 => clone(format!(
+        _ if !REWIND_WITHOUT_SUPERUSER.in_version(version) => clone(format!(
             "it ran as a primary, and pg_rewind needs PostgreSQL 11 or later to run without a superuser (this is {version})"
         )),
         _ if !rewind_possible => clone(
@@ -171,18 +168,11 @@ fn decide(
 
 impl Action for BaseBackup {
     fn desire(input: &StepInput) -> Result<BaseBackup, Diagnostic> {
-        let text = |name: &str| {
-            input
-                .variables
-                .get(name)
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
-        let pgbackrest_stanza = match text("base_backup_method").as_str() {
+        let derived = input.derived;
+        let pgbackrest_stanza = match derived.base_backup_method.as_str() {
             "" | "pg_basebackup" => None,
-            "pgbackrest" if !text("pgbackrest_stanza").is_empty() => {
-                Some(text("pgbackrest_stanza"))
+            "pgbackrest" if derived.pgbackrest_stanza.is_some() => {
+                derived.pgbackrest_stanza.clone()
             }
             "pgbackrest" => {
                 return Err((input.problem)(
@@ -197,6 +187,10 @@ impl Action for BaseBackup {
             }
         };
         Ok(BaseBackup { pgbackrest_stanza })
+    }
+
+    fn expose<'a>(&'a self, member: &mut Member<'a>) {
+        member.clones_upstream = true;
     }
 
     fn plan(&self, context: &PlanContext) -> PlannedStep {
@@ -302,7 +296,7 @@ fn passfile(server: &HostSettings) -> String {
 impl RemoteOperation for CloneUpstream {
     fn scripts(&self) -> Result<Vec<HostScript>, String> {
         let server = &self.server;
-        let wal_method = if crate::versions::PG_WAL.in_version(server.pg_version) {
+        let wal_method = if PG_WAL.in_version(server.pg_version) {
             "--wal-method=stream"
         } else {
             "--xlog-method=stream"

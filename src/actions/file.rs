@@ -150,6 +150,10 @@ impl Action for File {
         request.want_file(&self.0.path);
     }
 
+    fn rendered_file(&self) -> Option<&DesiredFile> {
+        Some(&self.0)
+    }
+
     fn plan(&self, context: &PlanContext) -> PlannedStep {
         self.0.plan(context)
     }
@@ -202,6 +206,30 @@ impl RemoteOperation for WriteFile {
     fn replaced_configuration(&self) -> Option<String> {
         self.check.map(|_| self.path.clone())
     }
+
+    /// PostgreSQL names the setting it rejects but not always the line: add the
+    /// line of the new file that sets it, so the user can go straight there.
+    fn explained_failure(&self, failure: String) -> String {
+        failure
+            .lines()
+            .map(|line| {
+                let setting = line
+                    .split_once("parameter \"")
+                    .and_then(|(_, rest)| rest.split_once('"'))
+                    .map(|(name, _)| name.to_ascii_lowercase());
+                match setting {
+                    Some(name) if !line.contains(" line ") => {
+                        match crate::pgconf::setting_line(self.content.expose(), &name) {
+                            Some(number) => format!("{line} ({} line {number})", self.path),
+                            None => line.to_string(),
+                        }
+                    }
+                    _ => line.to_string(),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
 }
 
 fn unified_diff(old: &str, new: &str, path: &str, host: &str) -> String {
@@ -214,7 +242,29 @@ fn unified_diff(old: &str, new: &str, path: &str, host: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::{ConfigCheck, RemoteOperation, WriteFile};
+    use crate::inventory::HostSettings;
     use crate::plan::check::{Fixture, check};
+    use crate::secret::Sensitive;
+
+    #[test]
+    fn rejected_setting_gets_the_line_that_sets_it() {
+        let operation = WriteFile {
+            path: "/etc/pg.conf".into(),
+            content: Sensitive::new("port = 5432\nshared_buffers = 'lots'\n".into()),
+            owner: "postgres".into(),
+            group: "postgres".into(),
+            mode: 0o644,
+            check: Some(ConfigCheck::PostgresqlConf),
+            keep_as: None,
+            server: HostSettings::example(),
+        };
+        let error = "failed on h2 (exit code 1): invalid value for parameter \"shared_buffers\": \"lots\"\nconfiguration file \"/etc/pg.conf\" contains errors";
+        assert_eq!(
+            operation.explained_failure(error.to_string()),
+            "failed on h2 (exit code 1): invalid value for parameter \"shared_buffers\": \"lots\" (/etc/pg.conf line 2)\nconfiguration file \"/etc/pg.conf\" contains errors"
+        );
+    }
 
     /// The port check of `write_file.sh`, run by `sh` on this machine against a
     /// socket this test listens on: the script reads `/proc/net/tcp` as the facts

@@ -29,12 +29,12 @@ pub mod ssh_keys;
 pub mod upgrade;
 pub mod verify;
 
-pub use context::{Member, PlanContext, StepInput};
+pub use context::{DerivedValues, Member, PlanContext, StepInput};
 pub use outcome::{Change, PlannedStep};
 
 use crate::diagnostic::Diagnostic;
 use crate::facts::FactsRequest;
-use crate::script::HostScript;
+use crate::script::{HostScript, Script};
 
 /// What every kind of step provides.
 pub trait Action: Sized {
@@ -49,11 +49,51 @@ pub trait Action: Sized {
 
     /// The pure decision: what changes, or why nothing does.
     fn plan(&self, context: &PlanContext) -> PlannedStep;
+
+    /// What this step does that the steps of other hosts (and later ones of its
+    /// own) depend on, written into its host's `Member`: the slot it streams
+    /// through, its key pair, the configuration files PostgreSQL checks...
+    fn expose<'a>(&'a self, _member: &mut Member<'a>) {}
+
+    /// The file the step renders from a template, as it is wanted.
+    fn rendered_file(&self) -> Option<&file::DesiredFile> {
+        None
+    }
+}
+
+/// A read-only script an operation needs run when its step runs, before its own
+/// scripts, for what it cannot know when it is planned (a public key another
+/// member makes in the same run).
+pub struct RunTimeRead {
+    pub host: String,
+    pub script: Script,
+    /// What it reads, as the host's: "its public key".
+    pub what: String,
+    /// What it reads, named in full: "the public key PATH of HOST".
+    pub named: String,
 }
 
 /// An operation the executor runs: its scripts, in order, each on its host.
-pub trait RemoteOperation: Clone {
+pub trait RemoteOperation: Clone + Into<Operation> {
     fn scripts(&self) -> Result<Vec<HostScript>, String>;
+
+    /// What the executor reads from hosts when the step runs, before anything
+    /// else; the outputs go to `given_reads`.
+    fn reads_when_run(&self) -> Vec<RunTimeRead> {
+        Vec::new()
+    }
+
+    /// The operation this one stands for, given what each of `reads_when_run`
+    /// printed, in its order.
+    fn given_reads(&self, _outputs: &[String]) -> Result<Operation, String> {
+        Ok(self.clone().into())
+    }
+
+    /// A script's failure as the user should read it (a rejected setting with the
+    /// line of the new file that sets it).
+    fn explained_failure(&self, failure: String) -> String {
+        failure
+    }
 
     /// The step, `(host, step id)`, whose report this operation needs before it
     /// can run (a switchover's wait needs the old primary's last checkpoint).
@@ -151,6 +191,17 @@ macro_rules! register {
             pub fn plan(&self, context: &PlanContext) -> PlannedStep {
                 match self { $(DesiredStep::$kind(step) => step.plan(context),)* }
             }
+
+            pub fn expose<'a>(&'a self, member: &mut Member<'a>) {
+                match self { $(DesiredStep::$kind(step) => step.expose(member),)* }
+            }
+
+            /// The file a step renders from a template, as it is wanted (for
+            /// `postgresql.conf` and `pg_hba.conf` adopted from the host, what
+            /// pgconverge writes of it).
+            pub fn rendered_file(&self) -> Option<&file::DesiredFile> {
+                match self { $(DesiredStep::$kind(step) => step.rendered_file(),)* }
+            }
         }
 
         impl Operation {
@@ -202,6 +253,27 @@ macro_rules! register {
                 }
             }
 
+            pub fn reads_when_run(&self) -> Vec<RunTimeRead> {
+                match self {
+                    $($(Operation::$operation(operation) => operation.reads_when_run(),)*)*
+                    $($(Operation::$other_operation(operation) => operation.reads_when_run(),)*)*
+                }
+            }
+
+            pub fn given_reads(&self, outputs: &[String]) -> Result<Operation, String> {
+                match self {
+                    $($(Operation::$operation(operation) => operation.given_reads(outputs),)*)*
+                    $($(Operation::$other_operation(operation) => operation.given_reads(outputs),)*)*
+                }
+            }
+
+            pub fn explained_failure(&self, failure: String) -> String {
+                match self {
+                    $($(Operation::$operation(operation) => operation.explained_failure(failure),)*)*
+                    $($(Operation::$other_operation(operation) => operation.explained_failure(failure),)*)*
+                }
+            }
+
             pub fn undo(&self) -> Option<Undo> {
                 match self {
                     $($(Operation::$operation(operation) => operation.undo(),)*)*
@@ -245,18 +317,5 @@ register! {
     operations {
         promotion [Checkpoint, StopPrimary, ReadLastCheckpoint, WaitForReplay, Promote],
         upgrade [ProbeUpgrade, StopForUpgrade, CompareCheckpoint, InitNewCluster, CarryConfiguration, RunPgUpgrade, TransferStandby, MarkOldCluster, AnalyzeNewCluster, ReadUpgradeMarker, CleanUpOldCluster],
-    }
-}
-
-impl DesiredStep {
-    /// The file a step renders from a template, as it is wanted (for `postgresql.conf`
-    /// and `pg_hba.conf` adopted from the host, what pgconverge writes of it).
-    pub fn rendered_file(&self) -> Option<&file::DesiredFile> {
-        match self {
-            DesiredStep::File(file::File(file))
-            | DesiredStep::PostgresqlConf(postgresql_conf::PostgresqlConf { file, .. })
-            | DesiredStep::PgHbaConf(pg_hba_conf::PgHbaConf { file, .. }) => Some(file),
-            _ => None,
-        }
     }
 }

@@ -36,6 +36,10 @@ impl Action for PgHbaConf {
         request.want_file(&self.file.path);
     }
 
+    fn rendered_file(&self) -> Option<&DesiredFile> {
+        Some(&self.file)
+    }
+
     fn plan(&self, context: &PlanContext) -> PlannedStep {
         // In a data directory this run replaces (the layout of initdb), the block
         // goes into the upstream's file, which the base backup brings.

@@ -10,7 +10,6 @@ use crate::facts::FactsRequest;
 use crate::inventory::HostSettings;
 use crate::script::{HostScript, Script};
 use serde::Serialize;
-use serde_json::Value;
 
 /// The package that has the `pgbackrest` command, on Debian and RHEL alike.
 pub const PACKAGE: &str = "pgbackrest";
@@ -141,18 +140,9 @@ impl RemoteOperation for VerifyBackup {
 
 impl PgbackrestStanza {
     fn read(input: &StepInput) -> Result<String, Diagnostic> {
-        let stanza = input
-            .variables
-            .get("pgbackrest_stanza")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        if stanza.is_empty() {
-            return Err((input.problem)(
-                "this step needs `wal_archive: { pgbackrest: ... }`".to_string(),
-            ));
-        }
-        Ok(stanza)
+        input.derived.pgbackrest_stanza.clone().ok_or_else(|| {
+            (input.problem)("this step needs `wal_archive: { pgbackrest: ... }`".to_string())
+        })
     }
 
     fn operation(&self, context: &PlanContext, create: bool, first_backup: bool) -> PrepareStanza {

@@ -14,7 +14,7 @@
 //! restart), from the setting's context.
 
 use super::file::{ConfigCheck, DesiredFile};
-use super::{Action, PlanContext, PlannedStep, StepInput};
+use super::{Action, Member, PlanContext, PlannedStep, StepInput};
 use crate::diagnostic::Diagnostic;
 use crate::facts::{FactsRequest, ObservedSetting};
 use crate::inventory::ConfigMode;
@@ -91,6 +91,17 @@ impl Action for PostgresqlConf {
                 let path = server_path(&value, &request.settings.data_dir);
                 request.want_readable(&path);
             }
+        }
+    }
+
+    fn rendered_file(&self) -> Option<&DesiredFile> {
+        Some(&self.file)
+    }
+
+    fn expose<'a>(&'a self, member: &mut Member<'a>) {
+        // The first postgresql.conf step's, as one host has one.
+        if member.managed_settings.is_empty() {
+            member.managed_settings = self.managed_settings();
         }
     }
 

@@ -7,6 +7,7 @@ use crate::diagnostic::Diagnostic;
 use crate::facts::FactsRequest;
 use crate::inventory::HostSettings;
 use crate::script::{HostScript, Script};
+use crate::versions::STANDBY_SIGNAL;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -26,7 +27,7 @@ impl Action for RecoveryConfig {
     const PARAMETERS: &'static [&'static str] = &["template"];
 
     fn desire(input: &StepInput) -> Result<RecoveryConfig, Diagnostic> {
-        if input.settings.pg_version.0 >= 1200 {
+        if STANDBY_SIGNAL.in_version(input.settings.pg_version) {
             return Ok(RecoveryConfig {
                 recovery_conf: None,
             });

@@ -4,7 +4,7 @@
 //! hosts that no longer stream from a member are dropped; slots it did not make
 //! (their names lack its prefix) are left alone.
 
-use super::{Action, Change, PlanContext, PlannedStep, RemoteOperation, StepInput};
+use super::{Action, Change, Member, PlanContext, PlannedStep, RemoteOperation, StepInput};
 use crate::diagnostic::Diagnostic;
 use crate::facts::ReplicationSlot;
 use crate::inventory::HostSettings;
@@ -75,13 +75,13 @@ fn described(slot: &ReplicationSlot) -> String {
 
 impl Action for StandbySlot {
     fn desire(input: &StepInput) -> Result<StandbySlot, Diagnostic> {
-        let slot = input
-            .variables
-            .get("replication_slot")
-            .and_then(|value| value.as_str())
-            .unwrap_or_default()
-            .to_string();
-        Ok(StandbySlot { slot })
+        Ok(StandbySlot {
+            slot: input.derived.replication_slot.clone(),
+        })
+    }
+
+    fn expose<'a>(&'a self, member: &mut Member<'a>) {
+        member.replication_slot.get_or_insert(self.slot.as_str());
     }
 
     fn plan(&self, context: &PlanContext) -> PlannedStep {

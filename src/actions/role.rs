@@ -8,6 +8,7 @@ use crate::inventory::HostSettings;
 use crate::scram;
 use crate::script::{HostScript, Script};
 use crate::secret::{REDACTED, Sensitive};
+use crate::versions::REWIND_WITHOUT_SUPERUSER;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -74,7 +75,7 @@ impl Action for ReplicationRole {
         if !role.can_login {
             differences.push("LOGIN".to_string());
         }
-        if settings.pg_version.0 >= 1100 && !role.rewind_grants {
+        if REWIND_WITHOUT_SUPERUSER.in_version(settings.pg_version) && !role.rewind_grants {
             differences.push("the grants pg_rewind needs".to_string());
         }
         if !scram::verifier_matches(role.password_verifier.expose(), password.expose()) {
@@ -111,7 +112,10 @@ impl RemoteOperation for SetReplicationRole {
         )
         .text("ROLE_NAME", &self.name)
         .hidden("VERIFIER", &verifier)
-        .flag("REWIND_GRANTS", self.server.pg_version.0 >= 1100);
+        .flag(
+            "REWIND_GRANTS",
+            REWIND_WITHOUT_SUPERUSER.in_version(self.server.pg_version),
+        );
         Ok(vec![HostScript::own(script)])
     }
 }

@@ -12,7 +12,10 @@
 
 use super::file::{DesiredFile, WriteFile};
 use super::managed_block;
-use super::{Action, Change, PlanContext, PlannedStep, RemoteOperation, StepInput};
+use super::{
+    Action, Change, Member, Operation, PlanContext, PlannedStep, RemoteOperation, RunTimeRead,
+    StepInput,
+};
 use crate::diagnostic::Diagnostic;
 use crate::facts::FactsRequest;
 use crate::inventory::HostSettings;
@@ -237,6 +240,12 @@ impl Action for SshKey {
 
     fn facts_needed(&self, request: &mut FactsRequest) {
         request.want_file(&self.public_path);
+    }
+
+    fn expose<'a>(&'a self, member: &mut Member<'a>) {
+        member
+            .ssh_public_key_path
+            .get_or_insert(self.public_path.as_str());
     }
 
     fn plan(&self, context: &PlanContext) -> PlannedStep {
@@ -552,10 +561,29 @@ impl CollectAuthorizedKeys {
 }
 
 impl RemoteOperation for CollectAuthorizedKeys {
-    /// The executor reads the collected keys first (`read_key`) and runs the file
-    /// write of `with_keys`; on its own this operation has nothing to run.
+    /// The executor reads the collected keys first (`reads_when_run`) and runs
+    /// the file write they make (`given_reads`); on its own this operation has
+    /// nothing to run.
     fn scripts(&self) -> Result<Vec<HostScript>, String> {
         Err("authorized keys were not collected".to_string())
+    }
+
+    fn reads_when_run(&self) -> Vec<RunTimeRead> {
+        self.collect
+            .iter()
+            .map(|key| RunTimeRead {
+                host: key.host.clone(),
+                script: CollectAuthorizedKeys::read_key(&key.public_path, &self.owner),
+                what: "its public key".to_string(),
+                named: format!("the public key {} of {}", key.public_path, key.host),
+            })
+            .collect()
+    }
+
+    /// Each key is checked (one key line of a known type) before anything of it
+    /// is kept or shown: the file belongs to its host's PostgreSQL user.
+    fn given_reads(&self, outputs: &[String]) -> Result<Operation, String> {
+        self.with_keys(outputs).map(Operation::from)
     }
 }
 

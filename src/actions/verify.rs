@@ -7,7 +7,6 @@ use crate::diagnostic::Diagnostic;
 use crate::inventory::HostSettings;
 use crate::script::{HostScript, Script};
 use serde::Serialize;
-use serde_json::Value;
 
 /// How long verification waits for streaming or for the archiver.
 const WAIT_SECONDS: u32 = 60;
@@ -85,19 +84,11 @@ impl Action for VerifyStreaming {
 
 impl Action for VerifyArchive {
     fn desire(input: &StepInput) -> Result<VerifyArchive, Diagnostic> {
-        let text = |name: &str| {
-            input
-                .variables
-                .get(name)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
-        let directory = Some(text("wal_archive_segment_dir")).filter(|path| !path.is_empty());
+        let derived = input.derived;
         Ok(VerifyArchive {
-            directory,
-            destination: text("wal_archive_destination"),
-            pgbackrest_stanza: Some(text("pgbackrest_stanza")).filter(|stanza| !stanza.is_empty()),
+            directory: derived.wal_archive_segment_dir.clone(),
+            destination: derived.wal_archive_destination.clone(),
+            pgbackrest_stanza: derived.pgbackrest_stanza.clone(),
         })
     }
 

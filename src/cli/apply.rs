@@ -4,17 +4,10 @@ use super::args::{LockArgs, ReadingArgs, RestartArgs, SshArgs};
 use clap::{Args, ValueEnum};
 use pgconverge::apply::{ApplyOptions, ApplyResult};
 use pgconverge::failover;
-use pgconverge::load::OutputFormat;
-use pgconverge::printer::Printer;
+use pgconverge::printer::{Format, Printer};
 use pgconverge::secret::Redactor;
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Format {
-    Human,
-    Json,
-}
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum DiffView {
@@ -87,10 +80,7 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
         saved_plan: args.plan,
         dry_run: args.dry_run,
         out: args.out,
-        format: match args.format {
-            Format::Human => OutputFormat::Human,
-            Format::Json => OutputFormat::Json,
-        },
+        format: args.format,
         limit: args.limit,
         replace_data: args.replace_data,
         restarts: args.restarts.policy(),
@@ -126,12 +116,6 @@ pub fn exit_code(result: Result<ApplyResult, String>, detailed: bool) -> ExitCod
         Ok(ApplyResult::NoChanges) => ExitCode::SUCCESS,
         Ok(ApplyResult::Changes) => ExitCode::from(if detailed { 2 } else { 0 }),
         Ok(ApplyResult::Failed) => ExitCode::from(1),
-        Err(error) => {
-            let printer = Printer::new(Redactor::default());
-            for line in error.lines() {
-                printer.error(line);
-            }
-            ExitCode::from(1)
-        }
+        Err(error) => super::failed(&error),
     }
 }

@@ -5,7 +5,6 @@ use clap::Args;
 use pgconverge::apply::ApplyResult;
 use pgconverge::failover::{self, FailoverOptions};
 use pgconverge::printer::Printer;
-use pgconverge::secret::Redactor;
 use std::process::ExitCode;
 
 #[derive(Debug, Args)]
@@ -81,13 +80,7 @@ pub fn exit(result: Result<ApplyResult, impl std::fmt::Display>) -> ExitCode {
     match result {
         Ok(ApplyResult::Failed) => ExitCode::from(1),
         Ok(_) => ExitCode::SUCCESS,
-        Err(error) => {
-            let printer = Printer::new(Redactor::default());
-            for line in error.to_string().lines() {
-                printer.error(line);
-            }
-            ExitCode::from(1)
-        }
+        Err(error) => super::failed(&error),
     }
 }
 

@@ -102,6 +102,17 @@ pub fn run() -> ExitCode {
     }
 }
 
+/// Prints a command's error on stderr, each of its lines as an `error: ` line,
+/// and gives exit code 1. (Its redactor knows no secret: the command's own
+/// printer, which knew the inventory's, is gone by then.)
+fn failed(error: &dyn std::fmt::Display) -> ExitCode {
+    let printer = pgconverge::printer::Printer::new(pgconverge::secret::Redactor::default());
+    for line in error.to_string().lines() {
+        printer.error(line);
+    }
+    ExitCode::from(1)
+}
+
 /// Prints clap's message: help and version on stdout with exit 0, any other on
 /// stderr with [`USAGE_ERROR`].
 fn usage(error: &clap::Error) -> ExitCode {

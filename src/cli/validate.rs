@@ -2,19 +2,13 @@
 //! contacting any host.
 
 use super::args::InputArgs;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use pgconverge::desired::DesiredState;
 use pgconverge::diagnostic::{Diagnostic, Diagnostics, Severity};
 use pgconverge::inventory::{Input, Inventory, Role};
-use pgconverge::printer::Printer;
+use pgconverge::printer::{Format, Printer};
 use pgconverge::secret::Redactor;
 use std::process::ExitCode;
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Format {
-    Human,
-    Json,
-}
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {

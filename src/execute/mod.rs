@@ -3,7 +3,6 @@
 //! refused step stops its dependents on every host; the others go on.
 
 use crate::actions::Operation;
-use crate::actions::ssh_keys::CollectAuthorizedKeys;
 use crate::desired::NodeId;
 use crate::live_status::PROGRESS_MARKER;
 use crate::plan::{Change, Outcome, Plan};
@@ -220,17 +219,14 @@ async fn run_step(
     let Some(operation) = &step.operation else {
         return Outcome::Unchanged;
     };
-    let collected;
-    let operation = match operation {
-        Operation::CollectAuthorizedKeys(collect) => match collect_keys(collect, connections).await
-        {
-            Ok(write) => {
-                collected = Operation::WriteFile(write);
-                &collected
-            }
-            Err(reason) => return Outcome::Failed(reason),
-        },
-        other => other,
+    let given_reads;
+    let operation = match read_when_run(operation, connections).await {
+        Ok(Some(operation)) => {
+            given_reads = operation;
+            &given_reads
+        }
+        Ok(None) => operation,
+        Err(reason) => return Outcome::Failed(reason),
     };
     let host_scripts = match operation.scripts() {
         Ok(host_scripts) => host_scripts,
@@ -257,7 +253,7 @@ async fn run_step(
                 reports.push(operation.reported(output.stdout.trim()));
                 continue;
             }
-            Ok(output) => locate_settings(&failure_text(host, &output), operation),
+            Ok(output) => operation.explained_failure(failure_text(host, &output)),
             Err(error) => error.to_string(),
         };
         return Outcome::Failed(match operation.undo() {
@@ -314,61 +310,38 @@ async fn run_undo(
     undo.done
 }
 
-/// Reads the public keys made earlier in this run from their hosts, and turns the
-/// operation into the file write it stands for.
-async fn collect_keys(
-    collect: &CollectAuthorizedKeys,
+/// Runs what the operation reads from hosts when its step runs
+/// (`RemoteOperation::reads_when_run`: the public keys made earlier in this run),
+/// one after the other, and gives the operation it then stands for; `None` when
+/// it reads nothing.
+async fn read_when_run(
+    operation: &Operation,
     connections: &IndexMap<String, Arc<Connection>>,
-) -> Result<crate::actions::file::WriteFile, String> {
-    let mut keys = Vec::new();
-    for key in &collect.collect {
-        let (host, public_path) = (&key.host, &key.public_path);
+) -> Result<Option<Operation>, String> {
+    let reads = operation.reads_when_run();
+    if reads.is_empty() {
+        return Ok(None);
+    }
+    let mut outputs = Vec::new();
+    for read in reads {
+        let host = &read.host;
         let connection = connections
             .get(host)
-            .ok_or_else(|| format!("no connection to {host} to read its public key"))?;
+            .ok_or_else(|| format!("no connection to {host} to read {}", read.what))?;
         let output = connection
-            .run(&CollectAuthorizedKeys::read_key(public_path, &collect.owner).render())
+            .run(&read.script.render())
             .await
             .map_err(|error| error.to_string())?;
         if !output.success() {
             return Err(format!(
-                "cannot read the public key {public_path} of {host}: {}",
+                "cannot read {}: {}",
+                read.named,
                 output.stderr.trim()
             ));
         }
-        // Checked (one key line of a known type) before anything of it is kept
-        // or shown: the file belongs to the host's PostgreSQL user.
-        keys.push(output.stdout);
+        outputs.push(output.stdout);
     }
-    collect.with_keys(&keys)
-}
-
-/// PostgreSQL names the setting it rejects but not always the line: add the line of
-/// the new file that sets it, so the user can go straight there.
-fn locate_settings(error: &str, operation: &Operation) -> String {
-    let Operation::WriteFile(write) = operation else {
-        return error.to_string();
-    };
-    let (path, content) = (&write.path, &write.content);
-    error
-        .lines()
-        .map(|line| {
-            let setting = line
-                .split_once("parameter \"")
-                .and_then(|(_, rest)| rest.split_once('"'))
-                .map(|(name, _)| name.to_ascii_lowercase());
-            match setting {
-                Some(name) if !line.contains(" line ") => {
-                    match crate::pgconf::setting_line(content.expose(), &name) {
-                        Some(number) => format!("{line} ({path} line {number})"),
-                        None => line.to_string(),
-                    }
-                }
-                _ => line.to_string(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    operation.given_reads(&outputs).map(Some)
 }
 
 fn failure_text(host: &str, output: &ScriptOutput) -> String {
@@ -385,32 +358,5 @@ fn failure_text(host: &str, output: &ScriptOutput) -> String {
         format!("failed on {host} ({code})")
     } else {
         format!("failed on {host} ({code}): {detail}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::actions::file::{ConfigCheck, WriteFile};
-    use crate::inventory::HostSettings;
-    use crate::secret::Sensitive;
-
-    #[test]
-    fn rejected_setting_gets_the_line_that_sets_it() {
-        let operation = Operation::WriteFile(WriteFile {
-            path: "/etc/pg.conf".into(),
-            content: Sensitive::new("port = 5432\nshared_buffers = 'lots'\n".into()),
-            owner: "postgres".into(),
-            group: "postgres".into(),
-            mode: 0o644,
-            check: Some(ConfigCheck::PostgresqlConf),
-            keep_as: None,
-            server: HostSettings::example(),
-        });
-        let error = "failed on h2 (exit code 1): invalid value for parameter \"shared_buffers\": \"lots\"\nconfiguration file \"/etc/pg.conf\" contains errors";
-        assert_eq!(
-            locate_settings(error, &operation),
-            "failed on h2 (exit code 1): invalid value for parameter \"shared_buffers\": \"lots\" (/etc/pg.conf line 2)\nconfiguration file \"/etc/pg.conf\" contains errors"
-        );
     }
 }

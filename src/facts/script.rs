@@ -12,6 +12,11 @@
 
 use super::FactsRequest;
 use crate::shell::quote;
+use crate::versions::{
+    ARCHIVER_STATISTICS, CONNECTION_TLS_STATISTICS, PENDING_RESTART, REPLICATION_SLOTS,
+    REWIND_WITHOUT_SUPERUSER, SETTING_SOURCES, SLOT_WAL_STATUS, SYNCHRONOUS_REPLICATION,
+    WAL_RECEIVER_SENDER, WalFunctions,
+};
 
 /// The separator psql puts between columns: the ASCII unit separator, which no
 /// setting name, role attribute or address contains.
@@ -184,40 +189,10 @@ fi
     )
 }
 
-/// The names of the WAL functions, which PostgreSQL 10 renamed from `xlog`/`location`.
-struct WalFunctions {
-    current: &'static str,
-    receive: &'static str,
-    replay: &'static str,
-    paused: &'static str,
-    diff: &'static str,
-}
-
-impl WalFunctions {
-    fn for_version(version_num: u32) -> WalFunctions {
-        if version_num >= 1000 {
-            WalFunctions {
-                current: "pg_current_wal_lsn()",
-                receive: "pg_last_wal_receive_lsn()",
-                replay: "pg_last_wal_replay_lsn()",
-                paused: "pg_is_wal_replay_paused()",
-                diff: "pg_wal_lsn_diff",
-            }
-        } else {
-            WalFunctions {
-                current: "pg_current_xlog_location()",
-                receive: "pg_last_xlog_receive_location()",
-                replay: "pg_last_xlog_replay_location()",
-                paused: "pg_is_xlog_replay_paused()",
-                diff: "pg_xlog_location_diff",
-            }
-        }
-    }
-}
-
 fn server_section(request: &FactsRequest) -> String {
-    let wal = WalFunctions::for_version(request.settings.pg_version.0);
-    let wal_receiver_query = if request.settings.pg_version.0 >= 1100 {
+    let version = request.settings.pg_version;
+    let wal = WalFunctions::for_version(version);
+    let wal_receiver_query = if WAL_RECEIVER_SENDER.in_version(version) {
         "select status, coalesce(sender_host, ''), coalesce(sender_port::text, ''), coalesce(received_tli::text, '') from pg_stat_wal_receiver;"
     } else {
         // Before 11 the receiver reports only its connection string; `parse` reads host and port from it.
@@ -242,28 +217,24 @@ coalesce({diff}(case when pg_is_in_recovery() then {replay} else {current} end, 
         diff = wal.diff,
         current = wal.current,
         replay = wal.replay,
-        ssl = if request.settings.pg_version.0 >= 905 {
+        ssl = if CONNECTION_TLS_STATISTICS.in_version(version) {
             "coalesce(pg_stat_ssl.ssl::text, '')"
         } else {
             "''"
         },
-        ssl_join = if request.settings.pg_version.0 >= 905 {
+        ssl_join = if CONNECTION_TLS_STATISTICS.in_version(version) {
             " left join pg_stat_ssl using (pid)"
         } else {
             ""
         },
-        sync_state = if request.settings.pg_version.0 >= 901 {
+        sync_state = if SYNCHRONOUS_REPLICATION.in_version(version) {
             "coalesce(sync_state, '')"
         } else {
             "''"
         },
-        replay_column = if request.settings.pg_version.0 >= 1000 {
-            "replay_lsn"
-        } else {
-            "replay_location"
-        },
+        replay_column = wal.replay_column,
     );
-    let pending_restart = if request.settings.pg_version.0 >= 905 {
+    let pending_restart = if PENDING_RESTART.in_version(version) {
         "pending_restart"
     } else {
         "false"
@@ -271,31 +242,31 @@ coalesce({diff}(case when pg_is_in_recovery() then {replay} else {current} end, 
     // Values and file names travel hex-encoded: a line break in one cannot split a row.
     let hex = |column: &str| format!("encode(convert_to(coalesce({column}, ''), 'UTF8'), 'hex')");
     let hex_setting = hex("setting");
-    let (vartype, hex_sourcefile, hex_boot_val) = if request.settings.pg_version.0 >= 804 {
+    let (vartype, hex_sourcefile, hex_boot_val) = if SETTING_SOURCES.in_version(version) {
         ("vartype".to_string(), hex("sourcefile"), hex("boot_val"))
     } else {
         ("''".to_string(), "''".to_string(), "''".to_string())
     };
     // pg_rewind may run as a non-superuser from 11 when it may read the source's files.
-    let rewind_grant = if request.settings.pg_version.0 >= 1100 {
+    let rewind_grant = if REWIND_WITHOUT_SUPERUSER.in_version(version) {
         "has_function_privilege(rolname, 'pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)', 'execute')"
     } else {
         "false"
     };
-    let archiver_query = if request.settings.pg_version.0 >= 904 {
+    let archiver_query = if ARCHIVER_STATISTICS.in_version(version) {
         "select archived_count, coalesce(last_archived_wal, ''), coalesce(extract(epoch from last_archived_time)::bigint::text, ''), \
 failed_count, coalesce(last_failed_wal, ''), coalesce(extract(epoch from last_failed_time)::bigint::text, '') from pg_stat_archiver;"
     } else {
         "select 0, '', '', 0, '', '';"
     };
-    let slots_query = if request.settings.pg_version.0 >= 1300 {
+    let slots_query = if SLOT_WAL_STATUS.in_version(version) {
         format!(
             "select slot_name, active, coalesce(wal_status, ''), coalesce({diff}(case when pg_is_in_recovery() then {replay} else {current} end, restart_lsn)::bigint::text, '') from pg_replication_slots where slot_type = 'physical' order by slot_name;",
             diff = wal.diff,
             replay = wal.replay,
             current = wal.current
         )
-    } else if request.settings.pg_version.0 >= 904 {
+    } else if REPLICATION_SLOTS.in_version(version) {
         format!(
             "select slot_name, active, '', coalesce({diff}(case when pg_is_in_recovery() then {replay} else {current} end, restart_lsn)::bigint::text, '') from pg_replication_slots where slot_type = 'physical' order by slot_name;",
             diff = wal.diff,

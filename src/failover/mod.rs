@@ -7,13 +7,14 @@ pub mod plan;
 use crate::apply::{self, ApplyOptions, ApplyResult};
 use crate::diagnostic::Diagnostics;
 use crate::execute;
-use crate::gather::{self, Gathered};
+use crate::gather::Gathered;
 use crate::inventory::Role;
 use crate::inventory::edit::{self, EditError};
 use crate::plan::Plan;
 use crate::plan::rolling::PrimaryRestart;
 use crate::printer::{Printer, StepReports};
 use crate::secret::Redactor;
+use crate::session::Session;
 use crate::transport::SshOptions;
 use std::path::PathBuf;
 
@@ -71,33 +72,22 @@ async fn prepare(
     options: &FailoverOptions,
     printer_for: impl FnOnce(Redactor) -> Printer,
 ) -> Result<Prepared, FailoverError> {
-    let loaded = crate::load::load(
+    let session = Session::start(
         &options.inventory,
         options.playbook.as_deref(),
         options.templates.as_deref(),
+        printer_for,
     )?;
-    let printer = printer_for(Redactor::new(loaded.desired.secrets.clone()));
-    printer.warnings(&loaded.inventory.warnings);
-    if !loaded.desired.hosts.contains_key(&options.host) {
+    if !session.desired().hosts.contains_key(&options.host) {
         return Err(FailoverError::UnknownHost {
             host: options.host.clone(),
         });
     }
-    let hosts: Vec<String> = loaded.desired.hosts.keys().cloned().collect();
-    let gathered = gather::gather_telling(
-        &loaded.desired,
-        &hosts,
-        &options.ssh,
-        &|done, total| printer.gathering(done, total),
-        &|said| printer.err(said),
-    )
-    .await?;
-    if options.ssh.run_lock.is_none() {
-        printer.locks_held(&gathered.facts);
-    }
+    let hosts: Vec<String> = session.desired().hosts.keys().cloned().collect();
+    let gathered = session.gather(&hosts, &options.ssh).await?;
     Ok(Prepared {
-        printer,
-        desired: loaded.desired,
+        printer: session.printer,
+        desired: session.loaded.desired,
         gathered,
     })
 }

@@ -9,10 +9,10 @@ pub mod evaluate;
 pub use evaluate::{Health, LagLimit, State, Thresholds};
 
 use crate::gather;
-use crate::load::{OutputFormat, load};
 use crate::plan::build::{PlanOptions, plan};
-use crate::printer::Printer;
+use crate::printer::{Format, Printer};
 use crate::secret::Redactor;
+use crate::session::{Session, load};
 use crate::transport::SshOptions;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -22,7 +22,7 @@ pub struct CheckOptions {
     pub inventory: crate::inventory::Input,
     pub playbook: Option<PathBuf>,
     pub templates: Option<PathBuf>,
-    pub format: OutputFormat,
+    pub format: Format,
     pub thresholds: Thresholds,
     pub ssh: SshOptions,
 }
@@ -41,12 +41,12 @@ struct Document<'a> {
 /// Checks the cluster and prints the result; the state is the exit code. An
 /// inventory that cannot be read is UNKNOWN, with its problems.
 pub async fn check(options: &CheckOptions, printer_for: impl FnOnce(Redactor) -> Printer) -> State {
-    let loaded = match load(
+    let session = match load(
         &options.inventory,
         options.playbook.as_deref(),
         options.templates.as_deref(),
     ) {
-        Ok(loaded) => loaded,
+        Ok(loaded) => Session::quiet(loaded, printer_for),
         Err(problems) => {
             let printer = printer_for(Redactor::default());
             printer.out(&format!(
@@ -59,13 +59,9 @@ pub async fn check(options: &CheckOptions, printer_for: impl FnOnce(Redactor) ->
             return State::Unknown;
         }
     };
-    let printer = printer_for(Redactor::new(loaded.desired.secrets.clone()));
+    let (loaded, printer) = (&session.loaded, &session.printer);
     let hosts = gather::hosts_to_contact(&loaded.desired, &[]);
-    let gathered = gather::gather_reading(&loaded.desired, &hosts, &options.ssh, &|done, total| {
-        printer.gathering(done, total)
-    })
-    .await;
-    printer.locks_held(&gathered.facts);
+    let gathered = session.gather_reading(&hosts, &options.ssh).await;
     let round_trips = gathered.round_trips();
     let report = crate::status::report(&loaded.desired, &gathered.facts);
     let drift = plan(
@@ -87,13 +83,13 @@ pub async fn check(options: &CheckOptions, printer_for: impl FnOnce(Redactor) ->
     );
     gathered.close().await;
     match options.format {
-        OutputFormat::Human => {
+        Format::Human => {
             printer.out(&health.summary);
             for finding in &health.findings {
                 printer.out(&format!("{}: {}", finding.state.name(), finding.message));
             }
         }
-        OutputFormat::Json => printer.json(&Document {
+        Format::Json => printer.json(&Document {
             format_version: 1,
             pgconverge_version: env!("CARGO_PKG_VERSION"),
             health: &health,

@@ -7,6 +7,7 @@ use super::report::Problems;
 use super::resolve::ResolvedHost;
 use super::settings::{HostSettings, ReplicationMode, SyncMethod};
 use super::{Inventory, Role};
+use crate::versions::{QUORUM_COMMIT, SEVERAL_SYNCHRONOUS_STANDBYS, SYNCHRONOUS_REPLICATION};
 use indexmap::IndexMap;
 
 /// The most bytes of `application_name` PostgreSQL keeps (NAMEDATALEN - 1).
@@ -84,7 +85,7 @@ pub fn check(members: &IndexMap<&str, Member>, problems: &mut Problems) {
                 problems.add_for_host(location, name, format!("`{variable}` of "), after);
             }
         };
-        if version.0 < 901 {
+        if !SYNCHRONOUS_REPLICATION.in_version(version) {
             problem(
                 problems,
                 "pg_version",
@@ -104,14 +105,14 @@ pub fn check(members: &IndexMap<&str, Member>, problems: &mut Problems) {
                 ),
             );
         }
-        if settings.synchronous_method == SyncMethod::Any && version.0 < 1000 {
+        if settings.synchronous_method == SyncMethod::Any && !QUORUM_COMMIT.in_version(version) {
             problem(
                 problems,
                 "synchronous_method",
                 format!(" is `any`, which needs PostgreSQL 10 or later (this is {version})"),
             );
         }
-        if count > 1 && version.0 < 906 {
+        if count > 1 && !SEVERAL_SYNCHRONOUS_STANDBYS.in_version(version) {
             problem(
                 problems,
                 "synchronous_count",

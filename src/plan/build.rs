@@ -6,8 +6,7 @@
 //! names.
 
 use super::*;
-use crate::actions::ssh_keys::SshKey;
-use crate::actions::{DesiredStep, Member, PlanContext};
+use crate::actions::{Member, PlanContext};
 use crate::actions::{data_directory, decommission};
 use crate::desired::{DesiredHost, DesiredState};
 use crate::facts::{FactsRequest, GatheredFacts, HostFacts};
@@ -209,19 +208,10 @@ fn members<'a>(
         .values()
         .map(|host| (host.name.clone(), member(host, facts)))
         .collect();
-    let replaced: Vec<String> = desired
-        .hosts
+    let replaced: Vec<String> = members
         .values()
-        .filter(|host| {
-            let clones = host
-                .steps
-                .values()
-                .any(|step| matches!(step, DesiredStep::BaseBackup(_)));
-            members
-                .get(&host.name)
-                .is_some_and(|member| data_directory::replaces_data(member, clones, &members))
-        })
-        .map(|host| host.name.clone())
+        .filter(|member| data_directory::replaces_data(member, &members))
+        .map(|member| member.name.to_string())
         .collect();
     for name in replaced {
         if let Some(member) = members.get_mut(&name) {
@@ -231,36 +221,25 @@ fn members<'a>(
     members
 }
 
+/// A host as the actions see it: who it is, its facts, and what each of its
+/// steps exposes to the others.
 fn member<'a>(host: &'a DesiredHost, facts: &'a GatheredFacts) -> Member<'a> {
-    let steps = || host.steps.values();
-    Member {
-        name: &host.name,
-        address: &host.address,
-        upstream: host.upstream.as_deref(),
-        settings: &host.settings,
-        facts: facts.get(&host.name).and_then(|facts| facts.as_ref().ok()),
-        initialises_cluster: steps().any(|step| matches!(step, DesiredStep::ClusterInit(_))),
-        ssh_public_key_path: steps().find_map(|step| match step {
-            DesiredStep::SshKey(SshKey { public_path, .. }) => Some(public_path.as_str()),
-            _ => None,
-        }),
-        config_files: steps()
-            .filter_map(DesiredStep::rendered_file)
-            .filter(|file| file.check.is_some())
-            .map(|file| file.path.as_str())
-            .collect(),
-        data_replaced: false,
-        managed_settings: steps()
-            .find_map(|step| match step {
-                DesiredStep::PostgresqlConf(conf) => Some(conf.managed_settings()),
-                _ => None,
-            })
-            .unwrap_or_default(),
-        replication_slot: steps().find_map(|step| match step {
-            DesiredStep::ReplicationSlot(slot) => Some(slot.slot.as_str()),
-            _ => None,
-        }),
+    let mut member = Member::new(
+        &host.name,
+        &host.address,
+        host.upstream.as_deref(),
+        &host.settings,
+        facts.get(&host.name).and_then(|facts| facts.as_ref().ok()),
+    );
+    for step in host.steps.values() {
+        step.expose(&mut member);
+        if let Some(file) = step.rendered_file()
+            && file.check.is_some()
+        {
+            member.config_files.push(file.path.as_str());
+        }
     }
+    member
 }
 
 fn unreachable_host(host: &DesiredHost, error: String) -> HostPlan {

@@ -652,7 +652,6 @@ pub fn check(fixture: &Fixture, host: &str, step: &str) -> String {
 #[test]
 fn every_operation_has_scripts_that_pass_shellcheck() {
     use crate::actions::Operation;
-    use crate::actions::ssh_keys::CollectAuthorizedKeys;
     use crate::script::check::shellcheck;
     let without_cluster = |facts: &mut HostFacts| {
         facts.data_directory = DataDirectory::default();
@@ -677,33 +676,22 @@ fn every_operation_has_scripts_that_pass_shellcheck() {
             };
             seen.insert(operation.name());
             let mut scripts: Vec<crate::script::Script> = Vec::new();
-            if let Operation::CollectAuthorizedKeys(collect) = operation {
-                // The executor reads the keys made in this run, then writes the file.
-                let mut read = Vec::new();
-                for key in &collect.collect {
-                    scripts.push(CollectAuthorizedKeys::read_key(
-                        &key.public_path,
-                        &collect.owner,
-                    ));
-                    read.push(format!("{EXAMPLE_PUBLIC_KEY}\n"));
-                }
-                let write = collect
-                    .with_keys(&read)
-                    .unwrap_or_else(|error| panic!("{error}"));
-                let write = Operation::WriteFile(write);
-                scripts.extend(
-                    write
-                        .scripts()
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|s| s.script),
-                );
+            // What the executor reads when the step runs (the keys made in this
+            // run), then the operation that stands for this one given it.
+            let reads = operation.reads_when_run();
+            let outputs = vec![format!("{EXAMPLE_PUBLIC_KEY}\n"); reads.len()];
+            scripts.extend(reads.into_iter().map(|read| read.script));
+            let operation = if outputs.is_empty() {
+                operation.clone()
             } else {
-                let rendered = operation
-                    .scripts()
-                    .unwrap_or_else(|error| panic!("{}: {error}", operation.name()));
-                scripts.extend(rendered.into_iter().map(|host_script| host_script.script));
-            }
+                operation
+                    .given_reads(&outputs)
+                    .unwrap_or_else(|error| panic!("{}: {error}", operation.name()))
+            };
+            let rendered = operation
+                .scripts()
+                .unwrap_or_else(|error| panic!("{}: {error}", operation.name()));
+            scripts.extend(rendered.into_iter().map(|host_script| host_script.script));
             for script in scripts {
                 assert_eq!(shellcheck(&script), "", "{} ({})", script.name(), step.id);
             }

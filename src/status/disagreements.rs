@@ -10,6 +10,7 @@ use crate::desired::{DesiredHost, DesiredState};
 use crate::facts::GatheredFacts;
 use crate::inventory::ReplicationMode;
 use crate::inventory::Role;
+use crate::versions::WalFunctions;
 
 /// The WAL receiver status of a standby that receives WAL from its upstream.
 pub(super) const STREAMING: &str = "streaming";
@@ -110,11 +111,7 @@ fn others(host: &DesiredHost, status: &HostStatus, found: &mut Vec<Disagreement>
                 message: format!(
                     "replay is paused on {}, so it falls behind: resume it with `select {}();` on {}",
                     host.name,
-                    if host.settings.pg_version.0 >= 1000 {
-                        "pg_wal_replay_resume"
-                    } else {
-                        "pg_xlog_replay_resume"
-                    },
+                    WalFunctions::for_version(host.settings.pg_version).replay_resume,
                     host.name
                 ),
             });

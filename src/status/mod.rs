@@ -28,9 +28,9 @@ pub use text::text;
 
 use crate::diagnostic::Diagnostics;
 use crate::gather;
-use crate::load::{OutputFormat, load};
-use crate::printer::Printer;
+use crate::printer::{Format, Printer};
 use crate::secret::Redactor;
+use crate::session::Session;
 use crate::transport::SshOptions;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -41,7 +41,7 @@ pub struct StatusOptions {
     pub playbook: Option<PathBuf>,
     pub templates: Option<PathBuf>,
     /// `Json` prints the status document on stdout; progress stays on stderr.
-    pub format: OutputFormat,
+    pub format: Format,
     pub ssh: SshOptions,
 }
 
@@ -57,35 +57,31 @@ pub async fn status(
     options: &StatusOptions,
     printer_for: impl FnOnce(Redactor) -> Printer,
 ) -> Result<StatusReport, StatusError> {
-    let loaded = load(
+    let session = Session::start(
         &options.inventory,
         options.playbook.as_deref(),
         options.templates.as_deref(),
+        printer_for,
     )?;
-    let printer = printer_for(Redactor::new(loaded.desired.secrets.clone()));
-    printer.warnings(&loaded.inventory.warnings);
-    let hosts = gather::hosts_to_contact(&loaded.desired, &[]);
+    let printer = &session.printer;
+    let hosts = gather::hosts_to_contact(session.desired(), &[]);
     let started = Instant::now();
-    let gathered = gather::gather_reading(&loaded.desired, &hosts, &options.ssh, &|done, total| {
-        printer.gathering(done, total)
-    })
-    .await;
-    printer.locks_held(&gathered.facts);
+    let gathered = session.gather_reading(&hosts, &options.ssh).await;
     printer.err(&format!(
         "Gathered facts from {} of {} hosts in {:.2} s.",
         gathered.connections.len(),
         hosts.len(),
         started.elapsed().as_secs_f64()
     ));
-    let status_report = report(&loaded.desired, &gathered.facts);
+    let status_report = report(session.desired(), &gathered.facts);
     gathered.close().await;
     match options.format {
-        OutputFormat::Human => {
+        Format::Human => {
             for line in text(&status_report).lines() {
                 printer.out(line);
             }
         }
-        OutputFormat::Json => printer.json(&status_report),
+        Format::Json => printer.json(&status_report),
     }
     Ok(status_report)
 }

@@ -23,6 +23,7 @@ use crate::inventory::{Input, Role};
 use crate::plan::Plan;
 use crate::printer::{Printer, StepReports};
 use crate::secret::Redactor;
+use crate::session::{Session, load};
 use crate::transport::SshOptions;
 use crate::versions::PgVersion;
 use gates::Probe;
@@ -142,11 +143,7 @@ fn members(desired: &DesiredState) -> Result<(String, Vec<String>), UpgradeError
 
 /// The inventory with `pg_version` set to `version` above everything it says.
 fn with_version(input: &Input, version: PgVersion) -> Input {
-    let value = if version.0 >= 1000 {
-        serde_json::Value::from(version.0 / 100)
-    } else {
-        serde_json::Value::from(version.to_string())
-    };
+    let value = version.inventory_value();
     let mut extra_vars: Vec<(String, serde_json::Value)> = input
         .extra_vars
         .iter()
@@ -228,19 +225,19 @@ pub async fn upgrade(
     if options.write_inventory {
         edit::editable_file(&options.inventory)?;
     }
-    let old_loaded = crate::load::load(
+    let old_loaded = load(
         &options.inventory,
         options.playbook.as_deref(),
         options.templates.as_deref(),
     )?;
     let new_input = with_version(&options.inventory, target);
-    let new_loaded = crate::load::load(
+    let new_loaded = load(
         &new_input,
         options.playbook.as_deref(),
         options.templates.as_deref(),
     )?;
-    let printer = printer_for(Redactor::new(old_loaded.desired.secrets.clone()));
-    printer.warnings(&old_loaded.inventory.warnings);
+    let session = Session::new(old_loaded, &printer_for);
+    let (old_loaded, printer) = (&session.loaded, &session.printer);
     let (old, new) = (&old_loaded.desired, &new_loaded.desired);
     let (primary, standbys) = members(old)?;
     let current = old.hosts[&primary].settings.pg_version;
@@ -257,17 +254,7 @@ pub async fn upgrade(
     let everyone: Vec<String> = std::iter::once(primary.clone())
         .chain(standbys.iter().cloned())
         .collect();
-    let gathered = gather::gather_telling(
-        old,
-        &everyone,
-        &options.ssh,
-        &|done, total| printer.gathering(done, total),
-        &|said| printer.err(said),
-    )
-    .await?;
-    if options.ssh.run_lock.is_none() {
-        printer.locks_held(&gathered.facts);
-    }
+    let gathered = session.gather(&everyone, &options.ssh).await?;
     // Standbys go by rsync when they and the primary trust each other over SSH
     // and keep their data in the same place.
     let mut rsync_logins = IndexMap::new();
@@ -407,7 +394,7 @@ pub async fn upgrade(
         printer.out("Dry run: nothing was changed.");
         return Ok(ApplyResult::Changes);
     }
-    let result = run(&upgrade_plan, &gathered, &printer).await;
+    let result = run(&upgrade_plan, &gathered, printer).await;
     if let Err(error) = result {
         gathered.close().await;
         return Err(error);
@@ -479,7 +466,7 @@ pub async fn upgrade(
         )
         .await?;
         let analyze = plan::analyze(new, &primary);
-        let result = run(&analyze, &analyzed, &printer).await;
+        let result = run(&analyze, &analyzed, printer).await;
         analyzed.close().await;
         if let Err(error) = result {
             printer.error(&format!(
@@ -510,19 +497,16 @@ async fn cleanup(
     options: &UpgradeOptions,
     printer_for: impl Fn(Redactor) -> Printer,
 ) -> Result<ApplyResult, UpgradeError> {
-    let loaded = crate::load::load(
+    let session = Session::start(
         &options.inventory,
         options.playbook.as_deref(),
         options.templates.as_deref(),
+        printer_for,
     )?;
-    let printer = printer_for(Redactor::new(loaded.desired.secrets.clone()));
-    printer.warnings(&loaded.inventory.warnings);
+    let (loaded, printer) = (&session.loaded, &session.printer);
     let (primary, standbys) = members(&loaded.desired)?;
     let everyone: Vec<String> = std::iter::once(primary).chain(standbys).collect();
-    let gathered = gather::gather(&loaded.desired, &everyone, &options.ssh, &|done, total| {
-        printer.gathering(done, total)
-    })
-    .await?;
+    let gathered = session.gather(&everyone, &options.ssh).await?;
     let markers = read_markers(&gathered, &loaded.desired, &everyone).await;
     let mut found = IndexMap::new();
     let mut refused = Vec::new();
@@ -548,7 +532,7 @@ async fn cleanup(
         };
         if !old_states.contains_key(&version.0) {
             let old_input = with_version(&options.inventory, version);
-            match crate::load::load(
+            match load(
                 &old_input,
                 options.playbook.as_deref(),
                 options.templates.as_deref(),
@@ -602,7 +586,7 @@ async fn cleanup(
         printer.out("Dry run: nothing was removed.");
         return Ok(ApplyResult::Changes);
     }
-    let result = run(&plan, &gathered, &printer).await;
+    let result = run(&plan, &gathered, printer).await;
     gathered.close().await;
     result?;
     Ok(ApplyResult::Changes)
