@@ -6,6 +6,7 @@ pub mod actions;
 pub mod address;
 pub mod apply;
 pub mod archive;
+pub mod connections;
 pub mod conninfo;
 pub mod dag;
 pub mod desired;

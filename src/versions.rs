@@ -317,8 +317,28 @@ pub const SLOT_WAL_STATUS: Feature = Feature {
     window: Window::from(1300),
 };
 
+/// libpq 10: a connection string may name several hosts, and
+/// `target_session_attrs=read-write` picks the one that accepts writes.
+pub const CLIENT_READ_WRITE_TARGET: Feature = Feature {
+    name: "client_read_write_target",
+    window: Window::from(1000),
+};
+
+/// libpq 14: `target_session_attrs` also takes `standby` and `prefer-standby`
+/// (and `primary`, `read-only`, `any`).
+pub const CLIENT_STANDBY_TARGET: Feature = Feature {
+    name: "client_standby_target",
+    window: Window::from(1400),
+};
+
+/// libpq 16: `load_balance_hosts=random` spreads connections over the hosts.
+pub const CLIENT_LOAD_BALANCE: Feature = Feature {
+    name: "client_load_balance",
+    window: Window::from(1600),
+};
+
 /// Every feature: the templates see each as `pg_has.NAME`.
-pub const FEATURES: [Feature; 22] = [
+pub const FEATURES: [Feature; 25] = [
     SETTING_SOURCES,
     IDENT_WITHOUT_MAP,
     STREAMING_REPLICATION,
@@ -341,6 +361,9 @@ pub const FEATURES: [Feature; 22] = [
     SLOT_WAL_STATUS,
     SCRAM_SHA_256_BY_DEFAULT,
     REQUIRE_AUTH,
+    CLIENT_READ_WRITE_TARGET,
+    CLIENT_STANDBY_TARGET,
+    CLIENT_LOAD_BALANCE,
 ];
 
 /// The names of the WAL functions and columns, which PostgreSQL 10 renamed from

@@ -54,6 +54,14 @@ fn unique_password() -> String {
     )
 }
 
+/// A lab host's address: h1 is 10.77.0.11.
+fn address_of(host: &str) -> String {
+    format!(
+        "10.77.0.{}",
+        10 + host.trim_start_matches('h').parse::<u32>().unwrap_or(0)
+    )
+}
+
 fn setting(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -549,6 +557,7 @@ impl Chaos<'_> {
                     self.fail("neither standby could be promoted");
                 };
                 self.primary = promoted.to_string();
+                self.read_write_entry_point_reaches_the_primary();
                 self.lab_command(&["heal", &old]);
                 if let Some((after_ms, signal)) = rejoin_interrupted {
                     self.interrupted_apply(&["apply"], after_ms, signal);
@@ -568,6 +577,49 @@ impl Chaos<'_> {
             }
         }
         self.converge();
+    }
+
+    /// Right after a promotion, before anything else changed: the read-write URI
+    /// `pgconverge connections` prints reaches the new primary.
+    fn read_write_entry_point_reaches_the_primary(&mut self) {
+        let run = self.run(&[
+            "connections",
+            "--user",
+            client::USER,
+            "--dbname",
+            "postgres",
+            "--format",
+            "json",
+        ]);
+        let document: serde_json::Value =
+            serde_json::from_str(&run.stdout).unwrap_or_else(|error| {
+                self.fail(&format!("connections --format json: {error}\n{run}"))
+            });
+        let uri = document["clusters"][0]["entry_points"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|entry| entry["kind"] == "read-write")
+            .and_then(|entry| entry["uri"].as_str())
+            .map(|uri| format!("{uri}&connect_timeout=2"))
+            .unwrap_or_else(|| self.fail(&format!("no read-write entry point\n{run}")));
+        let output = Command::new("psql")
+            .args(["-XAtq", "-d", &uri, "-c"])
+            .arg("select inet_server_addr()::text || ' ' || pg_is_in_recovery()")
+            .env("PGPASSWORD", client::PASSWORD)
+            .stdin(Stdio::null())
+            .output()
+            .expect("psql runs");
+        let answer = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        let wanted = format!("{}/32 false", address_of(&self.primary));
+        if answer != wanted {
+            self.fail(&format!(
+                "the read-write URI {uri} reached `{answer}`, not the new primary {} (`{wanted}`): {}",
+                self.primary,
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        self.note(format!("  the read-write URI reaches {}", self.primary));
     }
 
     /// Starts `pgconverge ARGS`, stops it with SIGNAL after `after_ms`, and

@@ -5,6 +5,7 @@ mod apply;
 mod args;
 mod backup;
 mod check;
+mod connections;
 mod disconnect;
 mod failover;
 mod graph;
@@ -57,6 +58,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Show what every host is doing (role, upstream, lag) and where it disagrees with the inventory; changes nothing
     Status(status::StatusArgs),
+    /// Print what applications connect with, per cluster: libpq URIs and pg_service.conf entries that follow the primary; contacts no host
+    Connections(connections::ConnectionsArgs),
     /// End the SSH connections that runs with --persist kept open
     Disconnect(disconnect::DisconnectArgs),
 }
@@ -93,6 +96,7 @@ pub fn run() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Render(args) => render::run(args),
         Command::Graph(args) => graph::run(args),
+        Command::Connections(args) => connections::run(args),
         Command::Inventory(args) => inventory::run(args),
         Command::Status(args) => runtime.block_on(status::run(args)),
         Command::Check(args) => runtime.block_on(check::run(args)),
