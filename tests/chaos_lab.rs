@@ -721,6 +721,8 @@ fn any_sequence_of_role_changes_and_faults_converges() {
     lab.exec_sql("h1", client::SETUP_SQL);
 
     a_primary_restart_is_complete_once_its_standbys_stream_again(&mut chaos);
+    a_role_change_never_restarts_the_new_primary(&mut chaos);
+    a_standby_that_crashes_after_a_role_change_converges(&mut chaos);
 
     let writer = client::Writer::start();
     let sampler = WritableSampler::start();
@@ -824,5 +826,40 @@ fn a_primary_restart_is_complete_once_its_standbys_stream_again(chaos: &mut Chao
         chaos.fail(&format!("the apply that restarts every member\n{apply}"));
     }
     chaos.standbys_stream_right_after("an apply that restarted every member");
+    chaos.converge();
+}
+
+/// Regression: after every switchover (and every promote and its apply) the
+/// next apply planned a reload of the new primary and then restarted it
+/// (`recovery_target_timeline` written only on standbys): a second outage
+/// right after the first, which the plan did not show.
+fn a_role_change_never_restarts_the_new_primary(chaos: &mut Chaos) {
+    chaos.note("regression: a role change never restarts the new primary".to_string());
+    let started = chaos
+        .lab
+        .exec_sql("h2", "select pg_postmaster_start_time()");
+    chaos.switchover("h2");
+    let after = chaos
+        .lab
+        .exec_sql("h2", "select pg_postmaster_start_time()");
+    if after != started {
+        chaos.fail(&format!(
+            "the switchover restarted the new primary h2 (started {started}, now {after})"
+        ));
+    }
+    chaos.converge();
+}
+
+/// Regression: a standby that had been through a role change and then crashed
+/// was planned a pg_rewind whose crash recovery ran in single-user mode, which
+/// refuses standby.signal: every apply failed, for good. Here h1, rejoined as
+/// a standby of h2 by the switchover before, is killed.
+fn a_standby_that_crashes_after_a_role_change_converges(chaos: &mut Chaos) {
+    chaos.note(
+        "regression: a standby that crashes after a role change is brought back by the next apply"
+            .to_string(),
+    );
+    let standby = chaos.standby(0);
+    chaos.kill_postmaster(standby);
     chaos.converge();
 }
