@@ -8,8 +8,8 @@ use crate::inventory::Inventory;
 use crate::secret::{REDACTED, Redactor};
 use serde_json::{Map, Value};
 
-/// The group whose hosts are in no other group, as Ansible names it.
-const UNGROUPED: &str = "ungrouped";
+/// The group that holds every other.
+const ALL: &str = "all";
 
 /// The variables of one host, or `None` for a host the inventory has not.
 pub fn host(inventory: &Inventory, name: &str) -> Option<Value> {
@@ -47,66 +47,32 @@ pub fn list(inventory: &Inventory) -> Value {
         "_meta".to_string(),
         serde_json::json!({ "hostvars": hostvars }),
     );
-    let listed = |hosts: &[String]| -> Vec<Value> {
-        hosts
-            .iter()
-            .filter(|host| inventory.hosts.contains_key(*host))
-            .map(|host| Value::from(host.as_str()))
-            .collect()
-    };
-    // Hosts written directly under `all` and in no other group are `ungrouped`.
-    let in_a_group = |host: &String| {
-        inventory
-            .tree
-            .iter()
-            .any(|(group, tree)| group != "all" && tree.hosts.contains(host))
-    };
-    let ungrouped: Vec<String> = inventory
-        .hosts
-        .keys()
-        .filter(|host| !in_a_group(host))
-        .cloned()
-        .collect();
+    // As `ansible-inventory --list`: `all` lists every child group (`ungrouped`
+    // first, empty or not) and no hosts; another group its own hosts and child
+    // groups; a group with neither is not listed.
     for (group, tree) in &inventory.tree {
         let mut entry = Map::new();
-        let mut children: Vec<Value> = tree
-            .children
-            .iter()
-            .map(|child| Value::from(child.as_str()))
-            .collect();
-        if group == "all" {
-            // As Ansible: `all` lists only the groups no other group holds.
-            children.retain(|child| {
-                let child = child.as_str().unwrap_or_default();
-                !inventory.tree.iter().any(|(parent, tree)| {
-                    parent != "all" && tree.children.iter().any(|known| known == child)
-                })
-            });
-            if !ungrouped.is_empty() && !tree.children.iter().any(|child| child == UNGROUPED) {
-                children.insert(0, Value::from(UNGROUPED));
-            }
-        } else {
-            let hosts = if group == UNGROUPED {
-                listed(&ungrouped)
-            } else {
-                listed(&tree.hosts)
-            };
+        if group != ALL {
+            let hosts: Vec<Value> = tree
+                .hosts
+                .iter()
+                .filter(|host| inventory.hosts.contains_key(*host))
+                .map(|host| Value::from(host.as_str()))
+                .collect();
             if !hosts.is_empty() {
                 entry.insert("hosts".to_string(), Value::Array(hosts));
             }
         }
-        if !children.is_empty() {
-            entry.insert("children".to_string(), Value::Array(children));
+        if !tree.children.is_empty() {
+            let children = tree
+                .children
+                .iter()
+                .map(|child| Value::from(child.as_str()));
+            entry.insert("children".to_string(), children.collect());
         }
         if !entry.is_empty() {
             document.insert(group.clone(), Value::Object(entry));
         }
-    }
-    if !ungrouped.is_empty() && !inventory.tree.contains_key(UNGROUPED) {
-        document.insert(
-            UNGROUPED.to_string(),
-            serde_json::json!({ "hosts": listed(&ungrouped) }),
-        );
     }
     Value::Object(document)
 }
@@ -154,7 +120,7 @@ mod tests {
         let listed = list(&inventory);
         assert_eq!(
             listed["all"],
-            serde_json::json!({"children": ["primary", "standby"]})
+            serde_json::json!({"children": ["ungrouped", "primary", "standby"]})
         );
         assert_eq!(listed["standby"], serde_json::json!({"hosts": ["db2"]}));
         assert_eq!(

@@ -1,7 +1,8 @@
 //! pgconverge reads inventories as Ansible does: for every fixture under
 //! `tests/fixtures/ansible/`, `ansible-inventory --list` (ansible-core 2.19, from
 //! the virtualenv `tests/install-ansible.sh` makes) and pgconverge agree on every
-//! variable of every host, and `pgconverge inventory --list` shows the same
+//! variable of every host and on every group's hosts and children (`ungrouped`
+//! and the order included), and `pgconverge inventory --list` shows the same
 //! values with the secrets hidden.
 //!
 //! A fixture is a directory: `args` lists the `-i` sources, one a line; `flags`
@@ -254,6 +255,55 @@ fn resolved(inventory: &Inventory) -> Map<String, Value> {
         .collect()
 }
 
+/// Each group's own hosts and child groups, in order, as `ansible-inventory
+/// --list` prints them: a group with neither is not printed, and `all` prints
+/// no hosts.
+fn groups_listed(listed: &Value) -> Map<String, Value> {
+    let mut groups = listed.as_object().cloned().unwrap_or_default();
+    groups.remove("_meta");
+    groups
+}
+
+/// The same from pgconverge's group tree, every host included (those it
+/// leaves out too).
+fn groups_of(inventory: &Inventory) -> Map<String, Value> {
+    let mut groups = Map::new();
+    for (name, tree) in &inventory.tree {
+        let mut entry = Map::new();
+        if name != "all" && !tree.hosts.is_empty() {
+            entry.insert("hosts".to_string(), Value::from(tree.hosts.clone()));
+        }
+        if !tree.children.is_empty() {
+            entry.insert("children".to_string(), Value::from(tree.children.clone()));
+        }
+        if !entry.is_empty() {
+            groups.insert(name.clone(), Value::Object(entry));
+        }
+    }
+    groups
+}
+
+/// Every group whose hosts or children differ, `ungrouped` and their order included.
+fn group_disagreements(fixture: &Fixture, listed: &Value, inventory: &Inventory) -> Vec<String> {
+    let theirs = groups_listed(listed);
+    let ours = groups_of(inventory);
+    let mut names: Vec<&String> = theirs.keys().chain(ours.keys()).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|name| theirs.get(*name) != ours.get(*name))
+        .map(|name| {
+            format!(
+                "{}: group `{name}`:\n  ansible-inventory: {}\n  pgconverge:        {}",
+                fixture.directory.display(),
+                theirs.get(name).unwrap_or(&Value::Null),
+                ours.get(name).unwrap_or(&Value::Null)
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn every_fixture_resolves_as_ansible_inventory_lists_it() {
     let environment = AnsibleEnvironment::new();
@@ -292,6 +342,7 @@ fn every_fixture_resolves_as_ansible_inventory_lists_it() {
                 continue;
             }
         };
+        disagreements.extend(group_disagreements(fixture, &listed, &inventory));
         let ours = resolved(&inventory);
         // Ansible lists no host without variables in `_meta`; such a host is in
         // its groups.

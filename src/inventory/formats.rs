@@ -75,6 +75,9 @@ fn read_yaml(path: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
             return (None, vec![diagnostic]);
         }
     };
+    if let Some(refused) = plugin_configuration(path, &root) {
+        return (None, vec![refused]);
+    }
     let mut problems: Vec<Diagnostic> = yaml::take_duplicate_keys(&mut root)
         .into_iter()
         .map(|duplicate| {
@@ -100,6 +103,42 @@ fn read_yaml(path: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
         root,
     };
     (Some(document), problems)
+}
+
+/// A file whose top level has a `plugin` key configures an inventory plugin
+/// (`aws_ec2`, `constructed`, ...), which Ansible's YAML and TOML plugins refuse
+/// too: it is refused by name, never read as groups.
+fn plugin_configuration(path: &Path, root: &Node) -> Option<Diagnostic> {
+    let entry = root
+        .as_mapping()?
+        .iter()
+        .find(|entry| entry.key == "plugin" && !is_empty(&entry.value))?;
+    let name = match &entry.value.value {
+        NodeValue::String(name) => format!(" `{name}`"),
+        _ => String::new(),
+    };
+    let message = format!(
+        "`{}` is the configuration of the inventory plugin{name}, not an inventory: pgconverge runs no inventory plugin; export the inventory with `ansible-inventory -i {} --list > inventory.json` and give that file",
+        path.display(),
+        path.display()
+    );
+    Some(Diagnostic {
+        location: location(path, Some(entry.key_position)),
+        message,
+    })
+}
+
+/// Whether a value is one Python reads as false (`data.get('plugin')` is how
+/// Ansible asks).
+fn is_empty(node: &Node) -> bool {
+    match &node.value {
+        NodeValue::Null => true,
+        NodeValue::Bool(value) => !value,
+        NodeValue::String(text) => text.is_empty(),
+        NodeValue::Sequence(items) => items.is_empty(),
+        NodeValue::Mapping(entries) => entries.is_empty(),
+        NodeValue::Number(number) => number.as_f64() == Some(0.0),
+    }
 }
 
 /// The JSON of `ansible-inventory --list` (groups with lists of `hosts` and
