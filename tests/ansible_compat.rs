@@ -468,3 +468,224 @@ fn ansible_inventory_list_output_reads_the_same() {
         assert_eq!(resolved(&got), want, "{}", fixture.directory.display());
     }
 }
+
+/// Patterns every fixture is tried with, beside each of its own group and host
+/// names (alone, excluded, intersected with `all`).
+const PATTERNS: [&str; 31] = [
+    "all",
+    "*",
+    "ungrouped",
+    "u*",
+    "primary",
+    "standby",
+    "primary,standby",
+    "primary:standby",
+    "standby:&primary",
+    "all:!standby",
+    "!primary",
+    "&standby",
+    "standby:!db2",
+    "db*",
+    "*1",
+    "db?",
+    "db[!1]*",
+    "~db[12]",
+    "~^d",
+    "~(stand|prim)",
+    // Globs and expressions that match groups and hosts outside them.
+    "*i*",
+    "*o*",
+    "~.*r",
+    "10.0.*",
+    "db1,db2",
+    "db1:db2",
+    "db1:5432",
+    "nosuch",
+    "primary:nosuch",
+    "!nosuch",
+    "~nosuch",
+];
+
+/// The hosts of each pattern as `ansible-playbook --list-hosts` lists them
+/// (every pattern a play's `hosts`, which Ansible resolves with the code that
+/// resolves `--limit`), and the words it warned that nothing matches.
+fn ansible_selections(
+    environment: &AnsibleEnvironment,
+    fixture: &Fixture,
+    patterns: &[String],
+) -> (Vec<Vec<String>>, Vec<String>) {
+    let scratch = tempfile::tempdir().expect("a temporary directory");
+    let playbook = scratch.path().join("limits.yml");
+    let plays: String = patterns
+        .iter()
+        .enumerate()
+        .map(|(index, pattern)| {
+            format!(
+                "- name: limit {index}\n  hosts: {}\n  gather_facts: false\n  tasks: []\n",
+                Value::from(pattern.as_str())
+            )
+        })
+        .collect();
+    std::fs::write(&playbook, plays).expect("the playbook");
+    let mut command = environment.command("ansible-playbook", &fixture.directory);
+    for source in &fixture.sources {
+        command.args(["-i", source]);
+    }
+    let output = command
+        .args(&fixture.shared_flags)
+        .arg(&playbook)
+        .arg("--list-hosts")
+        .output()
+        .expect("ansible-playbook runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "ansible-playbook: {stdout}{stderr}"
+    );
+    let mut selections: Vec<Vec<String>> = vec![Vec::new(); patterns.len()];
+    let mut play = None;
+    for line in stdout.lines() {
+        if let Some(rest) = line.trim_start().strip_prefix("play #") {
+            let number: usize = rest
+                .split_whitespace()
+                .next()
+                .and_then(|number| number.parse().ok())
+                .expect("a play number");
+            play = Some(number - 1);
+        } else if line.starts_with("      ")
+            && let Some(index) = play
+        {
+            selections[index].push(line.trim().to_string());
+        }
+    }
+    let unmatched = stdout
+        .lines()
+        .chain(stderr.lines())
+        .filter_map(|line| {
+            let (_, word) = line.split_once("Could not match supplied host pattern, ignoring: ")?;
+            Some(word.trim().to_string())
+        })
+        .collect();
+    (selections, unmatched)
+}
+
+/// `--limit` selects what `ansible --list-hosts` selects on every fixture, for a
+/// corpus of patterns; a word Ansible warns matches nothing is pgconverge's
+/// error, and only such a word.
+#[test]
+fn every_limit_selects_what_ansible_selects() {
+    use pgconverge::inventory::pattern::{Limit, PatternError};
+    let environment = AnsibleEnvironment::new();
+    let mut compared = 0;
+    let mut disagreements = Vec::new();
+    for fixture in fixtures() {
+        let inventory = Inventory::load_input(&input(&fixture))
+            .unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
+        let mut patterns: Vec<String> =
+            PATTERNS.iter().map(|pattern| pattern.to_string()).collect();
+        for group in inventory.tree.keys() {
+            patterns.extend([group.clone(), format!("!{group}"), format!("all:&{group}")]);
+        }
+        let hosts: std::collections::BTreeSet<&String> = inventory
+            .tree
+            .values()
+            .flat_map(|group| &group.hosts)
+            .collect();
+        patterns.extend(hosts.into_iter().cloned());
+        let (selections, unmatched) = ansible_selections(&environment, &fixture, &patterns);
+        let mut ours_unmatched = Vec::new();
+        for (pattern, theirs) in patterns.iter().zip(selections) {
+            compared += 1;
+            let place = format!("{}: `{pattern}`", fixture.directory.display());
+            match Limit::read(std::slice::from_ref(pattern))
+                .and_then(|limit| limit.select(&inventory.tree))
+            {
+                Ok(mut ours) => {
+                    let mut theirs = theirs;
+                    ours.sort();
+                    theirs.sort();
+                    let warned = pattern
+                        .split([',', ':'])
+                        .map(|word| word.trim_start_matches(['!', '&']))
+                        .any(|word| unmatched.iter().any(|known| known == word));
+                    if ours != theirs || warned {
+                        disagreements.push(format!(
+                            "{place}: ansible {theirs:?}{}, pgconverge {ours:?}",
+                            if warned { " (with a warning)" } else { "" }
+                        ));
+                    }
+                }
+                Err(errors) => {
+                    for error in errors.0 {
+                        match error {
+                            PatternError::NoMatch { word, .. } if unmatched.contains(&word) => {
+                                ours_unmatched.push(word);
+                            }
+                            other => disagreements.push(format!(
+                                "{place}: pgconverge refuses it ({other}), ansible selects {theirs:?}"
+                            )),
+                        }
+                    }
+                }
+            }
+        }
+        for word in unmatched {
+            if !ours_unmatched.contains(&word) {
+                disagreements.push(format!(
+                    "{}: ansible matches nothing with `{word}`, pgconverge does",
+                    fixture.directory.display()
+                ));
+            }
+        }
+    }
+    assert!(
+        disagreements.is_empty(),
+        "{} patterns compared; these disagree:\n{}",
+        compared,
+        disagreements.join("\n")
+    );
+    eprintln!("{compared} patterns: every selection agrees with ansible --list-hosts");
+}
+
+/// `--limit @FILE` reads one pattern a line, as `ansible --limit @FILE` does.
+#[test]
+fn a_limit_file_selects_what_ansible_selects() {
+    use pgconverge::inventory::pattern::Limit;
+    let environment = AnsibleEnvironment::new();
+    let scratch = tempfile::tempdir().expect("a temporary directory");
+    let file = scratch.path().join("limit.txt");
+    std::fs::write(&file, "standby\n\n  db1  \n!db2\nungrouped\n&all\n").expect("the file");
+    let limit = format!("@{}", file.display());
+    for fixture in fixtures() {
+        let inventory = Inventory::load_input(&input(&fixture))
+            .unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
+        let Ok(mut ours) = Limit::read(std::slice::from_ref(&limit))
+            .and_then(|limit| limit.select(&inventory.tree))
+        else {
+            // A fixture without these names: the corpus test compares errors.
+            continue;
+        };
+        let mut command = environment.command("ansible", &fixture.directory);
+        for source in &fixture.sources {
+            command.args(["-i", source]);
+        }
+        let output = command
+            .args(&fixture.shared_flags)
+            .args(["all", "--list-hosts", "--limit", &limit])
+            .output()
+            .expect("ansible runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{stdout}");
+        let mut theirs: Vec<String> = stdout
+            .lines()
+            .filter(|line| line.starts_with("    "))
+            .map(|line| line.trim().to_string())
+            .collect();
+        ours.sort();
+        theirs.sort();
+        assert_eq!(ours, theirs, "{}", fixture.directory.display());
+        return;
+    }
+    panic!("no fixture has the groups and hosts of the limit file");
+}

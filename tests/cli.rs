@@ -53,16 +53,47 @@ fn unknown_host_in_limit_is_refused_before_contacting_anything() {
     let repository = env!("CARGO_MANIFEST_DIR");
     let output = pgconverge()
         .env("PG_REPLICATION_PASSWORD", "unused-here")
-        .args(["apply", "--dry-run", "--limit", "h9", "-i"])
+        .args(["apply", "--dry-run", "--limit", "h9:standy", "-i"])
         .arg(format!("{repository}/inventory.example.yaml"))
         .output()
         .unwrap_or_else(|error| panic!("run: {error}"));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1));
     assert!(
-        stderr.contains("unknown host `h9` in --limit: the inventory has `h1`, `h2`, `h3`"),
+        stderr.contains(
+            "--limit: `h9` matches no host or group of the inventory\nerror: --limit: `standy` matches no host or group of the inventory (did you mean `standby`?)"
+        ),
         "{stderr}"
     );
+    assert!(!stderr.contains("Gathered facts"), "{stderr}");
+}
+
+/// A limit that selects hosts, but none pgconverge manages (or none at all), is
+/// an error rather than a run that does nothing.
+#[test]
+fn a_limit_selecting_no_member_is_refused() {
+    let directory =
+        tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"));
+    let inventory = directory.path().join("hosts");
+    let text = "[primary]\ndb1 ansible_host=10.77.0.99\n[monitoring]\nmon1 ansible_host=10.77.0.98\n[all:vars]\nreplication_password=unused-here\n";
+    std::fs::write(&inventory, text).unwrap_or_else(|error| panic!("write: {error}"));
+    for (limit, expected) in [
+        (
+            "mon*",
+            "--limit selects no member of the cluster: `mon1` is in no role group",
+        ),
+        ("primary:&monitoring", "--limit selects no host at all"),
+    ] {
+        let output = pgconverge()
+            .args(["restart", "--dry-run", "--limit", limit, "-i"])
+            .arg(&inventory)
+            .output()
+            .unwrap_or_else(|error| panic!("run: {error}"));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(expected), "{limit}: {stderr}");
+        assert!(!stderr.contains("Gathered facts"), "{stderr}");
+    }
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! `pgconverge apply`.
 
-use super::args::{LockArgs, ReadingArgs, RestartArgs, SshArgs};
+use super::args::{LimitArgs, LockArgs, ReadingArgs, RestartArgs, SshArgs};
 use clap::{Args, ValueEnum};
 use pgconverge::apply::{ApplyOptions, ApplyResult};
 use pgconverge::failover;
@@ -45,9 +45,8 @@ pub struct ApplyArgs {
     /// `json` prints a versioned JSON document on stdout (docs/plan-format.md) and the rest on stderr
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
-    /// Only these hosts (comma-separated); their upstreams are still read
-    #[arg(long, value_name = "HOSTS", value_delimiter = ',')]
-    limit: Vec<String>,
+    #[command(flatten)]
+    limit: LimitArgs,
     /// How many steps run at once (default: no limit)
     #[arg(long, value_name = "N", default_value_t = 0)]
     forks: usize,
@@ -91,7 +90,7 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
             Format::Human => OutputFormat::Human,
             Format::Json => OutputFormat::Json,
         },
-        limit: args.limit,
+        limit: args.limit.patterns,
         replace_data: args.replace_data,
         restarts: args.restarts.policy(),
         only: pgconverge::apply::Only::Everything,

@@ -90,6 +90,14 @@ impl ReadingArgs {
     }
 }
 
+/// `--limit`, for every command that acts on some hosts only.
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// Only the members matching PATTERN, as Ansible's `--limit` reads it: host and group names, globs (`db*`), `~regex`, `!` to leave out, `&` to intersect, `,` or `:` between, `@FILE` for one pattern a line (repeatable: they add up); a name that matches nothing is an error
+    #[arg(long = "limit", short = 'l', value_name = "PATTERN")]
+    pub patterns: Vec<String>,
+}
+
 /// What a command reads: the inventory, and the playbook and templates that
 /// replace the built-in ones.
 #[derive(Debug, Args)]

@@ -20,6 +20,7 @@ mod ini;
 mod layout;
 pub mod login;
 mod merge;
+pub mod pattern;
 mod python_literal;
 mod report;
 mod resolve;
@@ -326,6 +327,28 @@ impl Inventory {
     /// unknown group.
     pub fn host_names_in_group(&self, group: &str) -> &[String] {
         self.groups.get(group).map_or(&[], Vec::as_slice)
+    }
+
+    /// The members `limit` selects (see [`pattern`]), in inventory order. An
+    /// empty limit selects every member; one that selects no member is an
+    /// error, since a command would then do nothing the user asked for.
+    pub fn limit(&self, limit: &pattern::Limit) -> Result<Vec<String>, pattern::PatternErrors> {
+        if limit.is_empty() {
+            return Ok(self.hosts.keys().cloned().collect());
+        }
+        let selected = limit.select(&self.tree)?;
+        let members: Vec<String> = self
+            .hosts
+            .keys()
+            .filter(|host| selected.contains(host))
+            .cloned()
+            .collect();
+        if members.is_empty() {
+            return Err(pattern::PatternErrors(vec![
+                pattern::PatternError::NoMember { selected },
+            ]));
+        }
+        Ok(members)
     }
 
     /// The primary of the first cluster. A loaded inventory has exactly one in
