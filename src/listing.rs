@@ -1,6 +1,6 @@
-//! `pgconverge inventory --list` and `--host`: the inventory as pgconverge
-//! resolved it, in the JSON shape `ansible-inventory` prints, so a user can see
-//! what pgconverge sees. Each host shows the variables its inventory writes
+//! `pgconverge inventory --list`, `--host` and `--graph`: the inventory as
+//! pgconverge resolved it, in the shapes `ansible-inventory` prints, so a user
+//! can see what pgconverge sees. Each host shows the variables its inventory writes
 //! (not pgconverge's defaults) with templates rendered; every secret is
 //! `(sensitive)`. Hosts pgconverge leaves out are not listed.
 
@@ -77,6 +77,43 @@ pub fn list(inventory: &Inventory) -> Value {
     Value::Object(document)
 }
 
+/// The group tree from `group` down as `ansible-inventory --graph` draws it:
+/// `@all:`, then each child group (`  |--@name:`) with its own, then the
+/// group's hosts (`  |  |--db1`), `all` showing none of its own. A group under
+/// two parents is drawn under each. `None` for a group the inventory has not.
+pub fn graph(inventory: &Inventory, group: &str) -> Option<Vec<String>> {
+    inventory.tree.get(group)?;
+    let mut lines = Vec::new();
+    graph_group(inventory, group, 0, &mut lines);
+    Some(lines)
+}
+
+fn graph_group(inventory: &Inventory, group: &str, depth: usize, lines: &mut Vec<String>) {
+    lines.push(graph_line(&format!("@{group}:"), depth));
+    let Some(tree) = inventory.tree.get(group) else {
+        return;
+    };
+    for child in &tree.children {
+        graph_group(inventory, child, depth + 1, lines);
+    }
+    if group != ALL {
+        let hosts = tree
+            .hosts
+            .iter()
+            .filter(|host| inventory.hosts.contains_key(*host));
+        lines.extend(hosts.map(|host| graph_line(host, depth + 1)));
+    }
+}
+
+/// `name` drawn `depth` levels down, as Ansible's `_graph_name`.
+fn graph_line(name: &str, depth: usize) -> String {
+    if depth == 0 {
+        name.to_string()
+    } else {
+        format!("{}--{name}", "  |".repeat(depth))
+    }
+}
+
 /// Every string in `value` with the secrets in it replaced.
 fn redact(value: &Value, redactor: &Redactor) -> Value {
     match value {
@@ -127,6 +164,38 @@ mod tests {
             listed["_meta"]["hostvars"]["db2"]["replication_password"],
             "(sensitive)"
         );
+    }
+
+    #[test]
+    fn the_graph_draws_the_tree_as_ansible_inventory_does() {
+        let inventory = inventory(
+            "[primary]\ndb1\n[standby]\ndb2\ndb3\n[dc1:children]\nprimary\nstandby\n[dc2:children]\nstandby\n[all:vars]\nreplication_password=longsecret\n",
+        );
+        let drawn = graph(&inventory, "all").expect("all is a group");
+        assert_eq!(
+            drawn.join("\n"),
+            "@all:
+  |--@ungrouped:
+  |--@dc1:
+  |  |--@primary:
+  |  |  |--db1
+  |  |--@standby:
+  |  |  |--db2
+  |  |  |--db3
+  |--@dc2:
+  |  |--@standby:
+  |  |  |--db2
+  |  |  |--db3"
+        );
+        assert_eq!(
+            graph(&inventory, "standby"),
+            Some(vec![
+                "@standby:".to_string(),
+                "  |--db2".to_string(),
+                "  |--db3".to_string()
+            ])
+        );
+        assert_eq!(graph(&inventory, "nosuch"), None);
     }
 
     #[test]

@@ -689,3 +689,58 @@ fn a_limit_file_selects_what_ansible_selects() {
     }
     panic!("no fixture has the groups and hosts of the limit file");
 }
+
+/// `pgconverge inventory --graph` draws what `ansible-inventory --graph` draws,
+/// but for the hosts pgconverge leaves out (which `--list` leaves out too).
+#[test]
+fn the_graph_is_drawn_as_ansible_inventory_draws_it() {
+    let environment = AnsibleEnvironment::new();
+    for fixture in fixtures() {
+        let inventory = Inventory::load_input(&input(&fixture))
+            .unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
+        let mut command = environment.command("ansible-inventory", &fixture.directory);
+        for source in &fixture.sources {
+            command.args(["-i", source]);
+        }
+        let output = command
+            .args(&fixture.shared_flags)
+            .arg("--graph")
+            .output()
+            .expect("ansible-inventory runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let theirs: Vec<String> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|line| {
+                let name = line.rsplit("--").next().unwrap_or_default();
+                !inventory.left_out.iter().any(|host| host == name)
+            })
+            .map(str::to_string)
+            .collect();
+        let mut command = Command::cargo_bin("pgconverge").expect("the binary");
+        command.current_dir(&fixture.directory).arg("inventory");
+        for source in &fixture.sources {
+            command.args(["-i", source]);
+        }
+        let output = command
+            .args(&fixture.shared_flags)
+            .args(&fixture.own_flags)
+            .arg("--graph")
+            .env_remove("ANSIBLE_VAULT_PASSWORD_FILE")
+            .output()
+            .expect("pgconverge runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let ours: Vec<String> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        assert_eq!(ours, theirs, "{}", fixture.directory.display());
+    }
+}
