@@ -1,11 +1,12 @@
 //! Which format an inventory file is in, and reading it into a [`Document`] of
-//! the YAML inventory's shape: YAML, Ansible's INI, or the JSON that
-//! `ansible-inventory --list` prints. Pure: the text is given.
+//! the YAML inventory's shape: YAML, Ansible's INI, TOML, or the JSON that
+//! `ansible-inventory --list` (or an inventory script) prints. Pure: the text
+//! is given.
 //!
 //! The format follows the name as Ansible's plugins choose it: `.yml` and
-//! `.yaml` are YAML, `.json` is YAML or `--list` JSON (it has `_meta`), another
-//! extension is INI. A name without extension is YAML when it reads as a YAML
-//! map, and INI otherwise.
+//! `.yaml` are YAML, `.json` is YAML or `--list` JSON (it has `_meta`), `.toml`
+//! is TOML, another extension is INI. A name without extension is YAML when it
+//! reads as a YAML map, and INI otherwise.
 
 use super::ini;
 use super::layout::Document;
@@ -23,6 +24,7 @@ pub fn read(path: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
         .map(str::to_ascii_lowercase);
     match extension.as_deref() {
         Some("yml" | "yaml" | "json") => read_yaml(path, text),
+        Some("toml") => read_toml(path, text),
         Some(_) => read_ini(path, text),
         None => match yaml::parse(text) {
             Ok(root) if root.as_mapping().is_some_and(|entries| !entries.is_empty()) => {
@@ -61,6 +63,25 @@ fn read_ini(path: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
         root,
     };
     (Some(document), problems)
+}
+
+fn read_toml(path: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
+    let problem = |error: super::toml::TomlError| Diagnostic {
+        location: location(path, Some(error.position)),
+        message: error.message,
+    };
+    let (root, errors) = match super::toml::parse(text) {
+        Ok(read) => read,
+        Err(error) => return (None, vec![problem(error)]),
+    };
+    if let Some(refused) = plugin_configuration(path, &root) {
+        return (None, vec![refused]);
+    }
+    let document = Document {
+        path: path.to_path_buf(),
+        root,
+    };
+    (Some(document), errors.into_iter().map(problem).collect())
 }
 
 fn read_yaml(path: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {

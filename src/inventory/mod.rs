@@ -28,6 +28,7 @@ mod roles;
 pub mod settings;
 mod suggest;
 pub mod synchronous;
+mod toml;
 mod validate;
 pub mod vault;
 mod yaml;

@@ -559,6 +559,17 @@ fn impossible_versions_empty_addresses_and_plugin_files_are_refused() {
     );
 }
 
+/// A TOML file with a top-level `plugin` is a plugin's configuration too, as
+/// Ansible's toml plugin says.
+#[test]
+fn a_toml_plugin_configuration_is_refused_by_name() {
+    let refused = Inventory::parse(Path::new("cloud.toml"), "plugin = \"aws_ec2\"\n", &|_| None);
+    assert_eq!(
+        refused.map(|_| ()).unwrap_err().to_string(),
+        "cloud.toml:1:1: `cloud.toml` is the configuration of the inventory plugin `aws_ec2`, not an inventory: pgconverge runs no inventory plugin; export the inventory with `ansible-inventory -i cloud.toml --list > inventory.json` and give that file"
+    );
+}
+
 /// Only a YAML (or JSON) file's top-level `plugin` key configures a plugin: an
 /// INI section `[plugin]` is a group like any other, as Ansible reads it.
 #[test]
