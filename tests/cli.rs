@@ -298,3 +298,47 @@ fn validate_json_lists_every_diagnostic_with_its_place() {
     assert_eq!(document["diagnostics"][0]["line"], 4);
     assert_eq!(document["diagnostics"][0]["column"], 5);
 }
+
+/// An inventory script that fails stops everything, named with its exit status
+/// and what it wrote to its standard error; one that prints no JSON is named
+/// with the place of the mistake in its output.
+#[test]
+fn a_failing_inventory_script_is_named_with_its_status_and_stderr() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let directory =
+        tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"));
+    let script = directory.path().join("cloud.sh");
+    let write = |body: &str| {
+        std::fs::write(&script, body).unwrap_or_else(|error| panic!("write: {error}"));
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|error| panic!("chmod: {error}"));
+    };
+    write("#!/bin/sh\necho 'the API refused the token' >&2\nexit 4\n");
+    let output = pgconverge()
+        .args(["validate", "-i"])
+        .arg(&script)
+        .output()
+        .unwrap_or_else(|error| panic!("run: {error}"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let path = script.display();
+    assert!(
+        stderr.contains(&format!(
+            "{path}: the inventory script `{path} --list` exited with status 4; its standard error:\nthe API refused the token"
+        )),
+        "{stderr}"
+    );
+    write("#!/bin/sh\necho '{\"primary\": {\"hosts\": [\"db1\"]},'\n");
+    let output = pgconverge()
+        .args(["validate", "-i"])
+        .arg(&script)
+        .output()
+        .unwrap_or_else(|error| panic!("run: {error}"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{path} --list:1:1: unclosed bracket"))
+            && stderr.contains("(read as an inventory script's JSON)"),
+        "{stderr}"
+    );
+}

@@ -31,7 +31,7 @@ pub struct ApplyArgs {
     /// A plan saved with `--dry-run --out FILE`: apply exactly it, or nothing if a host or input changed since
     #[arg(value_name = "PLAN")]
     plan: Option<PathBuf>,
-    /// The inventory: an Ansible YAML or INI file, `ansible-inventory --list` JSON, or a directory of them (repeatable, merged in order; with a saved plan: must be the one planned)
+    /// The inventory: an Ansible YAML, INI or TOML file, `ansible-inventory --list` JSON, an inventory script, a host list (`h1,h2,`), or a directory of them (repeatable, merged in order; with a saved plan: must be the one planned)
     #[arg(short, long, value_name = "PATH", required_unless_present = "plan")]
     inventory: Vec<PathBuf>,
     #[command(flatten)]

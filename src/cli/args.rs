@@ -14,7 +14,7 @@ use std::time::Duration;
 /// How to read an inventory: its sources, vault passwords and role groups.
 #[derive(Debug, Args)]
 pub struct InventoryArgs {
-    /// The inventory: an Ansible YAML or INI file, `ansible-inventory --list` JSON, or a directory of them (repeatable, merged in order)
+    /// The inventory: an Ansible YAML, INI or TOML file, `ansible-inventory --list` JSON, an inventory script, a host list (`h1,h2,`), or a directory of them (repeatable, merged in order)
     #[arg(short, long, value_name = "PATH", required = true)]
     pub inventory: Vec<PathBuf>,
     #[command(flatten)]

@@ -85,21 +85,108 @@ fn read_toml(path: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
 }
 
 fn read_yaml(path: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
-    let mut root = match yaml::parse(text) {
-        Ok(root) => root,
-        Err(error) => {
-            let message = format!("{} (read as a YAML inventory)", error.message);
-            let diagnostic = Diagnostic {
-                location: location(path, error.position),
-                message,
-            };
-            return (None, vec![diagnostic]);
-        }
+    let (mut root, mut problems) = match parse_yaml(path, text, "a YAML inventory") {
+        Ok(parsed) => parsed,
+        Err(problem) => return (None, vec![problem]),
     };
     if let Some(refused) = plugin_configuration(path, &root) {
         return (None, vec![refused]);
     }
-    let mut problems: Vec<Diagnostic> = yaml::take_duplicate_keys(&mut root)
+    let is_listed = root
+        .as_mapping()
+        .is_some_and(|entries| entries.iter().any(|entry| entry.key == "_meta"));
+    if is_listed {
+        root = from_listed(path, root, &mut problems);
+    }
+    let document = Document {
+        path: path.to_path_buf(),
+        root,
+    };
+    (Some(document), problems)
+}
+
+/// What an inventory script printed for `--list` (with `_meta.hostvars`), read
+/// under `name` (`SCRIPT --list`) as Ansible's script plugin reads it: the
+/// `--list` JSON shape, where a group may also be a list of hosts, and a map
+/// with none of `hosts`, `vars` and `children` is a host of that name with
+/// those variables (both shapes Ansible still takes, with a deprecation).
+pub fn read_script_output(name: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
+    let (root, mut problems) = match parse_yaml(name, text, "an inventory script's JSON") {
+        Ok(parsed) => parsed,
+        Err(problem) => return (None, vec![problem]),
+    };
+    let position = root.position;
+    let NodeValue::Mapping(entries) = root.value else {
+        let message = format!(
+            "an inventory script must print a JSON map of groups, not {}",
+            root.kind()
+        );
+        let problem = Diagnostic {
+            location: location(name, Some(position)),
+            message,
+        };
+        return (None, vec![problem]);
+    };
+    let entries = entries.into_iter().map(script_group).collect();
+    let root = Node {
+        value: NodeValue::Mapping(entries),
+        position,
+    };
+    let root = from_listed(name, root, &mut problems);
+    let document = Document {
+        path: name.to_path_buf(),
+        root,
+    };
+    (Some(document), problems)
+}
+
+/// A group of a script's output in the `--list` shape.
+fn script_group(entry: Entry) -> Entry {
+    if entry.key == "_meta" {
+        return entry;
+    }
+    let position = entry.value.position;
+    let part = |key: &str, value: Node| Entry {
+        key: key.to_string(),
+        key_position: position,
+        value,
+    };
+    let parts = match entry.value.value {
+        NodeValue::Sequence(_) => vec![part("hosts", entry.value)],
+        NodeValue::Mapping(ref parts)
+            if !parts
+                .iter()
+                .any(|part| matches!(part.key.as_str(), "hosts" | "vars" | "children")) =>
+        {
+            let host = Node {
+                value: NodeValue::String(entry.key.clone()),
+                position: entry.key_position,
+            };
+            let hosts = Node {
+                value: NodeValue::Sequence(vec![host]),
+                position,
+            };
+            vec![part("hosts", hosts), part("vars", entry.value)]
+        }
+        _ => return entry,
+    };
+    Entry {
+        value: Node {
+            value: NodeValue::Mapping(parts),
+            position,
+        },
+        ..entry
+    }
+}
+
+/// The tree of a YAML or JSON text, with its duplicate keys reported; the
+/// error that stops it otherwise, saying what the text was read as.
+fn parse_yaml(path: &Path, text: &str, what: &str) -> Result<(Node, Vec<Diagnostic>), Diagnostic> {
+    let mut root = yaml::parse(text).map_err(|error| Diagnostic {
+        location: location(path, error.position),
+        message: format!("{} (read as {what})", error.message),
+    })?;
+    let problems = yaml::take_duplicate_keys(&mut root)
         .into_iter()
         .map(|duplicate| {
             let Position { line, column } = duplicate.first;
@@ -113,17 +200,7 @@ fn read_yaml(path: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
             }
         })
         .collect();
-    let is_listed = root
-        .as_mapping()
-        .is_some_and(|entries| entries.iter().any(|entry| entry.key == "_meta"));
-    if is_listed {
-        root = from_listed(path, root, &mut problems);
-    }
-    let document = Document {
-        path: path.to_path_buf(),
-        root,
-    };
-    (Some(document), problems)
+    Ok((root, problems))
 }
 
 /// A file whose top level has a `plugin` key configures an inventory plugin

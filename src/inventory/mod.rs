@@ -25,6 +25,7 @@ mod python_literal;
 mod report;
 mod resolve;
 mod roles;
+mod script;
 pub mod settings;
 mod suggest;
 pub mod synchronous;
@@ -187,9 +188,14 @@ impl Input {
     }
 
     /// Every file the inventory reads, in order (sources, vault password files
-    /// not included), for a digest.
+    /// not included), for a digest: an inventory script is named, not run.
     pub fn files(&self) -> Vec<PathBuf> {
-        files::read(&self.sources, &vault::Passwords::default()).files
+        files::read(
+            &self.sources,
+            &vault::Passwords::default(),
+            files::Scripts::NameOnly,
+        )
+        .files
     }
 }
 
@@ -211,7 +217,7 @@ impl Inventory {
             };
             Diagnostics(vec![Diagnostic::new(file, None, None, message)])
         })?;
-        let read = files::read(&input.sources, &passwords);
+        let read = files::read(&input.sources, &passwords, files::Scripts::Run);
         Inventory::build_read(input, &passwords, read)
     }
 
@@ -229,7 +235,7 @@ impl Inventory {
                 error.to_string(),
             )])
         })?;
-        let mut read = files::read(&input.sources, &passwords);
+        let mut read = files::read(&input.sources, &passwords, files::Scripts::Run);
         let (document, problems) = formats::read(path, text);
         read.documents.retain(|known| known.path != path);
         read.documents.extend(document);
