@@ -392,6 +392,37 @@ mod tests {
         );
     }
 
+    /// A script's group may be a bare list of hosts, or a map of variables
+    /// naming a host of the group's name, as Ansible's script plugin reads them.
+    #[test]
+    fn a_scripts_older_group_shapes_read_as_ansible_reads_them() {
+        let printed = r#"{"web": ["w1", "w2"], "db1": {"pg_port": 5433},
+            "db": {"hosts": ["db1"]}, "_meta": {"hostvars": {}}}"#;
+        let (document, problems) = read_script_output(Path::new("inv.sh --list"), printed);
+        assert_eq!(problems, []);
+        let root = document.expect("a document").root;
+        let groups: Vec<(String, serde_json::Value)> = root
+            .as_mapping()
+            .unwrap_or_default()
+            .iter()
+            .map(|entry| (entry.key.clone(), entry.value.to_json()))
+            .collect();
+        assert_eq!(
+            groups[..3],
+            [
+                (
+                    "web".to_string(),
+                    json!({"hosts": {"w1": null, "w2": null}})
+                ),
+                (
+                    "db1".to_string(),
+                    json!({"hosts": {"db1": null}, "vars": {"pg_port": 5433}})
+                ),
+                ("db".to_string(), json!({"hosts": {"db1": null}})),
+            ]
+        );
+    }
+
     #[test]
     fn listed_json_becomes_groups_and_hosts() {
         let listed = r#"{"_meta": {"hostvars": {"db1": {"pg_port": 5433}}},
