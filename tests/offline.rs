@@ -377,3 +377,38 @@ fn apply_refuses_rejoin_and_decommission_naming_the_wrong_host_before_contacting
         );
     }
 }
+
+/// `backup --format json` and `verify-backup --format json` print the plan's
+/// versioned document on stdout and the human text on stderr; here no host can
+/// be reached (no `ssh` on the `PATH`), so each host carries its error.
+#[test]
+fn backup_and_verify_backup_print_the_plan_document_as_json() {
+    let directory = temporary_directory();
+    let example = read(&repository().join("inventory.example.yaml"));
+    let text = example.replace(
+        "    replication_user: replicator\n",
+        "    replication_user: replicator\n    wal_archive: { pgbackrest: { repo_path: /var/lib/pgbackrest } }\n",
+    );
+    assert_ne!(text, example);
+    write(&directory.path().join("inventory.yaml"), &text);
+    for command in ["backup", "verify-backup"] {
+        let (output, stdout, stderr) = run(pgconverge(directory.path()).args([
+            command,
+            "--dry-run",
+            "--format",
+            "json",
+            "-i",
+            "inventory.yaml",
+        ]));
+        assert_eq!(output.status.code(), Some(1), "{command}: {stderr}");
+        let document: serde_json::Value = serde_json::from_str(&stdout)
+            .unwrap_or_else(|error| panic!("{command}: {error}: {stdout}"));
+        assert_eq!(document["format_version"], 1, "{command}");
+        assert_eq!(document["kind"], "plan", "{command}");
+        assert!(
+            document["summary"]["unreachable"].as_u64() > Some(0),
+            "{command}: {stdout}"
+        );
+        assert!(stderr.contains("Gathered facts"), "{command}: {stderr}");
+    }
+}

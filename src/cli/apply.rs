@@ -1,20 +1,13 @@
 //! `pgconverge apply`.
 
-use super::args::{LimitArgs, LockArgs, ReadingArgs, RestartArgs, SshArgs};
+use super::args::{Format, LimitArgs, LockArgs, ReadingArgs, RestartArgs, SshArgs};
 use clap::{Args, ValueEnum};
 use pgconverge::apply::{ApplyOptions, ApplyResult};
 use pgconverge::failover;
-use pgconverge::load::OutputFormat;
 use pgconverge::printer::Printer;
 use pgconverge::secret::Redactor;
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Format {
-    Human,
-    Json,
-}
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum DiffView {
@@ -86,10 +79,7 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
         saved_plan: args.plan,
         dry_run: args.dry_run,
         out: args.out,
-        format: match args.format {
-            Format::Human => OutputFormat::Human,
-            Format::Json => OutputFormat::Json,
-        },
+        format: args.format.into(),
         limit: args.limit.patterns,
         replace_data: args.replace_data,
         restarts: args.restarts.policy(),

@@ -4,12 +4,29 @@ use clap::{Args, ValueEnum};
 use pgconverge::diagnostic::Diagnostics;
 use pgconverge::inventory::vault::PasswordSource;
 use pgconverge::inventory::{GroupNames, Input};
-use pgconverge::load::{Loaded, load};
+use pgconverge::load::{Loaded, OutputFormat, load};
 use pgconverge::pgconf::value::{Kind, canonical};
 use pgconverge::plan::rolling::{PrimaryRestart, RestartPolicy};
 use pgconverge::transport::SshOptions;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// `--format`: text for people, or one JSON document on stdout (the text then
+/// goes to stderr).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+impl From<Format> for OutputFormat {
+    fn from(format: Format) -> OutputFormat {
+        match format {
+            Format::Human => OutputFormat::Human,
+            Format::Json => OutputFormat::Json,
+        }
+    }
+}
 
 /// How to read an inventory: its sources, vault passwords and role groups.
 #[derive(Debug, Args)]

@@ -1,18 +1,11 @@
 //! `pgconverge check`: a monitoring plugin (Nagios/Icinga exit codes).
 
-use super::args::{InputArgs, SshArgs, seconds};
-use clap::{Args, ValueEnum};
+use super::args::{Format, InputArgs, SshArgs, seconds};
+use clap::Args;
 use pgconverge::health::{CheckOptions, LagLimit, Thresholds, check};
-use pgconverge::load::OutputFormat;
 use pgconverge::pgconf::value::{Kind, canonical};
 use pgconverge::printer::Printer;
 use std::process::ExitCode;
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Format {
-    Human,
-    Json,
-}
 
 #[derive(Debug, Args)]
 #[command(
@@ -90,10 +83,7 @@ pub async fn run(args: CheckArgs) -> ExitCode {
         inventory: args.input.inventory.input(),
         playbook: args.input.playbook,
         templates: args.input.templates,
-        format: match args.format {
-            Format::Human => OutputFormat::Human,
-            Format::Json => OutputFormat::Json,
-        },
+        format: args.format.into(),
         thresholds: Thresholds {
             warn_lag: limit(&args.warn_lag, defaults.warn_lag),
             crit_lag: limit(&args.crit_lag, defaults.crit_lag),

@@ -1,17 +1,10 @@
 //! `pgconverge status`.
 
-use super::args::{InputArgs, SshArgs};
-use clap::{Args, ValueEnum};
-use pgconverge::load::OutputFormat;
+use super::args::{Format, InputArgs, SshArgs};
+use clap::Args;
 use pgconverge::printer::Printer;
 use pgconverge::status::{StatusError, StatusOptions, status};
 use std::process::ExitCode;
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Format {
-    Human,
-    Json,
-}
 
 #[derive(Debug, Args)]
 #[command(
@@ -38,10 +31,7 @@ pub async fn run(args: StatusArgs) -> ExitCode {
         inventory: args.input.inventory.input(),
         playbook: args.input.playbook,
         templates: args.input.templates,
-        format: match args.format {
-            Format::Human => OutputFormat::Human,
-            Format::Json => OutputFormat::Json,
-        },
+        format: args.format.into(),
         ssh: args.ssh.options(),
     };
     match status(&options, Printer::new).await {

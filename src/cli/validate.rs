@@ -1,20 +1,14 @@
 //! `pgconverge validate`: check the inventory, playbook and templates without
 //! contacting any host.
 
-use super::args::InputArgs;
-use clap::{Args, ValueEnum};
+use super::args::{Format, InputArgs};
+use clap::Args;
 use pgconverge::desired::DesiredState;
 use pgconverge::diagnostic::{Diagnostic, Diagnostics, Severity};
 use pgconverge::inventory::{Input, Inventory, Role};
 use pgconverge::printer::Printer;
 use pgconverge::secret::Redactor;
 use std::process::ExitCode;
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Format {
-    Human,
-    Json,
-}
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
