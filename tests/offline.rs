@@ -412,3 +412,43 @@ fn backup_and_verify_backup_print_the_plan_document_as_json() {
         assert!(stderr.contains("Gathered facts"), "{command}: {stderr}");
     }
 }
+
+/// `upgrade --format json` prints its gates as one versioned document on stdout
+/// and every line of text on stderr; with no host reachable (no `ssh` on the
+/// `PATH`) the gates are closed and say why.
+#[test]
+fn upgrade_prints_its_gates_as_json() {
+    let (output, stdout, stderr) = run(pgconverge(&repository()).args([
+        "upgrade",
+        "--dry-run",
+        "--to",
+        "17",
+        "--format",
+        "json",
+        "-i",
+        "inventory.example.yaml",
+    ]));
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let document: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|error| panic!("{error}: {stdout}"));
+    assert_eq!(document["format_version"], 1);
+    assert_eq!(document["kind"], "upgrade_gates");
+    assert_eq!(
+        (&document["from"], &document["to"]),
+        (&"15".into(), &"17".into())
+    );
+    assert_eq!(document["members"], serde_json::json!(["h1", "h2", "h3"]));
+    assert_eq!(document["passed"], false);
+    let gates = document["gates"].as_array().expect("a list of gates");
+    assert_eq!(gates[0]["name"], "target version");
+    assert_eq!(gates[0]["passed"], true);
+    assert!(
+        gates.iter().any(|gate| gate["name"] == "every member runs"
+            && gate["passed"] == false
+            && gate["detail"]
+                .as_str()
+                .is_some_and(|detail| detail.contains("cannot connect to h1"))),
+        "{stdout}"
+    );
+    assert!(stderr.contains("CLOSED  every member runs"), "{stderr}");
+}
