@@ -7,6 +7,7 @@ use crate::execute;
 use crate::facts::{GatheredFacts, fingerprint};
 use crate::gather::{self, Gathered};
 use crate::inventory::Input;
+use crate::inventory::pattern::Limit;
 use crate::plan::build::{PlanOptions, plan};
 use crate::plan::document::PlanDocument;
 use crate::plan::restart::RestartSelection;
@@ -36,6 +37,8 @@ pub struct ApplyOptions {
     /// With a dry run: where to save the plan.
     pub out: Option<PathBuf>,
     pub format: Format,
+    /// `--limit`: Ansible's host patterns (`inventory::pattern`), resolved to
+    /// member names once the inventory is read.
     pub limit: Vec<String>,
     pub replace_data: Vec<String>,
     /// How restarts treat the live cluster; `None` for the defaults (or, with a
@@ -100,6 +103,8 @@ pub enum ApplyError {
     Save(crate::replace_file::ReplaceError),
     #[error("{0}")]
     Locked(#[from] crate::run_lock::LockError),
+    #[error("{0}")]
+    Limit(#[from] crate::inventory::pattern::PatternErrors),
 }
 
 /// The three inputs of a plan with their digests.
@@ -356,13 +361,15 @@ async fn plan_from_saved(
     Ok(planned)
 }
 
-/// Reads and loads the inputs, makes the printer (which redacts their secrets)
-/// and checks that the hosts the plan options name are in the inventory.
+/// Reads and loads the inputs, makes the printer (which redacts their secrets),
+/// resolves `--limit`'s patterns to the members they select (a saved plan's
+/// names select themselves) and checks that the hosts the plan options name
+/// are in the inventory.
 fn start(
     inventory: &Input,
     playbook: Option<PathBuf>,
     templates: Option<PathBuf>,
-    plan_options: PlanOptions,
+    mut plan_options: PlanOptions,
     printer_for: impl FnOnce(Redactor) -> Printer,
 ) -> Result<Run, ApplyError> {
     let inputs = read_inputs(inventory, playbook.as_deref(), templates.as_deref())?;
@@ -372,6 +379,10 @@ fn start(
         templates.as_deref(),
         printer_for,
     )?;
+    if !plan_options.limit.is_empty() {
+        let limit = Limit::read(&plan_options.limit)?;
+        plan_options.limit = session.loaded.inventory.limit(&limit)?;
+    }
     check_hosts(session.desired(), &plan_options)?;
     Ok(Run {
         session,

@@ -1,6 +1,6 @@
-//! `pgconverge inventory --list` and `--host`: the inventory as pgconverge
-//! resolved it, in the JSON shape `ansible-inventory` prints, so a user can see
-//! what pgconverge sees. Each host shows the variables its inventory writes
+//! `pgconverge inventory --list`, `--host` and `--graph`: the inventory as
+//! pgconverge resolved it, in the shapes `ansible-inventory` prints, so a user
+//! can see what pgconverge sees. Each host shows the variables its inventory writes
 //! (not pgconverge's defaults) with templates rendered; every secret is
 //! `(sensitive)`. Hosts pgconverge leaves out are not listed.
 
@@ -8,8 +8,8 @@ use crate::inventory::Inventory;
 use crate::secret::{REDACTED, Redactor};
 use serde_json::{Map, Value};
 
-/// The group whose hosts are in no other group, as Ansible names it.
-const UNGROUPED: &str = "ungrouped";
+/// The group that holds every other.
+const ALL: &str = "all";
 
 /// The variables of one host, or `None` for a host the inventory has not.
 pub fn host(inventory: &Inventory, name: &str) -> Option<Value> {
@@ -47,68 +47,71 @@ pub fn list(inventory: &Inventory) -> Value {
         "_meta".to_string(),
         serde_json::json!({ "hostvars": hostvars }),
     );
-    let listed = |hosts: &[String]| -> Vec<Value> {
-        hosts
-            .iter()
-            .filter(|host| inventory.hosts.contains_key(*host))
-            .map(|host| Value::from(host.as_str()))
-            .collect()
-    };
-    // Hosts written directly under `all` and in no other group are `ungrouped`.
-    let in_a_group = |host: &String| {
-        inventory
-            .tree
-            .iter()
-            .any(|(group, tree)| group != "all" && tree.hosts.contains(host))
-    };
-    let ungrouped: Vec<String> = inventory
-        .hosts
-        .keys()
-        .filter(|host| !in_a_group(host))
-        .cloned()
-        .collect();
+    // As `ansible-inventory --list`: `all` lists every child group (`ungrouped`
+    // first, empty or not) and no hosts; another group its own hosts and child
+    // groups; a group with neither is not listed.
     for (group, tree) in &inventory.tree {
         let mut entry = Map::new();
-        let mut children: Vec<Value> = tree
-            .children
-            .iter()
-            .map(|child| Value::from(child.as_str()))
-            .collect();
-        if group == "all" {
-            // As Ansible: `all` lists only the groups no other group holds.
-            children.retain(|child| {
-                let child = child.as_str().unwrap_or_default();
-                !inventory.tree.iter().any(|(parent, tree)| {
-                    parent != "all" && tree.children.iter().any(|known| known == child)
-                })
-            });
-            if !ungrouped.is_empty() && !tree.children.iter().any(|child| child == UNGROUPED) {
-                children.insert(0, Value::from(UNGROUPED));
-            }
-        } else {
-            let hosts = if group == UNGROUPED {
-                listed(&ungrouped)
-            } else {
-                listed(&tree.hosts)
-            };
+        if group != ALL {
+            let hosts: Vec<Value> = tree
+                .hosts
+                .iter()
+                .filter(|host| inventory.hosts.contains_key(*host))
+                .map(|host| Value::from(host.as_str()))
+                .collect();
             if !hosts.is_empty() {
                 entry.insert("hosts".to_string(), Value::Array(hosts));
             }
         }
-        if !children.is_empty() {
-            entry.insert("children".to_string(), Value::Array(children));
+        if !tree.children.is_empty() {
+            let children = tree
+                .children
+                .iter()
+                .map(|child| Value::from(child.as_str()));
+            entry.insert("children".to_string(), children.collect());
         }
         if !entry.is_empty() {
             document.insert(group.clone(), Value::Object(entry));
         }
     }
-    if !ungrouped.is_empty() && !inventory.tree.contains_key(UNGROUPED) {
-        document.insert(
-            UNGROUPED.to_string(),
-            serde_json::json!({ "hosts": listed(&ungrouped) }),
-        );
-    }
     Value::Object(document)
+}
+
+/// The group tree from `group` down as `ansible-inventory --graph` draws it:
+/// `@all:`, then each child group (`  |--@name:`) with its own, then the
+/// group's hosts (`  |  |--db1`), `all` showing none of its own. A group under
+/// two parents is drawn under each. `None` for a group the inventory has not.
+pub fn graph(inventory: &Inventory, group: &str) -> Option<Vec<String>> {
+    inventory.tree.get(group)?;
+    let mut lines = Vec::new();
+    graph_group(inventory, group, 0, &mut lines);
+    Some(lines)
+}
+
+fn graph_group(inventory: &Inventory, group: &str, depth: usize, lines: &mut Vec<String>) {
+    lines.push(graph_line(&format!("@{group}:"), depth));
+    let Some(tree) = inventory.tree.get(group) else {
+        return;
+    };
+    for child in &tree.children {
+        graph_group(inventory, child, depth + 1, lines);
+    }
+    if group != ALL {
+        let hosts = tree
+            .hosts
+            .iter()
+            .filter(|host| inventory.hosts.contains_key(*host));
+        lines.extend(hosts.map(|host| graph_line(host, depth + 1)));
+    }
+}
+
+/// `name` drawn `depth` levels down, as Ansible's `_graph_name`.
+fn graph_line(name: &str, depth: usize) -> String {
+    if depth == 0 {
+        name.to_string()
+    } else {
+        format!("{}--{name}", "  |".repeat(depth))
+    }
 }
 
 /// Every string in `value` with the secrets in it replaced.
@@ -154,13 +157,45 @@ mod tests {
         let listed = list(&inventory);
         assert_eq!(
             listed["all"],
-            serde_json::json!({"children": ["primary", "standby"]})
+            serde_json::json!({"children": ["ungrouped", "primary", "standby"]})
         );
         assert_eq!(listed["standby"], serde_json::json!({"hosts": ["db2"]}));
         assert_eq!(
             listed["_meta"]["hostvars"]["db2"]["replication_password"],
             "(sensitive)"
         );
+    }
+
+    #[test]
+    fn the_graph_draws_the_tree_as_ansible_inventory_does() {
+        let inventory = inventory(
+            "[primary]\ndb1\n[standby]\ndb2\ndb3\n[dc1:children]\nprimary\nstandby\n[dc2:children]\nstandby\n[all:vars]\nreplication_password=longsecret\n",
+        );
+        let drawn = graph(&inventory, "all").expect("all is a group");
+        assert_eq!(
+            drawn.join("\n"),
+            "@all:
+  |--@ungrouped:
+  |--@dc1:
+  |  |--@primary:
+  |  |  |--db1
+  |  |--@standby:
+  |  |  |--db2
+  |  |  |--db3
+  |--@dc2:
+  |  |--@standby:
+  |  |  |--db2
+  |  |  |--db3"
+        );
+        assert_eq!(
+            graph(&inventory, "standby"),
+            Some(vec![
+                "@standby:".to_string(),
+                "  |--db2".to_string(),
+                "  |--db3".to_string()
+            ])
+        );
+        assert_eq!(graph(&inventory, "nosuch"), None);
     }
 
     #[test]

@@ -41,6 +41,9 @@ pub struct Printer {
     /// Whether standard error is a terminal: then the live line is drawn under
     /// the other lines; else copies are told in plain lines now and then.
     terminal: bool,
+    /// Whether stdout is kept for a JSON document (`--format json`): every line
+    /// of text then goes to stderr.
+    text_on_stderr: bool,
 }
 
 impl Drop for Printer {
@@ -58,7 +61,15 @@ impl Printer {
             full_diff: false,
             live: Mutex::new(LiveStatus::default()),
             terminal: std::io::stderr().is_terminal(),
+            text_on_stderr: false,
         }
+    }
+
+    /// Keeps stdout for the JSON document (`--format json`) of a command that
+    /// prints text on stdout otherwise: every line of text goes to stderr.
+    pub fn with_text_on_stderr(mut self, text_on_stderr: bool) -> Printer {
+        self.text_on_stderr = text_on_stderr;
+        self
     }
 
     /// Plans show each file's whole unified diff, also where they show its
@@ -68,8 +79,12 @@ impl Printer {
         self
     }
 
-    /// A line on stdout. A closed pipe (`| head`) is not an error worth reporting.
+    /// A line on stdout (on stderr while stdout is kept for JSON). A closed
+    /// pipe (`| head`) is not an error worth reporting.
     pub fn out(&self, line: &str) {
+        if self.text_on_stderr {
+            return self.err(line);
+        }
         let _ = writeln!(anstream::stdout(), "{}", self.redactor.redact(line));
     }
 
@@ -174,7 +189,9 @@ impl Printer {
     /// A JSON document on stdout, redacted like every other line.
     pub fn json(&self, document: &impl serde::Serialize) {
         match serde_json::to_string_pretty(document) {
-            Ok(text) => self.out(&text),
+            Ok(text) => {
+                let _ = writeln!(anstream::stdout(), "{}", self.redactor.redact(&text));
+            }
             Err(error) => self.error(&format!("cannot write the JSON document: {error}")),
         }
     }

@@ -1,7 +1,8 @@
 //! pgconverge reads inventories as Ansible does: for every fixture under
 //! `tests/fixtures/ansible/`, `ansible-inventory --list` (ansible-core 2.19, from
 //! the virtualenv `tests/install-ansible.sh` makes) and pgconverge agree on every
-//! variable of every host, and `pgconverge inventory --list` shows the same
+//! variable of every host and on every group's hosts and children (`ungrouped`
+//! and the order included), and `pgconverge inventory --list` shows the same
 //! values with the secrets hidden.
 //!
 //! A fixture is a directory: `args` lists the `-i` sources, one a line; `flags`
@@ -254,6 +255,55 @@ fn resolved(inventory: &Inventory) -> Map<String, Value> {
         .collect()
 }
 
+/// Each group's own hosts and child groups, in order, as `ansible-inventory
+/// --list` prints them: a group with neither is not printed, and `all` prints
+/// no hosts.
+fn groups_listed(listed: &Value) -> Map<String, Value> {
+    let mut groups = listed.as_object().cloned().unwrap_or_default();
+    groups.remove("_meta");
+    groups
+}
+
+/// The same from pgconverge's group tree, every host included (those it
+/// leaves out too).
+fn groups_of(inventory: &Inventory) -> Map<String, Value> {
+    let mut groups = Map::new();
+    for (name, tree) in &inventory.tree {
+        let mut entry = Map::new();
+        if name != "all" && !tree.hosts.is_empty() {
+            entry.insert("hosts".to_string(), Value::from(tree.hosts.clone()));
+        }
+        if !tree.children.is_empty() {
+            entry.insert("children".to_string(), Value::from(tree.children.clone()));
+        }
+        if !entry.is_empty() {
+            groups.insert(name.clone(), Value::Object(entry));
+        }
+    }
+    groups
+}
+
+/// Every group whose hosts or children differ, `ungrouped` and their order included.
+fn group_disagreements(fixture: &Fixture, listed: &Value, inventory: &Inventory) -> Vec<String> {
+    let theirs = groups_listed(listed);
+    let ours = groups_of(inventory);
+    let mut names: Vec<&String> = theirs.keys().chain(ours.keys()).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|name| theirs.get(*name) != ours.get(*name))
+        .map(|name| {
+            format!(
+                "{}: group `{name}`:\n  ansible-inventory: {}\n  pgconverge:        {}",
+                fixture.directory.display(),
+                theirs.get(name).unwrap_or(&Value::Null),
+                ours.get(name).unwrap_or(&Value::Null)
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn every_fixture_resolves_as_ansible_inventory_lists_it() {
     let environment = AnsibleEnvironment::new();
@@ -292,6 +342,7 @@ fn every_fixture_resolves_as_ansible_inventory_lists_it() {
                 continue;
             }
         };
+        disagreements.extend(group_disagreements(fixture, &listed, &inventory));
         let ours = resolved(&inventory);
         // Ansible lists no host without variables in `_meta`; such a host is in
         // its groups.
@@ -415,5 +466,281 @@ fn ansible_inventory_list_output_reads_the_same() {
         let got = Inventory::load_input(&exported)
             .unwrap_or_else(|diagnostics| panic!("{}: {diagnostics}", fixture.directory.display()));
         assert_eq!(resolved(&got), want, "{}", fixture.directory.display());
+    }
+}
+
+/// Patterns every fixture is tried with, beside each of its own group and host
+/// names (alone, excluded, intersected with `all`).
+const PATTERNS: [&str; 31] = [
+    "all",
+    "*",
+    "ungrouped",
+    "u*",
+    "primary",
+    "standby",
+    "primary,standby",
+    "primary:standby",
+    "standby:&primary",
+    "all:!standby",
+    "!primary",
+    "&standby",
+    "standby:!db2",
+    "db*",
+    "*1",
+    "db?",
+    "db[!1]*",
+    "~db[12]",
+    "~^d",
+    "~(stand|prim)",
+    // Globs and expressions that match groups and hosts outside them.
+    "*i*",
+    "*o*",
+    "~.*r",
+    "10.0.*",
+    "db1,db2",
+    "db1:db2",
+    "db1:5432",
+    "nosuch",
+    "primary:nosuch",
+    "!nosuch",
+    "~nosuch",
+];
+
+/// The hosts of each pattern as `ansible-playbook --list-hosts` lists them
+/// (every pattern a play's `hosts`, which Ansible resolves with the code that
+/// resolves `--limit`), and the words it warned that nothing matches.
+fn ansible_selections(
+    environment: &AnsibleEnvironment,
+    fixture: &Fixture,
+    patterns: &[String],
+) -> (Vec<Vec<String>>, Vec<String>) {
+    let scratch = tempfile::tempdir().expect("a temporary directory");
+    let playbook = scratch.path().join("limits.yml");
+    let plays: String = patterns
+        .iter()
+        .enumerate()
+        .map(|(index, pattern)| {
+            format!(
+                "- name: limit {index}\n  hosts: {}\n  gather_facts: false\n  tasks: []\n",
+                Value::from(pattern.as_str())
+            )
+        })
+        .collect();
+    std::fs::write(&playbook, plays).expect("the playbook");
+    let mut command = environment.command("ansible-playbook", &fixture.directory);
+    for source in &fixture.sources {
+        command.args(["-i", source]);
+    }
+    let output = command
+        .args(&fixture.shared_flags)
+        .arg(&playbook)
+        .arg("--list-hosts")
+        .output()
+        .expect("ansible-playbook runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "ansible-playbook: {stdout}{stderr}"
+    );
+    let mut selections: Vec<Vec<String>> = vec![Vec::new(); patterns.len()];
+    let mut play = None;
+    for line in stdout.lines() {
+        if let Some(rest) = line.trim_start().strip_prefix("play #") {
+            let number: usize = rest
+                .split_whitespace()
+                .next()
+                .and_then(|number| number.parse().ok())
+                .expect("a play number");
+            play = Some(number - 1);
+        } else if line.starts_with("      ")
+            && let Some(index) = play
+        {
+            selections[index].push(line.trim().to_string());
+        }
+    }
+    let unmatched = stdout
+        .lines()
+        .chain(stderr.lines())
+        .filter_map(|line| {
+            let (_, word) = line.split_once("Could not match supplied host pattern, ignoring: ")?;
+            Some(word.trim().to_string())
+        })
+        .collect();
+    (selections, unmatched)
+}
+
+/// `--limit` selects what `ansible --list-hosts` selects on every fixture, for a
+/// corpus of patterns; a word Ansible warns matches nothing is pgconverge's
+/// error, and only such a word.
+#[test]
+fn every_limit_selects_what_ansible_selects() {
+    use pgconverge::inventory::pattern::{Limit, PatternError};
+    let environment = AnsibleEnvironment::new();
+    let mut compared = 0;
+    let mut disagreements = Vec::new();
+    for fixture in fixtures() {
+        let inventory = Inventory::load_input(&input(&fixture))
+            .unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
+        let mut patterns: Vec<String> =
+            PATTERNS.iter().map(|pattern| pattern.to_string()).collect();
+        for group in inventory.tree.keys() {
+            patterns.extend([group.clone(), format!("!{group}"), format!("all:&{group}")]);
+        }
+        let hosts: std::collections::BTreeSet<&String> = inventory
+            .tree
+            .values()
+            .flat_map(|group| &group.hosts)
+            .collect();
+        patterns.extend(hosts.into_iter().cloned());
+        let (selections, unmatched) = ansible_selections(&environment, &fixture, &patterns);
+        let mut ours_unmatched = Vec::new();
+        for (pattern, theirs) in patterns.iter().zip(selections) {
+            compared += 1;
+            let place = format!("{}: `{pattern}`", fixture.directory.display());
+            match Limit::read(std::slice::from_ref(pattern))
+                .and_then(|limit| limit.select(&inventory.tree))
+            {
+                Ok(mut ours) => {
+                    let mut theirs = theirs;
+                    ours.sort();
+                    theirs.sort();
+                    let warned = pattern
+                        .split([',', ':'])
+                        .map(|word| word.trim_start_matches(['!', '&']))
+                        .any(|word| unmatched.iter().any(|known| known == word));
+                    if ours != theirs || warned {
+                        disagreements.push(format!(
+                            "{place}: ansible {theirs:?}{}, pgconverge {ours:?}",
+                            if warned { " (with a warning)" } else { "" }
+                        ));
+                    }
+                }
+                Err(errors) => {
+                    for error in errors.0 {
+                        match error {
+                            PatternError::NoMatch { word, .. } if unmatched.contains(&word) => {
+                                ours_unmatched.push(word);
+                            }
+                            other => disagreements.push(format!(
+                                "{place}: pgconverge refuses it ({other}), ansible selects {theirs:?}"
+                            )),
+                        }
+                    }
+                }
+            }
+        }
+        for word in unmatched {
+            if !ours_unmatched.contains(&word) {
+                disagreements.push(format!(
+                    "{}: ansible matches nothing with `{word}`, pgconverge does",
+                    fixture.directory.display()
+                ));
+            }
+        }
+    }
+    assert!(
+        disagreements.is_empty(),
+        "{} patterns compared; these disagree:\n{}",
+        compared,
+        disagreements.join("\n")
+    );
+    eprintln!("{compared} patterns: every selection agrees with ansible --list-hosts");
+}
+
+/// `--limit @FILE` reads one pattern a line, as `ansible --limit @FILE` does.
+#[test]
+fn a_limit_file_selects_what_ansible_selects() {
+    use pgconverge::inventory::pattern::Limit;
+    let environment = AnsibleEnvironment::new();
+    let scratch = tempfile::tempdir().expect("a temporary directory");
+    let file = scratch.path().join("limit.txt");
+    std::fs::write(&file, "standby\n\n  db1  \n!db2\nungrouped\n&all\n").expect("the file");
+    let limit = format!("@{}", file.display());
+    for fixture in fixtures() {
+        let inventory = Inventory::load_input(&input(&fixture))
+            .unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
+        let Ok(mut ours) = Limit::read(std::slice::from_ref(&limit))
+            .and_then(|limit| limit.select(&inventory.tree))
+        else {
+            // A fixture without these names: the corpus test compares errors.
+            continue;
+        };
+        let mut command = environment.command("ansible", &fixture.directory);
+        for source in &fixture.sources {
+            command.args(["-i", source]);
+        }
+        let output = command
+            .args(&fixture.shared_flags)
+            .args(["all", "--list-hosts", "--limit", &limit])
+            .output()
+            .expect("ansible runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{stdout}");
+        let mut theirs: Vec<String> = stdout
+            .lines()
+            .filter(|line| line.starts_with("    "))
+            .map(|line| line.trim().to_string())
+            .collect();
+        ours.sort();
+        theirs.sort();
+        assert_eq!(ours, theirs, "{}", fixture.directory.display());
+        return;
+    }
+    panic!("no fixture has the groups and hosts of the limit file");
+}
+
+/// `pgconverge inventory --graph` draws what `ansible-inventory --graph` draws,
+/// but for the hosts pgconverge leaves out (which `--list` leaves out too).
+#[test]
+fn the_graph_is_drawn_as_ansible_inventory_draws_it() {
+    let environment = AnsibleEnvironment::new();
+    for fixture in fixtures() {
+        let inventory = Inventory::load_input(&input(&fixture))
+            .unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
+        let mut command = environment.command("ansible-inventory", &fixture.directory);
+        for source in &fixture.sources {
+            command.args(["-i", source]);
+        }
+        let output = command
+            .args(&fixture.shared_flags)
+            .arg("--graph")
+            .output()
+            .expect("ansible-inventory runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let theirs: Vec<String> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|line| {
+                let name = line.rsplit("--").next().unwrap_or_default();
+                !inventory.left_out.iter().any(|host| host == name)
+            })
+            .map(str::to_string)
+            .collect();
+        let mut command = Command::cargo_bin("pgconverge").expect("the binary");
+        command.current_dir(&fixture.directory).arg("inventory");
+        for source in &fixture.sources {
+            command.args(["-i", source]);
+        }
+        let output = command
+            .args(&fixture.shared_flags)
+            .args(&fixture.own_flags)
+            .arg("--graph")
+            .env_remove("ANSIBLE_VAULT_PASSWORD_FILE")
+            .output()
+            .expect("pgconverge runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let ours: Vec<String> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        assert_eq!(ours, theirs, "{}", fixture.directory.display());
     }
 }

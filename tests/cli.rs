@@ -53,16 +53,47 @@ fn unknown_host_in_limit_is_refused_before_contacting_anything() {
     let repository = env!("CARGO_MANIFEST_DIR");
     let output = pgconverge()
         .env("PG_REPLICATION_PASSWORD", "unused-here")
-        .args(["apply", "--dry-run", "--limit", "h9", "-i"])
+        .args(["apply", "--dry-run", "--limit", "h9:standy", "-i"])
         .arg(format!("{repository}/inventory.example.yaml"))
         .output()
         .unwrap_or_else(|error| panic!("run: {error}"));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1));
     assert!(
-        stderr.contains("unknown host `h9` in --limit: the inventory has `h1`, `h2`, `h3`"),
+        stderr.contains(
+            "--limit: `h9` matches no host or group of the inventory\nerror: --limit: `standy` matches no host or group of the inventory (did you mean `standby`?)"
+        ),
         "{stderr}"
     );
+    assert!(!stderr.contains("Gathered facts"), "{stderr}");
+}
+
+/// A limit that selects hosts, but none pgconverge manages (or none at all), is
+/// an error rather than a run that does nothing.
+#[test]
+fn a_limit_selecting_no_member_is_refused() {
+    let directory =
+        tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"));
+    let inventory = directory.path().join("hosts");
+    let text = "[primary]\ndb1 ansible_host=10.77.0.99\n[monitoring]\nmon1 ansible_host=10.77.0.98\n[all:vars]\nreplication_password=unused-here\n";
+    std::fs::write(&inventory, text).unwrap_or_else(|error| panic!("write: {error}"));
+    for (limit, expected) in [
+        (
+            "mon*",
+            "--limit selects no member of the cluster: `mon1` is in no role group",
+        ),
+        ("primary:&monitoring", "--limit selects no host at all"),
+    ] {
+        let output = pgconverge()
+            .args(["restart", "--dry-run", "--limit", limit, "-i"])
+            .arg(&inventory)
+            .output()
+            .unwrap_or_else(|error| panic!("run: {error}"));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(expected), "{limit}: {stderr}");
+        assert!(!stderr.contains("Gathered facts"), "{stderr}");
+    }
 }
 
 #[test]
@@ -266,4 +297,48 @@ fn validate_json_lists_every_diagnostic_with_its_place() {
     assert_eq!(document["diagnostics"][0]["severity"], "warning");
     assert_eq!(document["diagnostics"][0]["line"], 4);
     assert_eq!(document["diagnostics"][0]["column"], 5);
+}
+
+/// An inventory script that fails stops everything, named with its exit status
+/// and what it wrote to its standard error; one that prints no JSON is named
+/// with the place of the mistake in its output.
+#[test]
+fn a_failing_inventory_script_is_named_with_its_status_and_stderr() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let directory =
+        tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"));
+    let script = directory.path().join("cloud.sh");
+    let write = |body: &str| {
+        std::fs::write(&script, body).unwrap_or_else(|error| panic!("write: {error}"));
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|error| panic!("chmod: {error}"));
+    };
+    write("#!/bin/sh\necho 'the API refused the token' >&2\nexit 4\n");
+    let output = pgconverge()
+        .args(["validate", "-i"])
+        .arg(&script)
+        .output()
+        .unwrap_or_else(|error| panic!("run: {error}"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let path = script.display();
+    assert!(
+        stderr.contains(&format!(
+            "{path}: the inventory script `{path} --list` exited with status 4; its standard error:\nthe API refused the token"
+        )),
+        "{stderr}"
+    );
+    write("#!/bin/sh\necho '{\"primary\": {\"hosts\": [\"db1\"]},'\n");
+    let output = pgconverge()
+        .args(["validate", "-i"])
+        .arg(&script)
+        .output()
+        .unwrap_or_else(|error| panic!("run: {error}"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{path} --list:1:1: unclosed bracket"))
+            && stderr.contains("(read as an inventory script's JSON)"),
+        "{stderr}"
+    );
 }

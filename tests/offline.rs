@@ -377,3 +377,78 @@ fn apply_refuses_rejoin_and_decommission_naming_the_wrong_host_before_contacting
         );
     }
 }
+
+/// `backup --format json` and `verify-backup --format json` print the plan's
+/// versioned document on stdout and the human text on stderr; here no host can
+/// be reached (no `ssh` on the `PATH`), so each host carries its error.
+#[test]
+fn backup_and_verify_backup_print_the_plan_document_as_json() {
+    let directory = temporary_directory();
+    let example = read(&repository().join("inventory.example.yaml"));
+    let text = example.replace(
+        "    replication_user: replicator\n",
+        "    replication_user: replicator\n    wal_archive: { pgbackrest: { repo_path: /var/lib/pgbackrest } }\n",
+    );
+    assert_ne!(text, example);
+    write(&directory.path().join("inventory.yaml"), &text);
+    for command in ["backup", "verify-backup"] {
+        let (output, stdout, stderr) = run(pgconverge(directory.path()).args([
+            command,
+            "--dry-run",
+            "--format",
+            "json",
+            "-i",
+            "inventory.yaml",
+        ]));
+        assert_eq!(output.status.code(), Some(1), "{command}: {stderr}");
+        let document: serde_json::Value = serde_json::from_str(&stdout)
+            .unwrap_or_else(|error| panic!("{command}: {error}: {stdout}"));
+        assert_eq!(document["format_version"], 1, "{command}");
+        assert_eq!(document["kind"], "plan", "{command}");
+        assert!(
+            document["summary"]["unreachable"].as_u64() > Some(0),
+            "{command}: {stdout}"
+        );
+        assert!(stderr.contains("Gathered facts"), "{command}: {stderr}");
+    }
+}
+
+/// `upgrade --format json` prints its gates as one versioned document on stdout
+/// and every line of text on stderr; with no host reachable (no `ssh` on the
+/// `PATH`) the gates are closed and say why.
+#[test]
+fn upgrade_prints_its_gates_as_json() {
+    let (output, stdout, stderr) = run(pgconverge(&repository()).args([
+        "upgrade",
+        "--dry-run",
+        "--to",
+        "17",
+        "--format",
+        "json",
+        "-i",
+        "inventory.example.yaml",
+    ]));
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let document: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|error| panic!("{error}: {stdout}"));
+    assert_eq!(document["format_version"], 1);
+    assert_eq!(document["kind"], "upgrade_gates");
+    assert_eq!(
+        (&document["from"], &document["to"]),
+        (&"15".into(), &"17".into())
+    );
+    assert_eq!(document["members"], serde_json::json!(["h1", "h2", "h3"]));
+    assert_eq!(document["passed"], false);
+    let gates = document["gates"].as_array().expect("a list of gates");
+    assert_eq!(gates[0]["name"], "target version");
+    assert_eq!(gates[0]["passed"], true);
+    assert!(
+        gates.iter().any(|gate| gate["name"] == "every member runs"
+            && gate["passed"] == false
+            && gate["detail"]
+                .as_str()
+                .is_some_and(|detail| detail.contains("cannot connect to h1"))),
+        "{stdout}"
+    );
+    assert!(stderr.contains("CLOSED  every member runs"), "{stderr}");
+}

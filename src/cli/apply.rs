@@ -1,6 +1,6 @@
 //! `pgconverge apply`.
 
-use super::args::{LockArgs, ReadingArgs, RestartArgs, SshArgs};
+use super::args::{LimitArgs, LockArgs, ReadingArgs, RestartArgs, SshArgs};
 use clap::{Args, ValueEnum};
 use pgconverge::apply::{ApplyOptions, ApplyResult};
 use pgconverge::failover;
@@ -24,7 +24,7 @@ pub struct ApplyArgs {
     /// A plan saved with `--dry-run --out FILE`: apply exactly it, or nothing if a host or input changed since
     #[arg(value_name = "PLAN")]
     plan: Option<PathBuf>,
-    /// The inventory: an Ansible YAML or INI file, `ansible-inventory --list` JSON, or a directory of them (repeatable, merged in order; with a saved plan: must be the one planned)
+    /// The inventory: an Ansible YAML, INI or TOML file, `ansible-inventory --list` JSON, an inventory script, a host list (`h1,h2,`), or a directory of them (repeatable, merged in order; with a saved plan: must be the one planned)
     #[arg(short, long, value_name = "PATH", required_unless_present = "plan")]
     inventory: Vec<PathBuf>,
     #[command(flatten)]
@@ -38,9 +38,8 @@ pub struct ApplyArgs {
     /// `json` prints a versioned JSON document on stdout (docs/plan-format.md) and the rest on stderr
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
-    /// Only these hosts (comma-separated); their upstreams are still read
-    #[arg(long, value_name = "HOSTS", value_delimiter = ',')]
-    limit: Vec<String>,
+    #[command(flatten)]
+    limit: LimitArgs,
     /// How many steps run at once (default: no limit)
     #[arg(long, value_name = "N", default_value_t = 0)]
     forks: usize,
@@ -81,7 +80,7 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
         dry_run: args.dry_run,
         out: args.out,
         format: args.format,
-        limit: args.limit,
+        limit: args.limit.patterns,
         replace_data: args.replace_data,
         restarts: args.restarts.policy(),
         only: pgconverge::apply::Only::Everything,

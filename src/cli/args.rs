@@ -14,7 +14,7 @@ use std::time::Duration;
 /// How to read an inventory: its sources, vault passwords and role groups.
 #[derive(Debug, Args)]
 pub struct InventoryArgs {
-    /// The inventory: an Ansible YAML or INI file, `ansible-inventory --list` JSON, or a directory of them (repeatable, merged in order)
+    /// The inventory: an Ansible YAML, INI or TOML file, `ansible-inventory --list` JSON, an inventory script, a host list (`h1,h2,`), or a directory of them (repeatable, merged in order)
     #[arg(short, long, value_name = "PATH", required = true)]
     pub inventory: Vec<PathBuf>,
     #[command(flatten)]
@@ -88,6 +88,14 @@ impl ReadingArgs {
             extra_vars: Vec::new(),
         }
     }
+}
+
+/// `--limit`, for every command that acts on some hosts only.
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// Only the members matching PATTERN, as Ansible's `--limit` reads it: host and group names, globs (`db*`), `~regex`, `!` to leave out, `&` to intersect, `,` or `:` between, `@FILE` for one pattern a line (repeatable: they add up); a name that matches nothing is an error
+    #[arg(long = "limit", short = 'l', value_name = "PATTERN")]
+    pub patterns: Vec<String>,
 }
 
 /// What a command reads: the inventory, and the playbook and templates that

@@ -5,6 +5,7 @@ use clap::{Args, ValueEnum};
 use pgconverge::actions::pgbackrest::BackupKind;
 use pgconverge::apply::{ApplyOptions, Only, apply};
 use pgconverge::plan::backup::BackupTask;
+use pgconverge::printer::Format;
 use pgconverge::printer::Printer;
 use std::process::ExitCode;
 
@@ -35,6 +36,9 @@ pub struct BackupArgs {
     /// Show the step; take no backup
     #[arg(long)]
     dry_run: bool,
+    /// `json` prints the plan's versioned JSON document on stdout (docs/plan-format.md), the step's `outcome` holding the backup's summary line; the rest goes to stderr
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
 }
 
 pub async fn run(args: BackupArgs) -> ExitCode {
@@ -44,7 +48,7 @@ pub async fn run(args: BackupArgs) -> ExitCode {
         Kind::Incr => BackupKind::Incr,
     });
     let ssh = args.lock.options(&args.ssh, "backup", args.dry_run);
-    run_task(args.input, ssh, args.dry_run, task).await
+    run_task(args.input, ssh, args.dry_run, args.format, task).await
 }
 
 /// Plans and runs one backup task; exit 0 when it worked, 1 when not.
@@ -52,6 +56,7 @@ async fn run_task(
     input: InputArgs,
     ssh: pgconverge::transport::SshOptions,
     dry_run: bool,
+    format: Format,
     task: BackupTask,
 ) -> ExitCode {
     let options = ApplyOptions {
@@ -59,6 +64,7 @@ async fn run_task(
         playbook: input.playbook,
         templates: input.templates,
         dry_run,
+        format,
         only: Only::Backup(task),
         ssh,
         ..ApplyOptions::default()
@@ -96,6 +102,9 @@ pub struct VerifyBackupArgs {
     /// Show the step; restore nothing
     #[arg(long)]
     dry_run: bool,
+    /// `json` prints the plan's versioned JSON document on stdout (docs/plan-format.md), the step's `outcome` holding the restore's report (recovery point, time, rows); the rest goes to stderr
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
 }
 
 pub async fn verify(args: VerifyBackupArgs) -> ExitCode {
@@ -104,5 +113,5 @@ pub async fn verify(args: VerifyBackupArgs) -> ExitCode {
         table: args.table,
     };
     let ssh = args.lock.options(&args.ssh, "verify-backup", args.dry_run);
-    run_task(args.input, ssh, args.dry_run, task).await
+    run_task(args.input, ssh, args.dry_run, args.format, task).await
 }

@@ -1,5 +1,6 @@
 //! `pgconverge inventory`: the inventory as pgconverge reads it, in the JSON
-//! shape of `ansible-inventory`.
+//! shape of `ansible-inventory` (`--list`, `--host`), or its group tree
+//! (`--graph`).
 
 use super::args::InventoryArgs;
 use clap::Args;
@@ -11,9 +12,10 @@ use std::process::ExitCode;
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Prints JSON on stdout as `ansible-inventory` does: `--list` every group with its \
-hosts and children and every host's variables under `_meta.hostvars`; `--host H` one host's \
-variables. Values are shown with their templates rendered and every secret as `(sensitive)`; \
+    after_help = "Prints on stdout as `ansible-inventory` does: `--list` every group with its \
+hosts and children and every host's variables under `_meta.hostvars`, as JSON; `--host H` one host's \
+variables, as JSON; `--graph [GROUP]` the tree of groups and hosts from GROUP (default `all`). \
+Values are shown with their templates rendered and every secret as `(sensitive)`; \
 pgconverge's own defaults are not listed, and hosts in no PostgreSQL group are left out. \
 Contacts no host."
 )]
@@ -21,11 +23,14 @@ pub struct InventoryCommandArgs {
     #[command(flatten)]
     inventory: InventoryArgs,
     /// Every group and every host's variables
-    #[arg(long, conflicts_with = "host", required_unless_present = "host")]
+    #[arg(long, conflicts_with_all = ["host", "graph"], required_unless_present_any = ["host", "graph"])]
     list: bool,
     /// One host's variables
-    #[arg(long, value_name = "HOST")]
+    #[arg(long, value_name = "HOST", conflicts_with = "graph")]
     host: Option<String>,
+    /// The tree of groups and hosts from GROUP down (default `all`)
+    #[arg(long, value_name = "GROUP", num_args = 0..=1, default_missing_value = "all")]
+    graph: Option<String>,
 }
 
 pub fn run(args: InventoryCommandArgs) -> ExitCode {
@@ -39,6 +44,24 @@ pub fn run(args: InventoryCommandArgs) -> ExitCode {
     };
     let printer = Printer::new(Redactor::new(inventory.secret_values()));
     printer.warnings(&inventory.warnings);
+    if let Some(group) = &args.graph {
+        let Some(lines) = listing::graph(&inventory, group) else {
+            let known: Vec<String> = inventory
+                .tree
+                .keys()
+                .map(|name| format!("`{name}`"))
+                .collect();
+            printer.error(&format!(
+                "unknown group `{group}` for --graph: the inventory has {}",
+                known.join(", ")
+            ));
+            return ExitCode::from(1);
+        };
+        for line in lines {
+            printer.out(&line);
+        }
+        return ExitCode::SUCCESS;
+    }
     let document = match &args.host {
         Some(host) => match listing::host(&inventory, host) {
             Some(vars) => vars,

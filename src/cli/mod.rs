@@ -48,7 +48,7 @@ enum Command {
     Render(render::RenderArgs),
     /// Print the step graph across hosts as Graphviz DOT; contacts no host
     Graph(graph::GraphArgs),
-    /// Print the inventory as pgconverge reads it, in `ansible-inventory`'s JSON (--list, --host H); contacts no host
+    /// Print the inventory as pgconverge reads it, as `ansible-inventory` does (--list, --host H, --graph); contacts no host
     Inventory(inventory::InventoryCommandArgs),
     /// Take a pgBackRest backup now (`--type full|diff|incr`), for cron or CI, with a summary line
     Backup(backup::BackupArgs),

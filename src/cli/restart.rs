@@ -1,7 +1,7 @@
 //! `pgconverge restart`: the members restarted in the safe order of an apply,
 //! with no configuration change.
 
-use super::args::{InputArgs, LockArgs, RestartArgs, SshArgs};
+use super::args::{InputArgs, LimitArgs, LockArgs, RestartArgs, SshArgs};
 use clap::Args;
 use pgconverge::apply::{ApplyOptions, Only};
 use pgconverge::plan::restart::RestartSelection;
@@ -19,9 +19,8 @@ pub struct RestartCommandArgs {
     /// Only the members with a setting that waits for a restart (`pending_restart`)
     #[arg(long)]
     pending: bool,
-    /// Only these hosts (comma-separated)
-    #[arg(long, value_name = "HOSTS", value_delimiter = ',')]
-    limit: Vec<String>,
+    #[command(flatten)]
+    limit: LimitArgs,
     #[command(flatten)]
     restarts: RestartArgs,
     /// Show the order of the restarts; restart nothing
@@ -38,7 +37,7 @@ pub async fn run(args: RestartCommandArgs) -> ExitCode {
         playbook: args.input.playbook,
         templates: args.input.templates,
         dry_run: args.dry_run,
-        limit: args.limit,
+        limit: args.limit.patterns,
         restarts: args.restarts.policy(),
         only: Only::Restarts(RestartSelection {
             pending_only: args.pending,

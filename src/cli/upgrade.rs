@@ -2,6 +2,7 @@
 
 use super::args::{InputArgs, LockArgs, SshArgs, seconds};
 use clap::Args;
+use pgconverge::printer::Format;
 use pgconverge::printer::Printer;
 use pgconverge::upgrade::{self, UpgradeOptions};
 use pgconverge::versions::PgVersion;
@@ -30,6 +31,9 @@ pub struct UpgradeArgs {
     /// After a finished upgrade (with the updated inventory): DELETE the old clusters' directories it kept
     #[arg(long, conflicts_with_all = ["to", "write_inventory"])]
     cleanup: bool,
+    /// `json` prints the gates as one versioned JSON document on stdout (each gate's name, whether it passed, what was seen; docs/plan-format.md), every other line on stderr
+    #[arg(long, value_enum, default_value = "human", conflicts_with = "cleanup")]
+    format: Format,
 }
 
 fn version(text: &str) -> Result<PgVersion, String> {
@@ -47,7 +51,10 @@ pub async fn run(args: UpgradeArgs) -> ExitCode {
         write_inventory: args.write_inventory,
         max_transaction_age_seconds: args.max_transaction_age,
         cleanup: args.cleanup,
+        format: args.format,
         ssh: args.lock.options(&args.ssh, "upgrade", args.dry_run),
     };
-    super::failover::exit(upgrade::upgrade(&options, Printer::new).await)
+    let json = matches!(args.format, Format::Json);
+    let printer_for = move |redactor| Printer::new(redactor).with_text_on_stderr(json);
+    super::failover::exit(upgrade::upgrade(&options, printer_for).await)
 }

@@ -9,6 +9,10 @@
 //! subdirectories included, skipping hidden files and backups (`~`). Files that
 //! Ansible passes over are named in a warning rather than skipped in silence.
 //!
+//! An executable program among the sources (a file given, or one in a
+//! directory) is an inventory script, run with `--list` as Ansible runs one
+//! (`script.rs`); its output is read as that script's inventory.
+//!
 //! Links to directories are followed, but each real directory is read once, and
 //! each real file once where it would give the same variables twice: a link to
 //! `.` or to a parent directory is read no further, and two links to one
@@ -17,6 +21,7 @@
 use super::formats;
 use super::layout::Document;
 use super::report::location;
+use super::script;
 use super::vault::{self, Passwords};
 use super::yaml;
 use crate::diagnostic::Diagnostic;
@@ -36,6 +41,14 @@ const SKIPPED_EXTENSIONS: [&str; 12] = [
 
 /// Directories nested deeper than this in an inventory are refused.
 const DEEPEST: usize = 16;
+
+/// Whether inventory scripts are run, or only named (to list the files an
+/// inventory reads, for a digest, without running anything).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scripts {
+    Run,
+    NameOnly,
+}
 
 /// Whether a variables file belongs to a group or a host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +86,7 @@ pub struct Read {
     pub encrypted_documents: Vec<PathBuf>,
     /// The real directories and files of the inventory sources read so far.
     inventory_seen: Seen,
+    scripts: Option<Scripts>,
 }
 
 /// The real paths (every link resolved) of the directories and files a walk has
@@ -97,8 +111,11 @@ impl Seen {
 }
 
 /// Reads every `-i` source in order, with the variable files beside each.
-pub fn read(sources: &[PathBuf], passwords: &Passwords) -> Read {
-    let mut read = Read::default();
+pub fn read(sources: &[PathBuf], passwords: &Passwords, scripts: Scripts) -> Read {
+    let mut read = Read {
+        scripts: Some(scripts),
+        ..Read::default()
+    };
     for (index, source) in sources.iter().enumerate() {
         if let Some(list) = host_list(source) {
             // Ansible reads no `group_vars` beside a host list: it has no place.
@@ -163,6 +180,9 @@ impl Read {
     }
 
     fn inventory_file(&mut self, path: &Path, passwords: &Passwords) {
+        if script::is_script(path) {
+            return self.inventory_script(path);
+        }
         let Some((text, encrypted)) = self.text(path, passwords) else {
             return;
         };
@@ -170,6 +190,31 @@ impl Read {
             self.encrypted_documents.push(path.to_path_buf());
         }
         let (document, problems) = formats::read(path, &text);
+        self.incomplete |= document.is_none();
+        self.problems.extend(problems);
+        self.documents.extend(document);
+    }
+
+    /// Runs an inventory script and reads what it prints, under the name
+    /// `SCRIPT --list`; what it writes to standard error is shown, as Ansible
+    /// shows it.
+    fn inventory_script(&mut self, path: &Path) {
+        self.files.push(path.to_path_buf());
+        if self.scripts != Some(Scripts::Run) {
+            return;
+        }
+        let listed = match script::list(path, script::TIME_LIMIT) {
+            Ok(listed) => listed,
+            Err(error) => return self.problem(path, error.to_string()),
+        };
+        if !listed.stderr.trim().is_empty() {
+            let message = format!(
+                "the inventory script wrote to its standard error:\n{}",
+                listed.stderr.trim_end()
+            );
+            self.warning(&listed.name, message);
+        }
+        let (document, problems) = formats::read_script_output(&listed.name, &listed.text);
         self.incomplete |= document.is_none();
         self.problems.extend(problems);
         self.documents.extend(document);
@@ -199,14 +244,6 @@ impl Read {
                 .unwrap_or_default();
             if name.ends_with('~') || SKIPPED_EXTENSIONS.contains(&extension) {
                 skipped.push(format!("`{name}`"));
-                continue;
-            }
-            if is_executable(&path) {
-                let message = format!(
-                    "`{name}` is executable, so Ansible would run it as an inventory script; pgconverge runs none: export it with `ansible-inventory -i {} --list > inventory.json`",
-                    path.display()
-                );
-                self.problem(&path, message);
                 continue;
             }
             if self.inventory_seen.first_file(&path) {
@@ -404,11 +441,6 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|metadata| metadata.permissions().mode() & 0o111 != 0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -438,7 +470,11 @@ mod tests {
         link("..", &nested.join("up"));
         link("hosts.yml", &root.join("same-hosts.yml"));
 
-        let read = read(std::slice::from_ref(&root), &Passwords::default());
+        let read = read(
+            std::slice::from_ref(&root),
+            &Passwords::default(),
+            Scripts::Run,
+        );
         assert!(read.problems.is_empty(), "{:?}", read.problems);
         assert!(!read.incomplete);
         let documents: Vec<&Path> = read
@@ -475,7 +511,7 @@ mod tests {
             &directory.path().join("group_vars").join("primary.yml"),
         );
 
-        let read = read(&[hosts], &Passwords::default());
+        let read = read(&[hosts], &Passwords::default(), Scripts::Run);
         assert!(read.problems.is_empty(), "{:?}", read.problems);
         let files: Vec<(String, PathBuf)> = read
             .vars_files

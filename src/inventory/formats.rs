@@ -1,11 +1,12 @@
 //! Which format an inventory file is in, and reading it into a [`Document`] of
-//! the YAML inventory's shape: YAML, Ansible's INI, or the JSON that
-//! `ansible-inventory --list` prints. Pure: the text is given.
+//! the YAML inventory's shape: YAML, Ansible's INI, TOML, or the JSON that
+//! `ansible-inventory --list` (or an inventory script) prints. Pure: the text
+//! is given.
 //!
 //! The format follows the name as Ansible's plugins choose it: `.yml` and
-//! `.yaml` are YAML, `.json` is YAML or `--list` JSON (it has `_meta`), another
-//! extension is INI. A name without extension is YAML when it reads as a YAML
-//! map, and INI otherwise.
+//! `.yaml` are YAML, `.json` is YAML or `--list` JSON (it has `_meta`), `.toml`
+//! is TOML, another extension is INI. A name without extension is YAML when it
+//! reads as a YAML map, and INI otherwise.
 
 use super::ini;
 use super::layout::Document;
@@ -23,6 +24,7 @@ pub fn read(path: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
         .map(str::to_ascii_lowercase);
     match extension.as_deref() {
         Some("yml" | "yaml" | "json") => read_yaml(path, text),
+        Some("toml") => read_toml(path, text),
         Some(_) => read_ini(path, text),
         None => match yaml::parse(text) {
             Ok(root) if root.as_mapping().is_some_and(|entries| !entries.is_empty()) => {
@@ -63,19 +65,128 @@ fn read_ini(path: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
     (Some(document), problems)
 }
 
-fn read_yaml(path: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
-    let mut root = match yaml::parse(text) {
-        Ok(root) => root,
-        Err(error) => {
-            let message = format!("{} (read as a YAML inventory)", error.message);
-            let diagnostic = Diagnostic {
-                location: location(path, error.position),
-                message,
-            };
-            return (None, vec![diagnostic]);
-        }
+fn read_toml(path: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
+    let problem = |error: super::toml::TomlError| Diagnostic {
+        location: location(path, Some(error.position)),
+        message: error.message,
     };
-    let mut problems: Vec<Diagnostic> = yaml::take_duplicate_keys(&mut root)
+    let (root, errors) = match super::toml::parse(text) {
+        Ok(read) => read,
+        Err(error) => return (None, vec![problem(error)]),
+    };
+    if let Some(refused) = plugin_configuration(path, &root) {
+        return (None, vec![refused]);
+    }
+    let document = Document {
+        path: path.to_path_buf(),
+        root,
+    };
+    (Some(document), errors.into_iter().map(problem).collect())
+}
+
+fn read_yaml(path: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
+    let (mut root, mut problems) = match parse_yaml(path, text, "a YAML inventory") {
+        Ok(parsed) => parsed,
+        Err(problem) => return (None, vec![problem]),
+    };
+    if let Some(refused) = plugin_configuration(path, &root) {
+        return (None, vec![refused]);
+    }
+    let is_listed = root
+        .as_mapping()
+        .is_some_and(|entries| entries.iter().any(|entry| entry.key == "_meta"));
+    if is_listed {
+        root = from_listed(path, root, &mut problems);
+    }
+    let document = Document {
+        path: path.to_path_buf(),
+        root,
+    };
+    (Some(document), problems)
+}
+
+/// What an inventory script printed for `--list` (with `_meta.hostvars`), read
+/// under `name` (`SCRIPT --list`) as Ansible's script plugin reads it: the
+/// `--list` JSON shape, where a group may also be a list of hosts, and a map
+/// with none of `hosts`, `vars` and `children` is a host of that name with
+/// those variables (both shapes Ansible still takes, with a deprecation).
+pub fn read_script_output(name: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
+    let (root, mut problems) = match parse_yaml(name, text, "an inventory script's JSON") {
+        Ok(parsed) => parsed,
+        Err(problem) => return (None, vec![problem]),
+    };
+    let position = root.position;
+    let NodeValue::Mapping(entries) = root.value else {
+        let message = format!(
+            "an inventory script must print a JSON map of groups, not {}",
+            root.kind()
+        );
+        let problem = Diagnostic {
+            location: location(name, Some(position)),
+            message,
+        };
+        return (None, vec![problem]);
+    };
+    let entries = entries.into_iter().map(script_group).collect();
+    let root = Node {
+        value: NodeValue::Mapping(entries),
+        position,
+    };
+    let root = from_listed(name, root, &mut problems);
+    let document = Document {
+        path: name.to_path_buf(),
+        root,
+    };
+    (Some(document), problems)
+}
+
+/// A group of a script's output in the `--list` shape.
+fn script_group(entry: Entry) -> Entry {
+    if entry.key == "_meta" {
+        return entry;
+    }
+    let position = entry.value.position;
+    let part = |key: &str, value: Node| Entry {
+        key: key.to_string(),
+        key_position: position,
+        value,
+    };
+    let parts = match entry.value.value {
+        NodeValue::Sequence(_) => vec![part("hosts", entry.value)],
+        NodeValue::Mapping(ref parts)
+            if !parts
+                .iter()
+                .any(|part| matches!(part.key.as_str(), "hosts" | "vars" | "children")) =>
+        {
+            let host = Node {
+                value: NodeValue::String(entry.key.clone()),
+                position: entry.key_position,
+            };
+            let hosts = Node {
+                value: NodeValue::Sequence(vec![host]),
+                position,
+            };
+            vec![part("hosts", hosts), part("vars", entry.value)]
+        }
+        _ => return entry,
+    };
+    Entry {
+        value: Node {
+            value: NodeValue::Mapping(parts),
+            position,
+        },
+        ..entry
+    }
+}
+
+/// The tree of a YAML or JSON text, with its duplicate keys reported; the
+/// error that stops it otherwise, saying what the text was read as.
+fn parse_yaml(path: &Path, text: &str, what: &str) -> Result<(Node, Vec<Diagnostic>), Diagnostic> {
+    let mut root = yaml::parse(text).map_err(|error| Diagnostic {
+        location: location(path, error.position),
+        message: format!("{} (read as {what})", error.message),
+    })?;
+    let problems = yaml::take_duplicate_keys(&mut root)
         .into_iter()
         .map(|duplicate| {
             let Position { line, column } = duplicate.first;
@@ -89,17 +200,43 @@ fn read_yaml(path: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
             }
         })
         .collect();
-    let is_listed = root
-        .as_mapping()
-        .is_some_and(|entries| entries.iter().any(|entry| entry.key == "_meta"));
-    if is_listed {
-        root = from_listed(path, root, &mut problems);
-    }
-    let document = Document {
-        path: path.to_path_buf(),
-        root,
+    Ok((root, problems))
+}
+
+/// A file whose top level has a `plugin` key configures an inventory plugin
+/// (`aws_ec2`, `constructed`, ...), which Ansible's YAML and TOML plugins refuse
+/// too: it is refused by name, never read as groups.
+fn plugin_configuration(path: &Path, root: &Node) -> Option<Diagnostic> {
+    let entry = root
+        .as_mapping()?
+        .iter()
+        .find(|entry| entry.key == "plugin" && !is_empty(&entry.value))?;
+    let name = match &entry.value.value {
+        NodeValue::String(name) => format!(" `{name}`"),
+        _ => String::new(),
     };
-    (Some(document), problems)
+    let message = format!(
+        "`{}` is the configuration of the inventory plugin{name}, not an inventory: pgconverge runs no inventory plugin; export the inventory with `ansible-inventory -i {} --list > inventory.json` and give that file",
+        path.display(),
+        path.display()
+    );
+    Some(Diagnostic {
+        location: location(path, Some(entry.key_position)),
+        message,
+    })
+}
+
+/// Whether a value is one Python reads as false (`data.get('plugin')` is how
+/// Ansible asks).
+fn is_empty(node: &Node) -> bool {
+    match &node.value {
+        NodeValue::Null => true,
+        NodeValue::Bool(value) => !value,
+        NodeValue::String(text) => text.is_empty(),
+        NodeValue::Sequence(items) => items.is_empty(),
+        NodeValue::Mapping(entries) => entries.is_empty(),
+        NodeValue::Number(number) => number.as_f64() == Some(0.0),
+    }
 }
 
 /// The JSON of `ansible-inventory --list` (groups with lists of `hosts` and
@@ -252,6 +389,37 @@ mod tests {
         assert!(
             problems[0].message.ends_with("(read as a YAML inventory)"),
             "{problems:?}"
+        );
+    }
+
+    /// A script's group may be a bare list of hosts, or a map of variables
+    /// naming a host of the group's name, as Ansible's script plugin reads them.
+    #[test]
+    fn a_scripts_older_group_shapes_read_as_ansible_reads_them() {
+        let printed = r#"{"web": ["w1", "w2"], "db1": {"pg_port": 5433},
+            "db": {"hosts": ["db1"]}, "_meta": {"hostvars": {}}}"#;
+        let (document, problems) = read_script_output(Path::new("inv.sh --list"), printed);
+        assert_eq!(problems, []);
+        let root = document.expect("a document").root;
+        let groups: Vec<(String, serde_json::Value)> = root
+            .as_mapping()
+            .unwrap_or_default()
+            .iter()
+            .map(|entry| (entry.key.clone(), entry.value.to_json()))
+            .collect();
+        assert_eq!(
+            groups[..3],
+            [
+                (
+                    "web".to_string(),
+                    json!({"hosts": {"w1": null, "w2": null}})
+                ),
+                (
+                    "db1".to_string(),
+                    json!({"hosts": {"db1": null}, "vars": {"pg_port": 5433}})
+                ),
+                ("db".to_string(), json!({"hosts": {"db1": null}})),
+            ]
         );
     }
 

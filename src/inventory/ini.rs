@@ -26,6 +26,8 @@ struct Section {
     position: Option<Position>,
     /// Whether a `[group]` or `[group:children]` section defines it.
     defined: bool,
+    /// Where the first such section starts; Ansible makes the group there.
+    defined_at: Option<Position>,
     hosts: Vec<Entry>,
     vars: Vec<Entry>,
     children: Vec<Entry>,
@@ -76,7 +78,10 @@ pub fn parse(text: &str) -> (Node, Vec<IniError>) {
                         line: line_number,
                         column: column + 1,
                     });
-                    section.defined |= kind != State::Vars;
+                    if kind != State::Vars {
+                        section.defined = true;
+                        section.defined_at.get_or_insert(at);
+                    }
                 }
                 Err(message) => errors.push(IniError {
                     position: at,
@@ -139,7 +144,26 @@ pub fn parse(text: &str) -> (Node, Vec<IniError>) {
         .collect();
     errors.extend(undefined);
     errors.sort_by_key(|error| error.position);
+    order_children(&mut sections);
     (tree(sections), errors)
+}
+
+/// Each group's children in the order Ansible links them: a child named
+/// after its own section is linked where it is named, one named before its
+/// section is linked when that section comes (Ansible keeps it pending till
+/// then), so `[a:children]` naming `c` then `b` lists `b` first when `[b]`
+/// comes before `[c]`.
+fn order_children(sections: &mut IndexMap<String, Section>) {
+    let defined_at: IndexMap<String, Option<Position>> = sections
+        .iter()
+        .map(|(name, section)| (name.clone(), section.defined_at))
+        .collect();
+    for section in sections.values_mut() {
+        section.children.sort_by_key(|child| {
+            let defined = defined_at.get(&child.key).copied().flatten();
+            defined.map_or(child.key_position, |at| at.max(child.key_position))
+        });
+    }
 }
 
 /// `[name]`, `[name:vars]` or `[name:children]`, with an optional comment.

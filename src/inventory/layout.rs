@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 /// The group every host belongs to.
 pub const ALL: &str = "all";
 
+/// The group of the hosts in no group but `all`, as Ansible fills it.
+pub const UNGROUPED: &str = "ungrouped";
+
 /// The keys a group may have, as Ansible's YAML inventory defines them.
 const GROUP_KEYS: &str = "hosts, vars, children";
 
@@ -100,7 +103,10 @@ pub fn read<'doc>(document: &'doc Document, problems: &mut Problems) -> Layout<'
 }
 
 /// Reads the group structure of several inventory documents, in order, into one
-/// layout: a group or host written in several files is one group or host.
+/// layout: a group or host written in several files is one group or host. Then
+/// settles it as Ansible's `reconcile_inventory` does once every source is read:
+/// each group no other group holds becomes a child of `all`, and `ungrouped`
+/// holds exactly the hosts in no group but `all`.
 pub fn read_all<'doc>(documents: &'doc [Document], problems: &mut Problems) -> Layout<'doc> {
     let mut layout = Layout {
         start: documents
@@ -108,7 +114,13 @@ pub fn read_all<'doc>(documents: &'doc [Document], problems: &mut Problems) -> L
             .map(|document| location(&document.path, Some(document.root.position))),
         ..Layout::default()
     };
+    // Ansible makes both before it reads a source, `ungrouped` the first child
+    // of `all`.
     layout.groups.insert(ALL.to_string(), Group::default());
+    layout
+        .groups
+        .insert(UNGROUPED.to_string(), Group::default());
+    layout.groups[ALL].children.push(UNGROUPED.to_string());
     for document in documents {
         let mut reader = Reader {
             file: &document.path,
@@ -118,6 +130,8 @@ pub fn read_all<'doc>(documents: &'doc [Document], problems: &mut Problems) -> L
         reader.read_root(&document.root);
         layout = reader.layout;
     }
+    layout.adopt_orphans();
+    layout.fill_ungrouped();
     layout
 }
 
@@ -157,23 +171,11 @@ impl<'doc> Reader<'doc, '_> {
                 return self.problem(root.position, message);
             }
         };
-        if let Some(plugin) = entries.iter().find(|entry| entry.key == "plugin") {
-            self.layout.unreadable = true;
-            let message = format!(
-                "`{}` configures an inventory plugin, which pgconverge does not run: export the inventory with `ansible-inventory -i {} --list > inventory.json` and give that file",
-                self.file.display(),
-                self.file.display()
-            );
-            return self.problem(plugin.key_position, message);
-        }
-        // Ansible also accepts other groups at the top level and treats them as
-        // children of `all`.
+        // Other groups at the top level are read as Ansible's YAML plugin reads
+        // them: groups of their own, which become children of `all` at the end
+        // unless another group holds them (`adopt_orphans`).
         for entry in entries {
-            if entry.key != ALL {
-                self.add_child(ALL, entry);
-            } else {
-                self.read_group(ALL, entry);
-            }
+            self.read_group(&entry.key, entry);
         }
     }
 
@@ -304,7 +306,8 @@ impl<'doc> Reader<'doc, '_> {
     /// would make a group contain itself.
     fn add_child(&mut self, parent: &str, entry: &'doc Entry) {
         let child = entry.key.as_str();
-        if self.layout.reaches(child, parent) {
+        // Every group ends up inside `all`, so `all` is a child of none.
+        if child == ALL || self.layout.reaches(child, parent) {
             let message = if child == parent {
                 format!("group `{child}` lists itself in `children`")
             } else {
@@ -374,6 +377,51 @@ impl<'doc> Layout<'doc> {
 }
 
 impl Layout<'_> {
+    /// Makes every group that no other group holds a child of `all`, in the
+    /// order the groups were first written, as Ansible does after reading.
+    fn adopt_orphans(&mut self) {
+        let held: IndexSet<String> = self
+            .groups
+            .values()
+            .flat_map(|group| group.children.iter().cloned())
+            .collect();
+        let orphans: Vec<String> = self
+            .groups
+            .keys()
+            .filter(|name| *name != ALL && !held.contains(*name))
+            .cloned()
+            .collect();
+        if let Some(all) = self.groups.get_mut(ALL) {
+            all.children.extend(orphans);
+        }
+    }
+
+    /// `ungrouped` as Ansible fills it: the hosts written there that are in no
+    /// other group but `all` (in the order written), then every other host in
+    /// no group but `all` (in the order hosts first appear). A host written in
+    /// `ungrouped` and in another group is in that group only.
+    fn fill_ungrouped(&mut self) {
+        let in_a_group = |host: &String| {
+            self.groups
+                .iter()
+                .any(|(name, group)| name != ALL && name != UNGROUPED && group.hosts.contains(host))
+        };
+        let mut ungrouped: Vec<String> = self.groups[UNGROUPED]
+            .hosts
+            .iter()
+            .filter(|host| !in_a_group(host))
+            .cloned()
+            .collect();
+        for host in self.hosts.keys() {
+            if !in_a_group(host) && !ungrouped.contains(host) {
+                ungrouped.push(host.clone());
+            }
+        }
+        if let Some(group) = self.groups.get_mut(UNGROUPED) {
+            group.hosts = ungrouped;
+        }
+    }
+
     /// Whether `to` is `from` or one of its descendants.
     fn reaches(&self, from: &str, to: &str) -> bool {
         self.descendants(from).contains(to)
@@ -507,6 +555,7 @@ all:
 ",
             r#"
 all depth=0 hosts=["db2", "db3", "db1"] vars=["a"]
+ungrouped depth=1 hosts=[] vars=[]
 standby depth=1 hosts=["db2", "db3"] vars=[]
 remote depth=2 hosts=["db3"] vars=[]
 primary depth=1 hosts=["db1"] vars=[]
@@ -523,6 +572,7 @@ host db1 vars=["y"]
             "primary:\n  hosts:\n    db1:\n",
             r#"
 all depth=0 hosts=["db1"] vars=[]
+ungrouped depth=1 hosts=[] vars=[]
 primary depth=1 hosts=["db1"] vars=[]
 host db1 vars=[]
 "#,
@@ -547,6 +597,7 @@ all:
 ",
             r#"
 all depth=0 hosts=["h1", "h2"] vars=[]
+ungrouped depth=1 hosts=[] vars=[]
 a depth=1 hosts=["h1", "h2"] vars=[]
 b depth=2 hosts=["h1", "h2"] vars=["v"]
 host h1 vars=["p", "q"]
@@ -561,6 +612,7 @@ host h2 vars=[]
             "primary:\n  hosts:\n    db[1:2]: {a: 1}\n",
             r#"
 all depth=0 hosts=["db1", "db2"] vars=[]
+ungrouped depth=1 hosts=[] vars=[]
 primary depth=1 hosts=["db1", "db2"] vars=[]
 host db1 vars=["a"]
 host db2 vars=["a"]

@@ -20,13 +20,16 @@ mod ini;
 mod layout;
 pub mod login;
 mod merge;
+pub mod pattern;
 mod python_literal;
 mod report;
 mod resolve;
 mod roles;
+mod script;
 pub mod settings;
 mod suggest;
 pub mod synchronous;
+mod toml;
 mod validate;
 pub mod vault;
 mod yaml;
@@ -185,9 +188,14 @@ impl Input {
     }
 
     /// Every file the inventory reads, in order (sources, vault password files
-    /// not included), for a digest.
+    /// not included), for a digest: an inventory script is named, not run.
     pub fn files(&self) -> Vec<PathBuf> {
-        files::read(&self.sources, &vault::Passwords::default()).files
+        files::read(
+            &self.sources,
+            &vault::Passwords::default(),
+            files::Scripts::NameOnly,
+        )
+        .files
     }
 }
 
@@ -209,7 +217,7 @@ impl Inventory {
             };
             Diagnostics(vec![Diagnostic::new(file, None, None, message)])
         })?;
-        let read = files::read(&input.sources, &passwords);
+        let read = files::read(&input.sources, &passwords, files::Scripts::Run);
         Inventory::build_read(input, &passwords, read)
     }
 
@@ -227,7 +235,7 @@ impl Inventory {
                 error.to_string(),
             )])
         })?;
-        let mut read = files::read(&input.sources, &passwords);
+        let mut read = files::read(&input.sources, &passwords, files::Scripts::Run);
         let (document, problems) = formats::read(path, text);
         read.documents.retain(|known| known.path != path);
         read.documents.extend(document);
@@ -326,6 +334,28 @@ impl Inventory {
     /// unknown group.
     pub fn host_names_in_group(&self, group: &str) -> &[String] {
         self.groups.get(group).map_or(&[], Vec::as_slice)
+    }
+
+    /// The members `limit` selects (see [`pattern`]), in inventory order. An
+    /// empty limit selects every member; one that selects no member is an
+    /// error, since a command would then do nothing the user asked for.
+    pub fn limit(&self, limit: &pattern::Limit) -> Result<Vec<String>, pattern::PatternErrors> {
+        if limit.is_empty() {
+            return Ok(self.hosts.keys().cloned().collect());
+        }
+        let selected = limit.select(&self.tree)?;
+        let members: Vec<String> = self
+            .hosts
+            .keys()
+            .filter(|host| selected.contains(host))
+            .cloned()
+            .collect();
+        if members.is_empty() {
+            return Err(pattern::PatternErrors(vec![
+                pattern::PatternError::NoMember { selected },
+            ]));
+        }
+        Ok(members)
     }
 
     /// The primary of the first cluster. A loaded inventory has exactly one in

@@ -553,10 +553,34 @@ fn impossible_versions_empty_addresses_and_plugin_files_are_refused() {
         &|_| None,
     );
     let message = plugin.map(|_| ()).unwrap_err().to_string();
-    assert!(
-        message.starts_with("aws_ec2.yml:1:1: `aws_ec2.yml` configures an inventory plugin, which pgconverge does not run: export the inventory with `ansible-inventory -i aws_ec2.yml --list > inventory.json`"),
-        "{message}"
+    assert_eq!(
+        message,
+        "aws_ec2.yml:1:1: `aws_ec2.yml` is the configuration of the inventory plugin `amazon.aws.aws_ec2`, not an inventory: pgconverge runs no inventory plugin; export the inventory with `ansible-inventory -i aws_ec2.yml --list > inventory.json` and give that file"
     );
+}
+
+/// A TOML file with a top-level `plugin` is a plugin's configuration too, as
+/// Ansible's toml plugin says.
+#[test]
+fn a_toml_plugin_configuration_is_refused_by_name() {
+    let refused = Inventory::parse(Path::new("cloud.toml"), "plugin = \"aws_ec2\"\n", &|_| None);
+    assert_eq!(
+        refused.map(|_| ()).unwrap_err().to_string(),
+        "cloud.toml:1:1: `cloud.toml` is the configuration of the inventory plugin `aws_ec2`, not an inventory: pgconverge runs no inventory plugin; export the inventory with `ansible-inventory -i cloud.toml --list > inventory.json` and give that file"
+    );
+}
+
+/// Only a YAML (or JSON) file's top-level `plugin` key configures a plugin: an
+/// INI section `[plugin]` is a group like any other, as Ansible reads it.
+#[test]
+fn an_ini_group_named_plugin_is_a_group() {
+    let inventory = Inventory::parse(
+        Path::new("hosts"),
+        "[primary]\ndb1\n[plugin]\ndb9\n",
+        &|_| None,
+    )
+    .unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
+    assert_eq!(inventory.tree["plugin"].hosts, ["db9"]);
 }
 
 fn parse_cluster(text: &str, cluster: Option<&str>) -> Result<Inventory, Diagnostics> {

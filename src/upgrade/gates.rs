@@ -222,6 +222,41 @@ pub fn failed_checks(output: &str) -> (Vec<String>, String) {
     (names, explanation.join(" "))
 }
 
+/// What `upgrade --format json` prints of the gates: a versioned document as
+/// the plan's (docs/plan-format.md).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Document {
+    /// `1`; raised when a field changes meaning or disappears.
+    pub format_version: u32,
+    pub pgconverge_version: String,
+    /// `upgrade_gates`.
+    pub kind: &'static str,
+    pub from: String,
+    pub to: String,
+    /// The primary first, then the standbys.
+    pub members: Vec<String>,
+    /// Whether every gate passed, so the upgrade may go on.
+    pub passed: bool,
+    pub gates: Vec<Gate>,
+}
+
+impl Document {
+    pub fn new(inputs: &Inputs, gates: &[Gate]) -> Document {
+        Document {
+            format_version: 1,
+            pgconverge_version: env!("CARGO_PKG_VERSION").to_string(),
+            kind: "upgrade_gates",
+            from: inputs.current.to_string(),
+            to: inputs.target.to_string(),
+            members: std::iter::once(inputs.primary.to_string())
+                .chain(inputs.standbys.iter().cloned())
+                .collect(),
+            passed: gates.iter().all(|gate| gate.passed),
+            gates: gates.to_vec(),
+        }
+    }
+}
+
 /// What the gates need to know of the cluster.
 pub struct Inputs<'a> {
     pub facts: &'a GatheredFacts,

@@ -21,6 +21,7 @@ use crate::gather::{self, Gathered};
 use crate::inventory::edit::{self, EditError};
 use crate::inventory::{Input, Role};
 use crate::plan::Plan;
+use crate::printer::Format;
 use crate::printer::{Printer, StepReports};
 use crate::secret::Redactor;
 use crate::session::{Session, load};
@@ -42,6 +43,9 @@ pub struct UpgradeOptions {
     pub max_transaction_age_seconds: u64,
     /// Remove the old clusters an earlier upgrade left (a run of its own).
     pub cleanup: bool,
+    /// `Json`: the gates' document on stdout (`gates::Document`), every line
+    /// of text on stderr.
+    pub format: Format,
     pub ssh: SshOptions,
 }
 
@@ -297,7 +301,7 @@ pub async fn upgrade(
         everyone.join(", ")
     ));
     let probed = probe_all(&gathered, probes).await;
-    let gate_list = gates::check(&gates::Inputs {
+    let gate_inputs = gates::Inputs {
         facts: &gathered.facts,
         probes: &probed,
         primary: &primary,
@@ -306,8 +310,12 @@ pub async fn upgrade(
         current,
         target,
         max_transaction_age_seconds: options.max_transaction_age_seconds,
-    });
+    };
+    let gate_list = gates::check(&gate_inputs);
     printer.gates(&gate_list);
+    if options.format == Format::Json {
+        printer.json(&gates::Document::new(&gate_inputs, &gate_list));
+    }
     if gate_list.iter().any(|gate| !gate.passed) {
         gathered.close().await;
         return Err(UpgradeError::GateClosed);
