@@ -12,7 +12,7 @@ pub mod parse;
 pub mod pgbackrest;
 mod replication;
 pub mod script;
-pub mod server;
+mod server;
 mod settings;
 mod slots;
 pub mod timeline;

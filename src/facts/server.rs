@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 /// The separator psql puts between columns: the ASCII unit separator, which no
 /// setting name, role attribute or address contains.
-pub const FIELD_SEPARATOR: char = '\u{1f}';
+pub(super) const FIELD_SEPARATOR: char = '\u{1f}';
 
 const SCRIPT: &str = include_str!("server.sh");
 
