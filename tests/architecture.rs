@@ -1,8 +1,9 @@
 //! The module graph against the layering `ARCHITECTURE.md` states: every
 //! `crate::` reference in a top-level module's non-test code must point to a
 //! module of a lower layer, so the graph has no cycle; the code map must name
-//! every module there is, and every path the code points to must exist; and no
-//! code outside `src/versions.rs` may compare a PostgreSQL version with a number.
+//! every module there is, and every path the code points to must exist; no
+//! code outside `src/versions.rs` may compare a PostgreSQL version with a number;
+//! and no Rust code builds shell but the documented exceptions.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -442,4 +443,200 @@ fn every_path_the_code_points_to_exists() {
     broken.sort();
     broken.dedup();
     assert!(broken.is_empty(), "{}", broken.join("\n"));
+}
+
+/// What puts text together, or holds it, and where its text starts: after the
+/// opening parenthesis (or the `=` of a constant), or after the first comma
+/// (the destination of `write!`).
+const TEXT_BUILDERS: &[(&str, bool)] = &[
+    ("format!(", false),
+    ("push_str(", false),
+    ("write!(", true),
+    ("writeln!(", true),
+    ("&str =", false),
+];
+
+/// Shell syntax that a message, a path, a configuration line or SQL does not
+/// hold: a literal with one of these is shell being written. `emit` is the
+/// facts script's own verb (`records.sh`), which Rust once wrote line by line.
+const SHELL_SYNTAX: &[&str] = &[
+    "$(",
+    "\"$",
+    "]; then",
+    "; do\n",
+    "; done",
+    "; fi",
+    "\nfi\n",
+    "\ndone\n",
+    "2>&1",
+    ">&2",
+    ">/dev/null",
+    "|| exit",
+    "sh -c",
+    "sh -s",
+    "if [ ",
+    "[ -f ",
+    "[ -d ",
+    "[ -L ",
+    "printf '",
+    "emit ",
+    "emit_",
+];
+
+/// The places in `src/` that may build shell in Rust, and why. Keep it short:
+/// everything else is a `.sh` file, with values passed through `Script`'s
+/// quoted header.
+const SHELL_BUILT_IN_RUST: &[(&str, &str)] = &[
+    (
+        "src/script/mod.rs",
+        "the one header of parameters, each value quoted by `shell::quote` there and nowhere \
+else, the library and the pieces of a body joined, and the small outer script that hands a \
+whole script to the PostgreSQL OS user on standard input",
+    ),
+    (
+        "src/archive.rs",
+        "`archive_command`, `restore_command` and `archive_cleanup_command`: one-line commands \
+PostgreSQL itself runs, written as setting values into postgresql.conf (not scripts \
+pgconverge sends), each word quoted by `command_word`",
+    ),
+];
+
+/// The text of the string literal at the start of `code` (after blanks and a
+/// `&`): a plain literal with its escapes read, or a raw one.
+fn leading_literal(code: &str) -> Option<String> {
+    let code = code.trim_start().trim_start_matches('&');
+    if let Some(rest) = code.strip_prefix('r') {
+        let hashes = rest.len() - rest.trim_start_matches('#').len();
+        let rest = rest[hashes..].strip_prefix('"')?;
+        let end = rest.find(&format!("\"{}", "#".repeat(hashes)))?;
+        return Some(rest[..end].to_string());
+    }
+    let rest = code.strip_prefix('"')?;
+    let mut text = String::new();
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(text),
+            '\\' => match chars.next()? {
+                'n' => text.push('\n'),
+                't' => text.push('\t'),
+                // A line continuation: the line feed and the next line's indentation go.
+                '\n' => {
+                    let rest: String = chars.clone().collect();
+                    let skipped = rest.len() - rest.trim_start().len();
+                    for _ in 0..rest[..skipped].chars().count() {
+                        chars.next();
+                    }
+                }
+                other => text.push(other),
+            },
+            other => text.push(other),
+        }
+    }
+    None
+}
+
+/// The lines (1-based) of `code` where a literal that builds text holds shell.
+fn shell_built_in(code: &str) -> Vec<usize> {
+    let mut found = Vec::new();
+    for (builder, after_comma) in TEXT_BUILDERS {
+        for (index, _) in code.match_indices(builder) {
+            let mut rest = &code[index + builder.len()..];
+            if *after_comma {
+                let Some(comma) = rest.find(',') else {
+                    continue;
+                };
+                rest = &rest[comma + 1..];
+            }
+            let Some(literal) = leading_literal(rest) else {
+                continue;
+            };
+            if SHELL_SYNTAX.iter().any(|syntax| literal.contains(syntax)) {
+                found.push(code[..index].lines().count().max(1));
+            }
+        }
+    }
+    found.sort_unstable();
+    found.dedup();
+    found
+}
+
+/// Shell is written in `.sh` files, which the tests shellcheck, with what
+/// varies passed in `Script`'s quoted header; Rust that formats shell, or holds
+/// it in a string constant, escapes both. Only the places of `SHELL_BUILT_IN_RUST` may, each for its reason.
+#[test]
+fn no_rust_code_builds_shell_outside_its_exceptions() {
+    let source = Path::new(ROOT).join("src");
+    let mut files = Vec::new();
+    rust_files(&source, &mut files);
+    let mut found = Vec::new();
+    let mut excepted_used = BTreeSet::new();
+    for file in files {
+        let shown = file
+            .strip_prefix(ROOT)
+            .unwrap_or(&file)
+            .display()
+            .to_string()
+            .trim_start_matches('/')
+            .to_string();
+        let text = fs::read_to_string(&file).unwrap_or_default();
+        // The code before its tests: a test may write the shell it feeds a script.
+        let code = text
+            .split("#[cfg(test)]\nmod tests")
+            .next()
+            .unwrap_or_default();
+        let lines = shell_built_in(code);
+        if lines.is_empty() {
+            continue;
+        }
+        if SHELL_BUILT_IN_RUST.iter().any(|(path, _)| *path == shown) {
+            excepted_used.insert(shown);
+            continue;
+        }
+        for line in lines {
+            let content = text.lines().nth(line - 1).unwrap_or_default().trim();
+            found.push(format!("{shown}:{line}: {content}"));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "these lines build shell in Rust; write it in a `.sh` file (a script's body, or a piece \
+of the facts script) and pass what varies as a parameter of `Script` (`text`, `number`, \
+`list`):\n{}",
+        found.join("\n")
+    );
+    let unused: Vec<&str> = SHELL_BUILT_IN_RUST
+        .iter()
+        .map(|(path, _)| *path)
+        .filter(|path| !excepted_used.contains(*path))
+        .collect();
+    assert!(
+        unused.is_empty(),
+        "these exceptions build no shell any more; remove them from SHELL_BUILT_IN_RUST: {unused:?}"
+    );
+}
+
+#[test]
+fn the_shell_check_finds_shell_built_with_format_or_push_str() {
+    for code in [
+        "script.push_str(&format!(\"emit_file file.{index} {}\\n\", quote(path)));",
+        "script.push_str(&format!(\n    \"if as_pg test -r {path}; then emit readable.{index} yes; fi\\n\",\n));",
+        "format!(\n        r#\"DATA={data_dir}\nif [ -f \"$DATA/PG_VERSION\" ]; then\n\"#\n    )",
+        "script.push_str(\"printf '%s' \\\"$PGCONVERGE_FACTS\\\" | as_pg sh -s\\n\");",
+        "writeln!(out, \"run {} 2>&1\", command)",
+        "const SUDO: &str = r#\"if ! out=$(sudo -n true); then exit 97; fi\"#;",
+        "format!(\"select 1; \\\n    if [ -d {path} ]; then :; fi\")",
+    ] {
+        assert_eq!(shell_built_in(code), [1], "not found: {code}");
+    }
+    for code in [
+        "format!(\"cannot read the facts of {name}: {error}\")",
+        "format!(\"SCRAM-SHA-256$4096:{salt}${key}:{key}\")",
+        "format!(\"\\\\echo @@{name}\\n{query}\")",
+        "text.push_str(\": \");",
+        "format!(\"{prologue}{script}\")",
+        "format!(\"`{path}` is a link to `{target}`: pgconverge never acts through a link\")",
+    ] {
+        assert!(shell_built_in(code).is_empty(), "found: {code}");
+    }
 }

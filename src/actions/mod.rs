@@ -319,3 +319,51 @@ register! {
         upgrade [ProbeUpgrade, StopForUpgrade, CompareCheckpoint, InitNewCluster, CarryConfiguration, RunPgUpgrade, TransferStandby, MarkOldCluster, AnalyzeNewCluster, ReadUpgradeMarker, CleanUpOldCluster],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every action script opens with a comment saying what it does, and stops
+    /// at the first failing command (`set -eu`) or says why it must not (a line
+    /// `# Not \`set -e\`: ...`, for a script that reads a failed command's
+    /// status or must go on to undo what it did).
+    #[test]
+    fn every_script_says_what_it_does_and_stops_at_a_failure_or_says_why_not() {
+        let directory =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/actions/scripts");
+        let mut problems = Vec::new();
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&directory).expect("the scripts are readable") {
+            let path = entry.expect("a directory entry").path();
+            if path.extension().is_none_or(|extension| extension != "sh") {
+                continue;
+            }
+            seen += 1;
+            let name = path.display().to_string();
+            let text = std::fs::read_to_string(&path).expect("a script is text");
+            let first = text.lines().next().unwrap_or_default();
+            if !first.starts_with("# ") || first.len() < 10 {
+                problems.push(format!("{name}: no header comment saying what it does"));
+            }
+            let header_end = text
+                .lines()
+                .position(|line| !line.starts_with('#'))
+                .unwrap_or(0);
+            let after_header = text.lines().nth(header_end).unwrap_or_default();
+            let exempted = text
+                .lines()
+                .take(header_end)
+                .any(|line| line.starts_with("# Not `set -e`: "));
+            if after_header != "set -eu" && !exempted {
+                problems.push(format!(
+                    "{name}: neither `set -eu` right after its header comment nor a `# Not \\`set -e\\`: WHY` line in it"
+                ));
+            }
+        }
+        assert!(
+            seen > 30,
+            "only {seen} scripts found in {}",
+            directory.display()
+        );
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+}

@@ -1,10 +1,20 @@
 //! Facts: what is really on a host, gathered in one SSH round trip by a remote
-//! script (`script`) and read back by a pure parser (`parse`).
+//! script (`script`) and read back by a pure parser (`parse`). Each family of
+//! facts is a module with its piece of the script (a `.sh` file) and its
+//! parser: `host`, `files`, `data_directory`, `timeline`, `pgbackrest`, and the
+//! running server's `server`, `settings`, `replication` and `slots`.
 
+mod data_directory;
+mod files;
 pub mod fingerprint;
+mod host;
 pub mod parse;
 pub mod pgbackrest;
+mod replication;
 pub mod script;
+mod server;
+mod settings;
+mod slots;
 pub mod timeline;
 
 use crate::inventory::HostSettings;

@@ -1,9 +1,11 @@
 //! Reads the facts script's output into `HostFacts`: the base64 of records
 //! `KEY LENGTH`, a line feed, LENGTH bytes of the value and a line feed (see
-//! `script`); a file's content is itself base64 inside its record.
+//! `script`), handed to the parser of each family of facts, next to its piece
+//! of the script (`host`, `files`, `data_directory`, `timeline`, `pgbackrest`,
+//! `server`); a file's content is itself base64 inside its record.
 
-use super::script::FIELD_SEPARATOR;
-use super::*;
+use super::{FactsRequest, HostFacts};
+use super::{data_directory, files, host, pgbackrest, server};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use std::collections::HashMap;
@@ -22,146 +24,43 @@ pub enum FactsError {
     BadValue { key: String, value: String },
 }
 
-/// Parses the output of the script that `script::build(request)` made.
-pub fn parse(request: &FactsRequest, output: &str) -> Result<HostFacts, FactsError> {
-    let values = decode_records(output)?;
-    let text = |key: &str| {
-        values
+/// The records of one facts output, by key.
+pub(super) struct Records(HashMap<String, Vec<u8>>);
+
+impl Records {
+    /// A record's value as text, without its trailing white space.
+    pub(super) fn text(&self, key: &str) -> Option<String> {
+        self.0
             .get(key)
             .map(|bytes| String::from_utf8_lossy(bytes).trim_end().to_string())
-    };
-    let mut facts = HostFacts {
-        // The passwd entry's sixth field.
-        os_user_home: text("os_user.passwd")
-            .and_then(|entry| entry.split(':').nth(5).map(str::to_string))
-            .filter(|home| !home.is_empty()),
-        postgres_installed: values.contains_key("postgres_installed"),
-        run_lock_holder: text("run_lock.holder"),
-        memory_kb: text("memory_kb").and_then(|kb| kb.trim().parse().ok()),
-        installed_libraries: text("libraries").map(|list| {
-            list.lines()
-                .filter_map(|file| file.trim().strip_suffix(".so"))
-                .map(str::to_string)
-                .collect()
-        }),
-        listening: text("listening")
-            .map(|lines| lines.lines().filter_map(listening_socket).collect()),
-        ..HostFacts::default()
-    };
-    for (index, path) in request.files.iter().enumerate() {
-        if let Some(target) = text(&format!("file.{index}.link")) {
-            facts.links.insert(path.clone(), target);
-        }
-        if text(&format!("file.{index}.unreadable")).is_some() {
-            facts.unreadable.push(path.clone());
-        }
-        if let Some(stat) = text(&format!("file.{index}.stat")) {
-            let key = format!("file.{index}.content");
-            let content = match values.get(&key) {
-                Some(encoded) => STANDARD
-                    .decode(encoded)
-                    .map_err(|_| FactsError::BadEncoding { key })?,
-                None => Vec::new(),
-            };
-            let attributes = parse_attributes(&format!("file.{index}.stat"), &stat)?;
-            facts.files.insert(
-                path.clone(),
-                ObservedFile {
-                    attributes,
-                    content,
-                },
-            );
-        }
     }
-    for (index, path) in request.readable.iter().enumerate() {
-        if let Some(answer) = text(&format!("readable.{index}")) {
-            facts.readable.insert(path.clone(), answer == "yes");
-        }
+
+    /// A record's value as it came.
+    pub(super) fn bytes(&self, key: &str) -> Option<&[u8]> {
+        self.0.get(key).map(Vec::as_slice)
     }
-    for (index, path) in request.directories.iter().enumerate() {
-        if let Some(target) = text(&format!("directory.{index}.link")) {
-            facts.links.insert(path.clone(), target);
-        }
-        if let Some(stat) = text(&format!("directory.{index}.stat")) {
-            facts.directories.insert(
-                path.clone(),
-                parse_attributes(&format!("directory.{index}.stat"), &stat)?,
-            );
-        }
+
+    /// Whether the script wrote the record at all.
+    pub(super) fn has(&self, key: &str) -> bool {
+        self.0.contains_key(key)
     }
-    let controldata = text("data.controldata").unwrap_or_default();
-    let control = |label: &str| {
-        controldata.lines().find_map(|line| {
-            line.strip_prefix(label)
-                .and_then(|rest| rest.strip_prefix(':'))
-                .map(|value| value.trim().to_string())
-        })
-    };
-    facts.data_directory = DataDirectory {
-        pg_version: text("data.pg_version"),
-        system_identifier: control("Database system identifier").filter(|id| !id.is_empty()),
-        cluster_state: control("Database cluster state"),
-        timeline: control("Latest checkpoint's TimeLineID")
-            .and_then(|timeline| timeline.parse().ok()),
-        wal_log_hints: control("wal_log_hints setting").is_some_and(|value| value == "on"),
-        checksums: control("Data page checksum version").is_some_and(|value| value != "0"),
-        standby_signal: values.contains_key("data.standby_signal"),
-        recovery_conf: values.contains_key("data.recovery_conf"),
-        database_directories: text("data.database_directories")
-            .and_then(|count| count.trim().parse().ok())
-            .unwrap_or(0),
-        postmaster_pid: values.contains_key("data.postmaster_pid"),
-        postmaster_port: text("data.postmaster_pid").and_then(|port| port.trim().parse().ok()),
-        rewind_failed: text("data.rewind_failed"),
-        slots_on_disk: text("data.slots_on_disk")
-            .map(|names| {
-                names
-                    .lines()
-                    .map(str::trim)
-                    .filter(|name| !name.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default(),
-        wal_ready_segments: text("data.wal_ready").and_then(|count| count.trim().parse().ok()),
-        history: text("timeline.file").and_then(|name| {
-            timeline::TimelineHistory::parse(&name, &text("timeline.history").unwrap_or_default())
-        }),
-    };
+}
+
+/// Parses the output of the script that `script::build(request)` made.
+pub fn parse(request: &FactsRequest, output: &str) -> Result<HostFacts, FactsError> {
+    let records = decode_records(output)?;
+    let mut facts = HostFacts::default();
+    host::read(&records, &mut facts);
+    files::read(request, &records, &mut facts)?;
+    facts.data_directory = data_directory::read(&records);
     if let Some(stanza) = &request.pgbackrest_stanza {
-        facts.pgbackrest = Some(match text("pgbackrest.info") {
-            Some(output) => pgbackrest::PgbackrestFacts::parse(stanza, &output),
-            None => pgbackrest::PgbackrestFacts::default(),
-        });
+        facts.pgbackrest = Some(pgbackrest::read(stanza, &records));
     }
-    if let Some(server) = text("server") {
-        facts.server = Some(parse_server(&server)?);
-    } else {
-        facts.server_error = text("server_error").map(|error| error.trim().to_string());
-    }
+    server::read(&records, &mut facts)?;
     Ok(facts)
 }
 
-/// One socket of `/proc/net/tcp` or `tcp6`: `0100007F:1538` is 127.0.0.1:5432. The
-/// address is written as 32-bit words in the host's byte order, read here as
-/// little-endian (x86 and ARM servers).
-fn listening_socket(line: &str) -> Option<ListeningSocket> {
-    let (address, port) = line.trim().split_once(':')?;
-    let port = u16::from_str_radix(port, 16).ok()?;
-    let mut bytes = Vec::new();
-    for index in (0..address.len()).step_by(8) {
-        let word = u32::from_str_radix(address.get(index..index + 8)?, 16).ok()?;
-        bytes.extend_from_slice(&word.to_le_bytes());
-    }
-    let address = match bytes.len() {
-        4 => std::net::IpAddr::from(<[u8; 4]>::try_from(bytes).ok()?),
-        16 => std::net::IpAddr::from(<[u8; 16]>::try_from(bytes).ok()?),
-        _ => return None,
-    };
-    Some(ListeningSocket { address, port })
-}
-
-fn decode_records(output: &str) -> Result<HashMap<String, Vec<u8>>, FactsError> {
+fn decode_records(output: &str) -> Result<Records, FactsError> {
     let bytes = STANDARD
         .decode(output.trim())
         .map_err(|_| FactsError::NotBase64)?;
@@ -178,7 +77,7 @@ fn decode_records(output: &str) -> Result<HashMap<String, Vec<u8>>, FactsError> 
     if values.remove("end").is_none() {
         return Err(FactsError::Incomplete);
     }
-    Ok(values)
+    Ok(Records(values))
 }
 
 /// The first record of `bytes`: its key, its value and what follows it.
@@ -193,166 +92,11 @@ fn split_record(bytes: &[u8]) -> Option<(&str, &[u8], &[u8])> {
     (bytes.get(value_end) == Some(&b'\n')).then(|| (key, value, &bytes[value_end + 1..]))
 }
 
-fn parse_attributes(key: &str, stat: &str) -> Result<PathAttributes, FactsError> {
-    let bad = || FactsError::BadValue {
-        key: key.to_string(),
-        value: stat.to_string(),
-    };
-    let fields: Vec<&str> = stat.trim().split(':').collect();
-    let [owner, group, mode, modified] = fields.as_slice() else {
-        return Err(bad());
-    };
-    Ok(PathAttributes {
-        owner: owner.to_string(),
-        group: group.to_string(),
-        mode: u32::from_str_radix(mode, 8).map_err(|_| bad())?,
-        modified: modified.parse().map_err(|_| bad())?,
-    })
-}
-
-/// Splits psql's output into the sections the script marked with `@@name`.
-fn sections(output: &str) -> HashMap<&str, Vec<Vec<&str>>> {
-    let mut sections: HashMap<&str, Vec<Vec<&str>>> = HashMap::new();
-    let mut current = "";
-    for line in output.lines() {
-        if let Some(name) = line.strip_prefix("@@") {
-            current = name.trim();
-            sections.entry(current).or_default();
-        } else if !line.is_empty() {
-            sections
-                .entry(current)
-                .or_default()
-                .push(line.split(FIELD_SEPARATOR).collect());
-        }
-    }
-    sections
-}
-
-/// Text the facts query sent hex-encoded (so a line break in a value cannot split a row).
-fn from_hex(hex: &str) -> String {
-    let bytes: Vec<u8> = (0..hex.len() / 2)
-        .filter_map(|index| u8::from_str_radix(hex.get(2 * index..2 * index + 2)?, 16).ok())
-        .collect();
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
-fn parse_server(output: &str) -> Result<ServerFacts, FactsError> {
-    let sections = sections(output);
-    let rows = |name: &str| sections.get(name).cloned().unwrap_or_default();
-    let state = rows("state");
-    let state_row = state.first().ok_or_else(|| FactsError::BadValue {
-        key: "server.state".into(),
-        value: output.chars().take(200).collect(),
-    })?;
-    let field = |row: &Vec<&str>, index: usize| row.get(index).copied().unwrap_or("").to_string();
-    let flag = |row: &Vec<&str>, index: usize| row.get(index) == Some(&"t");
-    let settings = rows("settings")
-        .iter()
-        .map(|row| {
-            (
-                field(row, 0),
-                ObservedSetting {
-                    context: field(row, 1),
-                    pending_restart: flag(row, 2),
-                    value: from_hex(&field(row, 3)),
-                    unit: field(row, 4),
-                    vartype: field(row, 5),
-                    source: field(row, 6),
-                    source_file: from_hex(&field(row, 7)),
-                    default_value: from_hex(&field(row, 8)),
-                },
-            )
-        })
-        .collect();
-    let replication_role = rows("role").first().map(|row| ObservedRole {
-        can_login: flag(row, 0),
-        replication: flag(row, 1),
-        password_verifier: Sensitive::new(field(row, 2)),
-        rewind_grants: flag(row, 3),
-    });
-    let wal_receiver = rows("wal_receiver").first().map(|row| WalReceiver {
-        timeline: field(row, 3).parse().ok(),
-        ..wal_receiver(&field(row, 0), &field(row, 1), &field(row, 2))
-    });
-    let replication_clients = rows("replication")
-        .iter()
-        .map(|row| ReplicationClient {
-            application_name: field(row, 0),
-            client_address: field(row, 1),
-            state: field(row, 2),
-            replay_lag_bytes: field(row, 3).parse().ok(),
-            ssl: match field(row, 4).as_str() {
-                "t" | "true" => Some(true),
-                "f" | "false" => Some(false),
-                _ => None,
-            },
-            sync_state: field(row, 5),
-        })
-        .collect();
-    let slots = rows("slots")
-        .iter()
-        .map(|row| ReplicationSlot {
-            name: field(row, 0),
-            active: flag(row, 1),
-            wal_status: field(row, 2),
-            retained_bytes: field(row, 3).parse().ok(),
-        })
-        .collect();
-    Ok(ServerFacts {
-        slots,
-        in_recovery: flag(state_row, 0),
-        configuration_loaded: field(state_row, 1).parse().unwrap_or(0),
-        started: field(state_row, 2).parse().unwrap_or(0),
-        position: Lsn::parse(&field(state_row, 3)),
-        replay_position: Lsn::parse(&field(state_row, 4)),
-        replay_paused: flag(state_row, 5) || field(state_row, 5) == "true",
-        replay_lag_seconds: field(state_row, 6).parse().ok(),
-        settings,
-        replication_role,
-        wal_receiver,
-        replication_clients,
-        archiver: rows("archiver").first().map(|row| Archiver {
-            archived_count: field(row, 0).parse().unwrap_or(0),
-            last_archived_wal: field(row, 1),
-            last_archived: field(row, 2).parse().ok(),
-            failed_count: field(row, 3).parse().unwrap_or(0),
-            last_failed_wal: field(row, 4),
-            last_failed: field(row, 5).parse().ok(),
-        }),
-        user_databases: rows("databases").iter().map(|row| field(row, 0)).collect(),
-    })
-}
-
-/// Before PostgreSQL 11 the receiver's host is only in its connection string.
-fn wal_receiver(status: &str, host_or_conninfo: &str, port: &str) -> WalReceiver {
-    if host_or_conninfo.contains('=') {
-        let value = |name: &str| {
-            host_or_conninfo
-                .split_whitespace()
-                .find_map(|pair| {
-                    pair.strip_prefix(name)
-                        .and_then(|rest| rest.strip_prefix('='))
-                })
-                .map(|value| value.trim_matches('\'').to_string())
-        };
-        return WalReceiver {
-            timeline: None,
-            status: status.to_string(),
-            sender_host: value("host").unwrap_or_default(),
-            sender_port: value("port").and_then(|port| port.parse().ok()),
-        };
-    }
-    WalReceiver {
-        status: status.to_string(),
-        sender_host: host_or_conninfo.to_string(),
-        sender_port: port.parse().ok(),
-        timeline: None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::facts::Lsn;
+    use crate::facts::server::FIELD_SEPARATOR;
     use crate::inventory::HostSettings;
 
     fn request() -> FactsRequest {
@@ -545,16 +289,5 @@ mod tests {
         let cut = STANDARD.encode(line("data.pg_version", "15"));
         assert_eq!(parse(&request(), &cut), Err(FactsError::Incomplete));
         assert_eq!(parse(&request(), ""), Err(FactsError::Incomplete));
-    }
-
-    #[test]
-    fn old_receiver_conninfo_gives_host_and_port() {
-        let receiver = wal_receiver(
-            "streaming",
-            "user=replicator host=10.0.0.11 port=5433 application_name=db2",
-            "",
-        );
-        assert_eq!(receiver.sender_host, "10.0.0.11");
-        assert_eq!(receiver.sender_port, Some(5433));
     }
 }

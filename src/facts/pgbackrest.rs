@@ -1,8 +1,27 @@
 //! pgBackRest as the repository host sees it: `pgbackrest info --output=json`
-//! read into the stanza's state and its backups. Pure.
+//! (`pgbackrest.sh`, the facts script's piece for a host that looks after a
+//! stanza's repository) read into the stanza's state and its backups.
 
+use super::parse::Records;
+use crate::script::Script;
 use serde::Serialize;
 use serde_json::Value;
+
+const SCRIPT: &str = include_str!("pgbackrest.sh");
+
+/// Adds the stanza and the piece that asks `pgbackrest info` about it.
+pub(super) fn ask(script: Script, stanza: &str) -> Script {
+    script.text("PGBACKREST_STANZA", stanza).piece(SCRIPT)
+}
+
+/// The stanza's state, from what `pgbackrest info` said; `installed` false
+/// when the host has no `pgbackrest`.
+pub(super) fn read(stanza: &str, records: &Records) -> PgbackrestFacts {
+    match records.text("pgbackrest.info") {
+        Some(output) => PgbackrestFacts::parse(stanza, &output),
+        None => PgbackrestFacts::default(),
+    }
+}
 
 /// What `pgbackrest info` says of one stanza.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -6,27 +6,27 @@
 //! PostgreSQL writes it whole at each promotion, so the newest file holds the
 //! whole lineage. Two servers of one cluster that both accept writes forked where
 //! their lineages part: what each wrote past that position is on its own.
+//! `timeline.sh` is the facts script's piece that reads the newest file.
 
+use super::parse::Records;
 use super::{DataDirectory, HostFacts, Lsn};
+use crate::script::Script;
 use serde::Serialize;
 
-/// The part of the facts script that reports the newest timeline history file
-/// of the data directory (`$DATA`, set by the data directory section): its name
-/// as `timeline.file` and its content as `timeline.history`. A server that never
-/// left timeline 1 has none.
-pub const SCRIPT: &str = r#"if [ -f "$DATA/PG_VERSION" ]; then
-  if [ -d "$DATA/pg_wal" ]; then WAL_DIR="$DATA/pg_wal"; else WAL_DIR="$DATA/pg_xlog"; fi
-  # The shell lists the names in order (LC_ALL=C): the last is the newest.
-  HISTORY=''
-  for f in "$WAL_DIR"/[0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F].history; do
-    if [ -f "$f" ]; then HISTORY=$f; fi
-  done
-  if [ -n "$HISTORY" ]; then
-    emit timeline.file "${HISTORY##*/}"
-    emit timeline.history "$(head -c 65536 "$HISTORY")"
-  fi
-fi
-"#;
+/// The piece of the facts script that reports the newest timeline history file
+/// of the data directory: its name as `timeline.file` and its content as
+/// `timeline.history`. A server that never left timeline 1 has none.
+const SCRIPT: &str = include_str!("timeline.sh");
+
+pub(super) fn ask(script: Script) -> Script {
+    script.piece(SCRIPT)
+}
+
+/// The newest history file the script found, read.
+pub(super) fn read(records: &Records) -> Option<TimelineHistory> {
+    let name = records.text("timeline.file")?;
+    TimelineHistory::parse(&name, &records.text("timeline.history").unwrap_or_default())
+}
 
 /// One line of a history file: the server left timeline `parent` at `switch_point`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -775,11 +775,14 @@ fn the_facts_script_passes_shellcheck() {
         // the whole holds as one quoted string.
         let request = host.facts_request();
         for script in [
-            crate::facts::script::build(&request),
+            crate::facts::script::outer(&request),
             crate::facts::script::inner(&request),
         ] {
-            let findings = crate::script::check::shellcheck_text(&script);
+            let findings = crate::script::check::shellcheck(&script);
             assert_eq!(findings, "", "facts of {}", host.name);
         }
+        let sent = crate::facts::script::build(&request);
+        let findings = crate::script::check::shellcheck_sent(&sent);
+        assert_eq!(findings, "", "facts of {} as sent", host.name);
     }
 }

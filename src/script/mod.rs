@@ -1,6 +1,7 @@
-//! Remote scripts: a body from a checked `.sh` file built into the binary, after
-//! one header of parameters (each quoted here and nowhere else) and the shared
-//! library `lib.sh` (running as the PostgreSQL user, psql, one bounded wait loop).
+//! Remote scripts: a body from a checked `.sh` file built into the binary (or
+//! several such pieces, joined), after one header of parameters (each quoted
+//! here and nowhere else) and the shared library `lib.sh` (running as the
+//! PostgreSQL user, psql, one bounded wait loop).
 
 use crate::shell::quote;
 use std::fmt::Display;
@@ -11,13 +12,15 @@ pub const LIBRARY: &str = include_str!("lib.sh");
 /// How long a script waits for PostgreSQL to accept connections after a start.
 pub const SERVER_WAIT_SECONDS: u32 = 60;
 
-/// A remote script being put together: a name for messages and tests, its body,
-/// and the parameters its body reads.
+/// A remote script being put together: a name for messages and tests, its body
+/// (the pieces of `.sh` text, in order), and the parameters its body reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Script {
     name: &'static str,
-    body: &'static str,
+    body: Vec<&'static str>,
     parameters: Vec<(&'static str, String)>,
+    /// Lists of texts, each quoted (`list`).
+    lists: Vec<(&'static str, Vec<String>)>,
     /// Parameters that descriptions leave out: secrets and bulky content.
     hidden: Vec<&'static str>,
     /// The whole script runs as the PostgreSQL OS user (`as_pg_user`).
@@ -29,7 +32,8 @@ impl Script {
     pub fn new(name: &'static str, body: &'static str, os_user: &str) -> Script {
         Script {
             name,
-            body,
+            body: vec![body],
+            lists: Vec::new(),
             parameters: vec![
                 ("PG_OS_USER", quote(os_user)),
                 ("SERVER_WAIT_SECONDS", SERVER_WAIT_SECONDS.to_string()),
@@ -86,6 +90,26 @@ impl Script {
         self
     }
 
+    /// A list of texts (paths), each quoted: the header defines a function
+    /// `NAME` that runs the command it is given with the items as its last
+    /// arguments (`NAME command` runs `command ITEM...`), so a piece loops over
+    /// them as `"$@"` whatever bytes they hold, a line feed included.
+    pub fn list(mut self, name: &'static str, items: &[String]) -> Script {
+        let items = items.iter().map(|item| quote(item)).collect();
+        match self.lists.iter_mut().find(|(known, _)| *known == name) {
+            Some(list) => list.1 = items,
+            None => self.lists.push((name, items)),
+        }
+        self
+    }
+
+    /// Another piece of body, run after the ones before: a script made of the
+    /// pieces of several `.sh` files (the facts script's families).
+    pub fn piece(mut self, body: &'static str) -> Script {
+        self.body.push(body);
+        self
+    }
+
     /// A yes/no parameter, `yes` or `no`.
     pub fn flag(mut self, name: &'static str, value: bool) -> Script {
         self.set(name, if value { "yes" } else { "no" }.to_string());
@@ -122,6 +146,9 @@ impl Script {
             };
             text.push_str(&format!("  {name}={shown}\n"));
         }
+        for (name, items) in &self.lists {
+            text.push_str(&format!("  {name}: {}\n", items.join(" ")));
+        }
         text
     }
 
@@ -130,7 +157,7 @@ impl Script {
     /// to `as_pg sh -s` on standard input (never on a command line, where other
     /// users could read its secrets).
     pub fn render(&self) -> String {
-        let inner = self.render_with(|_, value| value.to_string());
+        let inner = self.render_with(false);
         if !self.as_pg_user {
             return inner;
         }
@@ -157,20 +184,34 @@ impl Script {
     /// value it can see is safe, though the next host's value may not be.
     #[cfg(test)]
     fn render_opaque(&self) -> String {
-        self.render_with(|name, _| format!("${{{name}:-}}"))
+        self.render_with(true)
     }
 
-    fn render_with(&self, value_of: impl Fn(&str, &str) -> String) -> String {
+    /// The header (every value quoted, or `opaque`: as a variable shellcheck
+    /// cannot see), the library, the pieces of the body.
+    fn render_with(&self, opaque: bool) -> String {
         let mut text = format!("#!/bin/sh\n# pgconverge: {}\n", self.name);
         for (name, value) in &self.parameters {
+            let value = if opaque {
+                format!("${{{name}:-}}")
+            } else {
+                value.clone()
+            };
             // Not every script reads every parameter of the server it talks to.
-            text.push_str(&format!(
-                "# shellcheck disable=SC2034\n{name}={}\n",
-                value_of(name, value)
-            ));
+            text.push_str(&format!("# shellcheck disable=SC2034\n{name}={value}\n"));
+        }
+        for (name, items) in &self.lists {
+            let items = if opaque {
+                format!(" \"${{{name}:-}}\"")
+            } else {
+                items.iter().map(|item| format!(" {item}")).collect()
+            };
+            text.push_str(&format!("{name}() {{ \"$@\"{items}; }}\n"));
         }
         text.push_str(LIBRARY);
-        text.push_str(self.body);
+        for piece in &self.body {
+            text.push_str(piece);
+        }
         text
     }
 }
@@ -214,10 +255,24 @@ pub mod check {
 
     /// shellcheck's findings for a script's text.
     pub fn shellcheck_text(text: &str) -> String {
+        run_shellcheck(text, "SC2317")
+    }
+
+    /// shellcheck's findings for a script as it is sent, every value written
+    /// out in its header. SC2016 (an expansion in single quotes) is left out
+    /// too: a quoted value that holds shell text (a script within the
+    /// script) is meant not to expand.
+    pub fn shellcheck_sent(text: &str) -> String {
+        run_shellcheck(text, "SC2317,SC2016")
+    }
+
+    fn run_shellcheck(text: &str, excluded: &str) -> String {
         // SC2317 (unreachable command) misreads every function that runs only
         // through `wait_until`; everything else, down to style, counts.
         let mut child = Command::new("shellcheck")
-            .args(["--shell=sh", "--severity=style", "--exclude=SC2317", "-"])
+            .args(["--shell=sh", "--severity=style"])
+            .arg(format!("--exclude={excluded}"))
+            .arg("-")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

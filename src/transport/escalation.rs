@@ -3,33 +3,21 @@
 
 use super::{Escalation, EscalationMethod};
 
-/// Runs the script as `$1` with su. The first line of standard input is the
-/// password (empty when none is given), which su reads through PAM from its own
-/// standard input; the script reaches the shell on another descriptor, so that
-/// nothing PAM reads past the password can be taken from it.
-const SU: &str = r#"IFS= read -r password
-exec 3<&0
-if ! out=$(printf '%s\n' "$password" | su -c true "$1" 2>&1 3<&-); then printf '%s\n' "$out" >&2; exit 97; fi
-printf '%s\n' "$password" | su -c 'exec sh -s <&3 3<&-' "$1""#;
+/// Runs the script as `$1` with su, the password on the first line of standard
+/// input (`become_su.sh`).
+const SU: &str = include_str!("become_su.sh");
 
-/// The exit status the escalation wrappers end with when sudo itself refuses,
-/// so a refusal is told from a failing script.
+/// The exit status the escalation wrappers end with when sudo or su itself
+/// refuses, so a refusal is told from a failing script.
 pub(super) const ESCALATION_REFUSED: i32 = 97;
 
-/// Runs the script (standard input) with `sudo -n`: no password is asked.
-/// `$1` is the user to become. sudo's answer to a probe decides first, so its
-/// refusal is reported as such before any of the script runs.
-const SUDO_WITHOUT_PASSWORD: &str = r#"if ! out=$(sudo -n -u "$1" -- true 2>&1 </dev/null); then printf '%s\n' "$out" >&2; exit 97; fi
-exec sudo -n -u "$1" -- sh -s"#;
+/// Runs the script (standard input) as `$1` with `sudo -n`: no password is
+/// asked (`become_sudo.sh`).
+const SUDO_WITHOUT_PASSWORD: &str = include_str!("become_sudo.sh");
 
-/// The same with a password: the first line of standard input, given to sudo on
-/// its standard input (never on a command line) when it asks for one, and the
-/// rest is the script. `-k` makes sudo ask every time, so the password line is
-/// never left for the script to read.
-const SUDO_WITH_PASSWORD: &str = r#"IFS= read -r password
-if sudo -n -u "$1" -- true 2>/dev/null </dev/null; then exec sudo -n -u "$1" -- sh -s; fi
-if ! out=$(printf '%s\n' "$password" | sudo -S -k -p '' -u "$1" -- true 2>&1); then printf '%s\n' "$out" >&2; exit 97; fi
-{ printf '%s\n' "$password"; cat; } | sudo -S -k -p '' -u "$1" -- sh -s"#;
+/// The same with a password, on the first line of standard input
+/// (`become_sudo_password.sh`).
+const SUDO_WITH_PASSWORD: &str = include_str!("become_sudo_password.sh");
 
 /// The arguments of `sh` and the standard input that run `script` as the
 /// escalation says (or as the login, without one).
@@ -79,5 +67,29 @@ pub(super) fn reason(stderr: &str) -> String {
         "the escalation was refused without a reason".to_string()
     } else {
         said.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The wrappers are shell that every escalated script runs through:
+    /// shellchecked like the scripts themselves, and each ends with
+    /// `ESCALATION_REFUSED` when sudo or su refuses.
+    #[test]
+    fn the_wrappers_pass_shellcheck_and_say_a_refusal_with_its_status() {
+        for wrapper in [SU, SUDO_WITHOUT_PASSWORD, SUDO_WITH_PASSWORD] {
+            let text = format!("#!/bin/sh\n{wrapper}");
+            assert_eq!(
+                crate::script::check::shellcheck_text(&text),
+                "",
+                "{wrapper}"
+            );
+            assert!(
+                wrapper.contains(&format!("exit {ESCALATION_REFUSED};")),
+                "{wrapper}"
+            );
+        }
     }
 }

@@ -2,6 +2,9 @@
 # archived it (and, for a directory, until it is there) with no new failure.
 # With pgBackRest (PGBACKREST_STANZA), its own `check` does that end to end: a
 # segment switched and found in the repository.
+# Not `set -e`: a statistic that cannot be read (psql failing) leaves its
+# variable empty and the wait goes on to say what it saw, as before (`set -u`
+# comes with lib.sh).
 if [ -n "$PGBACKREST_STANZA" ]; then
   if ! OUT=$(as_pg pgbackrest --stanza="$PGBACKREST_STANZA" check 2>&1); then
     echo "archiving into $DESTINATION fails: pgbackrest check says:" >&2

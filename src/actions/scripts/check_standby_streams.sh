@@ -1,4 +1,5 @@
 # Waits until the standby's WAL receiver streams from its upstream.
+set -eu
 if [ "$PG_MAJOR_NUM" -ge 1100 ]; then
   RECEIVER_QUERY="select status || ' ' || coalesce(sender_host, '') from pg_stat_wal_receiver"
 else

@@ -1,4 +1,5 @@
 # Waits until the upstream's pg_stat_replication shows the standby streaming.
+set -eu
 standby_streams() {
   STATE=$(pg_sql -v application_name="$APPLICATION_NAME" 2>/dev/null <<'SQL'
 select state from pg_stat_replication where application_name = :'application_name';

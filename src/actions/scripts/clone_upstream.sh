@@ -9,6 +9,9 @@
 # only once the tool finished: a copy cut short (the run killed, the connection
 # lost) is never at the data directory's name, so no later run takes it for a
 # finished one; the next clone removes it first (it holds nothing of its own).
+# Not `set -e`: when the copy fails the script must go on to remove the staging
+# directory, move the previous data directory back and start the server again,
+# whatever a step of that undoing says (`set -u` comes with lib.sh).
 DATA="$PG_DATA_DIR"
 case "$DATA" in
   / | "")

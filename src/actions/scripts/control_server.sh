@@ -6,7 +6,7 @@
 # come up with them, those versions are put back (the rejected ones kept as
 # FILE.pgconverge-rejected), the server is started with them and checked, and the
 # step fails quoting why the new configuration did not start.
-set -e
+set -eu
 conf_load_time() {
   pg_sql -c 'select pg_conf_load_time()'
 }

@@ -1,7 +1,7 @@
 # Drops the replication slots SLOT_NAMES (one a line) that no member streams
 # through any more; a walsender still using one (a host removed from the inventory
 # that still streams) is ended first. Names reach SQL only as psql variables.
-set -e
+set -eu
 slot_inactive() {
   [ "$(printf '%s\n' "select count(*) from pg_replication_slots where slot_name = :'slot' and active;" | pg_sql -v slot="$1")" = 0 ]
 }

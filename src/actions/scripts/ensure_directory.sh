@@ -4,7 +4,7 @@
 # a link in between; a directory under one the PostgreSQL OS user owns (the WAL
 # archive in its home) is made and set by that user. A link at DIR_PATH is
 # refused, never followed.
-set -e
+set -eu
 PARENT=$(dirname "$DIR_PATH")
 if [ -L "$DIR_PATH" ]; then
   echo "$DIR_PATH is a link (to $(readlink "$DIR_PATH")): refusing to follow it; remove the link, or name its target in the inventory" >&2

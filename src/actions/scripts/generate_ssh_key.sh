@@ -1,6 +1,6 @@
 # Makes the OS user's key pair on the host if it has none: the private key never
 # leaves the host; the plan and the output show fingerprints only.
-set -e
+set -eu
 DIR=$(dirname "$KEY_PATH")
 as_pg mkdir -p "$DIR"
 as_pg chmod 700 "$DIR"

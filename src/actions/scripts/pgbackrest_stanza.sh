@@ -4,7 +4,7 @@
 # repository), and a
 # full backup when FIRST_BACKUP is yes. As the PostgreSQL OS user, like the
 # archiver that runs archive-push.
-set -e
+set -eu
 command -v pgbackrest >/dev/null 2>&1 || {
   echo "pgBackRest is not installed: install the package $PACKAGE" >&2
   exit 1

@@ -8,6 +8,8 @@
 # primary. A request that PostgreSQL refused (an error) asked for nothing. When
 # the server cannot be stopped either, UNFINISHED says so to still_standby.sh,
 # which then keeps the old primary stopped.
+# Not `set -e`: it reads psql's exit code after a failed pg_promote() (CODE=$?)
+# and decides on it (`set -u` comes with lib.sh).
 UNFINISHED="$PG_DATA_DIR/pgconverge-promotion-unfinished"
 rm -f "$UNFINISHED"
 wait_for_server || exit 1

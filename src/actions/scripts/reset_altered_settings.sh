@@ -4,7 +4,7 @@
 # the name passed as a psql variable); for a stopped one their lines are removed
 # from postgresql.auto.conf, which PostgreSQL writes one `name = 'value'` a line.
 # Runs as the PostgreSQL OS user, who owns the data directory and every file here.
-set -e
+set -eu
 AUTO="$PG_DATA_DIR/postgresql.auto.conf"
 # The version before, for a server that does not start without these settings.
 if [ -f "$AUTO" ]; then

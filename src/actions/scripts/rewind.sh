@@ -6,6 +6,9 @@
 # plan clones instead of failing the same way. When the real run fails part way,
 # the half-rewound directory is moved aside (never used, never deleted) and an
 # empty one left, which the next apply fills with a base backup.
+# Not `set -e`: the failure paths go on after a command that may fail (stopping
+# the server that crash recovery started, moving the half-rewound directory
+# aside) to say what happened (`set -u` comes with lib.sh).
 DATA="$PG_DATA_DIR"
 if server_answers; then
   run_command "$STOP_COMMAND" || {

@@ -2,7 +2,7 @@
 # so the plaintext password never reaches the server. Statement logging is off for
 # the session, so the verifier does not land in the server log either. The role
 # name and the verifier reach SQL only as psql variables.
-set -e
+set -eu
 EXISTS=$(pg_sql -v role="$ROLE_NAME" <<'SQL'
 select count(*) from pg_roles where rolname = :'role';
 SQL

@@ -4,6 +4,9 @@
 # yet taken up is withdrawn here. Fails, so that the old primary stays stopped,
 # when this server left recovery, when promote.sh could not stop it with its
 # promotion unfinished (its marker), or when its data directory is not a standby's.
+# Not `set -e`: removing a promotion's trigger files may fail without changing
+# the answer, which is the state the server reports (`set -u` comes with
+# lib.sh).
 if [ -e "$PG_DATA_DIR/pgconverge-promotion-unfinished" ]; then
   echo "its promotion did not finish and it could not be stopped: it may still become a primary" >&2
   exit 1

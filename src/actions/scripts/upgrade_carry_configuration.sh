@@ -8,7 +8,7 @@
 # configuration directory that only the service tools read (start.conf,
 # pg_ctl.conf, environment) are copied, by that user, when the new directory
 # lacks them.
-set -e
+set -eu
 if [ "$CONFIG_DIR" != "$PG_DATA_DIR" ]; then
   make_pg_directories "$CONFIG_DIR" 0755
   make_pg_directories "$CONFIG_DIR/conf.d" 0755

@@ -1,6 +1,7 @@
 # After the clean stops of an upgrade: the `Latest checkpoint location` of this
 # member, read with the old version's pg_controldata. A standby's must equal the
 # primary's (EXPECTED): it then replayed every record the primary wrote.
+set -eu
 OUT=$(as_pg "$PG_BIN_DIR/pg_controldata" -D "$PG_DATA_DIR") || exit 1
 STATE=$(printf '%s\n' "$OUT" | sed -n 's/^Database cluster state: *//p')
 case "$STATE" in

@@ -9,6 +9,9 @@
 # where that user owns the directory above it (rm follows no link, and that
 # user can delete nothing it could not delete by itself), by root only where
 # root alone owns it; a link in place of a directory is refused, never followed.
+# Not `set -e`: the marker's removal after the directories are gone may fail
+# without undoing what was removed; the script says what it removed either way
+# (`set -u` comes with lib.sh).
 if [ ! -e "$MARKER" ] && [ ! -L "$MARKER" ]; then
   echo "no upgrade marker $MARKER: nothing to clean up"
   exit 0

@@ -9,6 +9,7 @@
 # configuration directory that another user could have planted (one in a
 # directory root does not alone own: /var/lib/postgresql/V, /etc/postgresql/V
 # on Debian) is refused first, naming it.
+set -eu
 planted_link() {
   link_path=$1
   while [ "$link_path" != / ] && [ "$link_path" != . ]; do

@@ -8,7 +8,7 @@
 # `--cleanup` deletes, so it is root's and lives where only root can write
 # (MARKER's directory, made 0700 here in a directory root alone owns), written
 # to a temporary name there and renamed into place.
-set -e
+set -eu
 START_CONF="$OLD_CONFIG_DIR/start.conf"
 if [ -f "$START_CONF" ]; then
   in_directory "$OLD_CONFIG_DIR" rm -f -- "$START_CONF.pgconverge-upgrade"

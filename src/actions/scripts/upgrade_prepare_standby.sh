@@ -7,7 +7,7 @@
 # to), an earlier restore point is moved aside by root only where root alone
 # owns the directory, and a missing parent is made by root only in a directory
 # root alone owns (make_pg_directories).
-set -e
+set -eu
 PARENT=$(dirname "$OLD_DATA_DIR")
 if [ -e "$RESTORE_POINT" ] || [ -L "$RESTORE_POINT" ]; then
   in_directory "$PARENT" mv -T -- "$RESTORE_POINT" "$RESTORE_POINT.$(date -u +%Y%m%dT%H%M%SZ)"

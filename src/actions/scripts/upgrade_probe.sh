@@ -5,6 +5,9 @@
 # The last line is `end yes`: an output without it was cut short. Runs as the
 # PostgreSQL OS user: the files it reads and carries over are that user's, so
 # a link planted among them leads to nothing that user could not read.
+# Not `set -e`: a probe reports what it could read and goes on: it reads
+# pg_upgrade --check's exit code (`$?`) after it failed, and ends with `end yes`
+# whatever a fact gave (`set -u` comes with lib.sh).
 say() {
   printf '%s %s\n' "$1" "$2"
 }

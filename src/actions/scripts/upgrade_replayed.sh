@@ -1,6 +1,7 @@
 # Before a standby stops for an upgrade, after its primary stopped: it replays
 # all it received (the primary's shutdown checkpoint last), bounded, so that its
 # latest checkpoint can be the primary's.
+set -eu
 replayed_all() {
   [ "$(pg_sql -c 'select coalesce(pg_last_wal_replay_lsn() >= pg_last_wal_receive_lsn(), true)')" = t ]
 }

@@ -8,7 +8,7 @@
 # Every directory moved is the PostgreSQL OS user's, in directories that user
 # usually owns: a move is root's only where root alone owns both directories,
 # else that user's (`mv -T`: a name is renamed, never followed into).
-set -e
+set -eu
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 move() {
   if [ "$(id -u)" = 0 ] && root_owns_path "$(dirname "$1")" && root_owns_path "$(dirname "$2")"; then

@@ -3,6 +3,7 @@
 # PostgreSQL OS user, whose files these all are. On failure the log's tail is
 # shown; the old cluster is put back by the step's undo (its pg_control.old
 # renamed back).
+set -eu
 WORK=$(mktemp -d /var/tmp/pgconverge-upgrade.XXXXXX) || exit 1
 set -- --link -b "$OLD_BIN_DIR" -B "$PG_BIN_DIR" -d "$OLD_DATA_DIR" -D "$PG_DATA_DIR" -p "$UPGRADE_PORT" -P "$UPGRADE_PORT" -s "$WORK"
 if [ -n "$OLD_CONFIG_FILE" ]; then

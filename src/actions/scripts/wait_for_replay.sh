@@ -1,4 +1,5 @@
 # Waits until the standby has replayed past POSITION.
+set -eu
 if [ "$PG_MAJOR_NUM" -ge 1000 ]; then
   REPLAYED='pg_last_wal_replay_lsn()'
   DIFF=pg_wal_lsn_diff

@@ -10,7 +10,7 @@
 # writes only another owner's file, and only in a directory root alone owns
 # (every part of its path a real, root-owned directory no one else can write),
 # where no other user can swap a name for a link between two commands.
-set -e
+set -eu
 DIR=$(dirname "$FILE_PATH")
 if [ "$(id -u)" = 0 ] && ! root_owns_path "$(existing_ancestor "$DIR")"; then
   echo "$DIR can be changed by a user other than root: refusing to write $FILE_PATH there as root" >&2

@@ -1,6 +1,6 @@
 # Creates standby.signal in the data directory. Runs as the PostgreSQL OS user,
 # who owns that directory; a link there is refused, never followed.
-set -e
+set -eu
 SIGNAL="$PG_DATA_DIR/standby.signal"
 if [ -L "$SIGNAL" ]; then
   echo "$SIGNAL is a link: refusing to follow it; remove it" >&2
