@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The chaos suite's long form: COUNT seeded sequences (default 100) of role
 # changes and faults on the 3-host lab, under a real client's writes; see
-# tests/chaos_lab.rs for what runs and what is checked. As root, like every lab
+# tests/lab/chaos_lab.rs for what runs and what is checked. As root, like every lab
 # test; it holds the lab's lock for its whole run.
 #
 #   bash tests/chaos.sh [COUNT] [SEED] [OPERATIONS]
@@ -17,4 +17,4 @@ operations=${3:-5}
   { echo "usage: tests/chaos.sh [COUNT] [SEED] [OPERATIONS] (whole numbers)" >&2; exit 64; }
 echo "chaos: $count sequences of $operations operations from seed $seed" >&2
 PGCONVERGE_CHAOS_SEQUENCES=$count PGCONVERGE_CHAOS_SEED=$seed PGCONVERGE_CHAOS_OPERATIONS=$operations \
-  exec cargo test --locked --test chaos_lab -- --nocapture
+  exec cargo test --locked --test lab chaos_lab:: -- --nocapture

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes the virtualenv with ansible-core 2.19 that tests/ansible_compat.rs
+# Makes the virtualenv with ansible-core 2.19 that tests/offline/ansible_compat.rs
 # compares pgconverge with. ansible-core is only the reference of that test,
 # never a dependency of pgconverge. The place is PGCONVERGE_ANSIBLE_VENV, by
 # default /var/tmp/pgconverge-ansible; an existing one with 2.19 is kept.

@@ -4,7 +4,7 @@
 //! (The archive host reached over SSH, and cutting it off, come with the key
 //! exchange between the postgres accounts.)
 
-mod support;
+use crate::support;
 
 use support::{Lab, Release, lab_available, pgconverge};
 

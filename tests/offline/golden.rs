@@ -10,7 +10,7 @@
 //! the files and review the difference:
 //!
 //! ```sh
-//! PGCONVERGE_UPDATE_GOLDEN=1 cargo test --test golden
+//! PGCONVERGE_UPDATE_GOLDEN=1 cargo test --test offline golden::
 //! git diff tests/golden
 //! ```
 
@@ -169,7 +169,7 @@ fn check_golden_files(versions: &[&str]) {
     }
     assert!(
         problems.is_empty(),
-        "{}\n\nIf the change is intended: {UPDATE_VARIABLE}=1 cargo test --test golden",
+        "{}\n\nIf the change is intended: {UPDATE_VARIABLE}=1 cargo test --test offline golden::",
         problems.join("\n")
     );
 }

@@ -3,7 +3,7 @@
 //! from it; cut off, the archive host fails the verification by name; back, a
 //! second apply changes nothing.
 
-mod support;
+use crate::support;
 
 use support::{Lab, lab_available, pgconverge, repository};
 

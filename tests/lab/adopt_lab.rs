@@ -4,7 +4,7 @@
 //! one of a name it does not) and whose h2 and h3 are fresh: pgconverge adopts h1
 //! without losing any of it, and what it owns wins.
 
-mod support;
+use crate::support;
 
 use support::{Lab, lab_available, pgconverge, repository};
 

@@ -4,7 +4,7 @@
 //! first full backup; WAL is archived through archive-push; a second apply changes
 //! nothing.
 
-mod support;
+use crate::support;
 
 use support::{Lab, lab_available, repository};
 

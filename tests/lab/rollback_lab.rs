@@ -3,7 +3,7 @@
 //! stays intact, a rollout stops at the first member that fails (standbys first, so
 //! never the primary), and what can be caught before a restart is refused before it.
 
-mod support;
+use crate::support;
 
 use support::{Lab, Run, lab_available, pgconverge, repository};
 

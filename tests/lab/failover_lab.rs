@@ -1,7 +1,7 @@
 //! End to end on the lab: failover, rejoin with pg_rewind, switchover back, and
 //! the gates that refuse a dangerous promotion.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use support::{Lab, Release, Run, lab_available, pgconverge, repository};

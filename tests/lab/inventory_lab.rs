@@ -7,7 +7,7 @@
 //! verifier matches the vault's plaintext, a second apply changes nothing, and
 //! the plaintext appears in no output.
 
-mod support;
+use crate::support;
 
 use support::{Lab, Run, lab_available, pgconverge};
 

@@ -3,7 +3,7 @@
 //! reads the rendered files back as the values that were meant
 //! (`pg_hba_file_rules`, `pg_file_settings`), with nothing extra.
 
-mod support;
+use crate::support;
 
 use support::{Lab, lab_available, pgconverge, repository};
 

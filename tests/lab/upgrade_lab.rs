@@ -9,7 +9,7 @@
 //! scripts act (any database superuser can become that user) are refused or
 //! left unfollowed: root's own files they lead to keep owner, mode and content.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use support::{Lab, Release, Run, lab_available, pgconverge};

@@ -2,7 +2,7 @@
 //! PostgreSQL rejects leaves the file as it was; an unreachable host is named, the
 //! other hosts finish, and the next run continues from where this one stopped.
 
-mod support;
+use crate::support;
 
 use support::{Lab, Run, lab_available, pgconverge, repository};
 

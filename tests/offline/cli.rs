@@ -146,7 +146,7 @@ fn validate_reports_vault_version_undefined_and_name_problems_at_once() {
     std::fs::write(&hosts, text).unwrap_or_else(|error| panic!("write: {error}"));
     std::fs::create_dir(directory.path().join("group_vars"))
         .unwrap_or_else(|error| panic!("mkdir: {error}"));
-    let vault = include_str!("fixtures/vault/default-1.1.vault");
+    let vault = include_str!("../fixtures/vault/default-1.1.vault");
     let indented: String = vault.lines().map(|line| format!("  {line}\n")).collect();
     let group_vars = directory.path().join("group_vars").join("all.yml");
     std::fs::write(

@@ -11,7 +11,7 @@
 //! Links point only into each host's private `/root` (LAB-NOTES 18), never at a
 //! file the hosts share with the machine.
 
-mod support;
+use crate::support;
 
 use support::{Lab, Release, lab_available};
 

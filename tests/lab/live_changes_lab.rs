@@ -5,7 +5,7 @@
 //! members joining (h4) and leaving (h3) while the others stream throughout, and
 //! a primary's restart made a switchover (`--restart-primary switchover`).
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 use support::{Lab, lab_available, pgconverge};

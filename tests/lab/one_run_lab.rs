@@ -22,7 +22,7 @@
 //!    switchover's lock, which is held from the first part to the end of the
 //!    last, or finds nothing to do once it ended; none gets in between.
 
-mod support;
+use crate::support;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

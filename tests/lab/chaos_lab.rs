@@ -31,7 +31,7 @@
 //!
 //! Before the sequences, the regressions of what the suite found, by name.
 
-mod support;
+use crate::support;
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};

@@ -3,7 +3,7 @@
 //! README, from a dry run that changes nothing to a repaired hand edit, on
 //! PostgreSQL 15 (Debian 12) and 17 (Debian 13).
 
-mod support;
+use crate::support;
 
 use support::{Lab, Release, Run, lab_available};
 

@@ -3,7 +3,7 @@
 //! inventory loses its slot and its access rules; a standby kept down past its
 //! slot's cap is cloned again by the next apply.
 
-mod support;
+use crate::support;
 
 use support::{Lab, lab_available, pgconverge, repository};
 

@@ -4,7 +4,7 @@
 //! (`ansible_become`), without a password and with one, or with su; a login
 //! without sudo rights is refused before any file changes.
 
-mod support;
+use crate::support;
 
 use support::{Lab, lab_available, pgconverge_with, repository};
 

@@ -2,7 +2,7 @@
 //! edit or a restart is refused with nothing changed; no secret is in any output
 //! or plan file.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use support::{Lab, Run, lab_available, pgconverge, repository};
