@@ -267,3 +267,50 @@ fn validate_json_lists_every_diagnostic_with_its_place() {
     assert_eq!(document["diagnostics"][0]["line"], 4);
     assert_eq!(document["diagnostics"][0]["column"], 5);
 }
+
+/// `--version` names the commit the binary was built from (by `build.rs`): this
+/// checkout's `HEAD` when the tests run in one, else `unknown`.
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let repository = env!("CARGO_MANIFEST_DIR");
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .env("TZ", "UTC")
+            .arg("-C")
+            .arg(repository)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|output| output.status.success())
+            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string())
+    };
+    let checkout = git(&["rev-parse", "--show-toplevel"]).is_some_and(|top| {
+        std::fs::canonicalize(top).ok() == std::fs::canonicalize(repository).ok()
+    });
+    let expected = if checkout {
+        let commit = git(&["rev-parse", "--short=10", "HEAD"]).unwrap_or_default();
+        let date = git(&[
+            "log",
+            "-1",
+            "--date=format-local:%Y-%m-%d",
+            "--format=%cd",
+            "HEAD",
+        ])
+        .unwrap_or_default();
+        format!("commit {commit}, {date}")
+    } else {
+        "commit unknown".to_string()
+    };
+    for flag in ["--version", "-V"] {
+        let output = pgconverge()
+            .arg(flag)
+            .output()
+            .unwrap_or_else(|error| panic!("run: {error}"));
+        assert_eq!(output.status.code(), Some(0));
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            format!("pgconverge {} ({expected})\n", env!("CARGO_PKG_VERSION")),
+            "pgconverge {flag}"
+        );
+    }
+}

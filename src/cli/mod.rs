@@ -14,6 +14,7 @@ mod restart;
 mod status;
 mod upgrade;
 mod validate;
+mod version;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -21,7 +22,7 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(
     name = "pgconverge",
-    version,
+    version = version::VERSION,
     about = "Plan and converge PostgreSQL primary/standby clusters over SSH"
 )]
 pub struct Cli {
