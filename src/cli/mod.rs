@@ -5,10 +5,12 @@ mod apply;
 mod args;
 mod backup;
 mod check;
+mod completions;
 mod disconnect;
 mod failover;
 mod graph;
 mod inventory;
+mod man;
 mod render;
 mod restart;
 mod status;
@@ -60,6 +62,11 @@ enum Command {
     Status(status::StatusArgs),
     /// End the SSH connections that runs with --persist kept open
     Disconnect(disconnect::DisconnectArgs),
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell)
+    Completions(completions::CompletionsArgs),
+    /// Write the manual pages of every command into a directory, for packages
+    #[command(hide = true)]
+    Man(man::ManArgs),
 }
 
 /// The exit code of a usage error (a mistyped flag, a missing argument): 64, as
@@ -100,6 +107,8 @@ pub fn run() -> ExitCode {
         Command::Backup(args) => runtime.block_on(backup::run(args)),
         Command::VerifyBackup(args) => runtime.block_on(backup::verify(args)),
         Command::Disconnect(args) => runtime.block_on(disconnect::run(args)),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
     }
 }
 

@@ -8,3 +8,8 @@ pub const VERSION: &str = concat!(
     env!("PGCONVERGE_VERSION_DETAIL"),
     ")"
 );
+
+/// The commit's date (`YYYY-MM-DD`), for the manual pages; `None` when unknown.
+pub fn commit_date() -> Option<&'static str> {
+    Some(env!("PGCONVERGE_COMMIT_DATE")).filter(|date| *date != "unknown")
+}
