@@ -20,9 +20,16 @@ fn main() {
     println!("cargo:rerun-if-env-changed=PGCONVERGE_COMMIT");
     println!("cargo:rerun-if-env-changed=PGCONVERGE_COMMIT_DATE");
 
-    let (commit, date) = from_git(&manifest)
-        .or_else(|| from_vcs_info(&manifest))
-        .unwrap_or_else(|| ("unknown".to_string(), "unknown".to_string()));
+    let (commit, date) = from_git(&manifest).unwrap_or_else(|| {
+        // Outside a checkout, watch the checkout's `.git` that is not there, so
+        // the script runs on every build of this directory. That costs a
+        // package's one build little, and matters where `cargo package` verifies
+        // the package in the checkout's target directory: cargo gives that build
+        // the checkout's own fingerprint, and without a path that changes the
+        // checkout would keep the package's answer after every later commit.
+        println!("cargo:rerun-if-changed={}", manifest.join(".git").display());
+        from_vcs_info(&manifest).unwrap_or_else(|| ("unknown".to_string(), "unknown".to_string()))
+    });
     // A packager building from a tarball can name the commit (and its date).
     let commit = std::env::var("PGCONVERGE_COMMIT").unwrap_or(commit);
     let date = std::env::var("PGCONVERGE_COMMIT_DATE").unwrap_or(date);
