@@ -5,16 +5,19 @@ mod apply;
 mod args;
 mod backup;
 mod check;
+mod completions;
 mod connections;
 mod disconnect;
 mod failover;
 mod graph;
 mod inventory;
+mod man;
 mod render;
 mod restart;
 mod status;
 mod upgrade;
 mod validate;
+mod version;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -22,7 +25,7 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(
     name = "pgconverge",
-    version,
+    version = version::VERSION,
     about = "Plan and converge PostgreSQL primary/standby clusters over SSH"
 )]
 pub struct Cli {
@@ -62,6 +65,11 @@ enum Command {
     Connections(connections::ConnectionsArgs),
     /// End the SSH connections that runs with --persist kept open
     Disconnect(disconnect::DisconnectArgs),
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell)
+    Completions(completions::CompletionsArgs),
+    /// Write the manual pages of every command into a directory, for packages
+    #[command(hide = true)]
+    Man(man::ManArgs),
 }
 
 /// The exit code of a usage error (a mistyped flag, a missing argument): 64, as
@@ -103,6 +111,8 @@ pub fn run() -> ExitCode {
         Command::Backup(args) => runtime.block_on(backup::run(args)),
         Command::VerifyBackup(args) => runtime.block_on(backup::verify(args)),
         Command::Disconnect(args) => runtime.block_on(disconnect::run(args)),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
     }
 }
 

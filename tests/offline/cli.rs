@@ -342,3 +342,149 @@ fn a_failing_inventory_script_is_named_with_its_status_and_stderr() {
         "{stderr}"
     );
 }
+
+/// The subcommands `pgconverge --help` lists (its `Commands:` section), but `help`.
+fn subcommands() -> Vec<String> {
+    let output = pgconverge()
+        .arg("--help")
+        .output()
+        .unwrap_or_else(|error| panic!("run: {error}"));
+    let help = String::from_utf8_lossy(&output.stdout).into_owned();
+    let names: Vec<String> = help
+        .split("Commands:\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no `Commands:` in --help:\n{help}"))
+        .lines()
+        .take_while(|line| line.starts_with("  "))
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_string)
+        .collect();
+    // Whatever the parsing, these must be among them: the list is not empty.
+    for known in ["apply", "validate", "verify-backup", "completions"] {
+        assert!(
+            names.iter().any(|name| name == known),
+            "`{known}` not found in --help:\n{help}"
+        );
+    }
+    names
+}
+
+/// `--version` names the commit the binary was built from (by `build.rs`): this
+/// checkout's `HEAD` when the tests run in one, else `unknown`.
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let repository = env!("CARGO_MANIFEST_DIR");
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .env("TZ", "UTC")
+            .arg("-C")
+            .arg(repository)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|output| output.status.success())
+            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string())
+    };
+    let checkout = git(&["rev-parse", "--show-toplevel"]).is_some_and(|top| {
+        std::fs::canonicalize(top).ok() == std::fs::canonicalize(repository).ok()
+    });
+    let expected = if checkout {
+        let commit = git(&["rev-parse", "--short=10", "HEAD"]).unwrap_or_default();
+        let date = git(&[
+            "log",
+            "-1",
+            "--date=format-local:%Y-%m-%d",
+            "--format=%cd",
+            "HEAD",
+        ])
+        .unwrap_or_default();
+        format!("commit {commit}, {date}")
+    } else {
+        "commit unknown".to_string()
+    };
+    for flag in ["--version", "-V"] {
+        let output = pgconverge()
+            .arg(flag)
+            .output()
+            .unwrap_or_else(|error| panic!("run: {error}"));
+        assert_eq!(output.status.code(), Some(0));
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            format!("pgconverge {} ({expected})\n", env!("CARGO_PKG_VERSION")),
+            "pgconverge {flag}"
+        );
+    }
+}
+
+/// Completions come from the clap definitions: each shell's script names every
+/// subcommand there is.
+#[test]
+fn completions_of_every_shell_name_every_subcommand() {
+    let subcommands = subcommands();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let output = pgconverge()
+            .args(["completions", shell])
+            .output()
+            .unwrap_or_else(|error| panic!("run: {error}"));
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "completions {shell}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let script = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            script.contains("pgconverge"),
+            "completions {shell}: {script}"
+        );
+        let missing: Vec<&String> = subcommands
+            .iter()
+            .filter(|name| !script.contains(name.as_str()))
+            .collect();
+        assert!(missing.is_empty(), "completions {shell} lack {missing:?}");
+    }
+}
+
+/// `pgconverge man --dir DIR` writes a page for the command and one for every
+/// subcommand, and no other.
+#[test]
+fn manual_pages_are_written_for_every_subcommand() {
+    let directory =
+        tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"));
+    let pages = directory.path().join("man1");
+    let output = pgconverge()
+        .args(["man", "--dir"])
+        .arg(&pages)
+        .output()
+        .unwrap_or_else(|error| panic!("run: {error}"));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut expected: Vec<String> = subcommands()
+        .iter()
+        .map(|name| format!("pgconverge-{name}.1"))
+        .collect();
+    expected.push("pgconverge.1".to_string());
+    expected.sort();
+    let mut written: Vec<String> = std::fs::read_dir(&pages)
+        .unwrap_or_else(|error| panic!("read {}: {error}", pages.display()))
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    assert_eq!(written, expected);
+    for name in &written {
+        let page = std::fs::read_to_string(pages.join(name))
+            .unwrap_or_else(|error| panic!("read {name}: {error}"));
+        let title = name.trim_end_matches(".1");
+        assert!(
+            page.contains(&format!(".TH {title} 1")),
+            "{name} has no title line:\n{page}"
+        );
+        assert!(page.contains(".SH SYNOPSIS"), "{name}:\n{page}");
+    }
+}

@@ -8,4 +8,5 @@ mod cli;
 mod commands;
 mod golden;
 mod hostile_values;
+mod package;
 mod quoting_properties;
