@@ -582,15 +582,21 @@ impl Chaos<'_> {
     /// Right after a promotion, before anything else changed: the read-write URI
     /// `pgconverge connections` prints reaches the new primary.
     fn read_write_entry_point_reaches_the_primary(&mut self) {
-        let run = self.run(&[
-            "connections",
-            "--user",
-            client::USER,
-            "--dbname",
-            "postgres",
-            "--format",
-            "json",
-        ]);
+        // It contacts no host: the inventory alone.
+        let run = support::pgconverge(
+            &[
+                "connections",
+                "-i",
+                &self.inventory,
+                "--user",
+                client::USER,
+                "--dbname",
+                "postgres",
+                "--format",
+                "json",
+            ],
+            &self.password,
+        );
         let document: serde_json::Value =
             serde_json::from_str(&run.stdout).unwrap_or_else(|error| {
                 self.fail(&format!("connections --format json: {error}\n{run}"))
