@@ -320,13 +320,21 @@ impl WalArchive {
     }
 
     /// Copies a finished segment into the archive, never over one that exists, and
-    /// fails (so PostgreSQL retries) when it cannot. Paths and logins are quoted for
-    /// the shell that runs the command (and, over SSH, for the remote one too).
+    /// fails (so PostgreSQL retries) when it cannot. A segment already there with
+    /// the same bytes is archived: a new primary offers again the segments its
+    /// predecessor archived (after a switchover, a rejoin with pg_rewind, a crash
+    /// between the copy and PostgreSQL's note of it), and refusing them would
+    /// stop archiving for good; a different segment under that name still fails.
+    /// The copy is written under a temporary name and renamed, so a copy cut
+    /// short is never taken for a segment. Paths and logins are quoted for the
+    /// shell that runs the command (and, over SSH, for the remote one too).
     pub fn archive_command(&self) -> String {
         match self {
             WalArchive::Local { path } | WalArchive::Shared { path, .. } => {
                 let path = command_word(path);
-                format!("test ! -f {path}/%f && cp %p {path}/%f")
+                format!(
+                    "if test -f {path}/%f; then cmp -s %p {path}/%f; else cp %p {path}/%f.tmp && mv {path}/%f.tmp {path}/%f; fi"
+                )
             }
             WalArchive::Commands { archive, .. } => archive.clone(),
             WalArchive::Pgbackrest(pgbackrest) => pgbackrest.command("archive-push %p"),
@@ -338,7 +346,7 @@ impl WalArchive {
             WalArchive::Remote { login, path, .. } => {
                 let path = command_word(path);
                 let remote = format!(
-                    "test ! -f {path}/%f && cat > {path}/%f.tmp && mv {path}/%f.tmp {path}/%f"
+                    "if test -f {path}/%f; then cmp -s - {path}/%f; else cat > {path}/%f.tmp && mv {path}/%f.tmp {path}/%f; fi"
                 );
                 format!(
                     "ssh {SSH_OPTIONS} -- {} {} < %p || exit 1",
@@ -417,7 +425,7 @@ mod tests {
             .expect("default");
         assert_eq!(
             archive.archive_command(),
-            "test ! -f /var/lib/postgresql/wal_archive/%f && cp %p /var/lib/postgresql/wal_archive/%f"
+            "if test -f /var/lib/postgresql/wal_archive/%f; then cmp -s %p /var/lib/postgresql/wal_archive/%f; else cp %p /var/lib/postgresql/wal_archive/%f.tmp && mv /var/lib/postgresql/wal_archive/%f.tmp /var/lib/postgresql/wal_archive/%f; fi"
         );
         assert_eq!(archive.restore_command(), "");
     }
@@ -427,7 +435,7 @@ mod tests {
         let archive = read(json!({ "path": "/mnt/wal/", "cleanup": true })).expect("shared");
         assert_eq!(
             archive.archive_command(),
-            "test ! -f /mnt/wal/%f && cp %p /mnt/wal/%f"
+            "if test -f /mnt/wal/%f; then cmp -s %p /mnt/wal/%f; else cp %p /mnt/wal/%f.tmp && mv /mnt/wal/%f.tmp /mnt/wal/%f; fi"
         );
         assert_eq!(archive.restore_command(), "cp /mnt/wal/%f %p");
         assert_eq!(
@@ -442,7 +450,7 @@ mod tests {
         let archive = read(json!({ "host": "arch1", "path": "/srv/wal_archive" })).expect("remote");
         assert_eq!(
             archive.archive_command(),
-            "ssh -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=yes -- postgres@10.0.0.20 'test ! -f /srv/wal_archive/%f && cat > /srv/wal_archive/%f.tmp && mv /srv/wal_archive/%f.tmp /srv/wal_archive/%f' < %p || exit 1"
+            "ssh -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=yes -- postgres@10.0.0.20 'if test -f /srv/wal_archive/%f; then cmp -s - /srv/wal_archive/%f; else cat > /srv/wal_archive/%f.tmp && mv /srv/wal_archive/%f.tmp /srv/wal_archive/%f; fi' < %p || exit 1"
         );
         assert_eq!(
             archive.restore_command(),
@@ -540,6 +548,46 @@ mod tests {
         );
     }
 
+    /// A segment offered again with the same bytes (a new primary's, after a
+    /// switchover or a rejoin) is archived; one with other bytes under the same
+    /// name is refused and the archived one kept. Found by the chaos suite: a
+    /// primary that had been rewound offered a segment its predecessor had
+    /// archived, `test ! -f` refused it, and archiving stopped for good.
+    #[test]
+    fn a_segment_archived_again_with_the_same_bytes_succeeds_and_other_bytes_fail() {
+        let scratch = tempfile::tempdir().expect("a temporary directory");
+        let archive = scratch.path().join("archive");
+        std::fs::create_dir_all(&archive).expect("the archive directory");
+        let form = read(json!({ "path": archive.display().to_string() })).expect("a path");
+        let segment = scratch.path().join("segment");
+        let archive_it = |bytes: &str| {
+            std::fs::write(&segment, bytes).expect("a segment");
+            let command = substitute(
+                &form.archive_command(),
+                &segment.display().to_string(),
+                "000000010000000000000003",
+            );
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&command)
+                .status()
+                .expect("sh runs")
+                .success()
+        };
+        let archived = || std::fs::read_to_string(archive.join("000000010000000000000003")).ok();
+        assert!(archive_it("first bytes"), "a new segment is archived");
+        assert!(archive_it("first bytes"), "the same bytes again succeed");
+        assert!(
+            !archive_it("other bytes"),
+            "other bytes under the name fail"
+        );
+        assert_eq!(archived().as_deref(), Some("first bytes"));
+        assert!(
+            !archive.join("000000010000000000000003.tmp").exists(),
+            "no temporary copy is left"
+        );
+    }
+
     #[test]
     fn an_awkward_remote_path_reaches_the_remote_shell_as_one_word() {
         let form = read(json!({ "host": "arch1", "path": AWKWARD })).expect("a remote path");
@@ -551,7 +599,12 @@ mod tests {
             .position(|word| word == "postgres@10.0.0.20")
             .expect("the login")
             + 1];
-        let words = shlex::split(remote).expect("the remote shell can parse it");
+        // shlex splits as the shell does but keeps `;` on the word before it.
+        let words: Vec<String> = shlex::split(remote)
+            .expect("the remote shell can parse it")
+            .into_iter()
+            .map(|word| word.trim_end_matches(';').to_string())
+            .collect();
         assert!(words.contains(&format!("{AWKWARD}/SEGMENT")), "{words:?}");
         assert!(
             words.contains(&format!("{AWKWARD}/SEGMENT.tmp")),

@@ -182,6 +182,10 @@ impl ControlServer {
         .text("STOP_COMMAND", &server.stop_command)
         .text("RESTART_COMMAND", &server.restart_command)
         .text("RELOAD_COMMAND", &server.reload_command)
+        .text(
+            "CONFIG_FILE",
+            &format!("{}/postgresql.conf", server.config_dir),
+        )
         .text("ROLL_BACK_FILES", &self.roll_back.join("\n"))
         .text(
             "MAX_LAG_BYTES",

@@ -117,6 +117,20 @@ server_is_down() {
   ! server_answers
 }
 
+# The hot-standby limits the data directory's control file holds (for a
+# standby, the values its primary last logged), as `-c` options: a standby
+# started below them stops at once ("insufficient parameter settings"), so a
+# start that only recovers, or replays its primary's lower values, uses these.
+control_file_limits() {
+  as_pg "$PG_BIN_DIR/pg_controldata" -D "$PG_DATA_DIR" 2>/dev/null | sed -n \
+    -e 's/^max_connections setting: *\([0-9][0-9]*\)$/-c max_connections=\1/p' \
+    -e 's/^max_worker_processes setting: *\([0-9][0-9]*\)$/-c max_worker_processes=\1/p' \
+    -e 's/^max_wal_senders setting: *\([0-9][0-9]*\)$/-c max_wal_senders=\1/p' \
+    -e 's/^max_prepared_xacts setting: *\([0-9][0-9]*\)$/-c max_prepared_transactions=\1/p' \
+    -e 's/^max_locks_per_xact setting: *\([0-9][0-9]*\)$/-c max_locks_per_transaction=\1/p' |
+    tr '\n' ' '
+}
+
 # Waits until PostgreSQL accepts connections, at most $SERVER_WAIT_SECONDS.
 wait_for_server() {
   wait_until "$SERVER_WAIT_SECONDS" server_answers && return 0

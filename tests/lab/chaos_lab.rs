@@ -729,6 +729,7 @@ fn any_sequence_of_role_changes_and_faults_converges() {
     a_primary_restart_is_complete_once_its_standbys_stream_again(&mut chaos);
     a_role_change_never_restarts_the_new_primary(&mut chaos);
     a_standby_that_crashes_after_a_role_change_converges(&mut chaos);
+    a_stopped_standby_starts_below_the_limits_its_primary_last_logged(&mut chaos);
 
     let writer = client::Writer::start();
     let sampler = WritableSampler::start();
@@ -867,5 +868,31 @@ fn a_standby_that_crashes_after_a_role_change_converges(chaos: &mut Chaos) {
     );
     let standby = chaos.standby(0);
     chaos.kill_postmaster(standby);
+    chaos.converge();
+}
+
+/// Regression: a standby that is down while an apply lowers a hot-standby limit
+/// (here `max_connections` 110 to 100; the chaos suite found it after a
+/// controller killed during such an apply) was started with the lower value
+/// before it had replayed its primary's: PostgreSQL stopped it at once
+/// ("recovery aborted because of insufficient parameter settings"), the step
+/// rolled back and the apply failed. Now it is started with the limits its
+/// control file holds until it has replayed the primary's, then with its
+/// configuration.
+fn a_stopped_standby_starts_below_the_limits_its_primary_last_logged(chaos: &mut Chaos) {
+    chaos.note(
+        "regression: a stopped standby starts below the hot-standby limits its primary last logged"
+            .to_string(),
+    );
+    if chaos.max_connections != 110 {
+        chaos.change_max_connections();
+        chaos.converge();
+    }
+    let standby = chaos.standby(0);
+    chaos.note(format!("  pg_ctlcluster 15 main stop on {standby}"));
+    chaos
+        .lab
+        .exec(standby, &["sh", "-c", "pg_ctlcluster 15 main stop"]);
+    chaos.change_max_connections();
     chaos.converge();
 }

@@ -143,6 +143,35 @@ wait_for_primary_limits() {
     exit 1
   fi
 }
+# A stopped standby whose configuration lowers a hot-standby limit below what
+# its control file holds (its primary's last logged value) would stop at once
+# on start. It is first started with the control file's limits (pg_ctl, as the
+# PostgreSQL OS user), until it has replayed its primary's lower values, and
+# stopped cleanly; then it starts with its configuration. Bounded; when the
+# primary's lower values do not come, the step fails before any start with it.
+catch_up_on_primary_limits() {
+  [ -f "$PG_DATA_DIR/standby.signal" ] || [ -f "$PG_DATA_DIR/recovery.conf" ] || return 0
+  ! server_answers || return 0
+  ! limits_replayed || return 0
+  LOG="$PG_DATA_DIR/pgconverge-catch-up.log"
+  if ! OUT=$(as_pg "$PG_BIN_DIR/pg_ctl" start -w -t "$SERVER_WAIT_SECONDS" -D "$PG_DATA_DIR" -o "-c config_file=$CONFIG_FILE $(control_file_limits)" -l "$LOG" 2>&1); then
+    as_pg "$PG_BIN_DIR/pg_ctl" stop -w -m fast -D "$PG_DATA_DIR" >/dev/null 2>&1 || true
+    echo "not started: its configuration lowers a hot-standby limit below what its primary last logged, and starting it with the primary's values to replay the lower ones failed:" >&2
+    printf '%s\n' "$OUT" >&2
+    exit 1
+  fi
+  REPLAYED=yes
+  wait_until "$SERVER_WAIT_SECONDS" limits_replayed || REPLAYED=no
+  if ! OUT=$(as_pg "$PG_BIN_DIR/pg_ctl" stop -w -m fast -D "$PG_DATA_DIR" 2>&1); then
+    echo "the standby started to replay its primary's lower hot-standby limits did not stop:" >&2
+    printf '%s\n' "$OUT" >&2
+    exit 1
+  fi
+  if [ "$REPLAYED" = no ]; then
+    echo "not started: its configuration lowers a hot-standby limit below what its primary last logged, and the primary's lower value did not reach it within $SERVER_WAIT_SECONDS s (restart the primary with it first)" >&2
+    exit 1
+  fi
+}
 put_back_previous_configuration() {
   printf '%s\n' "$ROLL_BACK_FILES" | while IFS= read -r file; do
     [ -n "$file" ] || continue
@@ -194,6 +223,7 @@ start_with_way_back() {
 }
 case "$SERVICE_ACTION" in
   start)
+    catch_up_on_primary_limits
     start_with_way_back "$START_COMMAND"
     echo started
     ;;
@@ -209,6 +239,7 @@ case "$SERVICE_ACTION" in
     ;;
   restart)
     wait_for_primary_limits
+    catch_up_on_primary_limits
     wait_for_old_transactions
     remember_standbys
     start_with_way_back "$RESTART_COMMAND"

@@ -27,7 +27,9 @@ case "$STATE" in
       # starts as the standby it is, recovers, and stops cleanly ("shut down in
       # recovery"). Its log is kept beside its data.
       LOG="$DATA/pgconverge-recovery.log"
-      if ! OUT=$(as_pg "$PG_BIN_DIR/pg_ctl" start -w -t "$SERVER_WAIT_SECONDS" -D "$DATA" -o "-c config_file=$CONFIG_FILE" -l "$LOG" 2>&1); then
+      # At least the hot-standby limits its primary last logged, which a new
+      # configuration may lower before the primary's lower values reach it.
+      if ! OUT=$(as_pg "$PG_BIN_DIR/pg_ctl" start -w -t "$SERVER_WAIT_SECONDS" -D "$DATA" -o "-c config_file=$CONFIG_FILE $(control_file_limits)" -l "$LOG" 2>&1); then
         as_pg "$PG_BIN_DIR/pg_ctl" stop -w -m fast -D "$DATA" >/dev/null 2>&1
         echo "crash recovery of the standby $DATA before pg_rewind failed:" >&2
         printf '%s\n' "$OUT" >&2
