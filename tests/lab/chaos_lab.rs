@@ -43,17 +43,6 @@ use support::{Lab, Release, Run, client, lab_available};
 
 const HOSTS: [&str; 3] = ["h1", "h2", "h3"];
 
-fn unique_password() -> String {
-    format!(
-        "chaos-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|duration| duration.as_nanos())
-            .unwrap_or(0)
-    )
-}
-
 /// A lab host's address: h1 is 10.77.0.11.
 fn address_of(host: &str) -> String {
     format!(
@@ -450,19 +439,10 @@ impl Chaos<'_> {
     /// the inventory's primary is the one writable host and every standby streams
     /// from it.
     fn as_the_inventory_says(&mut self) {
-        let status = self.run(&["status", "--format", "json"]);
-        let report: serde_json::Value = serde_json::from_str(&status.stdout)
-            .unwrap_or_else(|error| self.fail(&format!("status --format json: {error}\n{status}")));
-        let inventory_primary: Vec<String> = report["hosts"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|host| host["inventory_role"] == "primary")
-            .filter_map(|host| host["name"].as_str().map(str::to_string))
-            .collect();
-        if inventory_primary != [self.primary.clone()] {
+        let (status, inventory_primary) = self.status_and_inventory_primary();
+        if inventory_primary != self.primary {
             self.fail(&format!(
-                "the inventory names {inventory_primary:?} as primary, not {}",
+                "the inventory names {inventory_primary} as primary, not {}",
                 self.primary
             ));
         }
@@ -647,6 +627,12 @@ impl Chaos<'_> {
 
     /// The primary the inventory names, as `status` reads it.
     fn inventory_primary(&mut self) -> String {
+        self.status_and_inventory_primary().1
+    }
+
+    /// `status --format json` (its exit code says whether anything disagrees
+    /// with the inventory), and the one primary the inventory names.
+    fn status_and_inventory_primary(&mut self) -> (Run, String) {
         let status = self.run(&["status", "--format", "json"]);
         let report: serde_json::Value = serde_json::from_str(&status.stdout)
             .unwrap_or_else(|error| self.fail(&format!("status --format json: {error}\n{status}")));
@@ -658,7 +644,10 @@ impl Chaos<'_> {
             .filter_map(|host| host["name"].as_str().map(str::to_string))
             .collect();
         match primaries.as_slice() {
-            [one] => one.clone(),
+            [one] => {
+                let one = one.clone();
+                (status, one)
+            }
             _ => self.fail(&format!("the inventory names {primaries:?} as primary")),
         }
     }
@@ -713,7 +702,7 @@ fn any_sequence_of_role_changes_and_faults_converges() {
     let mut chaos = Chaos {
         lab: &lab,
         inventory,
-        password: unique_password(),
+        password: support::unique_password("chaos"),
         primary: "h1".to_string(),
         history: Vec::new(),
         work_mem_mb: 4,

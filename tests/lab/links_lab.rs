@@ -53,17 +53,6 @@ fn pgconverge_on(lab: &Lab, inventory: &str, password: &str, args: &[&str]) -> s
     support::pgconverge(&all, password)
 }
 
-fn unique_password(tag: &str) -> String {
-    format!(
-        "{tag}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|duration| duration.as_nanos())
-            .unwrap_or(0)
-    )
-}
-
 #[test]
 fn root_follows_no_link_the_postgres_user_plants() {
     if !lab_available() {
@@ -80,7 +69,7 @@ fn root_follows_no_link_the_postgres_user_plants() {
         text.replace("    pg_version:", "    pg_ssh_trust: true\n    pg_version:"),
     )
     .expect("the inventory is written");
-    let password = unique_password("first");
+    let password = support::unique_password("first");
     let converged = lab.apply(&inventory, &password, &[]);
     assert!(
         matches!(converged.code, Some(0 | 2)),
@@ -143,7 +132,7 @@ fn root_follows_no_link_the_postgres_user_plants() {
     .expect("the inventory is written");
 
     // The operator's apply, with the replication password rotated.
-    let rotated = unique_password("rotated");
+    let rotated = support::unique_password("rotated");
     let apply = lab.apply(&inventory, &rotated, &[]);
     let after: Vec<String> = HOSTS.iter().map(|host| root_state(&lab, host)).collect();
     for (host, (before, after)) in HOSTS.iter().zip(before.iter().zip(&after)) {

@@ -30,17 +30,6 @@ use support::{Lab, Release, Run, client, lab_available};
 
 const HOSTS: [&str; 3] = ["h1", "h2", "h3"];
 
-fn unique_password() -> String {
-    format!(
-        "one-run-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|duration| duration.as_nanos())
-            .unwrap_or(0)
-    )
-}
-
 /// Starts `pgconverge ARGS` in the background.
 fn spawn(args: &[String], password: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_pgconverge"))
@@ -111,7 +100,7 @@ fn one_run_at_a_time_and_a_killed_run_leaves_nothing_running() {
     let lab = Lab::up_on(3, release);
     let directory = tempfile::tempdir().expect("a temporary directory");
     let inventory = release.example_inventory(directory.path());
-    let password = unique_password();
+    let password = support::unique_password("one-run");
     let started = Instant::now();
 
     links_at_the_lock_s_name_are_refused(&lab, &inventory, &password);

@@ -93,6 +93,18 @@ impl Release {
     }
 }
 
+/// A replication password no earlier run used: `TAG-PID-NANOSECONDS`.
+pub fn unique_password(tag: &str) -> String {
+    format!(
+        "{tag}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|duration| duration.as_nanos())
+            .unwrap_or(0)
+    )
+}
+
 /// Whether the machine can run the lab (root, sshd, PostgreSQL). When it cannot,
 /// the lab tests fail, unless `PGCONVERGE_SKIP_LAB_TESTS=1` says to skip them.
 pub fn lab_available() -> bool {
