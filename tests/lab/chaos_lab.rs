@@ -29,7 +29,9 @@
 //! `PGCONVERGE_CHAOS_SEQUENCES` (2 here, for CI) and `PGCONVERGE_CHAOS_OPERATIONS`
 //! (5) the size; `tests/chaos.sh COUNT [SEED]` is the long form.
 //!
-//! Before the sequences, the regressions of what the suite found, by name.
+//! Before the sequences, the regressions of what the suite found, by name, and
+//! the controller interrupted (SIGINT) during a rolling restart and during a
+//! rejoin with pg_rewind, not left to chance.
 
 use crate::support;
 
@@ -719,6 +721,7 @@ fn any_sequence_of_role_changes_and_faults_converges() {
     a_role_change_never_restarts_the_new_primary(&mut chaos);
     a_standby_that_crashes_after_a_role_change_converges(&mut chaos);
     a_stopped_standby_starts_below_the_limits_its_primary_last_logged(&mut chaos);
+    an_interrupted_controller_leaves_nothing_the_next_apply_cannot_finish(&mut chaos);
 
     let writer = client::Writer::start();
     let sampler = WritableSampler::start();
@@ -884,4 +887,20 @@ fn a_stopped_standby_starts_below_the_limits_its_primary_last_logged(chaos: &mut
         .exec(standby, &["sh", "-c", "pg_ctlcluster 15 main stop"]);
     chaos.change_max_connections();
     chaos.converge();
+}
+
+/// Not left to chance: Ctrl-C (SIGINT) during an apply that rolls a restart
+/// through the cluster, and during the apply that rejoins a failed primary with
+/// pg_rewind (1.5 s in, once its facts are read); each time the next apply
+/// converges and the one after changes nothing.
+fn an_interrupted_controller_leaves_nothing_the_next_apply_cannot_finish(chaos: &mut Chaos) {
+    chaos.note("scenario: SIGINT during a rolling restart, then during a rejoin".to_string());
+    chaos.apply_operation(Operation::ControllerKilledDuringApply {
+        after_ms: 4000,
+        signal: Signal::Interrupt,
+    });
+    chaos.apply_operation(Operation::Failover {
+        standby: 0,
+        rejoin_interrupted: Some((1500, Signal::Interrupt)),
+    });
 }
