@@ -21,8 +21,8 @@
 //! accepts writes, the one the inventory names, and every standby streams from
 //! it. Checked all along (sampled about once a second on every host): never two
 //! writable hosts in two sweeps running. Checked after each sequence: every
-//! write the client saw acknowledged is on the primary (the cluster is
-//! synchronous, so a failover loses none either).
+//! write the client saw acknowledged is on the primary and on every standby
+//! (the cluster is synchronous, so a failover loses none either).
 //!
 //! Reproducible: the run prints its seed and each sequence's operations, and a
 //! failure names them. `PGCONVERGE_CHAOS_SEED` sets the seed,
@@ -762,21 +762,24 @@ fn any_sequence_of_role_changes_and_faults_converges() {
         let wanted = acknowledged.ids.len().to_string();
         let present = acknowledged.count_present_sql();
         let primary = chaos.primary.clone();
-        let mut found = String::new();
-        for _ in 0..30 {
-            found = lab.try_sql(&primary, &present).unwrap_or_default();
-            if found == wanted {
-                break;
+        // On the primary, and on every standby once it replayed them.
+        for host in HOSTS {
+            let mut found = String::new();
+            for _ in 0..30 {
+                found = lab.try_sql(host, &present).unwrap_or_default();
+                if found == wanted {
+                    break;
+                }
+                std::thread::sleep(Duration::from_secs(1));
             }
-            std::thread::sleep(Duration::from_secs(1));
-        }
-        if found != wanted {
-            chaos.fail(&format!(
-                "the primary {primary} has {found} of the {wanted} acknowledged writes"
-            ));
+            if found != wanted {
+                chaos.fail(&format!(
+                    "{host} has {found} of the {wanted} acknowledged writes (the primary is {primary})"
+                ));
+            }
         }
         chaos.note(format!(
-            "sequence {index}: converged; {wanted} acknowledged writes so far, all on {primary}; longest gap between acknowledged commits {:.2} s",
+            "sequence {index}: converged; {wanted} acknowledged writes so far, all on every member; longest gap between acknowledged commits {:.2} s",
             acknowledged.longest_gap().as_secs_f64()
         ));
     }
