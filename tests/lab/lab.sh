@@ -20,9 +20,12 @@
 #                                  own, Debian 12, PostgreSQL 15: the default) or
 #                                  trixie (Debian 13, PostgreSQL 17 and 15 side by
 #                                  side, in a root that release-root.sh builds once
-#                                  and caches; about 1 minute the first time). V is
-#                                  the major each host's cluster is made with: 15
-#                                  on bookworm, 17 (default) or 15 on trixie
+#                                  and caches; about 1 minute the first time) or
+#                                  forky (Debian testing, PostgreSQL 18 and 17, a
+#                                  root built the same way; not yet run as a lab).
+#                                  V is the major each host's cluster is made
+#                                  with: 15 on bookworm, 17 (default) or 15 on
+#                                  trixie, 18 (default) or 17 on forky
 #   tests/lab/lab.sh down          tear everything down (safe when nothing is up)
 #   tests/lab/lab.sh status        per host: address, PID 1, sshd, PostgreSQL
 #                                  (exit 0 only if the lab is up and all healthy)
@@ -212,7 +215,15 @@ choose_release() {
             LAB_ROOTFS=$(bash "$(dirname "$SELF")/release-root.sh" ensure trixie) ||
                 die "could not build the trixie root (see above)"
             ;;
-        *) die "unknown release '$release' (bookworm, the machine's own, or trixie)" ;;
+        forky)
+            # Built like trixie; not yet brought up as a lab (no lab test runs
+            # forky hosts so far).
+            pg=${pg:-18}
+            [[ $pg == 17 || $pg == 18 ]] || die "--release forky has PostgreSQL 17 and 18 (got --pg $pg)"
+            LAB_ROOTFS=$(bash "$(dirname "$SELF")/release-root.sh" ensure forky) ||
+                die "could not build the forky root (see above)"
+            ;;
+        *) die "unknown release '$release' (bookworm, the machine's own, trixie or forky)" ;;
     esac
     LAB_RELEASE=$release
     PG_VERSION=$pg
@@ -929,7 +940,7 @@ cmd_down() {
 cmd_up() {
     local n=${1:-} release=bookworm pg=""
     if ! [[ $n =~ ^[1-9][0-9]{0,2}$ ]] || ((n > MAX_HOSTS)); then
-        die "usage: lab.sh up N [--release bookworm|trixie] [--pg VERSION] (1 <= N <= $MAX_HOSTS)"
+        die "usage: lab.sh up N [--release bookworm|trixie|forky] [--pg VERSION] (1 <= N <= $MAX_HOSTS)"
     fi
     shift
     while (($# > 0)); do

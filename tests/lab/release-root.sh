@@ -9,11 +9,17 @@
 #   tests/lab/release-root.sh ensure RELEASE  build it unless a root built from the
 #                                             same recipe is there; print its path
 #
-# Releases: trixie (Debian 13): PostgreSQL 17 from trixie and PostgreSQL 15 from
-# bookworm (Debian 12) side by side, the bookworm source pinned low so that it
-# gives only what trixie lacks.
-# Seen on 2 cores: the first build takes about 1.5 minutes (debootstrap about 20 s,
-# the packages the rest) and about 600 MB; later runs reuse it at once.
+# Releases:
+#   trixie (Debian 13): PostgreSQL 17 from trixie and PostgreSQL 15 from bookworm
+#     (Debian 12) side by side, the bookworm source pinned low so that it gives
+#     only what trixie lacks.
+#   forky (Debian testing): PostgreSQL 18 from forky and PostgreSQL 17 from trixie
+#     side by side, trixie pinned low the same way. Debian 12's debootstrap has no
+#     forky script: the sid one builds it. The mirror's forky release file is past
+#     its validity date, so apt in this root does not check it (LAB-NOTES 17).
+# Seen on 2 cores: trixie's first build takes about 1.5 minutes (debootstrap about
+# 20 s, the packages the rest) and about 600 MB; forky's 95 s (debootstrap 53 s)
+# and about 800 MB; later runs reuse a root at once.
 # Files: ${PGCONVERGE_LAB_ROOTS:-/var/cache/pgconverge-lab}/RELEASE, with the
 # recipe's digest in RELEASE/.pgconverge-root; RELEASE.lock serialises builds.
 # Mirror: PGCONVERGE_DEBIAN_MIRROR, default http://deb.debian.org/debian.
@@ -35,7 +41,12 @@ packages_of() {
                 ssl-cert ca-certificates postgresql-17 postgresql-client-17 \
                 postgresql-15 postgresql-client-15 pgbackrest
             ;;
-        *) die "unknown release '$1' (known: trixie)" ;;
+        forky)
+            printf '%s\n' openssh-server openssh-client sudo tini procps iproute2 rsync \
+                ssl-cert ca-certificates postgresql-18 postgresql-client-18 \
+                postgresql-17 postgresql-client-17 pgbackrest pgbouncer iputils-arping
+            ;;
+        *) die "unknown release '$1' (known: trixie, forky)" ;;
     esac
 }
 
@@ -43,7 +54,23 @@ packages_of() {
 older_of() {
     case $1 in
         trixie) printf 'bookworm' ;;
+        forky) printf 'trixie' ;;
     esac
+}
+
+# The debootstrap script that knows RELEASE: Debian 12's has none for forky,
+# whose layout is sid's.
+debootstrap_script_of() {
+    case $1 in
+        forky) printf '/usr/share/debootstrap/scripts/sid' ;;
+        *) printf '/usr/share/debootstrap/scripts/%s' "$1" ;;
+    esac
+}
+
+# Whether apt in RELEASE's root must accept a release file past its validity
+# date (Debian testing's on this mirror).
+stale_release_file() {
+    [[ $1 == forky ]]
 }
 
 root_path() { printf '%s/%s' "$ROOTS" "$1"; }
@@ -51,7 +78,7 @@ root_path() { printf '%s/%s' "$ROOTS" "$1"; }
 # The recipe's digest: the build's functions as bash reads them (comments
 # aside) and the package list. A root built from another recipe is built again.
 recipe_digest() {
-    { declare -f build packages_of older_of; packages_of "$1"; } | sha256sum | cut -d' ' -f1
+    { declare -f build packages_of older_of debootstrap_script_of stale_release_file; packages_of "$1"; } | sha256sum | cut -d' ' -f1
 }
 
 # build RELEASE DIR: a fresh root in DIR (which must not exist).
@@ -60,7 +87,8 @@ build() {
     older=$(older_of "$release")
     local t0=$SECONDS
     log "$release: debootstrap into $dir (from $MIRROR)"
-    debootstrap --variant=minbase "$release" "$dir" "$MIRROR" >"$dir.debootstrap.log" 2>&1 ||
+    debootstrap --variant=minbase "$release" "$dir" "$MIRROR" "$(debootstrap_script_of "$release")" \
+        >"$dir.debootstrap.log" 2>&1 ||
         { tail -n 20 "$dir.debootstrap.log" >&2; die "$release: debootstrap failed (log above)"; }
     log "$release: debootstrap done in $((SECONDS - t0)) s"
     cat >"$dir/etc/apt/sources.list" <<EOF
@@ -73,6 +101,9 @@ Package: *
 Pin: release n=$older
 Pin-Priority: 100
 EOF
+    if stale_release_file "$release"; then
+        printf 'Acquire::Check-Valid-Until "false";\n' >"$dir/etc/apt/apt.conf.d/99pgconverge-lab-valid-until"
+    fi
     # Packages never start services in the root, and postgresql-common makes no
     # cluster of its own: each lab host makes its cluster at boot.
     printf '#!/bin/sh\nexit 101\n' >"$dir/usr/sbin/policy-rc.d"
