@@ -337,8 +337,25 @@ pub const CLIENT_LOAD_BALANCE: Feature = Feature {
     window: Window::from(1600),
 };
 
+/// 18: md5 passwords are deprecated. The server still accepts them, and warns
+/// when one is stored or used to log in (`md5_password_warnings`); a later major
+/// is to remove them. `check`, `status` and `upgrade` name the md5 passwords and
+/// pg_hba.conf rules that would go with them.
+pub const MD5_DEPRECATED: Feature = Feature {
+    name: "md5_deprecated",
+    window: Window::from(1800),
+};
+
+/// 18: initdb turns data checksums on unless told `--no-data-checksums` (an
+/// option 18 added). pg_upgrade needs the old and new clusters to agree, so an
+/// upgrade says which it wants either way from 18.
+pub const DATA_CHECKSUMS_BY_DEFAULT: Feature = Feature {
+    name: "data_checksums_by_default",
+    window: Window::from(1800),
+};
+
 /// Every feature: the templates see each as `pg_has.NAME`.
-pub const FEATURES: [Feature; 25] = [
+pub const FEATURES: [Feature; 27] = [
     SETTING_SOURCES,
     IDENT_WITHOUT_MAP,
     STREAMING_REPLICATION,
@@ -364,6 +381,8 @@ pub const FEATURES: [Feature; 25] = [
     CLIENT_READ_WRITE_TARGET,
     CLIENT_STANDBY_TARGET,
     CLIENT_LOAD_BALANCE,
+    MD5_DEPRECATED,
+    DATA_CHECKSUMS_BY_DEFAULT,
 ];
 
 /// The names of the WAL functions and columns, which PostgreSQL 10 renamed from
@@ -773,9 +792,9 @@ pub fn template_flags(version: PgVersion) -> Value {
     Value::Object(flags)
 }
 
-/// The versions whose every setting [`catalog`] knows (`pg_settings.tsv`): 15 and
-/// 17 read from their servers, 16 from the differences between them.
-pub const CATALOG_VERSIONS: Window = Window::between(1500, 1800);
+/// The versions whose every setting [`catalog`] knows (`pg_settings.tsv`): 15, 17
+/// and 18 read from their servers, 16 from the differences between 15 and 17.
+pub const CATALOG_VERSIONS: Window = Window::between(1500, 1900);
 
 /// How the server types a setting, as `pg_settings` shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -1049,7 +1068,7 @@ mod tests {
             }
         }
         // Each version of the catalog has each name at most once.
-        for major in [15, 16, 17] {
+        for major in [15, 16, 17, 18] {
             let version = PgVersion(major * 100);
             let mut names: Vec<&str> = catalog()
                 .iter()
@@ -1063,7 +1082,7 @@ mod tests {
         }
         // The versioned settings agree with the catalog where both know a setting.
         for setting in SETTINGS {
-            for major in [15, 16, 17] {
+            for major in [15, 16, 17, 18] {
                 let version = PgVersion(major * 100);
                 let in_catalog = setting_type(setting.name, version).is_some();
                 assert_eq!(
@@ -1074,6 +1093,57 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_catalog_knows_18s_settings() {
+        let v18 = version("18");
+        let v17 = version("17");
+        for name in [
+            "io_method",
+            "io_workers",
+            "ssl_groups",
+            "log_lock_failures",
+            "idle_replication_slot_timeout",
+            "autovacuum_worker_slots",
+            "md5_password_warnings",
+        ] {
+            let row = setting_type(name, v18).unwrap_or_else(|| panic!("18 has {name}"));
+            assert_eq!(row.window.since, v18, "{name} came in 18");
+            assert!(setting_type(name, v17).is_none(), "17 has no {name}");
+        }
+        assert!(CATALOG_VERSIONS.contains(v18));
+        let io_method = setting_type("io_method", v18).map(|row| row.enum_values.clone());
+        assert_eq!(io_method, Some(vec!["sync", "worker", "io_uring"]));
+        // `log_connections` was a Boolean up to 17 and is a list from 18.
+        assert_eq!(
+            setting_type("log_connections", v17).map(|row| row.vartype),
+            Some("bool")
+        );
+        assert_eq!(
+            setting_type("log_connections", v18).map(|row| row.vartype),
+            Some("string")
+        );
+        // 18 can change `autovacuum_max_workers` with a reload, up to
+        // `autovacuum_worker_slots`.
+        assert_eq!(
+            setting_type("autovacuum_max_workers", v17).map(|row| row.context),
+            Some("postmaster")
+        );
+        assert_eq!(
+            setting_type("autovacuum_max_workers", v18).map(|row| row.context),
+            Some("sighup")
+        );
+        assert!(setting_type("ssl_ecdh_curve", v18).is_some());
+    }
+
+    #[test]
+    fn md5_and_checksums_changed_in_18() {
+        assert!(!MD5_DEPRECATED.in_version(version("17")));
+        assert!(MD5_DEPRECATED.in_version(version("18")));
+        assert!(!DATA_CHECKSUMS_BY_DEFAULT.in_version(version("17")));
+        assert!(DATA_CHECKSUMS_BY_DEFAULT.in_version(version("18")));
+        assert_eq!(NEWEST, version("18"));
     }
 
     #[test]

@@ -316,7 +316,7 @@ fn check_setting(name: &str, value: &Value, version: PgVersion) -> CatalogCheck 
             ));
         }
         return CatalogCheck::Unknown(format!(
-            "`{name}` is no setting pgconverge knows (it knows every setting of PostgreSQL 15 to 17): check that PostgreSQL {version} has it"
+            "`{name}` is no setting pgconverge knows (it knows every setting of PostgreSQL 15 to 18): check that PostgreSQL {version} has it"
         ));
     };
     if setting.context == "internal" {
@@ -818,6 +818,34 @@ sensitive_vars: [1]
             &[
                 "inventory.yml:3:3: `pg_settings` of host `db1`: `shared_bufers` is no setting of PostgreSQL 12 (did you mean `shared_buffers`?)",
                 "inventory.yml:5:3: `pg_settings` of host `db1`: `work_mem = 12XB` is refused by PostgreSQL 12: `work_mem` is a whole number, in kB unless a unit follows it (B, kB, MB, GB, TB)",
+            ],
+        );
+    }
+
+    #[test]
+    fn pg_settings_of_18_are_checked_against_18s_catalog() {
+        // 18's new settings pass, `log_connections` takes a list, and
+        // `ssl_ecdh_curve` is still accepted as another name of `ssl_groups`.
+        check(
+            "pg_version: 18\npg_settings:\n  io_method: worker\n  io_workers: 4\n  ssl_groups: 'X25519:prime256v1'\n  ssl_ecdh_curve: prime256v1\n  log_lock_failures: on\n  idle_replication_slot_timeout: 1d\n  autovacuum_worker_slots: 16\n  log_connections: 'receipt,authentication'\n  md5_password_warnings: off\n",
+            &[],
+        );
+        // Its refusals: an io_method it does not have, io_workers above 32, a
+        // setting 18 removed.
+        check(
+            "pg_version: 18\npg_settings:\n  io_method: threads\n  io_workers: 64\n  extension_destdir: /srv/ext\n",
+            &[
+                "inventory.yml:3:3: `pg_settings` of host `db1`: `io_method = threads` is refused by PostgreSQL 18: `io_method` is one of `sync`, `worker`, `io_uring`",
+                "inventory.yml:4:3: `pg_settings` of host `db1`: `io_workers = 64` is refused by PostgreSQL 18: `io_workers` goes from 1 to 32",
+                "inventory.yml:5:3: `pg_settings` of host `db1`: `extension_destdir` is no setting of PostgreSQL 18",
+            ],
+        );
+        // 17 has none of 18's new settings, and its `log_connections` is on or off.
+        check(
+            "pg_version: 17\npg_settings:\n  io_method: worker\n  log_connections: 'receipt,authentication'\n",
+            &[
+                "inventory.yml:3:3: `pg_settings` of host `db1`: `io_method` is no setting of PostgreSQL 17",
+                "inventory.yml:4:3: `pg_settings` of host `db1`: `log_connections = receipt,authentication` is refused by PostgreSQL 17: `log_connections` is on or off (true, false, yes, no, 1, 0)",
             ],
         );
     }
