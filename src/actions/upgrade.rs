@@ -21,6 +21,7 @@ use super::{RemoteOperation, Undo, UndoScript};
 use crate::inventory::HostSettings;
 use crate::script::{HostScript, Script};
 use crate::secret::Sensitive;
+use crate::versions::DATA_CHECKSUMS_BY_DEFAULT;
 use serde::Serialize;
 
 /// The port pg_upgrade runs both servers on while it upgrades (its default).
@@ -314,6 +315,12 @@ impl RemoteOperation for InitNewCluster {
         .text("LC_COLLATE", &self.shape.lc_collate)
         .text("LC_CTYPE", &self.shape.lc_ctype)
         .flag("CHECKSUMS", self.shape.checksums)
+        // The old cluster's setting (its pg_controldata) is `CHECKSUMS`; a new
+        // version that turns them on by default must be told `--no-data-checksums`.
+        .flag(
+            "NO_DATA_CHECKSUMS",
+            DATA_CHECKSUMS_BY_DEFAULT.in_version(self.new.pg_version),
+        )
         .number("WAL_SEGMENT_MB", self.shape.wal_segment_mb);
         Ok(vec![HostScript::own(script)])
     }

@@ -36,8 +36,10 @@ fi
 set -- --encoding="$ENCODING" --lc-collate="$LC_COLLATE" --lc-ctype="$LC_CTYPE" --wal-segsize="$WAL_SEGMENT_MB"
 if [ "$CHECKSUMS" = yes ]; then
   set -- "$@" --data-checksums
-elif [ "$PG_MAJOR_NUM" -ge 1800 ]; then
-  # From 18 initdb turns checksums on unless told not to.
+elif [ "$NO_DATA_CHECKSUMS" = yes ]; then
+  # The new version's initdb turns checksums on unless told not to
+  # (versions::DATA_CHECKSUMS_BY_DEFAULT), and pg_upgrade needs both clusters
+  # to agree.
   set -- "$@" --no-data-checksums
 fi
 case "$INIT_COMMAND" in
