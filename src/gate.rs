@@ -10,6 +10,10 @@ pub struct Gate {
     pub name: &'static str,
     pub passed: bool,
     pub detail: String,
+    /// A warning: the gate lets the command go on (`passed`), but what it saw
+    /// needs the operator's attention. Left out of the JSON when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub warning: bool,
 }
 
 impl Gate {
@@ -18,6 +22,17 @@ impl Gate {
             name,
             passed,
             detail,
+            warning: false,
+        }
+    }
+
+    /// A gate that passes with a warning: the command goes on.
+    pub fn warning(name: &'static str, detail: String) -> Gate {
+        Gate {
+            name,
+            passed: true,
+            detail,
+            warning: true,
         }
     }
 }

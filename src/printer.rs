@@ -154,10 +154,12 @@ impl Printer {
         }
     }
 
-    /// A command's gates, one a line: `ok` or `CLOSED`, the name, what was seen.
+    /// A command's gates, one a line: `ok`, `warn` or `CLOSED`, the name, what was seen.
     pub fn gates(&self, gates: &[crate::gate::Gate]) {
         for gate in gates {
-            let (style, word) = if gate.passed {
+            let (style, word) = if gate.passed && gate.warning {
+                (YELLOW, "warn")
+            } else if gate.passed {
                 (GREEN, "ok")
             } else {
                 (RED, "CLOSED")

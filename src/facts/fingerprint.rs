@@ -194,6 +194,7 @@ mod tests {
             replication_clients: Vec::new(),
             slots: Vec::new(),
             user_databases: Vec::new(),
+            md5_roles: Vec::new(),
             archiver: None,
         });
         facts

@@ -246,6 +246,8 @@ pub struct ServerFacts {
     pub slots: Vec<ReplicationSlot>,
     pub user_databases: Vec<String>,
     pub archiver: Option<Archiver>,
+    /// Roles whose stored password is an md5 hash (names only, never the hash).
+    pub md5_roles: Vec<String>,
 }
 
 impl ServerFacts {

@@ -155,7 +155,7 @@ mod tests {
     fn a_running_standby_is_read_completely() {
         let sep = FIELD_SEPARATOR;
         let server = format!(
-            "@@state\nt{sep}1700000000{sep}1690000000{sep}0/3000148{sep}0/3000060{sep}f{sep}12\n@@settings\nshared_buffers{sep}postmaster{sep}t\nwork_mem{sep}user{sep}f\n@@role\n@@wal_receiver\nstreaming{sep}10.0.0.11{sep}5432\n@@replication\n@@archiver\n3{sep}000000010000000000000002{sep}1700000050{sep}1{sep}000000010000000000000001{sep}1700000040\n@@databases\napp\n"
+            "@@state\nt{sep}1700000000{sep}1690000000{sep}0/3000148{sep}0/3000060{sep}f{sep}12\n@@settings\nshared_buffers{sep}postmaster{sep}t\nwork_mem{sep}user{sep}f\n@@role\n@@wal_receiver\nstreaming{sep}10.0.0.11{sep}5432\n@@replication\n@@archiver\n3{sep}000000010000000000000002{sep}1700000050{sep}1{sep}000000010000000000000001{sep}1700000040\n@@databases\napp\n@@md5_roles\n6c65676163795f617070\n"
         );
         let output = [
             line(
@@ -215,6 +215,7 @@ mod tests {
             Some("10.0.0.11".to_string())
         );
         assert_eq!(server.user_databases, vec!["app".to_string()]);
+        assert_eq!(server.md5_roles, vec!["legacy_app".to_string()]);
         let archiver = server.archiver.expect("archiver");
         assert_eq!((archiver.archived_count, archiver.failed_count), (3, 1));
         assert!(

@@ -63,6 +63,7 @@ pub(super) fn sql(version: PgVersion) -> String {
         ("slots", slots::query(version)),
         ("archiver", replication::archiver_query(version)),
         ("databases", DATABASES),
+        ("md5_roles", settings::MD5_ROLES),
     ];
     sections
         .iter()
@@ -137,5 +138,6 @@ fn parse_server(output: &str) -> Result<ServerFacts, FactsError> {
         replication_clients: replication::read_clients(&rows("replication")),
         archiver: replication::read_archiver(&rows("archiver")),
         user_databases: rows("databases").iter().map(|row| field(row, 0)).collect(),
+        md5_roles: settings::read_md5_roles(&rows("md5_roles")),
     })
 }

@@ -1,6 +1,7 @@
-//! The server's settings and the replication role, as the server has them:
-//! `pg_settings` (every value in force, in its base unit, with where it comes
-//! from) and the role's attributes in `pg_authid`, read by `server.sh`'s psql.
+//! The server's settings and roles, as the server has them: `pg_settings`
+//! (every value in force, in its base unit, with where it comes from), the
+//! replication role's attributes in `pg_authid`, and the names of the roles
+//! whose stored password is md5, read by `server.sh`'s psql.
 
 use super::server::{Row, field, flag};
 use super::{ObservedRole, ObservedSetting};
@@ -26,6 +27,12 @@ const ROLE: &str = "select rolcanlogin, rolreplication, coalesce(rolpassword, ''
 
 /// [`ROLE`] before 11: only a superuser rewinds.
 const ROLE_WITHOUT_REWIND_GRANTS: &str = "select rolcanlogin, rolreplication, coalesce(rolpassword, ''), false from pg_authid where rolname = :'role';";
+
+/// The roles whose stored password is an md5 hash, which PostgreSQL 18
+/// deprecates (`versions::MD5_DEPRECATED`): only their names, hex-encoded as
+/// the settings are; the hashes never leave the server. `pg_authid` is read as
+/// the role query reads it: the facts run as the PostgreSQL OS user, a superuser.
+pub(super) const MD5_ROLES: &str = "select encode(convert_to(rolname, 'UTF8'), 'hex') from pg_authid where rolpassword like 'md5%' order by rolname;";
 
 pub(super) fn settings_query(version: PgVersion) -> &'static str {
     if PENDING_RESTART.in_version(version) {
@@ -72,6 +79,10 @@ pub(super) fn read_role(rows: &[Row]) -> Option<ObservedRole> {
         password_verifier: Sensitive::new(field(row, 2)),
         rewind_grants: flag(row, 3),
     })
+}
+
+pub(super) fn read_md5_roles(rows: &[Row]) -> Vec<String> {
+    rows.iter().map(|row| from_hex(&field(row, 0))).collect()
 }
 
 /// Text the facts query sent hex-encoded (so a line break in a value cannot split a row).

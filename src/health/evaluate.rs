@@ -142,6 +142,15 @@ pub fn evaluate(
             message: disagreement.message.clone(),
         });
     }
+    // A note (md5 passwords and rules) is no disagreement, but the server warns
+    // of it at each login and a later major refuses it: a warning.
+    for note in &report.notes {
+        findings.push(Finding {
+            state: State::Warning,
+            host: note.hosts.first().cloned(),
+            message: note.message.clone(),
+        });
+    }
     let mut measures = Vec::new();
     for host in &report.hosts {
         host_findings(host, facts, thresholds, &mut findings, &mut measures);
@@ -579,6 +588,39 @@ mod tests {
             messages.contains(&"slot pgconverge_db9 on db1 lost WAL its standby needs: `pgconverge apply` clones it again")
                 && messages.contains(&"db1 waits for a restart to apply shared_buffers (`pgconverge restart --pending`)"),
             "{messages:?}"
+        );
+    }
+
+    #[test]
+    fn an_md5_password_is_a_warning() {
+        let mut cluster = healthy();
+        for host in cluster.values_mut() {
+            if let Ok(host) = host
+                && let Some(server) = host.server.as_mut()
+            {
+                server.md5_roles = vec!["legacy_app".into()];
+            }
+        }
+        let health = judge(&cluster);
+        assert_eq!(health.state, State::Warning);
+        let md5: Vec<&Finding> = health
+            .findings
+            .iter()
+            .filter(|finding| finding.message.contains("md5"))
+            .collect();
+        assert_eq!(md5.len(), 1, "{:?}", health.findings);
+        assert_eq!(md5[0].host.as_deref(), Some("db1"));
+        assert!(
+            md5[0].message.starts_with(
+                "db1: roles with an md5 password: legacy_app: PostgreSQL 18 deprecates md5"
+            ),
+            "{}",
+            md5[0].message
+        );
+        assert!(
+            health.summary.starts_with("PGCONVERGE WARNING"),
+            "{}",
+            health.summary
         );
     }
 

@@ -171,6 +171,7 @@ pub fn server(in_recovery: bool) -> ServerFacts {
         replication_clients: Vec::new(),
         slots: Vec::new(),
         user_databases: Vec::new(),
+        md5_roles: Vec::new(),
         archiver: Some(Archiver {
             archived_count: 5,
             last_archived_wal: "000000010000000000000005".into(),

@@ -56,6 +56,7 @@ fn server(in_recovery: bool, position: &str) -> ServerFacts {
         replication_clients: Vec::new(),
         slots: Vec::new(),
         user_databases: Vec::new(),
+        md5_roles: Vec::new(),
         archiver: None,
     }
 }

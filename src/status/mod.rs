@@ -7,14 +7,18 @@
 //! gather, print.
 //!
 //! `report.rs` holds the report's types and builds it, `disagreements.rs` the
-//! rules that compare it with the inventory, `text.rs` the human text.
+//! rules that compare it with the inventory, `md5.rs` the notes of md5
+//! passwords and rules (no disagreement: they leave the exit code alone),
+//! `text.rs` the human text.
 //!
 //! The JSON document (`--format json`) is the `StatusReport` itself:
 //! `format_version` (bumped whenever a field changes meaning or disappears),
 //! `pgconverge_version`, `hosts` in inventory order and `disagreements`, each
-//! with a `kind`, the `hosts` it concerns and a `message` to act on.
+//! with a `kind`, the `hosts` it concerns and a `message` to act on, and
+//! `notes` of the same shape when there are any.
 
 mod disagreements;
+pub mod md5;
 mod report;
 mod text;
 
@@ -22,7 +26,8 @@ mod text;
 pub(crate) mod check;
 
 pub use report::{
-    Disagreement, DisagreementKind, FORMAT_VERSION, HostStatus, ObservedState, StatusReport, report,
+    Disagreement, DisagreementKind, FORMAT_VERSION, HostStatus, Note, NoteKind, ObservedState,
+    StatusReport, report,
 };
 pub use text::text;
 

@@ -135,6 +135,23 @@ pub struct Disagreement {
     pub message: String,
 }
 
+/// What a note is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoteKind {
+    /// Roles with an md5 password or pg_hba.conf rules using md5 (`md5.rs`).
+    Md5,
+}
+
+/// Something to act on that is no disagreement with the inventory (the cluster
+/// runs as the inventory says), so it leaves the exit code alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Note {
+    pub kind: NoteKind,
+    pub hosts: Vec<String>,
+    pub message: String,
+}
+
 /// The status of every host and every disagreement with the inventory; as JSON,
 /// the versioned document `status --format json` prints.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -143,6 +160,9 @@ pub struct StatusReport {
     pub pgconverge_version: String,
     pub hosts: Vec<HostStatus>,
     pub disagreements: Vec<Disagreement>,
+    /// Left out of the JSON when there is none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Note>,
 }
 
 impl StatusReport {
@@ -165,6 +185,7 @@ pub fn report(desired: &DesiredState, facts: &GatheredFacts) -> StatusReport {
         pgconverge_version: env!("CARGO_PKG_VERSION").to_string(),
         hosts,
         disagreements,
+        notes: super::md5::notes(desired, facts),
     }
 }
 

@@ -37,6 +37,9 @@ pub fn text(report: &StatusReport) -> String {
     lines.extend(report.hosts.iter().filter_map(slots_line));
     lines.push(String::new());
     lines.extend(verdict(report));
+    for note in &report.notes {
+        lines.push(format!("{YELLOW}note{YELLOW:#}: {}", note.message));
+    }
     lines.join("\n")
 }
 

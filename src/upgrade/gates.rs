@@ -4,6 +4,7 @@
 //! output and of `pg_upgrade --check`'s.
 
 use crate::facts::GatheredFacts;
+use crate::versions::MD5_DEPRECATED;
 use base64::Engine;
 use indexmap::IndexMap;
 
@@ -542,8 +543,67 @@ pub fn check(inputs: &Inputs) -> Vec<Gate> {
             format!("they could not be read on {}", inputs.primary),
         ),
     });
+    if MD5_DEPRECATED.in_version(inputs.target) {
+        gates.push(md5(inputs, &probes));
+    }
     gates
 }
+
+/// The md5 passwords and pg_hba.conf rules of the members, for a target that
+/// deprecates md5 ([`MD5_DEPRECATED`]). A warning, never a refusal: PostgreSQL
+/// 18 still accepts md5 passwords and rules (it warns at each md5 login), so the
+/// cluster works after the upgrade as before; refusing would hold a cluster on
+/// an older major for a change the operator can make after it, and at their
+/// own pace. The rules come from the facts' pg_hba.conf, else from the copy of
+/// the configuration the probe read.
+fn md5(inputs: &Inputs, probes: &[(&str, &Probe)]) -> Gate {
+    let mut found = Vec::new();
+    let mut roles_named = false;
+    for (host, probe) in probes {
+        let mut uses = inputs
+            .facts
+            .get(*host)
+            .and_then(|facts| facts.as_ref().ok())
+            .map(crate::status::md5::on_host)
+            .unwrap_or_default();
+        if uses.rules.is_empty()
+            && let Some((path, text)) = probe
+                .files
+                .iter()
+                .find(|(path, _)| path.ends_with("/pg_hba.conf"))
+        {
+            uses.rules = crate::status::md5::rules_in(path, text);
+        }
+        // The members share one `pg_authid`: its md5 roles are named once.
+        if roles_named {
+            uses.roles.clear();
+        }
+        roles_named |= !uses.roles.is_empty();
+        if !uses.is_empty() {
+            found.push(crate::status::md5::describe(host, &uses));
+        }
+    }
+    if found.is_empty() {
+        Gate::new(
+            "md5 authentication",
+            true,
+            "no role has an md5 password and no pg_hba.conf rule uses md5".to_string(),
+        )
+    } else {
+        Gate::warning(
+            "md5 authentication",
+            format!(
+                "{} (PostgreSQL {} still accepts md5 and warns at each md5 login: the upgrade goes on; {})",
+                found.join("; "),
+                inputs.target,
+                MD5_AFTER_UPGRADE
+            ),
+        )
+    }
+}
+
+/// What to do about md5 after an upgrade to a version that deprecates it.
+const MD5_AFTER_UPGRADE: &str = "set those passwords again with password_encryption = scram-sha-256 and make the rules scram-sha-256";
 
 /// Every standby streams from the primary and has replayed about all of it.
 fn caught_up(inputs: &Inputs) -> Gate {
@@ -713,6 +773,49 @@ mod tests {
                 "extensions",
                 "no tablespaces"
             ]
+        );
+    }
+
+    #[test]
+    fn md5_is_a_warning_gate_of_an_upgrade_to_18_that_does_not_block() {
+        let gate = |cluster: &Cluster| {
+            cluster
+                .gates(1800)
+                .into_iter()
+                .find(|gate| gate.name == "md5 authentication")
+                .unwrap_or_else(|| panic!("an upgrade to 18 has an md5 gate"))
+        };
+        let clean = gate(&Cluster::healthy());
+        assert!(clean.passed && !clean.warning, "{clean:?}");
+        let mut cluster = Cluster::healthy().probe("db2", |probe| {
+            probe.files.insert(
+                "/etc/postgresql/15/main/pg_hba.conf".into(),
+                "local all postgres peer\nhost all all 10.0.0.0/8 md5\n".into(),
+            );
+        });
+        for host in cluster.facts.values_mut() {
+            if let Ok(host) = host
+                && let Some(server) = host.server.as_mut()
+            {
+                server.md5_roles = vec!["legacy_app".into()];
+            }
+        }
+        let warned = gate(&cluster);
+        assert!(warned.passed && warned.warning, "{warned:?}");
+        assert!(
+            warned.detail.starts_with(
+                "db1: roles with an md5 password: legacy_app; db2: pg_hba.conf rules using md5: /etc/postgresql/15/main/pg_hba.conf:2 `host all all 10.0.0.0/8 md5` (PostgreSQL 18 still accepts md5"
+            ),
+            "{}",
+            warned.detail
+        );
+        assert!(cluster.gates(1800).iter().all(|gate| gate.passed));
+        // An upgrade to 17 has no md5 gate: 17 does not deprecate md5.
+        assert!(
+            !cluster
+                .gates(1700)
+                .iter()
+                .any(|gate| gate.name == "md5 authentication")
         );
     }
 
