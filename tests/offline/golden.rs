@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 /// then each version with streaming replication.
 const VERSIONS: &[&str] = &[
     "8.3", "8.4", "9.0", "9.1", "9.2", "9.3", "9.4", "9.5", "9.6", "10", "11", "12", "13", "14",
-    "15", "16", "17",
+    "15", "16", "17", "18",
 ];
 
 /// The password of the golden inventory; no rendered file may contain it.
