@@ -44,6 +44,12 @@ pub struct ControlServer {
     /// How a restart treats the members of a running cluster (set by the planner's
     /// rolling order, `plan::rolling`).
     pub restart: RestartChecks,
+    /// A primary's standbys as the inventory has them (their `application_name`s):
+    /// those that streamed from it before its restart must stream again before
+    /// the restart is done. A standby leaving the cluster in this run is not
+    /// among them (its access may be gone with this very restart).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub standbys: Vec<String>,
     #[serde(skip)]
     pub server: HostSettings,
 }
@@ -75,6 +81,7 @@ impl Action for Service {
             action,
             roll_back: context.replaced_configuration.to_vec(),
             restart: RestartChecks::default(),
+            standbys: Vec::new(),
             server: context.settings().clone(),
         };
         let replaced = context.host.data_replaced;
@@ -166,6 +173,7 @@ impl ControlServer {
             action: ServiceAction::Stop,
             roll_back: Vec::new(),
             restart: RestartChecks::default(),
+            standbys: Vec::new(),
             server: server.clone(),
         }
     }
@@ -187,6 +195,7 @@ impl ControlServer {
             &format!("{}/postgresql.conf", server.config_dir),
         )
         .text("ROLL_BACK_FILES", &self.roll_back.join("\n"))
+        .text("EXPECTED_STANDBYS", &self.standbys.join("\n"))
         .text(
             "MAX_LAG_BYTES",
             &self

@@ -206,6 +206,7 @@ impl RemoteOperation for StopForUpgrade {
                 max_lag_bytes: None,
                 max_transaction_age_seconds: self.max_transaction_age_seconds,
             },
+            standbys: Vec::new(),
             server: self.server.clone(),
         };
         let mut scripts = Vec::new();

@@ -59,6 +59,7 @@ pub fn plan(
                                     action: ServiceAction::Restart,
                                     roll_back: Vec::new(),
                                     restart: RestartChecks::default(),
+                                    standbys: Vec::new(),
                                     server: host.settings.clone(),
                                 },
                             )

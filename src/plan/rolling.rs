@@ -114,6 +114,17 @@ fn restart_checks(desired: &DesiredState, hosts: &mut [HostPlan], policy: &Resta
             ) {
                 continue;
             }
+            if role == Some(Role::Primary) {
+                control.standbys = desired
+                    .hosts
+                    .values()
+                    .filter(|member| {
+                        member.role == Role::Standby
+                            && member.upstream.as_deref() == Some(host.name.as_str())
+                    })
+                    .map(|member| member.name.clone())
+                    .collect();
+            }
             control.restart = match role {
                 Some(Role::Standby) => RestartChecks {
                     max_lag_bytes: Some(policy.max_lag_bytes),

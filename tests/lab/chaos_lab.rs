@@ -27,7 +27,7 @@
 //! Reproducible: the run prints its seed and each sequence's operations, and a
 //! failure names them. `PGCONVERGE_CHAOS_SEED` sets the seed,
 //! `PGCONVERGE_CHAOS_SEQUENCES` (2 here, for CI) and `PGCONVERGE_CHAOS_OPERATIONS`
-//! (5) the size; `tests/chaos.sh COUNT [SEED]` is the long form.
+//! (3) the size; `tests/chaos.sh COUNT [SEED]` is the long form.
 //!
 //! Before the sequences, the regressions of what the suite found, by name, and
 //! the controller interrupted (SIGINT) during a rolling restart and during a
@@ -683,7 +683,7 @@ fn any_sequence_of_role_changes_and_faults_converges() {
             .unwrap_or(0),
     );
     let sequences = setting("PGCONVERGE_CHAOS_SEQUENCES", 2);
-    let operations = setting("PGCONVERGE_CHAOS_OPERATIONS", 5);
+    let operations = setting("PGCONVERGE_CHAOS_OPERATIONS", 3);
     let release = Release::BOOKWORM_15;
     let lab = Lab::up_on(3, release);
     let directory = tempfile::tempdir().expect("a temporary directory");

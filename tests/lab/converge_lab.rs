@@ -157,6 +157,11 @@ fn converges_a_fresh_cluster_of_postgresql_17_and_then_changes_nothing() {
     converges_and_then_changes_nothing_on(Release::TRIXIE_17);
 }
 
+#[test]
+fn converges_a_fresh_cluster_of_postgresql_18_and_then_changes_nothing() {
+    converges_and_then_changes_nothing_on(Release::FORKY_18);
+}
+
 fn converges_and_then_changes_nothing_on(release: Release) {
     if !lab_available() {
         return;

@@ -61,6 +61,11 @@ fn failover_rejoin_and_switchover_of_postgresql_17_lose_no_row() {
     failover_rejoin_and_switchover_on(Release::TRIXIE_17);
 }
 
+#[test]
+fn failover_rejoin_and_switchover_of_postgresql_18_lose_no_row() {
+    failover_rejoin_and_switchover_on(Release::FORKY_18);
+}
+
 fn failover_rejoin_and_switchover_on(release: Release) {
     if !lab_available() {
         return;

@@ -33,18 +33,21 @@ back_in_replication() {
 # A primary's restart is complete only once the standbys that streamed from it
 # before stream from it again: they reconnect on their own, and a run that said
 # "complete" while they were still away would let the next role change find no
-# caught-up standby. The names (application_name) are read before the restart;
-# a name may appear more than once, so each is counted. Bounded.
+# caught-up standby. Only the inventory's standbys of this primary count
+# (EXPECTED_STANDBYS, one application_name a line): a host leaving the cluster
+# in this run may have lost its access with this very restart. The names are
+# read before the restart; a name may appear more than once, so each is
+# counted. Bounded.
 streaming_standbys() {
   pg_sql -c "select application_name from pg_stat_replication where state = 'streaming' order by 1" 2>/dev/null || true
 }
 remember_standbys() {
   STANDBYS_BEFORE=
   STANDBYS_BACK=
-  [ "$PG_MAJOR_NUM" -ge 1000 ] || return 0
+  [ -n "$EXPECTED_STANDBYS" ] || return 0
   server_answers || return 0
   ! in_recovery || return 0
-  STANDBYS_BEFORE=$(streaming_standbys)
+  STANDBYS_BEFORE=$(streaming_standbys | grep -xF -- "$EXPECTED_STANDBYS" || true)
 }
 missing_standbys() {
   now=$(streaming_standbys)

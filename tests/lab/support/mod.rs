@@ -49,6 +49,12 @@ impl Release {
         debian: "trixie",
         postgres: 17,
     };
+    /// Debian testing (forky, a root built once by `tests/lab/release-root.sh`)
+    /// with its PostgreSQL 18; Debian 13's 17 is installed beside it.
+    pub const FORKY_18: Release = Release {
+        debian: "forky",
+        postgres: 18,
+    };
     /// Debian 13 with clusters of PostgreSQL 15 (17's binaries beside them).
     pub const TRIXIE_15: Release = Release {
         debian: "trixie",
