@@ -106,18 +106,12 @@ pub fn connections(
             service_value(what, value)?;
         }
     }
-    let mut names: Vec<&str> = desired
+    // Each cluster once, in the inventory's order.
+    let names: indexmap::IndexSet<&str> = desired
         .hosts
         .values()
         .map(|host| host.cluster.as_str())
         .collect();
-    names.dedup();
-    let mut seen: Vec<&str> = Vec::new();
-    names.retain(|name| {
-        let first = !seen.contains(name);
-        seen.push(name);
-        first
-    });
     let mut clusters = Vec::new();
     for name in names {
         if let Some(found) = cluster(desired, name, identity)? {
