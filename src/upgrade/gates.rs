@@ -56,6 +56,16 @@ pub struct Probe {
     /// On the primary: whether its user reaches each standby's over SSH.
     pub ssh: IndexMap<String, bool>,
     pub check: Option<CheckRun>,
+    /// On the primary: per database, how many of its columns carry an
+    /// attribute version (the column option `pg_attver`, which PostgreSQL 17.12
+    /// stamps on every column).
+    pub attribute_versions: Vec<(String, u64)>,
+    /// The new version's server, as `postgres --version` names it (`18.6 (Debian 18.6-3)`).
+    pub new_server: Option<String>,
+    /// Whether the new version's server takes attribute versions as column
+    /// options, as the schema pg_upgrade restores sets them; `None` when the
+    /// scratch cluster did not say.
+    pub new_attribute_versions: Option<bool>,
 }
 
 /// Why a probe's output could not be read. Nothing of it is then used: a carried
@@ -149,6 +159,21 @@ impl Probe {
                         .get_or_insert_with(CheckRun::default)
                         .lists
                         .push((name.to_string(), list));
+                }
+                "attribute_versions" => {
+                    if let Some((count, database)) = value.split_once(' ')
+                        && let Ok(count) = count.parse()
+                    {
+                        probe.attribute_versions.push((database.to_string(), count));
+                    }
+                }
+                "new_server" => probe.new_server = text(),
+                "new_attribute_versions" => {
+                    probe.new_attribute_versions = match value {
+                        "yes" => Some(true),
+                        "no" => Some(false),
+                        _ => None,
+                    };
                 }
                 "end" => ended = true,
                 _ => {
@@ -543,10 +568,69 @@ pub fn check(inputs: &Inputs) -> Vec<Gate> {
             format!("they could not be read on {}", inputs.primary),
         ),
     });
+    gates.push(attribute_versions(inputs, primary_probe));
     if MD5_DEPRECATED.in_version(inputs.target) {
         gates.push(md5(inputs, &probes));
     }
     gates
+}
+
+/// Columns with attribute versions against a new server that does not know
+/// them. PostgreSQL 17.12 stamps an attribute version on every column (the
+/// column option `pg_attver`; 15.18 does not); the new version's pg_dump copies it into
+/// the schema as a column option, and a server released before that change
+/// (18.6 is one) refuses the option: pg_upgrade fails restoring the schema,
+/// after every member has stopped. Refused before anything stops: no step of
+/// pgconverge can carry these columns to such a server without rewriting the
+/// old cluster's catalog, which its own version relies on.
+fn attribute_versions(inputs: &Inputs, primary_probe: Option<&Probe>) -> Gate {
+    const NAME: &str = "attribute versions";
+    let target = inputs.target;
+    let Some(probe) = primary_probe else {
+        return Gate::new(
+            NAME,
+            false,
+            format!("they could not be read on {}", inputs.primary),
+        );
+    };
+    if probe.attribute_versions.is_empty() {
+        return Gate::new(NAME, true, "no column carries one".into());
+    }
+    let columns: u64 = probe.attribute_versions.iter().map(|(_, count)| count).sum();
+    let databases = probe
+        .attribute_versions
+        .iter()
+        .map(|(database, _)| database.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let server = probe
+        .new_server
+        .as_deref()
+        .map_or_else(|| format!("PostgreSQL {target}"), |server| format!("PostgreSQL {server}"));
+    match probe.new_attribute_versions {
+        Some(true) => Gate::new(
+            NAME,
+            true,
+            format!("{columns} columns carry one ({databases}); {server} takes them"),
+        ),
+        Some(false) => Gate::new(
+            NAME,
+            false,
+            format!(
+                "{columns} columns of {} carry an attribute version (the column option pg_attver, which PostgreSQL {} stamps) in {databases}, and {server} does not know the option (`unrecognized parameter \"pg_attver\"`): pg_upgrade would fail restoring the schema after every member stopped; install a PostgreSQL {target} release that knows attribute versions",
+                inputs.primary,
+                inputs.current
+            ),
+        ),
+        None => Gate::new(
+            NAME,
+            false,
+            format!(
+                "{columns} columns of {} carry an attribute version (pg_attver) in {databases}, and whether {server} takes them could not be read (the probe's scratch cluster did not say)",
+                inputs.primary
+            ),
+        ),
+    }
 }
 
 /// The md5 passwords and pg_hba.conf rules of the members, for a target that
@@ -771,9 +855,49 @@ mod tests {
                 "free disk for --link",
                 "no new cluster yet",
                 "extensions",
-                "no tablespaces"
+                "no tablespaces",
+                "attribute versions"
             ]
         );
+    }
+
+    #[test]
+    fn columns_with_attribute_versions_are_refused_when_the_new_server_does_not_know_them() {
+        // As the probe read a 17.12 primary and an 18.6 scratch cluster on the lab.
+        let read = Probe::parse(
+            "server up\nattribute_versions 1481 postgres\nattribute_versions 3 appdb\nnew_server 18.6 (Debian 18.6-3)\nnew_attribute_versions no\nend yes\n",
+        )
+        .expect("the probe output is whole");
+        assert_eq!(
+            read.attribute_versions,
+            [("postgres".to_string(), 1481), ("appdb".to_string(), 3)]
+        );
+        assert_eq!(read.new_attribute_versions, Some(false));
+        let with = |accepted: Option<bool>| {
+            let read = read.clone();
+            Cluster::healthy()
+                .probe("db1", move |probe| {
+                    probe.attribute_versions = read.attribute_versions;
+                    probe.new_server = read.new_server;
+                    probe.new_attribute_versions = accepted;
+                })
+                .gate("attribute versions")
+        };
+        let refused = with(Some(false));
+        assert!(!refused.passed, "{refused:?}");
+        assert!(
+            refused.detail.contains("1484 columns of db1")
+                && refused.detail.contains("postgres, appdb")
+                && refused.detail.contains("PostgreSQL 18.6 (Debian 18.6-3) does not know")
+                && refused.detail.contains("release that knows attribute versions"),
+            "{refused:?}"
+        );
+        let unknown = with(None);
+        assert!(!unknown.passed && unknown.detail.contains("could not be read"), "{unknown:?}");
+        let taken = with(Some(true));
+        assert!(taken.passed, "{taken:?}");
+        let none = Cluster::healthy().gate("attribute versions");
+        assert!(none.passed && none.detail == "no column carries one", "{none:?}");
     }
 
     #[test]

@@ -21,11 +21,11 @@
 #                                  trixie (Debian 13, PostgreSQL 17 and 15 side by
 #                                  side, in a root that release-root.sh builds once
 #                                  and caches; about 1 minute the first time) or
-#                                  forky (Debian testing, PostgreSQL 18 and 17, a
-#                                  root built the same way; not yet run as a lab).
+#                                  forky (Debian testing, PostgreSQL 18, 17 and
+#                                  15, a root built the same way).
 #                                  V is the major each host's cluster is made
 #                                  with: 15 on bookworm, 17 (default) or 15 on
-#                                  trixie, 18 (default) or 17 on forky
+#                                  trixie, 18 (default), 17 or 15 on forky
 #   tests/lab/lab.sh down          tear everything down (safe when nothing is up)
 #   tests/lab/lab.sh status        per host: address, PID 1, sshd, PostgreSQL
 #                                  (exit 0 only if the lab is up and all healthy)
@@ -216,10 +216,8 @@ choose_release() {
                 die "could not build the trixie root (see above)"
             ;;
         forky)
-            # Built like trixie; not yet brought up as a lab (no lab test runs
-            # forky hosts so far).
             pg=${pg:-18}
-            [[ $pg == 17 || $pg == 18 ]] || die "--release forky has PostgreSQL 17 and 18 (got --pg $pg)"
+            [[ $pg == 15 || $pg == 17 || $pg == 18 ]] || die "--release forky has PostgreSQL 15, 17 and 18 (got --pg $pg)"
             LAB_ROOTFS=$(bash "$(dirname "$SELF")/release-root.sh" ensure forky) ||
                 die "could not build the forky root (see above)"
             ;;

@@ -13,8 +13,9 @@
 #   trixie (Debian 13): PostgreSQL 17 from trixie and PostgreSQL 15 from bookworm
 #     (Debian 12) side by side, the bookworm source pinned low so that it gives
 #     only what trixie lacks.
-#   forky (Debian testing): PostgreSQL 18 from forky and PostgreSQL 17 from trixie
-#     side by side, trixie pinned low the same way. Debian 12's debootstrap has no
+#   forky (Debian testing): PostgreSQL 18 from forky, 17 from trixie and 15 from
+#     bookworm side by side, the older releases pinned low the same way (an
+#     upgrade to 18 from 15 and from 17). Debian 12's debootstrap has no
 #     forky script: the sid one builds it. The mirror's forky release file is past
 #     its validity date, so apt in this root does not check it (LAB-NOTES 17).
 # Seen on 2 cores: trixie's first build takes about 1.5 minutes (debootstrap about
@@ -44,17 +45,18 @@ packages_of() {
         forky)
             printf '%s\n' openssh-server openssh-client sudo tini procps iproute2 rsync \
                 ssl-cert ca-certificates postgresql-18 postgresql-client-18 \
-                postgresql-17 postgresql-client-17 pgbackrest pgbouncer iputils-arping
+                postgresql-17 postgresql-client-17 postgresql-15 postgresql-client-15 \
+                pgbackrest pgbouncer iputils-arping
             ;;
         *) die "unknown release '$1' (known: trixie, forky)" ;;
     esac
 }
 
-# The older release whose PostgreSQL the root gets too, pinned low.
+# The older releases whose PostgreSQL the root gets too, pinned low, one per line.
 older_of() {
     case $1 in
-        trixie) printf 'bookworm' ;;
-        forky) printf 'trixie' ;;
+        trixie) printf 'bookworm\n' ;;
+        forky) printf 'trixie\nbookworm\n' ;;
     esac
 }
 
@@ -84,23 +86,26 @@ recipe_digest() {
 # build RELEASE DIR: a fresh root in DIR (which must not exist).
 build() {
     local release=$1 dir=$2 older
-    older=$(older_of "$release")
+    local -a olders
+    mapfile -t olders < <(older_of "$release")
     local t0=$SECONDS
     log "$release: debootstrap into $dir (from $MIRROR)"
     debootstrap --variant=minbase "$release" "$dir" "$MIRROR" "$(debootstrap_script_of "$release")" \
         >"$dir.debootstrap.log" 2>&1 ||
         { tail -n 20 "$dir.debootstrap.log" >&2; die "$release: debootstrap failed (log above)"; }
     log "$release: debootstrap done in $((SECONDS - t0)) s"
-    cat >"$dir/etc/apt/sources.list" <<EOF
-deb $MIRROR $release main
-deb $MIRROR $older main
-EOF
-    cat >"$dir/etc/apt/preferences.d/pgconverge-lab" <<EOF
+    printf 'deb %s %s main\n' "$MIRROR" "$release" >"$dir/etc/apt/sources.list"
+    : >"$dir/etc/apt/preferences.d/pgconverge-lab"
+    for older in "${olders[@]}"; do
+        printf 'deb %s %s main\n' "$MIRROR" "$older" >>"$dir/etc/apt/sources.list"
+        cat >>"$dir/etc/apt/preferences.d/pgconverge-lab" <<EOF
 # Packages of $older only where $release has none (PostgreSQL $older's major).
 Package: *
 Pin: release n=$older
 Pin-Priority: 100
+
 EOF
+    done
     if stale_release_file "$release"; then
         printf 'Acquire::Check-Valid-Until "false";\n' >"$dir/etc/apt/apt.conf.d/99pgconverge-lab-valid-until"
     fi

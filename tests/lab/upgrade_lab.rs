@@ -8,6 +8,8 @@
 //! clusters. Links the PostgreSQL OS user plants where the upgrade's root
 //! scripts act (any database superuser can become that user) are refused or
 //! left unfollowed: root's own files they lead to keep owner, mode and content.
+//! On Debian testing hosts: a cluster of 15 upgraded to 18, and one of 17 whose
+//! columns carry attribute versions refused before anything stops.
 
 use crate::support;
 
@@ -113,9 +115,9 @@ fn as_postgres(lab: &Lab, host: &str, command: &str) {
     );
 }
 
-/// The example inventory on 15, with the SSH trust that rsync needs between h1 and h2.
-fn inventory(directory: &Path) -> String {
-    let path = Release::TRIXIE_15.example_inventory(directory);
+/// The example inventory of `release`, with the SSH trust that rsync needs between h1 and h2.
+fn inventory(directory: &Path, release: Release) -> String {
+    let path = release.example_inventory(directory);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|error| panic!("read the example inventory: {error}"))
         .replace(
@@ -140,7 +142,7 @@ fn an_upgrade_to_17_keeps_every_row_and_goes_back_when_it_fails() {
         tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"));
     let cluster = Cluster {
         lab: &lab,
-        inventory: inventory(directory.path()),
+        inventory: inventory(directory.path(), Release::TRIXIE_15),
         password: format!("pw-upgrade-{}", std::process::id()),
     };
     let converge = cluster.run(&["apply"]);
@@ -437,4 +439,92 @@ fn an_upgrade_to_17_keeps_every_row_and_goes_back_when_it_fails() {
         );
     }
     cluster.wait_for_rows("150");
+}
+
+/// Brings up `release`'s lab, converges it and writes 100 rows, every member
+/// having them and both standbys streaming.
+fn cluster_with_rows<'a>(lab: &'a Lab, release: Release, directory: &Path) -> Cluster<'a> {
+    let cluster = Cluster {
+        lab,
+        inventory: inventory(directory, release),
+        password: format!("pw-upgrade-{}-{}", release.postgres, std::process::id()),
+    };
+    let converge = cluster.run(&["apply"]);
+    assert_eq!(converge.code, Some(0), "{converge}");
+    lab.sql(
+        "h1",
+        "create table upgrade_rows (id int primary key, note text); insert into upgrade_rows select n, 'before' from generate_series(1, 100) n",
+    );
+    cluster.wait_for_rows("100");
+    lab.eventually(60, "two standbys streaming", || {
+        cluster.streaming_standbys() == "2"
+    });
+    cluster
+}
+
+#[test]
+fn an_upgrade_to_18_from_15_keeps_every_row_and_one_from_17_stamped_columns_is_refused_first() {
+    if !lab_available() {
+        return;
+    }
+    // 17 to 18: PostgreSQL 17.12 stamps an attribute version (the column option
+    // pg_attver) on every column, which 18.6's server does not know: its
+    // pg_upgrade would fail restoring the schema after every member stopped.
+    // The gate refuses it first, and no server restarts.
+    {
+        let lab = Lab::up_on(3, Release::FORKY_17);
+        let directory =
+            tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"));
+        let cluster = cluster_with_rows(&lab, Release::FORKY_17, directory.path());
+        let started = cluster.start_times();
+        assert_ne!(
+            lab.sql("h1", "select count(*) from pg_attribute where attrelid = 'upgrade_rows'::regclass and array_to_string(attoptions, ',') like '%pg_attver=%'"),
+            "0",
+            "this 17 stamps attribute versions on its columns (17.12 does): without them, this part tests nothing"
+        );
+        let refused = cluster.run(&["upgrade", "--to", "18"]);
+        assert_eq!(refused.code, Some(1), "{refused}");
+        let all = refused.all();
+        assert!(
+            all.contains("CLOSED  attribute versions")
+                && all.contains("columns of h1 carry an attribute version")
+                && all.contains("unrecognized parameter \"pg_attver\"")
+                && all.contains("nothing was changed"),
+            "{refused}"
+        );
+        assert_eq!(cluster.start_times(), started, "no server restarted");
+        for (host, version) in HOSTS.iter().zip(cluster.versions()) {
+            let number: u32 = version.parse().unwrap_or(0);
+            assert!((170_000..180_000).contains(&number), "{host} runs {version}");
+        }
+    }
+
+    // 15 to 18: every row on every member, the standbys streaming after, the
+    // new cluster without data checksums as the old one (18's initdb turns
+    // them on unless told not to).
+    let lab = Lab::up_on(3, Release::FORKY_15);
+    let directory =
+        tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"));
+    let cluster = cluster_with_rows(&lab, Release::FORKY_15, directory.path());
+    let upgraded = cluster.run(&["upgrade", "--to", "18", "--write-inventory"]);
+    assert_eq!(upgraded.code, Some(0), "{upgraded}");
+    assert!(
+        upgraded.all().contains("ok  attribute versions: no column carries one"),
+        "{upgraded}"
+    );
+    for (host, version) in HOSTS.iter().zip(cluster.versions()) {
+        let number: u32 = version.parse().unwrap_or(0);
+        assert!(number >= 180_000, "{host} runs {version}: {upgraded}");
+        assert_eq!(lab.sql(host, "show data_checksums"), "off", "{host}");
+    }
+    lab.eventually(60, "two standbys streaming from h1 on 18", || {
+        cluster.streaming_standbys() == "2"
+    });
+    lab.sql(
+        "h1",
+        "insert into upgrade_rows select n, 'after' from generate_series(101, 150) n",
+    );
+    cluster.wait_for_rows("150");
+    let again = cluster.run(&["apply", "--detailed-exitcode"]);
+    assert_eq!(again.code, Some(0), "{again}");
 }

@@ -89,6 +89,15 @@ pg_sql -c 'select datname from pg_database where datallowconn' | while IFS= read
     fi
   done
 done
+# Columns whose options carry an attribute version (`pg_attver`, which
+# PostgreSQL 17.11 and later stamp on every column), per database: the new
+# version's pg_upgrade dumps them as column options, which its server must know.
+pg_sql -c 'select datname from pg_database where datallowconn' | while IFS= read -r database; do
+  COUNT=$(as_pg env PGDATABASE="$database" psql -XAtq -h "$PG_SOCKET_DIR" -p "$PG_PORT" -c "select count(*) from pg_attribute a join pg_class c on c.oid = a.attrelid where c.relnamespace not in ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) and exists (select from unnest(a.attoptions) o where o like 'pg\\_attver=%')")
+  if [ -n "$COUNT" ] && [ "$COUNT" != 0 ]; then
+    say attribute_versions "$COUNT $database"
+  fi
+done
 # SSH from the primary's PostgreSQL user to each standby's, for rsync.
 printf '%s\n' "$STANDBY_LOGINS" | while IFS= read -r login; do
   [ -n "$login" ] || continue
@@ -125,6 +134,20 @@ fi
 CHECK_OUT=$(cd "$SCRATCH" && as_pg "$PG_BIN_DIR/pg_upgrade" "$@" 2>&1)
 say check_status "$?"
 printf 'check_output %s\n' "$(printf '%s\n' "$CHECK_OUT" | base64 -w0)"
+# Whether the new version's server takes an attribute version as a column
+# option, as the schema pg_upgrade restores sets them: asked of the scratch
+# cluster (stopped again by pg_upgrade --check) in single-user mode.
+say new_server "$(as_pg "$PG_BIN_DIR/postgres" --version 2>/dev/null | sed 's/^postgres (PostgreSQL) //')"
+ATTVER_OUT=$(printf '%s\n' 'create table pgconverge_attribute_version (a int);' \
+  'alter table pgconverge_attribute_version alter column a set (pg_attver = 1);' |
+  as_pg "$PG_BIN_DIR/postgres" --single -D "$SCRATCH/data" postgres 2>&1)
+if printf '%s\n' "$ATTVER_OUT" | grep -q 'unrecognized parameter "pg_attver"'; then
+  say new_attribute_versions no
+elif printf '%s\n' "$ATTVER_OUT" | grep -q 'ERROR'; then
+  say new_attribute_versions unknown
+else
+  say new_attribute_versions yes
+fi
 # The lists pg_upgrade writes of what it refuses (tables_using_aclitem.txt).
 find "$SCRATCH" -name '*.txt' -type f 2>/dev/null | head -n 10 | while IFS= read -r list; do
   printf 'check_list %s %s\n' "$(head -n 20 "$list" | base64 -w0)" "$(basename "$list")"

@@ -50,7 +50,8 @@ impl Release {
         postgres: 17,
     };
     /// Debian testing (forky, a root built once by `tests/lab/release-root.sh`)
-    /// with its PostgreSQL 18; Debian 13's 17 is installed beside it.
+    /// with its PostgreSQL 18; Debian 13's 17 and Debian 12's 15 are installed
+    /// beside it.
     pub const FORKY_18: Release = Release {
         debian: "forky",
         postgres: 18,
@@ -59,6 +60,17 @@ impl Release {
     pub const TRIXIE_15: Release = Release {
         debian: "trixie",
         postgres: 15,
+    };
+    /// Debian testing with clusters of PostgreSQL 15 (17's and 18's binaries
+    /// beside them).
+    pub const FORKY_15: Release = Release {
+        debian: "forky",
+        postgres: 15,
+    };
+    /// Debian testing with clusters of PostgreSQL 17 (18's binaries beside them).
+    pub const FORKY_17: Release = Release {
+        debian: "forky",
+        postgres: 17,
     };
 
     /// Debian's configuration directory of the cluster `main`.
