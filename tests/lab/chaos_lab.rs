@@ -683,6 +683,9 @@ fn any_sequence_of_role_changes_and_faults_converges() {
             .unwrap_or(0),
     );
     let sequences = setting("PGCONVERGE_CHAOS_SEQUENCES", 2);
+    // The index of the first sequence: a long run stopped after sequence N goes
+    // on, with the same seed, from N + 1.
+    let first = setting("PGCONVERGE_CHAOS_FIRST", 0);
     let operations = setting("PGCONVERGE_CHAOS_OPERATIONS", 3);
     let release = Release::BOOKWORM_15;
     let lab = Lab::up_on(3, release);
@@ -712,7 +715,7 @@ fn any_sequence_of_role_changes_and_faults_converges() {
     };
     let started = Instant::now();
     chaos.note(format!(
-        "chaos: seed {seed}, {sequences} sequences of {operations} operations"
+        "chaos: seed {seed}, {sequences} sequences of {operations} operations from sequence {first}"
     ));
     chaos.converge();
     lab.exec_sql("h1", client::SETUP_SQL);
@@ -729,7 +732,7 @@ fn any_sequence_of_role_changes_and_faults_converges() {
     // many ran.
     let mut gaps: std::collections::BTreeMap<&str, (Duration, u32)> =
         std::collections::BTreeMap::new();
-    for index in 0..sequences {
+    for index in first..first + sequences {
         let sequence_seed = sequence_seed(seed, index);
         let mut rng = StdRng::seed_from_u64(sequence_seed);
         let drawn: Vec<Operation> = (0..operations).map(|_| Operation::draw(&mut rng)).collect();
