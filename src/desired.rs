@@ -516,6 +516,20 @@ fn template_context(
             "replication_slot".into(),
             Value::from(derived.replication_slot.clone()),
         );
+        map.insert(
+            "synchronized_standby_slots".into(),
+            Value::from(synchronized_standby_slots(inventory, host, settings)),
+        );
+        // A cascading standby syncs no slot: its upstream is itself a standby.
+        let upstream_is_primary = host
+            .upstream
+            .as_ref()
+            .and_then(|upstream| inventory.hosts.get(upstream))
+            .is_none_or(|upstream| upstream.role == Role::Primary);
+        map.insert(
+            "sync_replication_slots".into(),
+            Value::from(settings.failover_slots && upstream_is_primary),
+        );
         let replication_hba_type = if settings.replication_sslmode.requires_tls() {
             "hostssl"
         } else {
@@ -582,6 +596,29 @@ fn pgbackrest_context(
     })
 }
 
+/// The primary's `synchronized_standby_slots` with `failover_slots`: the slots of
+/// the standbys streaming from it, whose WAL logical decoding waits for, so no
+/// consumer gets a change a promoted standby would not have. Empty on a
+/// standby (a cascading standby syncs no slot), and without `failover_slots`.
+fn synchronized_standby_slots(
+    inventory: &Inventory,
+    host: &Host,
+    settings: &HostSettings,
+) -> String {
+    if !settings.failover_slots || host.role != Role::Primary {
+        return String::new();
+    }
+    inventory
+        .hosts
+        .values()
+        .filter(|other| {
+            other.role == Role::Standby && other.upstream.as_deref() == Some(host.name.as_str())
+        })
+        .map(|standby| crate::actions::replication_slot::slot_name(&standby.name))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The `restore_command` of a warm standby before 9.0: `pg_standby` waits for each
 /// segment in the shared archive; creating the trigger file promotes. With one
 /// standby it may also remove what it no longer needs (`%r`); with several reading
@@ -619,6 +656,11 @@ pub fn primary_conninfo(host: &Host, upstream: &Host, settings: &HostSettings) -
         ("application_name", host.name.clone()),
         ("sslmode", settings.replication_sslmode.name().to_string()),
     ];
+    if settings.failover_slots {
+        // The slot sync worker reads the primary's slots through a normal
+        // connection; walreceiver ignores the name.
+        pairs.push(("dbname", "postgres".to_string()));
+    }
     pairs.extend(settings.replication_auth());
     if crate::versions::CONNINFO_PASSFILE.in_version(settings.pg_version) {
         pairs.push(("passfile", format!("{}/.pgpass", settings.home_dir)));
@@ -667,6 +709,56 @@ mod tests {
                 .unwrap_or_default(),
             other => panic!("{host}/{step} is not a file step: {other:?}"),
         }
+    }
+
+    /// With `failover_slots` (17): logical WAL and slot sync on every member (the
+    /// same lines whatever the role, so a role change restarts nothing), `dbname`
+    /// in the standby's conninfo, and the primary waiting for its standbys' slots.
+    #[test]
+    fn failover_slots_sync_logical_slots_to_the_standbys_of_the_primary() {
+        let text = "all:\n  vars:\n    pg_version: 17\n    failover_slots: true\n    replication_password: secret-pw\n  children:\n    primary:\n      hosts:\n        db1: { ansible_host: 10.0.0.11 }\n    standby:\n      hosts:\n        db2: { ansible_host: 10.0.0.12 }\n        db3: { ansible_host: 10.0.0.13 }\n        db4: { ansible_host: 10.0.0.14, upstream: db3 }\n";
+        let inventory = Inventory::parse(std::path::Path::new("inventory.yaml"), text, &|_| None)
+            .unwrap_or_else(|error| panic!("{error}"));
+        let playbook = Playbook::load(None).unwrap_or_else(|error| panic!("{error}"));
+        let desired = DesiredState::build(&inventory, &playbook, &Renderer::new(None))
+            .unwrap_or_else(|error| panic!("{error}"));
+        let primary = file_content(&desired, "db1", "postgresql_conf");
+        let standby = file_content(&desired, "db2", "postgresql_conf");
+        let cascading = file_content(&desired, "db4", "postgresql_conf");
+        for conf in [primary, standby, cascading] {
+            assert!(
+                conf.contains("wal_level = logical\n")
+                    && conf.contains("hot_standby_feedback = on\n"),
+                "{conf}"
+            );
+        }
+        for conf in [primary, standby] {
+            assert!(conf.contains("sync_replication_slots = on\n"), "{conf}");
+        }
+        assert!(
+            cascading.contains("sync_replication_slots = off\n"),
+            "{cascading}"
+        );
+        assert!(
+            primary.contains("synchronized_standby_slots = 'pgconverge_db2,pgconverge_db3'\n"),
+            "{primary}"
+        );
+        assert!(
+            !standby.contains("synchronized_standby_slots ="),
+            "{standby}"
+        );
+        assert!(
+            standby.contains("application_name=db2 sslmode=prefer dbname=postgres require_auth"),
+            "{standby}"
+        );
+        let plain = desired_for("17");
+        let conf = file_content(&plain, "db2", "postgresql_conf");
+        assert!(
+            conf.contains("wal_level = replica\n")
+                && !conf.contains("sync_replication_slots")
+                && !conf.contains("dbname"),
+            "{conf}"
+        );
     }
 
     #[test]

@@ -337,6 +337,23 @@ pub const CLIENT_LOAD_BALANCE: Feature = Feature {
     window: Window::from(1600),
 };
 
+/// 9.4: logical decoding, and `wal_level = logical` that it needs.
+pub const LOGICAL_DECODING: Feature = Feature {
+    name: "logical_decoding",
+    window: Window::from(904),
+};
+
+/// 17: failover slots. A logical slot made with `failover` is copied to the
+/// standbys that run `sync_replication_slots` (which needs `hot_standby_feedback`
+/// and a `dbname` in `primary_conninfo`), so a logical consumer goes on from
+/// the promoted standby; `synchronized_standby_slots` on the primary holds
+/// logical decoding back until those standbys have the WAL. `pg_replication_slots`
+/// has `failover` and `synced`.
+pub const FAILOVER_SLOTS: Feature = Feature {
+    name: "failover_slots",
+    window: Window::from(1700),
+};
+
 /// 18: md5 passwords are deprecated. The server still accepts them, and warns
 /// when one is stored or used to log in (`md5_password_warnings`); a later major
 /// is to remove them. `check`, `status` and `upgrade` name the md5 passwords and
@@ -355,7 +372,7 @@ pub const DATA_CHECKSUMS_BY_DEFAULT: Feature = Feature {
 };
 
 /// Every feature: the templates see each as `pg_has.NAME`.
-pub const FEATURES: [Feature; 27] = [
+pub const FEATURES: [Feature; 29] = [
     SETTING_SOURCES,
     IDENT_WITHOUT_MAP,
     STREAMING_REPLICATION,
@@ -381,6 +398,8 @@ pub const FEATURES: [Feature; 27] = [
     CLIENT_READ_WRITE_TARGET,
     CLIENT_STANDBY_TARGET,
     CLIENT_LOAD_BALANCE,
+    LOGICAL_DECODING,
+    FAILOVER_SLOTS,
     MD5_DEPRECATED,
     DATA_CHECKSUMS_BY_DEFAULT,
 ];

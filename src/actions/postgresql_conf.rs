@@ -160,21 +160,19 @@ impl Action for PostgresqlConf {
                 changes.push(change);
             }
         }
-        if let Some(refusal) = lowered_limit(
-            &changes,
-            &context.settings().defaulted_limits,
-            &observed,
-            &self.file.path,
-        )
-        .or_else(|| {
-            cannot_start(
-                &changes,
-                &observed,
-                context.facts,
-                &wanted,
-                &context.settings().data_dir,
-            )
-        }) {
+        let defaulted = &context.settings().defaulted_limits;
+        if let Some(refusal) = lowered_limit(&changes, defaulted, &observed, &self.file.path)
+            .or_else(|| lowered_wal_level(&changes, defaulted))
+            .or_else(|| {
+                cannot_start(
+                    &changes,
+                    &observed,
+                    context.facts,
+                    &wanted,
+                    &context.settings().data_dir,
+                )
+            })
+        {
             return PlannedStep::refused(refusal);
         }
         let mut details: Vec<String> = changes.iter().map(SettingChange::line).collect();
@@ -241,6 +239,23 @@ fn lowered_limit(
          Set it in the inventory (the same value keeps it; every standby needs at least its upstream's)",
         lowered.join(", ")
     ))
+}
+
+/// `wal_level = logical` a server runs with (its logical slots, publications or
+/// subscribers' slots need it) that pgconverge's default `replica` would lower
+/// while the inventory does not set `wal_level`: PostgreSQL would not even start
+/// with logical slots below `logical`, and every consumer would lose its slot.
+fn lowered_wal_level(changes: &[SettingChange], defaulted: &[String]) -> Option<String> {
+    let change = changes
+        .iter()
+        .find(|change| change.name == "wal_level" && defaulted.contains(&change.name))?;
+    (change.old.as_deref() == Some("logical") && change.new != "logical").then(|| {
+        format!(
+            "the server runs with wal_level = logical and the inventory does not set it; pgconverge's default is {}, which would drop logical decoding (a server with logical slots does not start below logical). \
+             Set `wal_level: logical` in the inventory to keep it",
+            change.new
+        )
+    })
 }
 
 /// A new value the server could not start with, which the facts already show:
@@ -625,6 +640,50 @@ mod tests {
         let text = check(&fixture, "db1", "postgresql_conf");
         assert!(
             text.contains("refused: the server runs with max_connections = 300 and the inventory does not set it"),
+            "{text}"
+        );
+    }
+
+    /// A server adopted with `wal_level = logical` in its own file: the default
+    /// `replica` would lower it (a server with logical slots would not start), so
+    /// the step waits for the inventory; `wal_level: logical` keeps it.
+    #[test]
+    fn logical_decoding_is_not_lowered_to_the_default() {
+        let with_logical = |fixture: Fixture| {
+            fixture.edit("db1", |facts| {
+                if let Some(setting) = facts
+                    .server
+                    .as_mut()
+                    .and_then(|server| server.settings.get_mut("wal_level"))
+                {
+                    setting.value = "logical".into();
+                    setting.source_file = "/etc/postgresql/15/main/postgresql.base.conf".into();
+                }
+                if let Some(file) = facts
+                    .files
+                    .get_mut("/etc/postgresql/15/main/postgresql.conf")
+                {
+                    file.content.extend_from_slice(b"# edited by hand\n");
+                }
+            })
+        };
+        let text = check(
+            &with_logical(Fixture::converged()),
+            "db1",
+            "postgresql_conf",
+        );
+        assert!(
+            text.contains("refused: the server runs with wal_level = logical and the inventory does not set it")
+                && text.contains("Set `wal_level: logical` in the inventory"),
+            "{text}"
+        );
+        let kept = Fixture::converged_with(&crate::plan::check::THREE_HOSTS.replace(
+            "    pg_version: 15\n",
+            "    pg_version: 15\n    wal_level: logical\n",
+        ));
+        let text = check(&with_logical(kept), "db1", "postgresql_conf");
+        assert!(
+            !text.contains("refused") && !text.contains("wal_level"),
             "{text}"
         );
     }

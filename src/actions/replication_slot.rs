@@ -2,7 +2,11 @@
 //! upstream, named after it, made before its base backup so no WAL it needs is
 //! removed between the clone and its first connection. Slots pgconverge made for
 //! hosts that no longer stream from a member are dropped; slots it did not make
-//! (their names lack its prefix) are left alone.
+//! (their names lack its prefix) are left alone, but one: with `failover_slots`,
+//! a standby's own logical failover slot (a former primary's) that its primary
+//! carries on by the same name is dropped, since it stops the standby's slot
+//! sync worker from copying the primary's and holds back the primary's vacuum
+//! through `hot_standby_feedback`; its consumer follows the primary's.
 
 use super::{Action, Change, Member, PlanContext, PlannedStep, RemoteOperation, StepInput};
 use crate::diagnostic::Diagnostic;
@@ -56,6 +60,10 @@ pub struct CreateSlot {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DropSlots {
     pub slots: Vec<String>,
+    /// Logical failover slots of this standby's own that its primary carries on:
+    /// dropped only if, when the step runs, each still is one (logical, made
+    /// with failover, not a copy the slot sync worker made).
+    pub superseded: Vec<String>,
     #[serde(skip)]
     pub server: HostSettings,
 }
@@ -161,30 +169,86 @@ impl Action for StaleSlots {
                 ", once the server runs",
             ),
         };
-        if stale.is_empty() {
+        let superseded = superseded_failover_slots(context);
+        if stale.is_empty() && superseded.is_empty() {
             return PlannedStep::noop(match context.facts.server {
                 Some(_) => format!("{} slot(s) for members that stream from it", wanted.len()),
                 None => "the server does not run: its slots are looked at when it does".into(),
             });
         }
         let names: Vec<String> = stale.iter().map(|(name, _)| name.clone()).collect();
+        let upstream = context.host.upstream.unwrap_or_default();
+        let mut summary = Vec::new();
+        if !names.is_empty() {
+            summary.push(format!(
+                "drop slots no member streams through{when}: {}",
+                names.join(", ")
+            ));
+        }
+        if !superseded.is_empty() {
+            summary.push(format!(
+                "drop its own failover slots that {upstream} carries on{when}: {}",
+                superseded.join(", ")
+            ));
+        }
+        let mut details: Vec<String> = stale
+            .iter()
+            .map(|(_, shown)| format!("- {shown}  (no member streams through it)"))
+            .collect();
+        details.extend(superseded.iter().map(|name| {
+            format!("- {name}  (a logical slot of its own from before; its consumer follows {upstream}'s, which this standby copies once it is gone)")
+        }));
         PlannedStep {
-            details: stale
-                .iter()
-                .map(|(_, shown)| format!("- {shown}  (no member streams through it)"))
-                .collect(),
+            details,
             ..PlannedStep::change(
                 Change::Update,
-                format!(
-                    "drop slots no member streams through{when}: {}",
-                    names.join(", ")
-                ),
+                summary.join("; "),
                 DropSlots {
                     slots: names,
+                    superseded,
                     server: context.settings().clone(),
                 },
             )
         }
+    }
+}
+
+/// A standby's own logical failover slots (it was the primary) that its upstream,
+/// the primary, has by the same name: the primary's is the one the consumer
+/// uses now, and this one stops the slot sync worker from copying it. A running
+/// standby's slots are known by kind; a stopped one's only by name, on disk, so
+/// the drop checks the kind again when it runs.
+fn superseded_failover_slots(context: &PlanContext) -> Vec<String> {
+    if !context.settings().failover_slots {
+        return Vec::new();
+    }
+    let Some(carried) = context
+        .upstream()
+        .and_then(|upstream| upstream.facts)
+        .and_then(|facts| facts.server.as_ref())
+        .filter(|server| !server.in_recovery)
+        .map(|server| &server.failover_slots)
+    else {
+        return Vec::new();
+    };
+    let carried_on = |name: &str| carried.iter().any(|slot| slot.name == name);
+    match context.facts.server.as_ref() {
+        Some(server) if server.in_recovery => server
+            .failover_slots
+            .iter()
+            .filter(|slot| !slot.synced && carried_on(&slot.name))
+            .map(|slot| slot.name.clone())
+            .collect(),
+        // Still a primary: the apply that makes it a standby stops it first.
+        Some(_) => Vec::new(),
+        None => context
+            .facts
+            .data_directory
+            .slots_on_disk
+            .iter()
+            .filter(|name| !name.starts_with(PREFIX) && carried_on(name))
+            .cloned()
+            .collect(),
     }
 }
 
@@ -211,7 +275,8 @@ impl RemoteOperation for DropSlots {
             include_str!("scripts/drop_slots.sh"),
             &self.server,
         )
-        .text("SLOT_NAMES", &self.slots.join("\n"));
+        .text("SLOT_NAMES", &self.slots.join("\n"))
+        .text("SUPERSEDED_NAMES", &self.superseded.join("\n"));
         Ok(vec![HostScript::own(script)])
     }
 }
@@ -236,6 +301,61 @@ mod tests {
             }
         });
         insta::assert_snapshot!(check(&fixture, "db2", "replication_slot"));
+    }
+
+    #[test]
+    fn a_standbys_own_failover_slot_that_its_primary_carries_on_is_dropped() {
+        let slot = |name: &str, synced: bool| crate::facts::FailoverSlot {
+            name: name.into(),
+            plugin: "pgoutput".into(),
+            database: "app".into(),
+            synced,
+            temporary: false,
+            invalidation_reason: String::new(),
+        };
+        let inventory = crate::plan::check::THREE_HOSTS
+            .replace("pg_version: 15", "pg_version: 17")
+            .replace("  vars:\n", "  vars:\n    failover_slots: true\n");
+        let with = |db2_slots: Vec<crate::facts::FailoverSlot>| {
+            Fixture::converged_with(&inventory)
+                .edit("db1", |facts| {
+                    if let Some(server) = facts.server.as_mut() {
+                        server.failover_slots = vec![slot("cdc", true)];
+                    }
+                })
+                .edit("db2", move |facts| {
+                    if let Some(server) = facts.server.as_mut() {
+                        server.failover_slots = db2_slots;
+                    }
+                })
+        };
+        // db2 was the primary: its own cdc stops the sync of db1's (which db1,
+        // promoted, keeps marked synced: that means nothing on a primary).
+        let text = check(
+            &with(vec![slot("cdc", false), slot("other", false)]),
+            "db2",
+            "stale_slots",
+        );
+        assert!(
+            text.contains("drop its own failover slots that db1 carries on: cdc\n")
+                && !text.contains("other"),
+            "{text}"
+        );
+        // Its copy of db1's: nothing to do.
+        let text = check(&with(vec![slot("cdc", true)]), "db2", "stale_slots");
+        assert!(!text.contains("drop"), "{text}");
+        // Stopped: by name on disk, checked again when it runs.
+        let stopped = with(Vec::new()).edit("db2", |facts| {
+            facts.server = None;
+            facts.data_directory.slots_on_disk = vec!["cdc".into(), "pgconverge_db3".into()];
+        });
+        let text = check(&stopped, "db2", "stale_slots");
+        assert!(
+            text.contains(
+                "drop its own failover slots that db1 carries on, once the server runs: cdc"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -193,6 +193,7 @@ mod tests {
             wal_receiver: None,
             replication_clients: Vec::new(),
             slots: Vec::new(),
+            failover_slots: Vec::new(),
             user_databases: Vec::new(),
             md5_roles: Vec::new(),
             archiver: None,

@@ -200,6 +200,31 @@ impl ReplicationSlot {
     }
 }
 
+/// A logical replication slot made with `failover` (PostgreSQL 17 and later):
+/// on a primary, one its standbys copy; on a standby, such a copy (`synced`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailoverSlot {
+    pub name: String,
+    /// The output plugin (`pgoutput`, `test_decoding`, ...).
+    pub plugin: String,
+    pub database: String,
+    /// A standby's copy, made by its slot sync worker (on a primary, a copy it
+    /// kept from before its promotion: it means nothing there).
+    pub synced: bool,
+    /// A copy not yet usable: its primary's slot has not passed the position the
+    /// standby could start it at, and a promotion would drop it.
+    pub temporary: bool,
+    /// Why PostgreSQL invalidated it (`wal_removed`, `rows_removed`, ...), or empty.
+    pub invalidation_reason: String,
+}
+
+impl FailoverSlot {
+    /// A standby's copy that a promotion keeps and a consumer can go on from.
+    pub fn ready(&self) -> bool {
+        self.synced && !self.temporary && self.invalidation_reason.is_empty()
+    }
+}
+
 /// `pg_stat_archiver`: how the server's archiving goes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Archiver {
@@ -244,6 +269,8 @@ pub struct ServerFacts {
     pub replication_clients: Vec<ReplicationClient>,
     /// Physical replication slots (9.4 and later).
     pub slots: Vec<ReplicationSlot>,
+    /// Logical slots made with `failover` (17 and later).
+    pub failover_slots: Vec<FailoverSlot>,
     pub user_databases: Vec<String>,
     pub archiver: Option<Archiver>,
     /// Roles whose stored password is an md5 hash (names only, never the hash).

@@ -61,6 +61,7 @@ pub(super) fn sql(version: PgVersion) -> String {
         ("wal_receiver", replication::wal_receiver_query(version)),
         ("replication", replication::clients_query(version)),
         ("slots", slots::query(version)),
+        ("failover_slots", slots::failover_query(version)),
         ("archiver", replication::archiver_query(version)),
         ("databases", DATABASES),
         ("md5_roles", settings::MD5_ROLES),
@@ -125,6 +126,7 @@ fn parse_server(output: &str) -> Result<ServerFacts, FactsError> {
     })?;
     Ok(ServerFacts {
         slots: slots::read(&rows("slots")),
+        failover_slots: slots::read_failover(&rows("failover_slots")),
         in_recovery: flag(state_row, 0),
         configuration_loaded: field(state_row, 1).parse().unwrap_or(0),
         started: field(state_row, 2).parse().unwrap_or(0),

@@ -1,11 +1,12 @@
 //! The server's physical replication slots (`pg_replication_slots`, 9.4): each
 //! slot's name, whether a standby streams through it, whether it still has the
-//! WAL that standby needs, and how much WAL it keeps. Read by `server.sh`'s
-//! psql; the slots a stopped server keeps on disk are `data_directory`'s.
+//! WAL that standby needs, and how much WAL it keeps; and its logical slots made
+//! with `failover` (17), which standbys copy. Read by `server.sh`'s psql; the
+//! slots a stopped server keeps on disk are `data_directory`'s.
 
-use super::ReplicationSlot;
 use super::server::{Row, field, flag};
-use crate::versions::{PG_WAL, PgVersion, REPLICATION_SLOTS, SLOT_WAL_STATUS};
+use super::{FailoverSlot, ReplicationSlot};
+use crate::versions::{FAILOVER_SLOTS, PG_WAL, PgVersion, REPLICATION_SLOTS, SLOT_WAL_STATUS};
 
 /// From 13, with `wal_status` ([`SLOT_WAL_STATUS`]).
 const SLOTS: &str = "select slot_name, active, coalesce(wal_status, ''), coalesce(pg_wal_lsn_diff(case when pg_is_in_recovery() then pg_last_wal_replay_lsn() else pg_current_wal_lsn() end, restart_lsn)::bigint::text, '') from pg_replication_slots where slot_type = 'physical' order by slot_name;";
@@ -31,6 +32,35 @@ pub(super) fn query(version: PgVersion) -> &'static str {
     } else {
         SLOTS_XLOG
     }
+}
+
+/// Logical slots made with `failover` ([`FAILOVER_SLOTS`]): on a primary, the
+/// ones its standbys copy; on a standby, its copies. A temporary slot of the
+/// primary is no consumer's to keep.
+const FAILOVER: &str = "select slot_name, coalesce(plugin, ''), coalesce(database, ''), synced, temporary, coalesce(invalidation_reason, '') from pg_replication_slots where slot_type = 'logical' and failover and (synced or not temporary) order by slot_name;";
+
+/// Before 17: none, in the same columns.
+const NO_FAILOVER: &str = "select '', '', '', false, false, '' where false;";
+
+pub(super) fn failover_query(version: PgVersion) -> &'static str {
+    if FAILOVER_SLOTS.in_version(version) {
+        FAILOVER
+    } else {
+        NO_FAILOVER
+    }
+}
+
+pub(super) fn read_failover(rows: &[Row]) -> Vec<FailoverSlot> {
+    rows.iter()
+        .map(|row| FailoverSlot {
+            name: field(row, 0),
+            plugin: field(row, 1),
+            database: field(row, 2),
+            synced: flag(row, 3),
+            temporary: flag(row, 4),
+            invalidation_reason: field(row, 5),
+        })
+        .collect()
 }
 
 pub(super) fn read(rows: &[Row]) -> Vec<ReplicationSlot> {

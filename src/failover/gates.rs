@@ -93,6 +93,132 @@ fn standby_gates(facts: &GatheredFacts, host: &str, gates: &mut Vec<Gate>) -> bo
     }
 }
 
+/// Logical slots made with `failover` on the primary, and the candidate's copies
+/// of them (`failover_slots`, PostgreSQL 17 and later). A copy is ready when its
+/// slot sync worker made it, persistent and valid: a promotion keeps it, and
+/// the slot's consumer goes on from the new primary; a temporary copy goes with
+/// the promotion. A switchover, planned, waits for ready copies (closed gate); a
+/// failover goes on and warns, since the primary is gone or about to be fenced.
+/// No gate when the inventory does not ask for failover slots and the primary
+/// has none.
+fn failover_slots_gate(
+    desired: &DesiredState,
+    facts: &GatheredFacts,
+    host: &str,
+    planned: bool,
+    gates: &mut Vec<Gate>,
+) {
+    const NAME: &str = "failover slots";
+    let wanted = desired
+        .hosts
+        .get(host)
+        .is_some_and(|candidate| candidate.settings.failover_slots);
+    let copies = facts_of(facts, host)
+        .and_then(|facts| facts.server.as_ref())
+        .map(|server| server.failover_slots.as_slice())
+        .unwrap_or_default();
+    let primary = primary_of(desired, host).filter(|primary| primary.name != host);
+    let on_primary: Option<Vec<&str>> = primary
+        .and_then(|primary| facts_of(facts, &primary.name))
+        .and_then(|facts| facts.server.as_ref())
+        .filter(|server| !server.in_recovery)
+        .map(|server| {
+            // On a primary `synced` means nothing (a promoted standby's copies
+            // keep it): every failover slot there is one its consumer uses.
+            server
+                .failover_slots
+                .iter()
+                .map(|slot| slot.name.as_str())
+                .collect()
+        });
+    if !wanted && on_primary.as_ref().is_none_or(Vec::is_empty) && copies.is_empty() {
+        return;
+    }
+    let state = |name: &str| match copies.iter().find(|copy| copy.name == name) {
+        None if wanted => format!("{name} (no copy on {host} yet)"),
+        None => format!("{name} (no copy: failover_slots is not set for {host})"),
+        Some(copy) if !copy.invalidation_reason.is_empty() => {
+            format!(
+                "{name} (its copy is invalidated: {})",
+                copy.invalidation_reason
+            )
+        }
+        Some(copy) if !copy.synced => format!(
+            "{name} ({host} has a slot of its own by that name, which its slot sync worker does not replace)"
+        ),
+        Some(copy) if copy.temporary => format!(
+            "{name} (its copy is temporary until the slot's consumer confirms a position the copy can start from)"
+        ),
+        Some(_) => String::new(),
+    };
+    let ready: Vec<&str> = copies
+        .iter()
+        .filter(|copy| copy.ready())
+        .map(|copy| copy.name.as_str())
+        .collect();
+    let Some(on_primary) = on_primary else {
+        // The primary is gone: what the candidate has is what the consumers get.
+        let not_ready: Vec<String> = copies
+            .iter()
+            .filter(|copy| !copy.ready())
+            .map(|copy| state(&copy.name))
+            .collect();
+        gates.push(if not_ready.is_empty() {
+            Gate::new(
+                NAME,
+                true,
+                if ready.is_empty() {
+                    format!("{host} has no copy of a failover slot")
+                } else {
+                    format!("{host} has a ready copy of {}", ready.join(", "))
+                },
+            )
+        } else {
+            Gate::warning(
+                NAME,
+                format!(
+                    "{}: its consumers start again from scratch after the promotion",
+                    not_ready.join(", ")
+                ),
+            )
+        });
+        return;
+    };
+    let missing: Vec<String> = on_primary
+        .iter()
+        .filter(|name| !ready.contains(name))
+        .map(|name| state(name))
+        .collect();
+    gates.push(if missing.is_empty() {
+        Gate::new(
+            NAME,
+            true,
+            if on_primary.is_empty() {
+                "the primary has no failover slot".to_string()
+            } else {
+                format!("{host} has a ready copy of {}", on_primary.join(", "))
+            },
+        )
+    } else if planned {
+        Gate::new(
+            NAME,
+            false,
+            format!(
+                "{}: their consumers would lose their slot; wait for {host}'s slot sync worker, or drop the slot or make it without failover",
+                missing.join(", ")
+            ),
+        )
+    } else {
+        Gate::warning(
+            NAME,
+            format!(
+                "{}: their consumers lose their slot with this promotion",
+                missing.join(", ")
+            ),
+        )
+    });
+}
+
 /// When the cluster has synchronous standbys, only they are sure to hold every
 /// commit the primary acknowledged: promoting another needs `--accept-async`.
 /// No gate when there are none.
@@ -286,6 +412,7 @@ pub fn promote(
             )
         });
     }
+    failover_slots_gate(desired, facts, host, false, &mut gates);
     let mut to_fence = None;
     match &old_primary {
         None => gates.push(Gate::new("old primary is down", true, "the inventory names no other primary".into())),
@@ -400,6 +527,7 @@ pub fn switchover(
             ),
         });
     }
+    failover_slots_gate(desired, facts, host, true, &mut gates);
     single_primary_gate(desired, facts, &[host, primary.name.as_str()], &mut gates);
     Checked {
         gates,
@@ -468,6 +596,137 @@ mod tests {
                 .is_some_and(|gate| !gate.passed && gate.detail.contains("do not run as standbys")),
             "{to_db3:?}"
         );
+    }
+
+    /// A 17 cluster with `failover_slots`: db1 has the logical slot `cdc`.
+    fn failover_slots_cluster() -> DesiredState {
+        desired(
+            &THREE_HOSTS
+                .replace("pg_version: 15", "pg_version: 17")
+                .replace("  vars:\n", "  vars:\n    failover_slots: true\n"),
+        )
+    }
+
+    fn slot(name: &str, synced: bool, temporary: bool) -> crate::facts::FailoverSlot {
+        crate::facts::FailoverSlot {
+            name: name.into(),
+            plugin: "pgoutput".into(),
+            database: "app".into(),
+            synced,
+            temporary,
+            invalidation_reason: String::new(),
+        }
+    }
+
+    fn with_slots(mut host: HostFacts, slots: Vec<crate::facts::FailoverSlot>) -> HostFacts {
+        if let Some(server) = host.server.as_mut() {
+            server.failover_slots = slots;
+        }
+        host
+    }
+
+    #[test]
+    fn a_switchover_waits_for_a_ready_copy_of_each_failover_slot_and_a_failover_warns() {
+        let desired = failover_slots_cluster();
+        let cluster = |db2_copies: Vec<crate::facts::FailoverSlot>| {
+            facts(vec![
+                (
+                    "db1",
+                    Ok(with_slots(
+                        crate::status::check::primary(1, "0/5000060", Vec::new()),
+                        vec![slot("cdc", false, false)],
+                    )),
+                ),
+                (
+                    "db2",
+                    Ok(with_slots(
+                        standby(Some("10.0.0.11"), "0/5000060", "0/5000060"),
+                        db2_copies,
+                    )),
+                ),
+                (
+                    "db3",
+                    Ok(standby(Some("10.0.0.11"), "0/5000060", "0/5000060")),
+                ),
+            ])
+        };
+        let ready = switchover(
+            &desired,
+            &cluster(vec![slot("cdc", true, false)]),
+            "db2",
+            1 << 30,
+        );
+        let passed = gate(&ready, "failover slots");
+        assert!(
+            passed.is_some_and(|gate| gate.passed && gate.detail == "db2 has a ready copy of cdc"),
+            "{ready:?}"
+        );
+        let temporary = switchover(
+            &desired,
+            &cluster(vec![slot("cdc", true, true)]),
+            "db2",
+            1 << 30,
+        );
+        let refused = gate(&temporary, "failover slots");
+        assert!(
+            refused.is_some_and(|gate| !gate.passed
+                && gate.detail.contains("cdc (its copy is temporary")
+                && gate.detail.contains("wait for db2's slot sync worker")),
+            "{temporary:?}"
+        );
+        let none = switchover(&desired, &cluster(Vec::new()), "db2", 1 << 30);
+        assert!(
+            gate(&none, "failover slots").is_some_and(
+                |gate| !gate.passed && gate.detail.contains("cdc (no copy on db2 yet)")
+            ),
+            "{none:?}"
+        );
+        // A failover with the primary still up (to be fenced) goes on, warned.
+        let fenced = promote(&desired, &cluster(Vec::new()), "db2", 1 << 30, true, false);
+        assert!(
+            gate(&fenced, "failover slots").is_some_and(|gate| gate.passed
+                && gate.warning
+                && gate.detail.contains("lose their slot with this promotion")),
+            "{fenced:?}"
+        );
+        // The primary gone: the candidate's copies are what there is.
+        let down = primary_down(with_slots(
+            standby(Some("10.0.0.11"), "0/5000060", "0/5000060"),
+            vec![slot("cdc", true, false), slot("audit", true, true)],
+        ));
+        let promoted = promote(&desired, &down, "db2", 1 << 30, false, false);
+        assert!(
+            gate(&promoted, "failover slots").is_some_and(|gate| gate.passed
+                && gate.warning
+                && gate.detail.contains("audit (its copy is temporary")
+                && !gate.detail.contains("cdc")),
+            "{promoted:?}"
+        );
+        // Without failover slots anywhere, no gate.
+        let plain = desired_plain();
+        let checked = switchover(&plain, &cluster_plain(), "db2", 1 << 30);
+        assert!(gate(&checked, "failover slots").is_none(), "{checked:?}");
+    }
+
+    fn desired_plain() -> DesiredState {
+        desired(&THREE_HOSTS.replace("pg_version: 15", "pg_version: 17"))
+    }
+
+    fn cluster_plain() -> GatheredFacts {
+        facts(vec![
+            (
+                "db1",
+                Ok(crate::status::check::primary(1, "0/5000060", Vec::new())),
+            ),
+            (
+                "db2",
+                Ok(standby(Some("10.0.0.11"), "0/5000060", "0/5000060")),
+            ),
+            (
+                "db3",
+                Ok(standby(Some("10.0.0.11"), "0/5000060", "0/5000060")),
+            ),
+        ])
     }
 
     #[test]

@@ -155,6 +155,7 @@ pub fn evaluate(
     for host in &report.hosts {
         host_findings(host, facts, thresholds, &mut findings, &mut measures);
     }
+    failover_slot_findings(report, facts, &mut findings);
     for (host, host_facts) in facts {
         if let Ok(host_facts) = host_facts
             && let Some(pgbackrest) = &host_facts.pgbackrest
@@ -325,6 +326,73 @@ fn host_findings(
                 pending.join(", ")
             ),
         );
+    }
+}
+
+/// The primary's failover slots that a standby syncing slots has no ready copy
+/// of: promoting that standby would leave their consumers without a slot.
+fn failover_slot_findings(
+    report: &StatusReport,
+    facts: &GatheredFacts,
+    findings: &mut Vec<Finding>,
+) {
+    let server_of = |name: &str| {
+        facts
+            .get(name)
+            .and_then(|facts| facts.as_ref().ok())
+            .and_then(|facts| facts.server.as_ref())
+    };
+    let primary_slots: Vec<&str> = report
+        .hosts
+        .iter()
+        .filter(|host| host.state == ObservedState::Primary)
+        .filter_map(|host| server_of(&host.name))
+        .filter(|server| !server.in_recovery)
+        // `synced` means nothing on a primary: a promoted standby's copies keep it.
+        .flat_map(|server| server.failover_slots.iter())
+        .map(|slot| slot.name.as_str())
+        .collect();
+    if primary_slots.is_empty() {
+        return;
+    }
+    for host in report
+        .hosts
+        .iter()
+        .filter(|host| host.state == ObservedState::Standby)
+    {
+        let Some(server) = server_of(&host.name) else {
+            continue;
+        };
+        let syncs = server
+            .settings
+            .get("sync_replication_slots")
+            .is_some_and(|setting| setting.value == "on");
+        if !syncs {
+            continue;
+        }
+        let missing: Vec<&str> = primary_slots
+            .iter()
+            .copied()
+            .filter(|name| {
+                !server
+                    .failover_slots
+                    .iter()
+                    .any(|copy| copy.name == *name && copy.ready())
+            })
+            .collect();
+        if !missing.is_empty() {
+            findings.push(Finding {
+                state: State::Warning,
+                host: Some(host.name.clone()),
+                message: format!(
+                    "{} has no ready copy of the failover slot{} {}: promoting it would leave {} consumer without a slot",
+                    host.name,
+                    if missing.len() == 1 { "" } else { "s" },
+                    missing.join(", "),
+                    if missing.len() == 1 { "its" } else { "their" }
+                ),
+            });
+        }
     }
 }
 
@@ -588,6 +656,48 @@ mod tests {
             messages.contains(&"slot pgconverge_db9 on db1 lost WAL its standby needs: `pgconverge apply` clones it again")
                 && messages.contains(&"db1 waits for a restart to apply shared_buffers (`pgconverge restart --pending`)"),
             "{messages:?}"
+        );
+    }
+
+    #[test]
+    fn a_failover_slot_without_a_ready_copy_on_a_syncing_standby_is_a_warning() {
+        let slot = |name: &str, synced: bool, temporary: bool| crate::facts::FailoverSlot {
+            name: name.into(),
+            plugin: "pgoutput".into(),
+            database: "app".into(),
+            synced,
+            temporary,
+            invalidation_reason: String::new(),
+        };
+        let mut cluster = healthy();
+        for (name, host) in cluster.iter_mut() {
+            let Ok(host) = host else { continue };
+            let Some(server) = host.server.as_mut() else {
+                continue;
+            };
+            match name.as_str() {
+                "db1" => server.failover_slots = vec![slot("cdc", false, false)],
+                "db2" => server.failover_slots = vec![slot("cdc", true, true)],
+                _ => server.failover_slots = vec![slot("cdc", true, false)],
+            }
+            if name != "db1" {
+                server.settings.insert(
+                    "sync_replication_slots".into(),
+                    crate::plan::check::setting("sighup", "on", "", "bool"),
+                );
+            }
+        }
+        let health = judge(&cluster);
+        assert_eq!(health.state, State::Warning, "{:?}", health.findings);
+        let slots: Vec<&Finding> = health
+            .findings
+            .iter()
+            .filter(|finding| finding.message.contains("failover slot"))
+            .collect();
+        assert_eq!(slots.len(), 1, "{:?}", health.findings);
+        assert_eq!(
+            slots[0].message,
+            "db2 has no ready copy of the failover slot cdc: promoting it would leave its consumer without a slot"
         );
     }
 

@@ -153,8 +153,11 @@ pub struct HostSettings {
     pub config_mode: ConfigMode,
     /// How replication and rewind connections use TLS (`replication_sslmode`).
     pub replication_sslmode: SslMode,
-    /// The hot-standby limits (`max_connections`, ...) the inventory does not set,
-    /// whose value is pgconverge's default.
+    /// Logical slots made with `failover` follow a promotion: the standbys copy
+    /// them (`sync_replication_slots`, PostgreSQL 17 and later).
+    pub failover_slots: bool,
+    /// The hot-standby limits (`max_connections`, ...) and `wal_level` the
+    /// inventory does not set, whose value is pgconverge's default.
     pub defaulted_limits: Vec<String>,
 }
 
@@ -190,8 +193,10 @@ pub fn read(host: &str, resolved: &ResolvedHost, problems: &mut Problems) -> Opt
         synchronous_count: reader.sync_count(),
         config_mode: reader.config_mode(),
         replication_sslmode: reader.sslmode(),
+        failover_slots: false,
         defaulted_limits: super::validate::HOT_STANDBY_SETTINGS
             .iter()
+            .chain(&["wal_level"])
             .filter(|name| {
                 resolved.vars.get(**name).is_some_and(|found| {
                     found.location.file == std::path::Path::new(super::defaults::DEFAULTS_PATH)
@@ -199,6 +204,10 @@ pub fn read(host: &str, resolved: &ResolvedHost, problems: &mut Problems) -> Opt
             })
             .map(|name| name.to_string())
             .collect(),
+    };
+    let settings = HostSettings {
+        failover_slots: reader.failover_slots(&settings),
+        ..settings
     };
     reader.complete.then_some(settings)
 }
@@ -461,6 +470,47 @@ impl Reader<'_, '_> {
             .unwrap_or_default()
     }
 
+    /// `failover_slots`: true or false; true only where the version has failover
+    /// slots, the standbys stream through slots, and they stream at all.
+    fn failover_slots(&mut self, settings: &HostSettings) -> bool {
+        const NAME: &str = "failover_slots";
+        let Some(found) = self.resolved.vars.get(NAME) else {
+            return false;
+        };
+        let Some(wanted) = found.value.as_bool() else {
+            let after = format!(" must be true or false, not {}", found.value);
+            self.refuse(NAME, after);
+            return false;
+        };
+        if !wanted {
+            return false;
+        }
+        let version = settings.pg_version;
+        let slots = self
+            .resolved
+            .vars
+            .get("replication_slots")
+            .is_none_or(|slots| slots.value.as_bool() != Some(false));
+        let problem = if !crate::versions::FAILOVER_SLOTS.in_version(version) {
+            Some(format!(
+                "needs PostgreSQL 17 or later (the standbys' slot synchronisation), and `pg_version` is {version}"
+            ))
+        } else if !slots {
+            Some("needs `replication_slots: true`: a standby syncs logical slots through its own physical slot".to_string())
+        } else if settings.replication_mode == ReplicationMode::Archive {
+            Some("needs streaming standbys: a warm standby (`replication_mode: archive`) syncs no slot".to_string())
+        } else {
+            None
+        };
+        match problem {
+            Some(problem) => {
+                self.refuse(NAME, format!(" {problem}"));
+                false
+            }
+            None => true,
+        }
+    }
+
     /// The variable when it is one of `names`; else reported, and `None`.
     fn choice<'n>(&mut self, name: &str, names: &[&'n str]) -> Option<&'n str> {
         let found = self.resolved.vars.get(name)?;
@@ -531,6 +581,7 @@ impl HostSettings {
             synchronous_count: 1,
             config_mode: ConfigMode::Adopt,
             replication_sslmode: SslMode::Prefer,
+            failover_slots: false,
             defaulted_limits: Vec::new(),
         }
     }

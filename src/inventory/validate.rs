@@ -93,6 +93,24 @@ pub fn check_host(host: &str, resolved: &ResolvedHost, problems: &mut Problems) 
             check_list_of_strings(host, name, list, problems);
         }
     }
+    if let Some(level) = vars.get("wal_level") {
+        let version = vars
+            .get("pg_version")
+            .and_then(|version| PgVersion::parse(&version.value));
+        let problem = match level.value.as_str() {
+            Some("replica") => None,
+            Some("logical")
+                if version.is_some_and(|version| !crate::versions::LOGICAL_DECODING.in_version(version)) =>
+            {
+                Some(" is `logical`, which PostgreSQL 9.4 brought: this host's version has no logical decoding".to_string())
+            }
+            Some("logical") => None,
+            _ => Some(format!(" must be `replica` or `logical`, not {}", level.value)),
+        };
+        if let Some(after) = problem {
+            problems.add_for_host(level.location.clone(), host, "`wal_level` of ", after);
+        }
+    }
     if let Some(trust) = vars.get("pg_ssh_trust")
         && !trust.value.is_boolean()
     {
@@ -693,6 +711,47 @@ sensitive_vars: []
             &[
                 "inventory.yml:1:14: `pg_data_dir` of host `db1` must be text, not [\"a\"]",
                 "inventory.yml:2:19: `replication_mode` of host `db1` must be `streaming`, `synchronous` or `archive`, not \"warm\"",
+            ],
+        );
+    }
+
+    #[test]
+    fn wal_level_is_replica_or_logical() {
+        check("wal_level: logical\n", &[]);
+        check(
+            "wal_level: minimal\n",
+            &[
+                "inventory.yml:1:12: `wal_level` of host `db1` must be `replica` or `logical`, not \"minimal\"",
+            ],
+        );
+        check(
+            "pg_version: 9.3\nwal_level: logical\n",
+            &[
+                "inventory.yml:2:12: `wal_level` of host `db1` is `logical`, which PostgreSQL 9.4 brought: this host's version has no logical decoding",
+            ],
+        );
+    }
+
+    #[test]
+    fn failover_slots_need_17_slots_and_streaming() {
+        check("pg_version: 17\nfailover_slots: true\n", &[]);
+        check("pg_version: 15\nfailover_slots: false\n", &[]);
+        check(
+            "pg_version: 15\nfailover_slots: true\n",
+            &[
+                "inventory.yml:2:17: `failover_slots` of host `db1` needs PostgreSQL 17 or later (the standbys' slot synchronisation), and `pg_version` is 15",
+            ],
+        );
+        check(
+            "pg_version: 17\nreplication_slots: false\nfailover_slots: true\n",
+            &[
+                "inventory.yml:3:17: `failover_slots` of host `db1` needs `replication_slots: true`: a standby syncs logical slots through its own physical slot",
+            ],
+        );
+        check(
+            "pg_version: 17\nfailover_slots: \"yes\"\n",
+            &[
+                "inventory.yml:2:17: `failover_slots` of host `db1` must be true or false, not \"yes\"",
             ],
         );
     }

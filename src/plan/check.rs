@@ -170,6 +170,7 @@ pub fn server(in_recovery: bool) -> ServerFacts {
         wal_receiver: None,
         replication_clients: Vec::new(),
         slots: Vec::new(),
+        failover_slots: Vec::new(),
         user_databases: Vec::new(),
         md5_roles: Vec::new(),
         archiver: Some(Archiver {

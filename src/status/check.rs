@@ -55,6 +55,7 @@ fn server(in_recovery: bool, position: &str) -> ServerFacts {
         wal_receiver: None,
         replication_clients: Vec::new(),
         slots: Vec::new(),
+        failover_slots: Vec::new(),
         user_databases: Vec::new(),
         md5_roles: Vec::new(),
         archiver: None,

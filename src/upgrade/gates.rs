@@ -596,17 +596,21 @@ fn attribute_versions(inputs: &Inputs, primary_probe: Option<&Probe>) -> Gate {
     if probe.attribute_versions.is_empty() {
         return Gate::new(NAME, true, "no column carries one".into());
     }
-    let columns: u64 = probe.attribute_versions.iter().map(|(_, count)| count).sum();
+    let columns: u64 = probe
+        .attribute_versions
+        .iter()
+        .map(|(_, count)| count)
+        .sum();
     let databases = probe
         .attribute_versions
         .iter()
         .map(|(database, _)| database.as_str())
         .collect::<Vec<_>>()
         .join(", ");
-    let server = probe
-        .new_server
-        .as_deref()
-        .map_or_else(|| format!("PostgreSQL {target}"), |server| format!("PostgreSQL {server}"));
+    let server = probe.new_server.as_deref().map_or_else(
+        || format!("PostgreSQL {target}"),
+        |server| format!("PostgreSQL {server}"),
+    );
     match probe.new_attribute_versions {
         Some(true) => Gate::new(
             NAME,
@@ -618,8 +622,7 @@ fn attribute_versions(inputs: &Inputs, primary_probe: Option<&Probe>) -> Gate {
             false,
             format!(
                 "{columns} columns of {} carry an attribute version (the column option pg_attver, which PostgreSQL {} stamps) in {databases}, and {server} does not know the option (`unrecognized parameter \"pg_attver\"`): pg_upgrade would fail restoring the schema after every member stopped; install a PostgreSQL {target} release that knows attribute versions",
-                inputs.primary,
-                inputs.current
+                inputs.primary, inputs.current
             ),
         ),
         None => Gate::new(
@@ -888,16 +891,26 @@ mod tests {
         assert!(
             refused.detail.contains("1484 columns of db1")
                 && refused.detail.contains("postgres, appdb")
-                && refused.detail.contains("PostgreSQL 18.6 (Debian 18.6-3) does not know")
-                && refused.detail.contains("release that knows attribute versions"),
+                && refused
+                    .detail
+                    .contains("PostgreSQL 18.6 (Debian 18.6-3) does not know")
+                && refused
+                    .detail
+                    .contains("release that knows attribute versions"),
             "{refused:?}"
         );
         let unknown = with(None);
-        assert!(!unknown.passed && unknown.detail.contains("could not be read"), "{unknown:?}");
+        assert!(
+            !unknown.passed && unknown.detail.contains("could not be read"),
+            "{unknown:?}"
+        );
         let taken = with(Some(true));
         assert!(taken.passed, "{taken:?}");
         let none = Cluster::healthy().gate("attribute versions");
-        assert!(none.passed && none.detail == "no column carries one", "{none:?}");
+        assert!(
+            none.passed && none.detail == "no column carries one",
+            "{none:?}"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod become_lab;
 mod chaos_lab;
 mod converge_lab;
 mod failover_lab;
+mod failover_slots_lab;
 mod failures_lab;
 mod inventory_lab;
 mod links_lab;
