@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs, with apt-get, the Debian packages listed in the given files (one a
 # line; `#` starts a comment) that are not installed yet, and says which. Used by
-# .ci/run and by the lab demo, so a fresh machine gets the same packages either
+# tests/run.sh and by the lab demo, so a fresh machine gets the same packages either
 # way. Needs root.
 set -euo pipefail
 

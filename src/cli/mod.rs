@@ -12,6 +12,7 @@ mod failover;
 mod graph;
 mod inventory;
 mod man;
+mod reference;
 mod render;
 mod restart;
 mod status;
@@ -70,13 +71,16 @@ enum Command {
     /// Write the manual pages of every command into a directory, for packages
     #[command(hide = true)]
     Man(man::ManArgs),
+    /// Print the command reference in Markdown (docs/commands.md), generated from these definitions
+    #[command(hide = true)]
+    Reference(reference::ReferenceArgs),
 }
 
 /// The exit code of a usage error (a mistyped flag, a missing argument): 64, as
 /// `sysexits.h`'s `EX_USAGE`. No command uses it for a result (apply and restart
 /// use 0 to 2, status 0 to 2, check 0 to 3, every other command 0 and 1), so a CI
 /// job never reads a typo as "changes pending" or CRITICAL; a monitoring system
-/// shows a code above 3 as UNKNOWN. README.md's table of exit codes lists them all.
+/// shows a code above 3 as UNKNOWN. docs/usage.md's table of exit codes lists them all.
 pub const USAGE_ERROR: u8 = 64;
 
 /// Parses the arguments, runs the subcommand and turns its result into an exit code.
@@ -113,6 +117,7 @@ pub fn run() -> ExitCode {
         Command::Disconnect(args) => runtime.block_on(disconnect::run(args)),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
+        Command::Reference(args) => reference::run(args),
     }
 }
 

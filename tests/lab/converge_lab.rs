@@ -1,7 +1,7 @@
 //! End to end on a fresh 3-host lab (h1 primary, h2 and h3 standbys), with the
-//! real pgconverge binary, real OpenSSH and real PostgreSQL: the scenario of the
-//! README, from a dry run that changes nothing to a repaired hand edit, on
-//! PostgreSQL 15 (Debian 12) and 17 (Debian 13).
+//! real pgconverge binary, real OpenSSH and real PostgreSQL: the scenario
+//! docs/testing.md describes, from a dry run that changes nothing to a repaired
+//! hand edit, on PostgreSQL 15 (Debian 12), 17 (Debian 13) and 18 (Debian testing).
 
 use crate::support;
 

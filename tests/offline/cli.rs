@@ -205,7 +205,7 @@ fn validate_reports_vault_version_undefined_and_name_problems_at_once() {
 /// typo as a plan. Every usage error now exits 64, a code no command gives a result.
 #[test]
 fn a_usage_error_exits_with_a_code_no_result_uses() {
-    // Every result code of every command (README.md's table of exit codes).
+    // Every result code of every command (docs/usage.md's table of exit codes).
     const RESULT_CODES: [i32; 4] = [0, 1, 2, 3];
     let cases: &[&[&str]] = &[
         &["apply", "--formt", "json"],

@@ -300,7 +300,7 @@ fn graph_output_is_read_by_graphviz() {
     let probe = std::process::Command::new("dot").arg("-V").output();
     if !probe.is_ok_and(|output| output.status.success()) {
         // A test that passes whenever `dot` is missing would check nothing in CI:
-        // .ci/run installs Graphviz, and elsewhere skipping must be asked for.
+        // tests/run.sh installs Graphviz, and elsewhere skipping must be asked for.
         assert_eq!(
             std::env::var("PGCONVERGE_SKIP_GRAPHVIZ").as_deref(),
             Ok("1"),

@@ -1,7 +1,7 @@
 //! The Debian package: `packaging/build-deb.sh` packages the binary these tests
 //! use, dpkg installs the package into a scratch root, and the binary it
 //! installed runs, with its manual pages and completions where Debian looks.
-//! Needs cargo-deb and dpkg-dev (`.ci/run` installs both); fails without them.
+//! Needs cargo-deb and dpkg-dev (`tests/run.sh` installs both); fails without them.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -144,7 +144,7 @@ pub fn lab_available() -> bool {
         return false;
     }
     panic!(
-        "{reason}; install them (see .ci/run) or set PGCONVERGE_SKIP_LAB_TESTS=1 to skip the lab tests"
+        "{reason}; install them (tests/run.sh does) or set PGCONVERGE_SKIP_LAB_TESTS=1 to skip the lab tests"
     );
 }
 
