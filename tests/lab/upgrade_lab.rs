@@ -495,7 +495,10 @@ fn an_upgrade_to_18_from_15_keeps_every_row_and_one_from_17_stamped_columns_is_r
         assert_eq!(cluster.start_times(), started, "no server restarted");
         for (host, version) in HOSTS.iter().zip(cluster.versions()) {
             let number: u32 = version.parse().unwrap_or(0);
-            assert!((170_000..180_000).contains(&number), "{host} runs {version}");
+            assert!(
+                (170_000..180_000).contains(&number),
+                "{host} runs {version}"
+            );
         }
     }
 
@@ -509,7 +512,9 @@ fn an_upgrade_to_18_from_15_keeps_every_row_and_one_from_17_stamped_columns_is_r
     let upgraded = cluster.run(&["upgrade", "--to", "18", "--write-inventory"]);
     assert_eq!(upgraded.code, Some(0), "{upgraded}");
     assert!(
-        upgraded.all().contains("ok  attribute versions: no column carries one"),
+        upgraded
+            .all()
+            .contains("ok  attribute versions: no column carries one"),
         "{upgraded}"
     );
     for (host, version) in HOSTS.iter().zip(cluster.versions()) {
