@@ -7,7 +7,7 @@ use crate::execute;
 use crate::facts::{GatheredFacts, fingerprint};
 use crate::gather::{self, Gathered};
 use crate::inventory::Input;
-use crate::inventory::pattern::Limit;
+use crate::inventory::pattern::{Limit, LimitError};
 use crate::plan::build::{PlanOptions, plan};
 use crate::plan::document::PlanDocument;
 use crate::plan::restart::RestartSelection;
@@ -104,7 +104,7 @@ pub enum ApplyError {
     #[error("{0}")]
     Locked(#[from] crate::run_lock::LockError),
     #[error("{0}")]
-    Limit(#[from] crate::inventory::pattern::PatternErrors),
+    Limit(#[from] crate::inventory::pattern::LimitError),
 }
 
 /// The three inputs of a plan with their digests.
@@ -380,7 +380,7 @@ fn start(
         printer_for,
     )?;
     if !plan_options.limit.is_empty() {
-        let limit = Limit::read(&plan_options.limit)?;
+        let limit = Limit::read(&plan_options.limit).map_err(LimitError::from)?;
         plan_options.limit = session.loaded.inventory.limit(&limit)?;
     }
     check_hosts(session.desired(), &plan_options)?;

@@ -1,41 +1,8 @@
-//! Problems found in user input (inventory, playbook, templates), each with its place.
+//! Problems found in user input (inventory, playbook, templates), each with its
+//! place: the inventory reader's `Diagnostic`, one type for all of them, and how
+//! `validate --format json` lists one.
 
-use std::fmt;
-use std::path::PathBuf;
-
-/// Where in a file a problem is: 1-based line and column.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
-    pub file: PathBuf,
-    pub line: Option<usize>,
-    pub column: Option<usize>,
-}
-
-/// One problem in user input. Validation collects every diagnostic it can find
-/// before reporting, so a user fixes a broken inventory in one pass.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostic {
-    pub location: Location,
-    pub message: String,
-}
-
-impl Diagnostic {
-    pub fn new(
-        file: impl Into<PathBuf>,
-        line: Option<usize>,
-        column: Option<usize>,
-        message: impl Into<String>,
-    ) -> Self {
-        Diagnostic {
-            location: Location {
-                file: file.into(),
-                line,
-                column,
-            },
-            message: message.into(),
-        }
-    }
-}
+pub use ansible_inventory_reader::{Diagnostic, Diagnostics, Location};
 
 /// How serious a diagnostic is, in `validate --format json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -47,52 +14,14 @@ pub enum Severity {
     Warning,
 }
 
-impl Diagnostic {
-    /// The diagnostic as `validate --format json` lists it, as `terraform
-    /// validate -json` does: severity, message, file, line, column (`null`
-    /// where unknown).
-    pub fn to_json(&self, severity: Severity) -> serde_json::Value {
-        serde_json::json!({
-            "severity": severity,
-            "message": self.message,
-            "file": self.location.file.display().to_string(),
-            "line": self.location.line,
-            "column": self.location.column,
-        })
-    }
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-            if let Some(column) = self.column {
-                write!(f, ":{column}")?;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.location, self.message)
-    }
-}
-
-/// A non-empty list of diagnostics, returned as one error.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct Diagnostics(pub Vec<Diagnostic>);
-
-impl fmt::Display for Diagnostics {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (index, diagnostic) in self.0.iter().enumerate() {
-            if index > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{diagnostic}")?;
-        }
-        Ok(())
-    }
+/// The diagnostic as `validate --format json` lists it, as `terraform validate
+/// -json` does: severity, message, file, line, column (`null` where unknown).
+pub fn to_json(diagnostic: &Diagnostic, severity: Severity) -> serde_json::Value {
+    serde_json::json!({
+        "severity": severity,
+        "message": diagnostic.message,
+        "file": diagnostic.location.file.display().to_string(),
+        "line": diagnostic.location.line,
+        "column": diagnostic.location.column,
+    })
 }

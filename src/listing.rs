@@ -269,7 +269,7 @@ mod tests {
         let directory = tempfile::tempdir().expect("a temporary directory");
         let plain = "all:\n  vars:\n    replication_password: longsecret\n    site_motto: hidden-motto\n  children:\n    primary:\n      hosts:\n        db1: { pg_port: 5433 }\n";
         let hosts = directory.path().join("hosts.yml");
-        let vault = crate::inventory::vault::encrypt_for_tests(plain.as_bytes(), b"pgconverge");
+        let vault = crate::inventory::vault::encrypt(plain.as_bytes(), b"pgconverge", &[7; 32]);
         std::fs::write(&hosts, vault).expect("write the inventory");
         std::fs::create_dir(directory.path().join("group_vars")).expect("mkdir");
         std::fs::write(

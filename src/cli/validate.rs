@@ -4,7 +4,7 @@
 use super::args::InputArgs;
 use clap::Args;
 use pgconverge::desired::DesiredState;
-use pgconverge::diagnostic::{Diagnostic, Diagnostics, Severity};
+use pgconverge::diagnostic::{self, Diagnostic, Diagnostics, Severity};
 use pgconverge::inventory::{Input, Inventory, Role};
 use pgconverge::printer::{Format, Printer};
 use pgconverge::secret::Redactor;
@@ -52,11 +52,11 @@ pub fn run(args: ValidateArgs) -> ExitCode {
 fn document(errors: &[Diagnostic], warnings: &[Diagnostic], summary: Option<&str>) -> String {
     let diagnostics: Vec<serde_json::Value> = errors
         .iter()
-        .map(|error| error.to_json(Severity::Error))
+        .map(|error| diagnostic::to_json(error, Severity::Error))
         .chain(
             warnings
                 .iter()
-                .map(|warning| warning.to_json(Severity::Warning)),
+                .map(|warning| diagnostic::to_json(warning, Severity::Warning)),
         )
         .collect();
     let document = serde_json::json!({

@@ -3,20 +3,20 @@
 //! templates, then check every rule, collecting all problems on the way.
 
 use super::defaults::{self, DEFAULTS_PATH, Defaults};
-use super::files::{Owner, VarsFile};
-use super::layout::{self, ALL, Document, Layout};
 use super::login::Login;
-use super::merge::Sources;
-use super::report::{Problems, hosts_phrase, location};
-use super::resolve::{HostResolver, Renderer, ResolvedHost};
 use super::roles::{self, Assigned, RoleFacts};
 use super::validate::{self, Server};
-use super::vault::{self, Passwords};
-use super::{GroupNames, Host, HostSettings, Inventory, Role};
+use super::{GroupNames, Host, HostSettings, Inventory, PROGRAM, Role};
 use crate::diagnostic::{Diagnostic, Diagnostics, Location};
-use crate::secret::Sensitive;
+use ansible_inventory_reader::files::VarsFile;
+use ansible_inventory_reader::layout::{self, ALL, Document, Layout};
+use ansible_inventory_reader::report::{Problems, hosts_phrase, location};
+use ansible_inventory_reader::resolve::{HostResolver, Lookup, Resolved, ResolvedHost};
+use ansible_inventory_reader::suggest;
+use ansible_inventory_reader::variables::{self, Variables, is_member};
+use ansible_inventory_reader::vault::{self, Passwords};
 use indexmap::IndexMap;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 /// The replication cluster of a host without `replication_cluster`.
@@ -42,9 +42,6 @@ fn cluster_name(host: &str, resolved: &ResolvedHost, problems: &mut Problems) ->
         },
     }
 }
-
-/// The group of hosts that are in no other group.
-const UNGROUPED: &str = "ungrouped";
 
 /// Ansible's own names for the passwords it logs in and becomes root with.
 const ANSIBLE_SECRET_NAMES: [&str; 5] = [
@@ -118,45 +115,35 @@ pub fn build(mut read: Read, options: &Options) -> Result<Inventory, Diagnostics
     }
     // Vault values are decrypted before anything reads them; each stays known
     // as a secret.
-    let mut vaulted = vault::Decrypted::default();
-    for document in read
-        .documents
-        .iter_mut()
-        .chain(read.vars_files.iter_mut().map(|file| &mut file.document))
-    {
-        vault::decrypt_values(document, options.passwords, &mut vaulted, &mut problems);
-    }
-    for file in read.vars_files.iter().filter(|file| file.encrypted) {
-        vault::secret_file(&file.document, &mut vaulted);
-    }
-    let mut layout = layout::read_all(&read.documents, &mut problems);
-    layout.attach(&read.vars_files, &mut problems);
+    let mut vaulted = vault::decrypt_all(
+        &mut read.documents,
+        &mut read.vars_files,
+        options.passwords,
+        &mut problems,
+    );
+    let layout = layout::read(
+        &read.documents,
+        &read.vars_files,
+        &validate::refused_host_name,
+        &mut problems,
+    );
     let documented = defaults.documented_names();
     validate::check_variable_names(&layout, &documented, &mut problems);
-    let renderer = Renderer::new(options.env);
-    let cluster = Cluster::resolve(&layout, &defaults, &renderer, options, &mut problems);
+    let cluster = Cluster::resolve(&layout, &defaults, options, &mut problems);
     // A variable written in a vault-encrypted inventory file is a secret, as one of
     // an encrypted group_vars file is, whatever its name.
     for resolved in cluster.hosts.values().chain(cluster.outside.values()) {
-        for (name, variable) in &resolved.vars {
-            if !read.encrypted_documents.contains(&variable.location.file) {
-                continue;
-            }
-            if !vaulted.names.contains(name) {
-                vaulted.names.push(name.clone());
-            }
-            vaulted.values.extend(text(&variable.value));
-        }
+        vaulted.add_encrypted(resolved, &read.encrypted_documents);
     }
     let settings = cluster.check(&layout, &documented, &mut problems);
     let mut warnings = read.warnings;
     warnings.extend(problems.take_warnings());
-    warnings.extend(unknown_owners(&layout, &read.vars_files));
+    warnings.extend(layout.unread_vars_files(&read.vars_files));
     if !problems.is_empty() {
         // A message may quote a value that came from a secret (`pg_port:
         // "{{ replication_password }}"`): no secret leaves the inventory in an error.
         let mut secrets = secret_values(&cluster.hosts, &vaulted.names);
-        secrets.extend(vaulted.values.iter().cloned());
+        secrets.extend(vaulted.values.iter().map(|secret| secret.expose().clone()));
         let redactor = crate::secret::Redactor::new(secrets);
         let mut diagnostics = problems.into_diagnostics();
         for diagnostic in &mut diagnostics.0 {
@@ -171,26 +158,6 @@ pub fn build(mut read: Read, options: &Options) -> Result<Inventory, Diagnostics
 /// `ansible_*` one it honours. Only these (and what they refer to) must render.
 fn reads(documented: &[&str], name: &str) -> bool {
     documented.contains(&name) || super::login::HONOURED.contains(&name)
-}
-
-/// A `group_vars` or `host_vars` file for a name the inventory does not have
-/// is read by no host: each is named.
-fn unknown_owners(layout: &Layout, vars_files: &[VarsFile]) -> Vec<Diagnostic> {
-    let mut warnings = Vec::new();
-    for file in vars_files {
-        let (known, what) = match file.owner {
-            Owner::Group => (layout.groups.contains_key(&file.name), "group"),
-            Owner::Host => (layout.hosts.contains_key(&file.name), "host"),
-        };
-        if !known {
-            let message = format!(
-                "the inventory has no {what} `{}`, so no host reads these variables",
-                file.name
-            );
-            warnings.push(Diagnostic::new(&file.document.path, None, None, message));
-        }
-    }
-    warnings
 }
 
 /// Every host's rendered variables, role and upstream.
@@ -213,31 +180,27 @@ impl<'doc> Cluster<'doc> {
     fn resolve(
         layout: &Layout<'doc>,
         defaults: &'doc Defaults,
-        renderer: &Renderer<'doc, '_>,
         options: &Options,
         problems: &mut Problems,
     ) -> Cluster<'doc> {
-        let (names, only_cluster, reach, extra_vars) = (
-            options.groups,
-            options.cluster,
-            options.outside,
-            options.extra_vars,
-        );
-        let members = layout.members();
-        let sources = Sources::new(layout, defaults.variables(), Path::new(DEFAULTS_PATH))
-            .with_extra_vars(extra_vars);
+        let (names, only_cluster, reach) = (options.groups, options.cluster, options.outside);
         let documented = defaults.documented_names();
         let reads = |name: &str| reads(&documented, name);
-        let hostvars = hostvars(layout, &sources, renderer, &members, &reads);
+        let variables = Variables::new(
+            layout,
+            &variables::Options {
+                defaults: defaults.variables(),
+                defaults_file: Path::new(DEFAULTS_PATH),
+                extra_vars: options.extra_vars,
+                env: options.env,
+                program: PROGRAM,
+                reads: &reads,
+            },
+        );
+        let members = variables.members().clone();
         let mut resolvers: IndexMap<&str, HostResolver> = IndexMap::new();
         for host in layout.hosts.keys() {
-            let groups = groups_of(host, &members);
-            let raw = sources.merge(host, &groups);
-            let mut magic = magic_variables(host, &groups, &members);
-            if let Some(hostvars) = &hostvars {
-                magic.insert("hostvars".to_string(), hostvars.clone());
-            }
-            resolvers.insert(host, HostResolver::new(renderer, host, raw, magic));
+            resolvers.insert(host, variables.host(host));
         }
         // Roles come first: the computed defaults depend on how many standbys
         // there are, and `pg_role` may itself be a template.
@@ -249,7 +212,7 @@ impl<'doc> Cluster<'doc> {
             let in_archive_group = is_member(host, &names.archive, &members);
             let pg_role = resolver.lookup("pg_role", problems);
             let in_none = !(in_primary_group || in_standby_group || in_archive_group);
-            if in_none && pg_role == super::resolve::Lookup::Unset {
+            if in_none && pg_role == Lookup::Unset {
                 left_out.push(host.to_string());
                 continue;
             }
@@ -324,7 +287,7 @@ impl<'doc> Cluster<'doc> {
             roles.retain(|host, _| clusters.contains_key(host));
         }
         let no_primary_at = group_location(layout, &names.primary);
-        let upstream_vars: IndexMap<String, &super::resolve::Resolved> = hosts
+        let upstream_vars: IndexMap<String, &Resolved> = hosts
             .iter()
             .filter_map(|(host, resolved)| Some((host.clone(), resolved.vars.get("upstream")?)))
             .collect();
@@ -520,18 +483,8 @@ impl<'doc> Cluster<'doc> {
             left_out,
             outside,
             written,
-            vault_secrets: vaulted.values.into_iter().map(Sensitive::new).collect(),
-            tree: layout
-                .groups
-                .iter()
-                .map(|(name, group)| {
-                    let tree = super::GroupTree {
-                        hosts: group.hosts.clone(),
-                        children: group.children.clone(),
-                    };
-                    (name.clone(), tree)
-                })
-                .collect(),
+            vault_secrets: vaulted.values,
+            tree: layout.tree(),
         }
     }
 }
@@ -555,7 +508,7 @@ fn misspelt_role_groups(
         if role_groups.contains(&group.as_str()) {
             continue;
         }
-        let Some(meant) = super::suggest::closest(group, role_groups) else {
+        let Some(meant) = suggest::closest(group, role_groups) else {
             continue;
         };
         let dropped: Vec<String> = members
@@ -649,21 +602,6 @@ fn count_standbys(roles: &IndexMap<String, Assigned>) -> usize {
         .count()
 }
 
-fn is_member(host: &str, group: &str, members: &IndexMap<String, Vec<String>>) -> bool {
-    members
-        .get(group)
-        .is_some_and(|hosts| hosts.iter().any(|known| known == host))
-}
-
-/// The groups `host` belongs to, directly or through children, in file order.
-fn groups_of<'m>(host: &str, members: &'m IndexMap<String, Vec<String>>) -> Vec<&'m str> {
-    members
-        .keys()
-        .filter(|group| is_member(host, group, members))
-        .map(String::as_str)
-        .collect()
-}
-
 /// Where a group's name is written, else where `all` is, else where the
 /// document starts.
 fn group_location(layout: &Layout, group: &str) -> Location {
@@ -694,81 +632,6 @@ fn written_variables(hosts: &IndexMap<String, ResolvedHost>) -> IndexMap<String,
             (host.clone(), names)
         })
         .collect()
-}
-
-/// `hostvars` for the templates that use it: every host's variables, rendered
-/// once without `hostvars`, so a template may read another host's value that
-/// does not itself read `hostvars`. `None` when no template mentions it.
-fn hostvars<'doc>(
-    layout: &Layout<'doc>,
-    sources: &Sources<'_, 'doc>,
-    renderer: &Renderer<'doc, '_>,
-    members: &IndexMap<String, Vec<String>>,
-    reads: &dyn Fn(&str) -> bool,
-) -> Option<Value> {
-    let mentioned = layout
-        .every_var()
-        .any(|var| mentions(&var.entry.value, "hostvars"));
-    if !mentioned {
-        return None;
-    }
-    // Problems of this first rendering are found again by the real one.
-    let mut ignored = Problems::default();
-    let mut hostvars = Map::new();
-    for host in layout.hosts.keys() {
-        let groups = groups_of(host, members);
-        let raw = sources.merge(host, &groups);
-        let magic = magic_variables(host, &groups, members);
-        let resolved =
-            HostResolver::new(renderer, host, raw, magic.clone()).finish(reads, &mut ignored);
-        let mut vars: Map<String, Value> = resolved
-            .vars
-            .into_iter()
-            .map(|(name, variable)| (name, variable.value))
-            .collect();
-        vars.extend(magic.into_iter().filter(|(name, _)| name != "groups"));
-        hostvars.insert(host.clone(), Value::Object(vars));
-    }
-    Some(Value::Object(hostvars))
-}
-
-/// Whether a written value's text holds `word` anywhere.
-fn mentions(node: &super::yaml::Node, word: &str) -> bool {
-    use super::yaml::NodeValue;
-    match &node.value {
-        NodeValue::String(text) => text.contains(word),
-        NodeValue::Sequence(items) => items.iter().any(|item| mentions(item, word)),
-        NodeValue::Mapping(entries) => entries.iter().any(|entry| mentions(&entry.value, word)),
-        _ => false,
-    }
-}
-
-/// The variables Ansible defines for every host, which templates may use.
-fn magic_variables(
-    host: &str,
-    groups: &[&str],
-    members: &IndexMap<String, Vec<String>>,
-) -> Map<String, Value> {
-    // Ansible lists `group_names` sorted, and without `all`.
-    let mut group_names: Vec<&str> = groups
-        .iter()
-        .copied()
-        .filter(|group| *group != ALL && *group != UNGROUPED)
-        .collect();
-    // A host in no group is in `ungrouped`, and only then.
-    if group_names.is_empty() {
-        group_names.push(UNGROUPED);
-    }
-    group_names.sort_unstable();
-    let mut magic = Map::new();
-    magic.insert("inventory_hostname".to_string(), Value::from(host));
-    magic.insert("group_names".to_string(), Value::from(group_names));
-    let groups: Map<String, Value> = members
-        .iter()
-        .map(|(group, hosts)| (group.clone(), Value::from(hosts.clone())))
-        .collect();
-    magic.insert("groups".to_string(), Value::Object(groups));
-    magic
 }
 
 /// The values of every sensitive variable that resolved, on any host.

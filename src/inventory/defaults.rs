@@ -1,8 +1,8 @@
 //! The documented defaults: those written in `defaults.yaml`, and the two that
 //! are computed from the size of the cluster.
 
-use super::yaml::{self, Entry, Node};
 use crate::diagnostic::Diagnostic;
+use ansible_inventory_reader::yaml::{self, Entry, Node};
 use serde_json::Value;
 
 /// The defaults, documented one by one in the file itself.

@@ -4,9 +4,9 @@
 //! `ansible_ssh_common_args` and `ansible_ssh_extra_args`. Read once from the
 //! host's resolved variables, each problem reported where it is written.
 
-use super::report::Problems;
-use super::resolve::{Resolved, ResolvedHost};
 use crate::secret::Sensitive;
+use ansible_inventory_reader::report::Problems;
+use ansible_inventory_reader::resolve::{Resolved, ResolvedHost};
 use serde_json::Value;
 
 /// The `ansible_*` variables pgconverge honours; any other one gets a warning.

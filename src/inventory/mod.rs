@@ -1,5 +1,6 @@
-//! The inventory: an Ansible-style YAML file of hosts, groups and variables,
-//! resolved into one fully merged, validated view per host.
+//! The inventory: an Ansible inventory of PostgreSQL hosts, read by the
+//! `ansible-inventory-reader` crate, resolved into one fully merged, validated
+//! view per host: its role, its replication cluster, its typed settings.
 //!
 //! CONTRACT (shared with the rest of the crate; keep these names and shapes):
 //! - `Inventory::load(path) -> Result<Inventory, Diagnostics>` reads, parses,
@@ -12,40 +13,32 @@ mod build;
 mod context;
 mod defaults;
 pub mod edit;
-mod files;
-mod filters;
-mod formats;
-mod host_range;
-mod ini;
-mod layout;
 pub mod login;
-mod merge;
 pub mod pattern;
-mod python_literal;
-mod report;
-mod resolve;
 mod roles;
-mod script;
 pub mod settings;
-mod suggest;
 pub mod synchronous;
-mod toml;
 mod validate;
-pub mod vault;
-mod yaml;
 
 #[cfg(test)]
 mod tests;
 
+pub use ansible_inventory_reader::layout::GroupTree;
+pub use ansible_inventory_reader::vault;
 pub use context::SharedContext;
 pub use settings::{ConfigMode, HostSettings, ReplicationMode, SslMode, SyncMethod};
 pub use validate::HOT_STANDBY_SETTINGS;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::secret::Sensitive;
+use ansible_inventory_reader::{files, formats};
 use indexmap::IndexMap;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+
+/// What the inventory reader's messages call pgconverge
+/// (`pgconverge runs no inventory plugin`).
+const PROGRAM: &str = "pgconverge";
 
 /// A PostgreSQL replication role, from membership in the group `primary` or
 /// `standby`, or from the host variable `pg_role`.
@@ -119,13 +112,6 @@ pub struct Inventory {
     pub tree: IndexMap<String, GroupTree>,
 }
 
-/// A group's own hosts and child groups.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GroupTree {
-    pub hosts: Vec<String>,
-    pub children: Vec<String>,
-}
-
 /// The groups that give hosts their roles; `--primary-group` and the like
 /// rename them for inventories with other conventions (`master`, `replica`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,6 +180,7 @@ impl Input {
             &self.sources,
             &vault::Passwords::default(),
             files::Scripts::NameOnly,
+            PROGRAM,
         )
         .files
     }
@@ -209,15 +196,16 @@ impl Inventory {
     /// Reads every source of `input` with the files beside them, decrypts the
     /// vault values with its passwords, merges and validates.
     pub fn load_input(input: &Input) -> Result<Inventory, Diagnostics> {
-        let passwords = vault::Passwords::read(&input.vault_passwords).map_err(|error| {
-            let message = error.to_string();
-            let file = match &error {
-                vault::VaultError::PasswordFile { file, .. } => file.clone(),
-                _ => input.first().to_path_buf(),
-            };
-            Diagnostics(vec![Diagnostic::new(file, None, None, message)])
-        })?;
-        let read = files::read(&input.sources, &passwords, files::Scripts::Run);
+        let passwords =
+            vault::Passwords::read(&input.vault_passwords, PROGRAM).map_err(|error| {
+                let message = error.to_string();
+                let file = match &error {
+                    vault::VaultError::PasswordFile { file, .. } => file.clone(),
+                    _ => input.first().to_path_buf(),
+                };
+                Diagnostics(vec![Diagnostic::new(file, None, None, message)])
+            })?;
+        let read = files::read(&input.sources, &passwords, files::Scripts::Run, PROGRAM);
         Inventory::build_read(input, &passwords, read)
     }
 
@@ -227,16 +215,17 @@ impl Inventory {
         path: &Path,
         text: &str,
     ) -> Result<Inventory, Diagnostics> {
-        let passwords = vault::Passwords::read(&input.vault_passwords).map_err(|error| {
-            Diagnostics(vec![Diagnostic::new(
-                input.first(),
-                None,
-                None,
-                error.to_string(),
-            )])
-        })?;
-        let mut read = files::read(&input.sources, &passwords, files::Scripts::Run);
-        let (document, problems) = formats::read(path, text);
+        let passwords =
+            vault::Passwords::read(&input.vault_passwords, PROGRAM).map_err(|error| {
+                Diagnostics(vec![Diagnostic::new(
+                    input.first(),
+                    None,
+                    None,
+                    error.to_string(),
+                )])
+            })?;
+        let mut read = files::read(&input.sources, &passwords, files::Scripts::Run, PROGRAM);
+        let (document, problems) = formats::read(path, text, PROGRAM);
         read.documents.retain(|known| known.path != path);
         read.documents.extend(document);
         read.problems.extend(problems);
@@ -287,7 +276,7 @@ impl Inventory {
         env: &dyn Fn(&str) -> Option<String>,
         outside: &[String],
     ) -> Result<Inventory, Diagnostics> {
-        let (document, problems) = formats::read(path, text);
+        let (document, problems) = formats::read(path, text, PROGRAM);
         let read = build::Read {
             source: path.to_path_buf(),
             incomplete: document.is_none(),
@@ -339,7 +328,7 @@ impl Inventory {
     /// The members `limit` selects (see [`pattern`]), in inventory order. An
     /// empty limit selects every member; one that selects no member is an
     /// error, since a command would then do nothing the user asked for.
-    pub fn limit(&self, limit: &pattern::Limit) -> Result<Vec<String>, pattern::PatternErrors> {
+    pub fn limit(&self, limit: &pattern::Limit) -> Result<Vec<String>, pattern::LimitError> {
         if limit.is_empty() {
             return Ok(self.hosts.keys().cloned().collect());
         }
@@ -351,9 +340,7 @@ impl Inventory {
             .cloned()
             .collect();
         if members.is_empty() {
-            return Err(pattern::PatternErrors(vec![
-                pattern::PatternError::NoMember { selected },
-            ]));
+            return Err(pattern::LimitError::NoMember { selected });
         }
         Ok(members)
     }

@@ -3,10 +3,10 @@
 //! upstream, with every problem in that topology.
 
 use super::Role;
-use super::report::Problems;
-use super::resolve::{Lookup, Resolved};
-use super::suggest;
 use crate::diagnostic::Location;
+use ansible_inventory_reader::report::Problems;
+use ansible_inventory_reader::resolve::{Lookup, Resolved};
+use ansible_inventory_reader::suggest;
 use indexmap::{IndexMap, IndexSet};
 use serde_json::Value;
 

@@ -2,10 +2,10 @@
 //! itself acts on, read once from the host's resolved variables, with each problem
 //! reported where the value is written.
 
-use super::report::Problems;
-use super::resolve::{Resolved, ResolvedHost};
 use crate::secret::Sensitive;
 use crate::versions::PgVersion;
+use ansible_inventory_reader::report::Problems;
+use ansible_inventory_reader::resolve::{Resolved, ResolvedHost};
 use serde::Serialize;
 use serde_json::Value;
 

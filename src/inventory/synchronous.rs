@@ -3,11 +3,11 @@
 //! enough of them, the version has the form), and written as the primary's
 //! `synchronous_standby_names`.
 
-use super::report::Problems;
-use super::resolve::ResolvedHost;
 use super::settings::{HostSettings, ReplicationMode, SyncMethod};
 use super::{Inventory, Role};
 use crate::versions::{QUORUM_COMMIT, SEVERAL_SYNCHRONOUS_STANDBYS, SYNCHRONOUS_REPLICATION};
+use ansible_inventory_reader::report::Problems;
+use ansible_inventory_reader::resolve::ResolvedHost;
 use indexmap::IndexMap;
 
 /// The most bytes of `application_name` PostgreSQL keeps (NAMEDATALEN - 1).

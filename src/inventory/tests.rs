@@ -584,7 +584,8 @@ fn an_ini_group_named_plugin_is_a_group() {
 }
 
 fn parse_cluster(text: &str, cluster: Option<&str>) -> Result<Inventory, Diagnostics> {
-    let (document, problems) = super::formats::read(Path::new("hosts"), text);
+    let (document, problems) =
+        ansible_inventory_reader::formats::read(Path::new("hosts"), text, super::PROGRAM);
     let read = super::build::Read {
         source: "hosts".into(),
         incomplete: document.is_none(),
@@ -670,7 +671,8 @@ fn a_vault_plaintext_is_never_rendered_as_a_template_and_stays_secret() {
     let text = format!(
         "all:\n  vars:\n    replication_password: !vault |\n{indented}  children:\n    primary:\n      hosts:\n        db1:\n"
     );
-    let (document, problems) = super::formats::read(Path::new("inventory.yml"), &text);
+    let (document, problems) =
+        ansible_inventory_reader::formats::read(Path::new("inventory.yml"), &text, super::PROGRAM);
     let mut passwords = super::vault::Passwords::default();
     passwords.add("default", b"pgconverge");
     let read = super::build::Read {

@@ -4,13 +4,13 @@
 //! hot-standby rule between a standby and its upstream, `replication_password`,
 //! and probable typos in variable names.
 
-use super::layout::{Layout, Var};
-use super::report::{Problems, location};
-use super::resolve::{Resolved, ResolvedHost};
-use super::suggest;
-use super::yaml::NodeValue;
 use crate::diagnostic::{Diagnostic, Location};
 use crate::versions::{self, PgVersion};
+use ansible_inventory_reader::layout::{Layout, Var};
+use ansible_inventory_reader::report::{Problems, location};
+use ansible_inventory_reader::resolve::{Resolved, ResolvedHost};
+use ansible_inventory_reader::suggest;
+use ansible_inventory_reader::yaml::NodeValue;
 use indexmap::IndexMap;
 use serde_json::Value;
 use std::path::Path;
@@ -227,6 +227,16 @@ pub fn is_inventory_host_name(text: &str) -> bool {
         && text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+/// Why a host name is refused where the inventory lists it (see
+/// [`is_inventory_host_name`]), or `None`.
+pub fn refused_host_name(name: &str) -> Option<String> {
+    (!is_inventory_host_name(name)).then(|| {
+        format!(
+            "host name {name:?} must be a plain name (letters, digits, `_`, `.` and `-`, not starting with `-` or `.`)"
+        )
+    })
 }
 
 fn check_pg_settings(host: &str, settings: &Resolved, problems: &mut Problems) {
@@ -615,7 +625,7 @@ fn check_variable_name(var: &Var, documented: &[&str], problems: &mut Problems) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::yaml::{self, Node};
+    use ansible_inventory_reader::yaml::{self, Node};
     use std::path::PathBuf;
 
     fn place(line: usize) -> Location {
@@ -1030,7 +1040,7 @@ sensitive_vars: [1]
 
     #[test]
     fn probable_typos_of_documented_names_are_reported_and_other_roles_names_are_not() {
-        let document = crate::inventory::layout::Document {
+        let document = ansible_inventory_reader::layout::Document {
             path: "inventory.yml".into(),
             root: yaml::parse(
                 "all:\n  vars:\n    pg_verison: 15\n    pg_port: 5432\n    app_port: 1\n    replication_pasword: x\n    pg_frobnicate: 1\n    pg_exporter_port: 9187\n",
@@ -1038,7 +1048,13 @@ sensitive_vars: [1]
             .expect("the test YAML parses"),
         };
         let mut problems = Problems::default();
-        let layout = crate::inventory::layout::read(&document, &mut problems);
+        let documents = [document];
+        let layout = ansible_inventory_reader::layout::read(
+            &documents,
+            &[],
+            &refused_host_name,
+            &mut problems,
+        );
         let documented = ["pg_version", "pg_port", "replication_password"];
         check_variable_names(&layout, &documented, &mut problems);
         assert_eq!(

@@ -2,10 +2,11 @@
 //! lists, and the variables written at each level. Only the structure is checked
 //! here; what the values mean is left to later stages.
 
-use super::host_range;
-use super::report::{Problems, location};
-use super::yaml::{Entry, Node, NodeValue, Position};
-use crate::diagnostic::Location;
+use crate::diagnostic::{Diagnostic, Location};
+use crate::files::{Owner, VarsFile};
+use crate::host_range;
+use crate::report::{Problems, location};
+use crate::yaml::{Entry, Node, NodeValue, Position};
 use indexmap::{IndexMap, IndexSet};
 use std::path::{Path, PathBuf};
 
@@ -23,14 +24,19 @@ const GROUP_KEYS: &str = "hosts, vars, children";
 /// first, keeping its lines and columns).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Document {
+    /// The file, or what names the output of a script (`SCRIPT --list`) or a
+    /// host list.
     pub path: PathBuf,
+    /// The groups at the top.
     pub root: Node,
 }
 
 /// One variable as written, with the file it is written in.
 #[derive(Debug, Clone, Copy)]
 pub struct Var<'doc> {
+    /// The file it is written in.
     pub file: &'doc Path,
+    /// The name and the value, with their places.
     pub entry: &'doc Entry,
 }
 
@@ -51,10 +57,14 @@ impl Var<'_> {
 /// number `source`.
 #[derive(Debug)]
 pub struct AdjacentVars<'doc> {
+    /// The number of the source, from 0.
     pub source: usize,
+    /// The variables, in file order.
     pub vars: Vec<Var<'doc>>,
 }
 
+/// Every group, host and variable of an inventory's documents and variables
+/// files, as written.
 #[derive(Debug, Default)]
 pub struct Layout<'doc> {
     /// Groups in the order they first appear; `all` is always first.
@@ -68,15 +78,17 @@ pub struct Layout<'doc> {
     /// `host_vars/NAME` beside the inventory sources, by host name.
     pub host_vars_files: IndexMap<String, Vec<AdjacentVars<'doc>>>,
     /// Whether the document is not a map of groups at all, which has been
-    /// reported; checks of the whole cluster then have nothing to say.
+    /// reported; checks of the inventory as a whole then have nothing to say.
     pub unreadable: bool,
 }
 
+/// One group, from every place it is written.
 #[derive(Debug, Default)]
 pub struct Group<'doc> {
     /// Where the group's name is first written; `None` for an `all` the files
     /// leave implicit.
     pub written_at: Option<Location>,
+    /// Its child groups, in the order written.
     pub children: Vec<String>,
     /// Hosts listed directly under this group's `hosts`.
     pub hosts: Vec<String>,
@@ -84,6 +96,7 @@ pub struct Group<'doc> {
     pub vars: Vec<Var<'doc>>,
 }
 
+/// One host, from every place it is listed.
 #[derive(Debug)]
 pub struct HostEntry<'doc> {
     /// Where the host's name is first written.
@@ -95,11 +108,31 @@ pub struct HostEntry<'doc> {
     pub port_in_name: Option<(u64, Location)>,
 }
 
-/// Reads the group structure of an inventory document, recording every
-/// structural problem and reading on past it.
-#[cfg(test)]
-pub fn read<'doc>(document: &'doc Document, problems: &mut Problems) -> Layout<'doc> {
-    read_all(std::slice::from_ref(document), problems)
+/// A group's own hosts and child groups.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupTree {
+    /// The hosts listed under the group itself, in order.
+    pub hosts: Vec<String>,
+    /// Its child groups, in order.
+    pub children: Vec<String>,
+}
+
+/// Reads the groups, hosts and variables of the inventory `documents`, in order,
+/// and adds the variables of `vars_files` (`group_vars/`, `host_vars/`),
+/// recording every structural problem and reading on past it.
+///
+/// `refuse_host` says why the application refuses a host name beyond Ansible's
+/// own rules (`None`: the name is taken); a refused name is a problem where it
+/// is written, and no host.
+pub fn read<'doc>(
+    documents: &'doc [Document],
+    vars_files: &'doc [VarsFile],
+    refuse_host: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Problems,
+) -> Layout<'doc> {
+    let mut layout = read_all(documents, refuse_host, problems);
+    layout.attach(vars_files, problems);
+    layout
 }
 
 /// Reads the group structure of several inventory documents, in order, into one
@@ -107,7 +140,11 @@ pub fn read<'doc>(document: &'doc Document, problems: &mut Problems) -> Layout<'
 /// settles it as Ansible's `reconcile_inventory` does once every source is read:
 /// each group no other group holds becomes a child of `all`, and `ungrouped`
 /// holds exactly the hosts in no group but `all`.
-pub fn read_all<'doc>(documents: &'doc [Document], problems: &mut Problems) -> Layout<'doc> {
+fn read_all<'doc>(
+    documents: &'doc [Document],
+    refuse_host: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Problems,
+) -> Layout<'doc> {
     let mut layout = Layout {
         start: documents
             .first()
@@ -126,6 +163,7 @@ pub fn read_all<'doc>(documents: &'doc [Document], problems: &mut Problems) -> L
             file: &document.path,
             problems,
             layout,
+            refuse_host,
         };
         reader.read_root(&document.root);
         layout = reader.layout;
@@ -139,6 +177,7 @@ struct Reader<'doc, 'run> {
     file: &'doc Path,
     problems: &'run mut Problems,
     layout: Layout<'doc>,
+    refuse_host: &'run dyn Fn(&str) -> Option<String>,
 }
 
 impl<'doc> Reader<'doc, '_> {
@@ -249,19 +288,16 @@ impl<'doc> Reader<'doc, '_> {
             match host_range::expand(pattern) {
                 Ok(names) => {
                     for name in names {
-                        if super::validate::is_inventory_host_name(&name) {
-                            self.add_host(group, name.clone(), entry.key_position, vars);
-                            if let Some(port) = port {
-                                let written_at = location(self.file, Some(entry.key_position));
-                                if let Some(host) = self.layout.hosts.get_mut(&name) {
-                                    host.port_in_name = Some((port, written_at));
-                                }
-                            }
-                        } else {
-                            let message = format!(
-                                "host name {name:?} must be a plain name (letters, digits, `_`, `.` and `-`, not starting with `-` or `.`)"
-                            );
+                        if let Some(message) = (self.refuse_host)(&name) {
                             self.problem(entry.key_position, message);
+                            continue;
+                        }
+                        self.add_host(group, name.clone(), entry.key_position, vars);
+                        if let Some(port) = port {
+                            let written_at = location(self.file, Some(entry.key_position));
+                            if let Some(host) = self.layout.hosts.get_mut(&name) {
+                                host.port_in_name = Some((port, written_at));
+                            }
                         }
                     }
                 }
@@ -328,7 +364,7 @@ impl<'doc> Reader<'doc, '_> {
 impl<'doc> Layout<'doc> {
     /// Adds the variables of `group_vars/` and `host_vars/` files; each must be
     /// a map of variables (an empty file has none).
-    pub fn attach(&mut self, files: &'doc [super::files::VarsFile], problems: &mut Problems) {
+    fn attach(&mut self, files: &'doc [VarsFile], problems: &mut Problems) {
         for file in files {
             let root = &file.document.root;
             let entries = match &root.value {
@@ -355,11 +391,45 @@ impl<'doc> Layout<'doc> {
                 vars,
             };
             let index = match file.owner {
-                super::files::Owner::Group => &mut self.group_vars_files,
-                super::files::Owner::Host => &mut self.host_vars_files,
+                Owner::Group => &mut self.group_vars_files,
+                Owner::Host => &mut self.host_vars_files,
             };
             index.entry(file.name.clone()).or_default().push(adjacent);
         }
+    }
+
+    /// A warning for each `group_vars` or `host_vars` file of `vars_files` whose
+    /// group or host the inventory does not have: no host reads it.
+    pub fn unread_vars_files(&self, vars_files: &[VarsFile]) -> Vec<Diagnostic> {
+        let mut warnings = Vec::new();
+        for file in vars_files {
+            let (known, what) = match file.owner {
+                Owner::Group => (self.groups.contains_key(&file.name), "group"),
+                Owner::Host => (self.hosts.contains_key(&file.name), "host"),
+            };
+            if !known {
+                let message = format!(
+                    "the inventory has no {what} `{}`, so no host reads these variables",
+                    file.name
+                );
+                warnings.push(Diagnostic::new(&file.document.path, None, None, message));
+            }
+        }
+        warnings
+    }
+
+    /// Every group as written: its own hosts and child groups, in order.
+    pub fn tree(&self) -> IndexMap<String, GroupTree> {
+        self.groups
+            .iter()
+            .map(|(name, group)| {
+                let tree = GroupTree {
+                    hosts: group.hosts.clone(),
+                    children: group.children.clone(),
+                };
+                (name.clone(), tree)
+            })
+            .collect()
     }
 
     /// Every variable written anywhere: inventory files, then variable files.
@@ -490,7 +560,7 @@ impl Layout<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::yaml;
+    use crate::yaml;
 
     fn read_text(text: &str) -> (String, Vec<String>) {
         let document = Document {
@@ -498,7 +568,8 @@ mod tests {
             root: yaml::parse(text).expect("the test YAML parses"),
         };
         let mut problems = Problems::default();
-        let layout = read(&document, &mut problems);
+        let documents = [document];
+        let layout = read(&documents, &[], &|_| None, &mut problems);
         let depths = layout.depths();
         let mut lines = Vec::new();
         for (name, hosts) in layout.members() {

@@ -18,13 +18,13 @@
 //! `.` or to a parent directory is read no further, and two links to one
 //! inventory file add its hosts once.
 
-use super::formats;
-use super::layout::Document;
-use super::report::location;
-use super::script;
-use super::vault::{self, Passwords};
-use super::yaml;
 use crate::diagnostic::Diagnostic;
+use crate::formats;
+use crate::layout::Document;
+use crate::report::location;
+use crate::script;
+use crate::vault::{self, Passwords};
+use crate::yaml;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -46,14 +46,18 @@ const DEEPEST: usize = 16;
 /// inventory reads, for a digest, without running anything).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scripts {
+    /// Run each script with `--list` and read what it prints.
     Run,
+    /// Only name each script in [`Read::files`].
     NameOnly,
 }
 
 /// Whether a variables file belongs to a group or a host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Owner {
+    /// A file of `group_vars/`.
     Group,
+    /// A file of `host_vars/`.
     Host,
 }
 
@@ -62,9 +66,11 @@ pub enum Owner {
 pub struct VarsFile {
     /// The number of the `-i` source it is beside.
     pub source: usize,
+    /// Whether it is of `group_vars/` or `host_vars/`.
     pub owner: Owner,
     /// The group or host it is for.
     pub name: String,
+    /// Its variables, as a document whose top is a map.
     pub document: Document,
     /// Whether the whole file is a vault: then every value in it is secret.
     pub encrypted: bool,
@@ -73,11 +79,17 @@ pub struct VarsFile {
 /// Everything read from the sources.
 #[derive(Debug, Default)]
 pub struct Read {
+    /// Every inventory file (or script output, or host list) read, in order.
     pub documents: Vec<Document>,
+    /// Every `group_vars` and `host_vars` file, in order.
     pub vars_files: Vec<VarsFile>,
+    /// Files that could not be read or parsed, and syntax errors.
     pub problems: Vec<Diagnostic>,
+    /// Files Ansible passes over, named rather than skipped in silence, and what
+    /// an inventory script wrote to its standard error.
     pub warnings: Vec<Diagnostic>,
-    /// Every file read, in order, for the digest of a saved plan.
+    /// Every file read, in order (an inventory script named, whether it ran or
+    /// not): what a digest of the inventory covers.
     pub files: Vec<PathBuf>,
     /// Whether a file could not be read or parsed at all.
     pub incomplete: bool,
@@ -87,6 +99,7 @@ pub struct Read {
     /// The real directories and files of the inventory sources read so far.
     inventory_seen: Seen,
     scripts: Option<Scripts>,
+    program: String,
 }
 
 /// The real paths (every link resolved) of the directories and files a walk has
@@ -111,9 +124,11 @@ impl Seen {
 }
 
 /// Reads every `-i` source in order, with the variable files beside each.
-pub fn read(sources: &[PathBuf], passwords: &Passwords, scripts: Scripts) -> Read {
+/// `program` is the name of the program reading them, as messages give it.
+pub fn read(sources: &[PathBuf], passwords: &Passwords, scripts: Scripts, program: &str) -> Read {
     let mut read = Read {
         scripts: Some(scripts),
+        program: program.to_string(),
         ..Read::default()
     };
     for (index, source) in sources.iter().enumerate() {
@@ -189,7 +204,7 @@ impl Read {
         if encrypted {
             self.encrypted_documents.push(path.to_path_buf());
         }
-        let (document, problems) = formats::read(path, &text);
+        let (document, problems) = formats::read(path, &text, &self.program);
         self.incomplete |= document.is_none();
         self.problems.extend(problems);
         self.documents.extend(document);
@@ -474,6 +489,7 @@ mod tests {
             std::slice::from_ref(&root),
             &Passwords::default(),
             Scripts::Run,
+            "my-tool",
         );
         assert!(read.problems.is_empty(), "{:?}", read.problems);
         assert!(!read.incomplete);
@@ -511,7 +527,7 @@ mod tests {
             &directory.path().join("group_vars").join("primary.yml"),
         );
 
-        let read = read(&[hosts], &Passwords::default(), Scripts::Run);
+        let read = read(&[hosts], &Passwords::default(), Scripts::Run, "my-tool");
         assert!(read.problems.is_empty(), "{:?}", read.problems);
         let files: Vec<(String, PathBuf)> = read
             .vars_files

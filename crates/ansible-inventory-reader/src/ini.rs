@@ -9,8 +9,8 @@
 //! for a group that no `[group]` or `[group:children]` section defines is an
 //! error, as in Ansible. Every node keeps the line and column it came from.
 
-use super::python_literal;
-use super::yaml::{Entry, Node, NodeValue, Position};
+use crate::python_literal;
+use crate::yaml::{Entry, Node, NodeValue, Position};
 use indexmap::IndexMap;
 
 /// A mistake in an INI inventory, with its place.

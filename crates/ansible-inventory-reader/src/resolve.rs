@@ -11,15 +11,15 @@
 //! (`UndefinedBehavior::Strict`) that name what is undefined.
 //!
 //! As in Ansible 2.19, a template that is one expression and nothing else
-//! (`"{{ pg_port + 1 }}"`) keeps the expression's type: a number, a boolean, a
+//! (`"{{ http_port + 1 }}"`) keeps the expression's type: a number, a boolean, a
 //! list or a map; a template with text around its expressions is a string. A
 //! value that is not a template keeps its YAML type. Ansible's common filters
 //! (`filters.rs`) and Python's string methods are there.
 
-use super::merge::{RawValue, RawVariable, RawVariables};
-use super::report::{Problems, location};
-use super::yaml::{Node, NodeValue, Position};
 use crate::diagnostic::Location;
+use crate::merge::{RawValue, RawVariable, RawVariables};
+use crate::report::{Problems, location};
+use crate::yaml::{Node, NodeValue, Position};
 use indexmap::IndexMap;
 use minijinja::value::Kwargs;
 use minijinja::{Environment, ErrorKind, Template, UndefinedBehavior};
@@ -30,6 +30,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 /// A variable with its rendered value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolved<'doc> {
+    /// The value, its templates rendered (as written, for a variable of
+    /// [`ResolvedHost::unrendered`]).
     pub value: Value,
     /// Where the value is written, or the defaults file for computed values.
     pub location: Location,
@@ -40,20 +42,24 @@ pub struct Resolved<'doc> {
 /// The outcome of rendering one variable.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Lookup<'doc> {
+    /// No source sets it.
     Unset,
     /// It could not be rendered, which has been reported.
     Failed,
+    /// Its value, rendered, and its place.
     Found(Resolved<'doc>),
 }
 
+/// One host's variables, rendered.
 #[derive(Debug, Default)]
 pub struct ResolvedHost<'doc> {
+    /// Every variable, in merge order.
     pub vars: IndexMap<String, Resolved<'doc>>,
     /// Variables that could not be rendered. Each failure has been reported
     /// already, so later checks skip these rather than report them again.
     pub failed: HashSet<String>,
-    /// Variables nothing pgconverge reads needs that could not be rendered: in
-    /// `vars` as written, never given to a template.
+    /// Variables nothing the application reads needs that could not be
+    /// rendered: in `vars` as written, never given to a template.
     pub unrendered: Vec<String>,
 }
 
@@ -90,20 +96,24 @@ enum Failure {
 }
 
 /// The template engine shared by every host of one inventory.
-pub struct Renderer<'doc, 'env> {
+pub(crate) struct Renderer<'doc, 'env> {
     templates: Environment<'doc>,
     environment_variables: Arc<Mutex<EnvironmentVariables>>,
     lookup: &'env dyn Fn(&str) -> Option<String>,
+    /// The program reading the inventory, as messages name it.
+    program: String,
 }
 
 impl<'doc, 'env> Renderer<'doc, 'env> {
-    pub fn new(lookup: &'env dyn Fn(&str) -> Option<String>) -> Self {
+    /// A renderer whose `env()` reads environment variables through `lookup`,
+    /// and whose messages name `program` as what reads the inventory.
+    pub(crate) fn new(lookup: &'env dyn Fn(&str) -> Option<String>, program: &str) -> Self {
         let environment_variables = Arc::new(Mutex::new(EnvironmentVariables::default()));
         let mut templates = Environment::new();
         templates.set_undefined_behavior(UndefinedBehavior::Strict);
         minijinja_contrib::add_to_environment(&mut templates);
         templates.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-        super::filters::add(&mut templates);
+        crate::filters::add(&mut templates);
         // A YAML block scalar ends with a newline that belongs to the value.
         if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
             .keep_trailing_newline(true)
@@ -130,6 +140,7 @@ impl<'doc, 'env> Renderer<'doc, 'env> {
             templates,
             environment_variables,
             lookup,
+            program: program.to_string(),
         }
     }
 
@@ -207,7 +218,7 @@ impl<'doc, 'env> Renderer<'doc, 'env> {
     /// An undefined value named by what is undefined: minijinja's detail names
     /// the failing expression, which may be larger than the name (or absent), so
     /// the names the failing template uses that the context lacks are named
-    /// instead, each with why pgconverge cannot know it when it is Ansible's.
+    /// instead, each with why the program cannot know it when it is Ansible's.
     fn name_undefined(
         &self,
         node: &'doc Node,
@@ -258,8 +269,9 @@ impl<'doc, 'env> Renderer<'doc, 'env> {
                 _ => ("are", "facts or magic variables"),
             };
             text.push_str(&format!(
-                ": {} {is} set by Ansible while a play runs ({word}), which pgconverge, reading only the inventory, cannot know; write the value instead",
-                ansibles.join(" and ")
+                ": {} {is} set by Ansible while a play runs ({word}), which {}, reading only the inventory, cannot know; write the value instead",
+                ansibles.join(" and "),
+                self.program
             ));
         }
         Failure::Undefined(text)
@@ -332,7 +344,7 @@ fn read_environment_variable(
     }
 }
 
-/// The magic variables Ansible sets while a play runs (beyond those pgconverge
+/// The magic variables Ansible sets while a play runs (beyond those the reader
 /// gives every template: `inventory_hostname`, `group_names`, `groups`,
 /// `hostvars`), from its "Special Variables".
 const ANSIBLE_RUNTIME_VARIABLES: &[&str] = &[
@@ -372,7 +384,7 @@ fn single_expression(source: &str) -> Option<&str> {
 }
 
 /// Whether a string is a template; anything else is taken as it is.
-pub fn is_template(text: &str) -> bool {
+pub(crate) fn is_template(text: &str) -> bool {
     text.contains("{{") || text.contains("{%")
 }
 
@@ -410,7 +422,7 @@ pub struct HostResolver<'r, 'doc, 'env> {
 }
 
 impl<'r, 'doc, 'env> HostResolver<'r, 'doc, 'env> {
-    pub fn new(
+    pub(crate) fn new(
         renderer: &'r Renderer<'doc, 'env>,
         host: &str,
         raw: RawVariables<'doc>,
@@ -437,7 +449,7 @@ impl<'r, 'doc, 'env> HostResolver<'r, 'doc, 'env> {
 
     /// The rendered value of `name`, or `None` when it is unset or cannot be
     /// rendered (which has then been reported).
-    pub fn resolve(&mut self, name: &str, problems: &mut Problems) -> Option<Value> {
+    fn resolve(&mut self, name: &str, problems: &mut Problems) -> Option<Value> {
         match self.states.get(name) {
             Some(State::Resolved(value)) => return Some(value.clone()),
             Some(State::Failed) => return None,
@@ -482,8 +494,8 @@ impl<'r, 'doc, 'env> HostResolver<'r, 'doc, 'env> {
 
     /// Renders every variable and returns them in merge order.
     ///
-    /// Only what is used is evaluated, as in Ansible: the variables pgconverge
-    /// `reads`, with everything they refer to, must render, and each failure is a
+    /// Only what is used is evaluated, as in Ansible: the variables the
+    /// application `reads`, with everything they refer to, must render, and each failure is a
     /// problem. Any other variable (`ansible_python_interpreter: "{{
     /// ansible_playbook_python }}"`, another role's) is rendered when it can be;
     /// when it cannot, nothing reads it, so it stops nothing: it keeps its value
@@ -635,7 +647,7 @@ impl<'r, 'doc, 'env> HostResolver<'r, 'doc, 'env> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::yaml;
+    use crate::yaml;
     use std::path::Path;
 
     /// Renders the variables of a YAML map (as if merged for host `db1`, in
@@ -662,7 +674,7 @@ mod tests {
                 .find(|(key, _)| *key == name)
                 .map(|(_, value)| value.to_string())
         };
-        let renderer = Renderer::new(&lookup);
+        let renderer = Renderer::new(&lookup, "my-tool");
         let magic = serde_json::json!({
             "inventory_hostname": "db1",
             "group_names": ["primary"],
@@ -830,7 +842,7 @@ mod tests {
                 "inventory.yml:2:4: `cluster_nmae` is undefined (used by `b` of host `db1`)",
                 "inventory.yml:3:4: `cluster_nmae` is undefined (used by `c` of host `db1`)",
                 "inventory.yml:4:4: `other_nmae` is undefined (used by `d` of host `db1`)",
-                "inventory.yml:5:4: `ansible_env` is undefined: `ansible_env` is set by Ansible while a play runs (a fact or a magic variable), which pgconverge, reading only the inventory, cannot know; write the value instead (used by `e` of host `db1`)",
+                "inventory.yml:5:4: `ansible_env` is undefined: `ansible_env` is set by Ansible while a play runs (a fact or a magic variable), which my-tool, reading only the inventory, cannot know; write the value instead (used by `e` of host `db1`)",
                 "inventory.yml:6:4: `cluster_nmae` is undefined (used by `f` of host `db1`)",
             ],
         );
@@ -886,7 +898,7 @@ mod tests {
         .into_iter()
         .collect();
         let lookup = |_: &str| None;
-        let renderer = Renderer::new(&lookup);
+        let renderer = Renderer::new(&lookup, "my-tool");
         let mut problems = Problems::default();
         let mut resolver = HostResolver::new(&renderer, "db1", raw, Map::new());
         resolver.insert_default("a", Value::from(1), place.clone());

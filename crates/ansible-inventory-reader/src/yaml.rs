@@ -24,47 +24,66 @@ use std::fmt;
 /// A 1-based line and column in a YAML text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Position {
+    /// The line, from 1.
     pub line: usize,
+    /// The column, from 1, in characters.
     pub column: usize,
 }
 
 /// One YAML value and where it starts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
+    /// The value, with its items or entries.
     pub value: NodeValue,
+    /// Where the value starts (for an alias, where the alias is used).
     pub position: Position,
 }
 
+/// A YAML value as Ansible's YAML 1.1 reading types it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NodeValue {
+    /// `~`, `null` or nothing.
     Null,
+    /// The spellings PyYAML reads as booleans: `true`, `yes`, `on`, ...
     Bool(bool),
+    /// An integer of at most 64 bits, or a finite float.
     Number(serde_json::Number),
+    /// Any other scalar, as text.
     String(String),
+    /// A list.
     Sequence(Vec<Node>),
+    /// A map, its entries in file order.
     Mapping(Vec<Entry>),
 }
 
 /// One `key: value` pair of a mapping, in file order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
+    /// The key, as text.
     pub key: String,
+    /// Where the key is written.
     pub key_position: Position,
+    /// The value, with its place.
     pub value: Node,
 }
 
 /// Why a text is not a YAML document we can read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntaxError {
+    /// What is wrong, without the place.
     pub message: String,
+    /// Where, when the parser knows.
     pub position: Option<Position>,
 }
 
 /// A key written twice in one mapping; the later entry has been dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DuplicateKey {
+    /// The key.
     pub key: String,
+    /// Where it is written again.
     pub position: Position,
+    /// Where it is first written.
     pub first: Position,
 }
 
@@ -215,7 +234,7 @@ fn convert(spanned: Spanned<RawNode>, text: &str) -> Node {
 
 /// The spellings PyYAML, and so Ansible, reads as booleans. serde-saphyr's YAML
 /// 1.1 mode also takes `y`, `n` and mixed case; those stay strings here so that an
-/// existing Ansible inventory means the same thing to pgconverge.
+/// existing Ansible inventory means the same thing here.
 const PYYAML_BOOLEANS: [&str; 18] = [
     "yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE", "on",
     "On", "ON", "off", "Off", "OFF",
@@ -285,7 +304,7 @@ impl<'de> Visitor<'de> for RawNodeVisitor {
     }
 
     // Integers beyond 64 bits cannot be JSON numbers; keeping their digits as text
-    // loses nothing a PostgreSQL setting could use.
+    // loses nothing: a template can still read them.
     fn visit_i128<E>(self, value: i128) -> Result<RawNode, E> {
         Ok(RawNode::String(value.to_string()))
     }

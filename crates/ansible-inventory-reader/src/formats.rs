@@ -8,27 +8,28 @@
 //! is TOML, another extension is INI. A name without extension is YAML when it
 //! reads as a YAML map, and INI otherwise.
 
-use super::ini;
-use super::layout::Document;
-use super::report::location;
-use super::yaml::{self, Entry, Node, NodeValue, Position};
 use crate::diagnostic::Diagnostic;
+use crate::ini;
+use crate::layout::Document;
+use crate::report::location;
+use crate::yaml::{self, Entry, Node, NodeValue, Position};
 use std::path::Path;
 
 /// An inventory file read, and every problem found in it; the document is
-/// `None` when nothing in it could be read.
-pub fn read(path: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
+/// `None` when nothing in it could be read. `program` is the name of the program
+/// reading it, as messages give it (`program` runs no inventory plugin).
+pub fn read(path: &Path, text: &str, program: &str) -> (Option<Document>, Vec<Diagnostic>) {
     let extension = path
         .extension()
         .and_then(|extension| extension.to_str())
         .map(str::to_ascii_lowercase);
     match extension.as_deref() {
-        Some("yml" | "yaml" | "json") => read_yaml(path, text),
-        Some("toml") => read_toml(path, text),
+        Some("yml" | "yaml" | "json") => read_yaml(path, text, program),
+        Some("toml") => read_toml(path, text, program),
         Some(_) => read_ini(path, text),
         None => match yaml::parse(text) {
             Ok(root) if root.as_mapping().is_some_and(|entries| !entries.is_empty()) => {
-                read_yaml(path, text)
+                read_yaml(path, text, program)
             }
             _ => read_ini(path, text),
         },
@@ -39,7 +40,7 @@ pub fn read(path: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
 /// name between commas a host of no group (`ungrouped`), `HOST:PORT` with its
 /// port; read as the INI lines that say the same, one host a line, so that
 /// the file of a message is the list and its line the host's place in it.
-pub fn read_host_list(list: &str) -> (Option<Document>, Vec<Diagnostic>) {
+pub(crate) fn read_host_list(list: &str) -> (Option<Document>, Vec<Diagnostic>) {
     let text: String = list
         .split(',')
         .map(str::trim)
@@ -65,16 +66,16 @@ fn read_ini(path: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
     (Some(document), problems)
 }
 
-fn read_toml(path: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
-    let problem = |error: super::toml::TomlError| Diagnostic {
+fn read_toml(path: &Path, text: &str, program: &str) -> (Option<Document>, Vec<Diagnostic>) {
+    let problem = |error: crate::toml::TomlError| Diagnostic {
         location: location(path, Some(error.position)),
         message: error.message,
     };
-    let (root, errors) = match super::toml::parse(text) {
+    let (root, errors) = match crate::toml::parse(text) {
         Ok(read) => read,
         Err(error) => return (None, vec![problem(error)]),
     };
-    if let Some(refused) = plugin_configuration(path, &root) {
+    if let Some(refused) = plugin_configuration(path, &root, program) {
         return (None, vec![refused]);
     }
     let document = Document {
@@ -84,12 +85,12 @@ fn read_toml(path: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
     (Some(document), errors.into_iter().map(problem).collect())
 }
 
-fn read_yaml(path: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
+fn read_yaml(path: &Path, text: &str, program: &str) -> (Option<Document>, Vec<Diagnostic>) {
     let (mut root, mut problems) = match parse_yaml(path, text, "a YAML inventory") {
         Ok(parsed) => parsed,
         Err(problem) => return (None, vec![problem]),
     };
-    if let Some(refused) = plugin_configuration(path, &root) {
+    if let Some(refused) = plugin_configuration(path, &root, program) {
         return (None, vec![refused]);
     }
     let is_listed = root
@@ -110,7 +111,7 @@ fn read_yaml(path: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
 /// `--list` JSON shape, where a group may also be a list of hosts, and a map
 /// with none of `hosts`, `vars` and `children` is a host of that name with
 /// those variables (both shapes Ansible still takes, with a deprecation).
-pub fn read_script_output(name: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
+pub(crate) fn read_script_output(name: &Path, text: &str) -> (Option<Document>, Vec<Diagnostic>) {
     let (root, mut problems) = match parse_yaml(name, text, "an inventory script's JSON") {
         Ok(parsed) => parsed,
         Err(problem) => return (None, vec![problem]),
@@ -206,7 +207,7 @@ fn parse_yaml(path: &Path, text: &str, what: &str) -> Result<(Node, Vec<Diagnost
 /// A file whose top level has a `plugin` key configures an inventory plugin
 /// (`aws_ec2`, `constructed`, ...), which Ansible's YAML and TOML plugins refuse
 /// too: it is refused by name, never read as groups.
-fn plugin_configuration(path: &Path, root: &Node) -> Option<Diagnostic> {
+fn plugin_configuration(path: &Path, root: &Node, program: &str) -> Option<Diagnostic> {
     let entry = root
         .as_mapping()?
         .iter()
@@ -216,7 +217,7 @@ fn plugin_configuration(path: &Path, root: &Node) -> Option<Diagnostic> {
         _ => String::new(),
     };
     let message = format!(
-        "`{}` is the configuration of the inventory plugin{name}, not an inventory: pgconverge runs no inventory plugin; export the inventory with `ansible-inventory -i {} --list > inventory.json` and give that file",
+        "`{}` is the configuration of the inventory plugin{name}, not an inventory: {program} runs no inventory plugin; export the inventory with `ansible-inventory -i {} --list > inventory.json` and give that file",
         path.display(),
         path.display()
     );
@@ -367,7 +368,7 @@ mod tests {
     use serde_json::json;
 
     fn tree(name: &str, text: &str) -> serde_json::Value {
-        let (document, problems) = read(Path::new(name), text);
+        let (document, problems) = read(Path::new(name), text, "my-tool");
         assert_eq!(problems, []);
         document
             .map(|document| document.root.to_json())
@@ -385,7 +386,7 @@ mod tests {
             tree("hosts", "all:\n  hosts:\n    db1:\n"),
             json!({"all": {"hosts": {"db1": null}}})
         );
-        let (_, problems) = read(Path::new("hosts.yml"), ini);
+        let (_, problems) = read(Path::new("hosts.yml"), ini, "my-tool");
         assert!(
             problems[0].message.ends_with("(read as a YAML inventory)"),
             "{problems:?}"
@@ -427,7 +428,7 @@ mod tests {
     fn listed_json_becomes_groups_and_hosts() {
         let listed = r#"{"_meta": {"hostvars": {"db1": {"pg_port": 5433}}},
             "all": {"children": ["primary"]}, "primary": {"hosts": ["db1"]}}"#;
-        let (document, problems) = read(Path::new("inventory.json"), listed);
+        let (document, problems) = read(Path::new("inventory.json"), listed, "my-tool");
         assert_eq!(problems, []);
         let root = document.expect("a document").root;
         let groups: Vec<(String, serde_json::Value)> = root

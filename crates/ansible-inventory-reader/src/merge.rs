@@ -1,7 +1,8 @@
 //! Ansible's variable precedence, exactly as `ansible-inventory --list` applies
 //! it for each host, lowest first:
 //!
-//! 1. the documented defaults;
+//! 1. the defaults the application gives (as a role's defaults), and
+//!    `ansible_host`, the inventory name, where nothing sets it;
 //! 2. `all` vars written in the inventory files;
 //! 3. the vars of every other group of the host written in the inventory files,
 //!    groups sorted by depth, then `ansible_group_priority` (set in an inventory
@@ -11,15 +12,16 @@
 //!    turn;
 //! 6. the host's vars written in the inventory files (a `name:port` host first
 //!    sets `ansible_port`);
-//! 7. `host_vars/NAME` beside each source.
+//! 7. `host_vars/NAME` beside each source;
+//! 8. the extra variables (Ansible's `--extra-vars`), used as given.
 //!
 //! Later values replace earlier ones whole: maps are not merged key by key
 //! (Ansible's default `hash_behaviour`).
 
-use super::layout::{ALL, AdjacentVars, Layout, Var};
-use super::report::location;
-use super::yaml::{Entry, NodeValue};
 use crate::diagnostic::Location;
+use crate::layout::{ALL, AdjacentVars, Layout, Var};
+use crate::report::location;
+use crate::yaml::{Entry, NodeValue};
 use indexmap::IndexMap;
 use serde_json::Value;
 use std::path::Path;
@@ -28,8 +30,9 @@ use std::path::Path;
 #[derive(Debug, Clone, PartialEq)]
 pub enum RawValue<'doc> {
     /// A value written in YAML; its strings are templates.
-    Written(&'doc super::yaml::Node),
-    /// A value pgconverge computed; it is used as is, never rendered.
+    Written(&'doc crate::yaml::Node),
+    /// A value computed rather than written (a default, an extra variable): it
+    /// is used as is, never rendered.
     Computed(Value),
 }
 
@@ -53,7 +56,7 @@ pub struct Sources<'a, 'doc> {
     depths: IndexMap<&'a str, usize>,
     defaults: &'doc [Entry],
     defaults_file: &'a Path,
-    /// Set above everything else (`Input::extra_vars`), used as given.
+    /// Set above everything else (Ansible's `--extra-vars`), used as given.
     extra_vars: &'a [(String, Value)],
 }
 
@@ -88,7 +91,7 @@ impl<'a, 'doc> Sources<'a, 'doc> {
             merged.insert(entry.key.clone(), variable);
         }
         // Ansible connects to the inventory name when `ansible_host` is unset,
-        // and the default `replication_host` refers to it.
+        // and a template (a default's too) may refer to it all the same.
         let address = RawVariable {
             value: RawValue::Computed(Value::String(host.to_string())),
             location: location(self.defaults_file, None),
@@ -235,8 +238,8 @@ fn insert_all<'doc>(merged: &mut RawVariables<'doc>, vars: &[Var<'doc>]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::report::Problems;
-    use crate::inventory::{layout, yaml};
+    use crate::report::Problems;
+    use crate::{layout, yaml};
 
     /// Merges the variables of `host` and shows each as `name=value@line`, with
     /// `@-` for values that have no line.
@@ -247,7 +250,8 @@ mod tests {
         };
         let defaults = yaml::parse(defaults).expect("the test defaults parse");
         let mut problems = Problems::default();
-        let layout = layout::read(&document, &mut problems);
+        let documents = [document];
+        let layout = layout::read(&documents, &[], &|_| None, &mut problems);
         assert!(problems.is_empty(), "{problems:?}");
         let members = layout.members();
         let groups: Vec<&str> = members

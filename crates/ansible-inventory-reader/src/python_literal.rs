@@ -9,7 +9,7 @@
 //! and sets (both lists for Ansible) and dicts. Anything else is `None`, and the
 //! caller keeps the text, as Ansible does.
 
-use super::yaml::{Entry, Node, NodeValue, Position};
+use crate::yaml::{Entry, Node, NodeValue, Position};
 
 /// The value `literal_eval` gives for `text`, or `None` when it refuses it.
 /// Every node is placed at `position`, the place of the value in the file.

@@ -5,7 +5,7 @@
 //! hosts, each a table of its variables). Every node keeps the line and column
 //! of its key or value.
 
-use super::yaml::{Entry, Node, NodeValue, Position};
+use crate::yaml::{Entry, Node, NodeValue, Position};
 use ::toml::Spanned;
 use ::toml::de::{DeTable, DeValue};
 

@@ -6,8 +6,8 @@
 //! [`Problems::add_for_host`] are merged by place and wording, and the merged
 //! diagnostic names every host the mistake affects.
 
-use super::yaml::Position;
 use crate::diagnostic::{Diagnostic, Diagnostics, Location};
+use crate::yaml::Position;
 use indexmap::IndexMap;
 use std::path::{Path, PathBuf};
 
@@ -30,6 +30,7 @@ struct HostMessageKey {
     after: String,
 }
 
+/// Every problem found so far, and the warnings.
 #[derive(Debug, Default)]
 pub struct Problems {
     diagnostics: Vec<Diagnostic>,
@@ -40,6 +41,7 @@ pub struct Problems {
 }
 
 impl Problems {
+    /// Records a problem.
     pub fn add(&mut self, location: Location, message: impl Into<String>) {
         self.diagnostics.push(Diagnostic {
             location,

@@ -10,11 +10,14 @@
 //! checked before anything is decrypted, so a wrong password is recognised, and
 //! the plaintext is PKCS#7-padded.
 
-use super::layout::Document;
-use super::report::{Problems, location};
-use super::yaml::{Node, NodeValue};
-use crate::secret::Sensitive;
+use crate::Sensitive;
+use crate::files::VarsFile;
+use crate::layout::Document;
+use crate::report::{Problems, location};
+use crate::resolve::ResolvedHost;
+use crate::yaml::{Node, NodeValue};
 use hmac::{Hmac, KeyInit as _, Mac as _};
+use serde_json::Value;
 use sha2::Sha256;
 use std::path::{Path, PathBuf};
 
@@ -31,7 +34,9 @@ pub struct Passwords {
 /// Where a password comes from: a file, with the label of `--vault-id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PasswordSource {
+    /// The vault id whose vaults the password opens first (`prod`), or none.
     pub label: Option<String>,
+    /// The file holding the password, whitespace around it dropped.
     pub file: PathBuf,
 }
 
@@ -54,22 +59,32 @@ impl PasswordSource {
 /// Why a vault could not be opened.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VaultError {
+    /// A vault, and no password to try.
     #[error(
         "it is encrypted with Ansible Vault and no vault password was given: use `--vault-password-file FILE` (or `ANSIBLE_VAULT_PASSWORD_FILE`, or `--vault-id label@FILE`)"
     )]
     NoPassword,
+    /// No password given opens the vault.
     #[error("no vault password given opens it (a wrong password, or another vault id)")]
     WrongPassword,
+    /// Not a vault Ansible writes, and why.
     #[error("it is not a vault Ansible writes: {0}")]
     Malformed(String),
+    /// A password file that cannot be read, or is refused.
     #[error("cannot read the vault password file `{file}`: {reason}")]
-    PasswordFile { file: PathBuf, reason: String },
+    PasswordFile {
+        /// The file.
+        file: PathBuf,
+        /// Why it cannot be read.
+        reason: String,
+    },
 }
 
 impl Passwords {
     /// Reads every password file. An executable file is not run (Ansible would
-    /// run it as a script): it is refused.
-    pub fn read(sources: &[PasswordSource]) -> Result<Passwords, VaultError> {
+    /// run it as a script): it is refused, with `program`, the name of the
+    /// program reading the inventory, in the message.
+    pub fn read(sources: &[PasswordSource], program: &str) -> Result<Passwords, VaultError> {
         let mut passwords = Passwords::default();
         for source in sources {
             let failed = |reason: String| VaultError::PasswordFile {
@@ -77,9 +92,9 @@ impl Passwords {
                 reason,
             };
             if is_executable(&source.file) {
-                return Err(failed(
-                    "it is executable, and pgconverge runs no password script: write the password into a file that is not executable".to_string(),
-                ));
+                return Err(failed(format!(
+                    "it is executable, and {program} runs no password script: write the password into a file that is not executable"
+                )));
             }
             let bytes = std::fs::read(&source.file).map_err(|error| failed(error.to_string()))?;
             let label = source
@@ -91,11 +106,13 @@ impl Passwords {
         Ok(passwords)
     }
 
+    /// Adds the password of vault id `label` (`default` for a vault without one).
     pub fn add(&mut self, label: &str, password: &[u8]) {
         self.passwords
             .push((label.to_string(), Sensitive::new(password.to_vec())));
     }
 
+    /// Whether no password was given.
     pub fn is_empty(&self) -> bool {
         self.passwords.is_empty()
     }
@@ -230,16 +247,64 @@ pub struct Decrypted {
     /// The names of the variables (or map keys) whose values were vaulted.
     pub names: Vec<String>,
     /// Their plaintexts.
-    pub values: Vec<String>,
+    pub values: Vec<Sensitive<String>>,
+}
+
+impl Decrypted {
+    /// Records the variables of `host` written in one of `encrypted_documents`
+    /// (inventory files that were vaults whole) as secrets: their names and
+    /// their values as text.
+    pub fn add_encrypted(&mut self, host: &ResolvedHost, encrypted_documents: &[PathBuf]) {
+        for (name, variable) in &host.vars {
+            if !encrypted_documents.contains(&variable.location.file) {
+                continue;
+            }
+            if !self.names.contains(name) {
+                self.names.push(name.clone());
+            }
+            let text = match &variable.value {
+                Value::String(text) => Some(text.clone()),
+                Value::Number(number) => Some(number.to_string()),
+                _ => None,
+            };
+            self.values.extend(text.map(Sensitive::new));
+        }
+    }
+}
+
+/// Replaces every vault value (`!vault`, or `{"__ansible_vault": ...}` as
+/// `ansible-inventory --list` writes one) of `documents` and `vars_files` with
+/// its plaintext, and returns what the inventory holds that is secret: each
+/// plaintext, and every value of a vault-encrypted variables file. A vault that
+/// cannot be opened is a problem naming the variable, and its value becomes
+/// null, never the ciphertext. A plaintext that looks like a template stays
+/// text, as Ansible never renders one.
+pub fn decrypt_all(
+    documents: &mut [Document],
+    vars_files: &mut [VarsFile],
+    passwords: &Passwords,
+    problems: &mut Problems,
+) -> Decrypted {
+    let mut decrypted = Decrypted::default();
+    for document in documents
+        .iter_mut()
+        .chain(vars_files.iter_mut().map(|file| &mut file.document))
+    {
+        decrypt_values(document, passwords, &mut decrypted, problems);
+    }
+    for file in vars_files.iter().filter(|file| file.encrypted) {
+        secret_file(&file.document, &mut decrypted);
+    }
+    decrypted
 }
 
 /// Records every value of a vault-encrypted variables file as a secret: its
 /// variables' names and every string in them.
-pub fn secret_file(document: &Document, decrypted: &mut Decrypted) {
-    fn strings(node: &Node, values: &mut Vec<String>) {
+fn secret_file(document: &Document, decrypted: &mut Decrypted) {
+    fn strings(node: &Node, values: &mut Vec<Sensitive<String>>) {
         match &node.value {
-            NodeValue::String(text) => values.push(text.clone()),
-            NodeValue::Number(number) => values.push(number.to_string()),
+            NodeValue::String(text) => values.push(Sensitive::new(text.clone())),
+            NodeValue::Number(number) => values.push(Sensitive::new(number.to_string())),
             NodeValue::Sequence(items) => items.iter().for_each(|item| strings(item, values)),
             NodeValue::Mapping(entries) => entries
                 .iter()
@@ -259,7 +324,7 @@ pub fn secret_file(document: &Document, decrypted: &mut Decrypted) {
 /// plaintext, recording it as a secret; a vault that cannot be opened is a
 /// problem naming the variable, and its value becomes empty, never the
 /// ciphertext.
-pub fn decrypt_values(
+fn decrypt_values(
     document: &mut Document,
     passwords: &Passwords,
     decrypted: &mut Decrypted,
@@ -304,12 +369,12 @@ fn walk(
                     }
                     // Ansible never renders a vault's plaintext as a template:
                     // one that looks like one is kept as it is.
-                    *text = if super::resolve::is_template(&plain) && !plain.contains("endraw") {
+                    *text = if crate::resolve::is_template(&plain) && !plain.contains("endraw") {
                         format!("{{% raw %}}{plain}{{% endraw %}}")
                     } else {
                         plain.clone()
                     };
-                    decrypted.values.push(plain);
+                    decrypted.values.push(Sensitive::new(plain));
                 }
                 Err(error) => {
                     let message = format!("cannot decrypt {what}: {error}");
@@ -341,13 +406,12 @@ fn walk(
 }
 
 /// A vault of format 1.1 holding `plain`, as `ansible-vault encrypt` writes one
-/// (a fixed salt, which only tests may use): for fixtures made in the test.
-#[cfg(test)]
-pub(crate) fn encrypt_for_tests(plain: &[u8], password: &[u8]) -> String {
+/// with the salt given. A vault anyone relies on needs 32 random bytes of salt;
+/// a fixed one makes fixtures for tests.
+pub fn encrypt(plain: &[u8], password: &[u8], salt: &[u8; 32]) -> String {
     use ctr::cipher::{KeyIvInit as _, StreamCipher as _};
-    let salt = [7u8; 32];
     let mut keys = [0u8; 80];
-    pbkdf2::pbkdf2_hmac::<Sha256>(password, &salt, ROUNDS, &mut keys);
+    pbkdf2::pbkdf2_hmac::<Sha256>(password, salt, ROUNDS, &mut keys);
     let (cipher_key, rest) = keys.split_at(32);
     let (mac_key, counter) = rest.split_at(32);
     let padding = 16 - plain.len() % 16;
@@ -379,8 +443,8 @@ mod tests {
 
     /// `ansible-vault encrypt_string --vault-id prod@FILE 'the secret'` with the
     /// password `pgconverge`, and the same in format 1.1.
-    const LABELLED: &str = include_str!("../../tests/fixtures/vault/prod-1.2.vault");
-    const PLAIN: &str = include_str!("../../tests/fixtures/vault/default-1.1.vault");
+    const LABELLED: &str = include_str!("../tests/fixtures/prod-1.2.vault");
+    const PLAIN: &str = include_str!("../tests/fixtures/default-1.1.vault");
 
     fn passwords(label: &str, password: &str) -> Passwords {
         let mut passwords = Passwords::default();
@@ -431,8 +495,8 @@ mod tests {
     }
 
     #[test]
-    fn a_vault_made_for_tests_decrypts() {
-        let vault = encrypt_for_tests(b"all:\n  vars: {a: 1}\n", b"pgconverge");
+    fn an_encrypted_vault_decrypts() {
+        let vault = encrypt(b"all:\n  vars: {a: 1}\n", b"pgconverge", &[7; 32]);
         assert_eq!(
             decrypt(&vault, &passwords("default", "pgconverge")),
             Ok("all:\n  vars: {a: 1}\n".to_string())
