@@ -1,15 +1,42 @@
 //! The module graph against the layering `ARCHITECTURE.md` states: every
 //! `crate::` reference in a top-level module's non-test code must point to a
-//! module of a lower layer, so the graph has no cycle; the code map must name
-//! every module there is, and every path the code points to must exist; no
-//! code outside `src/versions.rs` may compare a PostgreSQL version with a number;
-//! and no Rust code builds shell but the documented exceptions.
+//! module of a lower layer, so the graph has no cycle; the crates of `crates/`
+//! use nothing of pgconverge, know no PostgreSQL, and are default members of
+//! the workspace; the code map must name every module there is, the crates'
+//! too, and every path the code points to must exist; no code outside
+//! `src/versions.rs` may compare a PostgreSQL version with a number; and no Rust
+//! code builds shell but the documented exceptions.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The crates of the workspace under `crates/`, by directory name, sorted.
+fn crates() -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(Path::new(ROOT).join("crates"))
+        .expect("crates/ is readable")
+        .flatten()
+        .filter(|entry| entry.path().join("Cargo.toml").exists())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Every `.rs` file of pgconverge's `src/` and of each crate's `src/`.
+fn workspace_rust_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    rust_files(&Path::new(ROOT).join("src"), &mut files);
+    for name in crates() {
+        rust_files(
+            &Path::new(ROOT).join("crates").join(name).join("src"),
+            &mut files,
+        );
+    }
+    files
+}
 
 /// The layers, lowest first, from the fenced block after `## Layers`.
 fn layers() -> Vec<Vec<String>> {
@@ -192,6 +219,12 @@ fn the_code_map_names_every_source_file_and_directory() {
             missing.push(shown);
         }
     }
+    for name in crates() {
+        let shown = format!("| `crates/{name}/` |");
+        if !text.contains(&shown) {
+            missing.push(shown);
+        }
+    }
     assert!(missing.is_empty(), "not in the code map: {missing:?}");
 }
 
@@ -266,8 +299,7 @@ fn compares_a_version_with_a_number(code: &str) -> bool {
 #[test]
 fn no_code_compares_a_version_with_a_number_outside_versions_rs() {
     let source = Path::new(ROOT).join("src");
-    let mut files = Vec::new();
-    rust_files(&source, &mut files);
+    let files = workspace_rust_files();
     let mut found = Vec::new();
     for file in files {
         if file == source.join("versions.rs") {
@@ -344,7 +376,7 @@ fn every_feature_is_in_the_table_of_features() {
 /// The rows of the code map: the first cell (the paths it is about) and the row.
 fn code_map_rows(text: &str) -> Vec<(&str, &str)> {
     text.lines()
-        .filter(|line| line.starts_with("| `src/"))
+        .filter(|line| line.starts_with("| `src/") || line.starts_with("| `crates/"))
         .filter_map(|line| {
             let first = line.trim_start_matches('|').split('|').next()?;
             Some((first, line))
@@ -384,6 +416,26 @@ fn the_code_map_names_every_module_inside_a_directory() {
             missing.push(format!("src/{directory}/{inside}"));
         }
     }
+    // A crate's row names every module of its `src/`, `lib.rs` too.
+    for name in crates() {
+        let source = Path::new(ROOT).join("crates").join(&name).join("src");
+        let mut files = Vec::new();
+        rust_files(&source, &mut files);
+        let heading = format!("`crates/{name}/`");
+        for file in files {
+            let Ok(relative) = file.strip_prefix(&source) else {
+                continue;
+            };
+            let inside = relative.display().to_string();
+            let named = rows
+                .iter()
+                .filter(|(first, _)| first.contains(&heading))
+                .any(|(_, row)| row.contains(&format!("`{inside}`")));
+            if !named {
+                missing.push(format!("crates/{name}/src/{inside}"));
+            }
+        }
+    }
     assert!(
         missing.is_empty(),
         "these modules are not in the code map of ARCHITECTURE.md: name each, as `NAME.rs` \
@@ -401,9 +453,7 @@ fn every_path_the_code_points_to_exists() {
         // PostgreSQL's SASLprep, in src/scram.rs.
         "src/common/saslprep.c",
     ];
-    let source = Path::new(ROOT).join("src");
-    let mut files = Vec::new();
-    rust_files(&source, &mut files);
+    let mut files = workspace_rust_files();
     files.push(Path::new(ROOT).join("ARCHITECTURE.md"));
     let mut broken = Vec::new();
     for file in files {
@@ -566,9 +616,7 @@ fn shell_built_in(code: &str) -> Vec<usize> {
 /// it in a string constant, escapes both. Only the places of `SHELL_BUILT_IN_RUST` may, each for its reason.
 #[test]
 fn no_rust_code_builds_shell_outside_its_exceptions() {
-    let source = Path::new(ROOT).join("src");
-    let mut files = Vec::new();
-    rust_files(&source, &mut files);
+    let files = workspace_rust_files();
     let mut found = Vec::new();
     let mut excepted_used = BTreeSet::new();
     for file in files {
@@ -639,4 +687,101 @@ fn the_shell_check_finds_shell_built_with_format_or_push_str() {
     ] {
         assert!(shell_built_in(code).is_empty(), "found: {code}");
     }
+}
+
+/// A crate of `crates/` is a library of its own: its manifest depends on nothing
+/// of pgconverge, and its code (its tests aside) names neither pgconverge nor
+/// PostgreSQL. What it must say of the program that reads it, it says with the
+/// name its caller gives.
+#[test]
+fn the_crates_know_nothing_of_pgconverge_or_postgresql() {
+    let mut found = Vec::new();
+    for name in crates() {
+        let directory = Path::new(ROOT).join("crates").join(&name);
+        let manifest =
+            fs::read_to_string(directory.join("Cargo.toml")).expect("the manifest is readable");
+        if manifest.contains("pgconverge") {
+            found.push(format!("crates/{name}/Cargo.toml names pgconverge"));
+        }
+        let mut files = Vec::new();
+        rust_files(&directory.join("src"), &mut files);
+        for file in files {
+            let text = fs::read_to_string(&file).unwrap_or_default();
+            let code = text
+                .split("#[cfg(test)]\nmod tests")
+                .next()
+                .unwrap_or_default();
+            for (number, line) in code.lines().enumerate() {
+                let lower = line.to_lowercase();
+                if ["pgconverge", "postgres"]
+                    .iter()
+                    .any(|word| lower.contains(word))
+                {
+                    let shown = file
+                        .strip_prefix(ROOT)
+                        .unwrap_or(&file)
+                        .display()
+                        .to_string();
+                    found.push(format!("{shown}:{}: {}", number + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "a crate of crates/ knows of pgconverge or PostgreSQL; keep that knowledge in \
+pgconverge and hand the crate what it needs (a name for its messages, a rule):\n{}",
+        found.join("\n")
+    );
+}
+
+/// Every crate of `crates/` is a member of the workspace and one of its default
+/// members, beside pgconverge: a plain `cargo test`, `cargo clippy` or `cargo fmt`
+/// at the root then covers it.
+#[test]
+fn every_crate_is_a_default_member_of_the_workspace() {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = std::process::Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(ROOT)
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON");
+    let names = |key: &str| -> BTreeSet<String> {
+        let ids: Vec<&str> = metadata[key]
+            .as_array()
+            .map(|ids| ids.iter().filter_map(serde_json::Value::as_str).collect())
+            .unwrap_or_default();
+        metadata["packages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|package| package["id"].as_str().is_some_and(|id| ids.contains(&id)))
+            .filter_map(|package| package["manifest_path"].as_str())
+            .map(|manifest| {
+                let directory = Path::new(manifest).parent().unwrap_or(Path::new(""));
+                let relative = directory.strip_prefix(ROOT).unwrap_or(directory);
+                relative.display().to_string()
+            })
+            .collect()
+    };
+    let mut expected: BTreeSet<String> = crates()
+        .into_iter()
+        .map(|name| format!("crates/{name}"))
+        .collect();
+    expected.insert(String::new());
+    assert_eq!(names("workspace_members"), expected);
+    assert_eq!(names("workspace_default_members"), expected);
 }
