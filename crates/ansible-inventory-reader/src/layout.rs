@@ -513,7 +513,7 @@ impl Layout<'_> {
 
     /// The depth of every group as Ansible counts it: `all` is 0 and a child is
     /// one deeper than its deepest parent. Deeper groups' variables win.
-    pub fn depths(&self) -> IndexMap<&str, usize> {
+    pub(crate) fn depths(&self) -> IndexMap<&str, usize> {
         let mut depths: IndexMap<&str, usize> = IndexMap::new();
         depths.insert(ALL, 0);
         // Links never form a loop (see `add_child`), so relaxing every link once
@@ -534,7 +534,7 @@ impl Layout<'_> {
 
     /// Every group with its hosts, those of its descendants included, in the
     /// order hosts first appear in the file.
-    pub fn members(&self) -> IndexMap<String, Vec<String>> {
+    pub(crate) fn members(&self) -> IndexMap<String, Vec<String>> {
         self.groups
             .keys()
             .map(|group| {

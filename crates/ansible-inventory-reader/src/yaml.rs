@@ -78,7 +78,7 @@ pub struct SyntaxError {
 
 /// A key written twice in one mapping; the later entry has been dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DuplicateKey {
+pub(crate) struct DuplicateKey {
     /// The key.
     pub key: String,
     /// Where it is written again.
@@ -123,7 +123,7 @@ fn syntax_error(error: &serde_saphyr::Error) -> SyntaxError {
 
 /// Removes every entry whose key already appeared earlier in the same mapping,
 /// anywhere in the tree, and returns them in file order.
-pub fn take_duplicate_keys(node: &mut Node) -> Vec<DuplicateKey> {
+pub(crate) fn take_duplicate_keys(node: &mut Node) -> Vec<DuplicateKey> {
     let mut duplicates = Vec::new();
     collect_duplicate_keys(node, &mut duplicates);
     duplicates.sort_by_key(|duplicate| duplicate.position);
