@@ -231,6 +231,8 @@ fn json_document_is_pinned() {
     {
         file.content.extend_from_slice(b"work_mem = '64MB'\n");
     }
+    // A hand edit in force: the plan shows the setting going back to its default.
+    set_value(&mut facts, "db2", "work_mem", "65536");
     facts.insert(
         "db3".into(),
         Err("cannot connect to db3 (10.0.0.13): Connection timed out".into()),

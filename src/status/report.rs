@@ -287,7 +287,7 @@ fn host_status(desired: &DesiredState, facts: &GatheredFacts, host: &DesiredHost
 
 /// What `ALTER SYSTEM` set on the host, each marked when pgconverge manages it.
 fn altered_settings(host: &DesiredHost, facts: &HostFacts) -> Vec<AlteredSetting> {
-    let managed: Vec<String> = host
+    let managed: indexmap::IndexMap<String, String> = host
         .steps
         .values()
         .find_map(|step| match step {
@@ -298,7 +298,7 @@ fn altered_settings(host: &DesiredHost, facts: &HostFacts) -> Vec<AlteredSetting
     crate::actions::altered_settings::altered(facts, &host.settings)
         .into_iter()
         .map(|(name, value)| AlteredSetting {
-            managed: managed.contains(&name),
+            managed: managed.contains_key(&name),
             name,
             value,
         })
