@@ -336,6 +336,7 @@ mod tests {
             "every_member_is_listed_json",
             serde_json::to_string_pretty(&document).expect("JSON")
         );
+        crate::plan::check::assert_matches_schema("connections", &serde_json::json!(document));
     }
 
     #[test]

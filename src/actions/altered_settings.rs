@@ -2,7 +2,9 @@
 //! file): one that overrides a setting pgconverge manages is drift, shown in the plan
 //! and reset; the others are the host's and are left alone (`status` lists them).
 
-use super::{Action, Change, PlanContext, PlannedStep, RemoteOperation, StepInput};
+use super::{
+    Action, AppliesBy, Change, PlanContext, PlannedStep, RemoteOperation, SettingChange, StepInput,
+};
 use crate::diagnostic::Diagnostic;
 use crate::facts::{FactsRequest, HostFacts};
 use crate::inventory::HostSettings;
@@ -67,7 +69,7 @@ impl Action for AlteredSettings {
             .unwrap_or_default();
         let overriding: Vec<(&String, &String)> = altered
             .iter()
-            .filter(|(name, _)| context.host.managed_settings.contains(name))
+            .filter(|(name, _)| context.host.managed_settings.contains_key(*name))
             .collect();
         if overriding.is_empty() {
             return PlannedStep::noop(format!(
@@ -86,30 +88,31 @@ impl Action for AlteredSettings {
             names: names.clone(),
             server: context.settings().clone(),
         };
-        let needs = |name: &str| {
-            let context = context
-                .facts
-                .server
-                .as_ref()
-                .and_then(|server| server.settings.get(name))
-                .map(|setting| setting.context.as_str());
-            if context == Some("postmaster") {
-                "restart"
-            } else {
-                "reload"
-            }
-        };
+        let server = context.facts.server.as_ref();
+        let setting_changes: Vec<SettingChange> = overriding
+            .iter()
+            .map(|(name, value)| {
+                let observed = server.and_then(|server| server.settings.get(name.as_str()));
+                SettingChange {
+                    name: (*name).clone(),
+                    before: Some((*value).clone()),
+                    after: context.host.managed_settings.get(name.as_str()).cloned(),
+                    applies_by: AppliesBy::of(observed),
+                }
+            })
+            .collect();
         PlannedStep {
             details: overriding
                 .iter()
-                .map(|(name, value)| {
+                .zip(&setting_changes)
+                .map(|((name, value), change)| {
                     format!(
                         "- {name} = '{value}'  (ALTER SYSTEM; reset to postgresql.conf's value, {})",
-                        needs(name)
+                        change.applies_by.name()
                     )
                 })
                 .collect(),
-            changed_settings: names.clone(),
+            setting_changes,
             ..PlannedStep::change(
                 Change::Update,
                 format!(
@@ -153,6 +156,40 @@ mod tests {
     #[test]
     fn an_override_of_a_managed_setting_is_reset_and_others_left_alone() {
         insta::assert_snapshot!(check(&repointed(), "db2", "altered_settings"));
+    }
+
+    /// The override reset is listed as a setting change: from what ALTER SYSTEM
+    /// set to what postgresql.conf sets.
+    #[test]
+    fn the_reset_is_listed_from_the_override_to_the_managed_value() {
+        let plan = repointed().plan();
+        let changes = plan
+            .host("db2")
+            .and_then(|host| host.steps.iter().find(|step| step.id == "altered_settings"))
+            .map(|step| step.setting_changes.clone())
+            .unwrap_or_default();
+        let [change] = changes.as_slice() else {
+            panic!("one change: {changes:?}");
+        };
+        assert_eq!(
+            (
+                change.name.as_str(),
+                change.before.as_deref(),
+                change.applies_by
+            ),
+            (
+                "primary_conninfo",
+                Some("host=10.0.0.99 user=replicator"),
+                crate::actions::AppliesBy::Reload
+            )
+        );
+        assert!(
+            change
+                .after
+                .as_deref()
+                .is_some_and(|after| after.contains("host=10.0.0.11")),
+            "{change:?}"
+        );
     }
 
     #[test]

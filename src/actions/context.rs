@@ -71,8 +71,9 @@ pub struct Member<'a> {
     pub config_files: Vec<&'a str>,
     /// This run gives the host a new data directory.
     pub data_replaced: bool,
-    /// The settings the host's `postgresql.conf` step manages.
-    pub managed_settings: Vec<String>,
+    /// The settings the host's `postgresql.conf` step manages, each with the
+    /// value it writes.
+    pub managed_settings: IndexMap<String, String>,
     /// The slot the host streams through on its upstream, when it has a slot step.
     pub replication_slot: Option<&'a str>,
     /// The host has a base backup step: this run may clone its data directory
@@ -100,7 +101,7 @@ impl<'a> Member<'a> {
             ssh_public_key_path: None,
             config_files: Vec::new(),
             data_replaced: false,
-            managed_settings: Vec::new(),
+            managed_settings: IndexMap::new(),
             replication_slot: None,
             clones_upstream: false,
         }
@@ -117,8 +118,9 @@ pub struct PlanContext<'a> {
     pub replace_data_allowed: bool,
     /// The steps of this host that notified this step (a handler) in this run.
     pub notified_by: &'a [String],
-    /// Settings whose value changes in this run's `postgresql.conf`.
-    pub changed_settings: &'a [String],
+    /// Settings whose value in force changes by the steps before this one in
+    /// this run (`postgresql.conf`, `ALTER SYSTEM` overrides reset).
+    pub setting_changes: &'a [super::SettingChange],
     /// Configuration files this run replaces on the host before this step, each
     /// keeping its version before as `FILE.pgconverge-backup`.
     pub replaced_configuration: &'a [String],

@@ -30,7 +30,7 @@ pub mod upgrade;
 pub mod verify;
 
 pub use context::{DerivedValues, Member, PlanContext, StepInput};
-pub use outcome::{Change, PlannedStep};
+pub use outcome::{AppliesBy, Change, PlannedStep, SettingChange};
 
 use crate::diagnostic::Diagnostic;
 use crate::facts::FactsRequest;

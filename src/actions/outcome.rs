@@ -2,7 +2,7 @@
 //! and its operation, with the helpers every action uses to say so.
 
 use super::Operation;
-use crate::facts::PathAttributes;
+use crate::facts::{ObservedSetting, PathAttributes};
 use serde::{Deserialize, Serialize};
 
 /// What a step will do, as the plan shows it (`+`, `~`, `!`, `-/+`).
@@ -39,6 +39,57 @@ impl Change {
     }
 }
 
+/// What makes PostgreSQL apply a setting's new value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AppliesBy {
+    /// A reload: the setting's context is `sighup` or one that new sessions take
+    /// after a reload, or the server does not report the setting (it does not
+    /// run, or does not know the name yet).
+    Reload,
+    /// A restart: the setting's context is `postmaster`.
+    Restart,
+    /// Nothing: PostgreSQL fixes the setting (`internal`).
+    CannotChange,
+}
+
+impl AppliesBy {
+    /// The one decision between a reload and a restart, from the setting as the
+    /// server reports it (`pg_settings.context`): every step that changes a
+    /// setting, the service step after them and the plan's lines all take it
+    /// from here.
+    pub fn of(setting: Option<&ObservedSetting>) -> AppliesBy {
+        match setting.map(|setting| setting.context.as_str()) {
+            Some("postmaster") => AppliesBy::Restart,
+            Some("internal") => AppliesBy::CannotChange,
+            _ => AppliesBy::Reload,
+        }
+    }
+
+    /// As the plan's lines say it.
+    pub fn name(self) -> &'static str {
+        match self {
+            AppliesBy::Reload => "reload",
+            AppliesBy::Restart => "restart",
+            AppliesBy::CannotChange => "cannot change",
+        }
+    }
+}
+
+/// One setting whose value in force changes, as the plan document lists it
+/// (`setting_changes`, docs/plan-format.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingChange {
+    pub name: String,
+    /// The value in force now, as `SHOW` shows it (the server's, else what the
+    /// files set); `None` when nothing says.
+    pub before: Option<String>,
+    /// The value the new configuration sets, as written; `None` when no file
+    /// sets it any more and it goes back to PostgreSQL's default.
+    pub after: Option<String>,
+    pub applies_by: AppliesBy,
+}
+
 /// One step of one host in the plan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PlannedStep {
@@ -59,9 +110,10 @@ pub struct PlannedStep {
     /// What the reviewer should know though nothing stops the step (a host rule
     /// that decides before a managed one).
     pub warnings: Vec<String>,
-    /// Settings whose value in force changes, for the service step to choose
-    /// between a reload and a restart.
-    pub changed_settings: Vec<String>,
+    /// Settings whose value in force changes, each with what applies it: the
+    /// service step restarts for those a restart applies, and the plan document
+    /// lists them.
+    pub setting_changes: Vec<SettingChange>,
     pub operation: Option<Operation>,
 }
 
@@ -77,7 +129,7 @@ impl PlannedStep {
             refused: None,
             details: Vec::new(),
             warnings: Vec::new(),
-            changed_settings: Vec::new(),
+            setting_changes: Vec::new(),
             operation: None,
         }
     }

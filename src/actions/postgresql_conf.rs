@@ -14,11 +14,12 @@
 //! restart), from the setting's context.
 
 use super::file::{ConfigCheck, DesiredFile};
-use super::{Action, Member, PlanContext, PlannedStep, StepInput};
+use super::{Action, AppliesBy, Member, PlanContext, PlannedStep, SettingChange, StepInput};
 use crate::diagnostic::Diagnostic;
 use crate::facts::{FactsRequest, ObservedSetting};
 use crate::inventory::ConfigMode;
 use crate::pgconf::value::{self, Kind};
+use crate::secret::REDACTED;
 use indexmap::IndexMap;
 use serde::Serialize;
 use std::path::Path;
@@ -55,13 +56,12 @@ pub struct PostgresqlConf {
 }
 
 impl PostgresqlConf {
-    /// The settings pgconverge's file sets (what an `ALTER SYSTEM` setting of the
-    /// same name overrides).
-    pub fn managed_settings(&self) -> Vec<String> {
-        crate::pgconf::settings(&self.file.content)
-            .into_keys()
-            .filter(|name| !is_include(name))
-            .collect()
+    /// The settings pgconverge's file sets, each with its value as written (what
+    /// an `ALTER SYSTEM` setting of the same name overrides).
+    pub fn managed_settings(&self) -> IndexMap<String, String> {
+        let mut settings = crate::pgconf::settings(&self.file.content);
+        settings.retain(|name, _| !is_include(name));
+        settings
     }
 }
 
@@ -175,7 +175,11 @@ impl Action for PostgresqlConf {
         {
             return PlannedStep::refused(refusal);
         }
-        let mut details: Vec<String> = changes.iter().map(SettingChange::line).collect();
+        if self.file.sensitive {
+            // The file's diff is `(sensitive)`: its values are not shown either.
+            changes.iter_mut().for_each(ValueChange::redact);
+        }
+        let mut details: Vec<String> = changes.iter().map(ValueChange::line).collect();
         if self.mode == ConfigMode::Own {
             for (name, target) in current
                 .as_deref()
@@ -189,7 +193,7 @@ impl Action for PostgresqlConf {
                 ));
             }
         }
-        planned.changed_settings = changes.iter().map(|change| change.name.clone()).collect();
+        planned.setting_changes = changes.iter().map(ValueChange::structured).collect();
         planned.summary = summary(
             &self.file.path,
             self.mode,
@@ -212,7 +216,7 @@ impl Action for PostgresqlConf {
 /// gives it (not pgconverge's file, whose earlier default it may lower): the
 /// host's tuning would be lost, so the step waits for the inventory to say.
 fn lowered_limit(
-    changes: &[SettingChange],
+    changes: &[ValueChange],
     defaulted: &[String],
     observed: &Observed,
     managed_path: &str,
@@ -245,7 +249,7 @@ fn lowered_limit(
 /// subscribers' slots need it) that pgconverge's default `replica` would lower
 /// while the inventory does not set `wal_level`: PostgreSQL would not even start
 /// with logical slots below `logical`, and every consumer would lose its slot.
-fn lowered_wal_level(changes: &[SettingChange], defaulted: &[String]) -> Option<String> {
+fn lowered_wal_level(changes: &[ValueChange], defaulted: &[String]) -> Option<String> {
     let change = changes
         .iter()
         .find(|change| change.name == "wal_level" && defaulted.contains(&change.name))?;
@@ -263,7 +267,7 @@ fn lowered_wal_level(changes: &[SettingChange], defaulted: &[String]) -> Option<
 /// memory, a certificate it cannot read, a port another process listens on. (The
 /// write checks these again before a restart.)
 fn cannot_start(
-    changes: &[SettingChange],
+    changes: &[ValueChange],
     observed: &Observed,
     facts: &crate::facts::HostFacts,
     wanted: &IndexMap<String, String>,
@@ -472,22 +476,23 @@ impl Observed<'_> {
     }
 
     /// The change of a setting the new file sets to `new`, if its value changes.
-    fn change(&self, name: &str, new: Option<&str>) -> Option<SettingChange> {
+    fn change(&self, name: &str, new: Option<&str>) -> Option<ValueChange> {
         let new = new?;
         if self.same(name, new) {
             return None;
         }
-        Some(SettingChange {
+        Some(ValueChange {
             name: name.to_string(),
             old: self.now(name),
             new: new.to_string(),
-            needs: self.needs(name),
+            unset: false,
+            applies_by: AppliesBy::of(self.setting(name)),
         })
     }
 
     /// A setting the new file no longer sets: it goes back to `reverts_to` (what the
     /// host's own file sets), else to PostgreSQL's default.
-    fn reverted(&self, name: &str, reverts_to: Option<&str>) -> Option<SettingChange> {
+    fn reverted(&self, name: &str, reverts_to: Option<&str>) -> Option<ValueChange> {
         let setting = self.setting(name);
         let new = match (reverts_to, setting) {
             (Some(value), _) => value.to_string(),
@@ -505,21 +510,23 @@ impl Observed<'_> {
                 .filter(|setting| {
                     setting.context == "postmaster" && setting.source == "configuration file"
                 })
-                .map(|_| SettingChange {
+                .map(|setting| ValueChange {
                     name: name.to_string(),
                     old: self.now(name),
                     new,
-                    needs: "restart",
+                    unset: true,
+                    applies_by: AppliesBy::of(Some(setting)),
                 });
         }
         if reverts_to.is_some_and(|value| self.same(name, value)) {
             return None;
         }
-        Some(SettingChange {
+        Some(ValueChange {
             name: name.to_string(),
             old: self.now(name),
             new,
-            needs: self.needs(name),
+            unset: reverts_to.is_none(),
+            applies_by: AppliesBy::of(setting),
         })
     }
 
@@ -539,40 +546,53 @@ impl Observed<'_> {
             .filter(|name| !wanted.contains_key(name))
             .collect()
     }
-
-    fn needs(&self, name: &str) -> &'static str {
-        match self.setting(name).map(|setting| setting.context.as_str()) {
-            Some("postmaster") => "restart",
-            Some("internal") => "cannot change",
-            _ => "reload",
-        }
-    }
 }
 
 /// One setting whose value in force changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct SettingChange {
+struct ValueChange {
     name: String,
     /// The value in force now, when known.
     old: Option<String>,
+    /// The value after, as the plan shows it (PostgreSQL's default, for one no
+    /// file sets any more).
     new: String,
-    /// `reload` or `restart`.
-    needs: &'static str,
+    /// No file sets the setting any more: it goes back to PostgreSQL's default.
+    unset: bool,
+    applies_by: AppliesBy,
 }
 
-impl SettingChange {
+impl ValueChange {
     /// `~ archive_mode  off → on  (restart)`.
     fn line(&self) -> String {
+        let applies_by = self.applies_by.name();
         match &self.old {
             Some(old) => format!(
-                "~ {}  {} → {}  ({})",
+                "~ {}  {} → {}  ({applies_by})",
                 self.name,
                 shown(old),
                 shown(&self.new),
-                self.needs
             ),
-            None => format!("+ {}  → {}  ({})", self.name, shown(&self.new), self.needs),
+            None => format!("+ {}  → {}  ({applies_by})", self.name, shown(&self.new)),
         }
+    }
+
+    /// The change as the plan document lists it.
+    fn structured(&self) -> SettingChange {
+        SettingChange {
+            name: self.name.clone(),
+            before: self.old.clone(),
+            after: (!self.unset).then(|| self.new.clone()),
+            applies_by: self.applies_by,
+        }
+    }
+
+    /// Hides the values (a file marked `sensitive`).
+    fn redact(&mut self) {
+        if self.old.is_some() {
+            self.old = Some(REDACTED.to_string());
+        }
+        self.new = REDACTED.to_string();
     }
 }
 
@@ -590,7 +610,7 @@ fn summary(
     mode: ConfigMode,
     adopting: bool,
     existing: bool,
-    changes: &[SettingChange],
+    changes: &[ValueChange],
     file_summary: &str,
 ) -> String {
     let count = match changes.len() {
@@ -611,7 +631,163 @@ fn summary(
 
 #[cfg(test)]
 mod tests {
-    use crate::plan::check::{Fixture, check};
+    use crate::actions::{AppliesBy, DesiredStep, SettingChange};
+    use crate::plan::check::{Fixture, THREE_HOSTS, check, converged_cluster, desired};
+
+    /// The hosts of the three-host inventory as it is, planned with that
+    /// inventory given `vars` besides its `pg_version`.
+    fn converged_then(vars: &str) -> Fixture {
+        let facts = converged_cluster(&desired(THREE_HOSTS).0);
+        let (desired, playbook) = desired(&THREE_HOSTS.replace(
+            "    pg_version: 15\n",
+            &format!("    pg_version: 15\n    {vars}\n"),
+        ));
+        Fixture {
+            desired,
+            playbook,
+            facts,
+            options: Default::default(),
+        }
+    }
+
+    fn setting_changes(fixture: &Fixture, host: &str, step: &str) -> Vec<SettingChange> {
+        fixture
+            .plan()
+            .host(host)
+            .and_then(|host| host.steps.iter().find(|planned| planned.id == step))
+            .map(|planned| planned.setting_changes.clone())
+            .unwrap_or_else(|| panic!("{host} has no step {step}"))
+    }
+
+    fn change(
+        name: &str,
+        before: Option<&str>,
+        after: Option<&str>,
+        by: AppliesBy,
+    ) -> SettingChange {
+        SettingChange {
+            name: name.to_string(),
+            before: before.map(str::to_string),
+            after: after.map(str::to_string),
+            applies_by: by,
+        }
+    }
+
+    #[test]
+    fn a_changed_reload_setting_is_listed_with_both_values_and_a_reload() {
+        let fixture = converged_then("pg_settings: { work_mem: 8MB }");
+        assert_eq!(
+            setting_changes(&fixture, "db1", "postgresql_conf"),
+            vec![change(
+                "work_mem",
+                Some("4MB"),
+                Some("8MB"),
+                AppliesBy::Reload
+            )]
+        );
+        let service = check(&fixture, "db1", "pg_service");
+        assert!(
+            service.starts_with("! pg_service: reload PostgreSQL"),
+            "{service}"
+        );
+    }
+
+    /// The one decision between a reload and a restart (`AppliesBy::of`) is
+    /// what the service step follows.
+    #[test]
+    fn an_added_restart_setting_is_listed_with_a_restart_and_restarts_the_server() {
+        let fixture = converged_then("pg_settings: { shared_buffers: 256MB }");
+        assert_eq!(
+            setting_changes(&fixture, "db1", "postgresql_conf"),
+            vec![change(
+                "shared_buffers",
+                Some("128MB"),
+                Some("256MB"),
+                AppliesBy::Restart
+            )]
+        );
+        let service = check(&fixture, "db1", "pg_service");
+        assert!(
+            service.contains("restart PostgreSQL: shared_buffers need a restart"),
+            "{service}"
+        );
+    }
+
+    /// A setting the new file no longer sets goes back to PostgreSQL's default:
+    /// `after` is null, the plan's line shows the default.
+    #[test]
+    fn a_setting_removed_from_the_file_is_listed_with_no_value_after() {
+        let fixture = Fixture::converged().edit("db1", |facts| {
+            if let Some(file) = facts
+                .files
+                .get_mut("/etc/postgresql/15/main/postgresql.conf")
+            {
+                file.content.extend_from_slice(b"work_mem = '64MB'\n");
+            }
+            if let Some(setting) = facts
+                .server
+                .as_mut()
+                .and_then(|server| server.settings.get_mut("work_mem"))
+            {
+                setting.value = "65536".into();
+            }
+        });
+        assert_eq!(
+            setting_changes(&fixture, "db1", "postgresql_conf"),
+            vec![change("work_mem", Some("64MB"), None, AppliesBy::Reload)]
+        );
+        let text = check(&fixture, "db1", "postgresql_conf");
+        assert!(text.contains("~ work_mem  64MB → 4MB  (reload)"), "{text}");
+    }
+
+    #[test]
+    fn an_unchanged_file_lists_no_setting_change() {
+        assert_eq!(
+            setting_changes(&Fixture::converged(), "db1", "postgresql_conf"),
+            Vec::new()
+        );
+        // A file that differs by a comment only is written, and changes no value.
+        let commented = Fixture::converged().edit("db1", |facts| {
+            if let Some(file) = facts
+                .files
+                .get_mut("/etc/postgresql/15/main/postgresql.conf")
+            {
+                file.content.extend_from_slice(b"# edited by hand\n");
+            }
+        });
+        let text = check(&commented, "db1", "postgresql_conf");
+        assert!(text.contains("no setting changes its value"), "{text}");
+        assert_eq!(
+            setting_changes(&commented, "db1", "postgresql_conf"),
+            Vec::new()
+        );
+    }
+
+    /// A `postgresql.conf` step marked `sensitive` shows `(sensitive)` for its
+    /// values, as it does for its diff.
+    #[test]
+    fn a_sensitive_file_shows_no_value_of_its_settings() {
+        let mut fixture = converged_then("pg_settings: { work_mem: 8MB }");
+        if let Some(DesiredStep::PostgresqlConf(conf)) = fixture
+            .desired
+            .hosts
+            .get_mut("db1")
+            .and_then(|host| host.steps.get_mut("postgresql_conf"))
+        {
+            conf.file.sensitive = true;
+        }
+        assert_eq!(
+            setting_changes(&fixture, "db1", "postgresql_conf"),
+            vec![change(
+                "work_mem",
+                Some("(sensitive)"),
+                Some("(sensitive)"),
+                AppliesBy::Reload
+            )]
+        );
+        let text = check(&fixture, "db1", "postgresql_conf");
+        assert!(!text.contains("8MB") && !text.contains("4MB"), "{text}");
+    }
 
     #[test]
     fn a_fresh_primary_gets_its_configuration_setting_by_setting() {

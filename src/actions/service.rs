@@ -3,7 +3,7 @@
 //! a former primary. Whether to restart is read from the server, so a run
 //! interrupted between writing and restarting is finished by the next one.
 
-use super::{Action, Change, PlanContext, PlannedStep, RemoteOperation, StepInput};
+use super::{Action, AppliesBy, Change, PlanContext, PlannedStep, RemoteOperation, StepInput};
 use crate::diagnostic::Diagnostic;
 use crate::inventory::HostSettings;
 use crate::script::{HostScript, Script};
@@ -110,15 +110,10 @@ impl Action for Service {
             .collect();
         needs_restart.extend(
             context
-                .changed_settings
+                .setting_changes
                 .iter()
-                .filter(|name| {
-                    server
-                        .settings
-                        .get(name.as_str())
-                        .is_some_and(|setting| setting.context == "postmaster")
-                })
-                .cloned(),
+                .filter(|change| change.applies_by == AppliesBy::Restart)
+                .map(|change| change.name.clone()),
         );
         if !needs_restart.is_empty() {
             return PlannedStep::change(

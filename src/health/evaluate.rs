@@ -734,6 +734,96 @@ mod tests {
         );
     }
 
+    /// The document `check --format json` prints, for clusters healthy, lagging,
+    /// with a stopped standby, an unreachable host, pending restarts and lost
+    /// slots, md5 and a backup: each matches `docs/schemas/check.schema.json`.
+    #[test]
+    fn every_check_document_matches_its_schema() {
+        let mut troubled = healthy();
+        if let Some(Ok(db1)) = troubled.get_mut("db1")
+            && let Some(server) = db1.server.as_mut()
+        {
+            server.md5_roles = vec!["legacy_app".into()];
+            server.slots.push(crate::facts::ReplicationSlot {
+                name: "pgconverge_db9".into(),
+                active: false,
+                wal_status: "lost".into(),
+                retained_bytes: None,
+            });
+            db1.data_directory.wal_ready_segments = Some(40);
+            db1.pgbackrest = Some(crate::facts::pgbackrest::PgbackrestFacts::parse(
+                "main",
+                &format!(
+                    r#"[{{"name":"main","status":{{"code":0,"message":"ok"}},"backup":[{{"label":"L1F","type":"full","timestamp":{{"start":{},"stop":{}}}}}]}}]"#,
+                    NOW - 3660,
+                    NOW - 3600
+                ),
+            ));
+        }
+        let unreachable = facts(vec![
+            (
+                "db1",
+                Ok(primary(
+                    1,
+                    "0/5000060",
+                    vec![client("db2", "10.0.0.12", Some(300 * MIB))],
+                )),
+            ),
+            (
+                "db2",
+                Ok(standby(Some("10.0.0.11"), "0/5000060", "0/5000060")),
+            ),
+            (
+                "db3",
+                Err("ssh: connect to host: Connection refused".into()),
+            ),
+        ]);
+        let stopped_standby = facts(vec![
+            ("db1", Ok(primary(1, "0/5000060", Vec::new()))),
+            ("db2", Ok(stopped())),
+            (
+                "db3",
+                Ok(standby(Some("10.0.0.11"), "0/5000060", "0/5000060")),
+            ),
+        ]);
+        let mut md5 = healthy();
+        if let Some(Ok(db1)) = md5.get_mut("db1")
+            && let Some(server) = db1.server.as_mut()
+        {
+            server.md5_roles = vec!["legacy_app".into()];
+        }
+        let mut states = Vec::new();
+        for (name, cluster) in [
+            ("healthy", healthy()),
+            ("md5", md5),
+            ("troubled", troubled),
+            ("unreachable", unreachable),
+            ("stopped standby", stopped_standby),
+        ] {
+            let health = judge(&cluster);
+            states.push(health.state);
+            let round_trips = cluster
+                .iter()
+                .map(|(host, facts)| (host.clone(), usize::from(facts.is_ok())))
+                .collect();
+            let value = serde_json::json!(crate::health::Document::new(&health, round_trips));
+            let problems = crate::plan::check::schema_problems("check", &value);
+            assert!(problems.is_empty(), "{name}: {problems:#?}\n{value:#}");
+        }
+        assert!(
+            states.contains(&State::Ok)
+                && states.contains(&State::Warning)
+                && states.contains(&State::Critical),
+            "{states:?}"
+        );
+        // A summary that says another state than the document does not match.
+        let health = judge(&healthy());
+        let mut value =
+            serde_json::json!(crate::health::Document::new(&health, Default::default()));
+        value["state"] = "WARNING".into();
+        assert!(!crate::plan::check::schema_problems("check", &value).is_empty());
+    }
+
     #[test]
     fn the_last_backup_must_be_younger_than_the_limit() {
         let with_backup = |finished: i64| {

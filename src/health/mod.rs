@@ -29,13 +29,24 @@ pub struct CheckOptions {
 
 /// The JSON document `check --format json` prints.
 #[derive(Debug, Serialize)]
-struct Document<'a> {
+pub struct Document<'a> {
     format_version: u32,
     pgconverge_version: &'static str,
     #[serde(flatten)]
     health: &'a Health,
     /// SSH round trips per host: one each.
     round_trips: indexmap::IndexMap<String, usize>,
+}
+
+impl Document<'_> {
+    pub fn new(health: &Health, round_trips: indexmap::IndexMap<String, usize>) -> Document<'_> {
+        Document {
+            format_version: 1,
+            pgconverge_version: env!("CARGO_PKG_VERSION"),
+            health,
+            round_trips,
+        }
+    }
 }
 
 /// Checks the cluster and prints the result; the state is the exit code. An
@@ -89,12 +100,7 @@ pub async fn check(options: &CheckOptions, printer_for: impl FnOnce(Redactor) ->
                 printer.out(&format!("{}: {}", finding.state.name(), finding.message));
             }
         }
-        Format::Json => printer.json(&Document {
-            format_version: 1,
-            pgconverge_version: env!("CARGO_PKG_VERSION"),
-            health: &health,
-            round_trips: round_trips.into_iter().collect(),
-        }),
+        Format::Json => printer.json(&Document::new(&health, round_trips.into_iter().collect())),
     }
     health.state
 }

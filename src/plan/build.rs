@@ -265,7 +265,7 @@ impl HostPlanner<'_> {
     /// Plans the host's steps in order; each learns what the ones before it do
     /// (handlers notified, settings changed in `postgresql.conf`).
     fn plan(&self, order: &[&str]) -> HostPlan {
-        let mut changed_settings: Vec<String> = Vec::new();
+        let mut setting_changes: Vec<crate::actions::SettingChange> = Vec::new();
         let mut replaced_configuration: Vec<String> = Vec::new();
         let mut notified: IndexMap<String, Vec<String>> = IndexMap::new();
         let mut steps = Vec::new();
@@ -282,7 +282,7 @@ impl HostPlanner<'_> {
                 members: self.members,
                 replace_data_allowed: self.options.replace_data.contains(&self.host.name),
                 notified_by: notified.get(*id).map(Vec::as_slice).unwrap_or_default(),
-                changed_settings: &changed_settings,
+                setting_changes: &setting_changes,
                 replaced_configuration: &replaced_configuration,
                 server_changes: !notified.is_empty(),
             };
@@ -305,7 +305,7 @@ impl HostPlanner<'_> {
                     notified.entry(handler.id).or_default().push(id.to_string());
                 }
             }
-            changed_settings.extend(planned.changed_settings.iter().cloned());
+            setting_changes.extend(planned.setting_changes.iter().cloned());
             replaced_configuration.extend(
                 planned
                     .operation

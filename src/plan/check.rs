@@ -1,6 +1,8 @@
 //! The planner's test fixtures (an inventory and the facts of fresh or converged
 //! hosts, all fake: the planner is pure) and `check`, through which every action's
-//! tests run: fixture in, the step's plan line, diff and scripts out.
+//! tests run: fixture in, the step's plan line, diff and scripts out; and
+//! `assert_matches_schema`, which holds a versioned JSON document to its schema
+//! in `docs/schemas/`.
 
 use super::build::{PlanOptions, plan};
 use crate::actions::DesiredStep;
@@ -787,4 +789,61 @@ fn the_facts_script_passes_shellcheck() {
         let findings = crate::script::check::shellcheck_sent(&sent);
         assert_eq!(findings, "", "facts of {} as sent", host.name);
     }
+}
+
+/// Where a schema's references to the others resolve: `saved-plan.schema.json`
+/// names `plan.schema.json` beside it.
+const SCHEMA_BASE: &str = "file:///pgconverge/docs/schemas/";
+
+/// Fails, naming each place, unless `document` is valid under
+/// `docs/schemas/{name}.schema.json` (JSON Schema draft 2020-12).
+pub fn assert_matches_schema(name: &str, document: &serde_json::Value) {
+    let problems = schema_problems(name, document);
+    assert!(
+        problems.is_empty(),
+        "the document does not match {name}.schema.json:\n{}\n{}",
+        problems.join("\n"),
+        serde_json::to_string_pretty(document).unwrap_or_default()
+    );
+}
+
+/// Where `document` does not match `docs/schemas/{name}.schema.json`, one line
+/// each; empty when it matches.
+pub fn schema_problems(name: &str, document: &serde_json::Value) -> Vec<String> {
+    let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schemas");
+    let read = |file: &str| -> serde_json::Value {
+        let path = directory.join(file);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+        serde_json::from_str(&text).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+    };
+    let mut schemas = Vec::new();
+    for entry in std::fs::read_dir(&directory)
+        .unwrap_or_else(|error| panic!("{}: {error}", directory.display()))
+    {
+        let file = entry
+            .unwrap_or_else(|error| panic!("{error}"))
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        if file.ends_with(".schema.json") {
+            schemas.push((format!("{SCHEMA_BASE}{file}"), read(&file)));
+        }
+    }
+    let registry = jsonschema::Registry::new()
+        .extend(schemas)
+        .and_then(jsonschema::RegistryBuilder::prepare)
+        .unwrap_or_else(|error| panic!("the schemas do not load: {error}"));
+    let file = format!("{name}.schema.json");
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .with_base_uri(format!("{SCHEMA_BASE}{file}"))
+        .with_registry(&registry)
+        .offline()
+        .build(&read(&file))
+        .unwrap_or_else(|error| panic!("{file}: {error}"));
+    validator
+        .iter_errors(document)
+        .map(|error| format!("at `{}`: {error}", error.instance_path()))
+        .collect()
 }

@@ -1,7 +1,7 @@
 //! The plan as a documented, versioned JSON document: what `--format json` prints
 //! and what a saved plan records. `docs/plan-format.md` describes it.
 
-use super::{Change, Plan, Summary};
+use super::{Change, Plan, SettingChange, Summary};
 use crate::desired::NodeId;
 use crate::inventory::Role;
 use crate::plan::Outcome;
@@ -63,6 +63,10 @@ pub struct StepEntry {
     /// What a reviewer should know though nothing stops the step.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Each setting whose value in force changes: its value before and after,
+    /// and whether a reload or a restart applies it.
+    #[serde(default)]
+    pub setting_changes: Vec<SettingChange>,
     /// What happened, in a document of kind `apply`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub outcome: Option<OutcomeEntry>,
@@ -115,6 +119,7 @@ impl PlanDocument {
                         refused: step.refused.clone(),
                         details: step.details.clone(),
                         warnings: step.warnings.clone(),
+                        setting_changes: step.setting_changes.clone(),
                         outcome: outcomes
                             .and_then(|outcomes| outcomes.get(&NodeId::new(&host.name, &step.id)))
                             .map(outcome_entry),

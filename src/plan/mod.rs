@@ -14,7 +14,7 @@ pub mod sequence;
 #[cfg(test)]
 mod tests;
 
-pub use crate::actions::{Change, Operation, PlannedStep};
+pub use crate::actions::{Change, Operation, PlannedStep, SettingChange};
 
 use crate::desired::NodeId;
 use crate::inventory::Role;

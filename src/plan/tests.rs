@@ -231,6 +231,8 @@ fn json_document_is_pinned() {
     {
         file.content.extend_from_slice(b"work_mem = '64MB'\n");
     }
+    // A hand edit in force: the plan shows the setting going back to its default.
+    set_value(&mut facts, "db2", "work_mem", "65536");
     facts.insert(
         "db3".into(),
         Err("cannot connect to db3 (10.0.0.13): Connection timed out".into()),
@@ -239,8 +241,256 @@ fn json_document_is_pinned() {
     let document = super::document::PlanDocument::of_plan(&plan);
     let text = serde_json::to_string_pretty(&document)
         .unwrap_or_else(|error| panic!("serialise: {error}"));
+    assert_matches_schema("plan", &serde_json::json!(document));
     let text = text.replace(env!("CARGO_PKG_VERSION"), "VERSION");
     insta::assert_snapshot!(text);
+}
+
+/// Plans of every shape the planner makes, each as a fixture: fresh hosts, a
+/// cluster without a cluster yet, a former primary rejoined, an archive host,
+/// pgBackRest, an old version, ALTER SYSTEM drift, a stale slot, a standby
+/// decommissioned, a blocked plan, an unreachable host, a primary handing over.
+fn plans_of_every_shape() -> Vec<(&'static str, Plan)> {
+    let without_cluster = |facts: &mut crate::facts::HostFacts| {
+        facts.data_directory = crate::facts::DataDirectory::default();
+        facts.server = None;
+        facts.os_user_home = None;
+    };
+    let fixtures = [
+        ("fresh", Fixture::fresh()),
+        (
+            "without a cluster",
+            Fixture::fresh().edit("db1", without_cluster),
+        ),
+        (
+            "rejoin",
+            Fixture::converged()
+                .promoted_beside_the_primary("db2")
+                .options(PlanOptions {
+                    rejoin: vec!["db2".into()],
+                    ..PlanOptions::default()
+                }),
+        ),
+        (
+            "blocked",
+            Fixture::converged().promoted_beside_the_primary("db2"),
+        ),
+        ("archive host", Fixture::archive_host()),
+        (
+            "pgbackrest",
+            Fixture::converged_with(&pgbackrest_inventory()),
+        ),
+        ("version 11", Fixture::fresh_version("11")),
+        (
+            "altered",
+            Fixture::converged().altered_system("db2", "primary_conninfo = 'host=elsewhere'\n"),
+        ),
+        (
+            "stale slot",
+            Fixture::converged().stale_slot("db1", "pgconverge_gone"),
+        ),
+        ("decommission", Fixture::removed_standby()),
+        ("unreachable", Fixture::converged().unreachable("db3")),
+    ];
+    let mut plans: Vec<(&'static str, Plan)> = fixtures
+        .into_iter()
+        .map(|(name, fixture)| (name, fixture.plan()))
+        .collect();
+    let inventory = THREE_HOSTS.replace(
+        "db3: { ansible_host: 10.0.0.13 }",
+        "db3: { ansible_host: 10.0.0.13, replication_mode: synchronous }",
+    );
+    let facts = converged_cluster(&desired(&inventory).0);
+    let (desired, playbook) = desired(&inventory.replace(
+        "    pg_version: 15\n",
+        "    pg_version: 15\n    max_connections: 200\n",
+    ));
+    let options = PlanOptions {
+        restarts: super::rolling::RestartPolicy {
+            primary: super::rolling::PrimaryRestart::Switchover,
+            ..super::rolling::RestartPolicy::default()
+        },
+        ..PlanOptions::default()
+    };
+    plans.push(("handover", plan(&desired, &playbook, &facts, &options)));
+    plans
+}
+
+/// Every plan document, and the apply document of each with every kind of
+/// outcome, matches `docs/schemas/plan.schema.json`.
+#[test]
+fn every_plan_document_matches_its_schema() {
+    use super::document::PlanDocument;
+    let mut seen = std::collections::BTreeSet::new();
+    for (name, plan) in plans_of_every_shape() {
+        let document = PlanDocument::of_plan(&plan);
+        for host in &document.hosts {
+            seen.insert(host.role.clone());
+            for step in &host.steps {
+                seen.insert(format!("action {:?}", step.action));
+                seen.extend(
+                    step.setting_changes
+                        .iter()
+                        .map(|change| format!("applies_by {:?}", change.applies_by)),
+                );
+            }
+        }
+        seen.extend(document.blocked.as_ref().map(|_| "blocked".to_string()));
+        seen.extend(document.handover.as_ref().map(|_| "handover".to_string()));
+        let problems = schema_problems("plan", &serde_json::json!(document));
+        assert!(problems.is_empty(), "{name}: {problems:#?}");
+        let outcomes: indexmap::IndexMap<crate::desired::NodeId, Outcome> = plan
+            .hosts
+            .iter()
+            .flat_map(|host| {
+                host.steps
+                    .iter()
+                    .map(move |step| crate::desired::NodeId::new(&host.name, &step.id))
+            })
+            .enumerate()
+            .map(|(index, node)| {
+                let outcome = match index % 5 {
+                    0 => Outcome::Unchanged,
+                    1 => Outcome::Changed("written".into()),
+                    2 => Outcome::Verified("streams".into()),
+                    3 => Outcome::Failed("exit 1".into()),
+                    _ => Outcome::Skipped("a step before failed".into()),
+                };
+                (node, outcome)
+            })
+            .collect();
+        let applied = PlanDocument::of_apply(&plan, &outcomes);
+        let problems = schema_problems("plan", &serde_json::json!(applied));
+        assert!(problems.is_empty(), "{name} applied: {problems:#?}");
+    }
+    // The shapes the schema describes all occurred.
+    for wanted in [
+        "primary",
+        "standby",
+        "archive",
+        "decommissioned",
+        "action Noop",
+        "action Create",
+        "action Update",
+        "action Start",
+        "action Stop",
+        "action Restart",
+        "action Reload",
+        "action ReplaceData",
+        "action Check",
+        "applies_by Reload",
+        "applies_by Restart",
+        "blocked",
+        "handover",
+    ] {
+        assert!(seen.contains(wanted), "no plan has {wanted}: {seen:?}");
+    }
+}
+
+/// A document of kind `plan` with an outcome, or a field the schema does not
+/// know, does not match: the schema catches drift.
+#[test]
+fn the_plan_schema_refuses_what_the_planner_does_not_make() {
+    let plan = Fixture::converged().plan();
+    let mut document = serde_json::json!(super::document::PlanDocument::of_plan(&plan));
+    document["hosts"][0]["steps"][0]["outcome"] =
+        serde_json::json!({ "status": "changed", "message": "" });
+    assert!(
+        !schema_problems("plan", &document).is_empty(),
+        "a plan with an outcome passed"
+    );
+    let mut document = serde_json::json!(super::document::PlanDocument::of_plan(&plan));
+    document["hosts"][0]["steps"][0]["setting_changes"] = serde_json::json!([
+        { "name": "work_mem", "before": "4MB", "after": "8MB", "applies_by": "reload", "context": "user" }
+    ]);
+    assert!(
+        !schema_problems("plan", &document).is_empty(),
+        "an unknown field passed"
+    );
+}
+
+/// A setting whose value holds a secret: the document holds it as every other
+/// field would, and the printer's redactor, which every printed document
+/// passes, leaves none of it.
+#[test]
+fn a_secret_in_a_setting_value_is_not_printed() {
+    let secret = "s3cret-application-token-4711";
+    let inventory = THREE_HOSTS.replace(
+        "    pg_version: 15\n",
+        &format!(
+            "    pg_version: 15\n    app_token: {secret}\n    sensitive_vars: [app_token]\n    pg_settings: {{ application_name: \"{{{{ app_token }}}}\" }}\n"
+        ),
+    );
+    let facts = converged_cluster(&desired(THREE_HOSTS).0);
+    let (desired, playbook) = desired(&inventory);
+    let plan = plan(&desired, &playbook, &facts, &PlanOptions::default());
+    let document = super::document::PlanDocument::of_plan(&plan);
+    let changes: Vec<&crate::actions::SettingChange> = document
+        .hosts
+        .iter()
+        .flat_map(|host| host.steps.iter().flat_map(|step| &step.setting_changes))
+        .filter(|change| change.name == "application_name")
+        .collect();
+    assert_eq!(changes.len(), 3, "{changes:?}");
+    let printed = crate::secret::Redactor::new(desired.secrets.clone())
+        .redact(&serde_json::to_string_pretty(&document).unwrap_or_else(|error| panic!("{error}")));
+    assert!(!printed.contains(secret), "{printed}");
+    assert!(printed.contains("\"after\": \"(sensitive)\""), "{printed}");
+}
+
+/// A saved plan, made as `apply --dry-run --out` makes it, matches
+/// `docs/schemas/saved-plan.schema.json`.
+#[test]
+fn a_saved_plan_matches_its_schema() {
+    use super::saved::{InputRecord, SavedPlan, new_secret_key, secret_fingerprints, sha256_hex};
+    let fixture = Fixture::converged().unreachable("db3");
+    let plan = fixture.plan();
+    let key = new_secret_key();
+    let saved = SavedPlan {
+        format_version: super::document::FORMAT_VERSION,
+        pgconverge_version: env!("CARGO_PKG_VERSION").to_string(),
+        inventory: InputRecord {
+            path: Some("inventory.yaml".into()),
+            sha256: sha256_hex(THREE_HOSTS.as_bytes()),
+        },
+        playbook: InputRecord {
+            path: None,
+            sha256: sha256_hex(b"playbook"),
+        },
+        templates: InputRecord {
+            path: None,
+            sha256: sha256_hex(b"templates"),
+        },
+        limit: Vec::new(),
+        replace_data: vec!["db2".into()],
+        restarts: Default::default(),
+        rejoin: Vec::new(),
+        decommission: Vec::new(),
+        secrets: secret_fingerprints(&key, &fixture.desired.secrets),
+        facts: fixture
+            .facts
+            .iter()
+            .filter_map(|(host, facts)| {
+                let files = vec!["/var/lib/postgresql/.pgpass".to_string()];
+                facts.as_ref().ok().map(|facts| {
+                    (
+                        host.clone(),
+                        crate::facts::fingerprint::fingerprint(facts, &key, &files),
+                    )
+                })
+            })
+            .collect(),
+        secret_key: key,
+        plan: super::document::PlanDocument::of_plan(&plan),
+    };
+    assert_matches_schema("saved-plan", &serde_json::json!(saved));
+    // The plan in a saved plan is a dry run's.
+    let mut applied = serde_json::json!(saved);
+    applied["plan"]["kind"] = "apply".into();
+    assert!(
+        !schema_problems("saved-plan", &applied).is_empty(),
+        "a saved plan of kind apply passed"
+    );
 }
 
 #[test]

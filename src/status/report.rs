@@ -287,7 +287,7 @@ fn host_status(desired: &DesiredState, facts: &GatheredFacts, host: &DesiredHost
 
 /// What `ALTER SYSTEM` set on the host, each marked when pgconverge manages it.
 fn altered_settings(host: &DesiredHost, facts: &HostFacts) -> Vec<AlteredSetting> {
-    let managed: Vec<String> = host
+    let managed: indexmap::IndexMap<String, String> = host
         .steps
         .values()
         .find_map(|step| match step {
@@ -298,7 +298,7 @@ fn altered_settings(host: &DesiredHost, facts: &HostFacts) -> Vec<AlteredSetting
     crate::actions::altered_settings::altered(facts, &host.settings)
         .into_iter()
         .map(|(name, value)| AlteredSetting {
-            managed: managed.contains(&name),
+            managed: managed.contains_key(&name),
             name,
             value,
         })
@@ -407,6 +407,96 @@ mod tests {
         let value: serde_json::Value =
             serde_json::from_str(&text).unwrap_or_else(|error| panic!("{error}"));
         assert_eq!(value["format_version"], 1);
+        crate::plan::check::assert_matches_schema("status", &value);
         insta::assert_snapshot!(text);
+    }
+
+    /// The status of clusters in every state the report knows, each matches
+    /// `docs/schemas/status.schema.json`: healthy with slots, an archiver and
+    /// ALTER SYSTEM settings; md5 notes; a split brain; stopped and unreachable
+    /// hosts; paused replay.
+    #[test]
+    fn every_status_document_matches_its_schema() {
+        use crate::status::check::{client, healthy};
+        let mut busy = healthy();
+        if let Some(Ok(db1)) = busy.get_mut("db1") {
+            db1.files.insert(
+                "/var/lib/postgresql/15/main/postgresql.auto.conf".into(),
+                crate::facts::ObservedFile {
+                    attributes: crate::plan::check::attributes("postgres", 0o600),
+                    content: b"work_mem = '32MB'\nwal_level = 'logical'\n".to_vec(),
+                },
+            );
+            if let Some(server) = db1.server.as_mut() {
+                server.md5_roles = vec!["legacy_app".into()];
+                server.slots.push(crate::facts::ReplicationSlot {
+                    name: "pgconverge_db2".into(),
+                    active: true,
+                    wal_status: "reserved".into(),
+                    retained_bytes: Some(0),
+                });
+                server.archiver = Some(crate::facts::Archiver {
+                    archived_count: 5,
+                    last_archived_wal: "000000010000000000000005".into(),
+                    last_archived: Some(1_000),
+                    failed_count: 1,
+                    last_failed_wal: "000000010000000000000006".into(),
+                    last_failed: Some(2_000),
+                });
+            }
+        }
+        if let Some(Ok(db3)) = busy.get_mut("db3")
+            && let Some(server) = db3.server.as_mut()
+        {
+            server.replay_paused = true;
+        }
+        let split = facts(vec![
+            ("db1", Ok(primary(1, "0/5000060", Vec::new()))),
+            ("db2", Ok(primary(2, "0/6000000", Vec::new()))),
+            (
+                "db3",
+                Err("ssh: connect to host 10.0.0.13 port 22: Connection refused".into()),
+            ),
+        ]);
+        let down = facts(vec![
+            ("db1", Ok(stopped())),
+            (
+                "db2",
+                Ok(standby(Some("10.0.0.13"), "0/5000060", "0/5000000")),
+            ),
+            (
+                "db3",
+                Ok(primary(
+                    1,
+                    "0/5000060",
+                    vec![client("db2", "10.0.0.12", Some(96))],
+                )),
+            ),
+        ]);
+        let mut kinds = std::collections::BTreeSet::new();
+        for (name, facts) in [("busy", busy), ("split", split), ("down", down)] {
+            let report = report(&desired(THREE_HOSTS), &facts);
+            kinds.extend(
+                report
+                    .disagreements
+                    .iter()
+                    .map(|found| format!("{:?}", found.kind)),
+            );
+            let value = serde_json::json!(report);
+            let problems = crate::plan::check::schema_problems("status", &value);
+            assert!(problems.is_empty(), "{name}: {problems:#?}\n{value:#}");
+        }
+        assert!(
+            kinds.len() >= 5,
+            "the fixtures show few kinds of disagreement: {kinds:?}"
+        );
+        // A host seen as a primary but in recovery, or an unknown field, does not match.
+        let report = report(&desired(THREE_HOSTS), &healthy());
+        let mut value = serde_json::json!(report);
+        value["hosts"][0]["in_recovery"] = true.into();
+        assert!(!crate::plan::check::schema_problems("status", &value).is_empty());
+        let mut value = serde_json::json!(report);
+        value["hosts"][1]["lag"] = 0.into();
+        assert!(!crate::plan::check::schema_problems("status", &value).is_empty());
     }
 }

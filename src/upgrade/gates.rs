@@ -864,6 +864,47 @@ mod tests {
         );
     }
 
+    /// The document `upgrade --format json` prints, when the gates are open,
+    /// open with a warning and closed, matches `docs/schemas/upgrade-gates.schema.json`.
+    #[test]
+    fn every_gates_document_matches_its_schema() {
+        let mut warned = Cluster::healthy();
+        for host in warned.facts.values_mut() {
+            if let Ok(host) = host
+                && let Some(server) = host.server.as_mut()
+            {
+                server.md5_roles = vec!["legacy_app".into()];
+            }
+        }
+        let cases = [
+            ("open", Cluster::healthy(), 1700, true),
+            ("warned", warned, 1800, true),
+            ("downgrade", Cluster::healthy(), 1400, false),
+        ];
+        for (name, cluster, target, passes) in cases {
+            let inputs = Inputs {
+                facts: &cluster.facts,
+                probes: &cluster.probes,
+                primary: "db1",
+                standbys: &cluster.standbys,
+                rsync_logins: &cluster.logins,
+                current: PgVersion(1500),
+                target: PgVersion(target),
+                max_transaction_age_seconds: 300,
+            };
+            let document = Document::new(&inputs, &check(&inputs));
+            assert_eq!(document.passed, passes, "{name}: {document:?}");
+            assert_eq!(
+                document.gates.iter().any(|gate| gate.warning),
+                name == "warned",
+                "{name}: {document:?}"
+            );
+            let value = serde_json::json!(document);
+            let problems = crate::plan::check::schema_problems("upgrade-gates", &value);
+            assert!(problems.is_empty(), "{name}: {problems:#?}\n{value:#}");
+        }
+    }
+
     #[test]
     fn columns_with_attribute_versions_are_refused_when_the_new_server_does_not_know_them() {
         // As the probe read a 17.12 primary and an 18.6 scratch cluster on the lab.

@@ -1,6 +1,7 @@
 //! End to end on the lab: a saved plan applies exactly; a plan made stale by a hand
 //! edit or a restart is refused with nothing changed; no secret is in any output
-//! or plan file.
+//! or plan file. The plan, the saved plan, and `status` and `check` of the
+//! converged cluster are held to their JSON Schemas (`docs/schemas/`).
 
 use crate::support;
 
@@ -80,12 +81,33 @@ fn saved_plans_apply_exactly_or_not_at_all() {
         ],
     );
     assert_eq!(planned.code, Some(2), "{planned}");
-    let document: serde_json::Value = serde_json::from_str(&planned.stdout)
-        .unwrap_or_else(|error| panic!("stdout is not JSON: {error}\n{planned}"));
+    let document = support::assert_matches_schema("plan", &planned.stdout);
     assert_eq!(document["format_version"], 1);
     assert_eq!(document["kind"], "plan");
     assert_eq!(document["summary"]["update"], 3, "{planned}");
     assert_eq!(document["summary"]["reload"], 3, "{planned}");
+    // Each host's change of work_mem, as data: the value in force, the new one,
+    // and what applies it, read from the server.
+    for host in document["hosts"].as_array().into_iter().flatten() {
+        let changes: Vec<&serde_json::Value> = host["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|step| step["setting_changes"].as_array().into_iter().flatten())
+            .collect();
+        assert_eq!(
+            changes,
+            vec![&serde_json::json!({
+                "name": "work_mem", "before": "8MB", "after": "12MB", "applies_by": "reload"
+            })],
+            "{}: {planned}",
+            host["name"]
+        );
+    }
+    support::assert_matches_schema(
+        "saved-plan",
+        &std::fs::read_to_string(&plan_file).unwrap_or_else(|error| panic!("{plan_path}: {error}")),
+    );
     assert_eq!(
         work_mem_everywhere(&lab),
         vec!["8MB"; 3],
@@ -106,6 +128,30 @@ fn saved_plans_apply_exactly_or_not_at_all() {
     );
     assert_eq!(work_mem_everywhere(&lab), vec!["12MB"; 3]);
     outputs.extend([planned.all(), applied.all()]);
+
+    // What status and check say of the cluster now, held to their schemas.
+    let ssh_config = lab.ssh_config().display().to_string();
+    for command in ["status", "check"] {
+        let seen = pgconverge(
+            &[
+                command,
+                "-i",
+                &twelve,
+                "--ssh-config",
+                &ssh_config,
+                "--format",
+                "json",
+            ],
+            &password,
+        );
+        let document = support::assert_matches_schema(command, &seen.stdout);
+        let hosts = match command {
+            "status" => document["hosts"].as_array().map(Vec::len),
+            _ => document["round_trips"].as_object().map(|trips| trips.len()),
+        };
+        assert_eq!(hosts, Some(3), "{seen}");
+        outputs.push(seen.all());
+    }
 
     // A hand edit after planning: refused, naming the host and the file; nothing changes.
     let sixteen = inventory_with_work_mem(directory.path(), "16MB");

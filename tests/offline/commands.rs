@@ -6,13 +6,13 @@ use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-const PASSWORD: &str = "offline-test-password-4711";
+pub(crate) const PASSWORD: &str = "offline-test-password-4711";
 
-fn repository() -> PathBuf {
+pub(crate) fn repository() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn pgconverge(directory: &Path) -> Command {
+pub(crate) fn pgconverge(directory: &Path) -> Command {
     let mut command =
         Command::cargo_bin("pgconverge").unwrap_or_else(|error| panic!("binary: {error}"));
     command
@@ -23,7 +23,7 @@ fn pgconverge(directory: &Path) -> Command {
     command
 }
 
-fn run(command: &mut Command) -> (Output, String, String) {
+pub(crate) fn run(command: &mut Command) -> (Output, String, String) {
     let output = command
         .output()
         .unwrap_or_else(|error| panic!("run: {error}"));
@@ -32,11 +32,11 @@ fn run(command: &mut Command) -> (Output, String, String) {
     (output, stdout, stderr)
 }
 
-fn write(path: &Path, text: &str) {
+pub(crate) fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap_or_else(|error| panic!("write {}: {error}", path.display()));
 }
 
-fn read(path: &Path) -> String {
+pub(crate) fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|error| panic!("read {}: {error}", path.display()))
 }
 
@@ -62,7 +62,7 @@ fn files_under(directory: &Path) -> Vec<String> {
     files
 }
 
-fn temporary_directory() -> tempfile::TempDir {
+pub(crate) fn temporary_directory() -> tempfile::TempDir {
     tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"))
 }
 

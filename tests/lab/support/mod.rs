@@ -1,9 +1,13 @@
 //! Helpers for the end-to-end tests: the lab (real hosts in network namespaces with
-//! a real sshd and PostgreSQL each), the pgconverge binary, and SSH into lab hosts.
+//! a real sshd and PostgreSQL each), the pgconverge binary, SSH into lab hosts,
+//! and the JSON Schemas a command's document is held to (`schema.rs`).
 
 #![allow(dead_code)]
 
 pub mod client;
+mod schema;
+
+pub use schema::assert_matches_schema;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
