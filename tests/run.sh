@@ -53,10 +53,11 @@ ansible_inventory="${PGCONVERGE_ANSIBLE_VENV:-/var/tmp/pgconverge-ansible}/bin/a
 # Debian's packages: about a minute and a half the first time, then cached).
 time bash tests/lab/release-root.sh ensure trixie
 # The Debian testing (forky) root the lab's `--release forky` hosts run in, with
-# PostgreSQL 18 and trixie's 17 beside it (95 s the first time on 2 cores,
-# debootstrap 53 s of it; then cached). The converge and failover lab tests run
-# on it, and the settings catalog's 18 rows can be read again from its server
-# (src/pg_settings.tsv).
+# PostgreSQL 18, trixie's 17 and bookworm's 15 beside it (about 100 s the first
+# time on 2 cores, debootstrap 33 to 53 s of it; then cached). The lab tests of
+# PostgreSQL 18 run on it (converge, failover, archiving, pgBackRest, failover
+# slots, the upgrades to 18), and the settings catalog's 18 rows can be read
+# again from its server (src/pg_settings.tsv).
 time bash tests/lab/release-root.sh ensure forky
 
 cargo --version

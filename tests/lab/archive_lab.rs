@@ -41,6 +41,11 @@ fn a_shared_archive_feeds_a_warm_standby_of_postgresql_17_and_a_broken_one_fails
     a_shared_archive_feeds_a_warm_standby_on(Release::TRIXIE_17);
 }
 
+#[test]
+fn a_shared_archive_feeds_a_warm_standby_of_postgresql_18_and_a_broken_one_fails_the_apply() {
+    a_shared_archive_feeds_a_warm_standby_on(Release::FORKY_18);
+}
+
 fn a_shared_archive_feeds_a_warm_standby_on(release: Release) {
     if !lab_available() {
         return;

@@ -33,14 +33,25 @@ impl Cluster<'_> {
         pgconverge(&all, &self.password)
     }
 
-    /// Waits until `host` has a copy of `cdc` that a promotion keeps.
-    fn wait_for_ready_copy(&self, host: &str) {
+    /// Waits until `host` has a copy of `cdc` that a promotion keeps, as far as
+    /// the consumer confirmed on `primary`. A copy stays temporary until the
+    /// slot's catalog xmin passes the one the standby reserved, which a quiet
+    /// primary never moves: each try logs a standby snapshot there and lets the
+    /// consumer confirm it, as a busy primary and a live consumer would (the
+    /// consumer has read every row by then, so it reads no row here).
+    fn wait_for_ready_copy(&self, primary: &str, host: &str) {
         self.lab
             .eventually(120, &format!("a ready copy of cdc on {host}"), || {
+                self.lab.sql(primary, "select pg_log_standby_snapshot()");
+                assert_eq!(self.consume(primary), Vec::<u32>::new(), "no row is left to read");
+                let confirmed = self.lab.sql(
+                    primary,
+                    "select confirmed_flush_lsn from pg_replication_slots where slot_name = 'cdc'",
+                );
                 self.lab
                     .try_sql(
                         host,
-                        "select count(*) from pg_replication_slots where slot_name = 'cdc' and synced and not temporary and invalidation_reason is null",
+                        &format!("select count(*) from pg_replication_slots where slot_name = 'cdc' and synced and not temporary and invalidation_reason is null and confirmed_flush_lsn >= '{confirmed}'"),
                     )
                     .is_ok_and(|count| count == "1")
             });
@@ -106,21 +117,22 @@ fn a_logical_consumer_goes_on_after_a_switchover_and_a_failover() {
     );
 
     // A consumer's slot on h1, made with failover; it reads rows 1 to 10.
+    lab.sql("h1", "create table events (id int primary key)");
     lab.sql(
         "h1",
-        "create table events (id int primary key); select pg_create_logical_replication_slot('cdc', 'test_decoding', false, false, true)",
+        "select pg_create_logical_replication_slot('cdc', 'test_decoding', false, false, true)",
     );
     lab.sql("h1", "insert into events select generate_series(1, 10)");
     assert_eq!(cluster.consume("h1"), (1..=10).collect::<Vec<_>>());
-    cluster.wait_for_ready_copy("h2");
-    cluster.wait_for_ready_copy("h3");
+    cluster.wait_for_ready_copy("h1", "h2");
+    cluster.wait_for_ready_copy("h1", "h3");
     let check = cluster.run(&["check"]);
     assert!(!check.all().contains("failover slot"), "{check}");
 
     // Rows 11 to 20, not read yet; a switchover to h2.
     lab.sql("h1", "insert into events select generate_series(11, 20)");
     cluster.wait_for_rows(20);
-    let switchover = cluster.run(&["switchover", "h2", "--write-inventory"]);
+    let switchover = cluster.run(&["switchover", "h2"]);
     assert_eq!(switchover.code, Some(0), "{switchover}");
     assert!(
         switchover
@@ -133,8 +145,15 @@ fn a_logical_consumer_goes_on_after_a_switchover_and_a_failover() {
         (11..=20).all(|id| read.contains(&id)) && read.iter().all(|id| *id > 10),
         "h2 decodes what the consumer had not confirmed on h1, and nothing it had: {read:?}"
     );
-    // h1, a standby now, copies h2's slot in place of its own.
-    cluster.wait_for_ready_copy("h1");
+    // h1, a standby now, copies h2's slot in place of its own, which the
+    // switchover's apply dropped.
+    assert!(
+        switchover
+            .all()
+            .contains("dropped its own failover slot cdc"),
+        "{switchover}"
+    );
+    cluster.wait_for_ready_copy("h2", "h1");
     let again = cluster.run(&["apply", "--detailed-exitcode"]);
     assert_eq!(again.code, Some(0), "{again}");
 
@@ -142,7 +161,7 @@ fn a_logical_consumer_goes_on_after_a_switchover_and_a_failover() {
     lab.sql("h2", "insert into events select generate_series(21, 30)");
     cluster.wait_for_rows(30);
     assert_eq!(cluster.consume("h2"), (21..=30).collect::<Vec<_>>());
-    cluster.wait_for_ready_copy("h3");
+    cluster.wait_for_ready_copy("h2", "h3");
     lab.sql("h2", "insert into events select generate_series(31, 40)");
     cluster.wait_for_rows(40);
     lab.ssh(
@@ -151,9 +170,11 @@ fn a_logical_consumer_goes_on_after_a_switchover_and_a_failover() {
     );
     let promote = cluster.run(&["promote", "h3", "--write-inventory"]);
     assert_eq!(promote.code, Some(0), "{promote}");
+    // At least once: the copy had what the consumer confirmed when it last
+    // synced, so nothing unconfirmed is missed.
     let read = cluster.consume("h3");
     assert!(
-        (31..=40).all(|id| read.contains(&id)),
+        (31..=40).all(|id| read.contains(&id)) && read.iter().all(|id| *id > 20),
         "h3 decodes the rows the consumer had not confirmed: {read:?}"
     );
     let rejoin = cluster.run(&["apply"]);
@@ -166,8 +187,8 @@ fn a_logical_consumer_goes_on_after_a_switchover_and_a_failover() {
         "2",
         "{rejoin}"
     );
-    cluster.wait_for_ready_copy("h1");
-    cluster.wait_for_ready_copy("h2");
+    cluster.wait_for_ready_copy("h3", "h1");
+    cluster.wait_for_ready_copy("h3", "h2");
     let converged = cluster.run(&["apply", "--detailed-exitcode"]);
     assert_eq!(converged.code, Some(0), "{converged}");
 }

@@ -6,7 +6,7 @@
 
 use crate::support;
 
-use support::{Lab, lab_available, repository};
+use support::{Lab, Release, lab_available, repository};
 
 fn inventory(directory: &std::path::Path) -> String {
     let example = std::fs::read_to_string(repository().join("inventory.example.yaml"))
@@ -283,13 +283,23 @@ fn a_cluster_archives_and_backs_up_through_pgbackrest() {
 
 #[test]
 fn without_a_repository_host_the_primary_keeps_a_shared_repository() {
+    without_a_repository_host_the_primary_keeps_a_shared_repository_on(Release::BOOKWORM_15);
+}
+
+/// The same on PostgreSQL 18 (pgBackRest 2.60 of Debian testing).
+#[test]
+fn without_a_repository_host_the_primary_of_postgresql_18_keeps_a_shared_repository() {
+    without_a_repository_host_the_primary_keeps_a_shared_repository_on(Release::FORKY_18);
+}
+
+fn without_a_repository_host_the_primary_keeps_a_shared_repository_on(release: Release) {
     if !lab_available() {
         return;
     }
-    let lab = Lab::up(3);
+    let lab = Lab::up_on(3, release);
     let directory =
         tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"));
-    let example = std::fs::read_to_string(repository().join("inventory.example.yaml"))
+    let example = std::fs::read_to_string(release.example_inventory(directory.path()))
         .unwrap_or_else(|error| panic!("example inventory: {error}"));
     let text = example.replace(
         "    replication_user: replicator\n",

@@ -8,8 +8,9 @@
 //! clusters. Links the PostgreSQL OS user plants where the upgrade's root
 //! scripts act (any database superuser can become that user) are refused or
 //! left unfollowed: root's own files they lead to keep owner, mode and content.
-//! On Debian testing hosts: a cluster of 15 upgraded to 18, and one of 17 whose
-//! columns carry attribute versions refused before anything stops.
+//! On Debian testing hosts: a cluster of 15 upgraded to 18 (its md5 role and
+//! rule named by `check` and by a gate that warns), and one of 17 whose columns
+//! carry attribute versions refused before anything stops.
 
 use crate::support;
 
@@ -509,12 +510,44 @@ fn an_upgrade_to_18_from_15_keeps_every_row_and_one_from_17_stamped_columns_is_r
     let directory =
         tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"));
     let cluster = cluster_with_rows(&lab, Release::FORKY_15, directory.path());
+    // md5's end: a role with an md5 password and a pg_hba.conf rule using md5,
+    // which `check` warns of and the upgrade to 18 names in a gate that warns
+    // and lets it go on.
+    lab.sql(
+        "h1",
+        "set password_encryption = 'md5'; create role legacy_app login password 'legacy-app-pw'",
+    );
+    let text = std::fs::read_to_string(&cluster.inventory).unwrap_or_default();
+    std::fs::write(
+        &cluster.inventory,
+        text.replacen(
+            "    replication_user: replicator\n",
+            "    replication_user: replicator\n    pg_hba_extra:\n      - host all legacy_app 10.77.0.0/24 md5\n",
+            1,
+        ),
+    )
+    .unwrap_or_else(|error| panic!("write the inventory: {error}"));
+    let reloaded = cluster.run(&["apply"]);
+    assert_eq!(reloaded.code, Some(0), "{reloaded}");
+    let check = cluster.run(&["check"]);
+    assert!(
+        check.stdout.starts_with("PGCONVERGE WARNING")
+            && check
+                .all()
+                .contains("roles with an md5 password: legacy_app")
+            && check.all().contains("pg_hba.conf rules using md5"),
+        "{check}"
+    );
     let upgraded = cluster.run(&["upgrade", "--to", "18", "--write-inventory"]);
     assert_eq!(upgraded.code, Some(0), "{upgraded}");
     assert!(
         upgraded
             .all()
-            .contains("ok  attribute versions: no column carries one"),
+            .contains("ok  attribute versions: no column carries one")
+            && upgraded.all().contains("warn  md5 authentication: ")
+            && upgraded
+                .all()
+                .contains("roles with an md5 password: legacy_app"),
         "{upgraded}"
     );
     for (host, version) in HOSTS.iter().zip(cluster.versions()) {
