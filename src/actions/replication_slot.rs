@@ -305,14 +305,8 @@ mod tests {
 
     #[test]
     fn a_standbys_own_failover_slot_that_its_primary_carries_on_is_dropped() {
-        let slot = |name: &str, synced: bool| crate::facts::FailoverSlot {
-            name: name.into(),
-            plugin: "pgoutput".into(),
-            database: "app".into(),
-            synced,
-            temporary: false,
-            invalidation_reason: String::new(),
-        };
+        let slot =
+            |name: &str, synced: bool| crate::facts::FailoverSlot::example(name, synced, false);
         let inventory = crate::plan::check::THREE_HOSTS
             .replace("pg_version: 15", "pg_version: 17")
             .replace("  vars:\n", "  vars:\n    failover_slots: true\n");

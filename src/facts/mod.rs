@@ -218,6 +218,21 @@ pub struct FailoverSlot {
     pub invalidation_reason: String,
 }
 
+#[cfg(test)]
+impl FailoverSlot {
+    /// A consumer's `pgoutput` slot in the database `app`, for unit tests.
+    pub fn example(name: &str, synced: bool, temporary: bool) -> FailoverSlot {
+        FailoverSlot {
+            name: name.into(),
+            plugin: "pgoutput".into(),
+            database: "app".into(),
+            synced,
+            temporary,
+            invalidation_reason: String::new(),
+        }
+    }
+}
+
 impl FailoverSlot {
     /// A standby's copy that a promotion keeps and a consumer can go on from.
     pub fn ready(&self) -> bool {

@@ -608,14 +608,7 @@ mod tests {
     }
 
     fn slot(name: &str, synced: bool, temporary: bool) -> crate::facts::FailoverSlot {
-        crate::facts::FailoverSlot {
-            name: name.into(),
-            plugin: "pgoutput".into(),
-            database: "app".into(),
-            synced,
-            temporary,
-            invalidation_reason: String::new(),
-        }
+        crate::facts::FailoverSlot::example(name, synced, temporary)
     }
 
     fn with_slots(mut host: HostFacts, slots: Vec<crate::facts::FailoverSlot>) -> HostFacts {

@@ -661,14 +661,7 @@ mod tests {
 
     #[test]
     fn a_failover_slot_without_a_ready_copy_on_a_syncing_standby_is_a_warning() {
-        let slot = |name: &str, synced: bool, temporary: bool| crate::facts::FailoverSlot {
-            name: name.into(),
-            plugin: "pgoutput".into(),
-            database: "app".into(),
-            synced,
-            temporary,
-            invalidation_reason: String::new(),
-        };
+        let slot = crate::facts::FailoverSlot::example;
         let mut cluster = healthy();
         for (name, host) in cluster.iter_mut() {
             let Ok(host) = host else { continue };

@@ -15,7 +15,7 @@
 use crate::support;
 
 use std::path::Path;
-use support::{Lab, Release, Run, lab_available, pgconverge};
+use support::{Lab, Release, Run, lab_available};
 
 const HOSTS: [&str; 3] = ["h1", "h2", "h3"];
 
@@ -27,17 +27,7 @@ struct Cluster<'a> {
 
 impl Cluster<'_> {
     fn run(&self, args: &[&str]) -> Run {
-        let ssh_config = self.lab.ssh_config().display().to_string();
-        let mut all: Vec<&str> = args.to_vec();
-        all.extend([
-            "-i",
-            &self.inventory,
-            "--ssh-config",
-            &ssh_config,
-            "--connect-timeout",
-            "5",
-        ]);
-        pgconverge(&all, &self.password)
+        self.lab.run(&self.inventory, &self.password, args)
     }
 
     /// Each member's `pg_postmaster_start_time()`.

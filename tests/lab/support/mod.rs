@@ -342,6 +342,22 @@ impl Lab {
         args
     }
 
+    /// Runs `pgconverge ARGS -i INVENTORY` against the lab, with a short connect
+    /// timeout (3 s) for the commands that meet a dead host.
+    pub fn run(&self, inventory: &str, password: &str, args: &[&str]) -> Run {
+        let ssh_config = self.ssh_config().display().to_string();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend([
+            "-i",
+            inventory,
+            "--ssh-config",
+            &ssh_config,
+            "--connect-timeout",
+            "3",
+        ]);
+        pgconverge(&all, password)
+    }
+
     /// Runs that apply.
     pub fn apply(&self, inventory: &str, password: &str, extra: &[&str]) -> Run {
         let args = self.apply_arguments(inventory, extra);
