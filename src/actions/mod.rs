@@ -28,6 +28,7 @@ pub mod service;
 pub mod ssh_keys;
 pub mod upgrade;
 pub mod verify;
+pub mod virtual_ip;
 
 pub use context::{DerivedValues, Member, PlanContext, StepInput};
 pub use outcome::{AppliesBy, Change, PlannedStep, SettingChange};
@@ -313,6 +314,7 @@ register! {
     KnownHosts => ssh_keys::KnownHosts [],
     PgbackrestStanza => pgbackrest::PgbackrestStanza [PrepareStanza, TakeBackup, VerifyBackup],
     PgbackrestFirstBackup => pgbackrest::PgbackrestFirstBackup [],
+    VirtualIp => virtual_ip::VirtualIpStep [HoldVirtualIp, ReleaseVirtualIp],
     }
     operations {
         promotion [Checkpoint, StopPrimary, ReadLastCheckpoint, WaitForReplay, Promote],

@@ -1,10 +1,11 @@
 //! What the host offers a server, whatever runs there: the PostgreSQL OS
 //! user's passwd entry and the run lock's holder (read by the login, in the
 //! outer part of the script: `run_lock_holder.sh`), PostgreSQL's binaries, the
-//! memory, the libraries installed and the listening sockets (`host.sh`).
+//! memory, the libraries installed, the listening sockets and, when the cluster
+//! has a virtual IP, each interface's addresses and `arping` (`host.sh`).
 
 use super::parse::Records;
-use super::{HostFacts, ListeningSocket};
+use super::{FactsRequest, HostFacts, InterfaceAddress, ListeningSocket};
 use crate::script::Script;
 
 /// Defines `emit_run_lock_holder`, which the outer part of the script calls.
@@ -12,8 +13,14 @@ pub(super) const RUN_LOCK_HOLDER: &str = include_str!("run_lock_holder.sh");
 
 const SCRIPT: &str = include_str!("host.sh");
 
-pub(super) fn ask(script: Script) -> Script {
-    script.piece(SCRIPT)
+pub(super) fn ask(script: Script, request: &FactsRequest) -> Script {
+    let virtual_ip = request
+        .settings
+        .virtual_ip
+        .as_ref()
+        .map(crate::address::VirtualIp::cidr)
+        .unwrap_or_default();
+    script.text("VIRTUAL_IP", &virtual_ip).piece(SCRIPT)
 }
 
 pub(super) fn read(records: &Records, facts: &mut HostFacts) {
@@ -36,6 +43,18 @@ pub(super) fn read(records: &Records, facts: &mut HostFacts) {
     facts.listening = records
         .text("listening")
         .map(|lines| lines.lines().filter_map(listening_socket).collect());
+    facts.addresses = records.text("addresses").map(|lines| {
+        lines
+            .lines()
+            .filter_map(|line| line.split_once(' '))
+            .map(|(interface, cidr)| InterfaceAddress {
+                // `eth0@if12`: a veth's peer after the `@`, which `ip` does not take back.
+                interface: interface.split('@').next().unwrap_or(interface).to_string(),
+                cidr: cidr.trim().to_string(),
+            })
+            .collect()
+    });
+    facts.arping = records.has("arping");
 }
 
 /// One socket of `/proc/net/tcp` or `tcp6`: `0100007F:1538` is 127.0.0.1:5432. The

@@ -367,6 +367,21 @@ impl std::fmt::Display for Lsn {
     }
 }
 
+/// An address of a network interface, as `ip addr` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InterfaceAddress {
+    pub interface: String,
+    /// `10.0.0.11/24`.
+    pub cidr: String,
+}
+
+impl InterfaceAddress {
+    /// The address without its prefix.
+    pub fn address(&self) -> &str {
+        self.cidr.split('/').next().unwrap_or_default()
+    }
+}
+
 /// A TCP socket in the LISTEN state on a host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ListeningSocket {
@@ -406,6 +421,11 @@ pub struct HostFacts {
     /// The TCP sockets that listen on the host (`/proc/net/tcp` and `tcp6`), the
     /// server's own among them; `None` when they cannot be read.
     pub listening: Option<Vec<ListeningSocket>>,
+    /// Each interface's addresses (`ADDRESS/PREFIX`), read when the cluster has a
+    /// virtual IP.
+    pub addresses: Option<Vec<InterfaceAddress>>,
+    /// `arping` is installed, to announce a virtual IP.
+    pub arping: bool,
     pub data_directory: DataDirectory,
     /// `None` when the server does not accept connections; then `server_error` says why.
     pub server: Option<ServerFacts>,

@@ -52,7 +52,7 @@ pub(crate) fn outer(request: &FactsRequest) -> Script {
 /// but the passwd entry and the run lock's holder, ended by the `end` record.
 pub(crate) fn inner(request: &FactsRequest) -> Script {
     let script = Script::for_server("facts", RECORDS, &request.settings);
-    let script = files::ask(host::ask(script), request);
+    let script = files::ask(host::ask(script, request), request);
     let script = match &request.pgbackrest_stanza {
         Some(stanza) => pgbackrest::ask(script, stanza),
         None => script,

@@ -173,7 +173,21 @@ pub async fn promote(
         prepared.gathered.close().await;
         return Err(FailoverError::GateClosed);
     }
-    let plan = plan::promotion(&prepared.desired, &options.host, checked.fence.as_deref());
+    // The old primary's host, reached over SSH whatever its server does: the
+    // virtual IP is taken from it first.
+    let reached = checked.old_primary.as_deref().filter(|old| {
+        prepared
+            .gathered
+            .facts
+            .get(*old)
+            .is_some_and(|facts| facts.is_ok())
+    });
+    let plan = plan::promotion(
+        &prepared.desired,
+        &options.host,
+        checked.fence.as_deref(),
+        reached,
+    );
     printer.plan(&plan);
     if options.dry_run {
         prepared.gathered.close().await;

@@ -6,6 +6,7 @@ use crate::actions::Change;
 use crate::actions::promotion::{
     Checkpoint, Promote, ReadLastCheckpoint, StopPrimary, WaitForReplay,
 };
+use crate::actions::virtual_ip::{HoldVirtualIp, ReleaseVirtualIp};
 use crate::desired::DesiredState;
 use crate::plan::Plan;
 use crate::plan::sequence::Sequence;
@@ -52,8 +53,45 @@ fn promote(sequence: &mut Sequence, host: &str, stopped: Option<&str>) {
     }
 }
 
-/// A failover: stop the old primary first when asked to fence it, then promote.
-pub fn promotion(desired: &DesiredState, host: &str, fence: Option<&str>) -> Plan {
+/// The virtual IP moves to `new` once it accepts writes: let go on `old` when
+/// that host is reached (a switchover's, a fenced one), then taken on `new`.
+/// Both run when the step does, each doing nothing if it is already so.
+fn move_virtual_ip(sequence: &mut Sequence, old: Option<&str>, new: &str) {
+    let Some(new_host) = sequence.desired().hosts.get(new) else {
+        return;
+    };
+    let Some(vip) = new_host.settings.virtual_ip.clone() else {
+        return;
+    };
+    let host_address = new_host.address.clone();
+    let cidr = vip.cidr();
+    if let Some(old) = old {
+        sequence.add(
+            old,
+            "release virtual IP",
+            Change::Update,
+            format!("remove virtual IP {cidr}, if it holds it: {new} takes it"),
+            ReleaseVirtualIp { vip: vip.clone() }.into(),
+        );
+    }
+    sequence.add(
+        new,
+        "hold virtual IP",
+        Change::Update,
+        format!("add virtual IP {cidr} and announce it, unless it holds it"),
+        HoldVirtualIp { vip, host_address }.into(),
+    );
+}
+
+/// A failover: stop the old primary first when asked to fence it, then promote;
+/// the virtual IP is taken from `reached`, the old primary's host when SSH
+/// reaches it (its server down or fenced), before the new primary takes it.
+pub fn promotion(
+    desired: &DesiredState,
+    host: &str,
+    fence: Option<&str>,
+    reached: Option<&str>,
+) -> Plan {
     let mut sequence = Sequence::new(desired);
     if let Some(old) = fence {
         stop(
@@ -64,6 +102,7 @@ pub fn promotion(desired: &DesiredState, host: &str, fence: Option<&str>) -> Pla
         );
     }
     promote(&mut sequence, host, fence);
+    move_virtual_ip(&mut sequence, reached.or(fence), host);
     sequence.into_plan()
 }
 
@@ -119,6 +158,7 @@ pub fn switchover(desired: &DesiredState, old: &str, new: &str) -> Plan {
         .into(),
     );
     promote(&mut sequence, new, Some(old));
+    move_virtual_ip(&mut sequence, Some(old), new);
     sequence.into_plan()
 }
 
@@ -175,8 +215,55 @@ mod tests {
     }
 
     #[test]
+    fn the_virtual_ip_moves_once_the_new_primary_accepts_writes() {
+        let text = "all:\n  vars:\n    pg_version: 15\n    cluster_vip: 10.0.0.100/24\n    replication_password: x\n  children:\n    primary:\n      hosts:\n        db1: { ansible_host: 10.0.0.11 }\n    standby:\n      hosts:\n        db2: { ansible_host: 10.0.0.12 }\n";
+        let inventory = Inventory::parse(std::path::Path::new("inventory.yaml"), text, &|_| None)
+            .unwrap_or_else(|error| panic!("{error}"));
+        let playbook = Playbook::load(None).unwrap_or_else(|error| panic!("{error}"));
+        let desired = DesiredState::build(&inventory, &playbook, &Renderer::new(None))
+            .unwrap_or_else(|error| panic!("{error}"));
+        let order =
+            |plan: &Plan| -> Vec<String> { plan.order.iter().map(ToString::to_string).collect() };
+        assert_eq!(
+            order(&switchover(&desired, "db1", "db2")),
+            [
+                "db1/checkpoint",
+                "db1/stop",
+                "db1/last checkpoint",
+                "db2/catch up",
+                "db2/promote",
+                "db1/release virtual IP",
+                "db2/hold virtual IP"
+            ]
+        );
+        assert_eq!(
+            order(&promotion(&desired, "db2", Some("db1"), Some("db1"))),
+            [
+                "db1/fence",
+                "db2/promote",
+                "db1/release virtual IP",
+                "db2/hold virtual IP"
+            ]
+        );
+        // Its server down but its host reached: the virtual IP is taken from it.
+        assert_eq!(
+            order(&promotion(&desired, "db2", None, Some("db1"))),
+            [
+                "db2/promote",
+                "db1/release virtual IP",
+                "db2/hold virtual IP"
+            ]
+        );
+        // The old primary out of reach: the new one takes it.
+        assert_eq!(
+            order(&promotion(&desired, "db2", None, None)),
+            ["db2/promote", "db2/hold virtual IP"]
+        );
+    }
+
+    #[test]
     fn a_fenced_promotion_stops_the_old_primary_first() {
-        let plan = promotion(&desired(), "db2", Some("db1"));
+        let plan = promotion(&desired(), "db2", Some("db1"), Some("db1"));
         let order: Vec<String> = plan.order.iter().map(ToString::to_string).collect();
         assert_eq!(order, ["db1/fence", "db2/promote"]);
         let undoes = |plan: &Plan| -> Vec<bool> {
@@ -192,7 +279,7 @@ mod tests {
         };
         // The fence and the promotion both start db1 again when they fail.
         assert_eq!(undoes(&plan), [true, true]);
-        let unfenced = promotion(&desired(), "db2", None);
+        let unfenced = promotion(&desired(), "db2", None, Some("db1"));
         assert_eq!(unfenced.order.len(), 1);
         // db1 was down already: nothing of this command to undo.
         assert_eq!(undoes(&unfenced), [false]);

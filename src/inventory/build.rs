@@ -350,18 +350,16 @@ impl<'doc> Cluster<'doc> {
             else {
                 continue;
             };
-            validate::check_hot_standby(
-                &Server {
-                    name: standby,
-                    vars: standby_vars,
-                },
-                &Server {
-                    name: upstream,
-                    vars: upstream_vars,
-                },
-                Path::new(DEFAULTS_PATH),
-                problems,
-            );
+            let standby = Server {
+                name: standby,
+                vars: standby_vars,
+            };
+            let upstream = Server {
+                name: upstream,
+                vars: upstream_vars,
+            };
+            validate::check_hot_standby(&standby, &upstream, Path::new(DEFAULTS_PATH), problems);
+            validate::check_same_virtual_ip(&standby, &upstream, problems);
         }
         let members: IndexMap<&str, super::synchronous::Member> = settings
             .iter()

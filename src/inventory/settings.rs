@@ -156,6 +156,8 @@ pub struct HostSettings {
     /// Logical slots made with `failover` follow a promotion: the standbys copy
     /// them (`sync_replication_slots`, PostgreSQL 17 and later).
     pub failover_slots: bool,
+    /// The cluster's virtual IP (`cluster_vip`), which only the primary holds.
+    pub virtual_ip: Option<crate::address::VirtualIp>,
     /// The hot-standby limits (`max_connections`, ...) and `wal_level` the
     /// inventory does not set, whose value is pgconverge's default.
     pub defaulted_limits: Vec<String>,
@@ -194,6 +196,7 @@ pub fn read(host: &str, resolved: &ResolvedHost, problems: &mut Problems) -> Opt
         config_mode: reader.config_mode(),
         replication_sslmode: reader.sslmode(),
         failover_slots: false,
+        virtual_ip: reader.virtual_ip(),
         defaulted_limits: super::validate::HOT_STANDBY_SETTINGS
             .iter()
             .chain(&["wal_level"])
@@ -511,6 +514,25 @@ impl Reader<'_, '_> {
         }
     }
 
+    /// `cluster_vip` (empty: none) and `cluster_vip_interface` (empty: the
+    /// interface of the host's own address, found on the host).
+    fn virtual_ip(&mut self) -> Option<crate::address::VirtualIp> {
+        let text = self.text_of("cluster_vip").unwrap_or_default();
+        if text.is_empty() {
+            return None;
+        }
+        let interface = self
+            .text_of("cluster_vip_interface")
+            .filter(|name| !name.is_empty());
+        match crate::address::VirtualIp::parse(&text, interface.as_deref()) {
+            Ok(vip) => Some(vip),
+            Err(problem) => {
+                self.refuse("cluster_vip", format!(" {problem}"));
+                None
+            }
+        }
+    }
+
     /// The variable when it is one of `names`; else reported, and `None`.
     fn choice<'n>(&mut self, name: &str, names: &[&'n str]) -> Option<&'n str> {
         let found = self.resolved.vars.get(name)?;
@@ -582,6 +604,7 @@ impl HostSettings {
             config_mode: ConfigMode::Adopt,
             replication_sslmode: SslMode::Prefer,
             failover_slots: false,
+            virtual_ip: None,
             defaulted_limits: Vec::new(),
         }
     }

@@ -557,6 +557,30 @@ pub fn check_hot_standby(
     }
 }
 
+/// A replication cluster has one virtual IP: a standby's `cluster_vip` is its
+/// upstream's (the primary moves it to whichever member takes over).
+pub fn check_same_virtual_ip(standby: &Server, upstream: &Server, problems: &mut Problems) {
+    let vip = |server: &Server| {
+        server
+            .vars
+            .vars
+            .get("cluster_vip")
+            .map(|found| (found.value.clone(), found.location.clone()))
+    };
+    let (Some((own, place)), Some((upstreams, _))) = (vip(standby), vip(upstream)) else {
+        return;
+    };
+    if own != upstreams {
+        problems.add(
+            place,
+            format!(
+                "host `{}` sets cluster_vip = {own}, and its upstream `{}` {upstreams}: a replication cluster has one virtual IP",
+                standby.name, upstream.name
+            ),
+        );
+    }
+}
+
 /// A cluster with standbys needs `replication_password` on every host: the
 /// primary creates the replication role with it and standbys log in with it.
 pub fn check_replication_password(

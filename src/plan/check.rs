@@ -759,7 +759,14 @@ fn every_operation_has_scripts_that_pass_shellcheck() {
         table: Some("public.t".into()),
         server: server.clone(),
     });
-    for operation in [backup, verify] {
+    // The virtual IP's, which only an inventory with `cluster_vip` plans.
+    let vip = crate::address::VirtualIp::parse("10.0.0.100/24", None).expect("a virtual IP");
+    let hold = Operation::from(crate::actions::virtual_ip::HoldVirtualIp {
+        vip: vip.clone(),
+        host_address: "10.0.0.11".into(),
+    });
+    let release = Operation::from(crate::actions::virtual_ip::ReleaseVirtualIp { vip });
+    for operation in [backup, verify, hold, release] {
         seen.insert(operation.name());
         for host_script in operation.scripts().unwrap_or_default() {
             assert_eq!(shellcheck(&host_script.script), "", "{}", operation.name());

@@ -1,10 +1,12 @@
 //! The disagreement rules: every way the observed cluster differs from the
 //! inventory (split brain, a standby that accepts writes, a primary in recovery or
 //! down, a standby unreachable, streaming from the wrong host or not at all,
-//! failing archiving, paused replay), each with a message saying what to do.
+//! failing archiving, paused replay, a virtual IP on another member than the
+//! primary or on none), each with a message saying what to do.
 
 use super::report::{
-    Disagreement, DisagreementKind, HostStatus, ObservedState, client_entry, server_of,
+    Disagreement, DisagreementKind, HostStatus, ObservedState, VirtualIpStatus, client_entry,
+    server_of,
 };
 use crate::desired::{DesiredHost, DesiredState};
 use crate::facts::GatheredFacts;
@@ -21,6 +23,7 @@ pub(super) fn disagreements(
     desired: &DesiredState,
     facts: &GatheredFacts,
     hosts: &[HostStatus],
+    virtual_ips: &[VirtualIpStatus],
 ) -> Vec<Disagreement> {
     let mut found = Vec::new();
     // Each replication cluster is judged on its own: primaries of different
@@ -44,6 +47,12 @@ pub(super) fn disagreements(
             .map(|host| host.name.as_str())
             .collect();
         split_brain(desired, cluster, &writable, &mut found);
+        for status in virtual_ips
+            .iter()
+            .filter(|status| status.cluster == cluster)
+        {
+            virtual_ip(status, &mut found);
+        }
         writable_in.insert(cluster, writable);
     }
     for (host, status) in desired.hosts.values().zip(hosts) {
@@ -59,6 +68,34 @@ pub(super) fn disagreements(
         others(host, status, &mut found);
     }
     found
+}
+
+/// The cluster's virtual IP (`cluster_vip`) on the primary alone: on another
+/// member clients write to the wrong server, on none they reach nothing.
+/// Members whose addresses could not be read are left out.
+fn virtual_ip(status: &VirtualIpStatus, found: &mut Vec<Disagreement>) {
+    let cidr = &status.address;
+    let primary = &status.primary;
+    let message = match status.holders.as_slice() {
+        [only] if only == primary => return,
+        [] if !status.primary_seen => return,
+        [] => format!(
+            "the virtual IP {cidr} is on no member: `pgconverge apply` adds it to {primary}, the primary"
+        ),
+        several => format!(
+            "the virtual IP {cidr} is on {}, and only {primary}, the primary, should hold it: `pgconverge apply` moves it",
+            names(&several.iter().map(String::as_str).collect::<Vec<_>>())
+        ),
+    };
+    found.push(Disagreement {
+        kind: DisagreementKind::VirtualIp,
+        hosts: if status.holders.is_empty() {
+            vec![primary.clone()]
+        } else {
+            status.holders.clone()
+        },
+        message,
+    });
 }
 
 /// Two writable members of one cluster.
@@ -338,6 +375,63 @@ mod tests {
             "{text}"
         );
         insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn the_virtual_ip_belongs_on_the_primary_alone() {
+        let desired = crate::status::check::desired(
+            &crate::status::check::THREE_HOSTS
+                .replace("  vars:\n", "  vars:\n    cluster_vip: 10.0.0.100/24\n"),
+        );
+        let with = |holders: &[&str]| {
+            let mut cluster = healthy();
+            for (name, host) in cluster.iter_mut() {
+                if let Ok(host) = host {
+                    let mut list = vec![crate::facts::InterfaceAddress {
+                        interface: "eth0".into(),
+                        cidr: "10.0.0.1/24".into(),
+                    }];
+                    if holders.contains(&name.as_str()) {
+                        list.push(crate::facts::InterfaceAddress {
+                            interface: "eth0".into(),
+                            cidr: "10.0.0.100/24".into(),
+                        });
+                    }
+                    host.addresses = Some(list);
+                }
+            }
+            crate::status::report::report(&desired, &cluster).disagreements
+        };
+        assert_eq!(with(&["db1"]), Vec::new());
+        let on_standby = with(&["db2"]);
+        assert_eq!(on_standby.len(), 1, "{on_standby:?}");
+        assert_eq!(on_standby[0].kind, VirtualIp);
+        assert_eq!(
+            on_standby[0].message,
+            "the virtual IP 10.0.0.100/24 is on db2, and only db1, the primary, should hold it: `pgconverge apply` moves it"
+        );
+        let two = with(&["db1", "db3"]);
+        assert_eq!(
+            two.first().map(|found| found.hosts.clone()),
+            Some(vec!["db1".to_string(), "db3".to_string()])
+        );
+        // The status document with its virtual IPs matches its schema.
+        let mut cluster = healthy();
+        if let Some(Ok(db2)) = cluster.get_mut("db2") {
+            db2.addresses = Some(vec![crate::facts::InterfaceAddress {
+                interface: "eth0".into(),
+                cidr: "10.0.0.100/24".into(),
+            }]);
+        }
+        let report = crate::status::report::report(&desired, &cluster);
+        assert_eq!(report.virtual_ips.len(), 1);
+        crate::plan::check::assert_matches_schema("status", &serde_json::json!(report));
+        let none = with(&[]);
+        assert!(
+            none.first().is_some_and(|found| found.message
+                == "the virtual IP 10.0.0.100/24 is on no member: `pgconverge apply` adds it to db1, the primary"),
+            "{none:?}"
+        );
     }
 
     #[test]

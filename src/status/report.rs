@@ -125,6 +125,9 @@ pub enum DisagreementKind {
     ReplayPaused,
     /// A synchronous standby of the inventory that its primary does not wait for.
     NotSynchronous,
+    /// The cluster's virtual IP is on a member other than the primary, on
+    /// several, or on none.
+    VirtualIp,
 }
 
 /// One way the cluster differs from the inventory, with what to do about it.
@@ -163,6 +166,56 @@ pub struct StatusReport {
     /// Left out of the JSON when there is none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<Note>,
+    /// Each replication cluster's virtual IP and the members that hold it; left
+    /// out of the JSON when no cluster has one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub virtual_ips: Vec<VirtualIpStatus>,
+}
+
+/// Where a cluster's virtual IP (`cluster_vip`) is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VirtualIpStatus {
+    pub cluster: String,
+    /// `ADDRESS/PREFIX`.
+    pub address: String,
+    /// The inventory's primary, which alone should hold it.
+    pub primary: String,
+    /// The members whose addresses include it.
+    pub holders: Vec<String>,
+    /// Whether the primary's addresses could be read (else it may hold it unseen).
+    pub primary_seen: bool,
+}
+
+/// Each cluster's virtual IP, from the members' addresses.
+fn virtual_ips(desired: &DesiredState, facts: &GatheredFacts) -> Vec<VirtualIpStatus> {
+    let addresses_of =
+        |name: &str| facts_of(facts, name).and_then(|facts| facts.addresses.as_ref());
+    desired
+        .hosts
+        .values()
+        .filter(|host| host.role == Role::Primary)
+        .filter_map(|primary| {
+            let vip = primary.settings.virtual_ip.as_ref()?;
+            let address = vip.address.to_string();
+            let holders = desired
+                .hosts
+                .values()
+                .filter(|host| host.cluster == primary.cluster && host.role != Role::Archive)
+                .filter(|host| {
+                    addresses_of(&host.name)
+                        .is_some_and(|list| list.iter().any(|found| found.address() == address))
+                })
+                .map(|host| host.name.clone())
+                .collect();
+            Some(VirtualIpStatus {
+                cluster: primary.cluster.clone(),
+                address: vip.cidr(),
+                primary: primary.name.clone(),
+                holders,
+                primary_seen: addresses_of(&primary.name).is_some(),
+            })
+        })
+        .collect()
 }
 
 impl StatusReport {
@@ -179,13 +232,15 @@ pub fn report(desired: &DesiredState, facts: &GatheredFacts) -> StatusReport {
         .values()
         .map(|host| host_status(desired, facts, host))
         .collect();
-    let disagreements = disagreements(desired, facts, &hosts);
+    let virtual_ips = virtual_ips(desired, facts);
+    let disagreements = disagreements(desired, facts, &hosts, &virtual_ips);
     StatusReport {
         format_version: FORMAT_VERSION,
         pgconverge_version: env!("CARGO_PKG_VERSION").to_string(),
         hosts,
         disagreements,
         notes: super::md5::notes(desired, facts),
+        virtual_ips,
     }
 }
 

@@ -35,6 +35,17 @@ pub fn text(report: &StatusReport) -> String {
     lines.extend(report.hosts.iter().filter_map(archiver_line));
     lines.extend(report.hosts.iter().filter_map(altered_line));
     lines.extend(report.hosts.iter().filter_map(slots_line));
+    lines.extend(report.virtual_ips.iter().map(|vip| {
+        let holders = if vip.holders.is_empty() {
+            "no member".to_string()
+        } else {
+            vip.holders.join(", ")
+        };
+        format!(
+            "Virtual IP {} of {}: on {holders}",
+            vip.address, vip.cluster
+        )
+    }));
     lines.push(String::new());
     lines.extend(verdict(report));
     for note in &report.notes {

@@ -26,3 +26,4 @@ mod rollback_lab;
 mod saved_plan_lab;
 mod slots_lab;
 mod upgrade_lab;
+mod virtual_ip_lab;

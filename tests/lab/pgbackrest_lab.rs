@@ -342,6 +342,38 @@ fn without_a_repository_host_the_primary_keeps_a_shared_repository_on(release: R
             "/tmp/archive-get-check",
         ],
     );
+    // A differential backup, and the latest backup restored on the primary,
+    // which keeps the repository, beside its running cluster: the rows are
+    // there, the server untouched.
+    lab.exec_sql(
+        "h1",
+        "create table backup_check (id int primary key); insert into backup_check select generate_series(1, 500)",
+    );
+    let backup = lab.run(&inventory, &password, &["backup", "--type", "diff"]);
+    assert_eq!(backup.code, Some(0), "{backup}");
+    assert!(
+        backup.stderr.contains("changed h1/backup: diff backup "),
+        "{backup}"
+    );
+    let started = lab.exec_sql("h1", "select pg_postmaster_start_time()");
+    let verify = lab.run(
+        &inventory,
+        &password,
+        &["verify-backup", "--table", "public.backup_check"],
+    );
+    assert_eq!(verify.code, Some(0), "{verify}");
+    assert!(
+        verify
+            .stderr
+            .contains("ok h1/verify-backup: restored backup ")
+            && verify.stderr.contains("; public.backup_check has 500 rows"),
+        "{verify}"
+    );
+    assert_eq!(
+        lab.exec_sql("h1", "select pg_postmaster_start_time()"),
+        started,
+        "the primary was not touched"
+    );
     let settled = lab.apply(&inventory, &password, &[]);
     assert_eq!(settled.code, Some(0), "{settled}");
 }
