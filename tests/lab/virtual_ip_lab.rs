@@ -99,7 +99,7 @@ fn the_virtual_ip_follows_the_primary_alone() {
     assert_eq!(status.code, Some(2), "{status}");
     assert!(
         status.all().contains(&format!(
-            "the virtual IP {VIP}/24 is on h1, h3, and only h1, the primary, should hold it"
+            "the virtual IP {VIP}/24 is on h1 and h3, and only h1, the primary, should hold it"
         )),
         "{status}"
     );
