@@ -749,6 +749,57 @@ pub const SETTING_VALUES: &[SettingValue] = &[
 ];
 
 /// The text of a `pg_settings` value as postgresql.conf reads it, for comparison.
+/// A setting whose value is a comma-separated list of known words in some
+/// versions: each word must be one of `words`, or the whole value one of `whole`.
+pub struct ListSetting {
+    pub setting: &'static str,
+    pub window: Window,
+    pub words: &'static [&'static str],
+    pub whole: &'static [&'static str],
+}
+
+/// 18: `log_connections` names the stages of a connection to log (it was a
+/// Boolean, whose words it still takes).
+pub const LIST_SETTINGS: &[ListSetting] = &[ListSetting {
+    setting: "log_connections",
+    window: Window::from(1800),
+    words: &[
+        "receipt",
+        "authentication",
+        "authorization",
+        "setup_durations",
+        "all",
+    ],
+    whole: &["on", "off", "true", "false", "yes", "no", "1", "0", ""],
+}];
+
+/// A word of a list setting's value that `version` does not know.
+fn list_problem(name: &str, text: &str, version: PgVersion) -> Option<String> {
+    let rule = LIST_SETTINGS
+        .iter()
+        .find(|rule| rule.setting.eq_ignore_ascii_case(name) && rule.window.contains(version))?;
+    if rule.whole.contains(&text) {
+        return None;
+    }
+    let unknown: Vec<&str> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|word| !rule.words.contains(word))
+        .collect();
+    if unknown.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "`{name} = {text}`: PostgreSQL {version} does not know {}; it takes a list of {} (or on or off)",
+        unknown
+            .iter()
+            .map(|word| format!("`{word}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        rule.words.join(", ")
+    ))
+}
+
 fn value_text(value: &Value) -> Option<String> {
     match value {
         Value::String(text) => Some(text.trim().to_lowercase()),
@@ -769,6 +820,9 @@ pub fn setting_problem(name: &str, value: &Value, version: PgVersion) -> Option<
         return Some(problem);
     }
     let text = value_text(value)?;
+    if let Some(problem) = list_problem(name, &text, version) {
+        return Some(problem);
+    }
     let rule = SETTING_VALUES.iter().find(|rule| {
         rule.setting.eq_ignore_ascii_case(name)
             && (rule.value == text || rule.aliases.contains(&text.as_str()))

@@ -685,13 +685,17 @@ mod tests {
     }
 
     fn check(variables: &str, expected: &[&str]) {
+        assert_eq!(problems_of(variables), expected);
+    }
+
+    fn problems_of(variables: &str) -> Vec<String> {
         let document = yaml::parse(variables).expect("the test YAML parses");
         let mut problems = Problems::default();
         let host = host_from(&document);
         check_host("db1", &host, &mut problems);
         // The host's settings (`pg_port`, `pg_version`) are checked as they are read.
         super::super::settings::read("db1", &host, &mut problems);
-        assert_eq!(problems_text(problems), expected);
+        problems_text(problems)
     }
 
     #[test]
@@ -747,6 +751,24 @@ sensitive_vars: []
                 "inventory.yml:2:19: `replication_mode` of host `db1` must be `streaming`, `synchronous` or `archive`, not \"warm\"",
             ],
         );
+    }
+
+    #[test]
+    fn log_connections_of_18_is_a_list_of_stages() {
+        check(
+            "pg_version: 18\npg_settings:\n  log_connections: receipt,authentication\n",
+            &[],
+        );
+        check("pg_version: 18\npg_settings:\n  log_connections: on\n", &[]);
+        check(
+            "pg_version: 18\npg_settings:\n  log_connections: receipt,autentication\n",
+            &[
+                "inventory.yml:3:3: `pg_settings` of host `db1`: `log_connections = receipt,autentication`: PostgreSQL 18 does not know `autentication`; it takes a list of receipt, authentication, authorization, setup_durations, all (or on or off)",
+            ],
+        );
+        // Before 18 it is a Boolean, as the catalog types it.
+        let earlier = problems_of("pg_version: 17\npg_settings:\n  log_connections: receipt\n");
+        assert_eq!(earlier.len(), 1, "{earlier:?}");
     }
 
     #[test]
