@@ -856,3 +856,30 @@ fn only_what_pgconverge_reads_is_evaluated() {
         ],
     );
 }
+
+#[test]
+fn a_replication_cluster_has_one_virtual_ip() {
+    let vars = "all:\n  vars:\n    replication_password: secret\n";
+    // One `cluster_vip` for the cluster, or the same on every member: loads.
+    check_errors(
+        &format!(
+            "{vars}    cluster_vip: 10.0.0.50/24\n  children:\n    primary:\n      hosts:\n        db1:\n    standby:\n      hosts:\n        db2:\n"
+        ),
+        &[],
+    );
+    check_errors(
+        &format!(
+            "{vars}  children:\n    primary:\n      hosts:\n        db1: {{cluster_vip: 10.0.0.50/24}}\n    standby:\n      hosts:\n        db2: {{cluster_vip: 10.0.0.50/24}}\n"
+        ),
+        &[],
+    );
+    // A standby with another address than its upstream's: named where it is set.
+    check_errors(
+        &format!(
+            "{vars}  children:\n    primary:\n      hosts:\n        db1: {{cluster_vip: 10.0.0.50/24}}\n    standby:\n      hosts:\n        db2: {{cluster_vip: 10.0.0.51/24}}\n"
+        ),
+        &[
+            "inventory.yml:10:28: host `db2` sets cluster_vip = \"10.0.0.51/24\", and its upstream `db1` \"10.0.0.50/24\": a replication cluster has one virtual IP",
+        ],
+    );
+}
