@@ -99,6 +99,12 @@ fn decide(
     if !data.exists() {
         return DataDirectoryAction::Clone(format!("{} holds no cluster", host.settings.data_dir));
     }
+    if data.rewind_interrupted {
+        return DataDirectoryAction::Clone(format!(
+            "a pg_rewind into it was cut short on an earlier run ({}.pgconverge-rewinding is still there): it is half rewound, so it is cloned instead",
+            host.settings.data_dir
+        ));
+    }
     let upstream_facts = upstream.and_then(|upstream| upstream.facts);
     let upstream_initialised_now = upstream.is_some_and(|upstream| upstream.initialises_cluster)
         && upstream_facts.is_some_and(|facts| !facts.data_directory.exists());
@@ -268,7 +274,10 @@ impl Action for BaseBackup {
             ),
             operation,
         );
-        if context.facts.has_user_databases() {
+        // A directory a cut-short pg_rewind left half rewound starts as nothing:
+        // the rewind this apply already planned, once, discarded what it wrote
+        // after the split, and it is kept aside all the same.
+        if context.facts.has_user_databases() && !context.facts.data_directory.rewind_interrupted {
             step.destructive = true;
             if !context.replace_data_allowed {
                 let databases = context
@@ -447,6 +456,36 @@ mod tests {
         let text = check(&fixture, "db2", "base_backup");
         assert!(text.contains("REQUIRE_AUTH=scram-sha-256"), "{text}");
         assert!(text.contains("CHANNEL_BINDING=require"), "{text}");
+    }
+
+    #[test]
+    fn a_standby_whose_rewind_was_cut_short_is_cloned_instead() {
+        // Its user databases (on disk: the server is down) need no
+        // `--replace-data`: half rewound, it holds nothing a start could use.
+        let fixture = Fixture::converged()
+            .former_primary("db2")
+            .edit("db2", |facts| {
+                facts.data_directory.rewind_interrupted = true;
+                facts.data_directory.database_directories = 5;
+                facts.server = None;
+                assert!(facts.has_user_databases());
+            });
+        let text = check(&fixture, "db2", "base_backup");
+        assert!(
+            text.contains("a pg_rewind into it was cut short on an earlier run (/var/lib/postgresql/15/main.pgconverge-rewinding is still there): it is half rewound, so it is cloned instead"),
+            "{text}"
+        );
+        assert!(text.contains("clone_upstream.sh"), "{text}");
+        assert!(!text.contains("refused"), "{text}");
+        // Even where its timeline alone would say it streams as it is.
+        let fixture = Fixture::converged().edit("db2", |facts| {
+            facts.data_directory.rewind_interrupted = true;
+        });
+        let text = check(&fixture, "db2", "base_backup");
+        assert!(
+            text.contains("it is half rewound, so it is cloned instead"),
+            "{text}"
+        );
     }
 
     #[test]

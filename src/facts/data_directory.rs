@@ -42,6 +42,7 @@ pub(super) fn read(records: &Records) -> DataDirectory {
             .text("data.postmaster_pid")
             .and_then(|port| port.trim().parse().ok()),
         rewind_failed: records.text("data.rewind_failed"),
+        rewind_interrupted: records.has("data.rewind_interrupted"),
         slots_on_disk: records
             .text("data.slots_on_disk")
             .map(|names| {

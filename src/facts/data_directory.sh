@@ -1,6 +1,7 @@
 # The data directory as it is on disk, whether or not the server runs: its
 # version, pg_controldata, the files that mark a standby, postmaster.pid's
-# port, a failed rewind's words, the slots kept on disk and the WAL segments
+# port, a failed rewind's words, a rewind cut short (its mark beside the
+# directory), the slots kept on disk and the WAL segments
 # waiting to be archived.
 if [ -f "$PG_DATA_DIR/PG_VERSION" ]; then
   PG_VERSION_FILE=''
@@ -18,6 +19,7 @@ if [ -f "$PG_DATA_DIR/PG_VERSION" ]; then
     emit data.postmaster_pid "$POSTMASTER_PORT"
   fi
   [ -f "$PG_DATA_DIR/pgconverge-rewind-failed" ] && emit data.rewind_failed "$(head -c 4000 "$PG_DATA_DIR/pgconverge-rewind-failed")"
+  { [ -e "$PG_DATA_DIR.pgconverge-rewinding" ] || [ -L "$PG_DATA_DIR.pgconverge-rewinding" ]; } && emit data.rewind_interrupted yes
   if [ -d "$PG_DATA_DIR/pg_replslot" ]; then
     SLOTS=''
     for f in "$PG_DATA_DIR"/pg_replslot/*; do if [ -e "$f" ]; then SLOTS="$SLOTS${f##*/}

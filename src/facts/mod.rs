@@ -327,6 +327,10 @@ pub struct DataDirectory {
     /// What `pg_rewind` said when it last failed to rejoin this directory
     /// (`pgconverge-rewind-failed` in it): rewinding again would fail again.
     pub rewind_failed: Option<String>,
+    /// A `pg_rewind` into this directory was cut short (the run killed while it
+    /// copied): `DATA.pgconverge-rewinding` is still beside it. The directory
+    /// is half rewound, fit neither to start nor to rewind again.
+    pub rewind_interrupted: bool,
     /// The replication slots kept in the directory (`pg_replslot/`), which a
     /// stopped server still has when it starts.
     pub slots_on_disk: Vec<String>,

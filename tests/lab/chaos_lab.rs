@@ -518,28 +518,7 @@ impl Chaos<'_> {
                 standby,
                 rejoin_interrupted,
             } => {
-                let old = self.primary.clone();
-                let candidates = [self.standby(standby), self.standby(standby + 1)];
-                self.kill_postmaster(&old);
-                self.lab_command(&["cut", &old]);
-                let mut promoted = None;
-                for candidate in candidates {
-                    let run = self.run(&["promote", candidate, "--write-inventory"]);
-                    if run.code == Some(0) {
-                        promoted = Some(candidate);
-                        break;
-                    }
-                    // The one refusal that is right here: the other standby
-                    // received more WAL (promoting this one would lose it).
-                    if !run.all().contains("received more WAL") {
-                        self.fail(&format!("the promotion of {candidate} failed\n{run}"));
-                    }
-                }
-                let Some(promoted) = promoted else {
-                    self.fail("neither standby could be promoted");
-                };
-                self.primary = promoted.to_string();
-                self.read_write_entry_point_reaches_the_primary();
+                let old = self.fail_over(standby);
                 self.lab_command(&["heal", &old]);
                 if let Some((after_ms, signal)) = rejoin_interrupted {
                     self.interrupted_apply(&["apply"], after_ms, signal);
@@ -559,6 +538,35 @@ impl Chaos<'_> {
             }
         }
         self.converge();
+    }
+
+    /// The primary killed and cut off, a standby (the one of this index, or the
+    /// other where this one received less WAL) promoted with
+    /// `--write-inventory`; the old primary, still cut off, is returned.
+    fn fail_over(&mut self, standby: usize) -> String {
+        let old = self.primary.clone();
+        let candidates = [self.standby(standby), self.standby(standby + 1)];
+        self.kill_postmaster(&old);
+        self.lab_command(&["cut", &old]);
+        let mut promoted = None;
+        for candidate in candidates {
+            let run = self.run(&["promote", candidate, "--write-inventory"]);
+            if run.code == Some(0) {
+                promoted = Some(candidate);
+                break;
+            }
+            // The one refusal that is right here: the other standby
+            // received more WAL (promoting this one would lose it).
+            if !run.all().contains("received more WAL") {
+                self.fail(&format!("the promotion of {candidate} failed\n{run}"));
+            }
+        }
+        let Some(promoted) = promoted else {
+            self.fail("neither standby could be promoted");
+        };
+        self.primary = promoted.to_string();
+        self.read_write_entry_point_reaches_the_primary();
+        old
     }
 
     /// Right after a promotion, before anything else changed: the read-write URI
@@ -722,6 +730,8 @@ fn any_sequence_of_role_changes_and_faults_converges() {
     a_standby_that_crashes_after_a_role_change_converges(&mut chaos);
     a_stopped_standby_starts_below_the_limits_its_primary_last_logged(&mut chaos);
     an_interrupted_controller_leaves_nothing_the_next_apply_cannot_finish(&mut chaos);
+    a_rewind_cut_short_is_cloned_by_the_next_apply(&mut chaos);
+    a_server_a_killed_run_left_starting_is_stopped_before_the_rewind(&mut chaos);
 
     let writer = client::Writer::start();
     let sampler = WritableSampler::start();
@@ -906,4 +916,118 @@ fn an_interrupted_controller_leaves_nothing_the_next_apply_cannot_finish(chaos: 
         standby: 0,
         rejoin_interrupted: Some((1500, Signal::Interrupt)),
     });
+}
+
+/// Regression (seed 1796500001, sequence 0, drawn by a CI run): the apply that
+/// rejoins a failed primary killed while its pg_rewind copied left a half
+/// rewound directory, whose timeline history pg_rewind had begun to replace;
+/// the next apply failed (`pg_rewind --dry-run`: "could not find common
+/// ancestor"). Now a mark beside the directory outlives such a run, and the
+/// next apply clones instead. Here the new primary gets 200 MB the old lacks,
+/// so pg_rewind copies long enough for the controller to be killed (SIGKILL)
+/// once the mark is seen.
+fn a_rewind_cut_short_is_cloned_by_the_next_apply(chaos: &mut Chaos) {
+    chaos.note(
+        "regression: a rejoin killed inside pg_rewind is cloned by the next apply".to_string(),
+    );
+    let old = chaos.fail_over(0);
+    let primary = chaos.primary.clone();
+    chaos.lab.exec_sql(
+        &primary,
+        "create table chaos_bulk as select g, repeat('x', 100) as pad from generate_series(1, 1500000) g",
+    );
+    chaos.lab_command(&["heal", &old]);
+    let mark = format!("{}.pgconverge-rewinding", Release::BOOKWORM_15.data_dir());
+    let child = chaos.spawn(&["apply"]);
+    let started = Instant::now();
+    let mut seen = false;
+    // Bounded: the rejoin starts within seconds, and its copy lasts a while.
+    while started.elapsed() < Duration::from_secs(90) {
+        let found = chaos.lab.exec(
+            &old,
+            &["sh", "-c", &format!("if [ -e {mark} ]; then echo yes; fi")],
+        );
+        if found.trim() == "yes" {
+            seen = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let killed = Command::new("kill")
+        .args(["-s", "KILL", &child.id().to_string()])
+        .status()
+        .is_ok_and(|status| status.success());
+    chaos.note(format!(
+        "  SIGKILL to it {:.1} s in, the mark {} ({})",
+        started.elapsed().as_secs_f64(),
+        if seen { "seen" } else { "never seen" },
+        if killed { "sent" } else { "it had ended" }
+    ));
+    let run = chaos.finish(child, 60);
+    if !seen || !killed {
+        chaos.fail(&format!(
+            "the rejoin's pg_rewind was not caught running on {old}\n{run}"
+        ));
+    }
+    let first = chaos.run(&["apply", "--detailed-exitcode", "--lock-timeout", "60"]);
+    if first.code != Some(2)
+        || !first
+            .stdout
+            .contains("a pg_rewind into it was cut short on an earlier run")
+    {
+        chaos.fail(&format!(
+            "the apply after a rewind cut short did not clone {old}\n{first}"
+        ));
+    }
+    chaos.converge();
+    chaos.lab.exec_sql(&primary, "drop table chaos_bulk");
+}
+
+/// Regression (found by killing the rejoin's apply at each 200 ms from 2.2 s
+/// on): a run killed once it had started the rewound standby left that server
+/// recovering and not yet answering; the next apply planned the rewind again,
+/// took the server for a crashed one, and its crash recovery could not start
+/// beside it (`lock file "postmaster.pid" already exists`). Now a server that
+/// runs from the directory without answering is stopped first. Here it is made
+/// on purpose: the failed primary started as a standby with no upstream and
+/// `hot_standby = off`, which never answers.
+fn a_server_a_killed_run_left_starting_is_stopped_before_the_rewind(chaos: &mut Chaos) {
+    chaos.note(
+        "regression: a server that runs without answering is stopped before a rewind".to_string(),
+    );
+    let old = chaos.fail_over(1);
+    chaos.lab_command(&["heal", &old]);
+    let release = Release::BOOKWORM_15;
+    let data = release.data_dir();
+    chaos.lab.exec(
+        &old,
+        &[
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            "sh",
+            "-c",
+            &format!(
+                "touch {data}/standby.signal && {bin}/pg_ctl start -W -D {data} -l /tmp/not-answering.log -o '-c config_file={config}/postgresql.conf -c hot_standby=off -c primary_conninfo='",
+                bin = release.bin_dir(),
+                config = release.config_dir(),
+            ),
+        ],
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let running = chaos.lab.exec(
+        &old,
+        &[
+            "sh",
+            "-c",
+            &format!("if [ -f {data}/postmaster.pid ]; then echo running; fi"),
+        ],
+    );
+    if running.trim() != "running" || chaos.lab.try_sql(&old, "select 1").is_ok() {
+        chaos.fail(&format!(
+            "the server started on {old} should run without answering ({running:?})"
+        ));
+    }
+    chaos.converge();
 }

@@ -88,6 +88,8 @@ if [ "$CLONED" = no ]; then
   printf '%s\n' "$OUT" >&2
   exit 1
 fi
+# A rewind cut short left its mark beside the directory now kept aside.
+in_directory "$PARENT" rm -f "$DATA.pgconverge-rewinding"
 if [ -n "$ASIDE" ]; then
   echo "cloned from $SOURCE; the previous data directory is kept as $ASIDE"
 else

@@ -6,15 +6,35 @@
 # plan clones instead of failing the same way. When the real run fails part way,
 # the half-rewound directory is moved aside (never used, never deleted) and an
 # empty one left, which the next apply fills with a base backup.
+# While the real pg_rewind copies, DATA.pgconverge-rewinding stands beside the
+# directory: a run killed then (its scripts are ended with it) leaves a half
+# rewound directory and that mark, and the next plan clones instead of starting
+# or rewinding it (pg_rewind removes what the source lacks, so a mark inside the
+# directory would not last).
 # Not `set -e`: the failure paths go on after a command that may fail (stopping
 # the server that crash recovery started, moving the half-rewound directory
 # aside) to say what happened (`set -u` comes with lib.sh).
 DATA="$PG_DATA_DIR"
+MARK="$DATA.pgconverge-rewinding"
+if [ -e "$MARK" ] || [ -L "$MARK" ]; then
+  echo "a pg_rewind into $DATA was cut short on an earlier run ($MARK is there): it is half rewound, and the next apply clones instead" >&2
+  exit 1
+fi
 if server_answers; then
   run_command "$STOP_COMMAND" || {
     echo "could not stop PostgreSQL before pg_rewind" >&2
     exit 1
   }
+fi
+# A server that runs from the directory but does not answer yet (one a killed
+# run started, still recovering) is stopped as well: crash recovery and
+# pg_rewind need it down.
+if as_pg "$PG_BIN_DIR/pg_ctl" status -D "$DATA" >/dev/null 2>&1; then
+  if ! OUT=$(as_pg "$PG_BIN_DIR/pg_ctl" stop -w -m fast -D "$DATA" 2>&1); then
+    echo "a server runs from $DATA without answering, and it could not be stopped before pg_rewind:" >&2
+    printf '%s\n' "$OUT" >&2
+    exit 1
+  fi
 fi
 STATE=$(as_pg "$PG_BIN_DIR/pg_controldata" -D "$DATA" | sed -n 's/^Database cluster state: *//p')
 case "$STATE" in
@@ -55,14 +75,20 @@ if ! OUT=$(as_pg env PGPASSFILE="$PASSFILE" "$PG_BIN_DIR/pg_rewind" --dry-run --
   printf '%s\n' "$OUT" >&2
   exit 1
 fi
+if ! in_directory "$(dirname "$DATA")" touch "$MARK"; then
+  echo "could not mark $DATA as being rewound ($MARK); nothing was changed" >&2
+  exit 1
+fi
 if ! OUT=$(as_pg env PGPASSFILE="$PASSFILE" "$PG_BIN_DIR/pg_rewind" --target-pgdata="$DATA" --source-server="$SOURCE_CONNINFO" 2>&1); then
   ASIDE="$DATA.pgconverge-rewind-failed-$(date -u +%Y%m%dT%H%M%SZ)"
   # Moved and made by the PostgreSQL OS user where it owns the directory above
   # (root would follow a link planted between the two).
   in_directory "$(dirname "$DATA")" mv -T "$DATA" "$ASIDE"
   make_pg_directory "$DATA" 0700
+  in_directory "$(dirname "$DATA")" rm -f "$MARK"
   echo "pg_rewind from $UPSTREAM_HOST failed part way; the data directory is kept as $ASIDE and the next apply clones $UPSTREAM_HOST into an empty one:" >&2
   printf '%s\n' "$OUT" >&2
   exit 1
 fi
+in_directory "$(dirname "$DATA")" rm -f "$MARK"
 printf '%s\n' "$OUT" | tail -n 1
