@@ -294,7 +294,8 @@ fn clients_follow_the_primary_on(release: Release) {
         through_bouncer("replicator", &password, "select 1").is_err(),
         "the lookup function gives no replication role's password"
     );
-    let connections = run(&["connections"]);
+    // `connections` contacts no host: no SSH options.
+    let connections = support::pgconverge(&["connections", "-i", &inventory], &password);
     assert!(
         connections
             .stdout
