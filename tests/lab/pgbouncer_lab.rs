@@ -69,21 +69,6 @@ fn inventory(release: Release, directory: &std::path::Path) -> String {
     path
 }
 
-/// `pgconverge ARGS` against the lab's hosts, as `inventory` names them.
-fn pgconverge_on(lab: &Lab, inventory: &str, password: &str, args: &[&str]) -> Run {
-    let ssh_config = lab.ssh_config().display().to_string();
-    let mut all = args.to_vec();
-    all.extend([
-        "-i",
-        inventory,
-        "--ssh-config",
-        &ssh_config,
-        "--connect-timeout",
-        "3",
-    ]);
-    support::pgconverge(&all, password)
-}
-
 /// A command of PgBouncer's console on h3, as the PostgreSQL OS user over its
 /// socket (as pgconverge reaches it): `|`-separated rows.
 fn console(lab: &Lab, command: &str) -> String {
@@ -183,7 +168,7 @@ fn clients_follow_the_primary_on(release: Release) {
     let inventory = inventory(release, directory.path());
     let password = support::unique_password("bouncer");
     let run = |args: &[&str]| {
-        let run = pgconverge_on(&lab, &inventory, &password, args);
+        let run = lab.run(&inventory, &password, args);
         assert_no_secret(&run, &password);
         run
     };
@@ -463,7 +448,7 @@ fn root_follows_no_link_the_postgres_user_plants_among_pgbouncer_s_files() {
     let inventory = inventory(release, directory.path());
     let password = support::unique_password("bouncer-links");
     let run = |args: &[&str]| {
-        let run = pgconverge_on(&lab, &inventory, &password, args);
+        let run = lab.run(&inventory, &password, args);
         assert_no_secret(&run, &password);
         run
     };
