@@ -780,11 +780,13 @@ pub fn resume(paused: &Paused) -> UndoScript {
     UndoScript {
         script: HostScript {
             other_host: Some(paused.host.clone()),
+            // PgBouncer's console alone: the whole script runs as the OS user.
             script: console_script(
                 "resume_pgbouncer",
                 include_str!("scripts/resume_pgbouncer.sh"),
                 &paused.server,
-            ),
+            )
+            .as_pg_user(),
         },
         failed: format!(
             "PgBouncer on {} stays paused: it did not resume",
@@ -824,7 +826,8 @@ impl RemoteOperation for PausePgbouncer {
             include_str!("scripts/pause_pgbouncer.sh"),
             &self.server,
         )
-        .number("PAUSE_WAIT_SECONDS", PAUSE_WAIT_SECONDS);
+        .number("PAUSE_WAIT_SECONDS", PAUSE_WAIT_SECONDS)
+        .as_pg_user();
         Ok(vec![HostScript::own(script)])
     }
 
@@ -899,7 +902,8 @@ impl RemoteOperation for RepointPgbouncer {
         )
         .text("EXPECTED_HOST", &self.target.host)
         .number("EXPECTED_PORT", self.target.port)
-        .flag("RECONNECT", self.reconnect);
+        .flag("RECONNECT", self.reconnect)
+        .as_pg_user();
         scripts.push(HostScript::own(repoint));
         Ok(scripts)
     }
@@ -1255,6 +1259,14 @@ mod tests {
         let scripts = repoint.scripts().unwrap_or_else(|error| panic!("{error}"));
         let names: Vec<&str> = scripts.iter().map(|script| script.script.name()).collect();
         assert_eq!(names, ["write_file", "repoint_pgbouncer"]);
+        // The console's scripts run as the OS user, as PgBouncer does.
+        assert!(scripts[1].script.runs_as_pg_user());
+        assert!(undo.scripts[0].script.script.runs_as_pg_user());
+        assert!(
+            pause.scripts().unwrap_or_default()[0]
+                .script
+                .runs_as_pg_user()
+        );
         assert!(
             !scripts[0].script.runs_as_pg_user(),
             "root writes root's file"
