@@ -1,25 +1,26 @@
-//! PgBouncer end to end on the lab: three hosts (h1 the primary, h2 and h3
-//! standbys), PgBouncer on h3 (the group `pgbouncer`), Debian's package of the
-//! release (1.18 on Debian 12, whose `auth_query` runs in the client's
-//! database; 1.26 on forky, with `auth_dbname`).
+//! PgBouncer end to end on the lab: three members (h1 the primary, h2 and h3
+//! standbys) and PgBouncer (the group `pgbouncer`) on a host of its own, h4,
+//! with Debian 12's package (1.18, whose `auth_query` runs in the client's
+//! database), or on the standby h3 with forky's (1.26, with `auth_dbname`).
 //!
-//! 1. `apply` converges: PgBouncer runs on h3 with pgconverge's files (the
+//! 1. `apply` converges: PgBouncer runs with pgconverge's files (the
 //!    package's `pgbouncer.ini` kept as `pgbouncer.base.ini`), sends clients to
 //!    h1, and the auth role's function is where that release needs it; an
 //!    application role the test makes (no superuser) logs in through it with
 //!    its own password, which no inventory holds, and a replication role cannot;
 //!    the apply after changes nothing.
-//! 2. A switchover to h2 while a client writes through PgBouncer (psql, one
-//!    sequential id per transaction): every acknowledged row is on every member
-//!    after, the client saw no error while it ran (a pause: the longest gap
-//!    between acknowledged commits is printed), PgBouncer sends clients to h2,
-//!    and the apply after changes nothing.
-//! 3. h2, the primary, killed; `promote h1`: PgBouncer sends clients to h1 and
-//!    keeps no server connection to h2; a write through it lands on h1 (the
-//!    time from the kill to that write is printed); h2 started again is
-//!    rejoined (`apply --rejoin h2`), and the apply after changes nothing.
+//! 2. A switchover to h2 and back to h1 while a client writes through
+//!    PgBouncer (psql, one sequential id per transaction): every acknowledged
+//!    row is on every member after, the client saw no error while either ran
+//!    (a pause: the longest gap between acknowledged commits is printed),
+//!    PgBouncer sends clients to the new primary each time, and the apply
+//!    after changes nothing.
+//! 3. h1, the primary, killed; `promote h2`: PgBouncer sends clients to h2 and
+//!    keeps no server connection to h1; a write through it lands on h2 (the
+//!    time from the kill to that write is printed); h1 started again is
+//!    rejoined (`apply --rejoin h1`), and the apply after changes nothing.
 //!
-//! And the links: PgBouncer's files are written by root, in root's
+//! And the links (PgBouncer on h3): PgBouncer's files are written by root, in root's
 //! `/etc/pgbouncer`; on a host where that directory is the PostgreSQL OS
 //! user's, that user plants links at every name root's scripts write there
 //! (the kept base file, the auth file, the backups), each into the host's
@@ -35,8 +36,24 @@ use support::{Lab, Release, Run, client, lab_available};
 
 const HOSTS: [&str; 3] = ["h1", "h2", "h3"];
 
-/// h3, where PgBouncer runs, as the client reaches it.
-const BOUNCER: &str = "10.77.0.13";
+/// Where PgBouncer runs: its host and the address the client reaches it at.
+#[derive(Clone, Copy)]
+struct Bouncer {
+    host: &'static str,
+    address: &'static str,
+}
+
+/// A host of its own, in no replication cluster.
+const ALONE: Bouncer = Bouncer {
+    host: "h4",
+    address: "10.77.0.14",
+};
+
+/// The standby h3, a member.
+const ON_A_STANDBY: Bouncer = Bouncer {
+    host: "h3",
+    address: "10.77.0.13",
+};
 const BOUNCER_PORT: &str = "6432";
 
 /// The application's role, which the test makes on the primary: no superuser,
@@ -49,8 +66,8 @@ const APP_TABLE: &str = "bouncer_writes";
 const AUTH_PASSWORD: &str = "bouncer \"lab\" pass";
 const ROTATED_AUTH_PASSWORD: &str = "bouncer \"rotated\" pass";
 
-/// The example inventory of `release` with PgBouncer on h3.
-fn inventory(release: Release, directory: &std::path::Path) -> String {
+/// The example inventory of `release` with PgBouncer where `bouncer` says.
+fn inventory(release: Release, directory: &std::path::Path, bouncer: Bouncer) -> String {
     let path = release.example_inventory(directory);
     let text = std::fs::read_to_string(&path).expect("the inventory");
     let text = text.replacen(
@@ -64,16 +81,24 @@ fn inventory(release: Release, directory: &std::path::Path) -> String {
         text.ends_with("        h3: { ansible_host: 10.77.0.13 }\n"),
         "{text}"
     );
-    let text = format!("{text}    pgbouncer:\n      hosts:\n        h3: {{}}\n");
+    let entry = if HOSTS.contains(&bouncer.host) {
+        "{}".to_string()
+    } else {
+        format!("{{ ansible_host: {} }}", bouncer.address)
+    };
+    let text = format!(
+        "{text}    pgbouncer:\n      hosts:\n        {}: {entry}\n",
+        bouncer.host
+    );
     std::fs::write(&path, text).expect("the inventory is written");
     path
 }
 
-/// A command of PgBouncer's console on h3, as the PostgreSQL OS user over its
+/// A command of PgBouncer's console, as the PostgreSQL OS user over its
 /// socket (as pgconverge reaches it): `|`-separated rows.
-fn console(lab: &Lab, command: &str) -> String {
+fn console(lab: &Lab, bouncer: Bouncer, command: &str) -> String {
     lab.exec(
-        "h3",
+        bouncer.host,
         &[
             "runuser",
             "-u",
@@ -96,8 +121,8 @@ fn console(lab: &Lab, command: &str) -> String {
 }
 
 /// Where PgBouncer sends the database `postgres`: `HOST|PORT`.
-fn target(lab: &Lab) -> String {
-    console(lab, "SHOW DATABASES")
+fn target(lab: &Lab, bouncer: Bouncer) -> String {
+    console(lab, bouncer, "SHOW DATABASES")
         .lines()
         .find_map(|line| {
             let fields: Vec<&str> = line.split('|').collect();
@@ -107,9 +132,15 @@ fn target(lab: &Lab) -> String {
 }
 
 /// SQL through PgBouncer, from the machine, as `user` with `password`.
-fn through_bouncer(user: &str, password: &str, sql: &str) -> Result<String, String> {
+fn through_bouncer(
+    bouncer: Bouncer,
+    user: &str,
+    password: &str,
+    sql: &str,
+) -> Result<String, String> {
     let conninfo = format!(
-        "host={BOUNCER} port={BOUNCER_PORT} dbname=postgres user={user} connect_timeout=10"
+        "host={} port={BOUNCER_PORT} dbname=postgres user={user} connect_timeout=10",
+        bouncer.address
     );
     let output = Command::new("psql")
         .args(["-XAtq", "-v", "ON_ERROR_STOP=1", "-d", &conninfo, "-c", sql])
@@ -125,10 +156,11 @@ fn through_bouncer(user: &str, password: &str, sql: &str) -> Result<String, Stri
 }
 
 /// A client that writes through PgBouncer as the application's role.
-fn bouncer_writer() -> client::Writer {
+fn bouncer_writer(bouncer: Bouncer) -> client::Writer {
     client::Writer::through(
         format!(
-            "host={BOUNCER} port={BOUNCER_PORT} dbname=postgres user={APP_USER} connect_timeout=10"
+            "host={} port={BOUNCER_PORT} dbname=postgres user={APP_USER} connect_timeout=10",
+            bouncer.address
         ),
         APP_PASSWORD.to_string(),
         APP_TABLE.to_string(),
@@ -150,22 +182,23 @@ fn assert_no_secret(run: &Run, password: &str) {
 }
 
 #[test]
-fn clients_follow_the_primary_through_pgbouncer() {
-    clients_follow_the_primary_on(Release::BOOKWORM_15);
+fn clients_follow_the_primary_through_pgbouncer_on_a_host_of_its_own() {
+    clients_follow_the_primary_on(Release::BOOKWORM_15, ALONE);
 }
 
 #[test]
-fn clients_follow_the_primary_through_pgbouncer_of_forky() {
-    clients_follow_the_primary_on(Release::FORKY_18);
+fn clients_follow_the_primary_through_pgbouncer_on_a_standby_of_forky() {
+    clients_follow_the_primary_on(Release::FORKY_18, ON_A_STANDBY);
 }
 
-fn clients_follow_the_primary_on(release: Release) {
+fn clients_follow_the_primary_on(release: Release, bouncer: Bouncer) {
     if !lab_available() {
         return;
     }
-    let lab = Lab::up_on(3, release);
+    let lab = Lab::up_on(if bouncer.host == "h4" { 4 } else { 3 }, release);
     let directory = tempfile::tempdir().expect("a temporary directory");
-    let inventory = inventory(release, directory.path());
+    let inventory = inventory(release, directory.path(), bouncer);
+    let h = bouncer.host;
     let password = support::unique_password("bouncer");
     let run = |args: &[&str]| {
         let run = lab.run(&inventory, &password, args);
@@ -174,15 +207,15 @@ fn clients_follow_the_primary_on(release: Release) {
     };
     let started = Instant::now();
 
-    // 1. Converged: PgBouncer on h3 sends clients to h1.
+    // 1. Converged: PgBouncer sends clients to h1.
     let converge = run(&["apply", "--detailed-exitcode"]);
     assert_eq!(converge.code, Some(2), "{converge}");
     for step in [
-        "h3/pgbouncer_auth_file",
-        "h3/pgbouncer_databases",
-        "h3/pgbouncer_ini",
-        "h1/pgbouncer_auth",
-        "h3/pgbouncer_service",
+        format!("{h}/pgbouncer_auth_file"),
+        format!("{h}/pgbouncer_databases"),
+        format!("{h}/pgbouncer_ini"),
+        "h1/pgbouncer_auth".to_string(),
+        format!("{h}/pgbouncer_service"),
     ] {
         assert!(
             converge.stderr.contains(&format!("changed {step}")),
@@ -190,12 +223,12 @@ fn clients_follow_the_primary_on(release: Release) {
         );
     }
     assert_eq!(
-        target(&lab),
+        target(&lab, bouncer),
         "10.77.0.11|5432",
         "PgBouncer sends clients to h1"
     );
     let files = lab.exec(
-        "h3",
+        h,
         &[
             "sh",
             "-c",
@@ -265,6 +298,7 @@ fn clients_follow_the_primary_on(release: Release) {
         .is_ok_and(|count| count == "1")
     });
     let who = through_bouncer(
+        bouncer,
         APP_USER,
         APP_PASSWORD,
         "select current_user, inet_server_addr()",
@@ -272,34 +306,54 @@ fn clients_follow_the_primary_on(release: Release) {
     .unwrap_or_else(|error| panic!("the application logs in through PgBouncer: {error}"));
     assert_eq!(who, format!("{APP_USER}|10.77.0.11"));
     assert!(
-        through_bouncer(APP_USER, "not its password", "select 1").is_err(),
+        through_bouncer(bouncer, APP_USER, "not its password", "select 1").is_err(),
         "a wrong password is refused"
     );
     assert!(
-        through_bouncer("replicator", &password, "select 1").is_err(),
+        through_bouncer(bouncer, "replicator", &password, "select 1").is_err(),
         "the lookup function gives no replication role's password"
     );
     // `connections` contacts no host: no SSH options.
     let connections = support::pgconverge(&["connections", "-i", &inventory], &password);
     assert!(
-        connections
-            .stdout
-            .contains("pgbouncer   postgresql://10.77.0.13:6432/"),
+        connections.stdout.contains(&format!(
+            "pgbouncer   postgresql://{}:6432/",
+            bouncer.address
+        )),
         "{connections}"
     );
 
-    // 2. A switchover under a client writing through PgBouncer.
-    let writer = bouncer_writer();
+    // 2. A switchover to h2 and back to h1 under a client writing through
+    // PgBouncer.
+    let writer = bouncer_writer(bouncer);
     std::thread::sleep(Duration::from_secs(2));
-    let from = Instant::now();
-    let switchover = run(&["switchover", "h2"]);
-    let to = Instant::now();
-    std::thread::sleep(Duration::from_secs(2));
-    let acknowledged = writer.stop();
-    assert_eq!(switchover.code, Some(0), "{switchover}");
-    for step in ["h3: pause pgbouncer: ", "h3: point pgbouncer: "] {
-        assert!(switchover.stderr.contains(step), "{step}\n{switchover}");
+    let mut windows = Vec::new();
+    for (to_host, to_address) in [("h2", "10.77.0.12"), ("h1", "10.77.0.11")] {
+        let from = Instant::now();
+        let switchover = run(&["switchover", to_host]);
+        let to = Instant::now();
+        assert_eq!(switchover.code, Some(0), "{switchover}");
+        for step in [
+            format!("{h}: pause pgbouncer: "),
+            format!("{h}: point pgbouncer: "),
+        ] {
+            assert!(switchover.stderr.contains(&step), "{step}\n{switchover}");
+        }
+        assert_eq!(
+            target(&lab, bouncer),
+            format!("{to_address}|5432"),
+            "PgBouncer sends clients to {to_host}"
+        );
+        let quiet = run(&["apply", "--dry-run", "--detailed-exitcode"]);
+        assert_eq!(
+            quiet.code,
+            Some(0),
+            "the apply after the switchover to {to_host} changes nothing\n{quiet}"
+        );
+        windows.push((to_host, from, to, switchover));
+        std::thread::sleep(Duration::from_secs(2));
     }
+    let acknowledged = writer.stop();
     assert!(
         acknowledged.ids.len() > 20,
         "the client wrote: {} rows acknowledged",
@@ -313,64 +367,60 @@ fn clients_follow_the_primary_on(release: Release) {
                 .is_ok_and(|count| count == wanted)
         });
     }
-    let errors = acknowledged.failures_within(from, to);
+    for (to_host, from, to, switchover) in &windows {
+        let errors = acknowledged.failures_within(*from, *to);
+        eprintln!(
+            "{}: a switchover to {to_host} under a client writing through PgBouncer on {h}: {} failed attempts while it ran; longest gap between acknowledged commits while it ran {:.2} s; the switchover took {:.1} s",
+            release.debian,
+            errors,
+            acknowledged.longest_gap_within(*from, *to).as_secs_f64(),
+            (*to - *from).as_secs_f64()
+        );
+        assert_eq!(
+            errors, 0,
+            "the client saw errors while PgBouncer was to pause it\n{switchover}"
+        );
+    }
     eprintln!(
-        "{}: a switchover under a client writing through PgBouncer: {} rows acknowledged, none lost; {} failed attempts while it ran ({} in all); longest gap between acknowledged commits {:.2} s (while it ran {:.2} s); the switchover took {:.1} s",
+        "{}: there and back: {} rows acknowledged, none lost; {} failed attempts in all; longest gap between acknowledged commits {:.2} s",
         release.debian,
         acknowledged.ids.len(),
-        errors,
         acknowledged.failed_at.len(),
         acknowledged.longest_gap().as_secs_f64(),
-        acknowledged.longest_gap_within(from, to).as_secs_f64(),
-        (to - from).as_secs_f64()
-    );
-    assert_eq!(
-        errors, 0,
-        "the client saw errors while PgBouncer was to pause it\n{switchover}"
-    );
-    assert_eq!(
-        target(&lab),
-        "10.77.0.12|5432",
-        "PgBouncer sends clients to h2"
-    );
-    let quiet = run(&["apply", "--dry-run", "--detailed-exitcode"]);
-    assert_eq!(
-        quiet.code,
-        Some(0),
-        "the apply after the switchover changes nothing\n{quiet}"
     );
 
-    // 3. The primary killed, h1 promoted: PgBouncer follows.
-    lab.eventually(60, "h1 and h3 have replayed all h2 wrote", || {
+    // 3. The primary h1 killed, h2 promoted: PgBouncer follows.
+    lab.eventually(60, "h2 and h3 have replayed all h1 wrote", || {
         lab.try_sql(
-            "h2",
+            "h1",
             "select count(*) from pg_stat_replication where state = 'streaming' and replay_lsn = pg_current_wal_lsn()",
         )
         .is_ok_and(|count| count == "2")
     });
     let killed = Instant::now();
-    lab.command(&["kill", "h2"]);
-    let promote = run(&["promote", "h1", "--write-inventory"]);
+    lab.command(&["kill", "h1"]);
+    let promote = run(&["promote", "h2", "--write-inventory"]);
     assert_eq!(promote.code, Some(0), "{promote}");
     assert!(
-        promote.stderr.contains("h3: point pgbouncer: "),
+        promote.stderr.contains(&format!("{h}: point pgbouncer: ")),
         "{promote}"
     );
     assert_eq!(
-        target(&lab),
-        "10.77.0.11|5432",
-        "PgBouncer sends clients to h1"
+        target(&lab, bouncer),
+        "10.77.0.12|5432",
+        "PgBouncer sends clients to h2"
     );
-    // Server connections to h2 close as they are released (RECONNECT, and
-    // h2's own end of them went with it).
+    // Server connections to h1 close as they are released (RECONNECT, and
+    // h1's own end of them went with it).
     lab.eventually(
         10,
         "no server connection to the old primary is left",
-        || !console(&lab, "SHOW SERVERS").contains("10.77.0.12"),
+        || !console(&lab, bouncer, "SHOW SERVERS").contains("10.77.0.11"),
     );
     let mut written = None;
     for _ in 0..30 {
         if through_bouncer(
+            bouncer,
             APP_USER,
             APP_PASSWORD,
             &format!("insert into {APP_TABLE} values (1000000)"),
@@ -385,23 +435,23 @@ fn clients_follow_the_primary_on(release: Release) {
     let written = written.expect("a write through PgBouncer after the promotion");
     assert_eq!(
         lab.exec_sql(
-            "h1",
+            "h2",
             &format!("select count(*) from {APP_TABLE} where id = 1000000")
         ),
         "1",
-        "the write landed on h1"
+        "the write landed on h2"
     );
     eprintln!(
-        "{}: h2 killed, h1 promoted: the first write through PgBouncer {:.1} s after the kill",
+        "{}: h1 killed, h2 promoted: the first write through PgBouncer {:.1} s after the kill",
         release.debian,
         written.as_secs_f64()
     );
-    lab.command(&["start", "h2"]);
-    let rejoin = run(&["apply", "--rejoin", "h2", "--detailed-exitcode"]);
-    assert_eq!(rejoin.code, Some(2), "h2 is rejoined\n{rejoin}");
-    lab.eventually(60, "h2 and h3 stream from h1", || {
+    lab.command(&["start", "h1"]);
+    let rejoin = run(&["apply", "--rejoin", "h1", "--detailed-exitcode"]);
+    assert_eq!(rejoin.code, Some(2), "h1 is rejoined\n{rejoin}");
+    lab.eventually(60, "h1 and h3 stream from h2", || {
         lab.try_sql(
-            "h1",
+            "h2",
             "select count(*) from pg_stat_replication where state = 'streaming'",
         )
         .is_ok_and(|count| count == "2")
@@ -412,7 +462,7 @@ fn clients_follow_the_primary_on(release: Release) {
         Some(0),
         "the apply after the promotion and rejoin changes nothing\n{quiet}"
     );
-    assert_eq!(target(&lab), "10.77.0.11|5432");
+    assert_eq!(target(&lab, bouncer), "10.77.0.12|5432");
     eprintln!("all: {:.1} s", started.elapsed().as_secs_f64());
 }
 
@@ -445,7 +495,7 @@ fn root_follows_no_link_the_postgres_user_plants_among_pgbouncer_s_files() {
     let release = Release::BOOKWORM_15;
     let lab = Lab::up_on(3, release);
     let directory = tempfile::tempdir().expect("a temporary directory");
-    let inventory = inventory(release, directory.path());
+    let inventory = inventory(release, directory.path(), ON_A_STANDBY);
     let password = support::unique_password("bouncer-links");
     let run = |args: &[&str]| {
         let run = lab.run(&inventory, &password, args);
@@ -540,7 +590,7 @@ fn root_follows_no_link_the_postgres_user_plants_among_pgbouncer_s_files() {
     let quiet = run(&["apply", "--dry-run", "--detailed-exitcode"]);
     assert_eq!(quiet.code, Some(0), "nothing is left to do\n{quiet}");
     assert_eq!(
-        target(&lab),
+        target(&lab, ON_A_STANDBY),
         "10.77.0.12|5432",
         "PgBouncer sends clients to h2"
     );
@@ -549,7 +599,7 @@ fn root_follows_no_link_the_postgres_user_plants_among_pgbouncer_s_files() {
         before,
         "root's files untouched after the repair"
     );
-    let config = console(&lab, "SHOW CONFIG");
+    let config = console(&lab, ON_A_STANDBY, "SHOW CONFIG");
     assert!(
         config
             .lines()
