@@ -3,11 +3,12 @@
 //! lists every member and lets libpq pick by the server's answer
 //! (`target_session_attrs`), so it stays right after a `promote` or a
 //! `switchover` with no reconfiguration: read-write reaches whichever member
-//! accepts writes, read-only a hot standby. Pure: from the desired state, no
-//! host contacted.
+//! accepts writes, read-only a hot standby. With hosts in the group
+//! `pgbouncer`, a third lists their PgBouncers, which send every connection to
+//! the primary (pgconverge points them at the new one when it changes). Pure:
+//! from the desired state, no host contacted.
 
 use crate::desired::DesiredState;
-use crate::inventory::Role;
 use crate::versions::{CLIENT_LOAD_BALANCE, CLIENT_READ_WRITE_TARGET, CLIENT_STANDBY_TARGET};
 use indexmap::IndexMap;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
@@ -73,9 +74,10 @@ pub struct ClusterConnections {
 
 #[derive(Debug, Serialize)]
 pub struct EntryPoint {
-    /// `read-write` or `read-only`.
+    /// `read-write`, `read-only` or `pgbouncer`.
     pub kind: &'static str,
-    /// The members it lists, in the inventory's order.
+    /// The members it lists (the PgBouncer hosts for `pgbouncer`), in the
+    /// inventory's order.
     pub hosts: Vec<String>,
     pub uri: String,
     /// Its section name in `pg_service.conf`.
@@ -140,7 +142,7 @@ fn cluster(
     let members: Vec<_> = desired
         .hosts
         .values()
-        .filter(|host| host.cluster == name && host.role != Role::Archive)
+        .filter(|host| host.cluster == name && host.role.is_member())
         .collect();
     // The oldest member's version: what every member's clients can do.
     let Some(version) = members.iter().map(|host| host.settings.pg_version).min() else {
@@ -192,6 +194,34 @@ fn cluster(
             "libpq before 14 ({version}) cannot insist on a standby (target_session_attrs=standby): no read-only entry point"
         ));
     }
+    let bouncers: Vec<_> = desired
+        .hosts
+        .values()
+        .filter(|host| host.cluster == name && host.pgbouncer)
+        .collect();
+    if !bouncers.is_empty() {
+        let hosts: Vec<String> = bouncers.iter().map(|host| host.name.clone()).collect();
+        let addresses: Vec<(String, u16)> = bouncers
+            .iter()
+            .map(|host| {
+                (
+                    host.settings.replication_host.clone(),
+                    host.settings.pgbouncer.port,
+                )
+            })
+            .collect();
+        for (address, _) in &addresses {
+            service_value("an address", address)?;
+        }
+        entry_points.push(entry_point(
+            "pgbouncer",
+            &format!("{name}-pgbouncer"),
+            &hosts,
+            &addresses,
+            &[],
+            identity,
+        ));
+    }
     Ok(Some(ClusterConnections {
         name: name.to_string(),
         pg_version: version.to_string(),
@@ -228,7 +258,12 @@ fn entry_point(
         .map(|(key, value)| format!("{key}={value}"))
         .collect::<Vec<_>>()
         .join("&");
-    let uri = format!("postgresql://{user}{host_list}/{dbname}?{query}");
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    let uri = format!("postgresql://{user}{host_list}/{dbname}{query}");
     let mut service: IndexMap<String, String> = IndexMap::new();
     service.extend([
         (
@@ -412,5 +447,17 @@ mod tests {
     fn an_ipv6_address_is_bracketed_in_the_uri() {
         assert_eq!(uri_host("fd00::11"), "[fd00::11]");
         assert_eq!(uri_host("db1.example.com"), "db1.example.com");
+    }
+
+    #[test]
+    fn the_pgbouncer_hosts_are_an_entry_point_of_their_own() {
+        let (state, _) = desired(&crate::plan::check::pgbouncer_inventory());
+        let identity = ClientIdentity {
+            user: Some("app".to_string()),
+            dbname: Some("app".to_string()),
+        };
+        let document = connections(&state, &identity).expect("connections");
+        insta::assert_snapshot!(text(&document));
+        crate::plan::check::assert_matches_schema("connections", &serde_json::json!(document));
     }
 }

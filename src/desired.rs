@@ -46,6 +46,8 @@ pub struct DesiredHost {
     /// `ansible_become` and the SSH options of the host.
     pub login: crate::inventory::login::Login,
     pub role: Role,
+    /// The host runs PgBouncer for its cluster's clients (the group `pgbouncer`).
+    pub pgbouncer: bool,
     pub upstream: Option<String>,
     /// Its replication cluster; the split-brain guard and failover work within one.
     pub cluster: String,
@@ -142,6 +144,7 @@ fn outside_host(host: &Host) -> DesiredHost {
         ssh_user: host.ssh_user.clone(),
         login: host.login.clone(),
         role: host.role,
+        pgbouncer: false,
         upstream: None,
         cluster: host.cluster.clone(),
         settings: host.settings.clone(),
@@ -294,6 +297,7 @@ fn desired_host(
         ssh_user: host.ssh_user.clone(),
         login: host.login.clone(),
         role: host.role,
+        pgbouncer: host.pgbouncer,
         upstream: host.upstream.clone(),
         cluster: host.cluster.clone(),
         settings,
@@ -457,6 +461,13 @@ fn template_context(
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string(),
+        pgbouncer_target: cluster_primary(inventory, host).map(|primary| {
+            crate::actions::pgbouncer::Target {
+                name: primary.name.clone(),
+                host: primary.settings.replication_host.clone(),
+                port: primary.settings.port,
+            }
+        }),
     };
     if let Value::Object(map) = &mut context {
         map.insert(
@@ -501,6 +512,18 @@ fn template_context(
             pgbackrest.map(|pgbackrest| pgbackrest_context(inventory, host, pgbackrest));
         map.insert("pgbackrest".into(), pgbackrest.unwrap_or(Value::Null));
         map.insert("replication_mode".into(), Value::from(mode.name()));
+        // The cluster has PgBouncer hosts (`pgbouncer_host`, with the host's own
+        // variables): its primary makes the role and function they look
+        // passwords up with.
+        map.insert(
+            "pgbouncer_in_cluster".into(),
+            Value::from(
+                inventory
+                    .hosts
+                    .values()
+                    .any(|other| other.cluster == host.cluster && other.pgbouncer),
+            ),
+        );
         map.insert(
             "synchronous_replication".into(),
             Value::from(inventory.has_synchronous_standbys(&host.name)),
@@ -566,6 +589,14 @@ fn template_context(
     Ok((context, derived))
 }
 
+/// The primary of `host`'s replication cluster, as the inventory has it.
+fn cluster_primary<'a>(inventory: &'a Inventory, host: &Host) -> Option<&'a Host> {
+    inventory
+        .hosts
+        .values()
+        .find(|other| other.role == Role::Primary && other.cluster == host.cluster)
+}
+
 /// What `pgbackrest.conf` needs on `host`: the stanza and repository, whether this
 /// host keeps the repository and takes the backups (the repository host, or the
 /// primary when the repository is a path on each node), and the primary it backs
@@ -575,10 +606,7 @@ fn pgbackrest_context(
     host: &Host,
     pgbackrest: &crate::archive::Pgbackrest,
 ) -> Value {
-    let primary = inventory
-        .hosts
-        .values()
-        .find(|other| other.role == Role::Primary && other.cluster == host.cluster);
+    let primary = cluster_primary(inventory, host);
     let repository = pgbackrest.keeps_repository(&host.name, host.role == Role::Primary);
     serde_json::json!({
         "stanza": pgbackrest.stanza,

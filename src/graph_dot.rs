@@ -69,6 +69,7 @@ fn host_label(name: &str, host: Option<&DesiredHost>) -> String {
         Some((Role::Standby, Some(upstream))) => format!("{name} (standby of {upstream})"),
         Some((Role::Standby, None)) => format!("{name} (standby)"),
         Some((Role::Archive, _)) => format!("{name} (archive)"),
+        Some((Role::Pgbouncer, _)) => format!("{name} (pgbouncer)"),
         None => name.to_string(),
     }
 }

@@ -84,7 +84,7 @@ pub struct Step {
     /// A template; the step applies only to hosts where it renders to a true value.
     pub when: Option<String>,
     pub line: usize,
-    /// Role names that are neither `primary` nor `standby`, reported by `parse`.
+    /// Role names that are none of pgconverge's roles, reported by `parse`.
     unknown_roles: Vec<StepRef>,
 }
 
@@ -206,7 +206,7 @@ impl Playbook {
                     role.line,
                     role.column,
                     format!(
-                        "step `{}` names the role `{}` (expected primary, standby or archive)",
+                        "step `{}` names the role `{}` (expected primary, standby, archive or pgbouncer)",
                         step.id, role.id
                     ),
                 ));
@@ -246,6 +246,7 @@ fn parse_role(name: &str) -> Option<Role> {
         "primary" => Some(Role::Primary),
         "standby" => Some(Role::Standby),
         "archive" => Some(Role::Archive),
+        "pgbouncer" => Some(Role::Pgbouncer),
         _ => None,
     }
 }

@@ -382,6 +382,7 @@ fn host_plan(host: &HostPlan, earlier: &[HostPlan], full_diff: bool, lines: &mut
         (Role::Standby, Some(upstream)) => format!("standby of {upstream}"),
         (Role::Standby, None) => "standby".to_string(),
         (Role::Archive, _) => "archive host".to_string(),
+        (Role::Pgbouncer, _) => "PgBouncer host".to_string(),
     };
     lines.push(format!(
         "{BOLD}{}{BOLD:#} ({}, {role})",

@@ -24,6 +24,14 @@ const BUILT_IN_TEMPLATES: &[(&str, &str)] = &[
         "pgbackrest.conf.j2",
         include_str!("../templates/pgbackrest.conf.j2"),
     ),
+    (
+        "pgbouncer.ini.j2",
+        include_str!("../templates/pgbouncer.ini.j2"),
+    ),
+    (
+        "pgbouncer_users.txt.j2",
+        include_str!("../templates/pgbouncer_users.txt.j2"),
+    ),
 ];
 
 /// The templates built into the binary, by name, for digests of what a plan used.
@@ -55,6 +63,8 @@ impl Renderer {
         environment.add_filter("hba_address", hba_address);
         environment.add_filter("pgpass_field", pgpass_field);
         environment.add_filter("pgbackrest_value", pgbackrest_value);
+        environment.add_filter("pgbouncer_value", pgbouncer_value);
+        environment.add_filter("pgbouncer_auth_field", pgbouncer_auth_field);
         // A template marks nothing safe itself: what reaches a file goes through a
         // filter made for that file, or is a plain word (see `write_value`).
         environment.remove_filter("safe");
@@ -132,7 +142,7 @@ fn write_value(
         return Err(Error::new(
             ErrorKind::InvalidOperation,
             format!(
-                "the value {} is written without quoting: pass it through the filter for where it lands (pgconf_value, hba_field, hba_address, pgpass_field, pgbackrest_value, one_line)",
+                "the value {} is written without quoting: pass it through the filter for where it lands (pgconf_value, hba_field, hba_address, pgpass_field, pgbackrest_value, pgbouncer_value, pgbouncer_auth_field, one_line)",
                 shown(value)
             ),
         ));
@@ -253,10 +263,62 @@ fn pgbackrest_value(value: Value) -> Result<Value, Error> {
     Ok(Value::from_safe_string(text))
 }
 
+/// A value of `pgbouncer.ini`, which PgBouncer reads from `=` (or after
+/// `%include`) to the end of the line and trims: numbers bare, true and false as
+/// `1` and `0`, text as it is; a line break, an empty value or space at either
+/// end (which PgBouncer would drop) is refused.
+fn pgbouncer_value(value: Value) -> Result<Value, Error> {
+    if value.is_number() {
+        return Ok(Value::from_safe_string(value.to_string()));
+    }
+    if value.kind() == minijinja::value::ValueKind::Bool {
+        let word = if value.is_true() { "1" } else { "0" };
+        return Ok(Value::from_safe_string(word.to_string()));
+    }
+    let text = value.to_string();
+    refuse_line_breaks("the pgbouncer.ini value", &text)?;
+    if text.trim() != text || text.is_empty() {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "the pgbouncer.ini value {text:?} is empty or starts or ends with space, which PgBouncer would drop"
+            ),
+        ));
+    }
+    Ok(Value::from_safe_string(text))
+}
+
+/// A field of PgBouncer's auth file (`"name" "password"`): in double quotes,
+/// with `"` doubled, as PgBouncer reads it back; a line break or NUL is refused.
+fn pgbouncer_auth_field(field: String) -> Result<Value, Error> {
+    refuse_line_breaks("the PgBouncer auth file field", &field)?;
+    Ok(Value::from_safe_string(format!(
+        "\"{}\"",
+        field.replace('"', "\"\"")
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn pgbouncer_values_stay_on_their_line_and_auth_fields_in_their_quotes() {
+        let value = |value: Value| written(pgbouncer_value(value));
+        assert_eq!(value(Value::from(6432)), "6432");
+        assert_eq!(value(Value::from(true)), "1");
+        assert_eq!(value(Value::from("session")), "session");
+        assert_eq!(value(Value::from("*")), "*");
+        assert_eq!(value(Value::from("x\nauth_type = trust")), "refused");
+        assert_eq!(value(Value::from(" /etc/pgbouncer")), "refused");
+        assert_eq!(value(Value::from("")), "refused");
+        let field = |text: &str| written(pgbouncer_auth_field(text.to_string()));
+        assert_eq!(field("pgbouncer"), r#""pgbouncer""#);
+        assert_eq!(field(r#"pa"ss" "x"#), r#""pa""ss"" ""x""#);
+        assert_eq!(field("a\nb"), "refused");
+        assert_eq!(field("a\0b"), "refused");
+    }
 
     /// What a filter writes, or `refused` when it refuses the value.
     fn written(result: Result<Value, Error>) -> String {

@@ -8,7 +8,8 @@ pub use ansible_inventory_reader::{REDACTED, Sensitive};
 ///
 /// A secret rarely reaches the output only as itself: an error may show it as Rust
 /// debug-prints a string, a JSON document escapes it, a rendered file quotes it for
-/// `postgresql.conf`, a libpq connection string or `.pgpass`, and a script carries
+/// `postgresql.conf`, a libpq connection string, `.pgpass` or PgBouncer's auth
+/// file, and a script carries
 /// it as base64. The redactor knows each of these forms, so none of them is shown.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
@@ -73,6 +74,9 @@ fn written_forms(secret: &str) -> Vec<String> {
         secret.replace('\\', "\\\\").replace('\'', "\\'"),
         // A `.pgpass` field, as `render`'s `pgpass_field` writes it.
         secret.replace('\\', "\\\\").replace(':', "\\:"),
+        // A field of PgBouncer's auth file, as `render`'s
+        // `pgbouncer_auth_field` writes it.
+        secret.replace('"', "\"\""),
         STANDARD.encode(secret),
         STANDARD_NO_PAD.encode(secret),
     ];

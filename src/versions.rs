@@ -7,7 +7,9 @@
 //! exist only in some versions ([`SETTINGS`] and [`SETTING_VALUES`], against which
 //! validation checks the inventory's `pg_settings`), so that a host's `pg_version`
 //! picks the right form and a setting its server would refuse is reported before
-//! any host is contacted, not by a server that fails to start.
+//! any host is contacted, not by a server that fails to start. PgBouncer's
+//! releases have their own small table ([`PgbouncerFeature`]), read from the
+//! version the host's `pgbouncer` binary reports.
 //!
 //! Each entry says in a comment what changed when. The sources are the release
 //! notes of each version ("Migration to Version N") and the documentation of the
@@ -403,6 +405,71 @@ pub const FEATURES: [Feature; 29] = [
     MD5_DEPRECATED,
     DATA_CHECKSUMS_BY_DEFAULT,
 ];
+
+/// A PgBouncer release as `pgbouncer --version` names it (`PgBouncer 1.18.0`):
+/// its major and minor number. PgBouncer is the host's package, as PostgreSQL
+/// is, so its version is read from the host, not from the inventory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct PgbouncerVersion {
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl PgbouncerVersion {
+    /// Reads the first line `pgbouncer --version` prints (`PgBouncer 1.18.0`,
+    /// `pgbouncer 1.26.0`); `None` for anything else.
+    pub fn parse(text: &str) -> Option<PgbouncerVersion> {
+        let line = text.lines().next()?.trim();
+        let (name, number) = line.split_once(' ')?;
+        if !name.eq_ignore_ascii_case("pgbouncer") {
+            return None;
+        }
+        let mut parts = number.trim().split('.');
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts
+            .next()?
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .ok()?;
+        Some(PgbouncerVersion { major, minor })
+    }
+}
+
+impl fmt::Display for PgbouncerVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+/// Something a PgBouncer release added that pgconverge's PgBouncer steps
+/// depend on, from the release that has it on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PgbouncerFeature {
+    pub name: &'static str,
+    pub since: PgbouncerVersion,
+}
+
+impl PgbouncerFeature {
+    pub fn in_version(self, version: PgbouncerVersion) -> bool {
+        version >= self.since
+    }
+}
+
+/// PgBouncer 1.19: `auth_dbname`, the database `auth_query` runs in (a global
+/// setting, or per database in `[databases]`), so the lookup function lives in
+/// `postgres` alone. Before (Debian 12 has 1.18), `auth_query` runs in the
+/// database the client asked for, and the function must be in each. (1.19 and
+/// 1.20 want that database named in `[databases]`; from 1.21 the `*` fallback
+/// serves it too: pgconverge names `postgres` there in every release.)
+pub const PGBOUNCER_AUTH_DBNAME: PgbouncerFeature = PgbouncerFeature {
+    name: "auth_dbname",
+    since: PgbouncerVersion {
+        major: 1,
+        minor: 19,
+    },
+};
 
 /// The names of the WAL functions and columns, which PostgreSQL 10 renamed from
 /// `xlog` and `location` to `wal` and `lsn` ([`PG_WAL`]).
@@ -1240,6 +1307,24 @@ mod tests {
                 setting.name
             );
         }
+    }
+
+    #[test]
+    fn pgbouncer_versions_read_as_its_binary_prints_them() {
+        let read = |text: &str| PgbouncerVersion::parse(text).map(|v| v.to_string());
+        assert_eq!(
+            read("PgBouncer 1.18.0\nlibevent 2.1.12-stable\n").as_deref(),
+            Some("1.18")
+        );
+        assert_eq!(read("pgbouncer 1.26.1").as_deref(), Some("1.26"));
+        assert_eq!(read("PgBouncer 1.19rc1").as_deref(), Some("1.19"));
+        assert_eq!(read("bash: pgbouncer: command not found"), None);
+        assert_eq!(read(""), None);
+        let version =
+            |text: &str| PgbouncerVersion::parse(text).unwrap_or_else(|| panic!("{text}"));
+        assert!(!PGBOUNCER_AUTH_DBNAME.in_version(version("PgBouncer 1.18.0")));
+        assert!(PGBOUNCER_AUTH_DBNAME.in_version(version("PgBouncer 1.19.0")));
+        assert!(PGBOUNCER_AUTH_DBNAME.in_version(version("PgBouncer 2.0.0")));
     }
 
     #[test]

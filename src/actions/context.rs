@@ -25,6 +25,9 @@ pub struct DerivedValues {
     pub wal_archive_destination: String,
     /// The inventory's `base_backup_method`, as written (empty when it is not text).
     pub base_backup_method: String,
+    /// Where PgBouncer sends its clients: the cluster's primary, as the
+    /// inventory has it (`None` in a cluster without one).
+    pub pgbouncer_target: Option<super::pgbouncer::Target>,
 }
 
 /// One playbook step for one host, with its string parameters rendered.
@@ -60,6 +63,8 @@ impl StepInput<'_> {
 pub struct Member<'a> {
     pub name: &'a str,
     pub address: &'a str,
+    /// Its replication cluster.
+    pub cluster: &'a str,
     pub upstream: Option<&'a str>,
     pub settings: &'a HostSettings,
     pub facts: Option<&'a HostFacts>,
@@ -79,6 +84,11 @@ pub struct Member<'a> {
     /// The host has a base backup step: this run may clone its data directory
     /// from its upstream.
     pub clones_upstream: bool,
+    /// The host runs PgBouncer (it has a `pgbouncer.ini` step): the `[pgbouncer]`
+    /// settings pgconverge's file sets, each with the value it writes.
+    pub pgbouncer_settings: Option<IndexMap<String, String>>,
+    /// Where its PgBouncer is to send clients (its `pgbouncer.databases.ini` step).
+    pub pgbouncer_target: Option<&'a super::pgbouncer::Target>,
 }
 
 impl<'a> Member<'a> {
@@ -87,6 +97,7 @@ impl<'a> Member<'a> {
     pub fn new(
         name: &'a str,
         address: &'a str,
+        cluster: &'a str,
         upstream: Option<&'a str>,
         settings: &'a HostSettings,
         facts: Option<&'a HostFacts>,
@@ -94,6 +105,7 @@ impl<'a> Member<'a> {
         Member {
             name,
             address,
+            cluster,
             upstream,
             settings,
             facts,
@@ -104,6 +116,8 @@ impl<'a> Member<'a> {
             managed_settings: IndexMap::new(),
             replication_slot: None,
             clones_upstream: false,
+            pgbouncer_settings: None,
+            pgbouncer_target: None,
         }
     }
 }

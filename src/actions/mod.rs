@@ -19,6 +19,7 @@ pub mod file;
 pub mod os_user;
 pub mod pg_hba_conf;
 pub mod pgbackrest;
+pub mod pgbouncer;
 pub mod postgresql_conf;
 pub mod promotion;
 pub mod recovery;
@@ -315,6 +316,10 @@ register! {
     PgbackrestStanza => pgbackrest::PgbackrestStanza [PrepareStanza, TakeBackup, VerifyBackup],
     PgbackrestFirstBackup => pgbackrest::PgbackrestFirstBackup [],
     VirtualIp => virtual_ip::VirtualIpStep [HoldVirtualIp, ReleaseVirtualIp],
+    PgbouncerIni => pgbouncer::PgbouncerIni [],
+    PgbouncerDatabases => pgbouncer::PgbouncerDatabases [],
+    PgbouncerService => pgbouncer::PgbouncerService [ControlPgbouncer, PausePgbouncer, RepointPgbouncer],
+    PgbouncerAuth => pgbouncer::PgbouncerAuth [SetPgbouncerAuth],
     }
     operations {
         promotion [Checkpoint, StopPrimary, ReadLastCheckpoint, WaitForReplay, Promote],

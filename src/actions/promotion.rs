@@ -6,11 +6,13 @@
 //!
 //! Every step after the old primary stopped has an undo: when it fails, the old
 //! primary is started again, so that the cluster runs as it did before the
-//! command, and the failure says so, or names the host that is down and why. A
+//! command (and the PgBouncers the switchover paused resume, pointing at it),
+//! and the failure says so, or names the host that is down and why. A
 //! failed promotion first makes sure the candidate is, and stays, a standby: a
 //! second primary is worse than none, so the old one stays stopped when that
 //! cannot be shown.
 
+use super::pgbouncer::{self, Paused};
 use super::service::ControlServer;
 use super::{RemoteOperation, Undo, UndoScript};
 use crate::facts::Lsn;
@@ -37,6 +39,9 @@ pub struct StopPrimary {
     pub primary: String,
     #[serde(skip)]
     pub server: HostSettings,
+    /// The PgBouncers the switchover paused, resumed when the step fails.
+    #[serde(skip)]
+    pub resume: Vec<Paused>,
 }
 
 /// After a clean stop: the location of the shutdown checkpoint, the last record
@@ -47,6 +52,8 @@ pub struct ReadLastCheckpoint {
     pub primary: String,
     #[serde(skip)]
     pub server: HostSettings,
+    #[serde(skip)]
+    pub resume: Vec<Paused>,
 }
 
 /// Waits until the new primary has replayed past the old one's last checkpoint,
@@ -61,6 +68,8 @@ pub struct WaitForReplay {
     pub server: HostSettings,
     #[serde(skip)]
     pub old_server: HostSettings,
+    #[serde(skip)]
+    pub resume: Vec<Paused>,
 }
 
 /// Promotes (`pg_promote()` from 12, `pg_ctl promote` from 9.1, the trigger file
@@ -76,6 +85,8 @@ pub struct Promote {
     pub server: HostSettings,
     #[serde(skip)]
     pub old_server: Option<HostSettings>,
+    #[serde(skip)]
+    pub resume: Vec<Paused>,
 }
 
 /// Starts `host` again with `server`'s start command (a server that runs is left
@@ -97,16 +108,27 @@ fn start_again(host: &str, server: &HostSettings, other_host: bool, failed: Stri
     }
 }
 
-/// What undoes a step after the old primary `host` stopped: it starts again.
-fn old_primary_starts_again(host: &str, server: &HostSettings, other_host: bool) -> Undo {
+/// What undoes a step after the old primary `host` stopped: it starts again,
+/// then the PgBouncers the switchover paused resume.
+fn old_primary_starts_again(
+    host: &str,
+    server: &HostSettings,
+    other_host: bool,
+    resume: &[Paused],
+) -> Undo {
+    let mut scripts = vec![start_again(
+        host,
+        server,
+        other_host,
+        format!("{host} is down: it did not start again"),
+    )];
+    scripts.extend(resume.iter().map(pgbouncer::resume));
     Undo {
-        scripts: vec![start_again(
-            host,
-            server,
-            other_host,
-            format!("{host} is down: it did not start again"),
-        )],
-        done: format!("nothing was promoted, and {host} runs as the primary again"),
+        scripts,
+        done: format!(
+            "nothing was promoted, and {host} runs as the primary again{}",
+            pgbouncer::resumed(resume)
+        ),
     }
 }
 
@@ -128,13 +150,23 @@ impl RemoteOperation for StopPrimary {
     }
 
     fn undo(&self) -> Option<Undo> {
-        Some(old_primary_starts_again(&self.primary, &self.server, false))
+        Some(old_primary_starts_again(
+            &self.primary,
+            &self.server,
+            false,
+            &self.resume,
+        ))
     }
 }
 
 impl RemoteOperation for ReadLastCheckpoint {
     fn undo(&self) -> Option<Undo> {
-        Some(old_primary_starts_again(&self.primary, &self.server, false))
+        Some(old_primary_starts_again(
+            &self.primary,
+            &self.server,
+            false,
+            &self.resume,
+        ))
     }
 
     fn scripts(&self) -> Result<Vec<HostScript>, String> {
@@ -174,6 +206,7 @@ impl RemoteOperation for WaitForReplay {
             &self.old_primary,
             &self.old_server,
             true,
+            &self.resume,
         ))
     }
 
@@ -214,6 +247,7 @@ impl RemoteOperation for Promote {
             return None;
         };
         let new = &self.host;
+        let resumes = self.resume.iter().map(pgbouncer::resume);
         let still_standby = Script::for_server(
             "still_standby",
             include_str!("scripts/still_standby.sh"),
@@ -241,8 +275,14 @@ impl RemoteOperation for Promote {
                         "{old} runs as the primary again, but {new} is down: it did not start again as a standby"
                     ),
                 ),
-            ],
-            done: format!("{new} is still a standby, and {old} runs as the primary again"),
+            ]
+            .into_iter()
+            .chain(resumes)
+            .collect(),
+            done: format!(
+                "{new} is still a standby, and {old} runs as the primary again{}",
+                pgbouncer::resumed(&self.resume)
+            ),
         })
     }
 }
@@ -256,6 +296,7 @@ pub fn examples(server: &HostSettings) -> Vec<super::Operation> {
         position: Some(Lsn(0x3_0000_0148)),
         server: server.clone(),
         old_server: server.clone(),
+        resume: Vec::new(),
     };
     vec![
         Checkpoint {
@@ -265,11 +306,13 @@ pub fn examples(server: &HostSettings) -> Vec<super::Operation> {
         StopPrimary {
             primary: "db1".into(),
             server: server.clone(),
+            resume: Vec::new(),
         }
         .into(),
         ReadLastCheckpoint {
             primary: "db1".into(),
             server: server.clone(),
+            resume: Vec::new(),
         }
         .into(),
         wait.into(),
@@ -278,6 +321,7 @@ pub fn examples(server: &HostSettings) -> Vec<super::Operation> {
             old_primary: Some("db1".into()),
             server: server.clone(),
             old_server: Some(server.clone()),
+            resume: Vec::new(),
         }
         .into(),
     ]
@@ -296,6 +340,7 @@ mod tests {
             position: None,
             server: HostSettings::example(),
             old_server: HostSettings::example(),
+            resume: Vec::new(),
         };
         assert!(wait.scripts().is_err());
         assert!(wait.given_report("not a position").is_err());
@@ -317,6 +362,7 @@ mod tests {
             old_primary: Some("db1".into()),
             server: HostSettings::example(),
             old_server: Some(HostSettings::example()),
+            resume: Vec::new(),
         };
         let undo = promote
             .undo()
@@ -372,10 +418,12 @@ mod tests {
         let stop = StopPrimary {
             primary: "db1".into(),
             server: server.clone(),
+            resume: Vec::new(),
         };
         let read = ReadLastCheckpoint {
             primary: "db1".into(),
             server: server.clone(),
+            resume: Vec::new(),
         };
         for undo in [stop.undo(), read.undo()] {
             let undo = undo.unwrap_or_else(|| panic!("an undo"));

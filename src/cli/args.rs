@@ -45,6 +45,9 @@ pub struct ReadingArgs {
     /// The group of the hosts that keep the WAL archive
     #[arg(long, value_name = "GROUP", default_value = "archive")]
     pub archive_group: String,
+    /// The group of the hosts that run PgBouncer for their cluster's clients
+    #[arg(long, value_name = "GROUP", default_value = "pgbouncer")]
+    pub pgbouncer_group: String,
     /// Only the hosts of this replication cluster (`replication_cluster`)
     #[arg(long, value_name = "NAME")]
     pub cluster: Option<String>,
@@ -82,6 +85,7 @@ impl ReadingArgs {
                 primary: self.primary_group.clone(),
                 standby: self.standby_group.clone(),
                 archive: self.archive_group.clone(),
+                pgbouncer: self.pgbouncer_group.clone(),
             },
             cluster: self.cluster.clone(),
             outside: Vec::new(),

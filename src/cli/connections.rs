@@ -14,7 +14,9 @@ libpq URI (every member, `target_session_attrs=read-write`: libpq connects to wh
 writes) and a read-only one (every member, `target_session_attrs=standby`, with \
 `load_balance_hosts=random` from 16), and the same as `pg_service.conf` sections \
 (`[CLUSTER-rw]`, `[CLUSTER-ro]`). Each lists every member, so it is right before and after a \
-`promote` or `switchover` with no change. What a libpq older than the inventory's PostgreSQL \
+`promote` or `switchover` with no change. With hosts in the group `pgbouncer`, a third entry \
+point lists their PgBouncers (`[CLUSTER-pgbouncer]`), which send every connection to the primary \
+and which pgconverge points at the new one. What a libpq older than the inventory's PostgreSQL \
 cannot do is not checked: the entry points assume clients of the same major or newer. Contacts \
 no host."
 )]

@@ -123,7 +123,56 @@ pub fn fingerprint(facts: &HostFacts, salt: &str, secret_files: &[String]) -> Fi
                 "user databases".into(),
                 &[server.user_databases.join(",").as_bytes()],
             );
+            if let Some(role) = &server.pgbouncer_role {
+                let role = format!(
+                    "{}|{}|{}",
+                    role.can_login,
+                    role.privileged,
+                    digest(&[role.password_verifier.expose().as_bytes()])
+                );
+                add("PgBouncer's auth role".into(), &[role.as_bytes()]);
+            }
         }
+    }
+    if let Some(bouncer) = &facts.pgbouncer {
+        // What the plan reads of it: its release, its psql, and where its
+        // database `postgres` goes and its settings, or that it does not answer
+        // (the databases its clients use come and go on their own).
+        let console = match &bouncer.console {
+            None => "(not asked)".to_string(),
+            Some(Err(_)) => "(does not answer)".to_string(),
+            Some(Ok(console)) => {
+                let mut lines: Vec<String> = console
+                    .databases
+                    .iter()
+                    .filter(|database| database.name == "postgres")
+                    .map(|database| {
+                        format!(
+                            "database {}={}:{:?}/{}",
+                            database.name, database.host, database.port, database.database
+                        )
+                    })
+                    .collect();
+                lines.extend(console.settings.iter().map(|(name, setting)| {
+                    format!("setting {name}={}|{}", setting.value, setting.changeable)
+                }));
+                lines.join("\n")
+            }
+        };
+        let state = format!("{:?}|{:?}|{console}", bouncer.version_text, bouncer.psql);
+        add("PgBouncer".into(), &[state.as_bytes()]);
+    }
+    if let Some(auth) = &facts.pgbouncer_auth {
+        let functions = match &auth.functions {
+            None => "(not read)".to_string(),
+            Some(Err(_)) => "(could not be read)".to_string(),
+            Some(Ok(functions)) => functions
+                .iter()
+                .map(|(database, verdict)| format!("{database}={verdict}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        };
+        add("PgBouncer's auth function".into(), &[functions.as_bytes()]);
     }
     components
 }
@@ -196,6 +245,7 @@ mod tests {
             failover_slots: Vec::new(),
             user_databases: Vec::new(),
             md5_roles: Vec::new(),
+            pgbouncer_role: None,
             archiver: None,
         });
         facts

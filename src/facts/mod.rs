@@ -1,8 +1,9 @@
 //! Facts: what is really on a host, gathered in one SSH round trip by a remote
 //! script (`script`) and read back by a pure parser (`parse`). Each family of
 //! facts is a module with its piece of the script (a `.sh` file) and its
-//! parser: `host`, `files`, `data_directory`, `timeline`, `pgbackrest`, and the
-//! running server's `server`, `settings`, `replication` and `slots`.
+//! parser: `host`, `files`, `data_directory`, `timeline`, `pgbackrest`, the
+//! running server's `server`, `settings`, `replication` and `slots`, and
+//! `pgbouncer` (PgBouncer on its hosts, its auth function on the primary).
 
 mod data_directory;
 mod files;
@@ -10,6 +11,7 @@ pub mod fingerprint;
 mod host;
 pub mod parse;
 pub mod pgbackrest;
+pub mod pgbouncer;
 mod replication;
 pub mod script;
 mod server;
@@ -37,6 +39,10 @@ pub struct FactsRequest {
     pub readable: Vec<String>,
     /// The pgBackRest stanza whose repository this host looks after (`pgbackrest info`).
     pub pgbackrest_stanza: Option<String>,
+    /// The host runs PgBouncer: its binary and its console are read.
+    pub pgbouncer: bool,
+    /// The host makes PgBouncer's auth function: each database's is read.
+    pub pgbouncer_auth: bool,
 }
 
 impl FactsRequest {
@@ -48,6 +54,8 @@ impl FactsRequest {
             directories: Vec::new(),
             readable: Vec::new(),
             pgbackrest_stanza: None,
+            pgbouncer: false,
+            pgbouncer_auth: false,
         }
     }
 
@@ -157,6 +165,16 @@ pub struct ObservedRole {
     pub password_verifier: Sensitive<String>,
     /// The role may read the files `pg_rewind` needs (PostgreSQL 11 and later).
     pub rewind_grants: bool,
+}
+
+/// PgBouncer's auth role on the primary (`pgbouncer_auth_user`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObservedBouncerRole {
+    pub can_login: bool,
+    /// SUPERUSER, CREATEDB, CREATEROLE, REPLICATION or BYPASSRLS: more than it needs.
+    pub privileged: bool,
+    /// The stored password verifier; compared, never printed.
+    pub password_verifier: Sensitive<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -290,6 +308,8 @@ pub struct ServerFacts {
     pub archiver: Option<Archiver>,
     /// Roles whose stored password is an md5 hash (names only, never the hash).
     pub md5_roles: Vec<String>,
+    /// PgBouncer's auth role (`pgbouncer_auth_user`), when it exists.
+    pub pgbouncer_role: Option<ObservedBouncerRole>,
 }
 
 impl ServerFacts {
@@ -436,6 +456,10 @@ pub struct HostFacts {
     pub server_error: Option<String>,
     /// The pgBackRest stanza and its backups, on the host that keeps the repository.
     pub pgbackrest: Option<pgbackrest::PgbackrestFacts>,
+    /// PgBouncer, on a host of the group `pgbouncer`.
+    pub pgbouncer: Option<pgbouncer::PgbouncerFacts>,
+    /// PgBouncer's auth function in each database, on its cluster's primary.
+    pub pgbouncer_auth: Option<pgbouncer::PgbouncerAuthFacts>,
     /// The record of the run that holds the host's run lock (`run_lock`) when
     /// the facts were read, if one held it; read by root from root's own
     /// directory, and left out of plans and fingerprints.

@@ -2,10 +2,10 @@
 //! `KEY LENGTH`, a line feed, LENGTH bytes of the value and a line feed (see
 //! `script`), handed to the parser of each family of facts, next to its piece
 //! of the script (`host`, `files`, `data_directory`, `timeline`, `pgbackrest`,
-//! `server`); a file's content is itself base64 inside its record.
+//! `server`, `pgbouncer`); a file's content is itself base64 inside its record.
 
 use super::{FactsRequest, HostFacts};
-use super::{data_directory, files, host, pgbackrest, server};
+use super::{data_directory, files, host, pgbackrest, pgbouncer, server};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use std::collections::HashMap;
@@ -57,6 +57,7 @@ pub fn parse(request: &FactsRequest, output: &str) -> Result<HostFacts, FactsErr
         facts.pgbackrest = Some(pgbackrest::read(stanza, &records));
     }
     server::read(&records, &mut facts)?;
+    pgbouncer::read(request, &records, &mut facts);
     Ok(facts)
 }
 
@@ -111,6 +112,8 @@ mod tests {
             directories: vec!["/srv/wal".into()],
             readable: Vec::new(),
             pgbackrest_stanza: None,
+            pgbouncer: false,
+            pgbouncer_auth: false,
         }
     }
 

@@ -4,7 +4,7 @@
 //!
 //! It is put together from pieces, each a checked `.sh` file of its family of
 //! facts beside that family's parser (`host`, `files`, `pgbackrest`,
-//! `data_directory`, `timeline`, `server`), after one header of parameters
+//! `data_directory`, `timeline`, `server`, `pgbouncer`), after one header of parameters
 //! that `Script` quotes: what differs from host to host (paths, the role, the
 //! SQL its version understands) reaches the pieces only as shell variables.
 //!
@@ -16,7 +16,7 @@
 //! `base64` cost a process or three per fact: at 100 hosts on one machine,
 //! seconds of CPU.
 
-use super::{FactsRequest, data_directory, files, host, pgbackrest, server, timeline};
+use super::{FactsRequest, data_directory, files, host, pgbackrest, pgbouncer, server, timeline};
 use crate::script::Script;
 
 /// `emit` and the helpers that write records, which both parts of the script use.
@@ -58,7 +58,7 @@ pub(crate) fn inner(request: &FactsRequest) -> Script {
         None => script,
     };
     let script = timeline::ask(data_directory::ask(script));
-    server::ask(script, request).piece(END)
+    pgbouncer::ask(server::ask(script, request), request).piece(END)
 }
 
 #[cfg(test)]
@@ -80,6 +80,8 @@ mod tests {
             directories: vec!["/srv/wal archive".into()],
             readable: vec!["/etc/ssl/private/with space.key".into()],
             pgbackrest_stanza: Some("main".into()),
+            pgbouncer: true,
+            pgbouncer_auth: true,
         }
     }
 
@@ -176,6 +178,8 @@ mod tests {
             directories: vec![text(directory.path()), text(&linked_directory)],
             readable: Vec::new(),
             pgbackrest_stanza: None,
+            pgbouncer: false,
+            pgbouncer_auth: false,
         };
         let output = std::process::Command::new("sh")
             .arg("-c")

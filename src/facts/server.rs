@@ -41,6 +41,7 @@ const DATABASES: &str =
 pub(super) fn ask(script: Script, request: &FactsRequest) -> Script {
     script
         .text("PG_REPLICATION_USER", &request.settings.replication_user)
+        .text("PGBOUNCER_AUTH_USER", &request.settings.pgbouncer.auth_user)
         .text("FIELD_SEPARATOR", &FIELD_SEPARATOR.to_string())
         .text("FACTS_SQL", &sql(request.settings.pg_version))
         .piece(SCRIPT)
@@ -65,6 +66,7 @@ pub(super) fn sql(version: PgVersion) -> String {
         ("archiver", replication::archiver_query(version)),
         ("databases", DATABASES),
         ("md5_roles", settings::MD5_ROLES),
+        ("pgbouncer_role", settings::pgbouncer_role_query(version)),
     ];
     sections
         .iter()
@@ -141,5 +143,6 @@ fn parse_server(output: &str) -> Result<ServerFacts, FactsError> {
         archiver: replication::read_archiver(&rows("archiver")),
         user_databases: rows("databases").iter().map(|row| field(row, 0)).collect(),
         md5_roles: settings::read_md5_roles(&rows("md5_roles")),
+        pgbouncer_role: settings::read_pgbouncer_role(&rows("pgbouncer_role")),
     })
 }

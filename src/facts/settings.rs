@@ -1,12 +1,15 @@
 //! The server's settings and roles, as the server has them: `pg_settings`
 //! (every value in force, in its base unit, with where it comes from), the
-//! replication role's attributes in `pg_authid`, and the names of the roles
-//! whose stored password is md5, read by `server.sh`'s psql.
+//! replication role's and PgBouncer's auth role's attributes in `pg_authid`,
+//! and the names of the roles whose stored password is md5, read by
+//! `server.sh`'s psql.
 
 use super::server::{Row, field, flag};
-use super::{ObservedRole, ObservedSetting};
+use super::{ObservedBouncerRole, ObservedRole, ObservedSetting};
 use crate::secret::Sensitive;
-use crate::versions::{PENDING_RESTART, PgVersion, REWIND_WITHOUT_SUPERUSER, SETTING_SOURCES};
+use crate::versions::{
+    PENDING_RESTART, PgVersion, REWIND_WITHOUT_SUPERUSER, SCRAM_SHA_256, SETTING_SOURCES,
+};
 use indexmap::IndexMap;
 
 /// Every setting, with whether a restart is pending ([`PENDING_RESTART`], 9.5)
@@ -33,6 +36,27 @@ const ROLE_WITHOUT_REWIND_GRANTS: &str = "select rolcanlogin, rolreplication, co
 /// the settings are; the hashes never leave the server. `pg_authid` is read as
 /// the role query reads it: the facts run as the PostgreSQL OS user, a superuser.
 pub(super) const MD5_ROLES: &str = "select encode(convert_to(rolname, 'UTF8'), 'hex') from pg_authid where rolpassword like 'md5%' order by rolname;";
+
+/// PgBouncer's auth role (`:'bouncer_role'`): whether it may log in, whether
+/// it has any right beyond that, and its password verifier. Its clients log in
+/// with SCRAM ([`SCRAM_SHA_256`], 10): before, nothing is read.
+const PGBOUNCER_ROLE: &str = "select rolcanlogin, rolsuper or rolcreatedb or rolcreaterole or rolreplication or rolbypassrls, coalesce(rolpassword, '') from pg_authid where rolname = :'bouncer_role';";
+
+pub(super) fn pgbouncer_role_query(version: PgVersion) -> &'static str {
+    if SCRAM_SHA_256.in_version(version) {
+        PGBOUNCER_ROLE
+    } else {
+        "select 1 where false;"
+    }
+}
+
+pub(super) fn read_pgbouncer_role(rows: &[Row]) -> Option<ObservedBouncerRole> {
+    rows.first().map(|row| ObservedBouncerRole {
+        can_login: flag(row, 0),
+        privileged: flag(row, 1),
+        password_verifier: Sensitive::new(field(row, 2)),
+    })
+}
 
 pub(super) fn settings_query(version: PgVersion) -> &'static str {
     if PENDING_RESTART.in_version(version) {

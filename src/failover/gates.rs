@@ -300,8 +300,7 @@ fn single_primary_gate(
         .map(|host| host.cluster.as_str());
     let member = |name: &str| {
         desired.hosts.get(name).is_some_and(|host| {
-            host.role != Role::Archive
-                && (cluster.is_none() || Some(host.cluster.as_str()) == cluster)
+            host.role.is_member() && (cluster.is_none() || Some(host.cluster.as_str()) == cluster)
         })
     };
     let writable: Vec<&str> = facts

@@ -92,21 +92,43 @@ async fn prepare(
     })
 }
 
+/// How a plan of a promotion or a switchover went.
+struct Ran {
+    /// The first failure, if any.
+    result: Result<(), FailoverError>,
+    /// The new primary was promoted (whatever failed after it: a PgBouncer that
+    /// was not re-pointed, which the apply after points at it).
+    promoted: bool,
+}
+
 impl Prepared {
     /// Runs the plan's steps in order; the first failure is the error.
-    async fn run(&self, plan: &Plan) -> Result<(), FailoverError> {
+    async fn run(&self, plan: &Plan, new_primary: &str) -> Ran {
         let reports = StepReports {
             printer: &self.printer,
             starts: false,
         };
         let outcomes = execute::execute(plan, &self.gathered.connections, 1, &reports).await;
-        match execute::first_failure(plan, &outcomes) {
+        let promoted = outcomes
+            .get(&crate::desired::NodeId::new(new_primary, plan::PROMOTE))
+            .is_some_and(crate::plan::Outcome::succeeded);
+        let result = match execute::first_failure(plan, &outcomes) {
             Some((node, reason)) => Err(FailoverError::Step {
                 step: node.step.clone(),
                 host: node.host.clone(),
                 reason: reason.to_string(),
             }),
             None => Ok(()),
+        };
+        Ran { result, promoted }
+    }
+
+    /// The lines that name each PgBouncer of the cluster the plan leaves to
+    /// the apply after.
+    fn bouncers_left(&self, primary: &str) {
+        let (_, left) = plan::bouncers(&self.desired, &self.gathered.facts, primary);
+        for line in left {
+            self.printer.out(&format!("note: {line}"));
         }
     }
 }
@@ -184,18 +206,24 @@ pub async fn promote(
     });
     let plan = plan::promotion(
         &prepared.desired,
+        &prepared.gathered.facts,
         &options.host,
         checked.fence.as_deref(),
         reached,
     );
     printer.plan(&plan);
+    prepared.bouncers_left(&options.host);
     if options.dry_run {
         prepared.gathered.close().await;
         return Ok(ApplyResult::Changes);
     }
-    let result = prepared.run(&plan).await;
+    let ran = prepared.run(&plan, &options.host).await;
     prepared.gathered.close().await;
-    result?;
+    let Ran { result, promoted } = ran;
+    let result = if promoted { result } else { Ok(result?) };
+    // The roles are recorded once the new primary was promoted, even when a
+    // PgBouncer was not re-pointed after (the next apply does it); that failure
+    // is the command's error after.
     record_roles(
         printer,
         options,
@@ -203,6 +231,14 @@ pub async fn promote(
         checked.old_primary.as_deref(),
         options.write_inventory,
     )?;
+    if let Err(error) = result {
+        printer.out(&format!(
+            "Next: `pgconverge apply -i {}` points PgBouncer at {} where this did not, repoints the other standbys and rejoins the old primary once it is reachable.",
+            options.inventory.first().display(),
+            options.host
+        ));
+        return Err(error);
+    }
     printer.out(&format!(
         "Next: `pgconverge apply -i {}` repoints the other standbys and rejoins the old primary once it is reachable.",
         options.inventory.first().display()
@@ -247,8 +283,14 @@ async fn switchover_holding(
         prepared.gathered.close().await;
         return Err(FailoverError::GateClosed);
     };
-    let plan = plan::switchover(&prepared.desired, &old, &options.host);
+    let plan = plan::switchover(
+        &prepared.desired,
+        &prepared.gathered.facts,
+        &old,
+        &options.host,
+    );
     printer.plan(&plan);
+    prepared.bouncers_left(&old);
     if options.dry_run {
         printer.out(&format!(
             "Then the roles are recorded in the inventory and apply rejoins {old} as a standby of {}.",
@@ -257,9 +299,22 @@ async fn switchover_holding(
         prepared.gathered.close().await;
         return Ok(ApplyResult::Changes);
     }
-    let result = prepared.run(&plan).await;
-    let recorded =
-        result.and_then(|()| record_roles(printer, options, &options.host, Some(&old), true));
+    let ran = prepared.run(&plan, &options.host).await;
+    // Once the new primary was promoted the roles are recorded and the apply
+    // runs, even when a PgBouncer was not re-pointed after: the apply points it
+    // at the new primary (and says so when it cannot).
+    let recorded = match ran.result {
+        Err(error) if !ran.promoted => Err(error),
+        result => {
+            if let Err(error) = result {
+                printer.out(&format!(
+                    "warning: {error}; {} is the primary all the same",
+                    options.host
+                ));
+            }
+            record_roles(printer, options, &options.host, Some(&old), true)
+        }
+    };
     if let Err(error) = recorded {
         prepared.gathered.close().await;
         return Err(error);

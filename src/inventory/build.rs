@@ -15,7 +15,7 @@ use ansible_inventory_reader::resolve::{HostResolver, Lookup, Resolved, Resolved
 use ansible_inventory_reader::suggest;
 use ansible_inventory_reader::variables::{self, Variables, is_member};
 use ansible_inventory_reader::vault::{self, Passwords};
-use indexmap::IndexMap;
+use indexmap::{IndexMap, IndexSet};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -174,6 +174,8 @@ struct Cluster<'doc> {
     groups: GroupNames,
     /// Each host's replication cluster.
     clusters: IndexMap<String, String>,
+    /// The hosts of the group `pgbouncer`, members or not.
+    pgbouncer: IndexSet<String>,
 }
 
 impl<'doc> Cluster<'doc> {
@@ -206,12 +208,18 @@ impl<'doc> Cluster<'doc> {
         // there are, and `pg_role` may itself be a template.
         let mut roles = IndexMap::new();
         let mut left_out = Vec::new();
+        let mut pgbouncer = IndexSet::new();
         for (host, resolver) in &mut resolvers {
             let in_primary_group = is_member(host, &names.primary, &members);
             let in_standby_group = is_member(host, &names.standby, &members);
             let in_archive_group = is_member(host, &names.archive, &members);
+            let in_pgbouncer_group = is_member(host, &names.pgbouncer, &members);
+            if in_pgbouncer_group {
+                pgbouncer.insert(host.to_string());
+            }
             let pg_role = resolver.lookup("pg_role", problems);
-            let in_none = !(in_primary_group || in_standby_group || in_archive_group);
+            let in_none =
+                !(in_primary_group || in_standby_group || in_archive_group || in_pgbouncer_group);
             if in_none && pg_role == Lookup::Unset {
                 left_out.push(host.to_string());
                 continue;
@@ -228,6 +236,7 @@ impl<'doc> Cluster<'doc> {
                 in_primary_group,
                 in_standby_group,
                 in_archive_group,
+                in_pgbouncer_group,
                 pg_role: &pg_role,
             };
             if let Some(assigned) = roles::role_of(&facts, problems) {
@@ -301,9 +310,13 @@ impl<'doc> Cluster<'doc> {
                 .filter(|(host, _)| clusters.get(*host) == Some(cluster))
                 .map(|(host, assigned)| (host.clone(), assigned.clone()))
                 .collect();
-            let only_archives =
-                !own.is_empty() && own.values().all(|assigned| assigned.role == Role::Archive);
-            let primary = if layout.unreadable || only_archives {
+            // Hosts outside the cluster's PostgreSQL (an archive, a PgBouncer)
+            // alone make no cluster that needs a primary.
+            let no_server = !own.is_empty()
+                && own
+                    .values()
+                    .all(|assigned| matches!(assigned.role, Role::Archive | Role::Pgbouncer));
+            let primary = if layout.unreadable || no_server {
                 None
             } else {
                 roles::single_primary(&own, no_primary_at.clone(), problems)
@@ -324,6 +337,7 @@ impl<'doc> Cluster<'doc> {
             outside,
             groups: names.clone(),
             clusters,
+            pgbouncer,
         }
     }
 
@@ -378,8 +392,43 @@ impl<'doc> Cluster<'doc> {
         super::synchronous::check(&members, problems);
         let standby_count = count_standbys(&self.roles);
         let all_at = group_location(layout, ALL);
+        self.check_pgbouncer(&settings, &all_at, problems);
         validate::check_replication_password(&self.hosts, standby_count, all_at, problems);
         settings
+    }
+
+    /// PgBouncer's rules, for each replication cluster with hosts in the group
+    /// `pgbouncer`: over its primary and those hosts.
+    fn check_pgbouncer(
+        &self,
+        settings: &IndexMap<String, (HostSettings, Login)>,
+        all_at: &Location,
+        problems: &mut Problems,
+    ) {
+        let cluster_names: IndexSet<&String> = self.clusters.values().collect();
+        for cluster in cluster_names {
+            let hosts = self
+                .hosts
+                .iter()
+                .filter(|(name, _)| self.clusters.get(*name) == Some(cluster))
+                .filter_map(|(name, vars)| {
+                    let role = self.roles.get(name)?.role;
+                    let runs_pgbouncer = self.pgbouncer.contains(name);
+                    let primary = role == Role::Primary;
+                    (primary || runs_pgbouncer).then_some(())?;
+                    Some(validate::PgbouncerClusterHost {
+                        name,
+                        settings: &settings.get(name)?.0,
+                        vars,
+                        primary,
+                        runs_pgbouncer,
+                        member: matches!(role, Role::Primary | Role::Standby),
+                    })
+                })
+                .collect();
+            let cluster = validate::PgbouncerCluster { hosts };
+            validate::check_pgbouncer(&cluster, all_at, problems);
+        }
     }
 
     fn into_inventory(
@@ -404,6 +453,7 @@ impl<'doc> Cluster<'doc> {
                 primary,
                 standby,
                 archive,
+                pgbouncer,
             } = &self.groups;
             let (are, them) = if self.left_out.len() == 1 {
                 ("is", "it")
@@ -411,7 +461,7 @@ impl<'doc> Cluster<'doc> {
                 ("are", "them")
             };
             let message = format!(
-                "{} {are} in no group `{primary}`, `{standby}` or `{archive}` and {are} without `pg_role`: pgconverge leaves {them} out",
+                "{} {are} in no group `{primary}`, `{standby}`, `{archive}` or `{pgbouncer}` and {are} without `pg_role`: pgconverge leaves {them} out",
                 hosts_phrase(&self.left_out)
             );
             let place = layout.start.clone().unwrap_or_else(|| location(path, None));
@@ -441,6 +491,7 @@ impl<'doc> Cluster<'doc> {
             };
             let host = Host {
                 role: assigned.role,
+                pgbouncer: self.pgbouncer.contains(&name),
                 upstream: self.upstreams.get(&name).cloned(),
                 cluster: self
                     .clusters
@@ -501,6 +552,7 @@ fn misspelt_role_groups(
         names.primary.as_str(),
         names.standby.as_str(),
         names.archive.as_str(),
+        names.pgbouncer.as_str(),
     ];
     for group in layout.groups.keys() {
         if role_groups.contains(&group.as_str()) {
@@ -554,6 +606,7 @@ fn host_of(name: &str, resolved: ResolvedHost, settings: HostSettings, login: Lo
             .and_then(|port| u16::try_from(port).ok()),
         ssh_user: either("ansible_ssh_user", "ansible_user").and_then(text),
         role: Role::Standby,
+        pgbouncer: false,
         upstream: None,
         cluster: DEFAULT_CLUSTER.to_string(),
         name: name.to_string(),

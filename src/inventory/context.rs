@@ -7,7 +7,7 @@
 //! ([`SharedContext`]), not once per host and file, which made loading
 //! quadratic in the number of hosts.
 
-use super::{Host, Inventory, Role};
+use super::{Host, Inventory};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -40,7 +40,8 @@ impl SharedContext {
 impl Inventory {
     /// The template variables of `host` that are its own: its variables, plus
     /// `inventory_hostname`, `group_names`, `pg_role` (`"primary"`,
-    /// `"standby"` or `"archive"`), `ansible_host` and `upstream` (a host name
+    /// `"standby"`, `"archive"` or `"pgbouncer"`), `pgbouncer_host` (in the
+    /// group `pgbouncer`), `ansible_host` and `upstream` (a host name
     /// or null). An unknown host gives `null`. What it shares with its cluster
     /// is in [`Inventory::shared_context`].
     pub fn host_context(&self, host: &str) -> Value {
@@ -131,12 +132,9 @@ fn host_variables(host: &Host) -> Map<String, Value> {
         .filter(|(name, _)| !host.unrendered.contains(name))
         .map(|(name, value)| (name.clone(), value.clone()))
         .collect();
-    let role = match host.role {
-        Role::Primary => "primary",
-        Role::Standby => "standby",
-        Role::Archive => "archive",
-    };
-    variables.insert("pg_role".to_string(), Value::from(role));
+    variables.insert("pg_role".to_string(), Value::from(host.role.name()));
+    // A host of the group `pgbouncer`: every member's pg_hba.conf lets it in.
+    variables.insert("pgbouncer_host".to_string(), Value::from(host.pgbouncer));
     // The address pgconverge connects to, which `ansible_ssh_host` may set: the
     // templates allow replication from it.
     variables.insert(

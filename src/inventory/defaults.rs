@@ -14,11 +14,13 @@ pub const DEFAULTS_PATH: &str = "<built-in defaults.yaml>";
 
 /// Documented variables that deliberately have no written default: `pg_role`
 /// comes from group membership, `replication_password` must be chosen by the
-/// user, a standby without `upstream` follows its cluster's primary, and a
-/// cluster without `wal_archive` archives no WAL.
-const DOCUMENTED_WITHOUT_DEFAULT: [&str; 5] = [
+/// user (and `pgbouncer_auth_password` too), a standby without `upstream`
+/// follows its cluster's primary, and a cluster without `wal_archive` archives
+/// no WAL.
+const DOCUMENTED_WITHOUT_DEFAULT: [&str; 6] = [
     "pg_role",
     "replication_password",
+    "pgbouncer_auth_password",
     "replication_cluster",
     "upstream",
     "wal_archive",

@@ -40,6 +40,7 @@ fn role_name(role: Role) -> &'static str {
         Role::Primary => "primary",
         Role::Standby => "standby",
         Role::Archive => "archive",
+        Role::Pgbouncer => "pgbouncer",
     }
 }
 

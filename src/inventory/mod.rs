@@ -26,8 +26,10 @@ mod tests;
 pub use ansible_inventory_reader::layout::GroupTree;
 pub use ansible_inventory_reader::vault;
 pub use context::SharedContext;
-pub use settings::{ConfigMode, HostSettings, ReplicationMode, SslMode, SyncMethod};
-pub use validate::HOT_STANDBY_SETTINGS;
+pub use settings::{
+    ConfigMode, HostSettings, PgbouncerSettings, PoolMode, ReplicationMode, SslMode, SyncMethod,
+};
+pub use validate::{HOT_STANDBY_SETTINGS, PGBOUNCER_MANAGED};
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::secret::Sensitive;
@@ -50,6 +52,26 @@ pub enum Role {
     /// A host of the group `archive`: it keeps the WAL archive and runs no
     /// PostgreSQL role of the cluster.
     Archive,
+    /// A host of the group `pgbouncer` alone: it runs PgBouncer for its
+    /// replication cluster's clients and no PostgreSQL of the cluster.
+    Pgbouncer,
+}
+
+impl Role {
+    /// As `pg_role` and the plan write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Primary => "primary",
+            Role::Standby => "standby",
+            Role::Archive => "archive",
+            Role::Pgbouncer => "pgbouncer",
+        }
+    }
+
+    /// A member of the replication cluster, with a PostgreSQL of its own.
+    pub fn is_member(self) -> bool {
+        matches!(self, Role::Primary | Role::Standby)
+    }
 }
 
 /// One host with every variable resolved (defaults < `all` vars < group vars,
@@ -65,6 +87,10 @@ pub struct Host {
     /// `ansible_user`, when set.
     pub ssh_user: Option<String>,
     pub role: Role,
+    /// The host is in the group `pgbouncer`: it runs PgBouncer for its
+    /// cluster's clients (a member of the cluster, or a host of its own whose
+    /// role is then `Pgbouncer`).
+    pub pgbouncer: bool,
     /// For a standby: the host it replicates from (`upstream`, else its
     /// cluster's primary).
     pub upstream: Option<String>,
@@ -97,7 +123,8 @@ pub struct Inventory {
     /// Inputs that have no effect (an `ansible_*` variable pgconverge does not
     /// honour, hosts left out, files Ansible skips), to show before anything runs.
     pub warnings: Vec<Diagnostic>,
-    /// Hosts in no PostgreSQL group and without `pg_role`, which are left out.
+    /// Hosts in no PostgreSQL or PgBouncer group and without `pg_role`, which
+    /// are left out.
     pub left_out: Vec<String>,
     /// Those of them `Input::outside` asks to reach, with their variables read:
     /// no member of any replication cluster (their `role` is `Standby` and
@@ -119,6 +146,7 @@ pub struct GroupNames {
     pub primary: String,
     pub standby: String,
     pub archive: String,
+    pub pgbouncer: String,
 }
 
 impl Default for GroupNames {
@@ -127,6 +155,7 @@ impl Default for GroupNames {
             primary: "primary".to_string(),
             standby: "standby".to_string(),
             archive: "archive".to_string(),
+            pgbouncer: "pgbouncer".to_string(),
         }
     }
 }

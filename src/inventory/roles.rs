@@ -1,6 +1,7 @@
 //! Who replicates from whom: each host's role (from the group `primary` or
-//! `standby`, or the variable `pg_role`), the one primary, and each standby's
-//! upstream, with every problem in that topology.
+//! `standby`, or the variable `pg_role`; `archive` and `pgbouncer` for hosts of
+//! those groups alone, which run no PostgreSQL of the cluster), the one primary,
+//! and each standby's upstream, with every problem in that topology.
 
 use super::Role;
 use crate::diagnostic::Location;
@@ -18,6 +19,7 @@ pub struct RoleFacts<'a> {
     pub in_primary_group: bool,
     pub in_standby_group: bool,
     pub in_archive_group: bool,
+    pub in_pgbouncer_group: bool,
     /// The rendered `pg_role`.
     pub pg_role: &'a Lookup<'a>,
 }
@@ -57,6 +59,7 @@ pub fn role_of(facts: &RoleFacts, problems: &mut Problems) -> Option<Assigned> {
         (true, false) => Role::Primary,
         (false, true) => Role::Standby,
         (false, false) if facts.in_archive_group => Role::Archive,
+        (false, false) if facts.in_pgbouncer_group => Role::Pgbouncer,
         (true, true) => {
             let message = format!(
                 "host `{host}` is in both groups `primary` and `standby`: remove it from one, or set `pg_role`"
@@ -66,7 +69,7 @@ pub fn role_of(facts: &RoleFacts, problems: &mut Problems) -> Option<Assigned> {
         }
         (false, false) => {
             let message = format!(
-                "host `{host}` has no role: put it in group `primary`, `standby` or `archive`, or set `pg_role`"
+                "host `{host}` has no role: put it in group `primary`, `standby`, `archive` or `pgbouncer`, or set `pg_role`"
             );
             problems.add(facts.listed_at.clone(), message);
             return None;
@@ -245,8 +248,8 @@ mod tests {
             .collect()
     }
 
-    /// The role of a host given its groups (`p` primary, `s` standby) and
-    /// `pg_role`, as `primary`, `standby` or the problem reported.
+    /// The role of a host given its groups (`p` primary, `s` standby, `b`
+    /// pgbouncer) and `pg_role`, as `primary`, `standby` or the problem reported.
     fn role_text(groups: &str, pg_role: Option<Value>) -> String {
         let pg_role = match pg_role {
             Some(value) => Lookup::Found(resolved(value, 7)),
@@ -258,6 +261,7 @@ mod tests {
             in_primary_group: groups.contains('p'),
             in_standby_group: groups.contains('s'),
             in_archive_group: false,
+            in_pgbouncer_group: groups.contains('b'),
             pg_role: &pg_role,
         };
         let mut problems = Problems::default();
@@ -275,10 +279,15 @@ mod tests {
             ("p", Some(Value::from("standby")), "Standby@Some(7)"),
             ("", Some(Value::from("primary")), "Primary@Some(7)"),
             ("ps", Some(Value::from("primary")), "Primary@Some(7)"),
+            // A host of the group `pgbouncer` alone runs no PostgreSQL of the
+            // cluster; one that is also a member keeps its member's role.
+            ("b", None, "Pgbouncer@Some(3)"),
+            ("pb", None, "Primary@Some(3)"),
+            ("sb", None, "Standby@Some(3)"),
             (
                 "",
                 None,
-                "inventory.yml:3:5: host `db1` has no role: put it in group `primary`, `standby` or `archive`, or set `pg_role`",
+                "inventory.yml:3:5: host `db1` has no role: put it in group `primary`, `standby`, `archive` or `pgbouncer`, or set `pg_role`",
             ),
             (
                 "ps",
@@ -308,6 +317,7 @@ mod tests {
             in_primary_group: false,
             in_standby_group: false,
             in_archive_group: false,
+            in_pgbouncer_group: false,
             pg_role: &Lookup::Failed,
         };
         let mut problems = Problems::default();

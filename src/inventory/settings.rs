@@ -122,6 +122,85 @@ impl SslMode {
     }
 }
 
+/// How PgBouncer pools server connections (`pgbouncer_pool_mode`): a server
+/// connection per client session, per transaction, or per statement.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PoolMode {
+    #[default]
+    Session,
+    Transaction,
+    Statement,
+}
+
+impl PoolMode {
+    const ALL: [PoolMode; 3] = [
+        PoolMode::Session,
+        PoolMode::Transaction,
+        PoolMode::Statement,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PoolMode::Session => "session",
+            PoolMode::Transaction => "transaction",
+            PoolMode::Statement => "statement",
+        }
+    }
+}
+
+/// How a host of the group `pgbouncer` runs PgBouncer (the `pgbouncer_*`
+/// variables, which every host has: the primary reads the auth role's name and
+/// password from them too).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PgbouncerSettings {
+    /// `listen_port`, and the port of its Unix socket (`pgbouncer_port`).
+    pub port: u16,
+    /// `listen_addr`: `*` or addresses, comma-separated (`pgbouncer_listen_addr`).
+    pub listen_addr: String,
+    /// Where `pgbouncer.ini` and pgconverge's other files of it are (`pgbouncer_config_dir`).
+    pub config_dir: String,
+    /// `unix_socket_dir`, where its console is reached (`pgbouncer_socket_dir`).
+    pub socket_dir: String,
+    /// The `pgbouncer` binary of the host's package (`pgbouncer_bin`).
+    pub binary: String,
+    pub pool_mode: PoolMode,
+    /// The role `auth_query` runs as (`pgbouncer_auth_user`).
+    pub auth_user: String,
+    /// Its password (`pgbouncer_auth_password`), in PgBouncer's auth file.
+    pub auth_password: Option<Sensitive<String>>,
+}
+
+impl PgbouncerSettings {
+    /// `pgbouncer.ini`, which `pgbouncer` and the service read.
+    pub fn ini_path(&self) -> String {
+        format!("{}/pgbouncer.ini", self.config_dir)
+    }
+
+    /// pgconverge's `[databases]`, which `pgbouncer.ini` includes: where
+    /// PgBouncer sends its clients.
+    pub fn databases_path(&self) -> String {
+        format!("{}/pgbouncer.databases.ini", self.config_dir)
+    }
+}
+
+#[cfg(test)]
+impl PgbouncerSettings {
+    /// Debian's PgBouncer with pgconverge's defaults, for unit tests.
+    pub fn example() -> PgbouncerSettings {
+        PgbouncerSettings {
+            port: 6432,
+            listen_addr: "*".into(),
+            config_dir: "/etc/pgbouncer".into(),
+            socket_dir: "/var/run/postgresql".into(),
+            binary: "/usr/sbin/pgbouncer".into(),
+            pool_mode: PoolMode::Session,
+            auth_user: "pgbouncer".into(),
+            auth_password: Some(Sensitive::new("bouncer-secret".into())),
+        }
+    }
+}
+
 /// The settings of one host that pgconverge itself acts on (paths, commands, names).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HostSettings {
@@ -161,6 +240,9 @@ pub struct HostSettings {
     /// The hot-standby limits (`max_connections`, ...) and `wal_level` the
     /// inventory does not set, whose value is pgconverge's default.
     pub defaulted_limits: Vec<String>,
+    /// PgBouncer's settings, which matter on the hosts of the group `pgbouncer`
+    /// (and, for the auth role, on their cluster's primary).
+    pub pgbouncer: PgbouncerSettings,
 }
 
 /// Reads one host's settings, reporting each value that cannot be one; `None` when
@@ -197,6 +279,7 @@ pub fn read(host: &str, resolved: &ResolvedHost, problems: &mut Problems) -> Opt
         replication_sslmode: reader.sslmode(),
         failover_slots: false,
         virtual_ip: reader.virtual_ip(),
+        pgbouncer: reader.pgbouncer(),
         defaulted_limits: super::validate::HOT_STANDBY_SETTINGS
             .iter()
             .chain(&["wal_level"])
@@ -348,7 +431,12 @@ impl Reader<'_, '_> {
     }
 
     fn port(&mut self) -> u16 {
-        let value = match self.get("pg_port") {
+        self.port_of("pg_port")
+    }
+
+    /// A TCP port, 1 to 65535.
+    fn port_of(&mut self, name: &str) -> u16 {
+        let value = match self.get(name) {
             Some(found) => found.value.clone(),
             None => return 0,
         };
@@ -356,7 +444,7 @@ impl Reader<'_, '_> {
             Some(port) if port > 0 => port,
             _ => {
                 let after = format!(" must be an integer from 1 to 65535, not {value}");
-                self.refuse("pg_port", after);
+                self.refuse(name, after);
                 0
             }
         }
@@ -553,6 +641,85 @@ impl Reader<'_, '_> {
     }
 }
 
+impl Reader<'_, '_> {
+    /// The `pgbouncer_*` variables (what only a host of the group `pgbouncer`
+    /// needs of them is checked with the cluster's rules).
+    fn pgbouncer(&mut self) -> PgbouncerSettings {
+        let config_dir = self.path("pgbouncer_config_dir");
+        let socket_dir = self.path("pgbouncer_socket_dir");
+        let binary = self.path("pgbouncer_bin");
+        let names = PoolMode::ALL.map(PoolMode::name);
+        let chosen = self.choice("pgbouncer_pool_mode", &names);
+        PgbouncerSettings {
+            port: self.port_of("pgbouncer_port"),
+            listen_addr: self.listen_addr(),
+            config_dir,
+            socket_dir,
+            binary,
+            pool_mode: PoolMode::ALL
+                .into_iter()
+                .find(|mode| Some(mode.name()) == chosen)
+                .unwrap_or_default(),
+            auth_user: self.role("pgbouncer_auth_user"),
+            auth_password: self.pgbouncer_password(),
+        }
+    }
+
+    /// `pgbouncer_listen_addr`: `*`, or IP addresses and host names, separated
+    /// by commas.
+    fn listen_addr(&mut self) -> String {
+        const NAME: &str = "pgbouncer_listen_addr";
+        let Some(text) = self.text_of(NAME) else {
+            return String::new();
+        };
+        let valid = !text.trim().is_empty()
+            && text
+                .split(',')
+                .map(str::trim)
+                .all(|entry| entry == "*" || crate::address::is_address(entry));
+        if !valid {
+            self.refuse(
+                NAME,
+                format!(
+                    " must be `*` or IP addresses and host names separated by commas, not {text:?}"
+                ),
+            );
+        }
+        text
+    }
+
+    /// `pgbouncer_auth_password`, which PgBouncer's auth file holds in double
+    /// quotes (a `"` doubled): a line break or NUL cannot be written there, and
+    /// PgBouncer refuses a quoted password of 2048 bytes or more (1.18).
+    fn pgbouncer_password(&mut self) -> Option<Sensitive<String>> {
+        const NAME: &str = "pgbouncer_auth_password";
+        if self.resolved.failed.contains(NAME) {
+            self.complete = false;
+            return None;
+        }
+        let Some(Resolved {
+            value: Value::String(password),
+            ..
+        }) = self.resolved.vars.get(NAME)
+        else {
+            // Its presence is checked with the cluster's other rules; another
+            // type is named there too.
+            return None;
+        };
+        let password = password.clone();
+        // The message names the variable and its place, never the value.
+        if password.contains(['\n', '\r', '\0']) {
+            let after =
+                " holds a line break or NUL, which PgBouncer's auth file cannot carry".to_string();
+            self.refuse(NAME, after);
+        } else if password.replace('"', "\"\"").len() >= 2048 {
+            let after = " is too long for PgBouncer's auth file (2047 bytes at most, each `\"` counting twice)".to_string();
+            self.refuse(NAME, after);
+        }
+        Some(Sensitive::new(password))
+    }
+}
+
 impl HostSettings {
     /// What this host's libpq is told about authenticating its replication and
     /// rewind connections to another member (after `sslmode`), as connection
@@ -606,6 +773,7 @@ impl HostSettings {
             failover_slots: false,
             virtual_ip: None,
             defaulted_limits: Vec::new(),
+            pgbouncer: PgbouncerSettings::example(),
         }
     }
 }

@@ -480,7 +480,7 @@ fn hosts_of_other_roles_are_left_out_and_named_in_one_warning() {
     assert_eq!(
         warnings,
         [
-            "hosts:1:1: hosts `bastion` and `mon1` are in no group `primary`, `standby` or `archive` and are without `pg_role`: pgconverge leaves them out"
+            "hosts:1:1: hosts `bastion` and `mon1` are in no group `primary`, `standby`, `archive` or `pgbouncer` and are without `pg_role`: pgconverge leaves them out"
         ]
     );
 }
@@ -880,6 +880,117 @@ fn a_replication_cluster_has_one_virtual_ip() {
         ),
         &[
             "inventory.yml:10:28: host `db2` sets cluster_vip = \"10.0.0.51/24\", and its upstream `db1` \"10.0.0.50/24\": a replication cluster has one virtual IP",
+        ],
+    );
+}
+
+/// Three hosts with PgBouncer on db3, a standby, and on pgb1, a host of its
+/// own; `vars` and `pgb1` added to `all.vars` and to pgb1's line.
+fn with_pgbouncer(vars: &str, pgb1: &str) -> String {
+    format!(
+        "all:\n  vars:\n    pg_version: 15\n    replication_password: x\n{vars}  children:\n    primary:\n      hosts:\n        db1: {{ ansible_host: 10.0.0.11 }}\n    standby:\n      hosts:\n        db2: {{ ansible_host: 10.0.0.12 }}\n        db3: {{ ansible_host: 10.0.0.13 }}\n    pgbouncer:\n      hosts:\n        db3: {{}}\n        pgb1: {{ ansible_host: 10.0.0.30{pgb1} }}\n"
+    )
+}
+
+#[test]
+fn a_host_of_the_group_pgbouncer_alone_runs_no_postgresql_of_the_cluster() {
+    let inventory = parse(&with_pgbouncer(
+        "    pgbouncer_auth_password: b-secret\n",
+        "",
+    ));
+    let roles: Vec<(&str, Role, bool)> = inventory
+        .hosts
+        .values()
+        .map(|host| (host.name.as_str(), host.role, host.pgbouncer))
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            ("db1", Role::Primary, false),
+            ("db2", Role::Standby, false),
+            ("db3", Role::Standby, true),
+            ("pgb1", Role::Pgbouncer, true),
+        ]
+    );
+    // Its standbys are db2 and db3: pgb1 makes none of the computed defaults grow.
+    assert_eq!(
+        inventory.hosts["db1"].vars.get("max_wal_senders"),
+        Some(&json!(16))
+    );
+    assert!(
+        inventory
+            .sensitive_vars
+            .contains(&"pgbouncer_auth_password".to_string())
+    );
+    assert!(inventory.secret_values().contains(&"b-secret".to_string()));
+}
+
+#[test]
+fn pgbouncer_s_values_are_checked_where_they_are_written() {
+    check_errors(
+        &with_pgbouncer(
+            "    pgbouncer_auth_password: b-secret\n    pgbouncer_listen_addr: '* auth_type = trust'\n    pgbouncer_pool_mode: sometimes\n    pgbouncer_settings: { listen_port: 7000, 'Bad name': 1, max_client_conn: ' 500', server_lifetime: [1] }\n",
+            ", pgbouncer_port: 70000",
+        ),
+        &[
+            "inventory.yml:6:28: `pgbouncer_listen_addr` of hosts `db1`, `db2`, `db3` and `pgb1` must be `*` or IP addresses and host names separated by commas, not \"* auth_type = trust\"",
+            "inventory.yml:7:26: `pgbouncer_pool_mode` of hosts `db1`, `db2`, `db3` and `pgb1` must be one of `session`, `transaction`, `statement`, not \"sometimes\"",
+            "inventory.yml:8:27: `pgbouncer_settings` of hosts `db1`, `db2`, `db3` and `pgb1` sets `listen_port`, which pgconverge writes itself: set `pgbouncer_port` instead",
+            "inventory.yml:8:46: `pgbouncer_settings` of hosts `db1`, `db2`, `db3` and `pgb1` names \"Bad name\", which is no PgBouncer setting name",
+            "inventory.yml:8:61: `pgbouncer_settings` of hosts `db1`, `db2`, `db3` and `pgb1` gives `max_client_conn` \" 500\": pgbouncer.ini cannot hold an empty value or one with a space at either end",
+            "inventory.yml:8:86: `pgbouncer_settings` of hosts `db1`, `db2`, `db3` and `pgb1` gives `server_lifetime` [1]: a value must be text, a number or true/false",
+            "inventory.yml:20:58: `pgbouncer_port` of host `pgb1` must be an integer from 1 to 65535, not 70000",
+        ],
+    );
+}
+
+#[test]
+fn a_cluster_with_pgbouncer_needs_its_auth_password_scram_and_a_port_of_its_own() {
+    // No password: named for the primary, which makes the role, and for each
+    // PgBouncer host, which logs in with it.
+    check_errors(
+        &with_pgbouncer("", ""),
+        &[
+            "inventory.yml:1:1: `pgbouncer_auth_password` is not set for host `db1`: its primary makes the role PgBouncer logs in as; set it under `all.vars`, for example to \"{{ lookup('env', 'PGBOUNCER_AUTH_PASSWORD') }}\"",
+            "inventory.yml:1:1: `pgbouncer_auth_password` is not set for hosts `db3` and `pgb1`: PgBouncer logs in with it to look up its clients' passwords; set it under `all.vars`, for example to \"{{ lookup('env', 'PGBOUNCER_AUTH_PASSWORD') }}\"",
+        ],
+    );
+    // PostgreSQL before 10 has no SCRAM, and a member's PgBouncer needs a port
+    // of its own.
+    let text = with_pgbouncer("    pgbouncer_auth_password: b-secret\n", "")
+        .replace("pg_version: 15", "pg_version: \"9.6\"")
+        .replace(
+            "        db3: {}\n",
+            "        db3: { pgbouncer_port: 5432 }\n",
+        );
+    check_errors(
+        &text,
+        &[
+            "inventory.yml:3:17: `pg_version` of hosts `db1` and `db3` is 9.6, and PgBouncer's clients (the group `pgbouncer`) log in with SCRAM, which PostgreSQL has from 10",
+            "inventory.yml:16:32: `pgbouncer_port` of host `db3` is 5432, the port of its PostgreSQL: PgBouncer needs a port of its own",
+        ],
+    );
+    // A password with a line break is refused, without being shown.
+    let text = with_pgbouncer("    pgbouncer_auth_password: \"b-se\\ncret\"\n", "");
+    check_errors(
+        &text,
+        &[
+            "inventory.yml:5:30: `pgbouncer_auth_password` of hosts `db1`, `db2`, `db3` and `pgb1` holds a line break or NUL, which PgBouncer's auth file cannot carry",
+        ],
+    );
+}
+
+#[test]
+fn every_pgbouncer_host_logs_in_as_the_role_its_primary_makes() {
+    let text = with_pgbouncer(
+        "    pgbouncer_auth_password: b-secret\n",
+        ", pgbouncer_auth_user: other, pgbouncer_auth_password: not-the-same",
+    );
+    check_errors(
+        &text,
+        &[
+            "inventory.yml:17:63: `pgbouncer_auth_user` of host `pgb1` is \"other\", and \"pgbouncer\" on db1: the PgBouncer hosts log in as the role their primary makes, so all must say the same",
+            "inventory.yml:17:95: `pgbouncer_auth_password` of host `pgb1` differs from db1's: the PgBouncer hosts log in with the password their primary sets, so all must say the same",
         ],
     );
 }

@@ -2,6 +2,7 @@
 //! whole-number settings, the shapes of `pg_settings` and the lists, whether
 //! each `pg_settings` name exists in the host's PostgreSQL version, the
 //! hot-standby rule between a standby and its upstream, `replication_password`,
+//! PgBouncer's variables and what its hosts and their cluster must agree on,
 //! and probable typos in variable names.
 
 use crate::diagnostic::{Diagnostic, Location};
@@ -35,7 +36,7 @@ const CONNECTION_TEXTS: [&str; 4] = [
 
 /// Prefixes of the variable names pgconverge reserves; an unknown name with
 /// one of them is most likely a typo of a documented one.
-const RESERVED_PREFIXES: [&str; 2] = ["pg_", "replication_"];
+const RESERVED_PREFIXES: [&str; 3] = ["pg_", "replication_", "pgbouncer_"];
 
 /// A whole number, written as a YAML integer or as text, which is what a
 /// rendered template gives.
@@ -111,6 +112,9 @@ pub fn check_host(host: &str, resolved: &ResolvedHost, problems: &mut Problems) 
             problems.add_for_host(level.location.clone(), host, "`wal_level` of ", after);
         }
     }
+    if let Some(settings) = vars.get("pgbouncer_settings") {
+        check_pgbouncer_settings(host, settings, problems);
+    }
     if let Some(trust) = vars.get("pg_ssh_trust")
         && !trust.value.is_boolean()
     {
@@ -163,8 +167,10 @@ pub fn check_line_breaks(
         }
     }
     for (name, variable) in &resolved.vars {
-        // The password has its own message, which explains `.pgpass`.
-        if name == "replication_password" || !documented.contains(&name.as_str()) {
+        // The passwords have their own messages, which explain `.pgpass` and
+        // PgBouncer's auth file.
+        let own_message = ["replication_password", "pgbouncer_auth_password"];
+        if own_message.contains(&name.as_str()) || !documented.contains(&name.as_str()) {
             continue;
         }
         if holds_one(&variable.value) {
@@ -604,6 +610,225 @@ pub fn check_replication_password(
             "`replication_password` is not set for ",
             after,
         );
+    }
+}
+
+/// The `[pgbouncer]` settings pgconverge writes itself in `pgbouncer.ini`,
+/// with the variable that sets each (empty: pgconverge decides it alone).
+pub const PGBOUNCER_MANAGED: [(&str, &str); 11] = [
+    ("listen_addr", "pgbouncer_listen_addr"),
+    ("listen_port", "pgbouncer_port"),
+    ("unix_socket_dir", "pgbouncer_socket_dir"),
+    ("pidfile", "pgbouncer_socket_dir"),
+    ("pool_mode", "pgbouncer_pool_mode"),
+    ("auth_type", ""),
+    ("auth_file", "pgbouncer_config_dir"),
+    ("auth_user", "pgbouncer_auth_user"),
+    ("auth_query", ""),
+    ("auth_dbname", ""),
+    ("server_fast_close", ""),
+];
+
+/// `pgbouncer_settings`: a map of `[pgbouncer]` setting names to values, each
+/// of which one line of `pgbouncer.ini` holds as it is (PgBouncer trims the
+/// spaces around a value and reads to the end of its line), and none of the
+/// settings pgconverge writes itself.
+fn check_pgbouncer_settings(host: &str, settings: &Resolved, problems: &mut Problems) {
+    const NAME: &str = "`pgbouncer_settings` of ";
+    let Value::Object(map) = &settings.value else {
+        let after = format!(
+            " must be a map of PgBouncer setting names to values, not {}",
+            settings.value
+        );
+        problems.add_for_host(settings.location.clone(), host, NAME, after);
+        return;
+    };
+    for (name, value) in map {
+        let place = key_location(settings, name);
+        let valid_name = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !valid_name {
+            let after = format!(" names {name:?}, which is no PgBouncer setting name");
+            problems.add_for_host(place, host, NAME, after);
+            continue;
+        }
+        if let Some((_, variable)) = PGBOUNCER_MANAGED
+            .iter()
+            .find(|(managed, _)| managed == name)
+        {
+            let instead = if variable.is_empty() {
+                "pgconverge decides it".to_string()
+            } else {
+                format!("set `{variable}` instead")
+            };
+            let after = format!(" sets `{name}`, which pgconverge writes itself: {instead}");
+            problems.add_for_host(place, host, NAME, after);
+            continue;
+        }
+        let text = match value {
+            Value::String(text) => text.clone(),
+            Value::Number(number) => number.to_string(),
+            Value::Bool(_) => continue,
+            other => {
+                let after = format!(
+                    " gives `{name}` {other}: a value must be text, a number or true/false"
+                );
+                problems.add_for_host(place, host, NAME, after);
+                continue;
+            }
+        };
+        if text.trim() != text || text.is_empty() {
+            let after = format!(
+                " gives `{name}` {text:?}: pgbouncer.ini cannot hold an empty value or one with a space at either end"
+            );
+            problems.add_for_host(place, host, NAME, after);
+        }
+    }
+}
+
+/// What a replication cluster with PgBouncer hosts needs: PostgreSQL 10 or later
+/// on its members (clients log in with SCRAM, from verifiers `auth_query` reads),
+/// `pgbouncer_auth_password` on its primary and on every PgBouncer host, and the
+/// same auth role and password on all of them (the primary makes the role the
+/// PgBouncer hosts log in as); and on a member that runs PgBouncer, another
+/// port than its PostgreSQL's.
+pub struct PgbouncerCluster<'a> {
+    /// The hosts of the cluster that run PgBouncer or are its primary, each with
+    /// its settings, its variables and whether it is the primary.
+    pub hosts: Vec<PgbouncerClusterHost<'a>>,
+}
+
+/// One host of [`PgbouncerCluster`].
+pub struct PgbouncerClusterHost<'a> {
+    pub name: &'a str,
+    pub settings: &'a super::HostSettings,
+    pub vars: &'a ResolvedHost<'a>,
+    pub primary: bool,
+    /// In the group `pgbouncer`.
+    pub runs_pgbouncer: bool,
+    /// A member of the cluster (primary or standby), with a PostgreSQL of its own.
+    pub member: bool,
+}
+
+pub fn check_pgbouncer(cluster: &PgbouncerCluster, all_at: &Location, problems: &mut Problems) {
+    if !cluster.hosts.iter().any(|host| host.runs_pgbouncer) {
+        return;
+    }
+    let place = |host: &PgbouncerClusterHost, name: &str| {
+        host.vars
+            .vars
+            .get(name)
+            .map(|found| found.location.clone())
+            .unwrap_or_else(|| all_at.clone())
+    };
+    for host in &cluster.hosts {
+        if host.member && !versions::SCRAM_SHA_256.in_version(host.settings.pg_version) {
+            let after = format!(
+                " is {}, and PgBouncer's clients (the group `pgbouncer`) log in with SCRAM, which PostgreSQL has from 10",
+                host.settings.pg_version
+            );
+            problems.add_for_host(
+                place(host, "pg_version"),
+                host.name,
+                "`pg_version` of ",
+                after,
+            );
+        }
+        // PgBouncer reads its pgbouncer.ini to the end of each line and trims
+        // the spaces around a value: a path there must have none at either end.
+        let bouncer = &host.settings.pgbouncer;
+        let paths = [
+            ("pgbouncer_config_dir", &bouncer.config_dir),
+            ("pgbouncer_socket_dir", &bouncer.socket_dir),
+        ];
+        for (name, path) in paths.into_iter().filter(|_| host.runs_pgbouncer) {
+            if path.trim() != path.as_str() {
+                let after = format!(
+                    " is {path:?}: pgbouncer.ini cannot hold a path that begins or ends with a space"
+                );
+                problems.add_for_host(place(host, name), host.name, format!("`{name}` of "), after);
+            }
+        }
+        if host.runs_pgbouncer && host.member && host.settings.pgbouncer.port == host.settings.port
+        {
+            let after = format!(
+                " is {}, the port of its PostgreSQL: PgBouncer needs a port of its own",
+                host.settings.port
+            );
+            problems.add_for_host(
+                place(host, "pgbouncer_port"),
+                host.name,
+                "`pgbouncer_port` of ",
+                after,
+            );
+        }
+        let name = "pgbouncer_auth_password";
+        let failed = host.vars.failed.contains(name);
+        match host.vars.vars.get(name).map(|found| &found.value) {
+            None if !failed => {
+                let why = if host.primary {
+                    "its primary makes the role PgBouncer logs in as"
+                } else {
+                    "PgBouncer logs in with it to look up its clients' passwords"
+                };
+                let after = format!(
+                    ": {why}; set it under `all.vars`, for example to \"{{{{ lookup('env', 'PGBOUNCER_AUTH_PASSWORD') }}}}\""
+                );
+                problems.add_for_host(
+                    all_at.clone(),
+                    host.name,
+                    "`pgbouncer_auth_password` is not set for ",
+                    after,
+                );
+            }
+            Some(Value::String(_)) | None => {}
+            // Never quoted: the value is a secret.
+            Some(_) => {
+                problems.add_for_host(
+                    place(host, name),
+                    host.name,
+                    "`pgbouncer_auth_password` of ",
+                    " must be text",
+                );
+            }
+        }
+    }
+    // Every host must log in as the role the primary makes, with its password.
+    let Some(first) = cluster.hosts.first() else {
+        return;
+    };
+    for host in &cluster.hosts[1..] {
+        let (this, that) = (&host.settings.pgbouncer, &first.settings.pgbouncer);
+        if this.auth_user != that.auth_user {
+            let after = format!(
+                " is {:?}, and {:?} on {}: the PgBouncer hosts log in as the role their primary makes, so all must say the same",
+                this.auth_user, that.auth_user, first.name
+            );
+            problems.add_for_host(
+                place(host, "pgbouncer_auth_user"),
+                host.name,
+                "`pgbouncer_auth_user` of ",
+                after,
+            );
+        }
+        let differs = match (&this.auth_password, &that.auth_password) {
+            (Some(this), Some(that)) => this.expose() != that.expose(),
+            _ => false,
+        };
+        if differs {
+            let after = format!(
+                " differs from {}'s: the PgBouncer hosts log in with the password their primary sets, so all must say the same",
+                first.name
+            );
+            problems.add_for_host(
+                place(host, "pgbouncer_auth_password"),
+                host.name,
+                "`pgbouncer_auth_password` of ",
+                after,
+            );
+        }
     }
 }
 

@@ -227,6 +227,7 @@ fn member<'a>(host: &'a DesiredHost, facts: &'a GatheredFacts) -> Member<'a> {
     let mut member = Member::new(
         &host.name,
         &host.address,
+        &host.cluster,
         host.upstream.as_deref(),
         &host.settings,
         facts.get(&host.name).and_then(|facts| facts.as_ref().ok()),

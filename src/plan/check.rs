@@ -9,8 +9,12 @@ use crate::actions::DesiredStep;
 use crate::actions::directory::Directory;
 use crate::actions::file::{DesiredFile, File};
 use crate::actions::pg_hba_conf::PgHbaConf;
+use crate::actions::pgbouncer::{self, Target};
 use crate::actions::postgresql_conf::PostgresqlConf;
 use crate::desired::{DesiredHost, DesiredState};
+use crate::facts::pgbouncer::{
+    BouncerDatabase, BouncerSetting, Console, PgbouncerAuthFacts, PgbouncerFacts,
+};
 use crate::facts::{
     Archiver, DataDirectory, GatheredFacts, HostFacts, ObservedFile, ObservedRole, ObservedSetting,
     PathAttributes, ServerFacts, WalReceiver,
@@ -20,6 +24,7 @@ use crate::pgconf::hba;
 use crate::playbook::Playbook;
 use crate::render::Renderer;
 use crate::secret::Sensitive;
+use crate::versions::PgbouncerVersion;
 use indexmap::IndexMap;
 use std::path::Path;
 
@@ -41,6 +46,104 @@ all:
 "#;
 
 pub const PRIMARY_ID: &str = "7300000000000000001";
+
+/// The PgBouncer auth role's password of [`pgbouncer_inventory`]: a `"` and
+/// spaces, which its auth file quotes.
+pub const BOUNCER_PASSWORD: &str = "bouncer \"pass\" word";
+
+/// The PgBouncer of Debian 12, which the fixtures' PgBouncer hosts have.
+pub const BOUNCER_VERSION: PgbouncerVersion = PgbouncerVersion {
+    major: 1,
+    minor: 18,
+};
+
+/// Three hosts with PgBouncer on db3, a standby, and on pgb1, a host of its own.
+pub fn pgbouncer_inventory() -> String {
+    THREE_HOSTS
+        .replace(
+            "  children:\n",
+            "    pgbouncer_auth_password: 'bouncer \"pass\" word'\n  children:\n",
+        )
+        .replace(
+            "        db3: { ansible_host: 10.0.0.13 }\n",
+            "        db3: { ansible_host: 10.0.0.13 }\n    pgbouncer:\n      hosts:\n        db3: {}\n        pgb1: { ansible_host: 10.0.0.30 }\n",
+        )
+}
+
+/// `pgbouncer.ini` as Debian's package leaves it (its comments left out).
+pub const DEBIAN_PGBOUNCER_INI: &str = "[databases]\n\n[pgbouncer]\nlogfile = /var/log/postgresql/pgbouncer.log\npidfile = /var/run/postgresql/pgbouncer.pid\nlisten_addr = localhost\nlisten_port = 6432\nunix_socket_dir = /var/run/postgresql\nauth_type = md5\nauth_file = /etc/pgbouncer/userlist.txt\n";
+
+/// The settings PgBouncer's `SHOW CONFIG` says a reload cannot change.
+const BOUNCER_RESTART_SETTINGS: [&str; 4] =
+    ["listen_addr", "listen_port", "unix_socket_dir", "pidfile"];
+
+/// What a running PgBouncer's console says when it runs with `ini` (its
+/// `[pgbouncer]` settings, over PgBouncer's defaults) and sends `postgres` to
+/// `target`.
+pub fn bouncer_console(ini: &str, target: Option<&Target>) -> Console {
+    let mut settings: IndexMap<String, BouncerSetting> = [
+        ("listen_addr", ""),
+        ("listen_port", "6432"),
+        ("unix_socket_dir", "/tmp"),
+        ("pidfile", ""),
+        ("pool_mode", "session"),
+        ("auth_type", "md5"),
+        ("auth_file", ""),
+        ("auth_user", ""),
+        ("auth_query", "SELECT rolname, CASE WHEN rolvaliduntil < now() THEN NULL ELSE rolpassword END FROM pg_authid WHERE rolname=$1 AND rolcanlogin"),
+        ("server_fast_close", "0"),
+        ("max_client_conn", "100"),
+    ]
+    .iter()
+    .map(|(name, value)| {
+        (
+            name.to_string(),
+            BouncerSetting {
+                value: value.to_string(),
+                changeable: !BOUNCER_RESTART_SETTINGS.contains(name),
+            },
+        )
+    })
+    .collect();
+    for (section, name, value) in pgbouncer::ini_entries(ini) {
+        if section == "pgbouncer" {
+            settings.insert(
+                name.clone(),
+                BouncerSetting {
+                    value,
+                    changeable: !BOUNCER_RESTART_SETTINGS.contains(&name.as_str()),
+                },
+            );
+        }
+    }
+    let mut databases = vec![BouncerDatabase {
+        name: "pgbouncer".into(),
+        host: String::new(),
+        port: Some(6432),
+        database: "pgbouncer".into(),
+    }];
+    if let Some(target) = target {
+        databases.push(BouncerDatabase {
+            name: "postgres".into(),
+            host: target.host.clone(),
+            port: Some(target.port),
+            database: "postgres".into(),
+        });
+    }
+    Console {
+        databases,
+        settings,
+    }
+}
+
+/// Debian's PgBouncer 1.18 running with `ini` and sending `postgres` to `target`.
+pub fn bouncer_facts(ini: &str, target: Option<&Target>) -> PgbouncerFacts {
+    PgbouncerFacts {
+        version_text: Some("PgBouncer 1.18.0".into()),
+        psql: Some("/usr/lib/postgresql/15/bin/psql".into()),
+        console: Some(Ok(bouncer_console(ini, target))),
+    }
+}
 
 pub fn desired(inventory: &str) -> (DesiredState, Playbook) {
     desired_reaching(inventory, &[])
@@ -175,6 +278,7 @@ pub fn server(in_recovery: bool) -> ServerFacts {
         failover_slots: Vec::new(),
         user_databases: Vec::new(),
         md5_roles: Vec::new(),
+        pgbouncer_role: None,
         archiver: Some(Archiver {
             archived_count: 5,
             last_archived_wal: "000000010000000000000005".into(),
@@ -245,11 +349,25 @@ pub fn converged_host(host: &DesiredHost, upstream_address: Option<&str>) -> Hos
     let mut facts = fresh_host(PRIMARY_ID);
     let stock = facts.files.clone();
     facts.files.clear();
+    if host.pgbouncer {
+        let wanted = host.steps.values().find_map(|step| match step {
+            DesiredStep::PgbouncerIni(ini) => Some(ini.file.content.clone()),
+            _ => None,
+        });
+        let target = host.steps.values().find_map(|step| match step {
+            DesiredStep::PgbouncerDatabases(databases) => databases.target.clone(),
+            _ => None,
+        });
+        facts.pgbouncer = Some(bouncer_facts(&wanted.unwrap_or_default(), target.as_ref()));
+    }
     let mut insert = |file: &DesiredFile, content: String| {
         facts.files.insert(
             file.path.clone(),
             ObservedFile {
-                attributes: attributes(&file.owner, file.mode),
+                attributes: PathAttributes {
+                    group: file.group.clone(),
+                    ..attributes(&file.owner, file.mode)
+                },
                 content: content.into_bytes(),
             },
         );
@@ -275,6 +393,31 @@ pub fn converged_host(host: &DesiredHost, upstream_address: Option<&str>) -> Hos
                 insert(file, content);
             }
             DesiredStep::File(File(file)) => insert(file, file.content.clone()),
+            DesiredStep::PgbouncerIni(ini) => {
+                let base = DesiredFile {
+                    path: ini.base_path.clone(),
+                    owner: "postgres".into(),
+                    ..ini.file.clone()
+                };
+                insert(&base, DEBIAN_PGBOUNCER_INI.to_string());
+                insert(&ini.file, ini.file.content.clone());
+            }
+            DesiredStep::PgbouncerDatabases(databases) => {
+                if let Some(target) = &databases.target {
+                    let file = DesiredFile {
+                        path: databases.path.clone(),
+                        content: String::new(),
+                        owner: databases.owner.clone(),
+                        group: databases.group.clone(),
+                        mode: databases.mode,
+                        sensitive: false,
+                        check: None,
+                    };
+                    let content =
+                        pgbouncer::databases_file(target, BOUNCER_VERSION).unwrap_or_default();
+                    insert(&file, content);
+                }
+            }
             DesiredStep::Directory(Directory {
                 path, owner, mode, ..
             }) => {
@@ -284,6 +427,15 @@ pub fn converged_host(host: &DesiredHost, upstream_address: Option<&str>) -> Hos
             }
             _ => {}
         }
+    }
+    if host.role == crate::inventory::Role::Pgbouncer {
+        // A PgBouncer host of its own: no PostgreSQL of the cluster.
+        facts.data_directory = DataDirectory::default();
+        facts.server = None;
+        facts.server_error = Some(
+            "psql: error: connection to server on socket failed: No such file or directory".into(),
+        );
+        return facts;
     }
     let mut running = server(upstream_address.is_some());
     // The server runs with what the wanted postgresql.conf says.
@@ -319,6 +471,22 @@ pub fn converged_host(host: &DesiredHost, upstream_address: Option<&str>) -> Hos
             password_verifier: Sensitive::new(verifier),
             rewind_grants: true,
         });
+        if host.steps.contains_key("pgbouncer_auth") {
+            let verifier = crate::scram::new_verifier(BOUNCER_PASSWORD)
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            running.pgbouncer_role = Some(crate::facts::ObservedBouncerRole {
+                can_login: true,
+                privileged: false,
+                password_verifier: Sensitive::new(verifier),
+            });
+            facts.pgbouncer_auth = Some(PgbouncerAuthFacts {
+                functions: Some(Ok(["postgres", "template1"]
+                    .iter()
+                    .map(|database| (database.to_string(), "ok".to_string()))
+                    .collect())),
+            });
+        }
     }
     facts.server = Some(running);
     facts
@@ -439,6 +607,34 @@ impl Fixture {
             facts,
             options: PlanOptions::default(),
         }
+    }
+
+    /// Hosts as Debian's packages leave them, with PgBouncer on db3 and on
+    /// pgb1, a host of its own ([`pgbouncer_inventory`]): each runs Debian's
+    /// PgBouncer with the package's `pgbouncer.ini`.
+    pub fn pgbouncer_fresh() -> Fixture {
+        let fixture = Fixture::fresh_from(&pgbouncer_inventory());
+        let stock = |facts: &mut HostFacts| {
+            facts.files.insert(
+                "/etc/pgbouncer/pgbouncer.ini".into(),
+                ObservedFile {
+                    attributes: attributes("postgres", 0o640),
+                    content: DEBIAN_PGBOUNCER_INI.as_bytes().to_vec(),
+                },
+            );
+            facts.pgbouncer = Some(bouncer_facts(DEBIAN_PGBOUNCER_INI, None));
+        };
+        fixture.edit("db3", stock).edit("pgb1", |facts| {
+            stock(facts);
+            facts.data_directory = DataDirectory::default();
+            facts.server = None;
+        })
+    }
+
+    /// The same hosts, converged: PgBouncer runs with pgconverge's files and
+    /// sends clients to db1; db1 has the auth role and its function.
+    pub fn pgbouncer_converged() -> Fixture {
+        Fixture::converged_with(&pgbouncer_inventory())
     }
 
     /// Three hosts that already are what the inventory says.
@@ -650,6 +846,10 @@ pub fn check(fixture: &Fixture, host: &str, step: &str) -> String {
         }
     }
     assert!(!text.contains(PASSWORD), "the password is in the output");
+    assert!(
+        !text.contains(BOUNCER_PASSWORD) && !text.contains("pass\"\" word"),
+        "PgBouncer's auth password is in the output"
+    );
     text
 }
 
@@ -671,6 +871,12 @@ fn every_operation_has_scripts_that_pass_shellcheck() {
         Fixture::fresh_version("11"),
         Fixture::converged().altered_system("db2", "primary_conninfo = 'host=elsewhere'\n"),
         Fixture::converged().stale_slot("db1", "pgconverge_gone"),
+        Fixture::pgbouncer_fresh(),
+        Fixture::pgbouncer_converged().edit("pgb1", |facts| {
+            if let Some(bouncer) = facts.pgbouncer.as_mut() {
+                bouncer.console = Some(Err("connection refused".into()));
+            }
+        }),
     ];
     let mut seen = std::collections::BTreeSet::new();
     for fixture in &fixtures {
@@ -704,6 +910,21 @@ fn every_operation_has_scripts_that_pass_shellcheck() {
     // What promote and switchover run, which no playbook step plans.
     let server = crate::inventory::HostSettings::example();
     for operation in crate::actions::promotion::examples(&server) {
+        seen.insert(operation.name());
+        for host_script in operation.scripts().unwrap_or_default() {
+            assert_eq!(shellcheck(&host_script.script), "", "{}", operation.name());
+        }
+        for step in operation
+            .undo()
+            .map(|undo| undo.scripts)
+            .unwrap_or_default()
+        {
+            let script = &step.script.script;
+            assert_eq!(shellcheck(script), "", "undo of {}", operation.name());
+        }
+    }
+    // What switchover and promote run on PgBouncer, and their undo.
+    for operation in crate::actions::pgbouncer::examples(&server) {
         seen.insert(operation.name());
         for host_script in operation.scripts().unwrap_or_default() {
             assert_eq!(shellcheck(&host_script.script), "", "{}", operation.name());
@@ -781,7 +1002,14 @@ fn every_operation_has_scripts_that_pass_shellcheck() {
 
 #[test]
 fn the_facts_script_passes_shellcheck() {
-    for host in Fixture::archive_host().desired.hosts.values() {
+    let archive = Fixture::archive_host();
+    let bouncer = Fixture::pgbouncer_fresh();
+    for host in archive
+        .desired
+        .hosts
+        .values()
+        .chain(bouncer.desired.hosts.values())
+    {
         // The whole script, and the part it runs as the PostgreSQL OS user, which
         // the whole holds as one quoted string.
         let request = host.facts_request();

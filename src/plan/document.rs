@@ -104,6 +104,7 @@ impl PlanDocument {
                     Role::Primary => "primary".to_string(),
                     Role::Standby => "standby".to_string(),
                     Role::Archive => "archive".to_string(),
+                    Role::Pgbouncer => "pgbouncer".to_string(),
                 },
                 upstream: host.upstream.clone(),
                 error: host.error.clone(),

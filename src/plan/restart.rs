@@ -8,7 +8,6 @@ use super::{Change, HostPlan, NodeId, Plan, PlannedStep};
 use crate::actions::service::{ControlServer, RestartChecks, ServiceAction};
 use crate::desired::DesiredState;
 use crate::facts::GatheredFacts;
-use crate::inventory::Role;
 
 /// The id of a member's restart step.
 pub const RESTART_STEP: &str = "restart";
@@ -34,7 +33,7 @@ pub fn plan(
     let hosts: Vec<HostPlan> = desired
         .hosts
         .values()
-        .filter(|host| in_scope(&host.name) && host.role != Role::Archive)
+        .filter(|host| in_scope(&host.name) && host.role.is_member())
         .map(|host| {
             let mut planned = HostPlan::of(host);
             let step = match facts.get(&host.name) {

@@ -249,7 +249,8 @@ fn json_document_is_pinned() {
 /// Plans of every shape the planner makes, each as a fixture: fresh hosts, a
 /// cluster without a cluster yet, a former primary rejoined, an archive host,
 /// pgBackRest, an old version, ALTER SYSTEM drift, a stale slot, a standby
-/// decommissioned, a blocked plan, an unreachable host, a primary handing over.
+/// decommissioned, a blocked plan, an unreachable host, PgBouncer hosts, a
+/// primary handing over.
 fn plans_of_every_shape() -> Vec<(&'static str, Plan)> {
     let without_cluster = |facts: &mut crate::facts::HostFacts| {
         facts.data_directory = crate::facts::DataDirectory::default();
@@ -291,6 +292,7 @@ fn plans_of_every_shape() -> Vec<(&'static str, Plan)> {
         ),
         ("decommission", Fixture::removed_standby()),
         ("unreachable", Fixture::converged().unreachable("db3")),
+        ("pgbouncer", Fixture::pgbouncer_fresh()),
     ];
     let mut plans: Vec<(&'static str, Plan)> = fixtures
         .into_iter()

@@ -90,6 +90,30 @@ pg_sql() {
   as_pg psql -XAtq -h "$PG_SOCKET_DIR" -p "$PG_PORT" -d "dbname=postgres options=-csynchronous_commit=local" -v ON_ERROR_STOP=1 "$@"
 }
 
+# PgBouncer's console (PGBOUNCER_SOCKET_DIR, PGBOUNCER_PORT): psql as the
+# PostgreSQL OS user, as whom PgBouncer runs, over PgBouncer's Unix socket and as
+# its own user `pgbouncer`, whom PgBouncer lets in without a password when the
+# socket's peer has its own uid. The version's psql where it is (a PgBouncer
+# host of its own may have only the client's). Unaligned, tuples only.
+bouncer_psql() {
+  if [ -x "$PG_BIN_DIR/psql" ]; then printf '%s' "$PG_BIN_DIR/psql"; else printf 'psql'; fi
+}
+bouncer_console() {
+  as_pg "$(bouncer_psql)" -XAtq -h "$PGBOUNCER_SOCKET_DIR" -p "$PGBOUNCER_PORT" -U pgbouncer -d pgbouncer "$@"
+}
+
+# Whether PgBouncer's console sends the database `postgres` to host $1, port
+# $2 (SHOW DATABASES: name, host, port, database, ...).
+bouncer_goes_to() {
+  bouncer_databases=$(bouncer_console -F ' ' -c 'SHOW DATABASES' 2>/dev/null) || return 1
+  while IFS= read -r bouncer_line; do
+    case $bouncer_line in "postgres $1 $2 "*) return 0 ;; esac
+  done <<EOF
+$bouncer_databases
+EOF
+  return 1
+}
+
 # Runs a command the inventory gives (pg_start_command and the like) as a shell
 # command line, as the inventory means it.
 run_command() {

@@ -58,6 +58,7 @@ fn server(in_recovery: bool, position: &str) -> ServerFacts {
         failover_slots: Vec::new(),
         user_databases: Vec::new(),
         md5_roles: Vec::new(),
+        pgbouncer_role: None,
         archiver: None,
     }
 }

@@ -36,12 +36,13 @@ pub(super) fn disagreements(
         .collect();
     let mut writable_in: indexmap::IndexMap<&str, Vec<&str>> = indexmap::IndexMap::new();
     for cluster in clusters {
-        // An archive host may run a PostgreSQL of its own: only members count.
+        // An archive or PgBouncer host may run a PostgreSQL of its own: only
+        // members count.
         let writable: Vec<&str> = hosts
             .iter()
             .filter(|host| {
                 host.state == ObservedState::Primary
-                    && host.inventory_role != "archive"
+                    && !["archive", "pgbouncer"].contains(&host.inventory_role.as_str())
                     && cluster_of(&host.name) == Some(cluster)
             })
             .map(|host| host.name.as_str())
@@ -63,7 +64,7 @@ pub(super) fn disagreements(
         match host.role {
             Role::Primary => primary_disagreements(host, status, writable, &mut found),
             Role::Standby => standby_disagreements(host, status, facts, &mut found),
-            Role::Archive => {}
+            Role::Archive | Role::Pgbouncer => {}
         }
         others(host, status, &mut found);
     }

@@ -200,7 +200,7 @@ fn virtual_ips(desired: &DesiredState, facts: &GatheredFacts) -> Vec<VirtualIpSt
             let holders = desired
                 .hosts
                 .values()
-                .filter(|host| host.cluster == primary.cluster && host.role != Role::Archive)
+                .filter(|host| host.cluster == primary.cluster && host.role.is_member())
                 .filter(|host| {
                     addresses_of(&host.name)
                         .is_some_and(|list| list.iter().any(|found| found.address() == address))
@@ -407,6 +407,7 @@ fn role_name(role: Role) -> &'static str {
         Role::Primary => "primary",
         Role::Standby => "standby",
         Role::Archive => "archive",
+        Role::Pgbouncer => "pgbouncer",
     }
 }
 
@@ -545,6 +546,14 @@ mod tests {
             kinds.len() >= 5,
             "the fixtures show few kinds of disagreement: {kinds:?}"
         );
+        // A PgBouncer host of its own, which runs no PostgreSQL of the cluster,
+        // is no disagreement.
+        let bouncers = crate::plan::check::Fixture::pgbouncer_converged();
+        let with_bouncers = report(&bouncers.desired, &bouncers.facts);
+        assert!(with_bouncers.disagreements.is_empty(), "{with_bouncers:#?}");
+        let value = serde_json::json!(with_bouncers);
+        let problems = crate::plan::check::schema_problems("status", &value);
+        assert!(problems.is_empty(), "pgbouncer: {problems:#?}\n{value:#}");
         // A host seen as a primary but in recovery, or an unknown field, does not match.
         let report = report(&desired(THREE_HOSTS), &healthy());
         let mut value = serde_json::json!(report);

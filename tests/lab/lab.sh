@@ -419,6 +419,12 @@ prepare_host_dir() {
     install -d -m 0755 "$d/etc-pgbackrest"
     install -d -m 0750 -o "$PG_UID" -g "$PG_GID" "$d/var-lib-pgbackrest" \
         "$d/var-spool-pgbackrest" "$d/var-log/pgbackrest"
+    # PgBouncer's configuration, private per host where the release has the
+    # package: its files as the package leaves them (owners kept), which
+    # pgconverge adopts; the machine's or the root's own are never written.
+    if [[ -d $LAB_ROOTFS/etc/pgbouncer ]]; then
+        cp -a "$LAB_ROOTFS/etc/pgbouncer" "$d/etc-pgbouncer"
+    fi
     install -d -m 0700 "$d/root" "$d/root/.ssh"
     # apt's configuration, which postgresql-common writes when a cluster is made
     # or dropped (pg_updateaptconfig): private, as the hosts' /usr and /etc are
@@ -776,6 +782,9 @@ cmd_boot() {
     mount --bind /mnt/etc-pgbackrest "$r/etc/pgbackrest"
     mount --bind /mnt/var-lib-pgbackrest "$r/var/lib/pgbackrest"
     mount --bind /mnt/var-spool-pgbackrest "$r/var/spool/pgbackrest"
+    if [[ -d /mnt/etc-pgbouncer && -d $r/etc/pgbouncer ]]; then
+        mount --bind /mnt/etc-pgbouncer "$r/etc/pgbouncer"
+    fi
     install -d -m 0755 "$r$SHARED_MOUNT"
     mount --bind /mnt/shared-stage "$r$SHARED_MOUNT"
     mount --bind /mnt/root "$r/root"

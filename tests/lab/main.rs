@@ -21,6 +21,7 @@ mod links_lab;
 mod live_changes_lab;
 mod one_run_lab;
 mod pgbackrest_lab;
+mod pgbouncer_lab;
 mod quoting_lab;
 mod rollback_lab;
 mod saved_plan_lab;

@@ -131,7 +131,7 @@ fn validate_reports_every_seeded_problem_with_file_line_and_column() {
         "error: inventory.yaml:14:59: host `db3` (standby) sets max_connections = 10, lower than its upstream `db1` (100): a hot standby refuses to start",
         "error: inventory.yaml:15:52: standbys replicate from each other in a cycle, `db4` -> `db5` -> `db4`: one of them must replicate from the primary",
         "error: playbook.yaml:10:16: step `pgpass` refers to `os_usr`, which is no step or handler of this playbook",
-        "error: playbook.yaml:7:22: step `pgpass` names the role `standbys` (expected primary, standby or archive)",
+        "error: playbook.yaml:7:22: step `pgpass` names the role `standbys` (expected primary, standby, archive or pgbouncer)",
     ];
     let lines: Vec<&str> = stderr.lines().collect();
     for line in expected {

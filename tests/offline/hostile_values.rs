@@ -228,3 +228,63 @@ fn an_ansible_variable_with_no_effect_is_named_in_a_warning() {
         "{printed}"
     );
 }
+
+/// The inventory with PgBouncer on db2 and `vars` added to `all.vars`.
+fn with_pgbouncer(vars: &str) -> String {
+    format!(
+        "{}    pgbouncer:\n      hosts:\n        db2: {{}}\n",
+        inventory(vars, PRIMARY)
+    )
+}
+
+#[test]
+fn pgbouncer_s_files_hold_quotes_backslashes_and_dollars_as_themselves() {
+    let text = with_pgbouncer(
+        "    pgbouncer_auth_password: 'pgb \"pass\" \\ $x'\n    pgbouncer_settings: { application_name_add_host: true, server_reset_query: 'DISCARD ALL; # $x' }\n",
+    );
+    let (code, printed) = validate(&text, PASSWORD);
+    assert_eq!(code, Some(0), "{printed}");
+    assert!(!printed.contains("pgb \"pass\""), "{printed}");
+    // The auth file holds a secret: `render` shows no content (its quoting is
+    // pinned by `actions::pgbouncer`'s tests).
+    let users = rendered(&text, "db2", "/etc/pgbouncer/pgconverge-users.txt");
+    assert!(users.starts_with("(sensitive)\n"), "{users}");
+    assert!(!users.contains("pass"), "{users}");
+    let ini = rendered(&text, "db2", "/etc/pgbouncer/pgbouncer.ini");
+    for line in [
+        "%include /etc/pgbouncer/pgbouncer.base.ini\n%include /etc/pgbouncer/pgbouncer.databases.ini\n",
+        "\napplication_name_add_host = 1\n",
+        "\nserver_reset_query = DISCARD ALL; # $x\n",
+        "\nauth_query = SELECT usename, passwd FROM pgconverge.pgbouncer_auth($1)\n",
+    ] {
+        assert!(ini.contains(line), "{line:?} in\n{ini}");
+    }
+}
+
+#[test]
+fn a_setting_cannot_be_injected_into_pgbouncer_ini() {
+    let (code, printed) = validate(
+        &with_pgbouncer(
+            "    pgbouncer_auth_password: pw\n    pgbouncer_settings: { max_client_conn: \"10\\nauth_type = trust\" }\n    pgbouncer_listen_addr: '* auth_type = trust'\n",
+        ),
+        PASSWORD,
+    );
+    assert_eq!(code, Some(1), "{printed}");
+    for part in [
+        "`pgbouncer_settings` of hosts `db1` and `db2` holds a line break or NUL",
+        "`pgbouncer_listen_addr` of hosts `db1` and `db2` must be `*` or IP addresses and host names separated by commas",
+    ] {
+        assert!(printed.contains(part), "expected {part:?} in:\n{printed}");
+    }
+    // A password with a line break is refused without being shown.
+    let (code, printed) = validate(
+        &with_pgbouncer("    pgbouncer_auth_password: \"secret-one\\nauth_type = trust\"\n"),
+        PASSWORD,
+    );
+    assert_eq!(code, Some(1), "{printed}");
+    assert!(
+        printed.contains("`pgbouncer_auth_password` of hosts `db1` and `db2` holds a line break or NUL, which PgBouncer's auth file cannot carry"),
+        "{printed}"
+    );
+    assert!(!printed.contains("secret-one"), "{printed}");
+}

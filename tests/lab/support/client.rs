@@ -1,7 +1,9 @@
 //! A real client for the write-loss tests: psql, from the machine, inserting one
 //! sequential id per transaction through libpq's multi-host connection string
 //! (`target_session_attrs=read-write`), so it writes to whichever member accepts
-//! writes. An id counts as acknowledged only when psql exits 0.
+//! writes, or through another entry point (PgBouncer, `Writer::through`). An id
+//! counts as acknowledged only when psql exits 0; every other attempt counts as
+//! an error the client saw.
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,11 +29,13 @@ pub const SETUP_SQL: &str = "create role writer login password 'writer-password'
 /// replication still reports the commit as done.
 const ONE_INSERT_SECONDS: u64 = 10;
 
-/// What a client saw: the ids it was told were committed, each with when.
+/// What a client saw: the ids it was told were committed, each with when, and
+/// when each attempt that failed ended (psql did not exit 0, or was given up).
 #[derive(Debug, Default, Clone)]
 pub struct Acknowledged {
     pub ids: Vec<u64>,
     pub at: Vec<Instant>,
+    pub failed_at: Vec<Instant>,
 }
 
 impl Acknowledged {
@@ -67,15 +71,28 @@ impl Acknowledged {
             .unwrap_or_default()
     }
 
+    /// The attempts that failed between `from` and `to`.
+    pub fn failures_within(&self, from: Instant, to: Instant) -> usize {
+        self.failed_at
+            .iter()
+            .filter(|at| **at >= from && **at <= to)
+            .count()
+    }
+
     /// `select count(*)` of the acknowledged ids present in the table.
     pub fn count_present_sql(&self) -> String {
+        self.count_present_sql_in(TABLE)
+    }
+
+    /// The same for the ids a client wrote into `table`.
+    pub fn count_present_sql_in(&self, table: &str) -> String {
         let list = self
             .ids
             .iter()
             .map(u64::to_string)
             .collect::<Vec<_>>()
             .join(",");
-        format!("select count(*) from {TABLE} where id in ({list})")
+        format!("select count(*) from {table} where id in ({list})")
     }
 }
 
@@ -87,13 +104,24 @@ pub struct Writer {
 }
 
 impl Writer {
+    /// The client of the members: [`USER`] on every one of [`LAB_HOSTS`], libpq
+    /// picking the one that accepts writes.
     pub fn start() -> Writer {
+        let conninfo = format!(
+            "host={LAB_HOSTS} port=5432 dbname=postgres user={USER} target_session_attrs=read-write connect_timeout=2"
+        );
+        Writer::through(conninfo, PASSWORD.to_string(), TABLE.to_string())
+    }
+
+    /// A client that connects with `conninfo` and `password` and inserts into
+    /// `table` (PgBouncer's entry point, a role of the test's own).
+    pub fn through(conninfo: String, password: String, table: String) -> Writer {
         let stop = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(Mutex::new(Acknowledged::default()));
         let thread = {
             let stop = Arc::clone(&stop);
             let seen = Arc::clone(&seen);
-            std::thread::spawn(move || write_until(&stop, &seen))
+            std::thread::spawn(move || write_until(&conninfo, &password, &table, &stop, &seen))
         };
         Writer {
             stop,
@@ -125,17 +153,20 @@ impl Drop for Writer {
     }
 }
 
-fn write_until(stop: &AtomicBool, seen: &Mutex<Acknowledged>) {
-    let conninfo = format!(
-        "host={LAB_HOSTS} port=5432 dbname=postgres user={USER} target_session_attrs=read-write connect_timeout=2"
-    );
+fn write_until(
+    conninfo: &str,
+    password: &str,
+    table: &str,
+    stop: &AtomicBool,
+    seen: &Mutex<Acknowledged>,
+) {
     let mut id = 0u64;
     while !stop.load(Ordering::Relaxed) {
         id += 1;
         let child = Command::new("psql")
-            .args(["-XAtq", "-v", "ON_ERROR_STOP=1", "-d", &conninfo, "-c"])
-            .arg(format!("insert into {TABLE} values ({id})"))
-            .env("PGPASSWORD", PASSWORD)
+            .args(["-XAtq", "-v", "ON_ERROR_STOP=1", "-d", conninfo, "-c"])
+            .arg(format!("insert into {table} values ({id})"))
+            .env("PGPASSWORD", password)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -144,11 +175,14 @@ fn write_until(stop: &AtomicBool, seen: &Mutex<Acknowledged>) {
             std::thread::sleep(Duration::from_millis(200));
             continue;
         };
-        if committed(&mut child)
-            && let Ok(mut seen) = seen.lock()
-        {
-            seen.ids.push(id);
-            seen.at.push(Instant::now());
+        let ok = committed(&mut child);
+        if let Ok(mut seen) = seen.lock() {
+            if ok {
+                seen.ids.push(id);
+                seen.at.push(Instant::now());
+            } else {
+                seen.failed_at.push(Instant::now());
+            }
         }
     }
 }
