@@ -5,8 +5,9 @@
 //! `switchover` with no reconfiguration: read-write reaches whichever member
 //! accepts writes, read-only a hot standby. With hosts in the group
 //! `pgbouncer`, a third lists their PgBouncers, which send every connection to
-//! the primary (pgconverge points them at the new one when it changes). Pure:
-//! from the desired state, no host contacted.
+//! the primary (pgconverge points them at the new one when it changes); with
+//! `cluster_vip`, a fourth is the virtual IP, which only the primary holds.
+//! Pure: from the desired state, no host contacted.
 
 use crate::desired::DesiredState;
 use crate::versions::{CLIENT_LOAD_BALANCE, CLIENT_READ_WRITE_TARGET, CLIENT_STANDBY_TARGET};
@@ -74,10 +75,10 @@ pub struct ClusterConnections {
 
 #[derive(Debug, Serialize)]
 pub struct EntryPoint {
-    /// `read-write`, `read-only` or `pgbouncer`.
+    /// `read-write`, `read-only`, `pgbouncer` or `virtual-ip`.
     pub kind: &'static str,
-    /// The members it lists (the PgBouncer hosts for `pgbouncer`), in the
-    /// inventory's order.
+    /// The members it lists (the PgBouncer hosts for `pgbouncer`; for
+    /// `virtual-ip` the members that may hold it), in the inventory's order.
     pub hosts: Vec<String>,
     pub uri: String,
     /// Its section name in `pg_service.conf`.
@@ -221,6 +222,41 @@ fn cluster(
             &[],
             identity,
         ));
+    }
+    if let Some(vip) = members
+        .iter()
+        .find_map(|host| host.settings.virtual_ip.as_ref())
+    {
+        let ports: indexmap::IndexSet<u16> =
+            members.iter().map(|host| host.settings.port).collect();
+        match ports.iter().collect::<Vec<_>>().as_slice() {
+            [port] => {
+                // libpq still asks: a virtual IP left on a standby is refused,
+                // never written to.
+                let options: &[(&str, &str)] = if CLIENT_READ_WRITE_TARGET.in_version(version) {
+                    &[("target_session_attrs", "read-write")]
+                } else {
+                    &[]
+                };
+                entry_points.push(entry_point(
+                    "virtual-ip",
+                    &format!("{name}-vip"),
+                    &hosts,
+                    &[(vip.address.to_string(), **port)],
+                    options,
+                    identity,
+                ));
+            }
+            _ => notes.push(format!(
+                "the members listen on different ports ({}): the virtual IP {} has no one port, so no virtual-ip entry point",
+                ports
+                    .iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                vip.address
+            )),
+        }
     }
     Ok(Some(ClusterConnections {
         name: name.to_string(),
@@ -459,5 +495,49 @@ mod tests {
         let document = connections(&state, &identity).expect("connections");
         insta::assert_snapshot!(text(&document));
         crate::plan::check::assert_matches_schema("connections", &serde_json::json!(document));
+    }
+
+    #[test]
+    fn the_virtual_ip_is_an_entry_point_that_still_asks_for_the_primary() {
+        let inventory = THREE_HOSTS.replace(
+            "    pg_version: 15\n",
+            "    pg_version: 15\n    cluster_vip: 10.0.0.50/24\n",
+        );
+        let (state, _) = desired(&inventory);
+        let document = connections(&state, &ClientIdentity::default()).expect("connections");
+        let vip = document.clusters[0]
+            .entry_points
+            .iter()
+            .find(|entry| entry.kind == "virtual-ip")
+            .expect("a virtual-ip entry point");
+        assert_eq!(
+            vip.uri,
+            "postgresql://10.0.0.50:5432/?target_session_attrs=read-write"
+        );
+        assert_eq!(vip.service_name, "main-vip");
+        assert_eq!(vip.hosts, ["db1", "db2", "db3"]);
+        assert_eq!(vip.service["host"], "10.0.0.50");
+        crate::plan::check::assert_matches_schema("connections", &serde_json::json!(document));
+
+        // Members on different ports: the address has no one port, and says so.
+        let inventory = inventory.replace(
+            "db3: { ansible_host: 10.0.0.13 }",
+            "db3: { ansible_host: 10.0.0.13, pg_port: 5433 }",
+        );
+        let (state, _) = desired(&inventory);
+        let document = connections(&state, &ClientIdentity::default()).expect("connections");
+        let cluster = &document.clusters[0];
+        assert!(
+            cluster
+                .entry_points
+                .iter()
+                .all(|entry| entry.kind != "virtual-ip"),
+            "{cluster:?}"
+        );
+        assert!(
+            cluster.notes.contains(&"the members listen on different ports (5432, 5433): the virtual IP 10.0.0.50 has no one port, so no virtual-ip entry point".to_string()),
+            "{:?}",
+            cluster.notes
+        );
     }
 }

@@ -1157,6 +1157,17 @@ mod tests {
                 "{shown}"
             );
         }
+        // Nor is its auth file written: it waits for the refused step.
+        let playbook = crate::playbook::Playbook::load(None).expect("the playbook");
+        let auth_file = playbook.step("pgbouncer_auth_file").expect("the step");
+        assert!(
+            auth_file
+                .requires
+                .iter()
+                .any(|required| required.id == "pgbouncer_databases"),
+            "{:?}",
+            auth_file.requires
+        );
         // Nothing else of PgBouncer is refused on the other hosts.
         assert!(!check(&fixture, "db3", "pgbouncer_ini").contains("refused"));
     }

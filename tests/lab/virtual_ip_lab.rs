@@ -129,6 +129,45 @@ fn the_virtual_ip_follows_the_primary_alone() {
     lab.eventually(30, "the promoted primary behind the virtual IP", || {
         writable_behind_vip() == Ok(true)
     });
+    // The virtual-ip entry point `connections` prints, from the inventory
+    // alone, reaches it (libpq asks for read-write as well).
+    let connections = support::pgconverge(
+        &[
+            "connections",
+            "-i",
+            &inventory,
+            "--user",
+            client::USER,
+            "--dbname",
+            "postgres",
+            "--format",
+            "json",
+        ],
+        &password,
+    );
+    let document: serde_json::Value =
+        serde_json::from_str(&connections.stdout).expect("connections --format json");
+    let uri = document["clusters"][0]["entry_points"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|entry| entry["kind"] == "virtual-ip")
+        .and_then(|entry| entry["uri"].as_str())
+        .unwrap_or_else(|| panic!("no virtual-ip entry point\n{connections}"))
+        .to_string();
+    assert!(uri.contains(&format!("@{VIP}:5432/")), "{uri}");
+    let through = Command::new("psql")
+        .args(["-XAtq", "-d", &format!("{uri}&connect_timeout=3"), "-c"])
+        .arg("select not pg_is_in_recovery()")
+        .env("PGPASSWORD", client::PASSWORD)
+        .output()
+        .expect("psql runs");
+    assert_eq!(
+        String::from_utf8_lossy(&through.stdout).trim(),
+        "t",
+        "{}",
+        String::from_utf8_lossy(&through.stderr)
+    );
     let rejoin = run(&["apply"]);
     assert_eq!(rejoin.code, Some(0), "{rejoin}");
     assert_eq!(holders(&lab), ["h3"], "{rejoin}");
