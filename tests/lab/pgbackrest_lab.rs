@@ -2,14 +2,15 @@
 //! (`wal_archive: { pgbackrest: { repo_host: h4 } }`). apply sets up the SSH trust
 //! both ways, pgbackrest.conf on every host, the stanza, checks it and takes a
 //! first full backup; WAL is archived through archive-push; a second apply changes
-//! nothing.
+//! nothing. On Debian 12 (PostgreSQL 15, pgBackRest 2.x of bookworm) and on forky
+//! (PostgreSQL 18, pgBackRest 2.60).
 
 use crate::support;
 
-use support::{Lab, Release, lab_available, repository};
+use support::{Lab, Release, lab_available};
 
-fn inventory(directory: &std::path::Path) -> String {
-    let example = std::fs::read_to_string(repository().join("inventory.example.yaml"))
+fn inventory(directory: &std::path::Path, release: Release) -> String {
+    let example = std::fs::read_to_string(release.example_inventory(directory))
         .unwrap_or_else(|error| panic!("example inventory: {error}"));
     let text = example
         .replace(
@@ -47,13 +48,24 @@ fn info(lab: &Lab) -> String {
 
 #[test]
 fn a_cluster_archives_and_backs_up_through_pgbackrest() {
+    a_cluster_archives_and_backs_up_through_pgbackrest_on(Release::BOOKWORM_15);
+}
+
+#[test]
+fn a_cluster_of_postgresql_18_archives_and_backs_up_through_pgbackrest() {
+    a_cluster_archives_and_backs_up_through_pgbackrest_on(Release::FORKY_18);
+}
+
+fn a_cluster_archives_and_backs_up_through_pgbackrest_on(release: Release) {
     if !lab_available() {
         return;
     }
-    let lab = Lab::up(4);
+    let lab = Lab::up_on(4, release);
     let directory =
         tempfile::tempdir().unwrap_or_else(|error| panic!("temporary directory: {error}"));
-    let inventory = inventory(directory.path());
+    let inventory = inventory(directory.path(), release);
+    let major = release.postgres.to_string();
+    let data = release.data_dir();
     let password = format!("pw-pgbackrest-{}", std::process::id());
 
     let converge = lab.apply(&inventory, &password, &[]);
@@ -183,7 +195,10 @@ fn a_cluster_archives_and_backs_up_through_pgbackrest() {
                 .any(|measure| measure["label"] == "backup_age")),
         "{check}"
     );
-    lab.exec("h2", &["pg_ctlcluster", "15", "main", "stop", "-m", "fast"]);
+    lab.exec(
+        "h2",
+        &["pg_ctlcluster", &major, "main", "stop", "-m", "fast"],
+    );
     let stopped = support::pgconverge(
         &["check", "-i", &inventory, "--ssh-config", &ssh_config],
         &password,
@@ -195,7 +210,7 @@ fn a_cluster_archives_and_backs_up_through_pgbackrest() {
             .starts_with("PGCONVERGE CRITICAL - h2 is stopped"),
         "{stopped}"
     );
-    lab.exec("h2", &["pg_ctlcluster", "15", "main", "start"]);
+    lab.exec("h2", &["pg_ctlcluster", &major, "main", "start"]);
     let leftovers = lab.exec(
         "h4",
         &[
@@ -208,8 +223,11 @@ fn a_cluster_archives_and_backs_up_through_pgbackrest() {
 
     // h3 lost its data directory: with base_backup_method: pgbackrest it is
     // restored from the repository as a standby, and streams with every row.
-    lab.exec("h3", &["pg_ctlcluster", "15", "main", "stop", "-m", "fast"]);
-    lab.exec("h3", &["sh", "-c", "rm -rf /var/lib/postgresql/15/main"]);
+    lab.exec(
+        "h3",
+        &["pg_ctlcluster", &major, "main", "stop", "-m", "fast"],
+    );
+    lab.exec("h3", &["sh", "-c", &format!("rm -rf {data}")]);
     let from_repository = std::fs::read_to_string(&inventory)
         .unwrap_or_default()
         .replace(
