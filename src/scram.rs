@@ -314,6 +314,20 @@ pub fn verifier_matches(stored: &str, password: &str) -> bool {
     ScramVerifier::parse(stored).is_ok_and(|verifier| verifier.matches(password))
 }
 
+/// A new verifier of `password` in SCRAM's text form, checked to hold only the
+/// characters that form uses, so a script may set it with psql's `\set` inside
+/// single quotes. `what` names the password in the error.
+pub fn verifier_for_psql(password: &str, what: &str) -> Result<String, String> {
+    let verifier = new_verifier(password)
+        .map_err(|error| format!("{what} cannot be used: {error}"))?
+        .to_string();
+    let safe = |c: char| c.is_ascii_alphanumeric() || "+/=:$-".contains(c);
+    if !verifier.chars().all(safe) {
+        return Err("the SCRAM verifier has an unexpected character".to_string());
+    }
+    Ok(verifier)
+}
+
 /// Derives a verifier for `password` with a fresh random 16-byte salt and 4096 iterations,
 /// as PostgreSQL 15 would, ready for `ALTER ROLE ... PASSWORD '<verifier>'`.
 ///

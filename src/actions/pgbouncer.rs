@@ -742,15 +742,8 @@ impl Action for PgbouncerAuth {
 
 impl RemoteOperation for SetPgbouncerAuth {
     fn scripts(&self) -> Result<Vec<HostScript>, String> {
-        let verifier = scram::new_verifier(self.password.expose())
-            .map_err(|error| format!("the PgBouncer auth password cannot be used: {error}"))?
-            .to_string();
-        // Set with psql's `\set` inside single quotes: only the characters of
-        // SCRAM's text form.
-        let safe = |c: char| c.is_ascii_alphanumeric() || "+/=:$-".contains(c);
-        if !verifier.chars().all(safe) {
-            return Err("the SCRAM verifier has an unexpected character".to_string());
-        }
+        let verifier =
+            scram::verifier_for_psql(self.password.expose(), "the PgBouncer auth password")?;
         let script = Script::for_server(
             "set_pgbouncer_auth",
             include_str!("scripts/set_pgbouncer_auth.sh"),

@@ -96,15 +96,8 @@ impl Action for ReplicationRole {
 
 impl RemoteOperation for SetReplicationRole {
     fn scripts(&self) -> Result<Vec<HostScript>, String> {
-        let verifier = scram::new_verifier(self.password.expose())
-            .map_err(|error| format!("the replication password cannot be used: {error}"))?
-            .to_string();
-        // The verifier is set with psql's `\set` inside single quotes: it must hold
-        // only the characters SCRAM's text form uses.
-        let safe = |c: char| c.is_ascii_alphanumeric() || "+/=:$-".contains(c);
-        if !verifier.chars().all(safe) {
-            return Err("the SCRAM verifier has an unexpected character".to_string());
-        }
+        let verifier =
+            scram::verifier_for_psql(self.password.expose(), "the replication password")?;
         let script = Script::for_server(
             "set_replication_role",
             include_str!("scripts/set_replication_role.sh"),
