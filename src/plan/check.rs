@@ -907,24 +907,13 @@ fn every_operation_has_scripts_that_pass_shellcheck() {
             }
         }
     }
-    // What promote and switchover run, which no playbook step plans.
+    // What promote and switchover run, which no playbook step plans, on the
+    // servers and on PgBouncer, and their undo.
     let server = crate::inventory::HostSettings::example();
-    for operation in crate::actions::promotion::examples(&server) {
-        seen.insert(operation.name());
-        for host_script in operation.scripts().unwrap_or_default() {
-            assert_eq!(shellcheck(&host_script.script), "", "{}", operation.name());
-        }
-        for step in operation
-            .undo()
-            .map(|undo| undo.scripts)
-            .unwrap_or_default()
-        {
-            let script = &step.script.script;
-            assert_eq!(shellcheck(script), "", "undo of {}", operation.name());
-        }
-    }
-    // What switchover and promote run on PgBouncer, and their undo.
-    for operation in crate::actions::pgbouncer::examples(&server) {
+    for operation in crate::actions::promotion::examples(&server)
+        .into_iter()
+        .chain(crate::actions::pgbouncer::examples(&server))
+    {
         seen.insert(operation.name());
         for host_script in operation.scripts().unwrap_or_default() {
             assert_eq!(shellcheck(&host_script.script), "", "{}", operation.name());
