@@ -572,33 +572,9 @@ impl Chaos<'_> {
     /// Right after a promotion, before anything else changed: the read-write URI
     /// `pgconverge connections` prints reaches the new primary.
     fn read_write_entry_point_reaches_the_primary(&mut self) {
-        // It contacts no host: the inventory alone.
-        let run = support::pgconverge(
-            &[
-                "connections",
-                "-i",
-                &self.inventory,
-                "--user",
-                client::USER,
-                "--dbname",
-                "postgres",
-                "--format",
-                "json",
-            ],
-            &self.password,
-        );
-        let document: serde_json::Value =
-            serde_json::from_str(&run.stdout).unwrap_or_else(|error| {
-                self.fail(&format!("connections --format json: {error}\n{run}"))
-            });
-        let uri = document["clusters"][0]["entry_points"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|entry| entry["kind"] == "read-write")
-            .and_then(|entry| entry["uri"].as_str())
+        let uri = client::entry_point_uri(&self.inventory, &self.password, "read-write")
             .map(|uri| format!("{uri}&connect_timeout=2"))
-            .unwrap_or_else(|| self.fail(&format!("no read-write entry point\n{run}")));
+            .unwrap_or_else(|error| self.fail(&error));
         let output = Command::new("psql")
             .args(["-XAtq", "-d", &uri, "-c"])
             .arg("select inet_server_addr()::text || ' ' || pg_is_in_recovery()")

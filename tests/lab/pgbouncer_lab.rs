@@ -249,23 +249,12 @@ fn clients_follow_the_primary_on(release: Release, bouncer: Bouncer) {
     // The lookup function: in postgres; in template1 too (so in every new
     // database) where the release runs auth_query in the client's database.
     let functions_in = |database: &str| {
-        lab.exec(
+        lab.try_sql_in(
             "h1",
-            &[
-                "runuser",
-                "-u",
-                "postgres",
-                "--",
-                "psql",
-                "-XAtq",
-                "-d",
-                database,
-                "-c",
-                "select count(*) from pg_proc where proname = 'pgbouncer_auth'",
-            ],
+            database,
+            "select count(*) from pg_proc where proname = 'pgbouncer_auth'",
         )
-        .trim()
-        .to_string()
+        .unwrap_or_else(|error| panic!("{database} on h1: {error}"))
     };
     assert_eq!(functions_in("postgres"), "1");
     let every_database = release == Release::BOOKWORM_15;

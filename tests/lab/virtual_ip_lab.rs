@@ -131,30 +131,8 @@ fn the_virtual_ip_follows_the_primary_alone() {
     });
     // The virtual-ip entry point `connections` prints, from the inventory
     // alone, reaches it (libpq asks for read-write as well).
-    let connections = support::pgconverge(
-        &[
-            "connections",
-            "-i",
-            &inventory,
-            "--user",
-            client::USER,
-            "--dbname",
-            "postgres",
-            "--format",
-            "json",
-        ],
-        &password,
-    );
-    let document: serde_json::Value =
-        serde_json::from_str(&connections.stdout).expect("connections --format json");
-    let uri = document["clusters"][0]["entry_points"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|entry| entry["kind"] == "virtual-ip")
-        .and_then(|entry| entry["uri"].as_str())
-        .unwrap_or_else(|| panic!("no virtual-ip entry point\n{connections}"))
-        .to_string();
+    let uri = client::entry_point_uri(&inventory, &password, "virtual-ip")
+        .unwrap_or_else(|error| panic!("{error}"));
     assert!(uri.contains(&format!("@{VIP}:5432/")), "{uri}");
     let through = Command::new("psql")
         .args(["-XAtq", "-d", &format!("{uri}&connect_timeout=3"), "-c"])

@@ -202,3 +202,34 @@ fn committed(child: &mut std::process::Child) -> bool {
     let _ = child.wait();
     false
 }
+
+/// The URI of the entry point of this kind (`read-write`, `virtual-ip`, ...)
+/// that `pgconverge connections --format json` prints for the first cluster of
+/// `inventory`, as the client's role in `postgres`; `Err` says why there is none
+/// (with the run). It contacts no host: the inventory alone.
+pub fn entry_point_uri(inventory: &str, password: &str, kind: &str) -> Result<String, String> {
+    let run = super::pgconverge(
+        &[
+            "connections",
+            "-i",
+            inventory,
+            "--user",
+            USER,
+            "--dbname",
+            "postgres",
+            "--format",
+            "json",
+        ],
+        password,
+    );
+    let document: serde_json::Value = serde_json::from_str(&run.stdout)
+        .map_err(|error| format!("connections --format json: {error}\n{run}"))?;
+    document["clusters"][0]["entry_points"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|entry| entry["kind"] == kind)
+        .and_then(|entry| entry["uri"].as_str())
+        .map(str::to_string)
+        .ok_or_else(|| format!("no {kind} entry point\n{run}"))
+}

@@ -254,9 +254,14 @@ impl Lab {
     /// The same, but an error (a table replication has not brought yet) is returned,
     /// for `eventually` to poll.
     pub fn try_sql(&self, host: &str, sql: &str) -> Result<String, String> {
+        self.try_sql_in(host, "postgres", sql)
+    }
+
+    /// SQL in `database`, as [`Lab::try_sql`] runs it in `postgres`.
+    pub fn try_sql_in(&self, host: &str, database: &str, sql: &str) -> Result<String, String> {
         let output = run_lab(&[
-            "exec", host, "runuser", "-u", "postgres", "--", "psql", "-XAtq", "-d", "postgres",
-            "-c", sql,
+            "exec", host, "runuser", "-u", "postgres", "--", "psql", "-XAtq", "-d", database, "-c",
+            sql,
         ]);
         if output.status.success() {
             Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
