@@ -84,15 +84,35 @@ impl Acknowledged {
         self.count_present_sql_in(TABLE)
     }
 
-    /// The same for the ids a client wrote into `table`.
+    /// The same for the ids a client wrote into `table`. The ids go as runs of
+    /// consecutive ones (`id between A and B`): a long run's tens of thousands
+    /// listed one by one outgrow a command line's argument.
     pub fn count_present_sql_in(&self, table: &str) -> String {
-        let list = self
-            .ids
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
-        format!("select count(*) from {table} where id in ({list})")
+        let mut ids = self.ids.clone();
+        ids.sort_unstable();
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        for id in ids {
+            match runs.last_mut() {
+                Some((_, last)) if *last == id => {}
+                Some((_, last)) if *last + 1 == id => *last = id,
+                _ => runs.push((id, id)),
+            }
+        }
+        let condition = if runs.is_empty() {
+            "false".to_string()
+        } else {
+            runs.iter()
+                .map(|(first, last)| {
+                    if first == last {
+                        format!("id = {first}")
+                    } else {
+                        format!("id between {first} and {last}")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" or ")
+        };
+        format!("select count(*) from {table} where {condition}")
     }
 }
 
@@ -232,4 +252,23 @@ pub fn entry_point_uri(inventory: &str, password: &str, kind: &str) -> Result<St
         .and_then(|entry| entry["uri"].as_str())
         .map(str::to_string)
         .ok_or_else(|| format!("no {kind} entry point\n{run}"))
+}
+
+#[test]
+fn the_acknowledged_ids_go_as_runs() {
+    let acknowledged = |ids: Vec<u64>| Acknowledged {
+        ids,
+        ..Acknowledged::default()
+    };
+    assert_eq!(
+        acknowledged(vec![5, 1, 2, 3, 7, 8]).count_present_sql_in("t"),
+        "select count(*) from t where id between 1 and 3 or id = 5 or id between 7 and 8"
+    );
+    assert_eq!(
+        acknowledged(Vec::new()).count_present_sql_in("t"),
+        "select count(*) from t where false"
+    );
+    // 30,000 ids in a row: one run, well under a command line's limit.
+    let long = acknowledged((1..=30_000).collect()).count_present_sql_in("t");
+    assert_eq!(long, "select count(*) from t where id between 1 and 30000");
 }
