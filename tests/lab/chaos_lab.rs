@@ -820,7 +820,8 @@ fn a_primary_restart_is_complete_once_its_standbys_stream_again(chaos: &mut Chao
 /// Regression: after every switchover (and every promote and its apply) the
 /// next apply planned a reload of the new primary and then restarted it
 /// (`recovery_target_timeline` written only on standbys): a second outage
-/// right after the first, which the plan did not show.
+/// right after the first, which the plan did not show. Both are checked: a
+/// switchover, then a promote and the apply after it.
 fn a_role_change_never_restarts_the_new_primary(chaos: &mut Chaos) {
     chaos.note("regression: a role change never restarts the new primary".to_string());
     let started = chaos
@@ -836,6 +837,26 @@ fn a_role_change_never_restarts_the_new_primary(chaos: &mut Chaos) {
         ));
     }
     chaos.converge();
+    // A promote, then the apply that rejoins the old primary: the promoted
+    // standby keeps the postmaster it had right after its promotion.
+    let old = chaos.fail_over(0);
+    let promoted = chaos.primary.clone();
+    let started = chaos
+        .lab
+        .exec_sql(&promoted, "select pg_postmaster_start_time()");
+    chaos.lab_command(&["heal", &old]);
+    chaos.converge();
+    let after = chaos
+        .lab
+        .exec_sql(&promoted, "select pg_postmaster_start_time()");
+    if after != started {
+        chaos.fail(&format!(
+            "the apply after the promotion restarted the new primary {promoted} (started {started}, now {after})"
+        ));
+    }
+    chaos.note(format!(
+        "  {promoted} kept the postmaster it had right after its promotion"
+    ));
 }
 
 /// Regression: a standby that had been through a role change and then crashed
