@@ -147,6 +147,15 @@ impl<'a> PlanContext<'a> {
         self.host.settings
     }
 
+    /// The running server as the facts saw it, unless this run replaces its
+    /// data directory (then what it holds now is not what it will hold).
+    pub fn lasting_server(&self) -> Option<&'a crate::facts::ServerFacts> {
+        self.facts
+            .server
+            .as_ref()
+            .filter(|_| !self.host.data_replaced)
+    }
+
     pub fn upstream(&self) -> Option<&'a Member<'a>> {
         self.host.upstream.and_then(|name| self.members.get(name))
     }

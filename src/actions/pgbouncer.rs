@@ -665,12 +665,7 @@ impl Action for PgbouncerAuth {
         } else {
             "in postgres".to_string()
         };
-        let server = context
-            .facts
-            .server
-            .as_ref()
-            .filter(|_| !context.host.data_replaced);
-        let Some(server) = server else {
+        let Some(server) = context.lasting_server() else {
             return PlannedStep::change(
                 Change::Create,
                 format!(

@@ -47,12 +47,7 @@ impl Action for ReplicationRole {
             password: password.clone(),
             server: settings.clone(),
         };
-        let server = context
-            .facts
-            .server
-            .as_ref()
-            .filter(|_| !context.host.data_replaced);
-        let Some(server) = server else {
+        let Some(server) = context.lasting_server() else {
             return PlannedStep::change(
                 Change::Create,
                 format!(

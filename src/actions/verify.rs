@@ -97,10 +97,7 @@ impl Action for VerifyArchive {
     fn plan(&self, context: &PlanContext) -> PlannedStep {
         let destination = &self.destination;
         let archiver = context
-            .facts
-            .server
-            .as_ref()
-            .filter(|_| !context.host.data_replaced)
+            .lasting_server()
             .and_then(|server| server.archiver.as_ref());
         let reason = match archiver {
             _ if context.server_changes => {
